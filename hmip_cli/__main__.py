@@ -1,0 +1,3 @@
+from hmip_cli.cli.app import main
+
+main()

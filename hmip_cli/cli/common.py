@@ -1,0 +1,82 @@
+"""What every command shares: option aliases declared once, and error handling."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hmip_cli.errors import EXIT_DATA, HmipError, ValidationFailed
+from hmip_cli.render import Format
+
+FormatOpt = Annotated[
+    Format,
+    typer.Option("--format", "-f", help="Output format: table (for people), csv, tsv, json, markdown."),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of stdout (written atomically).",
+                 dir_okay=False),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="The store directory. Default: $HMIP_DATA, else ~/.local/share/hmip.",
+                 envvar="HMIP_DATA", show_envvar=True, file_okay=False),
+]
+
+
+def stderr_console():
+    # Created lazily so test runners can capture stderr (see ECOSYSTEM.md).
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, no_color=True if "NO_COLOR" in os.environ else None)
+
+
+def say(message: str, style: str | None = None) -> None:
+    """Talk to the user on stderr. Markup is off: messages may contain [c]-style codes."""
+    stderr_console().print(message, style=style, markup=False, soft_wrap=True)
+
+
+def report_error(exc: HmipError) -> None:
+    if isinstance(exc, ValidationFailed):
+        for problem in exc.problems:
+            tag = "error" if problem.severity == "error" else "warning"
+            say(f"{tag}: {problem}", style="red" if tag == "error" else "yellow")
+    say(f"Error: {exc}", style="bold red")
+
+
+def handle_errors(func):
+    """Turn hmip's own exceptions into one clear message on stderr and an exit code.
+
+    A traceback is shown only when HMIP_DEBUG=1 (or `hmip --debug`).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except HmipError as exc:
+            if os.environ.get("HMIP_DEBUG") == "1":
+                raise
+            report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            say("Interrupted; nothing was changed.")
+            raise typer.Exit(130) from None
+        except MemoryError:
+            say("Error: out of memory")
+            raise typer.Exit(EXIT_DATA) from None
+
+    return wrapper
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,7 @@
+"""Placeholder: this command group is not built yet."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

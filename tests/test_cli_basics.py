@@ -1,0 +1,29 @@
+"""Every command answers --help with an example; --version prints the package version."""
+
+from importlib.metadata import version
+
+from typer.testing import CliRunner
+
+from hmip_cli.cli.app import app
+
+runner = CliRunner()
+
+
+def test_version_matches_package_metadata():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"hmip {version('hmip')}"
+
+
+def test_every_command_has_help_with_an_example():
+    commands = app.registered_commands
+    for cmd in commands:
+        name = cmd.name or cmd.callback.__name__.replace("_", "-")
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example" in result.stdout, f"`hmip {name} --help` has no example"
+
+
+def test_unknown_command_is_a_usage_error():
+    result = runner.invoke(app, ["no-such-command"])
+    assert result.exit_code == 2
