@@ -1,0 +1,672 @@
+"""The bulletin's rates and tables, computed from a case frame.
+
+Three analyses, each returning one long ("tidy") Polars frame:
+
+- `sample_profile(cases, by=None)`: the sample profile (cases, CRC/NPS, female,
+  post-custody, high or very high RoSH, MAPPA-eligible), optionally per group.
+- `rates(cases, measures, factors, by, where)`: Figures 1-4: for every factor and measure,
+  cases where the factor was a priority, applicable cases, yes, % yes and a 95% Wilson
+  score interval; for all cases and for each group of each requested breakdown.
+- `protection(cases, by)`: Tables 1 and 2: the four case-level questions for all cases
+  and each group of each breakdown.
+
+How they are computed: one aggregation over the case frame. All requested breakdown
+columns are grouped together (their cross-classification has at most a few hundred cells)
+and every count the tables need (priority, applicable, yes; per factor x measure and per
+question) is summed in that one pass. Each breakdown's groups and the all-cases row are
+then marginal sums of that small cross table. Cost is one scan of the cases whatever the
+number of factors, measures and breakdowns.
+
+Conventions, shared by every frame here:
+- A judgement is applicable where it is non-null (schema: null = not asked); a rate is
+  yes / applicable, as a percentage with full precision (`percent_yes`, 0-100).
+- A case whose breakdown value is unknown (null) goes into the group `not_recorded`
+  ("Not recorded"), listed after the real groups, whenever the selection holds such a
+  case. It is never dropped, so the groups' n always sum to the all-cases n. Every level
+  the schema defines is listed even when it has no cases (shown `[z]`).
+- Small numbers (see `DEFAULT_MIN_N`): a rate with 0 < n < min_n has
+  `low_reliability = True` and `marker = "[low]"`; with `suppress=True` it is instead
+  suppressed (`marker = "[c]"`, n_yes/percent/CI null, `suppressed = "primary"`), and
+  when that leaves exactly one suppressed group in a breakdown, the next smallest group
+  is suppressed as well (`suppressed = "secondary"`) so the hidden value cannot be
+  worked out as the all-cases count minus the other groups. A rate with n = 0 is not
+  applicable (`marker = "[z]"`, percent null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from hmip_cli import schema
+from hmip_cli.errors import BadInput, BadRequest
+
+# A rate based on fewer than this many applicable cases is flagged low-reliability (and,
+# with suppression, not published). Why 30: at n = 30 the 95% Wilson interval around a
+# 50% rate is 33%-67% (+/-17 percentage points), already too wide to compare groups
+# (the bulletin's significant differences are 8-37 points apart); below it a single case
+# moves the rate by more than 3 points. 30 is also the threshold analysts most often
+# meet in government statistical guidance on unreliable rates. Override with --min-n.
+DEFAULT_MIN_N = 30
+
+CONFIDENCE = 0.95
+NOT_RECORDED = "not_recorded"
+NOT_RECORDED_LABEL = "Not recorded"
+ALL = "all"
+ALL_LABEL = "All cases"
+
+MARK_LOW = "[low]"
+MARK_SUPPRESSED = "[c]"
+MARK_NOT_APPLICABLE = "[z]"
+
+# Output columns, in order (public API: documented in `hmip rates --help`).
+RATE_COLUMNS = (
+    "figure", "measure", "measure_label", "factor", "factor_label",
+    "breakdown", "breakdown_label", "group", "group_label",
+    "n_priority", "n", "n_yes", "percent_yes", "ci_lower", "ci_upper",
+    "low_reliability", "suppressed", "marker", "difference_pp", "difference_basis",
+)
+PROTECTION_COLUMNS = (
+    "table", "who", "topic", "question", "question_label",
+    "breakdown", "breakdown_label", "group", "group_label",
+    "n", "n_yes", "percent_yes", "ci_lower", "ci_upper",
+    "low_reliability", "suppressed", "marker",
+)
+SAMPLE_COLUMNS = (
+    "breakdown", "breakdown_label", "group", "group_label",
+    "characteristic", "characteristic_label", "n", "base", "percent", "not_recorded",
+)
+
+
+# --------------------------------------------------------------------------------------
+# Wilson score interval
+# --------------------------------------------------------------------------------------
+
+
+def _z(confidence: float) -> float:
+    from scipy.stats import norm
+
+    if not 0 < confidence < 1:
+        raise BadRequest(f"confidence must be between 0 and 1, got {confidence}")
+    return float(norm.isf((1 - confidence) / 2))
+
+
+def wilson_interval(n_yes, n, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for yes/n, vectorised; returns (lower, upper) as proportions.
+
+    The same arithmetic as statsmodels' `proportion_confint(method="wilson")` (so they
+    agree to rounding error), clipped to [0, 1], with the bound exactly 0 when n_yes = 0
+    and exactly 1 when n_yes = n. Where n = 0 both bounds are NaN.
+    """
+    k = np.asarray(n_yes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    z = _z(confidence)
+    z2 = z * z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / m
+        denom = 1 + z2 / m
+        center = (p + z2 / (2 * m)) / denom
+        dist = z * np.sqrt(p * (1.0 - p) / m + z2 / (4.0 * m**2)) / denom
+        lower = np.clip(center - dist, 0, 1)
+        upper = np.clip(center + dist, 0, 1)
+    lower = np.where(k == 0, 0.0, lower)
+    upper = np.where(k == m, 1.0, upper)
+    empty = m <= 0
+    return np.where(empty, np.nan, lower), np.where(empty, np.nan, upper)
+
+
+# --------------------------------------------------------------------------------------
+# Selecting cases: --where
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One `--where key=value[,value...]` condition, resolved against the schema."""
+
+    key: str
+    column: str
+    codes: tuple  # matching codes (str or bool); None in the tuple = Not recorded
+    text: str  # for notes: "provider = NPS"
+
+    def expr(self) -> pl.Expr:
+        col = pl.col(self.column)
+        real = [c for c in self.codes if c is not None]
+        if not real:
+            cond = pl.lit(False)
+        elif isinstance(real[0], bool):
+            cond = col.is_in(real)
+        else:
+            cond = col.cast(pl.String).is_in([str(c) for c in real])
+        if None in self.codes:
+            cond = cond | col.is_null()
+        return cond.fill_null(False)
+
+
+_YES = {"yes", "y", "true", "1"}
+_NO = {"no", "n", "false", "0"}
+
+
+def _where_keys() -> list[str]:
+    keys = [b.key for b in schema.BREAKDOWNS]
+    for c in schema.COLUMNS:
+        if c.identifying or c.name in keys:
+            continue
+        if c.levels or c.dtype == pl.String():
+            keys.append(c.name)
+    return keys
+
+
+def _resolve_condition(key: str, raw_values: Sequence[str], cases: pl.DataFrame | pl.LazyFrame) -> Condition:
+    norm = key.strip().lower().replace("-", "_")
+    candidates: list[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = []  # key, column, levels, labels, kind
+    for b in schema.BREAKDOWNS:
+        if norm in {b.key, *b.aliases}:
+            candidates.append((b.key, b.column, b.levels, b.labels, "breakdown"))
+    col = schema.COLUMN_BY_NAME.get(norm)
+    if col is not None and not col.identifying and (col.levels or col.dtype == pl.String()):
+        candidates.append((col.name, col.name, col.levels, col.labels or col.levels, col.kind))
+    if not candidates:
+        raise BadRequest(f"unknown --where key {key!r}; choose from: {', '.join(_where_keys())}")
+
+    # A key can name a breakdown and a raw column (ethnicity: White/BAME grouping or the
+    # finer stored categories); use the first whose levels accept every value given.
+    last_error = None
+    for ckey, column, levels, labels, kind in candidates:
+        spec = schema.COLUMN_BY_NAME.get(column) or schema.DERIVED_BY_NAME.get(column)
+        is_bool = spec is not None and spec.dtype == pl.Boolean()
+        if levels:
+            choices = list(levels)
+            lookup = {}
+            for code, label in zip(levels, labels or levels):
+                lookup[code.lower()] = code
+                lookup[label.lower()] = code
+        else:  # free text such as inspection: match what is in the data
+            present = (cases.lazy().select(pl.col(column).drop_nulls().unique().sort())
+                       .collect().to_series().to_list())
+            choices = [str(v) for v in present]
+            lookup = {str(v).lower(): v for v in present}
+        codes: list = []
+        bad = None
+        for value in raw_values:
+            v = value.strip().lower()
+            if v in ("not recorded", "not_recorded", "not-recorded"):
+                codes.append(None)
+            elif is_bool and v in _YES | _NO:
+                codes.append(v in _YES)
+            elif v in lookup and not is_bool:
+                codes.append(lookup[v])
+            else:
+                bad = value
+                break
+        if bad is None:
+            shown = ", ".join(NOT_RECORDED_LABEL if c is None else ("yes" if c is True else "no" if c is False
+                                                                    else _label(levels, labels, c))
+                              for c in codes)
+            return Condition(ckey, column, tuple(codes), f"{ckey} = {shown}")
+        last_error = BadRequest(
+            f"unknown value {bad!r} for --where {key}; choose from: "
+            f"{', '.join(['yes', 'no'] if is_bool else choices)}, not recorded")
+    raise last_error
+
+
+def _label(levels, labels, code) -> str:
+    if levels and code in levels and labels:
+        return labels[levels.index(code)]
+    return str(code)
+
+
+def parse_where(where: Iterable[str] | Mapping[str, object] | None,
+                cases: pl.DataFrame | pl.LazyFrame) -> list[Condition]:
+    """Resolve `--where` conditions: "key=value" strings or a {key: value(s)} mapping.
+
+    Keys are breakdown keys (with aliases) or stored categorical columns; values are codes
+    or labels, case-insensitive; several values separated by commas match any of them;
+    "not recorded" matches unknown values. Raises BadRequest listing the choices.
+    """
+    if not where:
+        return []
+    items: list[tuple[str, list[str]]] = []
+    if isinstance(where, Mapping):
+        for k, v in where.items():
+            vals = [v] if isinstance(v, (str, bool)) else list(v)
+            items.append((k, [str(x) for x in vals]))
+    else:
+        for text in where:
+            if "=" not in text:
+                raise BadRequest(f"--where needs key=value, got {text!r}")
+            k, _, v = text.partition("=")
+            if not k.strip() or not v.strip():
+                raise BadRequest(f"--where needs key=value, got {text!r}")
+            items.append((k, [x for x in v.split(",") if x.strip()]))
+    return [_resolve_condition(k, vals, cases) for k, vals in items]
+
+
+def filter_cases(cases: pl.DataFrame | pl.LazyFrame, where) -> tuple[pl.LazyFrame, list[Condition]]:
+    """Cases (with derived columns) meeting every --where condition, as a LazyFrame."""
+    lf = _prepared(cases)
+    conditions = parse_where(where, lf)
+    for cond in conditions:
+        lf = lf.filter(cond.expr())
+    return lf, conditions
+
+
+def describe_where(conditions: Sequence[Condition]) -> str:
+    return " and ".join(c.text for c in conditions)
+
+
+def _prepared(cases: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    lf = cases.lazy()
+    names = lf.collect_schema().names()
+    if "age_group" not in names:
+        needed = [c.name for c in schema.COLUMNS
+                  if not c.identifying and c.name != "inspection_date" and c.name not in names]
+        if needed:
+            raise BadInput(f"the case frame lacks {len(needed)} column(s): {', '.join(needed[:8])}"
+                           + (" ..." if len(needed) > 8 else ""))
+        lf = schema.with_derived(lf)
+    return lf
+
+
+# --------------------------------------------------------------------------------------
+# The one aggregation
+# --------------------------------------------------------------------------------------
+
+_SEP = "\x1f"  # separates the parts of an internal count-column name
+
+
+def _breakdowns(by) -> list[schema.Breakdown]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        by = [by]
+    seen: dict[str, schema.Breakdown] = {}
+    for key in by:
+        b = key if isinstance(key, schema.Breakdown) else schema.get_breakdown(key)
+        seen.setdefault(b.key, b)
+    return list(seen.values())
+
+
+def _cross_counts(lf: pl.LazyFrame, breakdowns: Sequence[schema.Breakdown],
+                  aggs: list[pl.Expr]) -> pl.DataFrame:
+    """Sum `aggs` over the cross-classification of the breakdown columns (one pass)."""
+    keys = list(dict.fromkeys(b.column for b in breakdowns))
+    aggs = [pl.len().alias("__cases"), *aggs]
+    if not keys:
+        return lf.select(aggs).collect()
+    return lf.group_by(keys).agg(aggs).collect()
+
+
+def _marginals(cross: pl.DataFrame, breakdowns: Sequence[schema.Breakdown],
+               inspections: Sequence[str] | None = None) -> pl.DataFrame:
+    """Per breakdown and group (plus the all-cases row): the summed counts.
+
+    Columns: breakdown, group (code, or "not_recorded"), _order (display order), counts...
+    Every schema level is present (zero counts where no cases); "not_recorded" only where
+    cases have an unknown value.
+    """
+    keys = list(dict.fromkeys(b.column for b in breakdowns))
+    counts = [c for c in cross.columns if c not in keys]
+    sums = [pl.col(c).sum().cast(pl.Int64) for c in counts]
+    parts = [cross.select(sums).with_columns(breakdown=pl.lit(ALL), group=pl.lit(ALL),
+                                             _order=pl.lit(0))]
+    for b in breakdowns:
+        col = pl.col(b.column)
+        if cross.schema[b.column] == pl.Boolean:  # e.g. mappa: levels are "yes"/"no"
+            code = pl.when(col).then(pl.lit(schema.YES_NO[0])).when(~col).then(pl.lit(schema.YES_NO[1]))
+        else:
+            code = col.cast(pl.String)
+        m = cross.group_by(b.column).agg(sums).with_columns(code.alias("group"))
+        levels = list(b.levels) if b.levels else sorted(v for v in m["group"].to_list() if v is not None)
+        frame = pl.DataFrame({"group": levels + [None]}, schema={"group": pl.String})
+        frame = frame.join(m.drop(b.column), on="group", how="left", nulls_equal=True)
+        frame = frame.with_columns(
+            _order=pl.int_range(1, pl.len() + 1),
+            breakdown=pl.lit(b.key),
+        ).with_columns(pl.col(c).fill_null(0) for c in counts)
+        # Not recorded: kept only when some case has an unknown value.
+        frame = frame.filter(pl.col("group").is_not_null() | (pl.col("__cases") > 0))
+        frame = frame.with_columns(pl.col("group").fill_null(NOT_RECORDED))
+        parts.append(frame)
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _labels_frame(breakdowns: Sequence[schema.Breakdown], groups: pl.DataFrame) -> pl.DataFrame:
+    """breakdown, group -> breakdown_label, group_label."""
+    rows = []
+    by_key = {b.key: b for b in breakdowns}
+    for bkey, group in groups.select("breakdown", "group").unique().iter_rows():
+        if bkey == ALL:
+            rows.append((bkey, group, ALL_LABEL, ALL_LABEL))
+            continue
+        b = by_key[bkey]
+        rows.append((bkey, group, b.label,
+                     NOT_RECORDED_LABEL if group == NOT_RECORDED else b.label_of(group)))
+    return pl.DataFrame(rows, schema=["breakdown", "group", "breakdown_label", "group_label"], orient="row")
+
+
+# --------------------------------------------------------------------------------------
+# Small numbers, intervals, differences
+# --------------------------------------------------------------------------------------
+
+
+def _finish_rates(frame: pl.DataFrame, partition: list[str], min_n: int, suppress: bool,
+                  confidence: float) -> pl.DataFrame:
+    """Add percent, Wilson CI, low-reliability flag, suppression and marker columns."""
+    if not isinstance(min_n, int) or isinstance(min_n, bool) or min_n < 1:
+        raise BadRequest(f"--min-n must be a whole number of at least 1, got {min_n!r}")
+    lower, upper = wilson_interval(frame["n_yes"].to_numpy(), frame["n"].to_numpy(), confidence)
+    n, y = pl.col("n"), pl.col("n_yes")
+    is_group = pl.col("breakdown") != ALL
+    frame = frame.with_columns(
+        percent_yes=pl.when(n > 0).then(100.0 * y / n),
+        ci_lower=pl.Series(lower * 100.0).fill_nan(None),
+        ci_upper=pl.Series(upper * 100.0).fill_nan(None),
+        low_reliability=(n > 0) & (n < min_n),
+    )
+    if suppress:
+        primary = pl.col("low_reliability")
+        eligible = is_group & ~primary & (n > 0)
+        # Rank candidates by (n, display order): a unique integer per partition.
+        rank_key = pl.when(eligible).then(n * 1_000_000 + pl.col("_order"))
+        n_primary = (primary & is_group).cast(pl.Int32).sum().over(partition)
+        secondary = eligible & (n_primary == 1) & (rank_key == rank_key.min().over(partition))
+        frame = frame.with_columns(
+            suppressed=pl.when(primary).then(pl.lit("primary"))
+            .when(secondary).then(pl.lit("secondary")).otherwise(pl.lit(None, pl.String)))
+    else:
+        frame = frame.with_columns(suppressed=pl.lit(None, pl.String))
+    hidden = pl.col("suppressed").is_not_null()
+    frame = frame.with_columns(
+        marker=pl.when(n == 0).then(pl.lit(MARK_NOT_APPLICABLE))
+        .when(hidden).then(pl.lit(MARK_SUPPRESSED))
+        .when(pl.col("low_reliability")).then(pl.lit(MARK_LOW))
+        .otherwise(pl.lit(None, pl.String)),
+    ).with_columns(
+        [pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
+         for c in ("n_yes", "percent_yes", "ci_lower", "ci_upper")]
+    )
+    return frame
+
+
+def _differences(frame: pl.DataFrame, partition: list[str]) -> pl.DataFrame:
+    """difference_pp and difference_basis per partition (breakdown rows only).
+
+    Two groups: the second group's % minus the first's (schema order, e.g. NPS - CRC),
+    in percentage points. More groups: the range, highest minus lowest, with the two
+    named. "Not recorded" and groups with no applicable cases are left out. Nothing is
+    shown where a group is suppressed (the difference would give it away).
+    """
+    g = frame.filter((pl.col("breakdown") != ALL) & (pl.col("group") != NOT_RECORDED))
+    out = []
+    for key, part in g.group_by(partition, maintain_order=True):
+        part = part.sort("_order")
+        keyd = dict(zip(partition, key))
+        if part["suppressed"].is_not_null().any():
+            out.append({**keyd, "difference_pp": None,
+                        "difference_basis": "not shown: a group is suppressed"})
+            continue
+        rows = [r for r in part.iter_rows(named=True) if r["n"] > 0]
+        if len(rows) < 2:
+            out.append({**keyd, "difference_pp": None, "difference_basis": None})
+        elif len(part) == 2:
+            a, b = rows
+            out.append({**keyd, "difference_pp": b["percent_yes"] - a["percent_yes"],
+                        "difference_basis": f"{b['group_label']} minus {a['group_label']}"})
+        else:
+            hi = max(rows, key=lambda r: r["percent_yes"])
+            lo = min(rows, key=lambda r: r["percent_yes"])
+            out.append({**keyd, "difference_pp": hi["percent_yes"] - lo["percent_yes"],
+                        "difference_basis": f"range: highest ({hi['group_label']}) minus lowest ({lo['group_label']})"})
+    schema_ = {**{c: frame.schema[c] for c in partition}, "difference_pp": pl.Float64, "difference_basis": pl.String}
+    diffs = pl.DataFrame(out, schema=schema_)
+    return frame.join(diffs, on=partition, how="left", nulls_equal=True)
+
+
+# --------------------------------------------------------------------------------------
+# Figures 1-4
+# --------------------------------------------------------------------------------------
+
+
+def _as_factors(factors) -> list[schema.Factor]:
+    if factors is None:
+        return list(schema.FACTORS)
+    if isinstance(factors, (str, schema.Factor)):
+        factors = [factors]
+    chosen = {(f if isinstance(f, schema.Factor) else schema.get_factor(f)).key for f in factors}
+    return [f for f in schema.FACTORS if f.key in chosen]  # bulletin order
+
+
+def _as_measures(measures) -> list[schema.Measure]:
+    if measures is None:
+        return list(schema.MEASURES)
+    if isinstance(measures, (str, schema.Measure)):
+        measures = [measures]
+    chosen = {(m if isinstance(m, schema.Measure) else schema.get_measure(m)).key for m in measures}
+    return [m for m in schema.MEASURES if m.key in chosen]
+
+
+def _rate_aggs(factors, measures) -> list[pl.Expr]:
+    aggs = []
+    for f in factors:
+        aggs.append(pl.col(schema.priority_column(f)).sum().alias(f"p{_SEP}{f.key}"))
+        for m in measures:
+            col = pl.col(schema.judgement_column(f, m))
+            aggs.append(col.count().alias(f"n{_SEP}{f.key}{_SEP}{m.key}"))
+            aggs.append(col.sum().alias(f"y{_SEP}{f.key}{_SEP}{m.key}"))
+    return aggs
+
+
+def _question_aggs(questions) -> list[pl.Expr]:
+    aggs = []
+    for q in questions:
+        aggs.append(pl.col(q.column).count().alias(f"n{_SEP}{q.key}"))
+        aggs.append(pl.col(q.column).sum().alias(f"y{_SEP}{q.key}"))
+    return aggs
+
+
+def _rates_from_marginals(marg: pl.DataFrame, factors, measures, breakdowns, *, min_n: int,
+                          suppress: bool, confidence: float) -> pl.DataFrame:
+    index = ["breakdown", "group", "_order"]
+    keys = [f"{f.key}{_SEP}{m.key}" for f in factors for m in measures]
+    n_long = marg.select(*index, *[pl.col(f"n{_SEP}{k}").alias(k) for k in keys]).unpivot(
+        index=index, variable_name="key", value_name="n")
+    y_long = marg.select(*[pl.col(f"y{_SEP}{k}").alias(k) for k in keys]).unpivot(value_name="n_yes")
+    long = n_long.with_columns(n_yes=y_long["n_yes"]).with_columns(
+        pl.col("key").str.split_exact(_SEP, 1).struct.rename_fields(["factor", "measure"])
+    ).unnest("key")
+    p_long = marg.select(*index[:2], *[pl.col(f"p{_SEP}{f.key}").alias(f.key) for f in factors]).unpivot(
+        index=index[:2], variable_name="factor", value_name="n_priority")
+    long = long.join(p_long, on=["breakdown", "group", "factor"], how="left")
+
+    meta = pl.DataFrame(
+        [(m.key, m.figure, m.label, mi, f.key, f.label, fi)
+         for mi, m in enumerate(measures) for fi, f in enumerate(factors)],
+        schema=["measure", "figure", "measure_label", "_m", "factor", "factor_label", "_f"], orient="row")
+    border = {ALL: -1, **{b.key: i for i, b in enumerate(breakdowns)}}
+    long = (long.join(meta, on=["measure", "factor"], how="left")
+            .join(_labels_frame(breakdowns, marg), on=["breakdown", "group"], how="left")
+            .with_columns(_b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32))
+            .with_columns(pl.col("n", "n_yes", "n_priority").cast(pl.Int64)))
+    partition = ["measure", "factor", "breakdown"]
+    long = _finish_rates(long, partition, min_n, suppress, confidence)
+    long = _differences(long, partition)
+    return long.sort("_m", "_f", "_b", "_order").select(RATE_COLUMNS)
+
+
+def rates(cases: pl.DataFrame | pl.LazyFrame, measures=None, factors=None, by=None, where=None, *,
+          min_n: int = DEFAULT_MIN_N, suppress: bool = False,
+          confidence: float = CONFIDENCE) -> pl.DataFrame:
+    """Figures 1-4 as one long frame: one row per measure x factor x (all cases, or group).
+
+    Arguments: `measures`/`factors` are keys (default: all, in the bulletin's order); `by`
+    is breakdown keys, each shown as its own set of groups (not crossed); `where` filters
+    cases (see `parse_where`).
+
+    Columns:
+      figure, measure, measure_label   the bulletin figure (1-4) and measure
+      factor, factor_label             factor key and label, bulletin order
+      breakdown, breakdown_label       "all" for the all-cases row, else the breakdown key
+      group, group_label               group code ("all", "not_recorded" for unknown values)
+      n_priority                       cases in the group where the factor was a priority
+      n                                applicable cases (judgement recorded yes or no)
+      n_yes                            of those, yes (null when suppressed)
+      percent_yes                      100 * n_yes / n, full precision (null if n = 0 or suppressed)
+      ci_lower, ci_upper               95% Wilson score interval, percent
+      low_reliability                  0 < n < min_n
+      suppressed                       null, "primary" or "secondary"
+      marker                           null, "[low]", "[c]" (suppressed) or "[z]" (n = 0)
+      difference_pp, difference_basis  between-group difference in percentage points and
+                                       what it is (see `_differences`); null on "all" rows
+    """
+    f_list, m_list, b_list = _as_factors(factors), _as_measures(measures), _breakdowns(by)
+    lf, _ = filter_cases(cases, where)
+    cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list))
+    marg = _marginals(cross, b_list)
+    return _rates_from_marginals(marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress,
+                                 confidence=confidence)
+
+
+# --------------------------------------------------------------------------------------
+# Tables 1-2
+# --------------------------------------------------------------------------------------
+
+
+def _protection_from_marginals(marg: pl.DataFrame, breakdowns, *, min_n: int, suppress: bool,
+                               confidence: float) -> pl.DataFrame:
+    index = ["breakdown", "group", "_order"]
+    qs = schema.QUESTIONS
+    n_long = marg.select(*index, *[pl.col(f"n{_SEP}{q.key}").alias(q.key) for q in qs]).unpivot(
+        index=index, variable_name="question", value_name="n")
+    y_long = marg.select(*[pl.col(f"y{_SEP}{q.key}").alias(q.key) for q in qs]).unpivot(value_name="n_yes")
+    long = n_long.with_columns(n_yes=y_long["n_yes"])
+    meta = pl.DataFrame([(q.key, q.table, q.who, q.topic, q.label, i) for i, q in enumerate(qs)],
+                        schema=["question", "table", "who", "topic", "question_label", "_q"], orient="row")
+    border = {ALL: -1, **{b.key: i for i, b in enumerate(breakdowns)}}
+    long = (long.join(meta, on="question", how="left")
+            .join(_labels_frame(breakdowns, marg), on=["breakdown", "group"], how="left")
+            .with_columns(_b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32))
+            .with_columns(pl.col("n", "n_yes").cast(pl.Int64)))
+    long = _finish_rates(long, ["question", "breakdown"], min_n, suppress, confidence)
+    return long.sort("_q", "_b", "_order").select(PROTECTION_COLUMNS)
+
+
+def protection(cases: pl.DataFrame | pl.LazyFrame, by=schema.DEFAULT_BREAKDOWNS, where=None, *,
+               min_n: int = DEFAULT_MIN_N, suppress: bool = False,
+               confidence: float = CONFIDENCE) -> pl.DataFrame:
+    """Tables 1 (contracted providers) and 2 (partners), long: one row per question x group.
+
+    Columns:
+      table                        1 (contracted providers) or 2 (partners)
+      who, topic                   "contracted_providers"/"partners"; "harm_focus"/"info_review"
+      question, question_label     question key and its wording
+      breakdown ... marker         as in `rates` (n = cases where the question was applicable)
+    """
+    b_list = _breakdowns(by)
+    lf, _ = filter_cases(cases, where)
+    cross = _cross_counts(lf, b_list, _question_aggs(schema.QUESTIONS))
+    marg = _marginals(cross, b_list)
+    return _protection_from_marginals(marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence)
+
+
+@dataclass(frozen=True)
+class BulletinResults:
+    """Everything the bulletin's figures and tables need, from one aggregation."""
+
+    rates: pl.DataFrame
+    protection: pl.DataFrame
+
+
+def bulletin(cases: pl.DataFrame | pl.LazyFrame, by=schema.DEFAULT_BREAKDOWNS, where=None, *,
+             min_n: int = DEFAULT_MIN_N, suppress: bool = False,
+             confidence: float = CONFIDENCE) -> BulletinResults:
+    """All four measures x all factors and the four questions, by `by`, in ONE scan."""
+    b_list = _breakdowns(by)
+    lf, _ = filter_cases(cases, where)
+    f_list, m_list = list(schema.FACTORS), list(schema.MEASURES)
+    cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list) + _question_aggs(schema.QUESTIONS))
+    marg = _marginals(cross, b_list)
+    kw = dict(min_n=min_n, suppress=suppress, confidence=confidence)
+    return BulletinResults(
+        rates=_rates_from_marginals(marg, f_list, m_list, b_list, **kw),
+        protection=_protection_from_marginals(marg, b_list, **kw),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Sample profile
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    key: str
+    label: str
+    breakdown: str | None  # breakdown key whose column holds it (None: all cases)
+    code: object = None  # the level counted
+
+
+def _characteristics() -> tuple[Characteristic, ...]:
+    provider = schema.get_breakdown("provider")
+    chars = [Characteristic("all_cases", "All cases", None)]
+    for code, label in zip(provider.levels, provider.labels):
+        chars.append(Characteristic(code.lower(), f"{label} cases", "provider", code))
+    chars += [
+        Characteristic("female", "Female service users", "gender", "female"),
+        Characteristic("post_custody", "Post-custody cases", "supervision", "post_custody"),
+        Characteristic("rosh_high_very_high", "High or very high risk of serious harm", "rosh",
+                       schema.TWO_BANDS[1]),
+        Characteristic("mappa_eligible", "Eligible for MAPPA", "mappa", True),
+    ]
+    return tuple(chars)
+
+
+def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> pl.DataFrame:
+    """The sample profile: how many cases, and how many of them have each characteristic.
+
+    One row per (group, characteristic). With `by` (e.g. "inspection") the profile is
+    given for all cases and then for each group of that breakdown.
+
+    Columns:
+      breakdown, breakdown_label, group, group_label   as in `rates`
+      characteristic, characteristic_label             all_cases, crc, nps, female,
+                                                       post_custody, rosh_high_very_high,
+                                                       mappa_eligible
+      n            cases with the characteristic
+      base         cases where the attribute is recorded (the denominator)
+      percent      100 * n / base, full precision (null if base = 0)
+      not_recorded cases where the attribute is unknown (left out of base)
+    """
+    b_list = _breakdowns(by)
+    lf, _ = filter_cases(cases, where)
+    chars = _characteristics()
+    aggs = []
+    for c in chars[1:]:
+        col = pl.col(schema.get_breakdown(c.breakdown).column)
+        hit = col if isinstance(c.code, bool) else (col.cast(pl.String) == str(c.code))
+        aggs.append(hit.sum().alias(f"y{_SEP}{c.key}"))
+        aggs.append(col.count().alias(f"n{_SEP}{c.key}"))
+    cross = _cross_counts(lf, b_list, aggs)
+    marg = _marginals(cross, b_list)
+    labels = _labels_frame(b_list, marg)
+    border = {ALL: -1, **{b.key: i for i, b in enumerate(b_list)}}
+    parts = []
+    for i, c in enumerate(chars):
+        if c.breakdown is None:
+            n_expr, base_expr = pl.col("__cases"), pl.col("__cases")
+        else:
+            n_expr, base_expr = pl.col(f"y{_SEP}{c.key}"), pl.col(f"n{_SEP}{c.key}")
+        parts.append(marg.select(
+            "breakdown", "group", "_order",
+            characteristic=pl.lit(c.key), characteristic_label=pl.lit(c.label), _c=pl.lit(i),
+            n=n_expr.cast(pl.Int64), base=base_expr.cast(pl.Int64),
+            not_recorded=(pl.col("__cases") - base_expr).cast(pl.Int64),
+        ))
+    out = pl.concat(parts).join(labels, on=["breakdown", "group"], how="left").with_columns(
+        percent=pl.when(pl.col("base") > 0).then(100.0 * pl.col("n") / pl.col("base")),
+        _b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32),
+    )
+    return out.sort("_b", "_order", "_c").select(SAMPLE_COLUMNS)
