@@ -1,7 +1,104 @@
-"""Placeholder: this command group is not built yet."""
+"""`hmip ingest`: case files into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from hmip_cli.cli.common import DataOpt, handle_errors, say, stderr_is_terminal
+
+BIG_FILE = 20 * 1024 * 1024  # show a progress bar only for inputs at least this large
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("ingest")(ingest)
+
+
+@handle_errors
+def ingest(
+    files: Annotated[list[str], typer.Argument(
+        help="Case files: .csv, .tsv, .xlsx, .sav or .parquet; '-' reads CSV from stdin.",
+        metavar="FILE", show_default=False)],
+    data: DataOpt = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", "-m", help="A TOML mapping file: rename columns, recode answers (docs/mapping.md).",
+        metavar="MAP.toml")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet to read (default: the first).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of CSV files when not UTF-8, e.g. cp1252 (Excel on Windows).")] = None,
+    inspection: Annotated[str | None, typer.Option(
+        help="Inspection name for files without an inspection column.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Start the store afresh with these files.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+) -> None:
+    """Validate case files and add them to the store.
+
+    Every file is read as text, mapped, and checked in full before anything is written:
+    if there is any error, every problem is listed (file, row, column, value, what was
+    expected) on stderr, nothing is written, and the exit code is 1. Warnings (e.g. a
+    judgement not recorded where the factor is a priority) are shown and the data is
+    written; --strict makes them errors. Ingesting the same file twice is an error.
+
+    Example:
+
+        hmip ingest durham.xlsx --sheet Cases --inspection Durham
+
+        hmip ingest export.sav --mapping ourcodes.toml --data ./store
+
+        hmip ingest all_cases.csv --replace --strict
+    """
+    from hmip_cli.ingest import ingest_files
+
+    paths = [Path(f) if f != "-" else f for f in files]
+    with _progress_for(files) as progress:
+        result = ingest_files(paths, data=data, mapping=mapping, sheet=sheet, encoding=encoding,
+                              inspection=inspection, replace_store=replace, strict=strict,
+                              progress=progress)
+    for w in result.warnings:
+        say(f"warning: {w}", style="yellow")
+    files_text = ", ".join(f["source"] for f in result.files)
+    say(f"Ingested {result.cases_added:,} cases from {files_text} into {result.store} "
+        f"({result.n_cases:,} cases in the store"
+        + (f"; {len(result.warnings)} warning(s)" if result.warnings else "") + ").")
+
+
+class _NoProgress:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _BarProgress:
+    """A transient Rich bar on stderr, fed by the core's (what, done, total) callback."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.__enter__()
+        self.task = self.bar.add_task("reading", total=None)
+        return self.update
+
+    def update(self, what: str, done: int, total: int) -> None:
+        self.bar.update(self.task, description=what, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+def _progress_for(files: list[str]):
+    if not stderr_is_terminal():
+        return _NoProgress()
+    size = 0
+    for f in files:
+        try:
+            size += Path(f).stat().st_size if f != "-" else BIG_FILE
+        except OSError:
+            pass
+    return _BarProgress() if size >= BIG_FILE else _NoProgress()

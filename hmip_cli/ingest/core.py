@@ -1,0 +1,162 @@
+"""ingest_files: read -> map -> validate -> check against each other and the store -> write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from hmip_cli import __version__, schema, store
+from hmip_cli.errors import Problem, ValidationFailed
+from hmip_cli.ingest.mapping import Mapping, apply_mapping, load_mapping
+from hmip_cli.ingest.readers import ROW, check_path, read_file
+from hmip_cli.ingest.validate import validate
+
+Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
+
+_STEPS_PER_FILE = 3  # read, map + validate, checks; plus one final step for writing
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest did. `files` are the provenance records added to the store."""
+
+    store: Path
+    cases_added: int
+    n_cases: int
+    content_hash: str
+    files: list[dict] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"store": str(self.store), "cases_added": self.cases_added, "n_cases": self.n_cases,
+                "content_hash": self.content_hash, "files": self.files,
+                "warnings": [str(w) for w in self.warnings]}
+
+
+def ingest_files(
+    paths: Sequence[str | Path],
+    data: Path | str | None = None,
+    mapping: Mapping | str | Path | None = None,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    inspection: str | None = None,
+    replace_store: bool = False,
+    strict: bool = False,
+    progress: Progress | None = None,
+    stdin=None,
+) -> IngestResult:
+    """Validate `paths` and add their cases to the store at `data` (see `store.resolve_store`).
+
+    All files are checked before anything is written; any error (or, with `strict`, any
+    warning) raises `ValidationFailed` carrying every problem found, and the store is left
+    exactly as it was. `"-"` reads CSV from `stdin` (default: sys.stdin). Options given
+    here override the mapping's [file] values.
+    """
+    paths = [str(p) for p in paths]
+    if not paths:
+        from hmip_cli.errors import BadRequest
+        raise BadRequest("no files given")
+    for p in paths:  # usage mistakes before any work
+        check_path(p)
+    if isinstance(mapping, (str, Path)):
+        mapping = load_mapping(mapping)
+    fileopts = mapping.file if mapping else {}
+    sheet = sheet or fileopts.get("sheet")
+    encoding = encoding or fileopts.get("encoding")
+    total = _STEPS_PER_FILE * len(paths) + 1
+    step = 0
+
+    def tick(what: str) -> None:
+        nonlocal step
+        step += 1
+        if progress is not None:
+            progress(what, step, total)
+
+    with store.locked(data) as directory:
+        existing = None if replace_store else store.read_stored(data)
+        old_frame, old_meta = existing if existing else (None, {"files": []})
+        problems: list[Problem] = []
+        frames: list[tuple[str, pl.DataFrame]] = []
+        records: list[dict] = []
+        seen_hashes = {f["sha256"]: f for f in old_meta.get("files", [])}
+        for path in paths:
+            raw = read_file(path, sheet=sheet, encoding=encoding, stdin=stdin)
+            tick(f"read {raw.name}")
+            problems += raw.problems
+            if raw.sha256 in seen_hashes:
+                earlier = seen_hashes[raw.sha256]
+                when = earlier.get("ingested_at", "in this run")
+                problems.append(Problem(raw.name, None, None, None,
+                                        f"this file was already ingested (as {earlier['source']}, {when}); "
+                                        "nothing new to add (use --replace to start the store afresh)"))
+                tick(f"checked {raw.name}")
+                tick(f"checked {raw.name}")
+                continue
+            mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
+            for h in mapped.unknown:
+                problems.append(Problem(raw.name, None, h, None,
+                                        "unknown column: not in the schema (`hmip schema` lists the "
+                                        "columns); rename it, map it in a mapping file's [columns], "
+                                        "or map it to \"\" to leave it out"))
+            for h, ours, other in mapped.clashes:
+                problems.append(Problem(raw.name, None, h, None,
+                                        f"both {other!r} and {h!r} would be column {ours!r}"))
+            checked = validate(raw.name, mapped.frame, mapped.origin)
+            tick(f"validated {raw.name}")
+            problems += checked.problems
+            frames.append((raw.name, checked.frame))
+            record = {
+                "source": raw.source,
+                "sha256": raw.sha256,
+                "rows": checked.frame.height,
+                "ingested_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "hmip_version": __version__,
+                "mapping": mapping.to_dict() if mapping else None,
+                "inspections": sorted({v for v in checked.frame.get_column("inspection").drop_nulls().to_list()}),
+            }
+            seen_hashes[raw.sha256] = {**record, "ingested_at": "earlier in this command"}
+            records.append(record)
+            tick(f"checked {raw.name}")
+
+        problems += _cross_duplicates(frames, old_frame)
+        if strict:
+            problems = [replace(p, severity="error") for p in problems]
+        if any(p.severity == "error" for p in problems):
+            raise ValidationFailed(problems)
+        warnings = [p for p in problems if p.severity == "warning"]
+
+        new = [f.drop(ROW) for _, f in frames]
+        added = sum(f.height for f in new)
+        combined = pl.concat(([old_frame] if old_frame is not None else []) + new, how="vertical")
+        files = list(old_meta.get("files", [])) + records
+        digest = store.write_store(data, combined, files)
+        tick("written")
+        return IngestResult(directory, added, combined.height, digest, records, warnings)
+
+
+def _cross_duplicates(frames: list[tuple[str, pl.DataFrame]], old: pl.DataFrame | None) -> list[Problem]:
+    """Case ids that repeat across the files of one call, or are already in the store."""
+    from hmip_cli.ingest.validate import MAX_LINES
+
+    problems: list[Problem] = []
+    earlier: list[tuple[str, pl.DataFrame]] = []
+    if old is not None:
+        earlier.append(("the store", old.select(pl.col("case_id"), pl.lit(None, pl.UInt32).alias(ROW))))
+    for name, frame in frames:
+        ids = frame.select("case_id", ROW).filter(pl.col("case_id").is_not_null())
+        for where, prev in earlier:
+            hits = ids.join(prev.rename({ROW: "__prev"}), on="case_id", how="inner").sort(ROW)
+            for rec in hits.head(MAX_LINES).iter_rows(named=True):
+                at = "already in the store" if rec["__prev"] is None else f"also in {where}, row {rec['__prev']}"
+                problems.append(Problem(name, rec[ROW], "case_id", rec["case_id"], f"duplicate case id: {at}"))
+            if hits.height > MAX_LINES:
+                problems.append(Problem(name, None, "case_id", None,
+                                        f"... and {hits.height - MAX_LINES:,} more case ids that are also "
+                                        f"in {where}"))
+        earlier.append((name, ids.unique("case_id", keep="first")))
+    return problems

@@ -1,0 +1,243 @@
+"""Validation: an all-text, schema-named frame in; a typed case frame and every problem out.
+
+Every check is a vectorised Polars expression over whole columns (the Python loops are
+over columns and factors, never rows), so a million-case file validates in seconds.
+Problem lines are capped per column and kind (`MAX_LINES`), with a count of the rest, so
+a file with one systematic mistake gives a readable report rather than a million lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from hmip_cli import schema
+from hmip_cli.errors import Problem
+from hmip_cli.ingest.readers import ROW
+
+MAX_LINES = 20  # problem lines per (column, kind) before "... and N more rows"
+FREE_TEXT = "(free text not shown)"
+
+YES = ("yes", "y", "true", "1", "1.0")
+NO = ("no", "n", "false", "0", "0.0")
+NOT_APPLICABLE = ("na", "n/a", "not applicable")
+YES_NO_EXPECTED = "yes or no (y/n, true/false, 1/0 also accepted; blank, NA or n/a if not applicable)"
+
+_INT = r"^[+-]?\d+(\.0*)?$"
+_ISO = r"^\d{4}-\d{1,2}-\d{1,2}([ T]00:00(:00(\.0+)?)?)?$"
+_UK = r"^\d{1,2}/\d{1,2}/\d{4}$"
+
+
+def _norm_level(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+
+
+def _norm_level_expr(e: pl.Expr) -> pl.Expr:
+    return e.str.to_lowercase().str.replace_all(r"[\s_\-]+", " ").str.strip_chars()
+
+
+def level_lookup(col: schema.Column) -> dict[str, str]:
+    """Accepted spellings (normalised) -> code: the code and the label, any case, _ - or space."""
+    table: dict[str, str] = {}
+    for code, label in zip(col.levels, col.labels or col.levels):
+        table[_norm_level(code)] = code
+        table[_norm_level(label)] = code
+    return table
+
+
+def expected_text(col: schema.Column) -> str:
+    if col.dtype == pl.Boolean:
+        return YES_NO_EXPECTED
+    if isinstance(col.dtype, pl.Enum):
+        opts = ", ".join(col.levels)
+        return f"one of {opts} (or their labels: {', '.join(col.labels)})"
+    if col.dtype.is_integer():
+        return "a whole number" + (f" from {col.minimum:g} to {col.maximum:g}" if col.minimum is not None else "")
+    if col.dtype == pl.Date:
+        return "a date as YYYY-MM-DD (or DD/MM/YYYY)"
+    return "text"
+
+
+def parse_expr(col: schema.Column) -> pl.Expr:
+    """Text (already trimmed, blanks null) -> the stored type; unreadable values -> null."""
+    e = pl.col(col.name)
+    if col.dtype == pl.Boolean:
+        low = e.str.to_lowercase()
+        return low.replace_strict(
+            [*YES, *NO, *NOT_APPLICABLE],
+            [True] * len(YES) + [False] * len(NO) + [None] * len(NOT_APPLICABLE),
+            default=None, return_dtype=pl.Boolean)
+    if isinstance(col.dtype, pl.Enum):
+        table = level_lookup(col)
+        return _norm_level_expr(e).replace_strict(list(table), list(table.values()), default=None,
+                                                  return_dtype=pl.String).cast(col.dtype)
+    if col.dtype.is_integer():
+        ok = e.str.contains(_INT)
+        whole = e.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+        return pl.when(ok).then(whole)
+    if col.dtype == pl.Date:
+        iso = pl.when(e.str.contains(_ISO)).then(
+            e.str.slice(0, 10).str.replace(r"[ T].*$", "").str.to_date("%Y-%m-%d", strict=False))
+        uk = pl.when(e.str.contains(_UK)).then(e.str.to_date("%d/%m/%Y", strict=False))
+        return pl.coalesce(iso, uk)
+    return e
+
+
+def readable_expr(col: schema.Column) -> pl.Expr:
+    """True where the text is blank or was understood (so a null parse means 'bad value')."""
+    e = pl.col(col.name)
+    if col.dtype == pl.Boolean:
+        return e.is_null() | e.str.to_lowercase().is_in([*YES, *NO, *NOT_APPLICABLE])
+    if isinstance(col.dtype, pl.Enum):
+        return e.is_null() | _norm_level_expr(e).is_in(list(level_lookup(col)))
+    return pl.lit(True)  # ints and dates: a null parse of a non-null input is the signal
+
+
+@dataclass
+class Validated:
+    frame: pl.DataFrame  # the stored schema's columns, typed, plus ROW
+    problems: list[Problem]
+
+
+class _Collector:
+    def __init__(self, file: str, origin: dict[str, str]):
+        self.file = file
+        self.origin = origin
+        self.problems: list[Problem] = []
+
+    def label(self, column: str | None) -> str | None:
+        if column is None:
+            return None
+        theirs = self.origin.get(column, column)
+        return column if theirs == column else f"{theirs} ({column})"
+
+    def add(self, row, column, value, expected, severity="error"):
+        if column == "notes" and value is not None:
+            value = FREE_TEXT
+        self.problems.append(Problem(self.file, row, self.label(column), value, expected, severity))
+
+    def rows(self, hits: pl.DataFrame, column: str | None, expected, severity="error",
+             show_value: bool = True):
+        """One problem per offending row (capped), `hits` has ROW and optionally `value`."""
+        n = hits.height
+        if n == 0:
+            return
+        shown = hits.head(MAX_LINES)
+        for rec in shown.iter_rows(named=True):
+            value = rec.get("value") if show_value else None
+            text = expected(rec) if callable(expected) else expected
+            self.add(rec[ROW], column, None if value is None else str(value), text, severity)
+        if n > MAX_LINES:
+            first, last = hits.get_column(ROW).min(), hits.get_column(ROW).max()
+            text = expected(shown.row(0, named=True)) if callable(expected) else expected
+            self.problems.append(Problem(
+                self.file, None, self.label(column), None,
+                f"... and {n - MAX_LINES:,} more rows (between rows {first:,} and {last:,}) "
+                f"with the same problem: {text}", severity))
+
+
+def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validated:
+    """Check a mapped all-text frame against the schema; return it typed and every problem.
+
+    `origin` maps our column name to the file's header, so messages use the user's words.
+    """
+    out = _Collector(file, origin)
+    present = [c for c in frame.columns if c != ROW]
+    for col in schema.COLUMNS:
+        if col.required and col.name not in present:
+            out.add(None, col.name, None, f"required column is missing ({col.description})")
+
+    # Trim every cell; blank -> null.
+    text = frame.with_columns([
+        pl.col(c).str.strip_chars().pipe(lambda e: pl.when(e != "").then(e)).alias(c) for c in present
+    ])
+    cols = [schema.COLUMN_BY_NAME[c] for c in present]
+    parsed = text.select(
+        pl.col(ROW),
+        *[parse_expr(c).alias(c.name) for c in cols],
+        *[(pl.col(c.name).is_not_null() & (~readable_expr(c) | parse_expr(c).is_null()))
+          .alias(f"__bad_{c.name}") for c in cols if c.dtype != pl.String],
+    )
+    bad_counts = parsed.select(pl.col(f"__bad_{c.name}").sum() for c in cols if c.dtype != pl.String)
+    bad_cols = {c.name for c in cols if c.dtype != pl.String and bad_counts.get_column(f"__bad_{c.name}")[0]}
+    for c in cols:
+        if c.name in bad_cols:
+            hits = text.select(ROW, pl.col(c.name).alias("value")).filter(parsed.get_column(f"__bad_{c.name}"))
+            out.rows(hits, c.name, f"expected {expected_text(c)}")
+    parsed = parsed.select(ROW, *[c.name for c in cols])
+
+    for c in cols:
+        if c.required:
+            blank = text.get_column(c.name).is_null()
+            hits = text.select(ROW).filter(blank)
+            out.rows(hits, c.name, "required: must not be blank", show_value=False)
+        if c.minimum is not None and c.name not in bad_cols:
+            v = pl.col(c.name)
+            hits = parsed.filter((v < c.minimum) | (v > c.maximum)).select(ROW, v.alias("value"))
+            out.rows(hits, c.name, f"impossible value: expected {c.minimum:g} to {c.maximum:g}")
+
+    _check_cases(parsed, present, out)
+
+    typed = parsed.select(
+        pl.col(ROW),
+        *[(pl.col(c.name).cast(c.dtype, strict=False) if c.name in present
+           else pl.lit(None, c.dtype)).alias(c.name) for c in schema.COLUMNS],
+    )
+    return Validated(typed, out.problems)
+
+
+def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> None:
+    """Rules across columns: duplicates, judgements vs priorities, OGRS agreement."""
+    if "case_id" in present:
+        dup = parsed.select(ROW, pl.col("case_id").alias("value")).filter(
+            pl.col("value").is_not_null() & pl.col("value").is_duplicated())
+        if dup.height:
+            first = dup.group_by("value").agg(pl.col(ROW).min().alias("__first"))
+            dup = dup.join(first, on="value").filter(pl.col(ROW) != pl.col("__first")).sort(ROW)
+            out.rows(dup, "case_id", lambda r: f"duplicate case id (first at row {r['__first']})")
+
+    pcols = [(f, schema.priority_column(f)) for f in schema.FACTORS]
+    for f, pcol in pcols:
+        if pcol not in present:
+            continue
+        p = pl.col(pcol)
+        for m in schema.MEASURES:
+            jcol = schema.judgement_column(f, m)
+            if jcol in present:
+                hits = parsed.filter((p == False) & pl.col(jcol).is_not_null()).select(  # noqa: E712
+                    ROW, pl.col(jcol).replace_strict([True, False], ["yes", "no"], return_dtype=pl.String)
+                    .alias("value"))
+                out.rows(hits, jcol, f"a judgement is recorded but {f.label.lower()} is not a priority "
+                                     f"for this case ({pcol} is no); leave it blank")
+            if m.requires_involvement:
+                continue
+            if jcol in present:
+                hits = parsed.filter((p == True) & pl.col(jcol).is_null()).select(ROW)  # noqa: E712
+                out.rows(hits, jcol, f"not recorded: {f.label.lower()} is a priority but this "
+                                     "judgement is blank", severity="warning", show_value=False)
+            else:
+                n = parsed.filter(p == True).height  # noqa: E712
+                if n:
+                    out.add(None, jcol, None, f"not recorded: the column is missing, and "
+                                              f"{f.label.lower()} is a priority in {n:,} cases",
+                            severity="warning")
+
+    have = [pcol for _, pcol in pcols if pcol in present]
+    if have:
+        counted = parsed.select(ROW, pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have])
+                                .alias("value")).filter(pl.col("value") > schema.MAX_PRIORITIES)
+        out.rows(counted, None, f"more than {schema.MAX_PRIORITIES} factors are priorities "
+                                "(value shown: how many)")
+
+    if "ogrs_score" in present and "ogrs_band" in present:
+        score, band = pl.col("ogrs_score"), pl.col("ogrs_band")
+        implied = schema.ogrs_band_expr(score.cast(pl.Int16, strict=False))
+        hits = parsed.filter(score.is_not_null() & band.is_not_null()
+                             & (score >= 0) & (score <= 99) & (implied.cast(pl.String) != band.cast(pl.String)))
+        hits = hits.select(ROW, pl.format("score {} but band {}", score, band.cast(pl.String)).alias("value"),
+                           implied.cast(pl.String).alias("__implied"))
+        out.rows(hits, "ogrs_band", lambda r: f"ogrs_score and ogrs_band disagree (the score gives "
+                                              f"{r['__implied']}); the band will be taken from the score",
+                 severity="warning")
