@@ -1,7 +1,75 @@
-"""Placeholder: this command group is not built yet."""
+"""`hmip info`: what is in the store and where it came from (never case ids)."""
 
+from __future__ import annotations
+
+import polars as pl
 import typer
+
+from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors
+from hmip_cli.render import Format, Table, emit
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("info")(info)
+
+
+def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
+    """The store summary, cases per inspection and provider, and the provenance table.
+
+    short_hashes: show the first 12 hex digits of hashes (for people; machine formats get all 64).
+    """
+    cut = (lambda h: h[:12]) if short_hashes else (lambda h: h)
+    from hmip_cli import store
+
+    si = store.store_info(data)
+    summary = pl.DataFrame({
+        "store": [str(si.path)],
+        "n_cases": [si.n_cases],
+        "n_inspections": [len(si.inspections)],
+        "first_inspection_date": [si.first_date],
+        "last_inspection_date": [si.last_date],
+        "n_files": [len(si.files)],
+        "content_hash": [cut(si.content_hash)],
+    })
+    counts = (
+        pl.scan_parquet(store.cases_path(data))
+        .group_by("inspection", "provider")
+        .agg(n_cases=pl.len().cast(pl.Int64),
+             first_date=pl.col("inspection_date").min(), last_date=pl.col("inspection_date").max())
+        .with_columns(pl.col("provider").cast(pl.String))
+        .sort("inspection", "provider", nulls_last=True)
+        .collect()
+    )
+    files = pl.DataFrame(
+        {
+            "source": [f["source"] for f in si.files],
+            "rows": [int(f["rows"]) for f in si.files],
+            "ingested_at": [f["ingested_at"] for f in si.files],
+            "sha256": [cut(f["sha256"]) for f in si.files],
+            "hmip_version": [f.get("hmip_version") for f in si.files],
+            "mapping": [(f.get("mapping") or {}).get("name") for f in si.files],
+        },
+        schema={"source": pl.String, "rows": pl.Int64, "ingested_at": pl.String, "sha256": pl.String,
+                "hmip_version": pl.String, "mapping": pl.String},
+    )
+    return [
+        Table(summary, "Store"),
+        Table(counts, "Cases per inspection and provider"),
+        Table(files, "Files ingested (provenance)"),
+    ]
+
+
+@handle_errors
+def info(data: DataOpt = None, fmt: FormatOpt = Format.table, output: OutputOpt = None) -> None:
+    """Show what is in the store: cases per inspection and provider, the date range, and
+    every file ingested (name, sha256, rows, time, hmip version, mapping). No case ids.
+
+    JSON output has three tables: store, cases per inspection and provider, files.
+
+    Example:
+
+        hmip info
+
+        hmip info --data ./store --format json
+    """
+    emit(info_tables(data, short_hashes=fmt is Format.table), fmt, output)

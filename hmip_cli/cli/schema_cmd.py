@@ -1,7 +1,126 @@
-"""Placeholder: this command group is not built yet."""
+"""`hmip schema`: the data dictionary, and empty templates with the canonical header."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
 import typer
+
+from hmip_cli.cli.common import FormatOpt, OutputOpt, handle_errors, say
+from hmip_cli.errors import BadRequest
+from hmip_cli.render import Format, Table, emit
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("schema")(schema_command)
+
+
+def _type_name(col) -> str:
+    dtype = col.dtype
+    if dtype == pl.Boolean:
+        return "yes/no"
+    if isinstance(dtype, pl.Enum):
+        return "category"
+    if dtype.is_integer():
+        return "whole number"
+    if dtype == pl.Date:
+        return "date"
+    return "text"
+
+
+def _allowed(col) -> str:
+    if col.dtype == pl.Boolean:
+        return "yes, no; blank = not applicable"
+    if col.levels:
+        return "; ".join(f"{code} ({label})" if label != code else code
+                         for code, label in zip(col.levels, col.labels or col.levels))
+    if col.minimum is not None:
+        return f"{col.minimum:g} to {col.maximum:g}"
+    if col.dtype == pl.Date:
+        return "YYYY-MM-DD (DD/MM/YYYY also read)"
+    return ""
+
+
+def dictionary() -> pl.DataFrame:
+    """The data dictionary: one row per stored column, then the derived columns.
+
+    Columns: name, type, required, allowed_values, applicable, kind, description.
+    """
+    from hmip_cli import schema
+
+    rows = []
+    for col in schema.COLUMNS:
+        rows.append({"name": col.name, "type": _type_name(col), "required": col.required,
+                     "allowed_values": _allowed(col), "applicable": col.applicable,
+                     "kind": col.kind, "description": col.description})
+    for col in schema.DERIVED:
+        rows.append({"name": col.name, "type": _type_name(col), "required": False,
+                     "allowed_values": _allowed(col), "applicable": "computed by hmip; not ingested",
+                     "kind": "derived", "description": col.description})
+    return pl.DataFrame(rows)
+
+
+def write_template(path: Path) -> None:
+    """An empty case file with the canonical header: CSV, or XLSX with a dictionary sheet."""
+    from hmip_cli import schema
+    from hmip_cli.fileio import atomic_write
+
+    names = [c.name for c in schema.COLUMNS]
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        atomic_write(path, lambda tmp: tmp.write_text(",".join(names) + "\n", encoding="utf-8"))
+    elif ext == ".xlsx":
+        atomic_write(path, lambda tmp: _write_xlsx(tmp, names))
+    else:
+        raise BadRequest(f"{path}: a template must be .csv or .xlsx")
+
+
+def _write_xlsx(tmp: Path, names: list[str]) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(tmp))
+    bold = wb.add_format({"bold": True})
+    ws = wb.add_worksheet("Cases")
+    ws.write_row(0, 0, names, bold)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, len(names) - 1, 16)
+    # Text format for the case rows, so Excel keeps leading zeros in case ids.
+    ws.set_column(0, 0, 16, wb.add_format({"num_format": "@"}))
+    dd = dictionary().filter(pl.col("kind") != "derived")
+    ws2 = wb.add_worksheet("Dictionary")
+    ws2.write_row(0, 0, dd.columns, bold)
+    for i, row in enumerate(dd.iter_rows(), start=1):
+        ws2.write_row(i, 0, ["yes" if v is True else "no" if v is False else v for v in row])
+    ws2.set_column(0, 0, 28)
+    ws2.set_column(3, 6, 40)
+    wb.close()
+
+
+@handle_errors
+def schema_command(
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    template: Annotated[Path | None, typer.Option(
+        "--template", help="Write an empty case file with the canonical header (.csv or .xlsx) instead.",
+        metavar="FILE", dir_okay=False)] = None,
+) -> None:
+    """Print the data dictionary: every column hmip stores (name, type, allowed values, when it
+    applies, description), then the columns hmip derives. Or write an empty template.
+
+    Example:
+
+        hmip schema
+
+        hmip schema --format csv > dictionary.csv
+
+        hmip schema --template cases.xlsx
+    """
+    if template is not None:
+        write_template(template)
+        say(f"Wrote an empty template to {template}.")
+        return
+    emit(Table(dictionary(), "hmip data dictionary",
+               notes=["Judgements: yes/no where applicable, blank where the question was not asked."]),
+         fmt, output)
