@@ -1,0 +1,649 @@
+"""Calibrated synthetic case data: `generate(n_cases, seed)` and a "messy export" form.
+
+The generating model is documented in `docs/synth_model.md`. In short:
+
+* case attributes follow the bulletin's sample profile (63% CRC, 15% female, 47%
+  post-custody, 17% high/very high RoSH, 26% MAPPA), with NPS holding the high-RoSH and
+  MAPPA cases; ages, OGRS3 scores, ethnicity and 14 inspections as in Annex A;
+* priorities are ten correlated Bernoulli draws conditioned on 1-5 priorities per case,
+  calibrated so the marginal prevalence matches the bulletin (76% thinking and behaviour,
+  42% relationships, 38% emotional wellbeing, plausible values for the rest);
+* whether contracted providers / partners were involved (hence which contribution
+  questions apply) depends on the provider, with rates chosen to reproduce the bulletin's
+  applicable n's;
+* every judgement is Bernoulli(logistic(intercept + planted effects)). Planted effects are
+  exactly the significant differences the bulletin reports; every other subgroup
+  variable has no effect. Intercepts are solved numerically so the *expected* rate among
+  applicable cases equals the bulletin's figure.
+
+All calibration is exact (closed forms plus 1-D quadrature, no Monte Carlo), so the model
+is a fixed function of the constants below; `calibration()` returns it. A fixed seed gives
+the same frame on every run: draws happen in a fixed order with full-length arrays from
+`numpy.random.default_rng(seed)` (PCG64, platform-independent).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+from scipy.optimize import brentq
+from scipy.special import expit, logit, ndtr, ndtri
+
+from hmip_cli import schema
+from hmip_cli.errors import BadRequest
+
+MAX_CASES = 10_000_000
+DEFAULT_ID_PREFIX = "SYN"
+EXPORT_ID_PREFIX = "SYX"  # the messy example export: never collides with SYN- ids
+NOTE_MARKER = "SYNTHETIC NOTE"  # every generated note starts with this (leak tests grep it)
+NOTE_RATE = 0.03
+
+_F = schema.get_factor
+_M = schema.get_measure
+_COL = schema.COLUMN_BY_NAME
+
+
+def _fk(name: str) -> str:
+    """Factor key from the bulletin's spelling (as in figures.csv), via schema aliases."""
+    return _F(name).key
+
+
+def _mk(name: str) -> str:
+    return _M(name).key
+
+
+# --------------------------------------------------------------------------------------
+# Targets from the bulletin (sample.csv, priority_prevalence.csv, figures.csv, tables.csv)
+# --------------------------------------------------------------------------------------
+
+P_CRC = 672 / 1066  # 63%
+P_FEMALE = 156 / 1066  # 15%
+P_POST_CUSTODY = 500 / 1066  # 47%
+P_ROSH_HIGH = 177 / 1066  # 17% high or very high
+P_MAPPA = 271 / 1066  # 26%
+P_UNDER_30 = 0.40  # Tables 1-2: 104/248 and 166/406 under 30
+P_OGRS_HIGH = 0.28  # share of recorded OGRS scores that are 75+ (high / very high)
+P_OGRS_MISSING = 0.03  # Table 1: 241 of 249 have an OGRS band
+P_ETHNICITY_MISSING = 0.02  # Tables 1-2: 246 of 249, 376 of 406 recorded
+P_BAME = 0.15  # of all cases
+
+# Priority prevalence: thinking, relationships, emotional from the bulletin's text; the
+# other seven are not legible in the text of Figure 1, so plausible values below 38%
+# (relationships and emotional wellbeing were "the next two most frequent").
+PRIORITY_PREVALENCE: dict[str, float] = {
+    _fk("accommodation"): 0.30,
+    _fk("education_training_employment"): 0.33,
+    _fk("financial_management"): 0.14,
+    _fk("relationships"): 0.42,
+    _fk("lifestyle_associates"): 0.34,
+    _fk("drug_misuse"): 0.27,
+    _fk("alcohol_misuse"): 0.25,
+    _fk("emotional_wellbeing"): 0.38,
+    _fk("thinking_behaviour"): 0.76,
+    _fk("attitudes_to_offending"): 0.30,
+}
+
+# Figures 1-4 (figures.csv), % yes among applicable cases. Financial management is not
+# printed in Figures 3-4 (small numbers): plausible values are used.
+_FIGURES: dict[str, tuple[float, ...]] = {
+    # order: accommodation, ETE, finance, relationships, lifestyle, drugs, alcohol,
+    # emotional, thinking, attitudes (the bulletin's order = schema.FACTORS order)
+    "availability": (74, 83, 79, 84, 87, 86, 90, 82, 87, 86),
+    "delivery": (62, 59, 51, 47, 47, 47, 47, 49, 52, 47),
+    "contracted_provider_contribution": (67, 70, 55, 57, 50, 59, 61, 52, 59, 55),
+    "partner_contribution": (73, 67, 60, 65, 60, 61, 62, 69, 65, 52),
+}
+FIGURE_RATES: dict[tuple[str, str], float] = {
+    (f.key, _mk(m)): rates[i] / 100
+    for m, rates in _FIGURES.items()
+    for i, f in enumerate(schema.FACTORS)
+}
+FIGURE_RATES_NOT_PUBLISHED = {(_fk("financial_management"), _mk("contracted")),
+                              (_fk("financial_management"), _mk("partner"))}
+
+# Tables 1-2, all cases.
+QUESTION_RATES: dict[str, float] = {
+    "contracted_harm_focus": 0.610,
+    "contracted_info_review": 0.661,
+    "partner_harm_focus": 0.707,
+    "partner_info_review": 0.724,
+}
+
+# Who was involved, by provider (Tables 1-2 n's: CRC / NPS).
+#   contracted harm focus 150/99, contracted info review 127/53,
+#   partner harm focus 183/223, partner info review 215/176.
+P_CONTRACTED_DELIVERED = {"CRC": 150 / 672, "NPS": 99 / 394}
+P_CONTRACTED_INFO_GIVEN_DELIVERED = {"CRC": 127 / 150, "NPS": 53 / 99}
+P_PARTNER_DELIVERED = {"CRC": 183 / 672, "NPS": 223 / 394}
+# Information from partners is used in reviews where they delivered interventions (a)
+# and sometimes where they did not (b): the CRC n for info review (215) exceeds its n for
+# harm focus (183), so info review cannot be a subset of harm focus.
+P_PARTNER_INFO_GIVEN_DELIVERED = {"CRC": 0.75, "NPS": 0.70}
+P_PARTNER_INFO_TOTAL = {"CRC": 215 / 672, "NPS": 176 / 394}
+
+# Given the factor is a priority and the organisation type delivered interventions in the
+# case, the chance they were involved for this factor (sets Figures 3-4 n's; finance kept
+# small: expected n about 14 and 17 in 1,066 cases).
+P_CONTRACTED_FOR_FACTOR: dict[str, float] = {
+    _fk("accommodation"): 0.60, _fk("education_training_employment"): 0.65,
+    _fk("financial_management"): 0.40, _fk("relationships"): 0.50,
+    _fk("lifestyle_associates"): 0.45, _fk("drug_misuse"): 0.60, _fk("alcohol_misuse"): 0.60,
+    _fk("emotional_wellbeing"): 0.50, _fk("thinking_behaviour"): 0.60,
+    _fk("attitudes_to_offending"): 0.45,
+}
+P_PARTNER_FOR_FACTOR: dict[str, float] = {
+    _fk("accommodation"): 0.70, _fk("education_training_employment"): 0.60,
+    _fk("financial_management"): 0.30, _fk("relationships"): 0.55,
+    _fk("lifestyle_associates"): 0.50, _fk("drug_misuse"): 0.70, _fk("alcohol_misuse"): 0.70,
+    _fk("emotional_wellbeing"): 0.60, _fk("thinking_behaviour"): 0.50,
+    _fk("attitudes_to_offending"): 0.45,
+}
+
+# --------------------------------------------------------------------------------------
+# Planted effects (significant_differences.csv), on the log-odds scale
+# --------------------------------------------------------------------------------------
+# Variables: "nps" (provider NPS vs CRC), "ogrs_high" (OGRS high/very high vs low/medium;
+# a missing score counts as low/medium), "age_30_plus" (30+ vs under 30). Provider effects
+# are the log odds ratio of the two percentages the bulletin prints; the OGRS and age
+# effects ("more likely for low likelihood of reoffending", "more likely for older
+# service users") have no printed sizes: an odds ratio of 2 (log 0.7), a typical size for
+# a difference that reaches p < .05 in a few hundred cases.
+
+
+def _lor(p_nps: float, p_crc: float) -> float:
+    return float(logit(p_nps) - logit(p_crc))
+
+
+OGRS_EFFECT = -0.7
+AGE_EFFECT = 0.7
+
+PLANTED_EFFECTS: dict[tuple[str, str], dict[str, float]] = {
+    (_fk("relationships"), _mk("availability")): {"nps": _lor(0.89, 0.81)},
+    (_fk("accommodation"), _mk("delivery")): {"nps": _lor(0.74, 0.54)},
+    (_fk("emotional_wellbeing"), _mk("delivery")): {"nps": _lor(0.56, 0.44)},
+    (_fk("education_training_employment"), _mk("contracted")): {"nps": _lor(0.91, 0.59)},
+    (_fk("education_training_employment"), _mk("partner")): {"nps": _lor(0.82, 0.54)},
+    (_fk("attitudes_to_offending"), _mk("partner")): {"nps": _lor(0.61, 0.41)},
+}
+for _name in ("relationships", "lifestyle_associates", "alcohol_misuse", "emotional_wellbeing",
+              "thinking_behaviour", "attitudes_to_offending"):
+    PLANTED_EFFECTS.setdefault((_fk(_name), _mk("delivery")), {}).update(
+        ogrs_high=OGRS_EFFECT, age_30_plus=AGE_EFFECT)
+
+QUESTION_EFFECTS: dict[str, dict[str, float]] = {
+    "partner_info_review": {"nps": _lor(0.82, 0.64)},
+}
+EFFECT_VARIABLES = ("nps", "ogrs_high", "age_30_plus")
+
+# --------------------------------------------------------------------------------------
+# Case attributes: the model's structural constants
+# --------------------------------------------------------------------------------------
+
+P_FEMALE_BY = {"CRC": 0.17}
+P_FEMALE_BY["NPS"] = (P_FEMALE - P_CRC * P_FEMALE_BY["CRC"]) / (1 - P_CRC)
+P_POST_BY = {"NPS": 0.62}
+P_POST_BY["CRC"] = (P_POST_CUSTODY - (1 - P_CRC) * P_POST_BY["NPS"]) / P_CRC
+
+# RoSH (low, medium, high, very high) by provider: CRCs hold low/medium risk of serious
+# harm, the NPS the high/very high (a few CRC cases have escalated).
+_ROSH_HIGH_CRC = 0.03
+_ROSH_HIGH_NPS = (P_ROSH_HIGH - P_CRC * _ROSH_HIGH_CRC) / (1 - P_CRC)
+ROSH_PROBS = {
+    "CRC": (0.42, 1 - 0.42 - _ROSH_HIGH_CRC, _ROSH_HIGH_CRC, 0.0),
+    "NPS": (0.06, 1 - 0.06 - _ROSH_HIGH_NPS, 0.87 * _ROSH_HIGH_NPS, 0.13 * _ROSH_HIGH_NPS),
+}
+# MAPPA by provider and RoSH group.
+_MAPPA_CRC = 0.04
+_MAPPA_NPS_HIGH = 0.85
+_MAPPA_NPS = (P_MAPPA - P_CRC * _MAPPA_CRC) / (1 - P_CRC)
+_MAPPA_NPS_LOW = (_MAPPA_NPS - _ROSH_HIGH_NPS * _MAPPA_NPS_HIGH) / (1 - _ROSH_HIGH_NPS)
+P_MAPPA_BY = {("CRC", False): _MAPPA_CRC, ("CRC", True): _MAPPA_CRC,
+              ("NPS", False): _MAPPA_NPS_LOW, ("NPS", True): _MAPPA_NPS_HIGH}
+
+# Age: 18 + floor(E), log E ~ Normal(mu, sigma); mu set so P(age < 30) = P(E < 12) = 40%.
+AGE_SIGMA = 0.6
+AGE_MU = math.log(12) - AGE_SIGMA * float(ndtri(P_UNDER_30))
+AGE_MIN, AGE_MAX = 18, 85
+
+# OGRS3 score = floor(100 * logistic(L)), L = g0 + g_age * Z_age + g_female * female
+#   + g_nps * nps + OGRS_NOISE * e, with Z_age the standardised log-age (younger -> higher).
+OGRS_AGE = -0.5
+OGRS_FEMALE = -0.3
+OGRS_NPS = -0.4
+OGRS_NOISE = 1.2
+_OGRS_HIGH_CUT = float(logit(0.75))  # score >= 75 <=> L >= logit(0.75)
+
+# Inspections (Annex A, Table A1): police force area, synthetic fieldwork date (a Monday a
+# few months before the report month Annex A gives; London: the re-inspection, whose data
+# the bulletin uses), and a relative sample size (metropolitan areas larger).
+INSPECTIONS: tuple[tuple[str, date, int, float], ...] = (
+    # name, fieldwork date, sample weight, relative BAME share
+    ("Durham", date(2016, 3, 14), 60, 0.25),
+    ("North Yorkshire", date(2016, 5, 9), 58, 0.3),
+    ("Derbyshire", date(2016, 6, 13), 70, 0.9),
+    ("Kent", date(2016, 7, 11), 88, 0.9),
+    ("Staffordshire", date(2016, 10, 17), 86, 1.2),
+    ("Greater Manchester", date(2016, 11, 14), 110, 1.6),
+    ("Gwent", date(2017, 1, 16), 60, 0.5),
+    ("Northamptonshire", date(2017, 1, 30), 72, 1.0),
+    ("South Yorkshire", date(2017, 3, 13), 76, 0.9),
+    ("Suffolk", date(2017, 3, 27), 62, 0.6),
+    ("Gloucestershire", date(2017, 5, 15), 56, 0.6),
+    ("Cumbria", date(2017, 7, 17), 56, 0.2),
+    ("West Mercia", date(2017, 8, 14), 68, 0.6),
+    ("London", date(2017, 12, 4), 144, 3.0),
+)
+# Finer ethnic groups within BAME (schema levels other than white).
+BAME_SPLIT = {"black": 0.35, "asian": 0.35, "mixed": 0.22, "other": 0.06, "bame": 0.02}
+
+# Priorities: P(S) proportional to prod_{f in S} exp(theta_f + x'gamma_f) over the sets S
+# with 1..MAX_PRIORITIES factors; x = (female, under_30, post_custody, ogrs_high).
+PRIORITY_VARIABLES = ("female", "under_30", "post_custody", "ogrs_high")
+PRIORITY_EFFECTS: dict[str, dict[str, float]] = {
+    _fk("accommodation"): {"post_custody": 0.6, "ogrs_high": 0.3},
+    _fk("education_training_employment"): {"under_30": 0.5, "ogrs_high": 0.3, "female": -0.2},
+    _fk("financial_management"): {"female": 0.3},
+    _fk("relationships"): {"female": 0.5},
+    _fk("lifestyle_associates"): {"under_30": 0.5, "ogrs_high": 0.5},
+    _fk("drug_misuse"): {"ogrs_high": 0.7, "under_30": 0.2},
+    _fk("alcohol_misuse"): {"under_30": -0.3, "female": -0.2},
+    _fk("emotional_wellbeing"): {"female": 0.7},
+    _fk("thinking_behaviour"): {},
+    _fk("attitudes_to_offending"): {"ogrs_high": 0.2},
+}
+
+PROVIDERS = _COL["provider"].levels  # ("CRC", "NPS")
+
+
+# --------------------------------------------------------------------------------------
+# Exact calibration
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The solved model: everything `generate` needs beyond the constants above."""
+
+    ogrs_g0: float
+    bame_by_inspection: tuple[float, ...]  # P(BAME | recorded, inspection)
+    priority_theta: dict[str, float]
+    subsets: np.ndarray  # (n_sets, n_factors) 0/1
+    subset_probs: np.ndarray  # (16 priority cells, n_sets)
+    intercepts: dict[tuple[str, str], float]  # (factor, measure) -> intercept
+    question_intercepts: dict[str, float]
+    # P(cell) over (nps, female, under_30, post_custody, ogrs_high): shape (2,2,2,2,2)
+    cell_probs: np.ndarray
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(400)
+
+
+def _integrate_normal(lo: float, hi: float, fn) -> float:
+    """Integral of phi(z) * fn(z) over [lo, hi] (fixed Gauss-Legendre: deterministic)."""
+    z = 0.5 * (hi - lo) * _GL_NODES + 0.5 * (hi + lo)
+    w = 0.5 * (hi - lo) * _GL_WEIGHTS
+    phi = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return float(np.sum(w * phi * fn(z)))
+
+
+_AGE_CUT_Z = (math.log(12) - AGE_MU) / AGE_SIGMA  # Z_age below this <=> under 30
+
+
+def _p_under30_and_ogrs_high(g0: float, female: int, nps: int) -> tuple[float, float]:
+    """(P(under 30 and L >= cut), P(30+ and L >= cut)) given gender and provider."""
+    shift = g0 + OGRS_FEMALE * female + OGRS_NPS * nps - _OGRS_HIGH_CUT
+
+    def p_high(z):
+        return ndtr((shift + OGRS_AGE * z) / OGRS_NOISE)
+
+    return (_integrate_normal(-10.0, _AGE_CUT_Z, p_high),
+            _integrate_normal(_AGE_CUT_Z, 10.0, p_high))
+
+
+def _cell_probs(g0: float) -> np.ndarray:
+    """P(nps, female, under_30, post_custody, ogrs_high), exactly."""
+    out = np.zeros((2, 2, 2, 2, 2))
+    for nps, prov in enumerate(PROVIDERS):
+        p_prov = P_CRC if prov == "CRC" else 1 - P_CRC
+        for female in (0, 1):
+            p_f = P_FEMALE_BY[prov] if female else 1 - P_FEMALE_BY[prov]
+            hi_young, hi_old = _p_under30_and_ogrs_high(g0, female, nps)
+            # a missing OGRS score counts as not high
+            hi = {1: hi_young * (1 - P_OGRS_MISSING), 0: hi_old * (1 - P_OGRS_MISSING)}
+            p_age = {1: P_UNDER_30, 0: 1 - P_UNDER_30}
+            for under30 in (0, 1):
+                for post in (0, 1):
+                    p_post = P_POST_BY[prov] if post else 1 - P_POST_BY[prov]
+                    base = p_prov * p_f * p_post
+                    out[nps, female, under30, post, 1] = base * hi[under30]
+                    out[nps, female, under30, post, 0] = base * (p_age[under30] - hi[under30])
+    return out
+
+
+def _solve_ogrs_g0() -> float:
+    def gap(g0):
+        cells = _cell_probs(g0)
+        return cells[..., 1].sum() / (1 - P_OGRS_MISSING) - P_OGRS_HIGH
+
+    return float(brentq(gap, -10, 10, xtol=1e-13))
+
+
+def _subsets() -> np.ndarray:
+    k = len(schema.FACTORS)
+    rows = [[1 if i in combo else 0 for i in range(k)]
+            for size in range(1, schema.MAX_PRIORITIES + 1)
+            for combo in itertools.combinations(range(k), size)]
+    return np.array(rows, dtype=np.int8)
+
+
+def _priority_design() -> np.ndarray:
+    """(16, n_factors) linear predictor offsets per priority cell (bits of PRIORITY_VARIABLES)."""
+    out = np.zeros((16, len(schema.FACTORS)))
+    for cell in range(16):
+        x = {v: (cell >> (3 - i)) & 1 for i, v in enumerate(PRIORITY_VARIABLES)}
+        for j, f in enumerate(schema.FACTORS):
+            out[cell, j] = sum(b * x[v] for v, b in PRIORITY_EFFECTS[f.key].items())
+    return out
+
+
+def _subset_probs(theta: np.ndarray, subsets: np.ndarray, design: np.ndarray) -> np.ndarray:
+    eta = design + theta[None, :]  # (16, k)
+    logw = eta @ subsets.T.astype(float)  # (16, n_sets)
+    logw -= logw.max(axis=1, keepdims=True)
+    w = np.exp(logw)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _priority_cell_weights(cells: np.ndarray) -> np.ndarray:
+    """P(priority cell) for the 16 cells (female, under_30, post_custody, ogrs_high)."""
+    return cells.sum(axis=0).reshape(16)
+
+
+def _solve_priorities(cells: np.ndarray, subsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    design = _priority_design()
+    pc = _priority_cell_weights(cells)
+    target = np.array([PRIORITY_PREVALENCE[f.key] for f in schema.FACTORS])
+    theta = logit(target)
+    for _ in range(500):
+        probs = _subset_probs(theta, subsets, design)
+        marginal = pc @ (probs @ subsets)
+        step = logit(target) - logit(marginal)
+        theta = theta + step
+        if np.max(np.abs(step)) < 1e-13:
+            break
+    else:  # pragma: no cover - the constants above converge in about 40 iterations
+        raise RuntimeError("priority calibration did not converge")
+    return theta, _subset_probs(theta, subsets, design)
+
+
+def _solve_intercept(weights: np.ndarray, offsets: np.ndarray, target: float) -> float:
+    """Intercept b with sum(w * expit(b + offset)) / sum(w) == target."""
+    w = weights / weights.sum()
+
+    def gap(b):
+        return float(np.sum(w * expit(b + offsets))) - target
+
+    return float(brentq(gap, -30, 30, xtol=1e-13))
+
+
+def _effect_offsets(effects: dict[str, float]) -> np.ndarray:
+    """Linear predictor over the cell grid (nps, female, under_30, post_custody, ogrs_high)."""
+    nps = np.arange(2).reshape(2, 1, 1, 1, 1)
+    under30 = np.arange(2).reshape(1, 1, 2, 1, 1)
+    ogrs = np.arange(2).reshape(1, 1, 1, 1, 2)
+    x = {"nps": nps, "ogrs_high": ogrs, "age_30_plus": 1 - under30}
+    off = np.zeros((2, 2, 2, 2, 2))
+    for var, beta in effects.items():
+        off = off + beta * x[var]
+    return off
+
+
+@functools.lru_cache(maxsize=1)
+def calibration() -> Calibration:
+    """Solve the model's free parameters so expected marginal rates equal the targets."""
+    g0 = _solve_ogrs_g0()
+    cells = _cell_probs(g0)
+    subsets = _subsets()
+    theta, probs = _solve_priorities(cells, subsets)
+    # inclusion P(f is a priority | priority cell): (16, k) -> broadcast on the cell grid
+    incl = (probs @ subsets).reshape(2, 2, 2, 2, len(schema.FACTORS))
+    prov_axis = (2, 1, 1, 1, 1)
+    p_c = np.array([P_CONTRACTED_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis)
+    p_p = np.array([P_PARTNER_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis)
+
+    intercepts: dict[tuple[str, str], float] = {}
+    for j, f in enumerate(schema.FACTORS):
+        base = cells * incl[None, ..., j]
+        for m in schema.MEASURES:
+            if m.key == _mk("contracted"):
+                w = base * p_c * P_CONTRACTED_FOR_FACTOR[f.key]
+            elif m.key == _mk("partner"):
+                w = base * p_p * P_PARTNER_FOR_FACTOR[f.key]
+            else:
+                w = base
+            effects = PLANTED_EFFECTS.get((f.key, m.key), {})
+            intercepts[(f.key, m.key)] = _solve_intercept(
+                w.ravel(), _effect_offsets(effects).ravel(), FIGURE_RATES[(f.key, m.key)])
+
+    q_weights = {
+        "contracted_harm_focus": cells * p_c,
+        "contracted_info_review": cells * p_c * np.array(
+            [P_CONTRACTED_INFO_GIVEN_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis),
+        "partner_harm_focus": cells * p_p,
+        "partner_info_review": cells * np.array(
+            [P_PARTNER_INFO_TOTAL[p] for p in PROVIDERS]).reshape(prov_axis),
+    }
+    question_intercepts = {
+        q.column: _solve_intercept(q_weights[q.column].ravel(),
+                                   _effect_offsets(QUESTION_EFFECTS.get(q.column, {})).ravel(),
+                                   QUESTION_RATES[q.column])
+        for q in schema.QUESTIONS
+    }
+
+    weights = np.array([w for _, _, w, _ in INSPECTIONS], dtype=float)
+    weights /= weights.sum()
+    rel = np.array([r for *_, r in INSPECTIONS])
+    k = (P_BAME / (1 - P_ETHNICITY_MISSING)) / float(weights @ rel)
+    bame = tuple(float(x) for x in k * rel)
+    if max(bame) >= 1:  # pragma: no cover - guards edits to the constants
+        raise RuntimeError("BAME shares exceed 1")
+    return Calibration(g0, bame, dict(zip([f.key for f in schema.FACTORS], theta.tolist())),
+                       subsets, probs, intercepts, question_intercepts, cells)
+
+
+def _p_partner_info_not_delivered(prov: str) -> float:
+    pd, a = P_PARTNER_DELIVERED[prov], P_PARTNER_INFO_GIVEN_DELIVERED[prov]
+    return (P_PARTNER_INFO_TOTAL[prov] - pd * a) / (1 - pd)
+
+
+# --------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------
+
+_ID_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
+
+
+def _check_args(n_cases: int, seed: int, id_prefix: str) -> None:
+    if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)):
+        raise BadRequest(f"the number of cases must be a whole number, got {n_cases!r}")
+    if n_cases < 1 or n_cases > MAX_CASES:
+        raise BadRequest(f"the number of cases must be between 1 and {MAX_CASES:,}, got {n_cases:,}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise BadRequest(f"the seed must be a whole number 0 or more, got {seed!r}")
+    if not _ID_PREFIX_RE.match(id_prefix):
+        raise BadRequest(f"the case id prefix must be 2-8 capital letters or digits starting "
+                         f"with a letter (e.g. SYN), got {id_prefix!r}")
+
+
+def _pick(u: np.ndarray, probs) -> np.ndarray:
+    """Category index from uniforms by inverse CDF (probabilities in a fixed order)."""
+    cdf = np.cumsum(np.asarray(probs, dtype=float))
+    cdf[-1] = 1.0
+    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+
+
+def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> pl.DataFrame:
+    """`n_cases` synthetic cases in exactly `schema.stored_schema()` (no derived columns).
+
+    Rows are ordered by inspection date, and case ids ("SYN-000001", ...) follow that order.
+    Judgements are True/False where applicable, null where not. The same (n_cases, seed,
+    id_prefix) always gives the same frame.
+    """
+    _check_args(n_cases, seed, id_prefix)
+    cal = calibration()
+    n = int(n_cases)
+    rng = np.random.default_rng(int(seed))
+
+    def uni() -> np.ndarray:
+        return rng.random(n)
+
+    # --- inspection, provider, demographics --------------------------------------------
+    insp_w = np.array([w for _, _, w, _ in INSPECTIONS], dtype=float)
+    insp = _pick(uni(), insp_w / insp_w.sum())
+    nps = uni() >= P_CRC
+    female = uni() < np.where(nps, P_FEMALE_BY["NPS"], P_FEMALE_BY["CRC"])
+    post = uni() < np.where(nps, P_POST_BY["NPS"], P_POST_BY["CRC"])
+    z_age = rng.standard_normal(n)
+    age_raw = AGE_MIN + np.floor(np.exp(AGE_MU + AGE_SIGMA * z_age))
+    age = np.clip(age_raw, AGE_MIN, AGE_MAX).astype(np.int16)
+    under30 = age < 30
+    ogrs_latent = (cal.ogrs_g0 + OGRS_AGE * z_age + OGRS_FEMALE * female + OGRS_NPS * nps
+                   + OGRS_NOISE * rng.standard_normal(n))
+    ogrs_score = np.clip(np.floor(100 * expit(ogrs_latent)), 0, 99).astype(np.int16)
+    ogrs_missing = uni() < P_OGRS_MISSING
+    ogrs_high = (ogrs_score >= 75) & ~ogrs_missing
+
+    u = uni()
+    rosh = np.where(nps, _pick(u, ROSH_PROBS["NPS"]), _pick(u, ROSH_PROBS["CRC"]))
+    rosh_high = rosh >= 2
+    p_mappa = np.select(
+        [~nps, nps & ~rosh_high, nps & rosh_high],
+        [P_MAPPA_BY[("CRC", False)], P_MAPPA_BY[("NPS", False)], P_MAPPA_BY[("NPS", True)]])
+    mappa = uni() < p_mappa
+
+    eth_u = uni()
+    bame_u = uni()
+    p_bame = np.array(cal.bame_by_inspection)[insp]
+    eth_missing = eth_u < P_ETHNICITY_MISSING
+    is_bame = (eth_u >= P_ETHNICITY_MISSING) & (
+        (eth_u - P_ETHNICITY_MISSING) / (1 - P_ETHNICITY_MISSING) < p_bame)
+    eth_levels = _COL["ethnicity"].levels
+    bame_codes = list(BAME_SPLIT)
+    bame_idx = np.array([eth_levels.index(c) for c in bame_codes])[_pick(bame_u, list(BAME_SPLIT.values()))]
+    ethnicity = np.where(is_bame, bame_idx, eth_levels.index("white"))
+
+    # --- priorities ---------------------------------------------------------------------
+    pcell = (female.astype(np.int64) << 3) | (under30.astype(np.int64) << 2) \
+        | (post.astype(np.int64) << 1) | ogrs_high.astype(np.int64)
+    u = uni()
+    set_idx = np.zeros(n, dtype=np.int64)
+    for c in range(16):
+        mask = pcell == c
+        if mask.any():
+            set_idx[mask] = _pick(u[mask], cal.subset_probs[c])
+    priorities = cal.subsets[set_idx].astype(bool)  # (n, k)
+
+    # --- who was involved -----------------------------------------------------------------
+    def by_prov(table: dict[str, float]) -> np.ndarray:
+        return np.where(nps, table["NPS"], table["CRC"])
+
+    c_deliv = uni() < by_prov(P_CONTRACTED_DELIVERED)
+    c_info = c_deliv & (uni() < by_prov(P_CONTRACTED_INFO_GIVEN_DELIVERED))
+    p_deliv = uni() < by_prov(P_PARTNER_DELIVERED)
+    u = uni()
+    p_info = np.where(p_deliv, u < by_prov(P_PARTNER_INFO_GIVEN_DELIVERED),
+                      u < np.where(nps, _p_partner_info_not_delivered("NPS"),
+                                   _p_partner_info_not_delivered("CRC")))
+
+    x = {"nps": nps, "ogrs_high": ogrs_high, "age_30_plus": ~under30}
+
+    def outcome(intercept: float, effects: dict[str, float]) -> np.ndarray:
+        eta = np.full(n, intercept)
+        for var, beta in effects.items():
+            eta = eta + beta * x[var]
+        return uni() < expit(eta)
+
+    values: dict[str, np.ndarray] = {}
+    applies: dict[str, np.ndarray] = {}
+    for j, f in enumerate(schema.FACTORS):
+        pri = priorities[:, j]
+        values[schema.priority_column(f)] = pri
+        for m in schema.MEASURES:
+            col = schema.judgement_column(f, m)
+            if m.key == _mk("contracted"):
+                app = pri & c_deliv & (uni() < P_CONTRACTED_FOR_FACTOR[f.key])
+            elif m.key == _mk("partner"):
+                app = pri & p_deliv & (uni() < P_PARTNER_FOR_FACTOR[f.key])
+            else:
+                app = pri
+            values[col] = outcome(cal.intercepts[(f.key, m.key)],
+                                  PLANTED_EFFECTS.get((f.key, m.key), {}))
+            applies[col] = app
+    q_applies = {"contracted_harm_focus": c_deliv, "contracted_info_review": c_info,
+                 "partner_harm_focus": p_deliv, "partner_info_review": p_info}
+    for q in schema.QUESTIONS:
+        values[q.column] = outcome(cal.question_intercepts[q.column],
+                                   QUESTION_EFFECTS.get(q.column, {}))
+        applies[q.column] = q_applies[q.column]
+
+    note_u = uni()
+    has_note = note_u < NOTE_RATE
+
+    # --- order by inspection (stable) and assemble ---------------------------------------
+    date_rank = np.argsort(np.array([d.toordinal() for _, d, _, _ in INSPECTIONS]), kind="stable")
+    rank_of = np.empty_like(date_rank)
+    rank_of[date_rank] = np.arange(len(date_rank))
+    order = np.argsort(rank_of[insp], kind="stable")
+
+    def o(a: np.ndarray) -> np.ndarray:
+        return a[order]
+
+    width = max(6, len(str(n)))
+    names = pl.Series([nm for nm, *_ in INSPECTIONS], dtype=pl.String)
+    dates = pl.Series([d for _, d, *_ in INSPECTIONS], dtype=pl.Date)
+
+    def enum(col: str, idx: np.ndarray) -> pl.Series:
+        levels = pl.Series(_COL[col].levels, dtype=_COL[col].dtype)
+        return levels.gather(pl.Series(o(idx).astype(np.uint32))).alias(col)
+
+    ogrs_band_idx = np.select([ogrs_score >= 90, ogrs_score >= 75, ogrs_score >= 50], [3, 2, 1], 0)
+    o_note = o(has_note)
+    raw = pl.DataFrame({
+        "case_no": pl.int_range(1, n + 1, eager=True),
+        "inspection": names.gather(pl.Series(o(insp).astype(np.uint32))),
+        "inspection_date": dates.gather(pl.Series(o(insp).astype(np.uint32))),
+        "provider": enum("provider", nps.astype(np.int64)),
+        "gender": enum("gender", female.astype(np.int64)),
+        "age": pl.Series(o(age), dtype=pl.Int16),
+        "ethnicity": enum("ethnicity", ethnicity),
+        "__eth_missing": o(eth_missing),
+        "supervision": enum("supervision", post.astype(np.int64)),
+        "ogrs_score": pl.Series(o(ogrs_score), dtype=pl.Int16),
+        "ogrs_band": enum("ogrs_band", ogrs_band_idx),
+        "__ogrs_missing": o(ogrs_missing),
+        "rosh": enum("rosh", rosh),
+        "mappa": o(mappa),
+        "__note_no": np.cumsum(o_note),
+        "__has_note": o_note,
+        **{name: o(v) for name, v in values.items()},
+        **{f"__app_{name}": o(a) for name, a in applies.items()},
+    })
+    frame = raw.with_columns(
+        case_id=pl.format(f"{id_prefix}-{{}}", pl.col("case_no").cast(pl.String).str.zfill(width)),
+        ethnicity=pl.when(~pl.col("__eth_missing")).then(pl.col("ethnicity")),
+        ogrs_score=pl.when(~pl.col("__ogrs_missing")).then(pl.col("ogrs_score")),
+        ogrs_band=pl.when(~pl.col("__ogrs_missing")).then(pl.col("ogrs_band")),
+        notes=pl.when(pl.col("__has_note")).then(pl.format(
+            f"{NOTE_MARKER} {{}}: invented text for testing, not about any real person.",
+            pl.col("__note_no"))),
+        **{name: pl.when(pl.col(f"__app_{name}")).then(pl.col(name)) for name in applies},
+    )
+    return frame.select([pl.col(c).cast(t) for c, t in schema.stored_schema().items()])
