@@ -607,19 +607,22 @@ class Characteristic:
     label: str
     breakdown: str | None  # breakdown key whose column holds it (None: all cases)
     code: object = None  # the level counted
+    short: str = ""  # column heading in wide tables
 
 
-def _characteristics() -> tuple[Characteristic, ...]:
+def characteristics() -> tuple[Characteristic, ...]:
+    """The sample profile's rows, in the bulletin's order."""
     provider = schema.get_breakdown("provider")
-    chars = [Characteristic("all_cases", "All cases", None)]
+    chars = [Characteristic("all_cases", "All cases", None, short="Cases")]
     for code, label in zip(provider.levels, provider.labels):
-        chars.append(Characteristic(code.lower(), f"{label} cases", "provider", code))
+        chars.append(Characteristic(code.lower(), f"{label} cases", "provider", code, short=label))
     chars += [
-        Characteristic("female", "Female service users", "gender", "female"),
-        Characteristic("post_custody", "Post-custody cases", "supervision", "post_custody"),
+        Characteristic("female", "Female service users", "gender", "female", short="Female"),
+        Characteristic("post_custody", "Post-custody cases", "supervision", "post_custody",
+                       short="Post-custody"),
         Characteristic("rosh_high_very_high", "High or very high risk of serious harm", "rosh",
-                       schema.TWO_BANDS[1]),
-        Characteristic("mappa_eligible", "Eligible for MAPPA", "mappa", True),
+                       schema.TWO_BANDS[1], short="RoSH high/very high"),
+        Characteristic("mappa_eligible", "Eligible for MAPPA", "mappa", True, short="MAPPA"),
     ]
     return tuple(chars)
 
@@ -642,7 +645,7 @@ def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> p
     """
     b_list = _breakdowns(by)
     lf, _ = filter_cases(cases, where)
-    chars = _characteristics()
+    chars = characteristics()
     aggs = []
     for c in chars[1:]:
         col = pl.col(schema.get_breakdown(c.breakdown).column)

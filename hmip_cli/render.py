@@ -45,6 +45,42 @@ class Table:
     display: dict[str, str] = field(default_factory=dict)
     hidden: tuple[str, ...] = ()
     percent_columns: tuple[str, ...] = ()  # shown to one decimal place in tables
+    right_aligned: tuple[str, ...] = ()  # text columns holding numbers ("68.8 [low]")
+
+
+# --------------------------------------------------------------------------------------
+# Numbers for people
+# --------------------------------------------------------------------------------------
+# Percentages are shown to one decimal place, rounded half up (ties away from zero) on the
+# exact value: 99/144 = 68.75% is shown as 68.8. (The bulletin printed 68.7 for that cell,
+# i.e. it rounded half down or truncated; we follow the usual publication convention, so
+# that cell differs from the bulletin by design.) Python's own f"{x:.1f}" rounds the
+# binary float half-to-even, which would give 68.8 here but 0.2 for 0.25: not used.
+
+
+def percent_text(n_yes: int, n: int) -> str:
+    """100 * n_yes / n to one decimal place, rounded half up in exact integer arithmetic."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    tenths = (2000 * n_yes + n) // (2 * n)
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def round_1dp(value: float, signed: bool = False) -> str:
+    """A float (a percentage, a difference in points) to one decimal place, half up.
+
+    The float is first snapped to 9 decimal places, which recovers the exact decimal
+    value of any ratio of counts that has a finite decimal expansion (such as 68.75), so
+    ties are recognised despite binary rounding error; ties then round away from zero.
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = Decimal(repr(float(value))).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
+    d = d.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if d == 0:
+        d = abs(d)  # no "-0.0"
+    text = f"{d:,}"
+    return f"+{text}" if signed and d > 0 else text
 
 
 def _fmt_cell(value, is_percent: bool) -> str:
@@ -53,7 +89,9 @@ def _fmt_cell(value, is_percent: bool) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return f"{value:.1f}" if is_percent else f"{value:.4g}" if abs(value) < 1e-3 else f"{value:,.3f}".rstrip("0").rstrip(".")
+        if is_percent:
+            return round_1dp(value)
+        return f"{value:.4g}" if abs(value) < 1e-3 else f"{value:,.3f}".rstrip("0").rstrip(".")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -115,7 +153,8 @@ def _markdown(t: Table) -> str:
     if t.title:
         lines += [f"### {t.title}", ""]
     lines.append("| " + " | ".join(markdown_escape(_header(t, c)) for c in cols) + " |")
-    lines.append("|" + "|".join("---:" if t.frame.schema[c].is_numeric() else "---" for c in cols) + "|")
+    lines.append("|" + "|".join("---:" if t.frame.schema[c].is_numeric() or c in t.right_aligned else "---"
+                                for c in cols) + "|")
     for row in t.frame.select(cols).iter_rows():
         cells = [markdown_escape(_fmt_cell(v, c in t.percent_columns)) for v, c in zip(row, cols)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -131,14 +170,20 @@ def _rich_text(tables: list[Table]) -> str:
 
     out = io.StringIO()
     width = int(os.environ.get("COLUMNS", "0") or 0) or None
-    console = Console(file=out, width=width or 120, no_color=True if "NO_COLOR" in os.environ else None,
-                      force_terminal=False, highlight=False)
+    if width is None:
+        import shutil
+
+        width = max(shutil.get_terminal_size((120, 24)).columns, 80)
+    # Rendered into a buffer without a terminal, so no colour codes are ever produced;
+    # NO_COLOR is honoured as well for clarity.
+    console = Console(file=out, width=width, no_color=True if "NO_COLOR" in os.environ else None,
+                      force_terminal=False, highlight=False, markup=False, emoji=False)
     for t in tables:
         cols = _visible(t)
         rt = RichTable(title=Text(t.title) if t.title else None, title_justify="left")
         for c in cols:
-            rt.add_column(Text(_header(t, c)), justify="right" if t.frame.schema[c].is_numeric() else "left",
-                          overflow="fold")
+            right = t.frame.schema[c].is_numeric() or c in t.right_aligned
+            rt.add_column(Text(_header(t, c)), justify="right" if right else "left", overflow="fold")
         for row in t.frame.select(cols).iter_rows():
             rt.add_row(*[Text(_fmt_cell(v, c in t.percent_columns)) for v, c in zip(row, cols)])
         console.print(rt)
@@ -169,8 +214,11 @@ def write_text(text: str, output: Path | None = None) -> None:
 def _quiet_broken_pipe() -> None:
     # Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's final
     # flush does not raise again, then exit quietly.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+        pass
     raise SystemExit(0)
 
 

@@ -1,7 +1,176 @@
-"""Placeholder: this command group is not built yet."""
+"""`hmip sample`, `hmip rates`, `hmip protection`: the bulletin's profile, figures and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from hmip_cli import rates as R
+from hmip_cli import schema, tables
+from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors
+from hmip_cli.render import Format, emit
+
+# ---- options shared by the three commands (declared once) ------------------------------
+
+_BREAKDOWN_KEYS = ", ".join(b.key for b in schema.BREAKDOWNS)
+
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("--where", "-w", metavar="KEY=VALUE",
+                 help="Only cases with KEY=VALUE (repeatable; all must hold). Keys: breakdown keys "
+                      f"({_BREAKDOWN_KEYS}) or stored categorical columns; values by code or label, "
+                      "any case; several values separated by commas; 'not recorded' for unknown."),
+]
+MinNOpt = Annotated[
+    int,
+    typer.Option("--min-n", min=1, show_default=True,
+                 help="Rates with fewer applicable cases than this are marked [low] (or, with "
+                      "--suppress, not shown). Default 30: below it the 95% interval around a 50% "
+                      "rate is wider than +/-17 points."),
+]
+SuppressOpt = Annotated[
+    bool,
+    typer.Option("--suppress", help="Replace rates below --min-n by [c], and suppress a second group "
+                                    "in the same breakdown so the first cannot be worked out."),
+]
+
+
+def load_cases(data: Path | None):
+    """The stored cases with derived columns (a seam the tests replace)."""
+    from hmip_cli import store
+
+    return store.load_cases(data)
+
+
+def _where_text(cases, where) -> str | None:
+    if not where:
+        return None
+    return R.describe_where(R.parse_where(where, cases))
+
+
+COLUMNS_RATES = """\b
+Machine formats (csv, tsv, json) give one row per measure, factor and group:
+  figure, measure, measure_label, factor, factor_label,
+  breakdown, breakdown_label   ("all" for all cases)
+  group, group_label           ("not_recorded" = unknown value)
+  n_priority                   cases where the factor was a priority
+  n, n_yes, percent_yes        applicable cases, yes, 100*n_yes/n (full precision)
+  ci_lower, ci_upper           95% Wilson score interval, percent
+  low_reliability              n below --min-n
+  suppressed                   primary / secondary (with --suppress)
+  marker                       [low], [c] suppressed, [z] no applicable cases
+  difference_pp                between groups, percentage points:
+                               two groups: second minus first (e.g. NPS minus CRC);
+                               more: highest minus lowest (difference_basis says which)
+  difference_basis
+"""
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("sample")
+    @handle_errors
+    def sample_cmd(
+        by: Annotated[list[str] | None, typer.Option(
+            "--by", "-b", help=f"Also give the profile for each group of this breakdown ({_BREAKDOWN_KEYS}).")] = None,
+        where: WhereOpt = None,
+        data: DataOpt = None,
+        fmt: FormatOpt = Format.table,
+        output: OutputOpt = None,
+    ) -> None:
+        """The sample profile: cases, CRC and NPS, female, post-custody, high or very high
+        RoSH, MAPPA-eligible, each with n and %.
+
+        Percentages are of the cases where the attribute is recorded; cases where it is
+        unknown are counted in not_recorded.
+
+        \b
+        Machine formats give one row per group and characteristic:
+          breakdown, breakdown_label, group, group_label,
+          characteristic, characteristic_label, n, base, percent, not_recorded
+
+        \b
+        Example:
+          hmip sample
+          hmip sample --by inspection --format csv
+        """
+        cases = load_cases(data)
+        frame = R.sample_profile(cases, by=by, where=where)
+        emit(tables.sample_tables(frame, fmt, where_text=_where_text(cases, where)), fmt, output)
+
+    @app.command("rates", epilog=None)
+    @handle_errors
+    def rates_cmd(
+        measure: Annotated[list[str] | None, typer.Option(
+            "--measure", "-m", help="availability (Figure 1), delivery (2), contracted (3), partner (4). "
+                                    "Repeatable; default all four, one table each.")] = None,
+        factor: Annotated[list[str] | None, typer.Option(
+            "--factor", help="Factor key (repeatable; default all ten in the bulletin's order): "
+                             + ", ".join(f.key for f in schema.FACTORS) + ".")] = None,
+        by: Annotated[list[str] | None, typer.Option(
+            "--by", "-b", help=f"Break down by this variable, groups side by side with their difference "
+                               f"(repeatable: one table per breakdown). Keys: {_BREAKDOWN_KEYS}.")] = None,
+        where: WhereOpt = None,
+        min_n: MinNOpt = R.DEFAULT_MIN_N,
+        suppress: SuppressOpt = False,
+        data: DataOpt = None,
+        fmt: FormatOpt = Format.table,
+        output: OutputOpt = None,
+    ) -> None:
+        """Figures 1-4: per factor, cases where it was a priority and the % of applicable
+        cases judged yes, with n and a 95% Wilson score interval.
+
+        A judgement is applicable where it was recorded (yes or no); % yes is of
+        applicable cases. Cases with an unknown breakdown value are shown as "Not
+        recorded", never dropped.
+
+        {columns}
+        \b
+        Example:
+          hmip rates
+          hmip rates --measure delivery --by provider
+          hmip rates --by gender --where provider=NPS --suppress --format csv
+        """
+        cases = load_cases(data)
+        frame = R.rates(cases, measures=measure, factors=factor, by=by, where=where, min_n=min_n,
+                        suppress=suppress)
+        emit(tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)), fmt, output)
+
+    rates_cmd.__doc__ = rates_cmd.__doc__.replace(
+        "{columns}", COLUMNS_RATES.replace("\n", "\n        ").rstrip() + "\n")
+
+    @app.command("protection")
+    @handle_errors
+    def protection_cmd(
+        by: Annotated[list[str] | None, typer.Option(
+            "--by", "-b", help="Breakdowns to show (repeatable). Default: the bulletin's "
+                               + ", ".join(schema.DEFAULT_BREAKDOWNS) + f". Keys: {_BREAKDOWN_KEYS}.")] = None,
+        where: WhereOpt = None,
+        min_n: MinNOpt = R.DEFAULT_MIN_N,
+        suppress: SuppressOpt = False,
+        data: DataOpt = None,
+        fmt: FormatOpt = Format.table,
+        output: OutputOpt = None,
+    ) -> None:
+        """Tables 1 and 2: for contracted providers and for partners, was delivery
+        sufficiently focused on risk of harm, and was sufficient information used for
+        reviewing; n and % yes for all cases and each group of each breakdown.
+
+        \b
+        Machine formats give one row per question and group:
+          table (1 contracted providers, 2 partners), who, topic (harm_focus,
+          info_review), question, question_label, breakdown, breakdown_label,
+          group, group_label, n, n_yes, percent_yes, ci_lower, ci_upper,
+          low_reliability, suppressed, marker  (as in `hmip rates --help`)
+
+        \b
+        Example:
+          hmip protection
+          hmip protection --by provider --by mappa --format json
+        """
+        cases = load_cases(data)
+        frame = R.protection(cases, by=by or schema.DEFAULT_BREAKDOWNS, where=where, min_n=min_n,
+                             suppress=suppress)
+        emit(tables.protection_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),
+             fmt, output)

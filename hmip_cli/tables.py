@@ -1,0 +1,270 @@
+"""Result frames from `rates.py` turned into `render.Table`s: a view for people and a
+view for machines.
+
+- For people (`--format table` / `markdown`): the bulletin's layout, one table per figure
+  (and per breakdown), percentages to one decimal place rounded half up from the exact
+  fraction, n beside every percentage, markers ([low], [c], [z]) in the cells, and notes
+  saying what the markers mean.
+- For machines (`--format csv` / `tsv` / `json`): the long result frame as it is, full
+  precision, with `marker` / `low_reliability` / `suppressed` columns.
+
+No computation happens here beyond formatting.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hmip_cli import rates as R
+from hmip_cli import schema
+from hmip_cli.render import Format, Table, percent_text, round_1dp
+
+HUMAN_FORMATS = (Format.table, Format.markdown)
+
+ROUNDING_NOTE = ("Percentages are rounded half up from the exact fraction to one decimal place "
+                 "(99/144 = 68.75% is shown as 68.8).")
+
+
+def is_human(fmt: Format) -> bool:
+    return fmt in HUMAN_FORMATS
+
+
+def marker_notes(frame: pl.DataFrame, min_n: int) -> list[str]:
+    """One note for each marker that appears in `frame`."""
+    present = set(frame["marker"].drop_nulls().unique().to_list()) if "marker" in frame.columns else set()
+    notes = []
+    if R.MARK_LOW in present:
+        notes.append(f"{R.MARK_LOW} low reliability: based on fewer than {min_n} applicable cases.")
+    if R.MARK_SUPPRESSED in present:
+        notes.append(f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or a second "
+                     "group suppressed so that the first cannot be worked out from the total.")
+    if R.MARK_NOT_APPLICABLE in present:
+        notes.append(f"{R.MARK_NOT_APPLICABLE} not applicable: no applicable cases.")
+    return notes
+
+
+def _pct_cell(row: dict) -> str:
+    marker = row["marker"]
+    if marker in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE):
+        return marker
+    text = percent_text(row["n_yes"], row["n"])
+    return f"{text} {marker}" if marker else text
+
+
+def _ci_cell(row: dict) -> str:
+    if row["ci_lower"] is None:
+        return ""
+    return f"{round_1dp(row['ci_lower'])}\u2013{round_1dp(row['ci_upper'])}"
+
+
+def _count_cell(value, marker) -> str:
+    if marker == R.MARK_SUPPRESSED and value is None:
+        return R.MARK_SUPPRESSED
+    return "" if value is None else f"{value:,}"
+
+
+def _where_note(where_text: str | None) -> list[str]:
+    return [f"Cases selected: {where_text}."] if where_text else []
+
+
+# --------------------------------------------------------------------------------------
+# Figures 1-4
+# --------------------------------------------------------------------------------------
+
+
+def rates_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None) -> list[Table]:
+    """One table per measure (no breakdown), or per measure and breakdown (side by side)."""
+    tables: list[Table] = []
+    breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
+    for (measure,), part in frame.group_by("measure", maintain_order=True):
+        m = schema.get_measure(measure)
+        title = f"Figure {m.figure}: {m.label}, where the factor was a priority"
+        if not breakdowns:
+            tables.append(_rates_plain(part, title, min_n, where_text))
+        for bkey in breakdowns:
+            sub = part.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
+            tables.append(_rates_by(sub, bkey, title, min_n, where_text))
+    return tables
+
+
+def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Table:
+    rows = []
+    for r in part.iter_rows(named=True):
+        rows.append({
+            "factor": r["factor_label"],
+            "n_priority": f"{r['n_priority']:,}",
+            "n": f"{r['n']:,}",
+            "n_yes": _count_cell(r["n_yes"], r["marker"]),
+            "percent_yes": _pct_cell(r),
+            "ci": _ci_cell(r),
+        })
+    frame = pl.DataFrame(rows, schema={k: pl.String for k in
+                                       ("factor", "n_priority", "n", "n_yes", "percent_yes", "ci")})
+    display = {"factor": "Factor", "n_priority": "Priority cases", "n": "n (applicable)",
+               "n_yes": "Yes", "percent_yes": "% yes", "ci": "95% CI"}
+    notes = [*_where_note(where_text),
+             "Priority cases: cases where the factor was a priority. n: applicable cases "
+             "(the judgement was recorded). 95% CI: Wilson score interval.",
+             *marker_notes(part, min_n), ROUNDING_NOTE]
+    return Table(frame, title=title, notes=notes, display=display,
+                 right_aligned=("n_priority", "n", "n_yes", "percent_yes", "ci"))
+
+
+def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) -> Table:
+    b = schema.get_breakdown(bkey)
+    groups = (sub.filter(pl.col("breakdown") == bkey)
+              .select("group", "group_label").unique(maintain_order=True).rows())
+    columns: dict[str, str] = {"factor": "Factor", "all_n": "All cases n", "all_pct": "All cases % yes"}
+    for i, (_, label) in enumerate(groups):
+        columns[f"g{i}_n"] = f"{label} n"
+        columns[f"g{i}_pct"] = f"{label} % yes"
+    real = [g for g in groups if g[0] != R.NOT_RECORDED]
+    if len(real) == 2:
+        diff_header = f"{real[1][1]} minus {real[0][1]} (points)"
+    else:
+        diff_header = "Range (points)"
+    columns["difference"] = diff_header
+    rows = []
+    for (_,), fpart in sub.group_by("factor", maintain_order=True):
+        recs = fpart.to_dicts()
+        allrow = next(r for r in recs if r["breakdown"] == R.ALL)
+        by_group = {r["group"]: r for r in recs if r["breakdown"] == bkey}
+        row = {"factor": allrow["factor_label"], "all_n": f"{allrow['n']:,}", "all_pct": _pct_cell(allrow)}
+        for i, (code, _) in enumerate(groups):
+            g = by_group[code]
+            row[f"g{i}_n"] = f"{g['n']:,}"
+            row[f"g{i}_pct"] = _pct_cell(g)
+        first = by_group[groups[0][0]]
+        diff = first["difference_pp"]
+        if diff is None:
+            cell = R.MARK_SUPPRESSED if first["difference_basis"] and "suppressed" in first["difference_basis"] else ""
+        else:
+            cell = round_1dp(diff, signed=True)
+            if any(by_group[c]["low_reliability"] for c, _ in real):
+                cell += f" {R.MARK_LOW}"
+        row["difference"] = cell
+        rows.append(row)
+    frame = pl.DataFrame(rows, schema={k: pl.String for k in columns})
+    notes = [*_where_note(where_text), "n: applicable cases."]
+    if len(real) == 2:
+        notes.append(f"Difference: {real[1][1]} % minus {real[0][1]} %, in percentage points "
+                     "(Not recorded left out).")
+    else:
+        notes.append("Range: the highest group % minus the lowest, in percentage points (Not recorded "
+                     "and groups without applicable cases left out; the groups are named in machine "
+                     "output, column difference_basis).")
+    notes.append("A difference is not a test of significance; see `hmip regress`.")
+    notes += [*marker_notes(sub, min_n), ROUNDING_NOTE]
+    return Table(frame, title=f"{title}, by {b.label.lower()}", notes=notes, display=columns,
+                 right_aligned=tuple(c for c in columns if c != "factor"))
+
+
+def rates_machine(frame: pl.DataFrame) -> Table:
+    return Table(frame, title="Rates (Figures 1-4)", percent_columns=("percent_yes", "ci_lower", "ci_upper"))
+
+
+def rates_tables(frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N,
+                 where_text: str | None = None) -> list[Table]:
+    return rates_human(frame, min_n=min_n, where_text=where_text) if is_human(fmt) else [rates_machine(frame)]
+
+
+# --------------------------------------------------------------------------------------
+# Tables 1-2
+# --------------------------------------------------------------------------------------
+
+_TABLE_TITLES = {
+    1: "Table 1: The focus upon risk of harm and information used for reviewing (contracted providers)",
+    2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
+}
+_TOPIC_HEADERS = {"harm_focus": "Risk of harm", "info_review": "Reviewing"}
+_TOPIC_NOTE = ("Risk of harm: were the interventions sufficiently focused on protecting those at "
+               "risk of harm? Reviewing: was sufficient information used in reviewing the work?")
+
+
+def protection_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N,
+                     where_text: str | None = None) -> list[Table]:
+    tables = []
+    for (table_no,), part in frame.group_by("table", maintain_order=True):
+        topics = part["topic"].unique(maintain_order=True).to_list()
+        columns = {"breakdown": "Breakdown", "group": "Group"}
+        for t in topics:
+            head = _TOPIC_HEADERS.get(t, t)
+            columns[f"{t}_n"] = f"{head} n"
+            columns[f"{t}_pct"] = f"{head} % yes"
+        rows: dict[tuple, dict] = {}
+        last_breakdown = None
+        for r in part.iter_rows(named=True):
+            key = (r["breakdown"], r["group"])
+            if key not in rows:
+                shown = r["breakdown_label"] if r["breakdown"] not in (R.ALL, last_breakdown) else ""
+                last_breakdown = r["breakdown"]
+                rows[key] = {"breakdown": shown, "group": r["group_label"]}
+            rows[key][f"{r['topic']}_n"] = f"{r['n']:,}"
+            rows[key][f"{r['topic']}_pct"] = _pct_cell(r)
+        out = pl.DataFrame(list(rows.values()), schema={k: pl.String for k in columns})
+        title = _TABLE_TITLES.get(table_no, f"Table {table_no}")
+        notes = [*_where_note(where_text), _TOPIC_NOTE, "n: cases where the question was applicable.",
+                 *marker_notes(part, min_n), ROUNDING_NOTE]
+        tables.append(Table(out, title=title, notes=notes, display=columns,
+                            right_aligned=tuple(c for c in columns if c not in ("breakdown", "group"))))
+    return tables
+
+
+def protection_tables(frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N,
+                      where_text: str | None = None) -> list[Table]:
+    if is_human(fmt):
+        return protection_human(frame, min_n=min_n, where_text=where_text)
+    return [Table(frame, title="Tables 1-2", percent_columns=("percent_yes", "ci_lower", "ci_upper"))]
+
+
+# --------------------------------------------------------------------------------------
+# Sample profile
+# --------------------------------------------------------------------------------------
+
+
+def _sample_pct(r: dict) -> str:
+    return "" if not r["base"] else percent_text(r["n"], r["base"])
+
+
+def sample_human(frame: pl.DataFrame, *, where_text: str | None = None) -> list[Table]:
+    breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
+    any_missing = frame["not_recorded"].sum() > 0
+    notes = [*_where_note(where_text),
+             "%: of the cases where the attribute is recorded."
+             + (" Not recorded: cases where it is unknown." if any_missing else ""), ROUNDING_NOTE]
+    if not breakdowns:
+        rows = [{"characteristic": r["characteristic_label"], "n": f"{r['n']:,}", "percent": _sample_pct(r),
+                 "not_recorded": f"{r['not_recorded']:,}"} for r in frame.iter_rows(named=True)]
+        out = pl.DataFrame(rows, schema={k: pl.String for k in ("characteristic", "n", "percent", "not_recorded")})
+        hidden = () if any_missing else ("not_recorded",)
+        return [Table(out, title="Sample profile", notes=notes, hidden=hidden,
+                      display={"characteristic": "", "n": "Cases", "percent": "%", "not_recorded": "Not recorded"},
+                      right_aligned=("n", "percent", "not_recorded"))]
+    tables = []
+    for bkey in breakdowns:
+        b = schema.get_breakdown(bkey)
+        sub = frame.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
+        chars = sub.select("characteristic", "characteristic_label").unique(maintain_order=True).rows()
+        short = {c.key: c.short or c.label for c in R.characteristics()}
+        columns = {"group": b.label, "cases": "Cases"}
+        for key, label in chars[1:]:
+            columns[f"{key}_n"] = f"{short.get(key, label)} n"
+            columns[f"{key}_pct"] = f"{short.get(key, label)} %"
+        rows = []
+        for _, gpart in sub.group_by("breakdown", "group", maintain_order=True):
+            recs = gpart.to_dicts()
+            row = {"group": recs[0]["group_label"], "cases": f"{recs[0]['n']:,}"}
+            for r in recs[1:]:
+                row[f"{r['characteristic']}_n"] = f"{r['n']:,}"
+                row[f"{r['characteristic']}_pct"] = _sample_pct(r)
+            rows.append(row)
+        out = pl.DataFrame(rows, schema={k: pl.String for k in columns})
+        tables.append(Table(out, title=f"Sample profile by {b.label.lower()}", notes=notes, display=columns,
+                            right_aligned=tuple(c for c in columns if c != "group")))
+    return tables
+
+
+def sample_tables(frame: pl.DataFrame, fmt: Format, *, where_text: str | None = None) -> list[Table]:
+    if is_human(fmt):
+        return sample_human(frame, where_text=where_text)
+    return [Table(frame, title="Sample profile", percent_columns=("percent",))]
