@@ -1,0 +1,269 @@
+"""From a case frame to the numbers the fits use: listwise deletion, outcome coding,
+indicator (dummy) columns for categorical candidates, and covariate-pattern collapsing.
+
+Two paths give the same binomial table up to row order:
+- collapsed: every candidate categorical -> one Polars group_by over the candidates; each
+  row of the table is a covariate pattern with w = cases and y = events;
+- row-level: any numeric candidate -> one row per case, w = 1, y in {0, 1}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from hmip_cli.errors import BadInput, BadRequest, ModelFailure
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the analyst must know about a run. `code` is stable (documented in
+    docs/stepwise.md); `message` is for people."""
+
+    code: str  # constant | collinear | no_events_level | all_events_level | separation | nonconvergence
+    term: str | None
+    message: str
+    step: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "term": self.term, "step": self.step, "message": self.message}
+
+
+@dataclass
+class Term:
+    """One candidate: a numeric covariate (1 column) or a categorical variable (k-1 columns)."""
+
+    name: str
+    kind: str  # "numeric" | "categorical"
+    cols: list[int] = field(default_factory=list)  # design columns
+    params: list[str] = field(default_factory=list)  # parameter names, SPSS style: race(1)
+    levels: list[str] = field(default_factory=list)  # all levels, in coding order (categorical)
+    reference: str | None = None
+    param_levels: list[str] = field(default_factory=list)  # level each indicator stands for
+    level_n: list[float] = field(default_factory=list)  # cases per level (same order as levels)
+    level_events: list[float] = field(default_factory=list)
+
+    @property
+    def df(self) -> int:
+        return len(self.cols)
+
+
+@dataclass
+class Design:
+    X: np.ndarray
+    w: np.ndarray
+    y: np.ndarray
+    terms: list[Term]
+    n_used: int
+    n_dropped: int
+    n_total: int
+    event: str
+    nonevent: str
+    collapsed: bool
+    problems: list[Problem]
+    excluded: list[str]
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric()
+
+
+def _ordered_levels(values: list, dtype: pl.DataType) -> list:
+    """Level order for coding: Enum -> its declared order; Boolean -> False, True;
+    numbers ascending; anything else sorted as text (SPSS sorts values ascending)."""
+    present = [v for v in values if v is not None]
+    if isinstance(dtype, pl.Enum):
+        cats = list(dtype.categories)
+        return [c for c in cats if c in set(present)]
+    if dtype == pl.Boolean:
+        return [v for v in (False, True) if v in set(present)]
+    if _is_numeric(dtype):
+        return sorted(present)
+    return sorted(present, key=str)
+
+
+def _label(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def outcome_coding(frame: pl.DataFrame, outcome: str, event: str | None) -> tuple[object, object]:
+    """(event value, non-event value) of a binary outcome. Boolean: True is the event; 0/1:
+    1 is the event; otherwise the outcome must have exactly two values and the event is the
+    later one in coding order (as SPSS: the higher value is coded 1), unless `event` names it."""
+    col = frame.get_column(outcome)
+    values = col.drop_nulls().unique().to_list()
+    levels = _ordered_levels(values, col.dtype)
+    if len(levels) > 2:
+        shown = ", ".join(_label(v) for v in levels[:6])
+        raise BadInput(f"outcome '{outcome}' is not binary: it has {len(levels)} values ({shown}"
+                       f"{', ...' if len(levels) > 6 else ''})")
+    if col.dtype == pl.Boolean:
+        levels = [False, True]
+    elif _is_numeric(col.dtype) and set(levels) <= {0, 1}:
+        levels = [0, 1]
+    if len(levels) < 2:
+        only = _label(levels[0]) if levels else "nothing (all missing)"
+        raise ModelFailure(f"outcome '{outcome}' has only one value ({only}); there is nothing to model")
+    if event is not None:
+        labels = [_label(v) for v in levels]
+        if event not in labels:
+            raise BadRequest(f"event {event!r} is not a value of '{outcome}' (values: {', '.join(labels)})")
+        i = labels.index(event)
+        return levels[i], levels[1 - i]
+    return levels[1], levels[0]
+
+
+def _reference_for(name: str, reference: dict[str, str] | str) -> str:
+    if isinstance(reference, dict):
+        return reference.get(name, "last")
+    return reference
+
+
+def _pick_reference(name: str, levels: list, spec: str) -> int:
+    labels = [_label(v) for v in levels]
+    if spec == "last":
+        return len(levels) - 1
+    if spec == "first":
+        return 0
+    if spec in labels:
+        return labels.index(spec)
+    raise BadRequest(f"reference {spec!r} is not a level of '{name}' (levels: {', '.join(labels)})")
+
+
+def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categorical: list[str] | None,
+                 reference: dict[str, str] | str = "last", event: str | None = None,
+                 collapse: bool | None = None) -> Design:
+    """Validate columns, drop incomplete cases once, code the outcome and the candidates."""
+    if not candidates:
+        raise BadRequest("no candidate variables given")
+    if len(set(candidates)) != len(candidates):
+        raise BadRequest("a candidate is listed twice")
+    missing = [c for c in [outcome, *candidates] if c not in frame.columns]
+    if missing:
+        raise BadRequest(f"column(s) not found: {', '.join(missing)}; available: {', '.join(frame.columns)}")
+    if outcome in candidates:
+        raise BadRequest(f"the outcome '{outcome}' cannot also be a candidate")
+    categorical = list(categorical or [])
+    unknown = [c for c in categorical if c not in candidates]
+    if unknown:
+        raise BadRequest(f"categorical variable(s) not among the candidates: {', '.join(unknown)}")
+    schema = frame.schema
+    kinds: dict[str, str] = {}
+    for c in candidates:
+        dt = schema[c]
+        if c in categorical or not _is_numeric(dt):
+            # Text, Enum and Boolean candidates can only be categorical.
+            kinds[c] = "categorical"
+        else:
+            kinds[c] = "numeric"
+    if isinstance(reference, dict):
+        bad = [k for k in reference if k not in candidates]
+        if bad:
+            raise BadRequest(f"reference given for non-candidate(s): {', '.join(bad)}")
+
+    ev_value, nonev_value = outcome_coding(frame, outcome, event)
+    is_event = (pl.col(outcome) == pl.lit(ev_value, dtype=schema[outcome])
+                if schema[outcome] != pl.Boolean else pl.col(outcome))
+    all_cat = all(k == "categorical" for k in kinds.values())
+    use_collapse = all_cat if collapse is None else collapse
+    n_total = frame.height
+
+    if use_collapse:
+        # One scan: patterns of the candidates (null keys included, so dropped cases are
+        # counted from the same pass), with the number of non-missing outcomes and events.
+        table = (
+            frame.lazy()
+            .group_by(candidates)
+            .agg(n=pl.col(outcome).is_not_null().sum(), events=is_event.sum())
+            .collect()
+        )
+        table = table.filter(pl.col("n") > 0).drop_nulls(candidates)
+        w = table.get_column("n").to_numpy().astype(np.float64)
+        y = table.get_column("events").to_numpy().astype(np.float64)
+        data = table
+    else:
+        data = frame.select([outcome, *candidates]).drop_nulls()
+        w = np.ones(data.height)
+        y = data.select(is_event.cast(pl.Float64)).to_series().to_numpy()
+    n_used = int(round(w.sum()))
+    if n_used == 0:
+        raise ModelFailure("no case has a value on the outcome and every candidate")
+    events = float(y.sum())
+    if events == 0 or events == n_used:
+        only = _label(nonev_value if events == 0 else ev_value)
+        raise ModelFailure(f"outcome '{outcome}' is {only} for every one of the {n_used} complete cases; "
+                           "there is nothing to model")
+
+    columns: list[np.ndarray] = [np.ones(len(w))]
+    terms: list[Term] = []
+    problems: list[Problem] = []
+    excluded: list[str] = []
+    for c in candidates:
+        s = data.get_column(c)
+        if kinds[c] == "numeric":
+            x = s.cast(pl.Float64).to_numpy()
+            if not np.all(np.isfinite(x)):
+                raise BadInput(f"candidate '{c}' has non-finite values (inf or NaN)")
+            pres = w > 0
+            if np.ptp(x[pres]) == 0:
+                excluded.append(c)
+                problems.append(Problem("constant", c, f"'{c}' has the same value ({_label(float(x[pres][0]))}) "
+                                        "for every case used; it was excluded before step 0"))
+                continue
+            terms.append(Term(c, "numeric", [len(columns)], [c]))
+            columns.append(x)
+            continue
+        values = s.unique().to_list()
+        levels = _ordered_levels(values, s.dtype)
+        labels = [_label(v) for v in levels]
+        if len(levels) < 2:
+            excluded.append(c)
+            problems.append(Problem("constant", c, f"'{c}' has only one level ({labels[0]}) among the cases "
+                                    "used; it was excluded before step 0"))
+            continue
+        ref = _pick_reference(c, levels, _reference_for(c, reference))
+        codes = _codes(s, levels)
+        level_n = np.bincount(codes, weights=w, minlength=len(levels))
+        level_ev = np.bincount(codes, weights=y, minlength=len(levels))
+        term = Term(c, "categorical", levels=labels, reference=labels[ref],
+                    level_n=level_n.tolist(), level_events=level_ev.tolist())
+        idx = 0
+        for j, lab in enumerate(labels):
+            if j == ref:
+                continue
+            idx += 1
+            term.cols.append(len(columns))
+            # SPSS names indicator parameters var(1), var(2), ...; we name them by level,
+            # which reads better and is unambiguous.
+            term.params.append(f"{c}({lab})")
+            term.param_levels.append(lab)
+            columns.append((codes == j).astype(np.float64))
+        for lab, n_l, e_l in zip(labels, level_n, level_ev):
+            if e_l == 0:
+                problems.append(Problem("no_events_level", c, f"level '{lab}' of '{c}' has no events "
+                                        f"(0 of {int(n_l)} cases are '{_label(ev_value)}'): its odds ratio "
+                                        "cannot be estimated (quasi-complete separation if the term enters)"))
+            elif e_l == n_l:
+                problems.append(Problem("all_events_level", c, f"level '{lab}' of '{c}' has only events "
+                                        f"({int(n_l)} of {int(n_l)} cases are '{_label(ev_value)}'): its odds "
+                                        "ratio cannot be estimated (quasi-complete separation if the term enters)"))
+        terms.append(term)
+    if not terms:
+        raise ModelFailure("every candidate was excluded (constant among the cases used): "
+                           + ", ".join(excluded))
+    X = np.column_stack(columns)
+    return Design(X, w, y, terms, n_used, n_total - n_used, n_total, _label(ev_value), _label(nonev_value),
+                  use_collapse, problems, excluded)
+
+
+def _codes(s: pl.Series, levels: list) -> np.ndarray:
+    """Integer code of each value (position in `levels`)."""
+    lookup = pl.DataFrame({"__v": pl.Series(levels, dtype=s.dtype), "__code": np.arange(len(levels))})
+    joined = pl.DataFrame({"__v": s}).with_row_index("__i").join(lookup, on="__v", how="left").sort("__i")
+    return joined.get_column("__code").to_numpy().astype(np.int64)

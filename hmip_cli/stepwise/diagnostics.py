@@ -1,0 +1,73 @@
+"""Goodness of fit for one fitted model: Hosmer-Lemeshow and the classification table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from hmip_cli.stepwise.result import Classification, HosmerLemeshow
+
+# Predicted probabilities that agree to this many decimal places are ties (one block).
+TIE_DECIMALS = 10
+
+
+def hosmer_lemeshow(w: np.ndarray, y: np.ndarray, p: np.ndarray, groups: int = 10) -> HosmerLemeshow:
+    """Hosmer-Lemeshow test with the grouping rule SAS PROC LOGISTIC documents
+    ("The Hosmer-Lemeshow Goodness-of-Fit Test"): cases sorted by predicted probability;
+    cases with the same predicted probability form a block that is never split; target
+    group size M = floor(N/10 + 0.5); a block joins the current group if the group has
+    fewer than M cases and adding half the block (floor) keeps it at most M, otherwise it
+    starts a new group; a last group of at most floor(0.05 N) cases is merged into the one
+    before. Statistic: Pearson chi-square over the 2 x g table, df = g - 2.
+    """
+    present = w > 0
+    w, y, p = w[present], y[present], p[present]
+    key = np.round(p, TIE_DECIMALS)
+    uniq, inv = np.unique(key, return_inverse=True)
+    bn = np.bincount(inv, weights=w)
+    by = np.bincount(inv, weights=y)
+    be = np.bincount(inv, weights=w * p)
+    total = float(w.sum())
+    target = math.floor(total / groups + 0.5)
+    group_of = np.empty(len(uniq), dtype=np.int64)
+    g, c = 0, 0.0
+    for j in range(len(uniq)):
+        nj = bn[j]
+        if j == 0 or (c < target and c + math.floor(0.5 * nj) <= target):
+            c += nj
+        else:
+            g += 1
+            c = nj
+        group_of[j] = g
+    n_groups = g + 1
+    if n_groups > 1 and c <= math.floor(0.05 * total):
+        group_of[group_of == g] = g - 1
+        n_groups -= 1
+    gn = np.bincount(group_of, weights=bn, minlength=n_groups)
+    gy = np.bincount(group_of, weights=by, minlength=n_groups)
+    ge = np.bincount(group_of, weights=be, minlength=n_groups)
+    rows = tuple(
+        {"group": i + 1, "n": float(gn[i]), "observed_events": float(gy[i]), "expected_events": float(ge[i]),
+         "observed_nonevents": float(gn[i] - gy[i]), "expected_nonevents": float(gn[i] - ge[i])}
+        for i in range(n_groups)
+    )
+    df = n_groups - 2
+    if df < 1:
+        return HosmerLemeshow(None, max(df, 0), None, rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = (gy - ge) ** 2 / ge + ((gn - gy) - (gn - ge)) ** 2 / (gn - ge)
+    chi = float(np.nansum(terms))
+    return HosmerLemeshow(chi, df, float(stats.chi2.sf(chi, df)), rows)
+
+
+def classification(w: np.ndarray, y: np.ndarray, p: np.ndarray, cut: float = 0.5) -> Classification:
+    """SPSS: a case is predicted to be an event when its predicted probability exceeds the cut."""
+    pred = p > cut
+    nonev = w - y
+    return Classification(
+        cut,
+        float(nonev[~pred].sum()), float(nonev[pred].sum()),
+        float(y[~pred].sum()), float(y[pred].sum()),
+    )
