@@ -647,3 +647,176 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
         **{name: pl.when(pl.col(f"__app_{name}")).then(pl.col(name)) for name in applies},
     )
     return frame.select([pl.col(c).cast(t) for c, t in schema.stored_schema().items()])
+
+
+# --------------------------------------------------------------------------------------
+# Writing: the clean CSV, and a "messy export" in the forms real exports take
+# --------------------------------------------------------------------------------------
+
+YES_TEXT, NO_TEXT = schema.YES_NO
+
+
+def _as_text(cases: pl.DataFrame) -> pl.DataFrame:
+    """Booleans as yes/no (blank = not applicable); everything else as Polars writes it."""
+    return cases.with_columns(
+        pl.col(pl.Boolean).replace_strict([True, False], [YES_TEXT, NO_TEXT], return_dtype=pl.String)
+    )
+
+
+def to_csv_text(cases: pl.DataFrame) -> str:
+    """The cases as CSV text in the stored schema's columns: yes/no, blank = not applicable,
+    categorical codes, dates YYYY-MM-DD. `hmip ingest` reads it back without a mapping."""
+    buf = io.BytesIO()
+    _as_text(cases).write_csv(buf, line_terminator="\n")
+    return buf.getvalue().decode("utf-8")
+
+
+def write_csv(cases: pl.DataFrame, path) -> None:
+    """Write `to_csv_text(cases)` to `path` atomically."""
+    from hmip_cli.fileio import atomic_write_bytes
+
+    atomic_write_bytes(path, to_csv_text(cases).encode("utf-8"))
+
+
+# Their headers (a typical case-assessment spreadsheet export) -> our columns.
+_MESSY_ATTRIBUTE_HEADERS = {
+    "case_id": "Case ref",
+    "inspection": "Area",
+    "inspection_date": "Inspection date",
+    "provider": "Provider",
+    "gender": "Gender",
+    "age": "Age at start",
+    "ethnicity": "Ethnicity",
+    "supervision": "Sentence type",
+    "ogrs_score": "OGRS3 2yr %",
+    "ogrs_band": "OGRS band",
+    "rosh": "RoSH",
+    "mappa": "MAPPA eligible?",
+    "notes": "Inspector comments",
+}
+_MESSY_FACTOR_SHORT = {
+    _fk("accommodation"): "Accom", _fk("education_training_employment"): "ETE",
+    _fk("financial_management"): "Finance", _fk("relationships"): "Relationships",
+    _fk("lifestyle_associates"): "Lifestyle", _fk("drug_misuse"): "Drugs",
+    _fk("alcohol_misuse"): "Alcohol", _fk("emotional_wellbeing"): "Emotional WB",
+    _fk("thinking_behaviour"): "T&B", _fk("attitudes_to_offending"): "Attitudes",
+}
+_MESSY_MEASURE_PHRASE = {
+    _mk("availability"): "interventions available?",
+    _mk("delivery"): "sufficient delivered?",
+    _mk("contracted"): "contracted provider contribution OK?",
+    _mk("partner"): "partner contribution OK?",
+}
+_MESSY_QUESTION_HEADERS = {
+    "contracted_harm_focus": "CP - harm focus sufficient?",
+    "contracted_info_review": "CP - info used in review?",
+    "partner_harm_focus": "Partners - harm focus sufficient?",
+    "partner_info_review": "Partners - info used in review?",
+}
+_MESSY_GENDER = {"male": "M", "female": "F"}
+_MESSY_ETHNICITY_MISSING = "Not known"
+# Sentence types in their words: (text, our code, share within that code)
+_MESSY_SUPERVISION = (("Community order", "community", 0.55), ("Suspended sentence", "community", 0.45),
+                      ("Licence", "post_custody", 0.7), ("Post-custody", "post_custody", 0.3))
+MESSY_NOT_APPLICABLE = "N/A"
+MESSY_BLANK_SHARE = 0.2  # of not-applicable cells left blank rather than "N/A"
+
+
+def messy_headers() -> dict[str, str]:
+    """Our column -> their header, for every stored column (in the stored order)."""
+    out: dict[str, str] = {}
+    for col in schema.COLUMNS:
+        if col.name in _MESSY_ATTRIBUTE_HEADERS:
+            out[col.name] = _MESSY_ATTRIBUTE_HEADERS[col.name]
+        elif col.name in _MESSY_QUESTION_HEADERS:
+            out[col.name] = _MESSY_QUESTION_HEADERS[col.name]
+    for f in schema.FACTORS:
+        short = _MESSY_FACTOR_SHORT.get(f.key, f.label)
+        out[schema.priority_column(f)] = f"{short} - priority?"
+        for m in schema.MEASURES:
+            out[schema.judgement_column(f, m)] = f"{short} - {_MESSY_MEASURE_PHRASE[m.key]}"
+    return {c.name: out[c.name] for c in schema.COLUMNS}
+
+
+def messy_export(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """`cases` (stored schema) as an all-text frame the way real exports look.
+
+    Their headers (`messy_headers()`), "Y"/"N" answers, "N/A" or blank for not applicable,
+    labels instead of codes ("Post-custody", "Very high"), "M"/"F", sentence types in
+    their words, "Not known" ethnicity, DD/MM/YYYY dates. `messy_mapping_toml()` maps it
+    back; ingesting it with that mapping gives `cases` again.
+    """
+    n = cases.height
+    rng = np.random.default_rng([int(seed), 20190122])
+    exprs: list[pl.Expr] = []
+    blank = pl.Series(rng.random(n) < MESSY_BLANK_SHARE)  # one draw per row, shared by columns
+    sup_u = pl.Series(rng.random(n))
+    for col in schema.COLUMNS:
+        c = pl.col(col.name)
+        if col.dtype == pl.Boolean:
+            e = (pl.when(c).then(pl.lit("Y")).when(~c).then(pl.lit("N"))
+                 .when(pl.lit(blank)).then(pl.lit("")).otherwise(pl.lit(MESSY_NOT_APPLICABLE)))
+        elif col.name == "gender":
+            e = c.cast(pl.String).replace_strict(_MESSY_GENDER, default=None)
+        elif col.name == "ethnicity":
+            e = c.cast(pl.String).replace_strict(dict(zip(col.levels, col.labels)), default=None) \
+                .fill_null(_MESSY_ETHNICITY_MISSING)
+        elif col.name == "supervision":
+            e = pl.lit(None, pl.String)
+            for code in col.levels:
+                choices = [(t, s) for t, cd, s in _MESSY_SUPERVISION if cd == code]
+                cum = 0.0
+                for i, (text, share) in enumerate(choices):
+                    cum += share
+                    last = i == len(choices) - 1
+                    e = pl.when((c == code) & (pl.lit(sup_u) < cum if not last else pl.lit(True))
+                                & e.is_null()).then(pl.lit(text)).otherwise(e)
+        elif isinstance(col.dtype, pl.Enum):
+            e = c.cast(pl.String).replace_strict(dict(zip(col.levels, col.labels)), default=None)
+        elif col.dtype == pl.Date:
+            e = c.dt.strftime("%d/%m/%Y")
+        else:
+            e = c.cast(pl.String)
+        exprs.append(e.fill_null("").alias(messy_headers()[col.name]))
+    return cases.select(exprs)
+
+
+def messy_csv_text(cases: pl.DataFrame, seed: int) -> str:
+    buf = io.BytesIO()
+    messy_export(cases, seed).write_csv(buf, line_terminator="\n")
+    return buf.getvalue().decode("utf-8")
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def messy_mapping_toml() -> str:
+    """The mapping (TOML) that reads `messy_export()` back into the stored schema."""
+    lines = [
+        "# Mapping for a synthetic case-assessment export (made by `hmip synth --messy`).",
+        "# Use: hmip ingest FILE --mapping THIS_FILE",
+        "#",
+        "# [file] would set values for the whole file, e.g. for a one-inspection export",
+        "# without an Area column:",
+        '#   [file]',
+        '#   inspection = "Durham"',
+        "",
+        "[columns]  # their header = our column (see `hmip schema`)",
+    ]
+    for ours, theirs in messy_headers().items():
+        lines.append(f"{_toml_str(theirs)} = {_toml_str(ours)}")
+    sup = ", ".join(f"{_toml_str(t)} = {_toml_str(c)}" for t, c, _ in _MESSY_SUPERVISION
+                    if t.lower() not in {lab.lower() for lab in _COL["supervision"].labels})
+    gender = ", ".join(f"{_toml_str(v)} = {_toml_str(k)}" for k, v in _MESSY_GENDER.items())
+    lines += [
+        "",
+        "[values]  # recodes: their value = our value (\"\" = blank, i.e. not applicable)",
+        f'"*" = {{ "Y" = {_toml_str(YES_TEXT)}, "N" = {_toml_str(NO_TEXT)}, '
+        f'{_toml_str(MESSY_NOT_APPLICABLE)} = "" }}',
+        f"gender = {{ {gender} }}",
+        f"supervision = {{ {sup} }}",
+        f'ethnicity = {{ {_toml_str(_MESSY_ETHNICITY_MISSING)} = "" }}',
+        "",
+    ]
+    return "\n".join(lines)
