@@ -252,6 +252,10 @@ class _Engine:
                 f"step {step}: the fit of the model ({model}) did not converge in {F.MAX_ITER} iterations; "
                 "treat it as unreliable", step))
 
+    def _broken(self, current: frozenset[str]) -> bool:
+        f = self.fit(current)
+        return f.separation or not f.converged
+
     # ---- the selection -------------------------------------------------------------
     def run(self) -> tuple[list[Step], str]:
         current: frozenset[str] = frozenset()
@@ -298,6 +302,10 @@ class _Engine:
                 self.progress(f"step {len(steps)}: enter {best}")
             steps.append(self.report(len(steps), "enter", best, stat, df, p, current, previous))
             self.note_fit_problems(len(steps) - 1, best, current)
+            if self._broken(current):
+                # Score and removal tests at estimates that do not exist are meaningless:
+                # stop here and report the model as unreliable (docs/stepwise.md, policy).
+                return steps, f"the model stopped being estimable after '{best}' entered; selection stopped"
             while True:
                 worst, worst_key, worst_stat = None, None, None
                 for t in sorted(current, key=self.order.__getitem__):
@@ -318,6 +326,8 @@ class _Engine:
                 steps.append(self.report(len(steps), "remove", worst, worst_stat[0], worst_stat[1], rp,
                                          current, previous))
                 self.note_fit_problems(len(steps) - 1, worst, current)
+                if self._broken(current):
+                    return steps, f"the model stopped being estimable after '{worst}' left; selection stopped"
                 if not current:
                     break
 
