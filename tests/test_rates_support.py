@@ -67,8 +67,16 @@ def random_cases(n: int, seed: int = 0, missing: float = 0.03) -> pl.DataFrame:
     mappa[rng.random(n) < missing] = -1
     cols["mappa"] = _bool(mappa)
     cols["notes"] = pl.Series([None] * n, dtype=pl.String)
+    # Up to MAX_PRIORITIES priorities per case, later factors more often (weighted
+    # sampling without replacement: the k largest of u ** (1 / weight)).
+    n_f = len(schema.FACTORS)
+    weights = 1.0 + np.arange(n_f) / 3
+    scores = rng.random((n, n_f)) ** (1.0 / weights)
+    ranks = np.argsort(np.argsort(-scores, axis=1), axis=1)
+    k = rng.integers(0, schema.MAX_PRIORITIES + 1, size=n)
+    priorities = ranks < k[:, None]
     for fi, f in enumerate(schema.FACTORS):
-        prio = rng.random(n) < (0.15 + 0.06 * fi)
+        prio = priorities[:, fi]
         cols[schema.priority_column(f)] = pl.Series(prio)
         for mi, m in enumerate(schema.MEASURES):
             yes = (rng.random(n) < (0.45 + 0.04 * mi + 0.02 * fi)).astype(np.int8)
@@ -109,3 +117,4 @@ def test_random_cases_follow_the_schema():
         for m in schema.MEASURES:
             bad = df.filter(~pl.col(schema.priority_column(f)) & pl.col(schema.judgement_column(f, m)).is_not_null())
             assert bad.height == 0
+    assert schema.with_derived(df)["n_priorities"].max() <= schema.MAX_PRIORITIES
