@@ -13,3 +13,7 @@ from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.select import stepwise
 
 __all__ = ["Problem", "StepwiseResult", "stepwise"]
+
+from hmip_cli.stepwise.sweep import Target, benjamini_hochberg, sweep, targets  # noqa: E402
+
+__all__ += ["Target", "benjamini_hochberg", "sweep", "targets"]
