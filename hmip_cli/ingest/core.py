@@ -27,13 +27,12 @@ class IngestResult:
     store: Path
     cases_added: int
     n_cases: int
-    content_hash: str
     files: list[dict] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"store": str(self.store), "cases_added": self.cases_added, "n_cases": self.n_cases,
-                "content_hash": self.content_hash, "files": self.files,
+                "files": self.files,
                 "warnings": [str(w) for w in self.warnings]}
 
 
@@ -134,9 +133,9 @@ def ingest_files(
         added = sum(f.height for f in new)
         combined = pl.concat(([old_frame] if old_frame is not None else []) + new, how="vertical")
         files = list(old_meta.get("files", [])) + records
-        digest = store.write_store(data, combined, files)
+        store.write_store(data, combined, files)
         tick("written")
-        return IngestResult(directory, added, combined.height, digest, records, warnings)
+        return IngestResult(directory, added, combined.height, records, warnings)
 
 
 def _cross_duplicates(frames: list[tuple[str, pl.DataFrame]], old: pl.DataFrame | None) -> list[Problem]:

@@ -36,6 +36,8 @@ _MAGIC = (  # what a file's first bytes say it is, for "wrong extension" message
     (b"$FL3", "spss", "an SPSS data file (.zsav)"),
     (b"PAR1", "parquet", "a Parquet file (.parquet)"),
 )
+# Rust readers can panic on hostile bytes; pyo3's PanicException is a BaseException.
+_READ_ERRORS = (Exception, BaseException)
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
@@ -102,11 +104,12 @@ def read_file(path: str, *, sheet: str | None = None, encoding: str | None = Non
     else:
         headers, frame, problems = _read_parquet(name, data)
     del data
-    # Rows with nothing in them (blank spreadsheet lines) are not cases.
+    # Rows with nothing in them (blank lines, a spreadsheet's empty rows) are not cases.
     value_cols = [c for c in frame.columns if c != ROW]
     if value_cols:
-        frame = frame.filter(~pl.all_horizontal(
-            [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in value_cols]))
+        empty = frame.select(pl.all_horizontal([pl.col(c).is_null() for c in value_cols])).to_series()
+        if empty.any():  # filtering copies every column: only when there is something to drop
+            frame = frame.filter(~empty)
     if frame.height == 0:
         raise BadInput(f"{name}: no cases (the file has a header row but no data rows)")
     return RawFile(name, source, digest, frame, headers, problems)
@@ -137,16 +140,21 @@ def _decode(name: str, data: bytes, encoding: str | None) -> bytes:
             row = data[: exc.start].count(b"\n") + 1
             raise BadInput(f"{name}, row {row}: not valid {encoding} text "
                            f"(byte 0x{data[exc.start]:02x}); try another --encoding") from None
+    return data
+
+
+def _not_utf8(name: str, data: bytes) -> BadInput | None:
+    """The message for a file that is not UTF-8 (None if it is): names --encoding."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         row = data[: exc.start].count(b"\n") + 1
-        raise BadInput(
+        return BadInput(
             f"{name}, row {row}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
             "if it was saved by Excel on Windows, re-run with --encoding cp1252 "
             "(or the encoding it was saved in), or set `encoding` in the mapping file"
-        ) from None
-    return data
+        )
+    return None
 
 
 def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None):
@@ -160,8 +168,10 @@ def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None):
                           quote_char='"')
     except pl.exceptions.NoDataError:
         raise BadInput(f"{name}: the file is empty") from None
-    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError) as exc:
-        raise BadInput(f"{name}: {_csv_trouble(data, sep, exc)}") from None
+    except _READ_ERRORS as exc:
+        _reraise_fatal(exc)
+        # Polars checks UTF-8 itself (fast); the slow exact diagnosis runs only on failure.
+        raise (_not_utf8(name, data) or BadInput(f"{name}: {_csv_trouble(data, sep, exc)}")) from None
     header = [("" if h is None else h) for h in raw.row(0)]
     frame = raw.slice(1)
     frame.columns = [f"c{i}" for i in range(len(header))]
@@ -236,7 +246,8 @@ def _read_excel(name: str, data: bytes, sheet: str | None):
         raw = loaded.to_polars()
     except BadInput:
         raise
-    except Exception as exc:  # fastexcel raises its own hierarchy; none of it is the user's fault to see
+    except _READ_ERRORS as exc:  # fastexcel raises its own hierarchy; none of it is the user's to see
+        _reraise_fatal(exc)
         raise BadInput(f"{name}: not a readable Excel workbook ({_first_line(exc)})") from None
     if raw.height == 0:
         raise BadInput(f"{name}: the sheet {loaded.name!r} is empty")
@@ -265,7 +276,8 @@ def _read_spss(name: str, data: bytes):
         tmp.flush()
         try:
             frame, _meta = pyreadstat.read_sav(tmp.name, output_format="polars", apply_value_formats=True)
-        except Exception as exc:
+        except _READ_ERRORS as exc:
+            _reraise_fatal(exc)
             raise BadInput(f"{name}: not a readable SPSS file ({_first_line(exc)})") from None
     return _typed_to_text(name, frame)
 
@@ -273,7 +285,8 @@ def _read_spss(name: str, data: bytes):
 def _read_parquet(name: str, data: bytes):
     try:
         frame = pl.read_parquet(io.BytesIO(data))
-    except Exception as exc:
+    except _READ_ERRORS as exc:
+        _reraise_fatal(exc)
         raise BadInput(f"{name}: not a readable Parquet file ({_first_line(exc)})") from None
     return _typed_to_text(name, frame)
 
@@ -293,6 +306,11 @@ def _typed_to_text(name: str, frame: pl.DataFrame):
         exprs.append(e.cast(pl.String).alias(col))
     frame = frame.select(exprs).with_row_index(ROW, offset=2)
     return header, frame, []
+
+
+def _reraise_fatal(exc: BaseException) -> None:
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit)):
+        raise exc
 
 
 def _first_line(exc: Exception) -> str:

@@ -85,6 +85,11 @@ def parse_expr(col: schema.Column) -> pl.Expr:
     return e
 
 
+def _blank_to_null(e: pl.Expr) -> pl.Expr:
+    e = e.str.strip_chars()
+    return pl.when(e != "").then(e)
+
+
 def readable_expr(col: schema.Column) -> pl.Expr:
     """True where the text is blank or was understood (so a null parse means 'bad value')."""
     e = pl.col(col.name)
@@ -149,29 +154,43 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
         if col.required and col.name not in present:
             out.add(None, col.name, None, f"required column is missing ({col.description})")
 
-    # Trim every cell; blank -> null.
-    text = frame.with_columns([
-        pl.col(c).str.strip_chars().pipe(lambda e: pl.when(e != "").then(e)).alias(c) for c in present
-    ])
     cols = [schema.COLUMN_BY_NAME[c] for c in present]
-    parsed = text.select(
-        pl.col(ROW),
-        *[parse_expr(c).alias(c.name) for c in cols],
-        *[(pl.col(c.name).is_not_null() & (~readable_expr(c) | parse_expr(c).is_null()))
-          .alias(f"__bad_{c.name}") for c in cols if c.dtype != pl.String],
-    )
-    bad_counts = parsed.select(pl.col(f"__bad_{c.name}").sum() for c in cols if c.dtype != pl.String)
-    bad_cols = {c.name for c in cols if c.dtype != pl.String and bad_counts.get_column(f"__bad_{c.name}")[0]}
-    for c in cols:
+    coded = [c for c in cols if c.dtype != pl.String]
+    texts = [c for c in cols if c.dtype == pl.String]
+    # Free text: trimmed, blank -> null.
+    text = frame.select(ROW, *[_blank_to_null(pl.col(c.name)).alias(c.name) for c in texts])
+    # Coded columns hold few distinct values, so each column's distinct values are parsed
+    # (trim, case, spellings, ranges) and the column is then mapped through that small
+    # table: one hash look-up per cell instead of several new strings per cell.
+    uniques = frame.select([pl.col(c.name).unique().implode() for c in coded]) if coded else None
+    typed_exprs, bad_cols = [], {}
+    for c in coded:
+        table = pl.DataFrame({"raw": uniques.get_column(c.name)[0]}, schema={"raw": pl.String})
+        table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
+            parse_expr(c).alias("parsed"), readable_expr(c).alias("ok"))
+        table = table.with_columns(ok=pl.col("ok") & (pl.col(c.name).is_null() | pl.col("parsed").is_not_null()))
+        keyed = table.filter(pl.col("raw").is_not_null())
+        typed_exprs.append(pl.col(c.name).replace_strict(
+            keyed.get_column("raw"), keyed.get_column("parsed"), default=None,
+            return_dtype=table.schema["parsed"]).alias(c.name))
+        bad = keyed.filter(~pl.col("ok")).get_column("raw")
+        if bad.len():
+            bad_cols[c.name] = bad
+    parsed = frame.select(ROW, *typed_exprs).hstack(text.drop(ROW))
+    for c in coded:
         if c.name in bad_cols:
-            hits = text.select(ROW, pl.col(c.name).alias("value")).filter(parsed.get_column(f"__bad_{c.name}"))
+            hits = frame.select(ROW, pl.col(c.name).alias("value")).filter(
+                pl.col("value").is_in(bad_cols[c.name].implode()))
+            hits = hits.with_columns(pl.col("value").str.strip_chars())
             out.rows(hits, c.name, f"expected {expected_text(c)}")
     parsed = parsed.select(ROW, *[c.name for c in cols])
 
     for c in cols:
         if c.required:
-            blank = text.get_column(c.name).is_null()
-            hits = text.select(ROW).filter(blank)
+            blank = parsed.get_column(c.name).is_null()
+            if c.name in bad_cols:
+                blank = blank & ~frame.get_column(c.name).is_in(bad_cols[c.name].implode())
+            hits = parsed.select(ROW).filter(blank)
             out.rows(hits, c.name, "required: must not be blank", show_value=False)
         if c.minimum is not None and c.name not in bad_cols:
             v = pl.col(c.name)
@@ -198,7 +217,10 @@ def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> N
             dup = dup.join(first, on="value").filter(pl.col(ROW) != pl.col("__first")).sort(ROW)
             out.rows(dup, "case_id", lambda r: f"duplicate case id (first at row {r['__first']})")
 
+    # Every judgement-vs-priority rule as one boolean column; counted in one pass, and
+    # only the rules that fire are filtered for their rows.
     pcols = [(f, schema.priority_column(f)) for f in schema.FACTORS]
+    rules: list[tuple[str, pl.Expr, str, str, bool]] = []  # (column, mask, message, severity, show)
     for f, pcol in pcols:
         if pcol not in present:
             continue
@@ -206,23 +228,31 @@ def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> N
         for m in schema.MEASURES:
             jcol = schema.judgement_column(f, m)
             if jcol in present:
-                hits = parsed.filter((p == False) & pl.col(jcol).is_not_null()).select(  # noqa: E712
-                    ROW, pl.col(jcol).replace_strict([True, False], ["yes", "no"], return_dtype=pl.String)
-                    .alias("value"))
-                out.rows(hits, jcol, f"a judgement is recorded but {f.label.lower()} is not a priority "
-                                     f"for this case ({pcol} is no); leave it blank")
+                rules.append((jcol, (p == False) & pl.col(jcol).is_not_null(),  # noqa: E712
+                              f"a judgement is recorded but {f.label.lower()} is not a priority "
+                              f"for this case ({pcol} is no); leave it blank", "error", True))
             if m.requires_involvement:
                 continue
             if jcol in present:
-                hits = parsed.filter((p == True) & pl.col(jcol).is_null()).select(ROW)  # noqa: E712
-                out.rows(hits, jcol, f"not recorded: {f.label.lower()} is a priority but this "
-                                     "judgement is blank", severity="warning", show_value=False)
+                rules.append((jcol, (p == True) & pl.col(jcol).is_null(),  # noqa: E712
+                              f"not recorded: {f.label.lower()} is a priority but this judgement is blank",
+                              "warning", False))
             else:
-                n = parsed.filter(p == True).height  # noqa: E712
-                if n:
-                    out.add(None, jcol, None, f"not recorded: the column is missing, and "
-                                              f"{f.label.lower()} is a priority in {n:,} cases",
-                            severity="warning")
+                rules.append((jcol, p == True, "", "missing", False))  # noqa: E712
+    if rules:
+        counts = parsed.select([mask.sum().alias(str(i)) for i, (_, mask, *_rest) in enumerate(rules)]).row(0)
+        for (jcol, mask, message, severity, show), n in zip(rules, counts):
+            if not n:
+                continue
+            if severity == "missing":
+                f = next(f for f in schema.FACTORS if jcol.startswith(f.key + "_"))
+                out.add(None, jcol, None, f"not recorded: the column is missing, and "
+                                          f"{f.label.lower()} is a priority in {n:,} cases", severity="warning")
+                continue
+            hits = parsed.filter(mask).select(
+                ROW, pl.col(jcol).replace_strict([True, False], ["yes", "no"], return_dtype=pl.String)
+                .alias("value"))
+            out.rows(hits, jcol, message, severity=severity, show_value=show)
 
     have = [pcol for _, pcol in pcols if pcol in present]
     if have:
