@@ -67,7 +67,9 @@ def test_remission_path_and_sas_estimates(remission_fit):
     # SAS's printed estimates (4 decimals)
     for name, sas in [("Constant", 67.6339), ("cell", 9.6522), ("li", 3.8671), ("temp", -82.0738)]:
         assert coef(r, name).b == pytest.approx(sas, abs=5e-5)
-    # SAS "Summary of Stepwise Selection" score chi-squares (4 decimals): 7.9311, 1.2591, 1.4701
+    # Entry score chi-squares to 4 decimals. The SAS example's step tables print the
+    # entry scores; R's add1(test="Rao") values (test below) are the tested reference:
+    # 7.93109621143, 1.25905986909, 1.47007609393.
     assert [round(s.statistic, 4) for s in r.steps[1:]] == [7.9311, 1.2591, 1.4701]
 
 
@@ -136,8 +138,9 @@ def test_remission_summary_statistics(remission_fit):
     c = s.classification
     assert (c.nonevent_predicted_nonevent, c.nonevent_predicted_event,
             c.event_predicted_nonevent, c.event_predicted_event) == (15, 3, 3, 6)
-    # Hosmer-Lemeshow with the SAS grouping rule: 9 groups (3 cases each, the 2-case
-    # tail kept as its own group since 2 > floor(0.05 * 27) = 1), 7 df.
+    # Hosmer-Lemeshow with the SAS grouping rule (M = floor(27/10 + .5) = 3): group sizes
+    # checked by hand; 9 groups, 7 df (the 2-case tail stays a group: 2 > floor(0.05*27) = 1).
+    # The chi-square is a regression value of our implementation of that rule.
     hl = s.hosmer_lemeshow
     assert [g["n"] for g in hl.groups] == [3, 3, 3, 3, 4, 3, 3, 3, 2]
     assert hl.df == 7

@@ -1,7 +1,293 @@
-"""Placeholder: this command group is not built yet."""
+"""`hmip regress`: forward stepwise logistic regression (SPSS LOGISTIC REGRESSION
+/METHOD=FSTEP) on a file or on the store, one model, a factor's models, or a sweep."""
 
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
 import typer
+
+from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, say
+from hmip_cli.errors import BadInput, BadRequest
+from hmip_cli.render import Format, Table, emit, write_text
+
+
+class Removal(str, Enum):
+    lr = "lr"
+    wald = "wald"
+    conditional = "conditional"
+
+
+HELP = """Forward stepwise logistic regression, as SPSS LOGISTIC REGRESSION /METHOD=FSTEP.
+
+Cases missing the outcome or any candidate are dropped once; step 0 is the constant-only
+model; the candidate with the smallest score-test p enters if p < --pin; after each entry
+every term in the model gets a removal test (--removal lr, wald or conditional) and the one
+with the largest p leaves if p > --pout. Categorical variables enter and leave as one block
+of k-1 indicators (reference category: --reference). Selection stops when nothing qualifies
+or when the next model would repeat one already visited.
+
+Three ways to choose the outcome:
+
+\b
+  --input FILE --outcome COL --candidates a,b,c   any CSV or Parquet file
+  --factor F [--measure M]  or  --question Q       a judgement from the store, among the
+                                                   cases where it applies; candidates are
+                                                   breakdown keys (default: the bulletin's six)
+  --all [--fdr]                                    every factor x measure and the four
+                                                   case-level questions: one findings table
+
+The table format prints SPSS's blocks (Variables in the Equation, Variables not in the
+Equation, Model if Term Removed, Model Summary, Omnibus Tests, Hosmer-Lemeshow,
+Classification Table); --format json carries everything. Problems (separation, a level with
+no events, constant or collinear candidates) are named on stderr and in the JSON.
+
+Example:
+
+\b
+  hmip regress --input cases.csv --outcome delivered --candidates provider,gender,age \\
+      --categorical provider,gender
+  hmip regress --factor accommodation --measure delivery
+  hmip regress --question partner-info-review --format json
+  hmip regress --all --fdr --format csv
+"""
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def read_frame(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise BadRequest(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=None,
+                               null_values=["", "NA"])
+    except pl.exceptions.PolarsError as exc:
+        raise BadInput(f"could not read {path}: {exc}") from None
+    raise BadRequest(f"{path}: expected a .csv, .tsv or .parquet file")
+
+
+def load_cases(data: Path | None) -> pl.DataFrame:
+    """The stored cases with derived columns (a seam the tests replace)."""
+    from hmip_cli import store
+
+    return store.load_cases(data)
+
+
+# ---- rendering: SPSS's blocks as render.Tables --------------------------------------
+
+
+def _step_name(s) -> str:
+    if s.number == 0:
+        return "Step 0 (constant only)"
+    verb = "entered" if s.action == "enter" else "removed"
+    return f"Step {s.number} ({s.term} {verb})"
+
+
+def result_tables(res, heading: str | None = None) -> list[Table]:
+    """Every table SPSS prints for a FSTEP run, as render.Tables."""
+    from hmip_cli.stepwise.result import coefficients_frame, if_removed_frame, not_in_frame
+
+    pre = f"{heading}: " if heading else ""
+    tables: list[Table] = []
+    cases = pl.DataFrame({"cases": ["Included in analysis", "Missing cases", "Total"],
+                          "n": [res.n, res.n_dropped, res.n_total]})
+    tables.append(Table(cases, f"{pre}Case Processing Summary",
+                        notes=[f"Dependent variable: {res.outcome}; event (coded 1) = {res.event}, "
+                               f"non-event (0) = {res.nonevent}. Method: {res.method}, PIN {res.pin:g}, "
+                               f"POUT {res.pout:g}."]))
+    if res.codings:
+        rows = []
+        for c in res.codings:
+            for lv, n in zip(c["levels"], c["level_n"]):
+                ev = c["level_events"][c["levels"].index(lv)]
+                param = next((p for p, pl_ in zip(c["parameters"], c["parameter_levels"]) if pl_ == lv),
+                             "(reference)")
+                rows.append({"variable": c["term"], "level": lv, "n": int(n), "events": int(ev),
+                             "parameter": param})
+        tables.append(Table(pl.DataFrame(rows), f"{pre}Categorical Variables Codings",
+                            notes=["Indicator coding; the reference level has no parameter."]))
+    steps = res.steps
+    summary = pl.DataFrame([{"step": s.number, "minus_2ll": s.minus_2ll, "cox_snell_r2": s.cox_snell_r2,
+                             "nagelkerke_r2": s.nagelkerke_r2} for s in steps[1:]],
+                           schema={"step": pl.Int64, "minus_2ll": pl.Float64, "cox_snell_r2": pl.Float64,
+                                   "nagelkerke_r2": pl.Float64})
+    omni = []
+    for s in steps[1:]:
+        for kind, chi in (("Step", s.omnibus_step), ("Block", s.omnibus_block), ("Model", s.omnibus_model)):
+            omni.append({"step": s.number, "test": kind, "chi_square": chi.chi_square, "df": chi.df, "p": chi.p})
+    hl = [{"step": s.number, "chi_square": s.hosmer_lemeshow.chi_square, "df": s.hosmer_lemeshow.df,
+           "p": s.hosmer_lemeshow.p} for s in steps[1:] if s.hosmer_lemeshow]
+    cls = []
+    for s in steps:
+        d = s.classification.to_dict()
+        cls.append({"step": s.number, "observed": res.nonevent, f"predicted_{res.nonevent}":
+                    d["nonevent_predicted_nonevent"], f"predicted_{res.event}": d["nonevent_predicted_event"],
+                    "percent_correct": d["percent_correct_nonevent"]})
+        cls.append({"step": s.number, "observed": res.event, f"predicted_{res.nonevent}":
+                    d["event_predicted_nonevent"], f"predicted_{res.event}": d["event_predicted_event"],
+                    "percent_correct": d["percent_correct_event"]})
+        cls.append({"step": s.number, "observed": "Overall percentage", f"predicted_{res.nonevent}": None,
+                    f"predicted_{res.event}": None, "percent_correct": d["percent_correct"]})
+    for s in steps:
+        title = f"{pre}{_step_name(s)}"
+        tables.append(Table(coefficients_frame(s.in_equation).drop("kind"), f"{title}: Variables in the Equation",
+                            display={"b": "B", "se": "S.E.", "wald": "Wald", "p": "Sig.", "exp_b": "Exp(B)",
+                                     "ci_low": "95% CI lower", "ci_high": "95% CI upper"},
+                            hidden=("term", "level", "reference", "reliable"),
+                            notes=["Exp(B) and its CI are left empty where the model is unreliable "
+                                   "(separation) or the odds ratio is beyond 1e6."]
+                            if not all(c.reliable for c in s.in_equation) else []))
+        if s.if_removed:
+            tables.append(Table(if_removed_frame(s), f"{title}: Model if Term Removed",
+                                hidden=("removal_statistic", "removal_p") if res.removal == "lr" else (),
+                                display={"log_likelihood": "Model Log Likelihood",
+                                         "change_minus_2ll": "Change in -2LL", "p": "Sig. of the Change"}))
+        ni = not_in_frame(s)
+        if ni.height:
+            tables.append(Table(ni, f"{title}: Variables not in the Equation", hidden=("term", "kind"),
+                                display={"score": "Score", "p": "Sig."}))
+    tables.append(Table(res.steps_frame(), f"{pre}Steps", notes=[f"Stopped: {res.stop_reason}."]))
+    if summary.height:
+        tables.append(Table(summary, f"{pre}Model Summary",
+                            display={"minus_2ll": "-2 Log likelihood", "cox_snell_r2": "Cox & Snell R Square",
+                                     "nagelkerke_r2": "Nagelkerke R Square"}))
+        tables.append(Table(pl.DataFrame(omni), f"{pre}Omnibus Tests of Model Coefficients"))
+    if hl:
+        tables.append(Table(pl.DataFrame(hl), f"{pre}Hosmer and Lemeshow Test",
+                            notes=["Groups: deciles of predicted probability, ties kept together "
+                                   "(SAS PROC LOGISTIC's documented rule; see docs/stepwise.md)."]))
+    tables.append(Table(pl.DataFrame(cls), f"{pre}Classification Table (cut value .500)"))
+    return tables
+
+
+def _report_problems(res, heading: str | None = None) -> None:
+    pre = f"{heading}: " if heading else ""
+    for p in res.problems:
+        say(f"warning: {pre}{p.message}", style="yellow")
+    if not res.reliable:
+        say(f"warning: {pre}the final model is unreliable (separation or non-convergence); "
+            "its odds ratios are not reported", style="yellow")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("regress", help=HELP)
+    @handle_errors
+    def regress(
+        input: Annotated[Path | None, typer.Option("--input", "-i", help="A CSV, TSV or Parquet file of cases.",
+                                                   dir_okay=False)] = None,
+        outcome: Annotated[str | None, typer.Option("--outcome", help="Binary outcome column (with --input).")] = None,
+        candidates: Annotated[str | None, typer.Option(
+            "--candidates", help="Comma-separated candidates: columns (with --input) or breakdown keys "
+                                 "(store; default provider,gender,age_group,ethnicity,supervision,ogrs_band).")] = None,
+        categorical: Annotated[str | None, typer.Option(
+            "--categorical", help="Comma-separated candidates to code as indicator blocks (text, Enum and "
+                                  "Boolean columns always are). Store candidates are all categorical.")] = None,
+        factor: Annotated[str | None, typer.Option("--factor", help="Factor key, e.g. accommodation.")] = None,
+        measure: Annotated[str | None, typer.Option(
+            "--measure", help="Measure key (availability, delivery, contracted, partner); default: all four.")] = None,
+        question: Annotated[str | None, typer.Option(
+            "--question", help="Case-level question key, e.g. partner-info-review.")] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Every factor x measure and the four questions: "
+                                                         "one findings table.")] = False,
+        fdr: Annotated[bool, typer.Option("--fdr", help="With --all: add Benjamini-Hochberg adjusted p "
+                                                        "(p_fdr) across the sweep.")] = False,
+        pin: Annotated[float, typer.Option("--pin", help="Entry: score-test p must be below this.")] = 0.05,
+        pout: Annotated[float, typer.Option("--pout", help="Removal: p above this removes a term.")] = 0.10,
+        removal: Annotated[Removal, typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), "
+                                                                   "wald, or conditional.")] = Removal.lr,
+        reference: Annotated[str, typer.Option(
+            "--reference", help="Reference category of categorical variables: last (SPSS default) or first; "
+                                "or VAR=LEVEL,... for named levels.")] = "last",
+        event: Annotated[str | None, typer.Option(
+            "--event", help="Outcome value that is the event (default: True, 1, or the later value).")] = None,
+        fmt: FormatOpt = Format.table,
+        output: OutputOpt = None,
+        data: DataOpt = None,
+    ) -> None:
+        from hmip_cli.stepwise import sweep as S
+        from hmip_cli.stepwise import stepwise
+
+        ref: str | dict[str, str] = reference
+        if "=" in reference:
+            ref = {}
+            for part in _split(reference):
+                k, _, v = part.partition("=")
+                if not v:
+                    raise BadRequest(f"--reference: expected VAR=LEVEL, got {part!r}")
+                ref[k.strip()] = v.strip()
+        elif reference not in ("last", "first"):
+            raise BadRequest("--reference must be last, first, or VAR=LEVEL,...")
+        options = {"pin": pin, "pout": pout, "removal": removal.value}
+
+        store_mode = bool(factor or measure or question or all_)
+        if input is not None and store_mode:
+            raise BadRequest("use either --input (a file) or --factor/--question/--all (the store), not both")
+        if fdr and not all_:
+            raise BadRequest("--fdr goes with --all")
+
+        if input is not None:
+            if not outcome or not candidates:
+                raise BadRequest("--input needs --outcome and --candidates")
+            frame = read_frame(input)
+            res = stepwise(frame, outcome, _split(candidates), categorical=_split(categorical), reference=ref,
+                           event=event, **options)
+            _report_problems(res)
+            _emit_results([(None, res)], fmt, output)
+            return
+        if not store_mode:
+            raise BadRequest("choose --input FILE --outcome COL --candidates ..., or --factor/--question/--all")
+        if categorical:
+            say("note: store candidates are always categorical; --categorical is ignored")
+        if event is not None:
+            raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
+        cases = load_cases(data)
+        keys = _split(candidates) or None
+        if all_:
+            if factor or measure or question:
+                raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
+            frame = S.sweep(cases, keys, fdr=fdr, reference=ref, **options)
+            table = Table(frame, "Stepwise logistic regression: findings across factors, measures and questions",
+                          hidden=("label", "parameter", "percent_level", "n_level", "percent_reference",
+                                  "n_reference", "note"),
+                          notes=[f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
+                                 + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
+                                 + ". p: LR test of the term in the final model."
+                                 + (" p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
+                                    if fdr else "")])
+            for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
+                if row["note"] != "no variable met the entry criterion":
+                    say(f"warning: {row['model']}: {row['note']}", style="yellow")
+            emit(table, fmt, output)
+            return
+        if question and factor:
+            raise BadRequest("use --factor or --question, not both")
+        results = []
+        for t in S.targets(factor=factor, measure=measure, question=question):
+            res = S.run_target(cases, t, S.candidate_columns(keys), reference=ref, **options)
+            _report_problems(res, t.model)
+            results.append((t, res))
+        _emit_results(results, fmt, output)
+
+
+def _emit_results(results, fmt: Format, output: Path | None) -> None:
+    if fmt is Format.json:
+        if len(results) == 1 and results[0][0] is None:
+            payload = results[0][1].to_dict()
+        else:
+            payload = [{"model": t.model, "label": t.label, **r.to_dict()} for t, r in results]
+        write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", output)
+        return
+    tables: list[Table] = []
+    for t, r in results:
+        tables.extend(result_tables(r, t.model if t is not None else None))
+    emit(tables, fmt, output)
