@@ -168,7 +168,8 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
         table = pl.DataFrame({"raw": uniques.get_column(c.name)[0]}, schema={"raw": pl.String})
         table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
             parse_expr(c).alias("parsed"), readable_expr(c).alias("ok"))
-        table = table.with_columns(ok=pl.col("ok") & (pl.col(c.name).is_null() | pl.col("parsed").is_not_null()))
+        if c.dtype.is_integer() or c.dtype == pl.Date:  # readable = blank or parsed
+            table = table.with_columns(ok=pl.col(c.name).is_null() | pl.col("parsed").is_not_null())
         keyed = table.filter(pl.col("raw").is_not_null())
         typed_exprs.append(pl.col(c.name).replace_strict(
             keyed.get_column("raw"), keyed.get_column("parsed"), default=None,
