@@ -401,28 +401,28 @@ def _differences(frame: pl.DataFrame, partition: list[str]) -> pl.DataFrame:
     shown where a group is suppressed (the difference would give it away).
     """
     g = frame.filter((pl.col("breakdown") != ALL) & (pl.col("group") != NOT_RECORDED))
-    out = []
-    for key, part in g.group_by(partition, maintain_order=True):
-        part = part.sort("_order")
-        keyd = dict(zip(partition, key))
-        if part["suppressed"].is_not_null().any():
-            out.append({**keyd, "difference_pp": None,
-                        "difference_basis": "not shown: a group is suppressed"})
-            continue
-        rows = [r for r in part.iter_rows(named=True) if r["n"] > 0]
-        if len(rows) < 2:
-            out.append({**keyd, "difference_pp": None, "difference_basis": None})
-        elif len(part) == 2:
-            a, b = rows
-            out.append({**keyd, "difference_pp": b["percent_yes"] - a["percent_yes"],
-                        "difference_basis": f"{b['group_label']} minus {a['group_label']}"})
-        else:
-            hi = max(rows, key=lambda r: r["percent_yes"])
-            lo = min(rows, key=lambda r: r["percent_yes"])
-            out.append({**keyd, "difference_pp": hi["percent_yes"] - lo["percent_yes"],
-                        "difference_basis": f"range: highest ({hi['group_label']}) minus lowest ({lo['group_label']})"})
-    schema_ = {**{c: frame.schema[c] for c in partition}, "difference_pp": pl.Float64, "difference_basis": pl.String}
-    diffs = pl.DataFrame(out, schema=schema_)
+    pct, label, order = pl.col("percent_yes"), pl.col("group_label"), pl.col("_order")
+    s = g.group_by(partition).agg(
+        any_suppressed=pl.col("suppressed").is_not_null().any(),
+        levels=pl.len(),
+        valid=(pl.col("n") > 0).sum(),
+        first_pct=pct.sort_by(order).first(), last_pct=pct.sort_by(order).last(),
+        first_label=label.sort_by(order).first(), last_label=label.sort_by(order).last(),
+        hi=pct.max(), lo=pct.min(),
+        hi_label=label.sort_by([pct, order], descending=[True, False], nulls_last=True).first(),
+        lo_label=label.sort_by([pct, order], descending=[False, False], nulls_last=True).first(),
+    )
+    two = pl.col("levels") == 2
+    diffs = s.select(
+        *partition,
+        difference_pp=pl.when(pl.col("any_suppressed") | (pl.col("valid") < 2)).then(None)
+        .when(two).then(pl.col("last_pct") - pl.col("first_pct"))
+        .otherwise(pl.col("hi") - pl.col("lo")).cast(pl.Float64),
+        difference_basis=pl.when(pl.col("any_suppressed")).then(pl.lit("not shown: a group is suppressed"))
+        .when(pl.col("valid") < 2).then(pl.lit(None, pl.String))
+        .when(two).then(pl.format("{} minus {}", "last_label", "first_label"))
+        .otherwise(pl.format("range: highest ({}) minus lowest ({})", "hi_label", "lo_label")),
+    )
     return frame.join(diffs, on=partition, how="left", nulls_equal=True)
 
 
