@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = None,
         data: DataOpt = None,
     ) -> None:
-        from hmip_cli.stepwise import sweep as S
+        from hmip_cli.stepwise import sweeps as S
         from hmip_cli.stepwise import stepwise
 
         ref: str | dict[str, str] = reference

@@ -14,6 +14,6 @@ from hmip_cli.stepwise.select import stepwise
 
 __all__ = ["Problem", "StepwiseResult", "stepwise"]
 
-from hmip_cli.stepwise.sweep import Target, benjamini_hochberg, sweep, targets  # noqa: E402
+from hmip_cli.stepwise.sweeps import Target, benjamini_hochberg, sweep, targets  # noqa: E402
 
 __all__ += ["Target", "benjamini_hochberg", "sweep", "targets"]
