@@ -191,4 +191,8 @@ def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict])
     frame = frame.select(list(schema.stored_schema())).cast(dict(schema.stored_schema()))
     meta = {"format": STORE_FORMAT, "n_cases": frame.height, "files": files}
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
-    atomic_write(cases_path(data), lambda tmp: frame.write_parquet(tmp, metadata=payload))
+    target = cases_path(data)
+    # Under the lock, any temporary file beside the store is left over from a killed ingest.
+    for stale in target.parent.glob(f".{CASES_FILE}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    atomic_write(target, lambda tmp: frame.write_parquet(tmp, metadata=payload))
