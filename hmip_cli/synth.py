@@ -658,8 +658,11 @@ YES_TEXT, NO_TEXT = schema.YES_NO
 
 def _as_text(cases: pl.DataFrame) -> pl.DataFrame:
     """Booleans as yes/no (blank = not applicable); everything else as Polars writes it."""
+    # An Enum result fills integer codes, not millions of strings: ~20x faster than replace.
+    yes_no = pl.Enum([YES_TEXT, NO_TEXT])
+    b = pl.col(pl.Boolean)
     return cases.with_columns(
-        pl.col(pl.Boolean).replace_strict([True, False], [YES_TEXT, NO_TEXT], return_dtype=pl.String)
+        pl.when(b).then(pl.lit(YES_TEXT, yes_no)).when(b.not_()).then(pl.lit(NO_TEXT, yes_no)).name.keep()
     )
 
 
@@ -739,23 +742,33 @@ def messy_headers() -> dict[str, str]:
 
 
 def messy_export(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """`cases` (stored schema) as an all-text frame the way real exports look.
+    """`cases` (stored schema) as an all-text (String) frame the way real exports look.
 
     Their headers (`messy_headers()`), "Y"/"N" answers, "N/A" or blank for not applicable,
     labels instead of codes ("Post-custody", "Very high"), "M"/"F", sentence types in
     their words, "Not known" ethnicity, DD/MM/YYYY dates. `messy_mapping_toml()` maps it
     back; ingesting it with that mapping gives `cases` again.
     """
+    return _messy_frame(cases, seed).with_columns(pl.col(pl.Enum).cast(pl.String))
+
+
+def _messy_frame(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """messy_export() with the Y/N/N/A answers as an Enum (fast to write as CSV)."""
     n = cases.height
     rng = np.random.default_rng([int(seed), 20190122])
     exprs: list[pl.Expr] = []
     blank = pl.Series(rng.random(n) < MESSY_BLANK_SHARE)  # one draw per row, shared by columns
     sup_u = pl.Series(rng.random(n))
+    headers = messy_headers()
+    answers = pl.Enum(["Y", "N", MESSY_NOT_APPLICABLE, ""])
     for col in schema.COLUMNS:
         c = pl.col(col.name)
         if col.dtype == pl.Boolean:
-            e = (pl.when(c).then(pl.lit("Y")).when(~c).then(pl.lit("N"))
-                 .when(pl.lit(blank)).then(pl.lit("")).otherwise(pl.lit(MESSY_NOT_APPLICABLE)))
+            e = (pl.when(c).then(pl.lit("Y", answers)).when(c.not_()).then(pl.lit("N", answers))
+                 .when(pl.lit(blank)).then(pl.lit("", answers))
+                 .otherwise(pl.lit(MESSY_NOT_APPLICABLE, answers)))
+            exprs.append(e.alias(headers[col.name]))
+            continue
         elif col.name == "gender":
             e = c.cast(pl.String).replace_strict(_MESSY_GENDER, default=None)
         elif col.name == "ethnicity":
@@ -777,13 +790,13 @@ def messy_export(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
             e = c.dt.strftime("%d/%m/%Y")
         else:
             e = c.cast(pl.String)
-        exprs.append(e.fill_null("").alias(messy_headers()[col.name]))
+        exprs.append(e.fill_null("").alias(headers[col.name]))
     return cases.select(exprs)
 
 
 def messy_csv_text(cases: pl.DataFrame, seed: int) -> str:
     buf = io.BytesIO()
-    messy_export(cases, seed).write_csv(buf, line_terminator="\n")
+    _messy_frame(cases, seed).write_csv(buf, line_terminator="\n")
     return buf.getvalue().decode("utf-8")
 
 
