@@ -99,9 +99,8 @@ def ingest_files(
             mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
             for h in mapped.unknown:
                 problems.append(Problem(raw.name, None, h, None,
-                                        "unknown column: not in the schema (`hmip schema` lists the "
-                                        "columns); rename it, map it in a mapping file's [columns], "
-                                        "or map it to \"\" to leave it out"))
+                                        "unknown column (`hmip schema` lists hmip's columns; "
+                                        "rename it, or map it with --mapping: docs/mapping.md)"))
             for h, ours, other in mapped.clashes:
                 problems.append(Problem(raw.name, None, h, None,
                                         f"both {other!r} and {h!r} would be column {ours!r}"))
