@@ -24,7 +24,7 @@ from scipy import stats
 
 from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise import fit as F
-from hmip_cli.stepwise.design import Design, Problem, Term, build_design
+from hmip_cli.stepwise.design import Design, Problem, build_design
 from hmip_cli.stepwise.diagnostics import classification, hosmer_lemeshow
 from hmip_cli.stepwise.result import (
     ChiSquare,
