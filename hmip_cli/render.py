@@ -113,8 +113,10 @@ def to_text(tables: list[Table], fmt: Format) -> str:
         sep = "," if fmt is Format.csv else "\t"
         frames = [t.frame for t in tables]
         if len(frames) > 1:
-            # Several tables in one CSV: stack them with a `table` column so it stays one CSV.
-            frames = [f.select(pl.lit(t.title).alias("table"), pl.all()) for f, t in zip(frames, tables)]
+            # Several tables in one CSV: stack them with a `table` column (the title) so it
+            # stays one CSV; `table_title` if a frame already has a column named `table`.
+            key = "table_title" if any("table" in f.columns for f in frames) else "table"
+            frames = [f.select(pl.lit(t.title).alias(key), pl.all()) for f, t in zip(frames, tables)]
             frame = pl.concat(frames, how="diagonal_relaxed")
         else:
             frame = frames[0]
