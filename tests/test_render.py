@@ -1,0 +1,112 @@
+"""render.py: the shared formats, rounding, Rich markup safety, NO_COLOR, broken pipes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hmip_cli.render import Format, Table, percent_text, round_1dp, to_text, write_text
+
+
+def _half_up_reference(n_yes: int, n: int) -> str:
+    # Exact rational arithmetic: floor(1000 * k / n + 1/2), shown as tenths.
+    tenths = int(Fraction(1000 * n_yes, n) + Fraction(1, 2))
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def test_percent_text_rounds_half_up_on_the_exact_fraction():
+    assert percent_text(99, 144) == "68.8"  # 68.75 exactly; the bulletin printed 68.7
+    assert percent_text(1, 8) == "12.5"
+    assert percent_text(1, 800) == "0.1"  # 0.125 -> 0.1 (not a tie at one decimal)
+    assert percent_text(1, 400) == "0.3"  # 0.25 -> 0.3 (f"{0.25:.1f}" gives 0.2)
+    assert percent_text(0, 7) == "0.0" and percent_text(7, 7) == "100.0"
+    with pytest.raises(ValueError):
+        percent_text(0, 0)
+
+
+@settings(max_examples=500)
+@given(n=st.integers(1, 100_000), frac=st.floats(0, 1))
+def test_percent_text_and_round_1dp_agree_with_exact_arithmetic(n, frac):
+    k = int(round(frac * n))
+    want = _half_up_reference(k, n)
+    assert percent_text(k, n) == want
+    assert round_1dp(100 * k / n).replace(",", "") == want
+
+
+def test_round_1dp_signs():
+    assert round_1dp(-0.25, signed=True) == "-0.3"
+    assert round_1dp(3.0, signed=True) == "+3.0"
+    assert round_1dp(-0.04, signed=True) == "0.0"
+    assert round_1dp(1234.56) == "1,234.6"
+
+
+def _table():
+    frame = pl.DataFrame({"group": ["[bold]North", "South"], "n": [1200, 3], "percent_yes": [68.75, None],
+                          "cell": ["[c]", "12.5 [low]"]})
+    return Table(frame, title="Rates [by region]", notes=["[z] not applicable"],
+                 display={"percent_yes": "% yes"}, percent_columns=("percent_yes",), right_aligned=("cell",))
+
+
+def test_rich_table_keeps_square_brackets_and_rounds_half_up():
+    text = to_text([_table()], Format.table)
+    assert "Rates [by region]" in text
+    assert "[bold]North" in text and "[c]" in text and "12.5 [low]" in text and "[z] not applicable" in text
+    assert "68.8" in text and "1,200" in text and "% yes" in text
+    assert "\x1b[" not in text
+
+
+def test_markdown_escapes_pipes_and_keeps_markers():
+    t = Table(pl.DataFrame({"a": ["x|y"], "b": ["[c]"]}), title="T")
+    text = to_text([t], Format.markdown)
+    assert "x\\|y" in text and "| [c] |" in text and text.startswith("### T")
+
+
+def test_machine_formats_keep_full_precision_and_nulls():
+    t = _table()
+    rows = json.loads(to_text([t], Format.json))
+    assert rows[0]["percent_yes"] == 68.75 and rows[1]["percent_yes"] is None
+    csv = to_text([t], Format.csv)
+    assert csv.splitlines()[0] == "group,n,percent_yes,cell"
+    back = pl.read_csv(io.StringIO(csv))
+    assert back["percent_yes"].to_list() == [68.75, None]
+    tsv = to_text([t], Format.tsv)
+    assert tsv.splitlines()[1].split("\t")[0] == "[bold]North"
+
+
+def test_several_tables_stack_into_one_csv_and_a_json_list():
+    a = Table(pl.DataFrame({"x": [1]}), title="A")
+    b = Table(pl.DataFrame({"y": ["z"]}), title="B")
+    csv = to_text([a, b], Format.csv).splitlines()
+    assert csv[0] == "table,x,y" and csv[1] == "A,1," and csv[2] == "B,,z"
+    both = json.loads(to_text([a, b], Format.json))
+    assert both == [{"title": "A", "rows": [{"x": 1}]}, {"title": "B", "rows": [{"y": "z"}]}]
+    clash = Table(pl.DataFrame({"table": [1]}), title="C")
+    assert to_text([a, clash], Format.csv).splitlines()[0] == "table_title,x,table"
+
+
+def test_write_text_to_file_is_atomic_and_exact(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    write_text("héllo\n", target)
+    assert target.read_text(encoding="utf-8") == "héllo\n"
+
+
+def test_write_text_survives_a_closed_pipe():
+    code = textwrap.dedent("""
+        from hmip_cli.render import write_text
+        write_text("x" * 80 + "\\n" * 1 + ("y" * 99 + "\\n") * 20000)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0
+    assert err == ""
