@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import __version__, schema, store
+from hmip_cli import __version__, store
 from hmip_cli.errors import Problem, ValidationFailed
 from hmip_cli.ingest.mapping import Mapping, apply_mapping, load_mapping
 from hmip_cli.ingest.readers import ROW, check_path, read_file

@@ -218,6 +218,9 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
                 problems.append(Problem(name, 1, f"#{i + 1}", None,
                                         "a column with values has no header"))
             continue
+        if h == ROW:
+            problems.append(Problem(name, 1, h, None, "this column name is reserved by hmip; rename it"))
+            continue
         if h in seen:
             problems.append(Problem(name, 1, h, None,
                                     f"the header names this column twice (columns {seen[h] + 1} and {i + 1})"))
