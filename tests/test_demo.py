@@ -57,6 +57,7 @@ def test_keep_leaves_a_store_to_explore_and_is_never_overwritten(tmp_path):
     first = runner.invoke(app, ["demo", "--keep", str(keep), "--format", "csv"])
     assert first.exit_code == 0, first.stderr
     assert "(kept)" in first.stderr
+    assert first.stdout.splitlines()[0].startswith("table_title,breakdown,")
     rates = runner.invoke(app, ["rates", "--data", str(keep), "--by", "provider"])
     assert rates.exit_code == 0 and "NPS minus CRC" in rates.stdout
     again = runner.invoke(app, ["demo", "--keep", str(keep)])

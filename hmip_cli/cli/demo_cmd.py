@@ -104,8 +104,8 @@ def register(app: typer.Typer) -> None:
         The example cases are synthetic (generated to match the bulletin's published
         figures), not real case data. Your own store is not touched.
 
-        With --format csv/tsv the three results are stacked into one CSV with a `table`
-        column; with json they are a list of {title, rows}. Columns are described in
+        With --format csv/tsv the three results are stacked into one CSV whose first
+        column, table_title, says which; with json they are a list of {title, rows}. Columns are described in
         `hmip sample --help`, `hmip rates --help` and `hmip protection --help`.
 
         \b
