@@ -1,0 +1,410 @@
+"""The report's content, computed once and shared by every writer (HTML, Markdown, XLSX).
+
+`build_report(cases, ...)` runs the analyses exactly once (`rates.bulletin()` for Figures
+1-4 and Tables 1-2, `rates.sample_profile()`, and the stepwise `sweep()`), then lays the
+results out as `DocTable`s: plain rows of typed values (int, float, a marker string such as
+"[c]", or None) that each writer formats its own way. No writer computes anything.
+
+Row keys are stable so that key findings can point at the rows they summarise:
+  sample profile        characteristic key ("all_cases", "crc", ...)
+  figure-1..figure-4    factor key
+  table-1, table-2      "<breakdown>/<group>" ("all/all", "provider/NPS")
+  differences           "<model>|<term>|<level code>"
+  models                model key ("accommodation/delivery", "partner-info-review")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import polars as pl
+
+from hmip_cli import rates as R
+from hmip_cli import schema
+from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
+
+# Identifying columns are never passed on to anything in this package: the analyses get
+# the case frame without them (belt and braces: none of them reads these columns anyway).
+_DROP = schema.IDENTIFYING_COLUMNS
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """Options that change the numbers. `suppress` defaults to True: a report is a publication."""
+
+    min_n: int = R.DEFAULT_MIN_N
+    suppress: bool = True
+    fdr: bool = False
+    pin: float = 0.05
+    pout: float = 0.10
+    candidates: tuple[str, ...] = schema.DEFAULT_BREAKDOWNS
+    date: str | None = None  # YYYY-MM-DD; None: SOURCE_DATE_EPOCH, else today
+
+    def to_dict(self) -> dict:
+        return {"min_n": self.min_n, "suppress": self.suppress, "fdr": self.fdr, "pin": self.pin,
+                "pout": self.pout, "candidates": list(self.candidates)}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text | count | percent | ratio | p
+
+
+@dataclass
+class DocTable:
+    """One table of the report: what every writer renders (a sheet, an HTML table, ...)."""
+
+    id: str  # anchor id and key-finding reference, e.g. "figure-1"
+    title: str
+    sheet: str  # XLSX sheet name (<= 31 characters, no spaces)
+    columns: list[Column]
+    rows: list[dict]
+    keys: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, key: str) -> dict:
+        return self.rows[self.keys.index(key)]
+
+
+@dataclass
+class Report:
+    """Everything a writer needs. `results`, `profile` and `findings` are the analyses'
+    own frames (computed once); `tables` their layout; `key_findings` the sentences."""
+
+    results: R.BulletinResults
+    profile: pl.DataFrame
+    findings: pl.DataFrame
+    params: ReportParams
+    provenance: Provenance
+    tables: list[DocTable]
+    key_findings: list  # list[findings.Finding]
+    figures: dict[int, pl.DataFrame]  # figure number -> figure_data frame
+
+    def table(self, table_id: str) -> DocTable:
+        for t in self.tables:
+            if t.id == table_id:
+                return t
+        raise KeyError(table_id)
+
+    @property
+    def title(self) -> str:
+        return "The availability and delivery of interventions"
+
+
+# --------------------------------------------------------------------------------------
+# Numbers as the bulletin writes them
+# --------------------------------------------------------------------------------------
+
+
+def _half_up(value: float, places: str) -> Decimal:
+    d = Decimal(repr(float(value))).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
+    return d.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def whole(value: float) -> int:
+    """A percentage to a whole number, half up (68.5 -> 69), as charts and sentences show it."""
+    return int(_half_up(value, "1"))
+
+
+def one_dp(value: float) -> float:
+    """A percentage to one decimal place, half up, as a float (what tables and sheets show)."""
+    return float(_half_up(value, "0.1"))
+
+
+# --------------------------------------------------------------------------------------
+# Ids
+# --------------------------------------------------------------------------------------
+
+SAMPLE_ID = "sample-profile"
+DIFFERENCES_ID = "differences"
+MODELS_ID = "models"
+
+
+def figure_id(n: int) -> str:
+    return f"figure-{n}"
+
+
+def table_id(n: int) -> str:
+    return f"table-{n}"
+
+
+def measure_of_figure(n: int) -> schema.Measure:
+    return next(m for m in schema.MEASURES if m.figure == n)
+
+
+FIGURE_TITLES = {
+    1: "Figure 1: Availability of interventions where factor was a priority",
+    2: "Figure 2: Delivery of interventions where factor was a priority",
+    3: "Figure 3: Contribution of contracted providers to achieving outcomes",
+    4: "Figure 4: Contribution of partners to achieving desired outcomes",
+}
+TABLE_TITLES = {
+    1: "Table 1: The focus upon risk of harm and information used for reviewing (contracted providers)",
+    2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
+}
+
+
+def figure_title(n: int) -> str:
+    return FIGURE_TITLES.get(n) or f"Figure {n}: {measure_of_figure(n).label}"
+
+
+# --------------------------------------------------------------------------------------
+# Figures 1-4
+# --------------------------------------------------------------------------------------
+
+FIGURE_COLUMNS = ("factor", "factor_label", "n_priority", "n", "n_yes", "percent_yes", "ci_lower",
+                  "ci_upper", "low_reliability", "suppressed", "marker")
+
+
+def figure_data(rates_frame: pl.DataFrame, figure: int) -> pl.DataFrame:
+    """The all-cases rows of one figure from a `rates()`/`bulletin().rates` frame, bulletin
+    factor order. Columns: factor, factor_label, n_priority, n, n_yes, percent_yes,
+    ci_lower, ci_upper, low_reliability, suppressed, marker (as in `rates.rates`)."""
+    return (rates_frame.filter((pl.col("figure") == figure) & (pl.col("breakdown") == R.ALL))
+            .select(FIGURE_COLUMNS))
+
+
+def _shown(row: dict) -> bool:
+    """A rate is published (drawn, quoted) unless it is suppressed or has no cases."""
+    return row["marker"] not in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) and row["percent_yes"] is not None
+
+
+def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTable:
+    m = measure_of_figure(n)
+    cols = [Column("factor", "Factor"), Column("n_priority", "Cases where the factor was a priority", "count"),
+            Column("priority_percent", "Percentage of all cases where the factor was a priority", "percent"),
+            Column("n", "Applicable cases", "count"), Column("n_yes", "Yes", "count"),
+            Column("percent_yes", "Percentage yes", "percent"),
+            Column("ci_lower", "95% CI lower", "percent"), Column("ci_upper", "95% CI upper", "percent"),
+            Column("marker", "Marker")]
+    rows, keys = [], []
+    for r in data.iter_rows(named=True):
+        code = r["marker"] if r["marker"] in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) else None
+        rows.append({
+            "factor": r["factor_label"], "n_priority": r["n_priority"],
+            "priority_percent": 100.0 * r["n_priority"] / n_cases if n_cases else R.MARK_NOT_APPLICABLE,
+            "n": r["n"],
+            "n_yes": code if r["n_yes"] is None else r["n_yes"],
+            "percent_yes": code or r["percent_yes"],
+            "ci_lower": code or r["ci_lower"], "ci_upper": code or r["ci_upper"],
+            "marker": r["marker"],
+        })
+        keys.append(r["factor"])
+    notes = [f"{m.label}: % of applicable cases (the judgement was recorded yes or no) where the "
+             "answer was yes. 95% CI: Wilson score interval.", *_marker_notes(data, min_n)]
+    return DocTable(figure_id(n), figure_title(n) + " (data)", f"Figure_{n}", cols, rows, keys, notes)
+
+
+def _marker_notes(frame: pl.DataFrame, min_n: int) -> list[str]:
+    from hmip_cli.tables import marker_notes
+
+    return marker_notes(frame, min_n)
+
+
+# --------------------------------------------------------------------------------------
+# Tables 1-2 and the sample profile
+# --------------------------------------------------------------------------------------
+
+_TOPICS = {"harm_focus": "Sufficient focus on risk of harm", "info_review": "Sufficient information used for reviewing"}
+
+
+def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
+    part = frame.filter(pl.col("table") == n)
+    topics = part["topic"].unique(maintain_order=True).to_list()
+    cols = [Column("breakdown", "Breakdown"), Column("group", "Group")]
+    for t in topics:
+        head = _TOPICS.get(t, t)
+        cols += [Column(f"{t}_n", f"{head}: applicable cases", "count"),
+                 Column(f"{t}_pct", f"{head}: percentage yes", "percent"),
+                 Column(f"{t}_marker", f"{head}: marker")]
+    rows: dict[str, dict] = {}
+    for r in part.iter_rows(named=True):
+        key = f"{r['breakdown']}/{r['group']}"
+        row = rows.setdefault(key, {"breakdown": r["breakdown_label"], "group": r["group_label"]})
+        code = r["marker"] if r["marker"] in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) else None
+        row[f"{r['topic']}_n"] = r["n"]
+        row[f"{r['topic']}_pct"] = code or r["percent_yes"]
+        row[f"{r['topic']}_marker"] = r["marker"]
+    notes = ["Risk of harm: were the interventions sufficiently focused on protecting those at risk of "
+             "harm? Reviewing: was sufficient information used in reviewing the work? Applicable cases: "
+             "cases where the question was asked.", *_marker_notes(part, min_n)]
+    return DocTable(table_id(n), TABLE_TITLES.get(n, f"Table {n}"), f"Table_{n}", cols, list(rows.values()),
+                    list(rows), notes)
+
+
+def _sample_table(profile: pl.DataFrame) -> DocTable:
+    part = profile.filter(pl.col("breakdown") == R.ALL)
+    cols = [Column("characteristic", "Characteristic"), Column("n", "Cases", "count"),
+            Column("percent", "Percentage of cases", "percent"), Column("not_recorded", "Not recorded", "count")]
+    rows = [{"characteristic": r["characteristic_label"], "n": r["n"],
+             "percent": r["percent"] if r["percent"] is not None else R.MARK_NOT_APPLICABLE,
+             "not_recorded": r["not_recorded"]} for r in part.iter_rows(named=True)]
+    keys = part["characteristic"].to_list()
+    return DocTable(SAMPLE_ID, "Sample profile", "Sample_profile", cols, rows, keys,
+                    ["Percentage: of the cases where the attribute is recorded."])
+
+
+# --------------------------------------------------------------------------------------
+# Stepwise findings
+# --------------------------------------------------------------------------------------
+
+
+def target_index() -> dict:
+    """model key -> stepwise Target (factor, measure or question)."""
+    from hmip_cli.stepwise import sweeps
+
+    return {t.model: t for t in sweeps.targets(everything=True)}
+
+
+def breakdown_of_column(column: str | None) -> schema.Breakdown | None:
+    return next((b for b in schema.BREAKDOWNS if b.column == column), None)
+
+
+def significant(findings: pl.DataFrame) -> pl.DataFrame:
+    """Rows of the sweep for terms in a final model with a reliable estimate."""
+    return findings.filter(pl.col("term").is_not_null() & pl.col("reliable").fill_null(False)
+                           & pl.col("odds_ratio").is_not_null())
+
+
+def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[DocTable]:
+    sig = significant(findings)
+    fdr = "p_fdr" in findings.columns
+    cols = [Column("outcome", "Outcome"), Column("variable", "Variable"), Column("direction", "Direction"),
+            Column("group", "Group"), Column("percent_level", "Group: percentage yes", "percent"),
+            Column("n_level", "Group: cases", "count"), Column("reference", "Reference group"),
+            Column("percent_reference", "Reference group: percentage yes", "percent"),
+            Column("n_reference", "Reference group: cases", "count"),
+            Column("odds_ratio", "Odds ratio", "ratio"), Column("ci_low", "Odds ratio 95% CI lower", "ratio"),
+            Column("ci_high", "Odds ratio 95% CI upper", "ratio"), Column("p", "p (LR test)", "p")]
+    if fdr:
+        cols.append(Column("p_fdr", "p (Benjamini-Hochberg)", "p"))
+    cols += [Column("n", "Cases in model", "count"), Column("marker", "Marker")]
+    rows, keys = [], []
+    for r in sig.iter_rows(named=True):
+        b = breakdown_of_column(r["term"])
+        small = min(r["n_level"] or 0, r["n_reference"] or 0) < params.min_n
+        hide = small and params.suppress
+        marker = (R.MARK_SUPPRESSED if hide else R.MARK_LOW) if small else None
+        row = {"outcome": r["label"], "variable": b.label if b else r["term"], "direction": r["direction"],
+               "group": r["level"], "percent_level": R.MARK_SUPPRESSED if hide else r["percent_level"],
+               "n_level": r["n_level"], "reference": r["reference"],
+               "percent_reference": R.MARK_SUPPRESSED if hide else r["percent_reference"],
+               "n_reference": r["n_reference"], "odds_ratio": r["odds_ratio"], "ci_low": r["ci_low"],
+               "ci_high": r["ci_high"], "p": r["p"], "n": r["n"], "marker": marker}
+        if fdr:
+            row["p_fdr"] = r["p_fdr"]
+        rows.append(row)
+        keys.append(difference_key(r))
+    cands = ", ".join(schema.get_breakdown(k).label for k in params.candidates)
+    notes = [
+        "Variables in the final model of a forward stepwise logistic regression (SPSS FSTEP(LR)): entered "
+        f"when the score test p < {params.pin:g} (PIN) and removed when the likelihood-ratio test p > "
+        f"{params.pout:g} (POUT), so each difference holds after accounting for the other variables. "
+        f"Candidates: {cands}.",
+        "Percentages are the raw % yes in each group; the odds ratio compares the group with the "
+        "reference group, adjusted for the other variables in the model.",
+    ]
+    if fdr:
+        notes.append("p (Benjamini-Hochberg): adjusted across every model and term in the sweep (false "
+                     "discovery rate).")
+    if any(r["marker"] for r in rows):
+        notes.append(f"{R.MARK_LOW if not params.suppress else R.MARK_SUPPRESSED}: a group has fewer than "
+                     f"{params.min_n} cases" + ("; its percentage is not shown." if params.suppress else "."))
+    diffs = DocTable(DIFFERENCES_ID, "Significant subgroup differences (stepwise logistic regression)",
+                     "Differences", cols, rows, keys, notes)
+
+    targets = target_index()
+    mcols = [Column("outcome", "Outcome"), Column("n", "Cases in model", "count"),
+             Column("n_dropped", "Cases dropped (missing values)", "count"),
+             Column("entered", "Variables in the final model"), Column("note", "Note")]
+    mrows, mkeys = [], []
+    for (model,), part in findings.group_by("model", maintain_order=True):
+        first = part.row(0, named=True)
+        entered = [breakdown_of_column(t) for t in (first["entered"] or "").split(", ") if t]
+        note = first["note"]
+        if first["reliable"] is False and note is None:
+            note = "unreliable estimate"
+        mrows.append({"outcome": first["label"], "n": first["n"], "n_dropped": first["n_dropped"],
+                      "entered": ", ".join(b.label for b in entered if b) or "none",
+                      "note": note})
+        mkeys.append(model if model in targets else str(model))
+    mnotes = [
+        "One model per outcome, fitted to the cases where the judgement applies. Cases with a missing "
+        "value on the outcome or on any candidate variable are dropped once, before the first step "
+        "(listwise deletion), so every step of a model uses the same cases.",
+        f"Entry: Rao score test, p < {params.pin:g}. Removal: likelihood-ratio test after each entry, "
+        f"p > {params.pout:g}. Categorical variables enter and leave as one block.",
+    ]
+    models = DocTable(MODELS_ID, "Stepwise models: cases used and variables selected", "Models", mcols,
+                      mrows, mkeys, mnotes)
+    return [diffs, models]
+
+
+def difference_key(r: dict) -> str:
+    """The row key of a sweep findings row in the differences table."""
+    return f"{r['model']}|{r['term']}|{_level_code(breakdown_of_column(r['term']), r['level'])}"
+
+
+def _level_code(b: schema.Breakdown | None, label: str | None) -> str:
+    if b is None or label is None:
+        return str(label)
+    if label in b.labels:
+        return b.levels[b.labels.index(label)]
+    return label
+
+
+# --------------------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------------------
+
+
+def analyse(cases: pl.DataFrame, params: ReportParams,
+            progress: Callable[[str], None] | None = None):
+    """The three analyses, each run once: (BulletinResults, sample profile, sweep findings)."""
+    from hmip_cli.stepwise import sweep
+
+    cases = cases.drop([c for c in _DROP if c in cases.columns])
+    if progress:
+        progress("rates")
+    results = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=params.suppress)
+    profile = R.sample_profile(cases)
+    if progress:
+        progress("stepwise sweep")
+    findings = sweep(cases, list(params.candidates), fdr=params.fdr, pin=params.pin, pout=params.pout)
+    return results, profile, findings
+
+
+def layout(results: R.BulletinResults, profile: pl.DataFrame, findings: pl.DataFrame,
+           params: ReportParams) -> tuple[list[DocTable], dict[int, pl.DataFrame]]:
+    """The report's tables, in the bulletin's order, and the figures' data."""
+    figures = {m.figure: figure_data(results.rates, m.figure) for m in schema.MEASURES}
+    tables = [_sample_table(profile)]
+    n_cases = int(profile.filter((pl.col("breakdown") == R.ALL) & (pl.col("characteristic") == "all_cases"))["n"][0])
+    tables += [_figure_table(n, figures[n], params.min_n, n_cases) for n in sorted(figures)]
+    tables += [_protection_table(n, results.protection, params.min_n)
+               for n in sorted(set(results.protection["table"].to_list()))]
+    tables += _difference_tables(findings, params)
+    return tables, figures
+
+
+def build_report(cases: pl.DataFrame, *, info=None, params: ReportParams | None = None,
+                 progress: Callable[[str], None] | None = None) -> Report:
+    """Compute everything a report shows, once.
+
+    `cases`: the case frame with derived columns (`store.load_cases()`); `info`: the store's
+    `StoreInfo` for provenance (None: provenance from the frame itself).
+    """
+    from hmip_cli.report.findings import key_findings
+
+    params = params or ReportParams()
+    date = report_date(params.date)
+    results, profile, findings = analyse(cases, params, progress)
+    tables, figures = layout(results, profile, findings, params)
+    prov = (from_store_info(info, date, params.to_dict()) if info is not None
+            else from_cases(cases, date, params.to_dict()))
+    kf = key_findings(results, findings, profile=profile, min_n=params.min_n)
+    return Report(results, profile, findings, params, prov, tables, kf, figures)
