@@ -5,21 +5,24 @@ The generating model is documented in `docs/synth_model.md`. In short:
 * case attributes follow the bulletin's sample profile (63% CRC, 15% female, 47%
   post-custody, 17% high/very high RoSH, 26% MAPPA), with NPS holding the high-RoSH and
   MAPPA cases; ages, OGRS3 scores, ethnicity and 14 inspections as in Annex A;
-* priorities are ten correlated Bernoulli draws conditioned on 1-5 priorities per case,
-  calibrated so the marginal prevalence matches the bulletin (76% thinking and behaviour,
-  42% relationships, 38% emotional wellbeing, plausible values for the rest);
+* priorities follow a set model (correlated factors, 1-5 priorities per case) calibrated
+  so the prevalence matches the bulletin (76% thinking and behaviour, 42% relationships,
+  38% emotional wellbeing, plausible values for the rest);
 * whether contracted providers / partners were involved (hence which contribution
-  questions apply) depends on the provider, with rates chosen to reproduce the bulletin's
-  applicable n's;
-* every judgement is Bernoulli(logistic(intercept + planted effects)). Planted effects are
+  questions apply) depends on the provider, reproducing the bulletin's applicable n's;
+* every judgement follows logistic(intercept + planted effects). Planted effects are
   exactly the significant differences the bulletin reports; every other subgroup
-  variable has no effect. Intercepts are solved numerically so the *expected* rate among
-  applicable cases equals the bulletin's figure.
+  variable has no effect.
 
-All calibration is exact (closed forms plus 1-D quadrature, no Monte Carlo), so the model
-is a fixed function of the constants below; `calibration()` returns it. A fixed seed gives
-the same frame on every run: draws happen in a fixed order with full-length arrays from
-`numpy.random.default_rng(seed)` (PCG64, platform-independent).
+Margins are exact, not just expected: every count the model fixes (CRC, female, ...,
+each priority, each applicable n, each judgement's yes count) is the nearest whole
+number to n times its rate, for any n. Which cases get an attribute or a "yes" is drawn
+without replacement with weights from the model (`_select`: Gumbel-top-k with weights
+-log(1 - p_i)), so the dependence structure and planted effects stay and nothing else
+has an effect. Calibration is exact (closed forms plus 1-D quadrature, no Monte Carlo),
+so the model is a fixed function of the constants below; `calibration()` returns it. A
+fixed seed gives the same frame on every run: draws happen in a fixed order with
+full-length arrays from `numpy.random.default_rng(seed)` (PCG64, platform-independent).
 """
 
 from __future__ import annotations
@@ -281,6 +284,8 @@ class Calibration:
     question_intercepts: dict[str, float]
     # P(cell) over (nps, female, under_30, post_custody, ogrs_high): shape (2,2,2,2,2)
     cell_probs: np.ndarray
+    # P(factor j is a priority | priority cell, c of factors 0..j-1 are): (16, n_factors, 6)
+    priority_conditional: np.ndarray
 
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(400)
@@ -384,6 +389,33 @@ def _solve_priorities(cells: np.ndarray, subsets: np.ndarray) -> tuple[np.ndarra
     return theta, _subset_probs(theta, subsets, design)
 
 
+def _priority_conditional(theta: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """P(factor j in S | cell, |S & {0..j-1}| = c) under P(S) ~ prod exp(eta_f), 1 <= |S| <= 5.
+
+    The remaining set T of S & {j..K-1} has P(T) ~ prod_{f in T} w_f with lo <= |T| <= hi
+    (lo = max(0, 1 - c), hi = 5 - c), so P(j in T) = w_j * sum_{m=lo}^{hi} e_{m-1}(R_{j+1})
+    / sum_{m=lo}^{hi} e_m(R_j), e_m the elementary symmetric polynomials of the weights of
+    the suffix R_j = {j..K-1} (computed by the usual recursion, exactly).
+    """
+    n_cells, k = design.shape
+    top = schema.MAX_PRIORITIES
+    w = np.exp(design + theta[None, :])  # (16, k)
+    # e[:, j, m] = e_m(R_j), m = 0..top; R_k empty
+    e = np.zeros((n_cells, k + 1, top + 1))
+    e[:, k, 0] = 1.0
+    for j in range(k - 1, -1, -1):
+        e[:, j, :] = e[:, j + 1, :]
+        e[:, j, 1:] += w[:, j, None] * e[:, j + 1, :-1]
+    out = np.zeros((n_cells, k, top + 1))
+    for j in range(k):
+        for c in range(top + 1):
+            lo, hi = max(0, 1 - c), top - c
+            den = e[:, j, lo:hi + 1].sum(axis=1)
+            num = w[:, j] * e[:, j + 1, max(lo - 1, 0):hi].sum(axis=1) if hi >= 1 else 0.0
+            out[:, j, c] = num / den if np.all(den > 0) else 0.0
+    return np.clip(out, 0.0, 1.0)
+
+
 def _solve_intercept(weights: np.ndarray, offsets: np.ndarray, target: float) -> float:
     """Intercept b with sum(w * expit(b + offset)) / sum(w) == target."""
     w = weights / weights.sum()
@@ -456,7 +488,8 @@ def calibration() -> Calibration:
     if max(bame) >= 1:  # pragma: no cover - guards edits to the constants
         raise RuntimeError("BAME shares exceed 1")
     return Calibration(g0, bame, dict(zip([f.key for f in schema.FACTORS], theta.tolist())),
-                       subsets, probs, intercepts, question_intercepts, cells)
+                       subsets, probs, intercepts, question_intercepts, cells,
+                       _priority_conditional(theta, _priority_design()))
 
 
 def _p_partner_info_not_delivered(prov: str) -> float:
@@ -483,93 +516,249 @@ def _check_args(n_cases: int, seed: int, id_prefix: str) -> None:
                          f"with a letter (e.g. SYN), got {id_prefix!r}")
 
 
-def _pick(u: np.ndarray, probs) -> np.ndarray:
-    """Category index from uniforms by inverse CDF (probabilities in a fixed order)."""
-    cdf = np.cumsum(np.asarray(probs, dtype=float))
-    cdf[-1] = 1.0
-    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+def _round_half_up(x: float) -> int:
+    """round(x) with halves rounded up (2.5 -> 3); the tiny epsilon absorbs float error
+    in products such as 0.55 * 30."""
+    return int(math.floor(x + 0.5 + 1e-9))
+
+
+def _apportion(total: int, weights) -> np.ndarray:
+    """Integer counts summing to `total`, proportional to `weights` (largest remainder;
+    ties go to the earlier category)."""
+    w = np.asarray(weights, dtype=float)
+    quota = total * w / w.sum()
+    base = np.floor(quota + 1e-9).astype(np.int64)
+    extra = total - int(base.sum())
+    if extra > 0:
+        order = np.argsort(-(quota - base), kind="stable")
+        base[order[:extra]] += 1
+    return base
+
+
+def _rate_rounds_to(k: int, n: int, rate: float) -> bool:
+    """Does k of n show as the published whole-number percentage (strictly, so the result
+    does not depend on how a tie at .5 is rounded)?"""
+    return n > 0 and abs(100.0 * k / n - round(100 * rate)) < 0.5 - 1e-9
+
+
+def _n_showing_rate(expected: float, rate: float, available: int, reach: int = 2) -> int:
+    """An applicable n near `expected` (nearest first, at most `reach` away, never more
+    than `available`) at which round(n * rate) yes answers show as the published whole
+    percentage; round(expected) when there is none. Used for the contribution questions,
+    whose n's the bulletin does not print but whose small n's (30-60) cannot show every
+    percentage (e.g. no k of 41 rounds to 67%)."""
+    base = _round_half_up(expected)
+    for step in range(reach + 1):
+        for cand in ((base,) if step == 0 else (base - step, base + step)):
+            if 0 < cand <= available and _rate_rounds_to(_round_half_up(cand * rate), cand, rate):
+                return cand
+    return min(base, available)
+
+
+def _hazard(p) -> np.ndarray:
+    """The weight w = -log(1 - p) that makes exact-count selection reproduce p (see _select)."""
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore"):
+        return -np.log1p(-p)
+
+
+def _select(e: np.ndarray, w, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Exactly k cases among `mask` (default all): the k smallest e_i / w_i.
+
+    `e` is a full-length array of Exp(1) draws and `w` a weight per case (or one weight).
+    Ranking by e_i / w_i is the Gumbel-top-k trick (the k largest of log w_i + Gumbel
+    noise, i.e. weighted sampling without replacement proportional to w). With the
+    weight w_i = -log(1 - p_i) (`_hazard`), case i is selected exactly when its "arrival
+    time" e_i / w_i falls before a common threshold tau; P(e_i / w_i < 1) = p_i, so when k
+    equals the model's expected count sum(p_i) (tau near 1) every case is selected with
+    probability close to its own p_i, and two cases with the same p_i have the same chance
+    (a variable that does not enter p_i has no effect). Independent Bernoulli draws are the
+    same rule with tau fixed at 1 and a random count; here tau adapts so the count is k.
+    w = inf forces a case in, w = 0 keeps it out; k is clamped to what is possible.
+    Ties (only among forced cases, e / inf = 0) go to the earlier row.
+    """
+    n = e.shape[0]
+    out = np.zeros(n, dtype=bool)
+    idx = np.arange(n) if mask is None else np.flatnonzero(mask)
+    if idx.size == 0:
+        return out
+    w_sub = np.broadcast_to(np.asarray(w, dtype=float), (n,))[idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(w_sub > 0, e[idx] / w_sub, np.inf)
+    forced = int(np.count_nonzero(np.isinf(w_sub)))
+    possible = int(np.count_nonzero(w_sub > 0))
+    k = min(max(int(k), forced), possible)
+    if k <= 0:
+        return out
+    if k >= idx.size:
+        out[idx] = True
+        return out
+    kth = np.partition(score, k - 1)[k - 1]
+    chosen = score < kth
+    need = k - int(np.count_nonzero(chosen))
+    chosen[np.flatnonzero(score == kth)[:need]] = True
+    out[idx[chosen]] = True
+    return out
+
+
+def _deal(u: np.ndarray, counts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Category index for the cases in `mask`: exactly counts[j] get j, in random order
+    (the cases sorted by their uniform u take the categories in turn). -1 outside mask."""
+    n = u.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    idx = np.arange(n) if mask is None else np.flatnonzero(mask)
+    order = idx[np.argsort(u[idx], kind="stable")]
+    out[order] = np.repeat(np.arange(len(counts)), counts)
+    return out
+
+
+def _lowest(v: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(flag of the k smallest v among mask, a cut point between the k-th and (k+1)-th)."""
+    n = v.shape[0]
+    idx = np.arange(n) if mask is None else np.flatnonzero(mask)
+    sub = v[idx]
+    flag = np.zeros(n, dtype=bool)
+    if k <= 0:
+        return flag, float(sub.min()) - 1.0
+    if k >= sub.size:
+        flag[idx] = True
+        return flag, float(sub.max()) + 1.0
+    part = np.partition(sub, [k - 1, k])
+    lo, hi = float(part[k - 1]), float(part[k])
+    chosen = sub < hi  # continuous draws: no ties in practice
+    if np.count_nonzero(chosen) != k:  # pragma: no cover - ties among continuous draws
+        chosen = np.zeros(sub.size, dtype=bool)
+        chosen[np.argsort(sub, kind="stable")[:k]] = True
+    flag[idx[chosen]] = True
+    return flag, 0.5 * (lo + hi)
 
 
 def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> pl.DataFrame:
     """`n_cases` synthetic cases in exactly `schema.stored_schema()` (no derived columns).
 
-    Rows are ordered by inspection date, and case ids ("SYN-000001", ...) follow that order.
-    Judgements are True/False where applicable, null where not. The same (n_cases, seed,
-    id_prefix) always gives the same frame.
+    Every margin the model fixes is hit exactly, to the nearest whole count: CRC, female,
+    post-custody, high/very high RoSH and MAPPA counts are round(n * bulletin share);
+    each priority's count is round(n * prevalence); the involvement (applicable n's of
+    Tables 1-2) is exact by provider; each judgement has round(n_applicable * rate) yes
+    answers. *Which* cases get an attribute or a yes is drawn with weights from the model
+    (`_select`), so the planted effects and dependence structure remain and nothing else
+    has an effect. Rows are ordered by inspection date, and case ids ("SYN-000001", ...)
+    follow that order. Judgements are True/False where applicable, null where not. The
+    same (n_cases, seed, id_prefix) always gives the same frame.
     """
     _check_args(n_cases, seed, id_prefix)
     cal = calibration()
     n = int(n_cases)
     rng = np.random.default_rng(int(seed))
+    r = _round_half_up
 
     def uni() -> np.ndarray:
         return rng.random(n)
 
+    def expo() -> np.ndarray:
+        return rng.standard_exponential(n)
+
     # --- inspection, provider, demographics --------------------------------------------
     insp_w = np.array([w for _, _, w, _ in INSPECTIONS], dtype=float)
-    insp = _pick(uni(), insp_w / insp_w.sum())
-    nps = uni() >= P_CRC
-    female = uni() < np.where(nps, P_FEMALE_BY["NPS"], P_FEMALE_BY["CRC"])
-    post = uni() < np.where(nps, P_POST_BY["NPS"], P_POST_BY["CRC"])
+    insp = _deal(uni(), _apportion(n, insp_w))
+    nps = ~_select(expo(), 1.0, r(n * P_CRC))
+
+    def by_prov(table) -> np.ndarray:
+        return np.where(nps, table["NPS"], table["CRC"])
+
+    female = _select(expo(), _hazard(by_prov(P_FEMALE_BY)), r(n * P_FEMALE))
+    post = _select(expo(), _hazard(by_prov(P_POST_BY)), r(n * P_POST_CUSTODY))
+
+    # age: exactly round(0.4 n) under 30 (the lowest z's; z shifted so the continuous
+    # ages agree with that split)
     z_age = rng.standard_normal(n)
-    age_raw = AGE_MIN + np.floor(np.exp(AGE_MU + AGE_SIGMA * z_age))
-    age = np.clip(age_raw, AGE_MIN, AGE_MAX).astype(np.int16)
-    under30 = age < 30
+    under30, cut = _lowest(z_age, r(n * P_UNDER_30))
+    z_age = z_age + (_AGE_CUT_Z - cut)
+    age = np.clip(AGE_MIN + np.floor(np.exp(AGE_MU + AGE_SIGMA * z_age)), AGE_MIN, AGE_MAX)
+    age = np.where(under30, np.minimum(age, 29), np.maximum(age, 30)).astype(np.int16)
+
+    # OGRS: exactly round(0.03 n) missing; of the recorded, exactly round(0.28 n_recorded)
+    # high/very high (the highest latent scores; latent shifted to agree)
+    ogrs_missing = _select(expo(), 1.0, r(n * P_OGRS_MISSING))
     ogrs_latent = (cal.ogrs_g0 + OGRS_AGE * z_age + OGRS_FEMALE * female + OGRS_NPS * nps
                    + OGRS_NOISE * rng.standard_normal(n))
-    ogrs_score = np.clip(np.floor(100 * expit(ogrs_latent)), 0, 99).astype(np.int16)
-    ogrs_missing = uni() < P_OGRS_MISSING
-    ogrs_high = (ogrs_score >= 75) & ~ogrs_missing
+    n_recorded = n - int(ogrs_missing.sum())
+    ogrs_high, cut = _lowest(-ogrs_latent, r(n_recorded * P_OGRS_HIGH), ~ogrs_missing)
+    ogrs_latent = ogrs_latent + (_OGRS_HIGH_CUT + cut)
+    ogrs_score = np.clip(np.floor(100 * expit(ogrs_latent)), 0, 99)
+    high_score = ogrs_score >= 75
+    ogrs_score = np.where(ogrs_high | (ogrs_missing & high_score), np.maximum(ogrs_score, 75),
+                          np.minimum(ogrs_score, 74)).astype(np.int16)
 
-    u = uni()
-    rosh = np.where(nps, _pick(u, ROSH_PROBS["NPS"]), _pick(u, ROSH_PROBS["CRC"]))
-    rosh_high = rosh >= 2
+    # RoSH: exactly round(n * 177/1066) high/very high; within those, very high, and
+    # within the rest, low vs medium, at the model's expected counts
+    p_rosh = {prov: np.array(ROSH_PROBS[prov]) for prov in PROVIDERS}
+    p_high = by_prov({p: v[2] + v[3] for p, v in p_rosh.items()})
+    rosh_high = _select(expo(), _hazard(p_high), r(n * P_ROSH_HIGH))
+    p_vh = by_prov({p: v[3] / (v[2] + v[3]) for p, v in p_rosh.items()})
+    very_high = _select(expo(), _hazard(p_vh), r(p_vh[rosh_high].sum()), rosh_high)
+    p_low = by_prov({p: v[0] / (v[0] + v[1]) for p, v in p_rosh.items()})
+    low = _select(expo(), _hazard(p_low), r(p_low[~rosh_high].sum()), ~rosh_high)
+    rosh = np.where(rosh_high, np.where(very_high, 3, 2), np.where(low, 0, 1))
     p_mappa = np.select(
         [~nps, nps & ~rosh_high, nps & rosh_high],
         [P_MAPPA_BY[("CRC", False)], P_MAPPA_BY[("NPS", False)], P_MAPPA_BY[("NPS", True)]])
-    mappa = uni() < p_mappa
+    mappa = _select(expo(), _hazard(p_mappa), r(n * P_MAPPA))
 
-    eth_u = uni()
-    bame_u = uni()
+    # ethnicity: exactly round(0.02 n) not recorded, round(0.15 n) BAME (more in London),
+    # the BAME split by largest remainder
+    eth_missing = _select(expo(), 1.0, r(n * P_ETHNICITY_MISSING))
     p_bame = np.array(cal.bame_by_inspection)[insp]
-    eth_missing = eth_u < P_ETHNICITY_MISSING
-    is_bame = (eth_u >= P_ETHNICITY_MISSING) & (
-        (eth_u - P_ETHNICITY_MISSING) / (1 - P_ETHNICITY_MISSING) < p_bame)
+    is_bame = _select(expo(), _hazard(p_bame), r(n * P_BAME), ~eth_missing)
     eth_levels = _COL["ethnicity"].levels
-    bame_codes = list(BAME_SPLIT)
-    bame_idx = np.array([eth_levels.index(c) for c in bame_codes])[_pick(bame_u, list(BAME_SPLIT.values()))]
-    ethnicity = np.where(is_bame, bame_idx, eth_levels.index("white"))
+    bame_codes = np.array([eth_levels.index(c) for c in BAME_SPLIT])
+    split = _deal(uni(), _apportion(int(is_bame.sum()), list(BAME_SPLIT.values())), is_bame)
+    ethnicity = np.where(is_bame, bame_codes[np.maximum(split, 0)], eth_levels.index("white"))
 
-    # --- priorities ---------------------------------------------------------------------
+    # --- priorities: factor by factor, each exactly round(n * prevalence) ---------------
+    # P(factor j | x, number already chosen among factors 1..j-1) under the set model
+    # keeps 1..5 priorities per case (forced in / kept out at the limits).
     pcell = (female.astype(np.int64) << 3) | (under30.astype(np.int64) << 2) \
         | (post.astype(np.int64) << 1) | ogrs_high.astype(np.int64)
-    u = uni()
-    set_idx = np.zeros(n, dtype=np.int64)
-    for c in range(16):
-        mask = pcell == c
-        if mask.any():
-            set_idx[mask] = _pick(u[mask], cal.subset_probs[c])
-    priorities = cal.subsets[set_idx].astype(bool)  # (n, k)
+    k_factors = len(schema.FACTORS)
+    priorities = np.zeros((n, k_factors), dtype=bool)
+    n_chosen = np.zeros(n, dtype=np.int64)
+    for j, f in enumerate(schema.FACTORS):
+        q = cal.priority_conditional[pcell, j, n_chosen]
+        sel = _select(expo(), _hazard(q), r(n * PRIORITY_PREVALENCE[f.key]))
+        priorities[:, j] = sel
+        n_chosen += sel
 
-    # --- who was involved -----------------------------------------------------------------
-    def by_prov(table: dict[str, float]) -> np.ndarray:
-        return np.where(nps, table["NPS"], table["CRC"])
+    # --- who was involved: exact counts within each provider -----------------------------
+    def within_provider(e: np.ndarray, share: dict[str, float], among: np.ndarray) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        for prov, m in (("CRC", ~nps), ("NPS", nps)):
+            m = m & among
+            out |= _select(e, 1.0, r(m.sum() * share[prov]), m)
+        return out
 
-    c_deliv = uni() < by_prov(P_CONTRACTED_DELIVERED)
-    c_info = c_deliv & (uni() < by_prov(P_CONTRACTED_INFO_GIVEN_DELIVERED))
-    p_deliv = uni() < by_prov(P_PARTNER_DELIVERED)
-    u = uni()
-    p_info = np.where(p_deliv, u < by_prov(P_PARTNER_INFO_GIVEN_DELIVERED),
-                      u < np.where(nps, _p_partner_info_not_delivered("NPS"),
-                                   _p_partner_info_not_delivered("CRC")))
+    everyone = np.ones(n, dtype=bool)
+    c_deliv = within_provider(expo(), P_CONTRACTED_DELIVERED, everyone)
+    c_info = within_provider(expo(), P_CONTRACTED_INFO_GIVEN_DELIVERED, c_deliv)
+    p_deliv = within_provider(expo(), P_PARTNER_DELIVERED, everyone)
+    e = expo()
+    p_info = np.zeros(n, dtype=bool)
+    for prov, m in (("CRC", ~nps), ("NPS", nps)):
+        total = r(m.sum() * P_PARTNER_INFO_TOTAL[prov])
+        k_a = min(r((m & p_deliv).sum() * P_PARTNER_INFO_GIVEN_DELIVERED[prov]), total)
+        k_b = min(total - k_a, int((m & ~p_deliv).sum()))
+        k_a = min(total - k_b, int((m & p_deliv).sum()))
+        p_info |= _select(e, 1.0, k_a, m & p_deliv) | _select(e, 1.0, k_b, m & ~p_deliv)
 
+    # --- judgements: exactly round(n_applicable * rate) yes, weighted by the model -------
     x = {"nps": nps, "ogrs_high": ogrs_high, "age_30_plus": ~under30}
 
-    def outcome(intercept: float, effects: dict[str, float]) -> np.ndarray:
+    def outcome(app: np.ndarray, intercept: float, effects: dict[str, float], rate: float) -> np.ndarray:
         eta = np.full(n, intercept)
         for var, beta in effects.items():
             eta = eta + beta * x[var]
-        return uni() < expit(eta)
+        w = np.logaddexp(0.0, eta)  # -log(1 - logistic(eta))
+        return _select(expo(), w, r(app.sum() * rate), app)
 
     values: dict[str, np.ndarray] = {}
     applies: dict[str, np.ndarray] = {}
@@ -579,23 +768,33 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
         for m in schema.MEASURES:
             col = schema.judgement_column(f, m)
             if m.key == _mk("contracted"):
-                app = pri & c_deliv & (uni() < P_CONTRACTED_FOR_FACTOR[f.key])
+                elig = pri & c_deliv
+                k = r(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key])
+                if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
+                    k = _n_showing_rate(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key],
+                                        FIGURE_RATES[(f.key, m.key)], int(elig.sum()))
+                app = _select(expo(), 1.0, k, elig)
             elif m.key == _mk("partner"):
-                app = pri & p_deliv & (uni() < P_PARTNER_FOR_FACTOR[f.key])
+                elig = pri & p_deliv
+                k = r(elig.sum() * P_PARTNER_FOR_FACTOR[f.key])
+                if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
+                    k = _n_showing_rate(elig.sum() * P_PARTNER_FOR_FACTOR[f.key],
+                                        FIGURE_RATES[(f.key, m.key)], int(elig.sum()))
+                app = _select(expo(), 1.0, k, elig)
             else:
                 app = pri
-            values[col] = outcome(cal.intercepts[(f.key, m.key)],
-                                  PLANTED_EFFECTS.get((f.key, m.key), {}))
+            values[col] = outcome(app, cal.intercepts[(f.key, m.key)],
+                                  PLANTED_EFFECTS.get((f.key, m.key), {}),
+                                  FIGURE_RATES[(f.key, m.key)])
             applies[col] = app
     q_applies = {"contracted_harm_focus": c_deliv, "contracted_info_review": c_info,
                  "partner_harm_focus": p_deliv, "partner_info_review": p_info}
     for q in schema.QUESTIONS:
-        values[q.column] = outcome(cal.question_intercepts[q.column],
-                                   QUESTION_EFFECTS.get(q.column, {}))
+        values[q.column] = outcome(q_applies[q.column], cal.question_intercepts[q.column],
+                                   QUESTION_EFFECTS.get(q.column, {}), QUESTION_RATES[q.column])
         applies[q.column] = q_applies[q.column]
 
-    note_u = uni()
-    has_note = note_u < NOTE_RATE
+    has_note = _select(expo(), 1.0, r(n * NOTE_RATE))
 
     # --- order by inspection (stable) and assemble ---------------------------------------
     date_rank = np.argsort(np.array([d.toordinal() for _, d, _, _ in INSPECTIONS]), kind="stable")

@@ -8,6 +8,10 @@ sqrt(p(1-p)/n). A check passes within 4 standard errors: a false alarm has proba
 6e-5 per check (about 1% over the ~150 checks here), and the seed is fixed, so the test
 is deterministic. For the ~300 "no effect" coefficients the bound is 4.5 SE (family-wise
 false-alarm probability about 0.2%).
+
+Since the generator draws exact counts (tests/test_synth_exact.py), the overall margins
+no longer vary at all and group rates vary less than under independent draws, so these
+bounds are conservative; they are kept as they were.
 """
 
 from __future__ import annotations
