@@ -175,8 +175,9 @@ def _report_problems(res, heading: str | None = None) -> None:
     for p in res.problems:
         say(f"warning: {pre}{p.message}", style="yellow")
     if not res.reliable:
-        say(f"warning: {pre}the final model is unreliable (separation or non-convergence); "
-            "its odds ratios are not reported", style="yellow")
+        say(f"warning: {pre}the final model is unreliable (separation or non-convergence); its odds ratios "
+            "are not reported and selection stopped at that step. SPSS would continue stepping from its "
+            "non-converged estimates; its path past that point is not meaningful", style="yellow")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,9 +19,13 @@ from scipy import linalg
 
 MAX_ITER = 100
 BETA_TOL = 1e-11  # max |change in beta| (relative to max(1, |beta|)) to call a fit converged
-# A fitted probability this close to 0 or 1 means the likelihood has no finite maximum in
-# some direction (complete or quasi-complete separation).
+# Kept for compatibility; no longer a verdict. A fitted probability this close to 0 or 1 is
+# legitimate with a strong or wide-range covariate (|eta| > 20.7); separation is decided by
+# the linear program in `separation_direction`.
 SEPARATION_EPS = 1e-9
+# |eta| beyond this (a fitted probability within ~3e-7 of 0 or 1) makes a fit suspect, and
+# the exact separation check (a small LP) is run.
+SUSPECT_ETA = 15.0
 # Relative size of the smallest eigenvalue (of the correlation-scaled information) below
 # which columns are treated as linearly dependent.
 COLLINEAR_TOL = 1e-10
@@ -41,6 +45,11 @@ class Fit:
     iterations: int
     separation: bool
     singular: bool
+    # With separation: cases whose outcome a linear combination of the model's columns
+    # predicts perfectly (fitted probability -> 0 or 1), and whether that is every case
+    # (complete) or not (quasi-complete).
+    n_perfect: float = 0.0
+    complete: bool = False
 
 
 def loglik_at(X: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
@@ -88,12 +97,193 @@ def is_rank_deficient(info: np.ndarray) -> bool:
     return bool(ev[0] < COLLINEAR_TOL * max(1.0, ev[-1]))
 
 
+def _lp_rows(X: np.ndarray, w: np.ndarray, y: np.ndarray):
+    """Covariate patterns for the separation LPs: (Z, sign, centre, scale, const) with Z the
+    centred and scaled unique rows and sign +1 (events only), -1 (non-events only) or 0
+    (both); None if no pattern has a single outcome."""
+    present = w > 0
+    Xp, wp, yp = X[present], w[present], y[present]
+    if Xp.shape[0] == 0 or Xp.shape[1] == 0:
+        return None
+    uniq, inv = np.unique(Xp, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    ev = np.bincount(inv, weights=(yp > 0).astype(float), minlength=len(uniq)) > 0
+    ne = np.bincount(inv, weights=(yp < wp).astype(float), minlength=len(uniq)) > 0
+    Z = uniq.astype(float)
+    const = np.all(Z == 1.0, axis=0)
+    centre = np.where(const, 0.0, Z.mean(axis=0)) if const.any() else np.zeros(Z.shape[1])
+    Z = Z - centre
+    scale = np.max(np.abs(Z), axis=0)
+    scale[scale == 0] = 1.0
+    Z = Z / scale
+    sign = np.where(ev & ~ne, 1.0, np.where(ne & ~ev, -1.0, 0.0))
+    if not (sign != 0).any():
+        return None
+    return Z, sign, centre, scale, const
+
+
+def perfectly_predicted(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Boolean per row of X: the rows (cases or patterns) whose fitted probability goes to 0
+    or 1 under separation, i.e. the largest set of patterns that some direction b puts
+    strictly on their side (the union over all separating directions, which one direction
+    attains because the directions form a convex cone). One LP: maximise sum t_i subject to
+    s_i z_i.b >= t_i, 0 <= t_i <= 1, z_i.b = 0 on patterns with both outcomes, b free.
+    All False without separation."""
+    from scipy.optimize import linprog
+
+    out = np.zeros(len(w), dtype=bool)
+    prepared = _lp_rows(X, w, y)
+    if prepared is None:
+        return out
+    Z, sign, _, _, _ = prepared
+    k, m = Z.shape[1], Z.shape[0]
+    strict = np.flatnonzero(sign != 0)
+    mixed = np.flatnonzero(sign == 0)
+    ns = len(strict)
+    c = np.concatenate([np.zeros(k), -np.ones(ns)])
+    a_ub = np.hstack([-(sign[strict, None] * Z[strict]), np.eye(ns)])
+    a_eq = np.hstack([Z[mixed], np.zeros((len(mixed), ns))]) if len(mixed) else None
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(ns), A_eq=a_eq,
+                  b_eq=np.zeros(len(mixed)) if len(mixed) else None,
+                  bounds=[(None, None)] * k + [(0.0, 1.0)] * ns, method="highs",
+                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+    if res.status != 0 or res.x is None:
+        return out
+    on_side = np.zeros(m, dtype=bool)
+    on_side[strict] = res.x[k:] > 0.5
+    # Map patterns back to rows.
+    present = np.flatnonzero(w > 0)
+    _, inv = np.unique(X[present], axis=0, return_inverse=True)
+    out[present] = on_side[inv.reshape(-1)]
+    return out
+
+
+def separation_direction(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """A direction b != 0 in which the likelihood increases without bound, or None.
+
+    Konis (2007), "Linear programming algorithms for detecting separated data in binary
+    logistic regression models" (DPhil thesis, Oxford; R packages safeBinaryRegression and
+    detectseparation): the data are separated (completely or quasi-completely) iff some
+    b != 0 has x_i.b >= 0 for every row with events and x_i.b <= 0 for every row with
+    non-events (so x_i.b = 0 on rows, or covariate patterns, that have both) and x_i.b != 0
+    for at least one row. We solve
+        maximise  sum_events x_i.b - sum_nonevents x_i.b   subject to those signs, -1 <= b_j <= 1
+    with scipy's HiGHS; the optimum is 0 iff there is no separation (a direction in the null
+    space of X has all x_i.b = 0 and does not count). Columns are centred (when the constant
+    is in the model) and scaled to max |x| = 1 first, which changes neither the answer nor
+    the sign pattern and keeps the LP well conditioned. Rows with the same covariate values
+    are merged first (a pattern with both events and non-events gets x.b = 0).
+
+    Returns b in the original column units (unit max-norm in the scaled space), or None.
+    """
+    from scipy.optimize import linprog
+
+    prepared = _lp_rows(X, w, y)
+    if prepared is None:
+        return None
+    Z, sign, centre, scale, const = prepared
+    k = Z.shape[1]
+    strict = sign != 0
+    c = -(sign[strict] @ Z[strict])
+    a_ub = -(sign[strict, None] * Z[strict])
+    mixed = ~strict
+    opts = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]),
+                  A_eq=Z[mixed] if mixed.any() else None, b_eq=np.zeros(int(mixed.sum())) if mixed.any() else None,
+                  bounds=[(-1.0, 1.0)] * k, method="highs", options=opts)
+    if res.status != 0 or res.x is None:
+        return None
+    b = res.x
+    margin = Z @ b
+    signed = sign * margin
+    tol = 1e-7
+    # A certificate: no row on the wrong side, patterns with both outcomes on the hyperplane,
+    # and at least one row strictly on its side.
+    if (signed[strict].max(initial=0.0) <= tol or signed[strict].min(initial=0.0) < -tol
+            or (mixed.any() and np.abs(margin[mixed]).max() > tol)):
+        return None
+    # Back to the original units: Z b = (X - centre)/scale . b
+    b_orig = b / scale
+    if const.any():
+        j = int(np.argmax(const))
+        b_orig[j] -= float(centre @ (b / scale))
+    return b_orig
+
+
+def _newton(Xs: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray, max_iter: int,
+            stop_on_divergence: bool) -> tuple[np.ndarray, np.ndarray, float, bool, int, bool]:
+    """Newton-Raphson with step halving. Returns (beta, eta, loglik, converged, iterations,
+    singular).
+
+    Converged: max |delta beta| / max(1, |beta|) < BETA_TOL and max |delta eta| /
+    max(1, |eta|) < BETA_TOL (the second makes the test independent of the units of the
+    covariates: a covariate in pounds has a tiny beta), or the fit has stalled at the
+    numerical maximum (three iterations in a row with no measurable gain in the
+    log-likelihood and a Newton decrement g'I^-1 g below 1e-12 max(1, |LL|), which
+    floating-point noise on ill-conditioned designs can otherwise keep from the strict test).
+    """
+    k = Xs.shape[1]
+    eta = Xs @ beta
+    ll = float(np.dot(y, eta) - np.dot(w, np.logaddexp(0.0, eta)))
+    converged = singular = False
+    it = 0
+    flat_growth = 0  # iterations where the log-likelihood stalls while beta keeps moving
+    stall = 0
+    for it in range(1, max_iter + 1):
+        p = _prob(eta)
+        grad = Xs.T @ (y - w * p)
+        wt = w * p * (1.0 - p)
+        info = (Xs * wt[:, None]).T @ Xs
+        delta, sing = _solve_psd(info, grad)
+        singular = singular or sing
+        decrement = float(abs(delta @ grad))
+        step = 1.0
+        for _ in range(40):
+            new_beta = beta + step * delta
+            new_eta = Xs @ new_beta
+            new_ll = float(np.dot(y, new_eta) - np.dot(w, np.logaddexp(0.0, new_eta)))
+            if new_ll >= ll - 1e-12 * max(1.0, abs(ll)) or not np.isfinite(ll):
+                break
+            step /= 2.0
+        change = np.max(np.abs(new_beta - beta) / np.maximum(1.0, np.abs(new_beta))) if k else 0.0
+        change_eta = float(np.max(np.abs(new_eta - eta) / np.maximum(1.0, np.abs(new_eta)), initial=0.0))
+        ll_gain = new_ll - ll
+        beta, eta, ll = new_beta, new_eta, new_ll
+        if change < BETA_TOL and change_eta < BETA_TOL:
+            converged = True
+            break
+        if ll_gain <= 1e-15 * max(1.0, abs(ll)) and decrement < 1e-12 * max(1.0, abs(ll)):
+            stall += 1
+            if stall >= 3:
+                converged = True
+                break
+        else:
+            stall = 0
+        # Divergence toward infinity (suspected separation): the likelihood stops improving
+        # while some coefficient keeps growing. Only a reason to stop early and run the exact
+        # check (separation_direction); never itself a verdict.
+        if (stop_on_divergence and ll_gain < 1e-10 * max(1.0, abs(ll)) and change > 1e-4
+                and np.max(np.abs(eta)) > SUSPECT_ETA):
+            flat_growth += 1
+            if flat_growth >= 5:
+                break
+        else:
+            flat_growth = 0
+    return beta, eta, ll, converged, it, singular
+
+
 def fit_logit(X: np.ndarray, w: np.ndarray, y: np.ndarray, cols: tuple[int, ...],
               start: np.ndarray | None = None) -> Fit:
     """Maximum-likelihood fit of the logit model on design columns `cols`.
 
     Newton-Raphson with step halving if the log-likelihood would fall. Starts from `start`
     or from the intercept-only solution (constant = logit of the event rate).
+
+    Separation is decided by the linear program of `separation_direction`, run only when a
+    fit is suspect (not converged, or some |eta| > SUSPECT_ETA, i.e. a fitted probability
+    within 3e-7 of 0 or 1): extreme fitted probabilities alone are legitimate with a strong
+    or wide-range covariate. A suspect fit that the LP clears is iterated further (another
+    MAX_ITER iterations without the early stop) so that it converges.
     """
     Xs = X[:, list(cols)]
     k = Xs.shape[1]
@@ -104,51 +294,28 @@ def fit_logit(X: np.ndarray, w: np.ndarray, y: np.ndarray, cols: tuple[int, ...]
             beta[0] = np.log(total_y / (total_w - total_y))
     else:
         beta = np.array(start, dtype=float)
-    eta = Xs @ beta
-    ll = float(np.dot(y, eta) - np.dot(w, np.logaddexp(0.0, eta)))
-    converged = False
-    singular = False
-    separation = False
-    it = 0
-    flat_growth = 0  # iterations where the log-likelihood stalls while beta keeps moving
-    for it in range(1, MAX_ITER + 1):
-        p = _prob(eta)
-        grad = Xs.T @ (y - w * p)
-        wt = w * p * (1.0 - p)
-        info = (Xs * wt[:, None]).T @ Xs
-        delta, sing = _solve_psd(info, grad)
-        singular = singular or sing
-        step = 1.0
-        for _ in range(40):
-            new_beta = beta + step * delta
-            new_eta = Xs @ new_beta
-            new_ll = float(np.dot(y, new_eta) - np.dot(w, np.logaddexp(0.0, new_eta)))
-            if new_ll >= ll - 1e-12 * max(1.0, abs(ll)) or not np.isfinite(ll):
-                break
-            step /= 2.0
-        change = np.max(np.abs(new_beta - beta) / np.maximum(1.0, np.abs(new_beta))) if k else 0.0
-        ll_gain = new_ll - ll
-        beta, eta, ll = new_beta, new_eta, new_ll
-        if change < BETA_TOL:
-            converged = True
-            break
-        # Divergence toward infinity (separation): the likelihood stops improving while some
-        # coefficient keeps growing by a roughly constant amount each iteration.
-        if ll_gain < 1e-10 * max(1.0, abs(ll)) and change > 1e-4 and np.max(np.abs(eta)) > 15:
-            flat_growth += 1
-            if flat_growth >= 5:
-                break
-        else:
-            flat_growth = 0
+    beta, eta, ll, converged, it, singular = _newton(Xs, w, y, beta, MAX_ITER, True)
+    present = w > 0
+    separation = complete = False
+    n_perfect = 0.0
+    suspect = (not converged) or np.max(np.abs(eta[present]), initial=0.0) > SUSPECT_ETA
+    if suspect and k:
+        direction = separation_direction(Xs, w, y)
+        separation = direction is not None
+        if separation:
+            off = perfectly_predicted(Xs, w, y)
+            n_perfect = float(w[off].sum())
+            complete = bool(off[present].all())
+        if not separation and not converged:
+            beta, eta, ll, converged, it2, sing2 = _newton(Xs, w, y, beta, MAX_ITER, False)
+            it += it2
+            singular = singular or sing2
     p = _prob(eta)
     wt = w * p * (1.0 - p)
     info = (Xs * wt[:, None]).T @ Xs
     cov, sing = _inverse_psd(info)
     singular = singular or sing or (k > 0 and is_rank_deficient(info))
-    present = w > 0
-    extreme = np.any((np.minimum(p, 1.0 - p) < SEPARATION_EPS) & present)
-    separation = bool(extreme or (not converged and np.max(np.abs(eta[present]), initial=0) > 15))
-    return Fit(tuple(cols), beta, cov, ll, eta, p, converged, it, separation, singular)
+    return Fit(tuple(cols), beta, cov, ll, eta, p, converged, it, separation, singular, n_perfect, complete)
 
 
 def score_blocks(X: np.ndarray, w: np.ndarray, y: np.ndarray, fit: Fit) -> tuple[np.ndarray, np.ndarray]:

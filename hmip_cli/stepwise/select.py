@@ -241,16 +241,20 @@ class _Engine:
         self.flagged.add(key)
         model = ", ".join(sorted(current, key=self.order.__getitem__)) or "intercept only"
         if f.separation:
+            kind = "complete" if f.complete else "quasi-complete"
             self.problems.append(Problem(
                 "separation", term,
-                f"step {step}: complete or quasi-complete separation after '{term}' changed the model "
-                f"({model}): some fitted probabilities are 0 or 1, the estimates do not exist and their "
-                "odds ratios are not reported; treat this model as unreliable", step))
+                f"step {step}: {kind} separation after '{term}' changed the model ({model}): a combination "
+                f"of its variables predicts the outcome perfectly for {int(round(f.n_perfect))} of "
+                f"{self.d.n_used} cases (fitted probabilities 0 or 1), so the estimates do not exist (they "
+                "diverge to infinity) and their odds ratios are not reported; treat this model as unreliable. "
+                "Selection stopped at this step. SPSS would continue stepping from its non-converged "
+                "estimates (it stops iterating and warns); its path past this point is not meaningful", step))
         elif not f.converged:
             self.problems.append(Problem(
                 "nonconvergence", term,
-                f"step {step}: the fit of the model ({model}) did not converge in {F.MAX_ITER} iterations; "
-                "treat it as unreliable", step))
+                f"step {step}: the fit of the model ({model}) did not converge in {f.iterations} iterations "
+                "although the data are not separated; treat it as unreliable (selection stopped here)", step))
 
     def _broken(self, current: frozenset[str]) -> bool:
         f = self.fit(current)
