@@ -1,7 +1,171 @@
-"""Placeholder: this command group is not built yet."""
+"""`hmip report` (the bulletin as HTML, Markdown or an accessible XLSX) and `hmip chart`
+(Figures 1-4 as SVG, PNG or text bars)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from hmip_cli import rates as R
+from hmip_cli.cli.common import DataOpt, handle_errors, say
+from hmip_cli.errors import BadRequest
+
+MinNOpt = Annotated[
+    int,
+    typer.Option("--min-n", min=1, show_default=True,
+                 help="Rates with fewer applicable cases than this are suppressed [c] (or, with "
+                      "--no-suppress, marked [low])."),
+]
+SuppressOpt = Annotated[
+    bool,
+    typer.Option("--suppress/--no-suppress", show_default=True,
+                 help="Suppress rates below --min-n ([c], with a second group where needed) rather than "
+                      "only marking them [low]. A report is a publication, so the default is to suppress."),
+]
+
+
+class ReportFormatOpt(str, Enum):
+    html = "html"
+    markdown = "markdown"
+    xlsx = "xlsx"
+
+
+class ChartFormat(str, Enum):
+    svg = "svg"
+    png = "png"
+    text = "text"
+
+
+def load_cases(data: Path | None):
+    """The stored cases (a seam the tests replace)."""
+    from hmip_cli import store
+
+    return store.load_cases(data)
+
+
+def _figure_number(name: str) -> int:
+    from hmip_cli import schema
+
+    key = name.strip().lower().replace("figure", "").replace("fig", "").strip("-_ ")
+    figures = sorted(m.figure for m in schema.MEASURES)
+    if key.isdigit() and int(key) in figures:
+        return int(key)
+    for m in schema.MEASURES:
+        if key in (m.key, *m.aliases):
+            return m.figure
+    raise BadRequest(f"unknown figure {name!r}; choose from: " + ", ".join(f"figure{n}" for n in figures))
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("report")
+    @handle_errors
+    def report_cmd(
+        output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False,
+                                             help="The report file: .html, .md or .xlsx (written atomically).")],
+        fmt: Annotated[ReportFormatOpt | None, typer.Option(
+            "--format", "-f", help="html, markdown or xlsx. Default: from the --output extension.")] = None,
+        data: DataOpt = None,
+        min_n: MinNOpt = R.DEFAULT_MIN_N,
+        suppress: SuppressOpt = True,
+        fdr: Annotated[bool, typer.Option("--fdr", help="Add Benjamini-Hochberg adjusted p-values to the "
+                                                        "significant differences.")] = False,
+        date: Annotated[str | None, typer.Option(
+            "--date", metavar="YYYY-MM-DD",
+            help="The report date (default: $SOURCE_DATE_EPOCH, else today). Fix it for byte-identical "
+                 "reports.")] = None,
+    ) -> None:
+        """The bulletin as one file: key findings in plain English, the sample profile,
+        Figures 1-4 each with its data table, Tables 1 and 2, the significant subgroup
+        differences from forward stepwise logistic regression (with a methods note and
+        the cases in each model), small-number markers and suppression, and provenance
+        (store content hash, cases, inspections, hmip version, parameters, date).
+
+        \b
+        Formats:
+          html      one self-contained file (inline SVG and CSS; no network requests),
+                    readable on a phone and printable
+          markdown  tables and SVG figures written to <name>_figures/ beside the file
+          xlsx      an accessible publication spreadsheet: Cover, Contents, Notes, then
+                    one table per sheet from cell A1
+
+        Case identifiers and free-text notes never appear in a report.
+
+        \b
+        Example:
+          hmip report --output report.html
+          hmip report --output bulletin.xlsx --date 2019-01-31
+          hmip report --output docs/report.md --no-suppress --min-n 20 --fdr
+        """
+        from hmip_cli import store
+        from hmip_cli.report.content import ReportParams, build_report
+        from hmip_cli.report.write import infer_format, write_report
+
+        kind = infer_format(output, fmt.value if fmt else None)
+        cases = load_cases(data)
+        info = store.store_info(data)
+        params = ReportParams(min_n=min_n, suppress=suppress, fdr=fdr, date=date)
+        rep = build_report(cases, info=info, params=params,
+                           progress=lambda step: say(f"Computing {step}...") if step else None)
+        written = write_report(rep, output, kind)
+        extra = f" and {len(written) - 1} figures in {written[1].parent}" if len(written) > 1 else ""
+        say(f"Wrote {output} ({kind.value}; {len(rep.key_findings)} key findings, {len(rep.tables)} tables){extra}.")
+
+    @app.command("chart")
+    @handle_errors
+    def chart_cmd(
+        figure: Annotated[str, typer.Argument(help="figure1 (availability), figure2 (delivery), figure3 "
+                                                   "(contracted providers) or figure4 (partners).")],
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", dir_okay=False, help="Write an .svg or .png file. Without it: text bars on stdout.")] = None,
+        fmt: Annotated[ChartFormat | None, typer.Option(
+            "--format", "-f", help="svg, png or text. Default: from the --output extension, else text.")] = None,
+        data: DataOpt = None,
+        min_n: MinNOpt = R.DEFAULT_MIN_N,
+        suppress: SuppressOpt = True,
+    ) -> None:
+        """One of the bulletin's Figures 1-4 as a chart: per factor, the applicable cases
+        (full bar) and the cases judged yes (filled segment), labelled with % yes and n.
+        Suppressed factors are shown as [c] with no bar.
+
+        SVG and PNG output is byte-identical for the same data; the SVG has a <title> and
+        <desc> (alt text) and keeps its text as text.
+
+        \b
+        Example:
+          hmip chart figure1 --output fig1.svg
+          hmip chart figure3 --output fig3.png --no-suppress
+          hmip chart figure2
+        """
+        from hmip_cli.fileio import atomic_write_bytes
+        from hmip_cli.render import write_text
+        from hmip_cli.report import charts
+        from hmip_cli.report.content import figure_data
+        from hmip_cli.report.terminal import text_chart
+
+        n = _figure_number(figure)
+        kind = fmt
+        if kind is None:
+            suffix = output.suffix.lower().lstrip(".") if output else "text"
+            if suffix not in ("svg", "png", "text", "txt"):
+                raise BadRequest(f"cannot tell the chart format from {output.name!r}: use .svg or .png, or --format")
+            kind = ChartFormat("text" if suffix == "txt" else suffix)
+        if kind is ChartFormat.png and output is None:
+            raise BadRequest("PNG output needs --output FILE")
+        from hmip_cli import schema
+
+        measure = next(m for m in schema.MEASURES if m.figure == n)
+        frame = R.rates(load_cases(data), measures=[measure.key], min_n=min_n, suppress=suppress)
+        if kind is ChartFormat.text:
+            write_text(text_chart(frame, min_n=min_n), output)
+            return
+        fig = figure_data(frame, n)
+        payload = (charts.figure_svg(fig, n, min_n=min_n).encode("utf-8") if kind is ChartFormat.svg
+                   else charts.figure_png(fig, n, min_n=min_n))
+        if output is None:
+            write_text(payload.decode("utf-8"))
+            return
+        atomic_write_bytes(output, payload)
+        say(f"Wrote {output} ({kind.value}).")

@@ -176,7 +176,9 @@ def _accessible(svg: str, ident: str, title: str, desc: str) -> str:
 def inline_svg(svg: str) -> str:
     """The <svg> element alone (no XML declaration or DOCTYPE), for embedding in HTML."""
     start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
+    svg = svg[start:] if start >= 0 else svg
+    # The RDF <metadata> block only names vocabularies; inline it is noise.
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
 
 
 def figure_numbers() -> list[int]:

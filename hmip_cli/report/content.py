@@ -328,7 +328,8 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         note = first["note"]
         if first["reliable"] is False and note is None:
             note = "unreliable estimate"
-        mrows.append({"outcome": first["label"], "n": first["n"], "n_dropped": first["n_dropped"],
+        mrows.append({"outcome": first["label"], "n": "[x]" if first["n"] is None else first["n"],
+                      "n_dropped": "[x]" if first["n_dropped"] is None else first["n_dropped"],
                       "entered": ", ".join(b.label for b in entered if b) or "none",
                       "note": note})
         mkeys.append(model if model in targets else str(model))
@@ -408,3 +409,92 @@ def build_report(cases: pl.DataFrame, *, info=None, params: ReportParams | None 
             else from_cases(cases, date, params.to_dict()))
     kf = key_findings(results, findings, profile=profile, min_n=params.min_n)
     return Report(results, profile, findings, params, prov, tables, kf, figures)
+
+
+# --------------------------------------------------------------------------------------
+# What the writers share: the outline and how a cell reads
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str  # anchor of the section (the table inside has the DocTable id)
+    heading: str
+    intro: str
+    table: DocTable
+    figure: int | None = None
+
+
+METHODS_NOTE = (
+    "Logistic regression models were used to assess which subgroup differences were significant when "
+    "accounting for the relationships between the variables. For every factor and measure, and for each "
+    "of the four case-level questions, a model was fitted to the cases where the judgement applied. "
+    "Variables were entered by forward stepwise selection (SPSS FSTEP(LR)): at each step the candidate "
+    "with the smallest score-test p entered if p < {pin:g} (PIN); after each entry every term in the "
+    "model was given a likelihood-ratio removal test and the weakest removed if p > {pout:g} (POUT). "
+    "Cases with a missing value on the outcome or any candidate were dropped once, before the first "
+    "step (listwise deletion); the number of cases in each model is in the table of models below."
+)
+
+
+def sections(report: Report) -> list[Section]:
+    """The report's sections in the bulletin's order."""
+    out = [Section("section-sample", "Sample profile", "The case assessments the findings are based on.",
+                   report.table(SAMPLE_ID))]
+    for n in sorted(report.figures):
+        m = measure_of_figure(n)
+        out.append(Section(f"section-figure-{n}", figure_title(n),
+                           f"Cases where the factor was a priority and the judgement applied, and the "
+                           f"percentage where: {m.question[:-1].lower()}? (yes).", report.table(figure_id(n)), n))
+    for t in report.tables:
+        if t.id.startswith("table-"):
+            out.append(Section(f"section-{t.id}", t.title, "For all cases and each group of each breakdown.", t))
+    p = report.params
+    out.append(Section("section-differences", "Significant subgroup differences",
+                       METHODS_NOTE.format(pin=p.pin, pout=p.pout), report.table(DIFFERENCES_ID)))
+    out.append(Section("section-models", "Stepwise models", "Cases in each model and the variables selected.",
+                       report.table(MODELS_ID)))
+    return out
+
+
+MARKER_DEFINITIONS = (
+    (R.MARK_SUPPRESSED, "Suppressed (confidential): fewer than the minimum number of applicable cases, "
+                        "or a second group hidden so that the first cannot be worked out from the total."),
+    (R.MARK_LOW, "Low reliability: based on fewer than the minimum number of applicable cases."),
+    (R.MARK_NOT_APPLICABLE, "Not applicable: no applicable cases."),
+    ("[x]", "Not available: the value could not be computed (for example, an unreliable model)."),
+)
+
+
+def marker_definitions(min_n: int) -> list[tuple[str, str]]:
+    return [(code, text.replace("the minimum number", f"{min_n}")) for code, text in MARKER_DEFINITIONS]
+
+
+def short_name(t: DocTable) -> str:
+    """'Figure 1', 'Table 2', 'Sample profile', 'Significant differences', 'Stepwise models'."""
+    if t.id == DIFFERENCES_ID:
+        return "Significant differences"
+    if t.id == MODELS_ID:
+        return "Stepwise models"
+    return t.title.split(":")[0]
+
+
+def cell_text(column: Column, value) -> str:
+    """How a cell reads in HTML and Markdown (XLSX keeps numbers as numbers)."""
+    from hmip_cli.render import round_1dp
+
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if column.kind == "percent":
+        return round_1dp(value)
+    if column.kind == "ratio":
+        return f"{value:.2f}"
+    if column.kind == "p":
+        return "<0.001" if value < 0.001 else f"{value:.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

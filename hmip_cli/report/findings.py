@@ -79,6 +79,12 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def lower_label(label: str) -> str:
+    """'Ethnic group' -> 'ethnic group'; 'OGRS band' and 'RoSH' keep their capitals."""
+    first = label.split(" ", 1)[0]
+    return label[:1].lower() + label[1:] if first[1:] == first[1:].lower() else label
+
+
 def factor_phrase(factor: schema.Factor) -> str:
     """The factor as it reads inside a sentence ("lifestyle and associates")."""
     return factor.label[:1].lower() + factor.label[1:]
@@ -380,7 +386,7 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
             factors = join_words([factor_phrase(schema.get_factor(targets[r["model"]].factor)) for r in rs])
             phrase = _measure_words(m)[2]
             count = f"{number_word(len(rs))} factor{'s' if len(rs) != 1 else ''}"
-            text = (f"After accounting for the other variables, {phrase} in cases with {label.lower()} {more} "
+            text = (f"After accounting for the other variables, {phrase} in cases with {lower_label(label)} {more} "
                     f"rather than {less}, for {count}: {factors}.")
             ev = ()
             if len(rs) == 1:
@@ -399,7 +405,7 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
             g, ev = describe(r)
             who = q.who.replace("_", " ")
             words = _TOPIC_WORDS.get(q.topic, q.label.split(": ", 1)[-1])
-            label = (b.label if b else r["term"]).lower()
+            label = lower_label(b.label if b else r["term"])
             text = (f"For {who}, the judgement that {words} was more likely in cases with {label} {more} "
                     f"rather than {less}, after accounting for the other variables" + (f" ({g})." if g else "."))
             out.append(Finding(text, C.DIFFERENCES_ID, (C.difference_key(r),), ev, also=(C.table_id(q.table),)))

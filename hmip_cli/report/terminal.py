@@ -1,0 +1,63 @@
+"""Figures 1-4 as text: horizontal bars for the terminal, readable without colour.
+
+Each bar is 0-100%: `█` for the share judged yes and `░` for the rest, followed by the %
+(whole number, as in the bulletin's charts) and n (applicable cases). Suppressed and empty
+rates get no bar, only their marker and a few words. Plain text: no ANSI codes, no Rich.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hmip_cli import rates as R
+from hmip_cli.report import content as C
+
+YES, REST = "\u2588", "\u2591"
+
+
+def bar(percent: float, width: int) -> str:
+    filled = min(width, max(0, int(C._half_up(percent * width / 100.0, "1"))))
+    return YES * filled + REST * (width - filled)
+
+
+def _line(label: str, r: dict, label_width: int, width: int, min_n: int) -> str:
+    head = label.ljust(label_width)
+    n = r["n"] or 0
+    if r["marker"] == R.MARK_SUPPRESSED:
+        return f"{head}  {R.MARK_SUPPRESSED} not shown: fewer than {min_n} applicable cases (n={n:,})"
+    if r["marker"] == R.MARK_NOT_APPLICABLE or r["percent_yes"] is None:
+        return f"{head}  {R.MARK_NOT_APPLICABLE} no applicable cases"
+    text = f"{head}  {bar(r['percent_yes'], width)} {C.whole(r['percent_yes']):>3}%  n={n:,}"
+    return text + (f" {R.MARK_LOW}" if r["marker"] == R.MARK_LOW else "")
+
+
+def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int = 40) -> str:
+    """Bars for every measure in a `rates()` frame, factors in the bulletin's order.
+
+    Where the frame has breakdown rows (`rates(..., by=...)`), each factor's all-cases bar
+    is followed by one indented bar per group.
+    """
+    out: list[str] = []
+    for (figure,), part in frame.group_by("figure", maintain_order=True):
+        rows = part.to_dicts()
+        labels = [r["factor_label"] if r["breakdown"] == R.ALL else f"  {r['breakdown_label']}: {r['group_label']}"
+                  for r in rows]
+        lw = max(len(s) for s in labels)
+        if out:
+            out.append("")
+        out.append(C.figure_title(figure))
+        out.append(f"% yes of applicable cases ({YES} yes, {REST} no; bar = 0-100%); n = applicable cases")
+        out.append("")
+        for label, r in zip(labels, rows):
+            out.append(_line(label, r, lw, width, min_n))
+        notes = []
+        markers = {r["marker"] for r in rows}
+        if R.MARK_LOW in markers:
+            notes.append(f"{R.MARK_LOW} low reliability: fewer than {min_n} applicable cases.")
+        if R.MARK_SUPPRESSED in markers:
+            notes.append(f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or hidden so "
+                         "that another group cannot be worked out.")
+        if notes:
+            out.append("")
+            out.extend(notes)
+    return "\n".join(out) + "\n"
