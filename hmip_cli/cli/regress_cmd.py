@@ -34,7 +34,8 @@ or when the next model would repeat one already visited.
 Three ways to choose the outcome:
 
 \b
-  --input FILE --outcome COL --candidates a,b,c   any CSV or Parquet file
+  --input FILE --outcome COL --candidates a,b,c   a CSV, Parquet, Excel, SPSS .sav
+                                                   or Stata .dta file
   --factor F [--measure M]  or  --question Q       a judgement from the store, among the
                                                    cases where it applies; candidates are
                                                    breakdown keys (default: the bulletin's six)
@@ -61,19 +62,111 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
+# Cell values read as missing in CSV/TSV (and in text columns of any input), after trimming
+# spaces: blank, NA (R), N/A and #N/A (Excel), NaN/nan (Python, R), "." (SAS, SPSS exports).
+MISSING_TOKENS = ("", "NA", "N/A", "#N/A", "NaN", "nan", ".")
+FILE_TYPES = ".csv, .tsv, .txt, .parquet, .xlsx, .xls, .sav, .zsav or .dta"
+
+
 def read_frame(path: Path) -> pl.DataFrame:
+    """Cases from a file, with missing values as nulls (docs/stepwise.md, "Input files").
+
+    CSV/TSV: MISSING_TOKENS are null; a text column whose values (trimmed) are all numbers
+    or all true/false becomes numeric or Boolean. Parquet and Excel (first sheet): the same
+    clean-up of text columns. SPSS .sav/.zsav and Stata .dta (pyreadstat): numeric codes are
+    kept as they are (value labels are not applied), system- and user-missing values are null;
+    a categorical variable's levels are its codes in numeric order, so the default reference
+    (last) is the highest code, as in SPSS. Float NaN is null everywhere.
+    """
     if not path.exists():
         raise BadRequest(f"no such file: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            return pl.read_parquet(path)
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=None,
-                               null_values=["", "NA"])
-    except pl.exceptions.PolarsError as exc:
-        raise BadInput(f"could not read {path}: {exc}") from None
-    raise BadRequest(f"{path}: expected a .csv, .tsv or .parquet file")
+            frame = pl.read_parquet(path)
+        elif suffix in (".csv", ".tsv", ".txt"):
+            frame = pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=None,
+                                null_values=list(MISSING_TOKENS))
+        elif suffix in (".xlsx", ".xls", ".xlsm"):
+            frame = pl.read_excel(path, infer_schema_length=None)
+        elif suffix in (".sav", ".zsav", ".dta"):
+            import pyreadstat
+
+            reader = pyreadstat.read_dta if suffix == ".dta" else pyreadstat.read_sav
+            frame, _meta = reader(str(path), output_format="polars")
+        else:
+            raise BadRequest(f"{path}: expected a {FILE_TYPES} file")
+    except BadRequest:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        raise BadInput(f"could not read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    return normalise_frame(frame)
+
+
+_BOOL_TEXT = {"true": True, "false": False}
+
+
+def normalise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float NaN -> null; text columns trimmed, MISSING_TOKENS -> null, and converted to
+    Int64/Float64 (every non-missing value a number) or Boolean (every one true/false, any case)."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype in (pl.Float32, pl.Float64):
+            out.append(col.fill_nan(None))
+            continue
+        if dtype != pl.String:
+            out.append(col)
+            continue
+        s = frame.get_column(name).str.strip_chars()
+        s = s.set(s.is_in(list(MISSING_TOKENS)).fill_null(False), None) if s.len() else s
+        present = s.drop_nulls()
+        if present.len() == 0:
+            out.append(pl.lit(s))
+            continue
+        as_int = s.cast(pl.Int64, strict=False)
+        if as_int.null_count() == s.null_count():
+            out.append(pl.lit(as_int).alias(name))
+            continue
+        as_float = s.cast(pl.Float64, strict=False)
+        if as_float.null_count() == s.null_count() and as_float.drop_nulls().is_finite().all():
+            out.append(pl.lit(as_float).alias(name))
+            continue
+        lower = present.str.to_lowercase()
+        if lower.is_in(list(_BOOL_TEXT)).all():
+            out.append(pl.lit(s.str.to_lowercase().replace_strict(_BOOL_TEXT, default=None,
+                                                                   return_dtype=pl.Boolean)).alias(name))
+            continue
+        out.append(pl.lit(s).alias(name))
+    return frame.select(out)
+
+
+def parse_reference(values: list[str]) -> str | dict[str, str]:
+    """--reference values (repeatable, each may be comma-separated): "first"/"last" for every
+    variable, VAR=LEVEL for one. Returns "last"/"first" or a dict (key "*" = the default)."""
+    default: str | None = None
+    named: dict[str, str] = {}
+    for part in (p.strip() for v in values for p in v.split(",")):
+        if not part:
+            continue
+        if "=" in part:
+            k, _, v = part.partition("=")
+            if not k.strip() or not v.strip():
+                raise BadRequest(f"--reference: expected VAR=LEVEL, got {part!r}")
+            if k.strip() in named and named[k.strip()] != v.strip():
+                raise BadRequest(f"--reference: two references for '{k.strip()}'")
+            named[k.strip()] = v.strip()
+        elif part in ("last", "first"):
+            if default is not None and default != part:
+                raise BadRequest("--reference: give either first or last as the default, not both")
+            default = part
+        else:
+            raise BadRequest(f"--reference must be last, first, or VAR=LEVEL; got {part!r}")
+    if not named:
+        return default or "last"
+    if default is not None:
+        named["*"] = default
+    return named
 
 
 def load_cases(data: Path | None) -> pl.DataFrame:
@@ -184,7 +277,8 @@ def register(app: typer.Typer) -> None:
     @app.command("regress", help=HELP)
     @handle_errors
     def regress(
-        input: Annotated[Path | None, typer.Option("--input", "-i", help="A CSV, TSV or Parquet file of cases.",
+        input: Annotated[Path | None, typer.Option("--input", "-i", help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN and . are missing), "
+                        "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
                                                    dir_okay=False)] = None,
         outcome: Annotated[str | None, typer.Option("--outcome", help="Binary outcome column (with --input).")] = None,
         candidates: Annotated[str | None, typer.Option(
@@ -206,11 +300,13 @@ def register(app: typer.Typer) -> None:
         pout: Annotated[float, typer.Option("--pout", help="Removal: p above this removes a term.")] = 0.10,
         removal: Annotated[Removal, typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), "
                                                                    "wald, or conditional.")] = Removal.lr,
-        reference: Annotated[str, typer.Option(
+        reference: Annotated[list[str] | None, typer.Option(
             "--reference", help="Reference category of categorical variables: last (SPSS default) or first; "
-                                "or VAR=LEVEL,... for named levels.")] = "last",
+                                "VAR=LEVEL (or VAR=first / VAR=last) for one variable. Repeatable, e.g. "
+                                "--reference first --reference provider=NPS.")] = None,
         event: Annotated[str | None, typer.Option(
-            "--event", help="Outcome value that is the event (default: True, 1, or the later value).")] = None,
+            "--event", help="Outcome value that is the event (default: True, 1, or the higher/later value, "
+                            "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).")] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
         data: DataOpt = None,
@@ -218,16 +314,7 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.stepwise import sweeps as S
         from hmip_cli.stepwise import stepwise
 
-        ref: str | dict[str, str] = reference
-        if "=" in reference:
-            ref = {}
-            for part in _split(reference):
-                k, _, v = part.partition("=")
-                if not v:
-                    raise BadRequest(f"--reference: expected VAR=LEVEL, got {part!r}")
-                ref[k.strip()] = v.strip()
-        elif reference not in ("last", "first"):
-            raise BadRequest("--reference must be last, first, or VAR=LEVEL,...")
+        ref = parse_reference(reference or [])
         options = {"pin": pin, "pout": pout, "removal": removal.value}
 
         store_mode = bool(factor or measure or question or all_)
@@ -240,6 +327,9 @@ def register(app: typer.Typer) -> None:
             if not outcome or not candidates:
                 raise BadRequest("--input needs --outcome and --candidates")
             frame = read_frame(input)
+            if input.suffix.lower() in (".sav", ".zsav", ".dta"):
+                say("note: categorical variables use the file's numeric codes (value labels are not applied); "
+                    "levels are in numeric order, so the default reference (last) is the highest code, as in SPSS")
             res = stepwise(frame, outcome, _split(candidates), categorical=_split(categorical), reference=ref,
                            event=event, **options)
             _report_problems(res)
@@ -280,13 +370,30 @@ def register(app: typer.Typer) -> None:
         _emit_results(results, fmt, output)
 
 
+def _json_default(value):
+    import math
+
+    import numpy as np
+
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def _emit_results(results, fmt: Format, output: Path | None) -> None:
     if fmt is Format.json:
         if len(results) == 1 and results[0][0] is None:
             payload = results[0][1].to_dict()
         else:
             payload = [{"model": t.model, "label": t.label, **r.to_dict()} for t, r in results]
-        write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", output)
+        # allow_nan=False: the payload is cleaned (NaN/inf -> null); never emit invalid JSON.
+        write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
+                   + "\n", output)
         return
     tables: list[Table] = []
     for t, r in results:

@@ -100,9 +100,9 @@ def outcome_coding(frame: pl.DataFrame, outcome: str, event: str | None) -> tupl
     values = col.drop_nulls().unique().to_list()
     levels = _ordered_levels(values, col.dtype)
     if len(levels) > 2:
-        shown = ", ".join(_label(v) for v in levels[:6])
-        raise BadInput(f"outcome '{outcome}' is not binary: it has {len(levels)} values ({shown}"
-                       f"{', ...' if len(levels) > 6 else ''})")
+        shown = ", ".join(_label(v) for v in levels[:5])
+        raise BadInput(f"outcome '{outcome}' is not binary: it has {len(levels)} distinct values ({shown}"
+                       f"{', ...' if len(levels) > 5 else ''}); give a column with exactly two values")
     if col.dtype == pl.Boolean:
         levels = [False, True]
     elif _is_numeric(col.dtype) and set(levels) <= {0, 1}:
@@ -112,16 +112,36 @@ def outcome_coding(frame: pl.DataFrame, outcome: str, event: str | None) -> tupl
         raise ModelFailure(f"outcome '{outcome}' has only one value ({only}); there is nothing to model")
     if event is not None:
         labels = [_label(v) for v in levels]
-        if event not in labels:
+        i = _match_level(event, levels, labels)
+        if i is None:
             raise BadRequest(f"event {event!r} is not a value of '{outcome}' (values: {', '.join(labels)})")
-        i = labels.index(event)
         return levels[i], levels[1 - i]
     return levels[1], levels[0]
 
 
+def _match_level(text: str, levels: list, labels: list[str]) -> int | None:
+    """Position of the level `text` names: its label exactly; else the same number (1 = 1.0);
+    else the only label equal ignoring case (TRUE = true)."""
+    if text in labels:
+        return labels.index(text)
+    try:
+        num = float(text)
+    except ValueError:
+        num = None
+    if num is not None:
+        hits = [i for i, v in enumerate(levels)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) == num]
+        if len(hits) == 1:
+            return hits[0]
+    hits = [i for i, lab in enumerate(labels) if lab.casefold() == text.casefold()]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _reference_for(name: str, reference: dict[str, str] | str) -> str:
+    """A dict gives a level (or "first"/"last") per variable; its "*" entry, if any, is the
+    default for the others (else "last")."""
     if isinstance(reference, dict):
-        return reference.get(name, "last")
+        return reference.get(name, reference.get("*", "last"))
     return reference
 
 
@@ -131,8 +151,9 @@ def _pick_reference(name: str, levels: list, spec: str) -> int:
         return len(levels) - 1
     if spec == "first":
         return 0
-    if spec in labels:
-        return labels.index(spec)
+    i = _match_level(spec, levels, labels)
+    if i is not None:
+        return i
     raise BadRequest(f"reference {spec!r} is not a level of '{name}' (levels: {', '.join(labels)})")
 
 
@@ -146,7 +167,19 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
         raise BadRequest("a candidate is listed twice")
     missing = [c for c in [outcome, *candidates] if c not in frame.columns]
     if missing:
-        raise BadRequest(f"column(s) not found: {', '.join(missing)}; available: {', '.join(frame.columns)}")
+        import difflib
+
+        hints = []
+        for c in missing:
+            near = difflib.get_close_matches(c, frame.columns, n=1) or [
+                x for x in frame.columns if x.casefold() == c.casefold()]
+            if near:
+                hints.append(f"'{c}' (did you mean '{near[0]}'?)")
+            else:
+                hints.append(f"'{c}'")
+        cols = frame.columns
+        shown = ", ".join(cols[:30]) + (f", ... ({len(cols)} columns)" if len(cols) > 30 else "")
+        raise BadRequest(f"column(s) not found: {', '.join(hints)}; available: {shown}")
     if outcome in candidates:
         raise BadRequest(f"the outcome '{outcome}' cannot also be a candidate")
     categorical = list(categorical or [])
@@ -163,13 +196,16 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
         else:
             kinds[c] = "numeric"
     if isinstance(reference, dict):
-        bad = [k for k in reference if k not in candidates]
+        bad = [k for k in reference if k not in candidates and k != "*"]
         if bad:
             raise BadRequest(f"reference given for non-candidate(s): {', '.join(bad)}")
 
     ev_value, nonev_value = outcome_coding(frame, outcome, event)
-    is_event = (pl.col(outcome) == pl.lit(ev_value, dtype=schema[outcome])
-                if schema[outcome] != pl.Boolean else pl.col(outcome))
+    if schema[outcome] == pl.Boolean:
+        # event=False must model False (this used to model True whatever `event` said).
+        is_event = pl.col(outcome) if ev_value else ~pl.col(outcome)
+    else:
+        is_event = pl.col(outcome) == pl.lit(ev_value, dtype=schema[outcome])
     all_cat = all(k == "categorical" for k in kinds.values())
     use_collapse = all_cat if collapse is None else collapse
     n_total = frame.height
@@ -193,7 +229,7 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
         y = data.select(is_event.cast(pl.Float64)).to_series().to_numpy()
     n_used = int(round(w.sum()))
     if n_used == 0:
-        raise ModelFailure("no case has a value on the outcome and every candidate")
+        raise ModelFailure(_no_cases_message(frame, [outcome, *candidates]))
     events = float(y.sum())
     if events == 0 or events == n_used:
         only = _label(nonev_value if events == 0 else ev_value)
@@ -260,6 +296,22 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
     X = np.column_stack(columns)
     return Design(X, w, y, terms, n_used, n_total - n_used, n_total, _label(ev_value), _label(nonev_value),
                   use_collapse, problems, excluded)
+
+
+def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:
+    """Name the columns that leave no complete case: the all-missing ones, else the most missing."""
+    n = frame.height
+    if n == 0:
+        return "the input has no rows"
+    nulls = frame.select(pl.col(c).null_count() for c in columns).row(0)
+    empty = [c for c, k in zip(columns, nulls) if k == n]
+    if empty:
+        return ("no case has a value on the outcome and every candidate: "
+                + ", ".join(f"'{c}'" for c in empty) + f" {'is' if len(empty) == 1 else 'are'} missing "
+                "for every case (missing values: blank, NA, N/A, #N/A, NaN, '.')")
+    worst = sorted(((k, c) for c, k in zip(columns, nulls) if k), reverse=True)[:5]
+    detail = ", ".join(f"'{c}' missing for {k} of {n}" for k, c in worst)
+    return f"no case has a value on the outcome and every candidate (listwise deletion): {detail}"
 
 
 def _codes(s: pl.Series, levels: list) -> np.ndarray:
