@@ -96,3 +96,27 @@ st <- read.csv(file.path(here, "strong.csv"))
 st$g <- factor(st$g); contrasts(st$g) <- contr.treatment(3, base = 3)
 fit <- fstep(st, "y", c("x", "z", "g", "noise"))
 cat("max |eta|", f12(max(abs(predict(fit)))), "converged", fit$converged, "\n")
+
+# ---- data the engine was not tuned on (tests/test_stepwise_reference2.py) ----
+# The CSVs were written from R: write.csv(MASS::Pima.tr, "pima_tr.csv", row.names = FALSE);
+# write.csv(datasets::infert[, c("education", "age", "parity", "induced", "case",
+# "spontaneous")], "infert.csv", row.names = FALSE); write.csv(cbind(car = rownames(mtcars),
+# mtcars), "mtcars.csv", row.names = FALSE).
+cat("==== Pima.tr: type (Yes) ~ npreg glu bp skin bmi ped age, SPSS defaults\n")
+pm <- read.csv(file.path(here, "pima_tr.csv")); pm$y <- as.integer(pm$type == "Yes")
+fstep(pm, "y", c("npreg", "glu", "bp", "skin", "bmi", "ped", "age"))
+
+cat("==== infert: case ~ education (factor, levels sorted, reference last = 6-11yrs) + age parity induced spontaneous\n")
+inf <- read.csv(file.path(here, "infert.csv")); inf$education <- factor(inf$education)
+contrasts(inf$education) <- contr.treatment(3, base = 3)
+fstep(inf, "case", c("education", "age", "parity", "induced", "spontaneous"), 0.2, 0.3)
+cat("==== infert, Wald removal (b' V^-1 b; 2 df for education)\n")
+fstep(inf, "case", c("education", "age", "parity", "induced", "spontaneous"), 0.2, 0.3, "wald")
+
+cat("==== mtcars: am ~ hp wt factor(cyl) (reference 8), SPSS defaults and PIN .5 POUT .6\n")
+mt <- read.csv(file.path(here, "mtcars.csv")); mt$cyl <- factor(mt$cyl)
+contrasts(mt$cyl) <- contr.treatment(3, base = 3)
+fit <- fstep(mt, "am", c("hp", "wt", "cyl"))
+cat("max |eta|", f12(max(abs(predict(fit)))), "converged", fit$converged, "\n")
+fit <- fstep(mt, "am", c("hp", "wt", "cyl"), 0.5, 0.6)
+cat("max |eta|", f12(max(abs(predict(fit)))), "converged", fit$converged, "\n")
