@@ -1,0 +1,360 @@
+"""hmip report: content, HTML / Markdown / XLSX writers, provenance, leaks, CLI."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from test_report_support import (DATE, LEAK_ID, LEAK_NOTE, check_snapshot, fixture_cases, report_for,
+                                 write_fixture_store)
+from typer.testing import CliRunner
+
+from hmip_cli import rates as R
+from hmip_cli import schema
+from hmip_cli.cli.app import app
+from hmip_cli.report import charts
+from hmip_cli.report import content as C
+from hmip_cli.report.html import render_html
+from hmip_cli.report.markdown import render_markdown, write_markdown
+from hmip_cli.report.write import write_report
+from hmip_cli.report.xlsx import render_xlsx, safe_text
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def rep():
+    return report_for()
+
+
+# --------------------------------------------------------------------------------------
+# Content
+# --------------------------------------------------------------------------------------
+
+
+def test_tables_in_bulletin_order(rep):
+    ids = [t.id for t in rep.tables]
+    assert ids == ["sample-profile", "figure-1", "figure-2", "figure-3", "figure-4", "table-1", "table-2",
+                   "differences", "models"]
+    sections = [s.heading for s in C.sections(rep)]
+    assert sections[0] == "Sample profile" and sections[1].startswith("Figure 1")
+    assert sections[-2:] == ["Significant subgroup differences", "Stepwise models"]
+
+
+def test_figure_tables_match_rates(rep):
+    """Each figure's data table is the all-cases rows of rates.bulletin(), factors in schema order."""
+    for m in schema.MEASURES:
+        t = rep.table(C.figure_id(m.figure))
+        assert t.keys == [f.key for f in schema.FACTORS]
+        frame = rep.results.rates.filter((pl.col("figure") == m.figure) & (pl.col("breakdown") == R.ALL))
+        for r in frame.iter_rows(named=True):
+            row = t.row(r["factor"])
+            assert row["n"] == r["n"]
+            if r["marker"] == R.MARK_SUPPRESSED:
+                assert row["percent_yes"] == "[c]" and row["n_yes"] == "[c]"
+            else:
+                assert row["percent_yes"] == r["percent_yes"]
+
+
+def test_analyses_run_once_for_three_formats(monkeypatch, tmp_path):
+    """build_report computes rates.bulletin() and the sweep once; writers only format."""
+    from hmip_cli.stepwise import sweeps
+
+    calls = {"bulletin": 0, "sweep": 0}
+    real_bulletin, real_sweep = R.bulletin, sweeps.sweep
+
+    def bulletin(*a, **k):
+        calls["bulletin"] += 1
+        return real_bulletin(*a, **k)
+
+    def sweep(*a, **k):
+        calls["sweep"] += 1
+        return real_sweep(*a, **k)
+
+    monkeypatch.setattr(R, "bulletin", bulletin)
+    monkeypatch.setattr("hmip_cli.stepwise.sweep", sweep)
+    rep = report_for()
+    for name in ("r.html", "r.md", "r.xlsx"):
+        write_report(rep, tmp_path / name)
+    assert calls == {"bulletin": 1, "sweep": 1}
+
+
+def test_suppression_and_low_markers(tmp_path):
+    """With a high --min-n, small factors are suppressed in tables and shown as [c] in figures."""
+    rep = report_for(min_n=60, suppress=True)
+    fig3 = rep.table("figure-3")
+    hidden = [k for k, r in zip(fig3.keys, fig3.rows) if r["marker"] == "[c]"]
+    assert hidden, "expected some suppressed factors at min_n=60"
+    svg = charts.figure_svg(rep.figures[3], 3, min_n=60)
+    for key in hidden:
+        label = schema.get_factor(key).label
+        assert label in svg
+    assert svg.count("[c] not shown: fewer than 60 applicable cases") == len(hidden) + 0 or \
+        svg.count("not shown") >= len(hidden)
+    low = report_for(min_n=60, suppress=False)
+    assert any(r["marker"] == "[low]" for r in low.table("figure-3").rows)
+    assert not any(r["marker"] == "[c]" for r in low.table("figure-3").rows)
+
+
+# --------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------
+
+
+def test_html_self_contained(rep):
+    html = render_html(rep)
+    assert html.startswith("<!DOCTYPE html>")
+    assert html.count("<svg") == 4 and "<?xml" not in html
+    # No external resources: every src/href is a fragment; no scripts, no link elements, no @import.
+    refs = re.findall(r"""\b(?:src|href|xlink:href)\s*=\s*["']([^"']*)["']""", html)
+    assert refs and all(r.startswith("#") for r in refs), [r for r in refs if not r.startswith("#")]
+    assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
+    assert all(u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html))  # SVG clip paths only
+    assert "default-src 'none'" in html
+    assert '<meta name="viewport"' in html and "@media print" in html and "overflow-x: auto" in html
+
+
+def test_html_key_findings_link_to_tables(rep):
+    html = render_html(rep)
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    targets = re.findall(r'<a href="#([^"]+)" data-table="([^"]+)"', html)
+    assert len({t for _, t in targets}) >= 5
+    for target, table in targets:
+        assert target in ids
+        assert table in ids
+
+
+def test_html_escapes_data():
+    frame = fixture_cases().with_columns(
+        inspection=pl.when(pl.int_range(pl.len()) < 50).then(pl.lit('<img src=x onerror="alert(1)">&Durham'))
+        .otherwise(pl.col("inspection")))
+    rep = report_for(frame)
+    html = render_html(rep)
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;Durham" in html
+
+
+# --------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------
+
+
+def test_markdown_snapshot(rep):
+    check_snapshot("report.md", render_markdown(rep, "report_figures"))
+
+
+def test_markdown_writes_figures_beside(rep, tmp_path):
+    written = write_markdown(rep, tmp_path / "bulletin.md")
+    md = (tmp_path / "bulletin.md").read_text()
+    folder = tmp_path / "bulletin_figures"
+    assert sorted(p.name for p in folder.iterdir()) == ["figure1.svg", "figure2.svg", "figure3.svg", "figure4.svg"]
+    for n in range(1, 5):
+        assert f"](bulletin_figures/figure{n}.svg)" in md
+    assert len(written) == 5
+    assert "| Factor |" in md and "## Key findings" in md
+
+
+# --------------------------------------------------------------------------------------
+# XLSX
+# --------------------------------------------------------------------------------------
+
+
+def _open_xlsx(data: bytes, tmp_path: Path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(data)
+    return path, openpyxl.load_workbook(path)
+
+
+def test_xlsx_structure(rep, tmp_path):
+    path, wb = _open_xlsx(render_xlsx(rep), tmp_path)
+    assert wb.sheetnames[:3] == ["Cover", "Contents", "Notes"]
+    table_sheets = ["Key_findings", "Sample_profile", "Figure_1", "Figure_2", "Figure_3", "Figure_4",
+                    "Table_1", "Table_2", "Differences", "Models"]
+    assert wb.sheetnames[3:] == table_sheets
+    assert wb["Cover"]["A1"].value == rep.title
+    # Contents lists and links every table sheet.
+    contents = wb["Contents"]
+    assert [c.value for c in contents[1]] == ["Worksheet name", "Worksheet title"]
+    names = [contents.cell(i, 1).value for i in range(2, contents.max_row + 1)]
+    assert names == table_sheets
+    for i in range(2, contents.max_row + 1):
+        assert contents.cell(i, 1).hyperlink.location == f"'{names[i - 2]}'!A1"
+    # Notes explain every code.
+    notes_text = " ".join(str(c.value) for row in wb["Notes"].iter_rows() for c in row if c.value)
+    for code in ("[c]", "[z]", "[x]", "[low]"):
+        assert code in notes_text
+    for ws in wb.worksheets:
+        assert not ws.merged_cells.ranges, ws.title
+    # One table per sheet, header row at A1, an Excel table covering it.
+    for name in table_sheets + ["Contents", "Notes"]:
+        ws = wb[name]
+        assert len(ws.tables) == 1, name
+        (tbl,) = ws.tables.values()
+        assert tbl.ref.startswith("A1:"), (name, tbl.ref)
+        assert all(isinstance(c.value, str) and c.value for c in ws[1]), name
+
+
+def test_xlsx_numbers_are_numbers(rep, tmp_path):
+    _, wb = _open_xlsx(render_xlsx(rep), tmp_path)
+    for t in rep.tables:
+        ws = wb[t.sheet]
+        headers = [c.value for c in ws[1]]
+        assert headers == [c.header for c in t.columns]
+        for i, row in enumerate(t.rows, start=2):
+            for j, col in enumerate(t.columns, start=1):
+                value, cell = row.get(col.key), ws.cell(i, j).value
+                if value is None:
+                    assert cell is None
+                elif isinstance(value, str):
+                    assert cell == value
+                elif col.kind == "percent":
+                    assert isinstance(cell, (int, float)) and cell == C.one_dp(value)
+                elif col.kind != "text":
+                    assert isinstance(cell, (int, float)) and not isinstance(cell, bool)
+                    assert cell == pytest.approx(value)
+
+
+def test_xlsx_has_no_formulas_and_neutralises_text(tmp_path):
+    """Data text that looks like a formula stays text: written with write_string and, at the
+    start of a cell, behind an apostrophe. Planted in inspection names (shown on the cover)
+    and in a table's text cells (as if a group label came from the data)."""
+    evil = ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(1,2)", "-2+3", "@cmd"]
+    frame = fixture_cases()
+    insp = pl.Series([evil[i % 4] if i < 40 else v for i, v in enumerate(frame["inspection"].to_list())])
+    rep = report_for(frame.with_columns(inspection=insp))
+    t1 = rep.table("table-1")
+    for row, text in zip(t1.rows, evil):
+        row["group"] = text
+    path, wb = _open_xlsx(render_xlsx(rep), tmp_path)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (ws.title, c.coordinate, c.value)
+                if isinstance(c.value, str):
+                    assert not c.value.startswith(("=", "+", "-", "@")), (ws.title, c.coordinate, c.value)
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                xml = z.read(name).decode()
+                assert "<f>" not in xml and "<f " not in xml, name
+    groups = [wb["Table_1"].cell(i, 2).value for i in range(2, 6)]
+    assert groups == ["'" + e for e in evil]
+    cover = " ".join(str(c.value) for row in wb["Cover"].iter_rows() for c in row if c.value)
+    assert all(e in cover for e in evil)
+    assert safe_text("=1") == "'=1" and safe_text("fine") == "fine" and safe_text("\t=x") == "'\t=x"
+
+
+# --------------------------------------------------------------------------------------
+# Provenance, reproducibility, leaks
+# --------------------------------------------------------------------------------------
+
+
+def test_reports_are_byte_identical(rep, tmp_path):
+    again = report_for()
+    assert render_html(rep) == render_html(again)
+    assert render_markdown(rep, "f") == render_markdown(again, "f")
+    a, b = render_xlsx(rep), render_xlsx(again)
+    if a != b:
+        za, zb = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
+        diff = [(n, za.getinfo(n).date_time, zb.getinfo(n).date_time) for n in za.namelist()
+                if za.read(n) != zb.read(n) or za.getinfo(n).date_time != zb.getinfo(n).date_time]
+        raise AssertionError(f"XLSX differs in {diff}")
+
+
+def test_provenance_from_store(tmp_path, monkeypatch):
+    store_dir = write_fixture_store(tmp_path / "store")
+    from hmip_cli import store
+    from hmip_cli.report import ReportParams, build_report
+
+    info = store.store_info(store_dir)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1548892800")  # 2019-01-31T00:00:00Z
+    rep = build_report(store.load_cases(store_dir), info=info, params=ReportParams(fdr=True))
+    p = rep.provenance
+    assert p.content_hash == info.content_hash and len(p.content_hash) == 64
+    assert p.n_cases == 800 and p.inspections == info.inspections
+    assert p.date.isoformat() == "2019-01-31"
+    assert p.parameters["fdr"] is True and p.parameters["min_n"] == 30
+    for text in (render_html(rep), render_markdown(rep, "f").replace("\\", "")):
+        assert info.content_hash in text and "2019-01-31" in text and p.hmip_version in text
+        assert "800" in text and info.inspections[0] in text and "min_n = 30" in text
+    _, wb = _open_xlsx(render_xlsx(rep), tmp_path)
+    cover = " ".join(str(c.value) for row in wb["Cover"].iter_rows() for c in row if c.value)
+    assert info.content_hash in cover and "2019-01-31" in cover
+    assert wb.properties.created.date().isoformat() == "2019-01-31"
+
+
+def test_no_case_ids_or_notes_in_any_output(tmp_path):
+    store_dir = write_fixture_store(tmp_path / "store")
+    out = tmp_path / "out"
+    for name in ("r.html", "r.md", "r.xlsx"):
+        res = runner.invoke(app, ["report", "--output", str(out / name), "--data", str(store_dir), "--date", DATE,
+                                  "--fdr"])
+        assert res.exit_code == 0, res.stderr
+        assert LEAK_ID not in res.stderr and LEAK_NOTE not in res.stderr
+    for n in (1, 2, 3, 4):
+        for ext in ("svg", "png"):
+            res = runner.invoke(app, ["chart", f"figure{n}", "--output", str(out / f"f{n}.{ext}"),
+                                      "--data", str(store_dir)])
+            assert res.exit_code == 0, res.stderr
+    res = runner.invoke(app, ["chart", "figure3", "--data", str(store_dir)])
+    assert LEAK_ID not in res.stdout
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) == 3 + 4 + 8
+    for p in files:
+        blobs = [p.read_bytes()]
+        if p.suffix == ".xlsx":
+            with zipfile.ZipFile(p) as z:
+                blobs = [z.read(n) for n in z.namelist()]
+        for blob in blobs:
+            for secret in (LEAK_ID, LEAK_NOTE):
+                assert secret.encode() not in blob, (p, secret)
+
+
+# --------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------
+
+
+def test_cli_report_formats(tmp_path):
+    store_dir = write_fixture_store(tmp_path / "store")
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "x.out"), "--format", "markdown", "--data",
+                              str(store_dir), "--date", DATE])
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == ""
+    assert (tmp_path / "x.out").read_text().startswith("# ")
+    assert (tmp_path / "x_figures" / "figure1.svg").exists()
+    assert "Wrote" in res.stderr
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "x.pdf"), "--data", str(store_dir)])
+    assert res.exit_code == 2 and "format" in res.stderr
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_cli_report_library_parity(tmp_path):
+    """The CLI's HTML equals the library's for the same store, options and date."""
+    store_dir = write_fixture_store(tmp_path / "store")
+    from hmip_cli import store
+    from hmip_cli.report import ReportParams, build_report
+
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "cli.html"), "--data", str(store_dir), "--date", DATE,
+                              "--min-n", "40", "--no-suppress"])
+    assert res.exit_code == 0, res.stderr
+    rep = build_report(store.load_cases(store_dir), info=store.store_info(store_dir),
+                       params=ReportParams(min_n=40, suppress=False, date=DATE))
+    assert (tmp_path / "cli.html").read_text() == render_html(rep)
+
+
+def test_cli_report_without_store_is_a_usage_error(tmp_path):
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "r.html"), "--data", str(tmp_path / "none")])
+    assert res.exit_code == 2 and res.exception is None or isinstance(res.exception, SystemExit)
+    assert "Error" in res.stderr
+
+
+def test_cli_bad_date(tmp_path):
+    store_dir = write_fixture_store(tmp_path / "store")
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "r.html"), "--data", str(store_dir), "--date", "31/01/2019"])
+    assert res.exit_code == 2 and "YYYY-MM-DD" in res.stderr

@@ -1,0 +1,66 @@
+"""Shared set-up for the report, chart and findings tests.
+
+The fixed data set is `tests/snapshots/report_cases.parquet`: 800 synthetic cases
+(`hmip_cli.synth.generate(800, 11)`, written once) kept as a file so that the snapshots do
+not move when the generator is recalibrated. Case ids and notes are overwritten with
+distinctive strings that must never appear in any output.
+
+(Named test_*.py only so it sits among the files this part owns; it holds no tests.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import polars as pl
+
+from hmip_cli import schema, store
+from hmip_cli.report import ReportParams, build_report
+
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+FIXTURE = SNAPSHOTS / "report_cases.parquet"
+UPDATE = os.environ.get("HMIP_UPDATE_SNAPSHOTS") == "1"
+
+LEAK_ID = "CASEIDLEAKZQX"
+LEAK_NOTE = "NOTESLEAKQJW"
+DATE = "2019-01-31"
+
+
+def fixture_cases() -> pl.DataFrame:
+    """The fixed cases in the stored schema, with planted identifiers and notes."""
+    frame = pl.read_parquet(FIXTURE)
+    return frame.with_columns(
+        case_id=pl.format(f"{LEAK_ID}-{{}}", pl.int_range(pl.len())),
+        notes=pl.lit(f"{LEAK_NOTE} <script>alert(1)</script> =cmd|' /C calc'!A0"),
+    )
+
+
+def write_fixture_store(path: Path, frame: pl.DataFrame | None = None) -> Path:
+    frame = fixture_cases() if frame is None else frame
+    with store.locked(path):
+        store.write_store(path, frame, [{"source": "report_cases.csv", "sha256": "0" * 64, "rows": frame.height}])
+    return path
+
+
+def report_for(frame: pl.DataFrame | None = None, **params):
+    """A report on the fixed cases (or `frame`, stored schema), with a fixed date and version."""
+    frame = fixture_cases() if frame is None else frame
+    params = {"date": DATE, **params}
+    rep = build_report(schema.with_derived(frame), params=ReportParams(**params))
+    rep.provenance = dataclasses.replace(rep.provenance, hmip_version="0.0.test")
+    return rep
+
+
+def check_snapshot(name: str, text: str) -> None:
+    """Compare `text` with tests/snapshots/<name>; HMIP_UPDATE_SNAPSHOTS=1 rewrites it."""
+    path = SNAPSHOTS / name
+    if UPDATE or not path.exists():
+        path.write_text(text, encoding="utf-8")
+        if not UPDATE:
+            raise AssertionError(f"snapshot {name} did not exist and was written; run the tests again")
+        return
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, (f"{name} differs from its snapshot; if the change is intended, rerun with "
+                              "HMIP_UPDATE_SNAPSHOTS=1 and review the diff")
