@@ -562,6 +562,32 @@ def _hazard(p) -> np.ndarray:
         return -np.log1p(-p)
 
 
+def _top_k(e: np.ndarray, w, k: int) -> np.ndarray:
+    """Exactly k of these cases: the k smallest e_i / w_i (see `_select`)."""
+    size = e.shape[0]
+    chosen = np.zeros(size, dtype=bool)
+    if np.ndim(w) == 0:  # one weight: a uniformly random subset
+        score = e
+        forced, possible = 0, size if float(w) > 0 else 0
+    else:
+        w = np.asarray(w, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(w > 0, e / w, np.inf)
+        forced = int(np.count_nonzero(np.isinf(w)))
+        possible = int(np.count_nonzero(w > 0))
+    k = min(max(int(k), forced), possible)
+    if k <= 0:
+        return chosen
+    if k >= size:
+        chosen[:] = True
+        return chosen
+    kth = np.partition(score, k - 1)[k - 1]
+    chosen = score < kth
+    need = k - int(np.count_nonzero(chosen))
+    chosen[np.flatnonzero(score == kth)[:need]] = True
+    return chosen
+
+
 def _select(e: np.ndarray, w, k: int, mask: np.ndarray | None = None) -> np.ndarray:
     """Exactly k cases among `mask` (default all): the k smallest e_i / w_i.
 
@@ -574,41 +600,59 @@ def _select(e: np.ndarray, w, k: int, mask: np.ndarray | None = None) -> np.ndar
     probability close to its own p_i, and two cases with the same p_i have the same chance
     (a variable that does not enter p_i has no effect). Independent Bernoulli draws are the
     same rule with tau fixed at 1 and a random count; here tau adapts so the count is k.
+    (The odds p / (1 - p) as weights would not keep p_i: successive sampling by odds
+    pushes high-p cases towards certainty, e.g. 0.904 vs 0.566 would come out 0.99 vs 0.51.)
     w = inf forces a case in, w = 0 keeps it out; k is clamped to what is possible.
     Ties (only among forced cases, e / inf = 0) go to the earlier row.
     """
     n = e.shape[0]
     out = np.zeros(n, dtype=bool)
-    idx = np.arange(n) if mask is None else np.flatnonzero(mask)
-    if idx.size == 0:
+    if mask is None:
+        out[_top_k(e, w, k)] = True
         return out
-    w_sub = np.broadcast_to(np.asarray(w, dtype=float), (n,))[idx]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(w_sub > 0, e[idx] / w_sub, np.inf)
-    forced = int(np.count_nonzero(np.isinf(w_sub)))
-    possible = int(np.count_nonzero(w_sub > 0))
-    k = min(max(int(k), forced), possible)
-    if k <= 0:
-        return out
-    if k >= idx.size:
-        out[idx] = True
-        return out
-    kth = np.partition(score, k - 1)[k - 1]
-    chosen = score < kth
-    need = k - int(np.count_nonzero(chosen))
-    chosen[np.flatnonzero(score == kth)[:need]] = True
-    out[idx[chosen]] = True
+    idx = np.flatnonzero(mask)
+    if idx.size:
+        out[idx[_top_k(e[idx], w if np.ndim(w) == 0 else np.asarray(w)[idx], k)]] = True
     return out
 
 
-def _deal(u: np.ndarray, counts: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Category index for the cases in `mask`: exactly counts[j] get j, in random order
-    (the cases sorted by their uniform u take the categories in turn). -1 outside mask."""
-    n = u.shape[0]
+def _allocate(e: np.ndarray, cell: np.ndarray, p_cell: np.ndarray, k: int) -> np.ndarray:
+    """Exactly k cases, split between cells in proportion to their expected counts
+    (cell size x p, largest remainder, never more than a cell holds), then a uniformly
+    random choice within each cell (the k_c smallest e's).
+
+    Where the probability is one value per cell (a judgement's planted effects), this is
+    `_select` with the random split between cells replaced by its expected value: the
+    planted group rates (e.g. NPS 74% vs CRC 54%) come out as near the model's as whole
+    counts allow, and within a cell every case has the same chance, so no other variable
+    has an effect.
+    """
+    sizes = np.bincount(cell, minlength=p_cell.size)
+    expected = sizes * p_cell
+    alloc = _apportion(k, expected) if expected.sum() > 0 else np.zeros(p_cell.size, np.int64)
+    alloc = np.minimum(alloc, sizes)
+    short = k - int(alloc.sum())
+    while short > 0:  # a cell was full: the rest go to the cells with most room, in turn
+        room = sizes - alloc
+        if not room.any():
+            break
+        give = int(np.argmax(room))
+        alloc[give] += 1
+        short -= 1
+    chosen = np.zeros(e.shape[0], dtype=bool)
+    for c in np.flatnonzero(alloc):
+        members = np.flatnonzero(cell == c)
+        chosen[members[_top_k(e[members], 1.0, int(alloc[c]))]] = True
+    return chosen
+
+
+def _deal(rng: np.random.Generator, counts: np.ndarray, n: int,
+          mask: np.ndarray | None = None) -> np.ndarray:
+    """Category index for the cases in `mask`: exactly counts[j] get j, in random order.
+    -1 outside mask."""
     out = np.full(n, -1, dtype=np.int64)
     idx = np.arange(n) if mask is None else np.flatnonzero(mask)
-    order = idx[np.argsort(u[idx], kind="stable")]
-    out[order] = np.repeat(np.arange(len(counts)), counts)
+    out[idx] = np.repeat(np.arange(len(counts)), counts)[rng.permutation(idx.size)]
     return out
 
 
@@ -652,15 +696,12 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     rng = np.random.default_rng(int(seed))
     r = _round_half_up
 
-    def uni() -> np.ndarray:
-        return rng.random(n)
-
     def expo() -> np.ndarray:
         return rng.standard_exponential(n)
 
     # --- inspection, provider, demographics --------------------------------------------
     insp_w = np.array([w for _, _, w, _ in INSPECTIONS], dtype=float)
-    insp = _deal(uni(), _apportion(n, insp_w))
+    insp = _deal(rng, _apportion(n, insp_w), n)
     nps = ~_select(expo(), 1.0, r(n * P_CRC))
 
     def by_prov(table) -> np.ndarray:
@@ -712,7 +753,7 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     is_bame = _select(expo(), _hazard(p_bame), r(n * P_BAME), ~eth_missing)
     eth_levels = _COL["ethnicity"].levels
     bame_codes = np.array([eth_levels.index(c) for c in BAME_SPLIT])
-    split = _deal(uni(), _apportion(int(is_bame.sum()), list(BAME_SPLIT.values())), is_bame)
+    split = _deal(rng, _apportion(int(is_bame.sum()), list(BAME_SPLIT.values())), n, is_bame)
     ethnicity = np.where(is_bame, bame_codes[np.maximum(split, 0)], eth_levels.index("white"))
 
     # --- priorities: factor by factor, each exactly round(n * prevalence) ---------------
@@ -753,12 +794,30 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     # --- judgements: exactly round(n_applicable * rate) yes, weighted by the model -------
     x = {"nps": nps, "ogrs_high": ogrs_high, "age_30_plus": ~under30}
 
+    def among(app: np.ndarray, k: int, intercept: float = 0.0,
+              effects: dict[str, float] | None = None) -> np.ndarray:
+        """Exactly k of the cases in `app`, weighted by the logistic model (draws only as
+        many exponentials as there are cases in `app`)."""
+        idx = np.flatnonzero(app)
+        e = rng.standard_exponential(idx.size)
+        out = np.zeros(n, dtype=bool)
+        if not effects:  # no effects: every applicable case has the same chance
+            out[idx[_top_k(e, 1.0, k)]] = True
+            return out
+        # the planted variables split the cases into cells with one probability each
+        cell = np.zeros(idx.size, dtype=np.int64)
+        p_cell = np.zeros(2 ** len(effects))
+        for bit, var in enumerate(effects):
+            cell |= x[var][idx].astype(np.int64) << bit
+        for c in range(p_cell.size):
+            p_cell[c] = expit(intercept + sum(beta * ((c >> b) & 1)
+                                              for b, beta in enumerate(effects.values())))
+        chosen = _allocate(e, cell, p_cell, k)
+        out[idx[chosen]] = True
+        return out
+
     def outcome(app: np.ndarray, intercept: float, effects: dict[str, float], rate: float) -> np.ndarray:
-        eta = np.full(n, intercept)
-        for var, beta in effects.items():
-            eta = eta + beta * x[var]
-        w = np.logaddexp(0.0, eta)  # -log(1 - logistic(eta))
-        return _select(expo(), w, r(app.sum() * rate), app)
+        return among(app, r(app.sum() * rate), intercept, effects)
 
     values: dict[str, np.ndarray] = {}
     applies: dict[str, np.ndarray] = {}
@@ -773,14 +832,14 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
                 if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
                     k = _n_showing_rate(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key],
                                         FIGURE_RATES[(f.key, m.key)], int(elig.sum()))
-                app = _select(expo(), 1.0, k, elig)
+                app = among(elig, k)
             elif m.key == _mk("partner"):
                 elig = pri & p_deliv
                 k = r(elig.sum() * P_PARTNER_FOR_FACTOR[f.key])
                 if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
                     k = _n_showing_rate(elig.sum() * P_PARTNER_FOR_FACTOR[f.key],
                                         FIGURE_RATES[(f.key, m.key)], int(elig.sum()))
-                app = _select(expo(), 1.0, k, elig)
+                app = among(elig, k)
             else:
                 app = pri
             values[col] = outcome(app, cal.intercepts[(f.key, m.key)],

@@ -90,9 +90,11 @@ def test_example_tables_1_and_2_all_cases_rows(example):
 
 
 def test_example_planted_differences_point_the_bulletins_way(example):
-    """At 1,066 cases only the totals are fixed; the split between groups is still drawn
-    (by the model's weights), so each planted difference has the printed direction and
-    roughly its size."""
+    """The yes answers are split between the planted cells at their expected counts
+    (synth._allocate), so each printed difference shows at about its printed size. Not
+    exactly: the overall count is the bulletin's, the cell sizes are drawn, and with
+    ~25 cases in a group one case moves the rate by 4 points (attitudes partner: 11/27 CRC
+    and 15/23 NPS, a 24.5-point difference for the printed 20)."""
     printed = {  # significant_differences.csv: (NPS, CRC)
         ("relationships", "availability"): (0.89, 0.81),
         ("accommodation", "delivery"): (0.74, 0.54),
@@ -107,7 +109,10 @@ def test_example_planted_differences_point_the_bulletins_way(example):
             .agg(pl.col(col).mean()).sort("provider")
         crc, nps = by.get_column(col).to_list()
         assert nps > crc, (fname, m)
-        assert abs((nps - crc) - (p_nps - p_crc)) < 0.15, (fname, m, crc, nps)
+        assert abs((nps - crc) - (p_nps - p_crc)) < 0.06, (fname, m, crc, nps)
+        # the model itself puts ETE contracted CRC at 56.6% (printed 59%: the overall 70% and
+        # NPS 91% leave that), so 5 points
+        assert abs(crc - p_crc) < 0.05, (fname, m, crc)
 
 
 # --- exact margins for any n -------------------------------------------------------------
@@ -199,6 +204,16 @@ def test_priority_conditionals_reproduce_the_set_model_exactly():
                 probs[i] *= q[cell, j, chosen] if s[j] else 1 - q[cell, j, chosen]
                 chosen += s[j]
         assert np.allclose(probs, cal.subset_probs[cell], rtol=0, atol=1e-14), cell
+
+
+def test_allocate_splits_at_expected_counts_and_caps_at_cell_size():
+    rng = np.random.default_rng(2)
+    cell = np.repeat([0, 1], [300, 100])
+    chosen = synth._allocate(rng.standard_exponential(400), cell, np.array([0.5, 0.8]), 230)
+    assert chosen.sum() == 230
+    assert chosen[:300].sum() == 150 and chosen[300:].sum() == 80
+    full = synth._allocate(rng.standard_exponential(400), cell, np.array([0.1, 0.99]), 150)
+    assert full.sum() == 150 and full[300:].sum() <= 100
 
 
 def test_apportion_and_round_half_up():
