@@ -121,7 +121,9 @@ def test_html_self_contained(rep):
 
 def test_html_key_findings_link_to_tables(rep):
     html = render_html(rep)
-    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    all_ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(all_ids) == len(set(all_ids)), "duplicate ids in the page"
+    ids = set(all_ids)
     targets = re.findall(r'<a href="#([^"]+)" data-table="([^"]+)"', html)
     assert len({t for _, t in targets}) >= 5
     for target, table in targets:

@@ -173,12 +173,22 @@ def _accessible(svg: str, ident: str, title: str, desc: str) -> str:
     return svg[:m.start()] + new_tag + inner + svg[m.end():]
 
 
-def inline_svg(svg: str) -> str:
-    """The <svg> element alone (no XML declaration or DOCTYPE), for embedding in HTML."""
+def inline_svg(svg: str, prefix: str = "") -> str:
+    """The <svg> element alone (no XML declaration or DOCTYPE), for embedding in HTML.
+
+    With `prefix`, every id matplotlib wrote (and every reference to one) is prefixed, so
+    that several figures in one page never share an id ("patch_1", clip paths, ...).
+    """
     start = svg.find("<svg")
     svg = svg[start:] if start >= 0 else svg
     # The RDF <metadata> block only names vocabularies; inline it is noise.
-    return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
+    if prefix:
+        own = r"(?!hmip-)"
+        svg = re.sub(rf'\bid="{own}([^"]+)"', rf'id="{prefix}\1"', svg)
+        svg = re.sub(rf"url\(#{own}([^)]+)\)", rf"url(#{prefix}\1)", svg)
+        svg = re.sub(rf'href="#{own}([^"]+)"', rf'href="#{prefix}\1"', svg)
+    return svg
 
 
 def figure_numbers() -> list[int]:
