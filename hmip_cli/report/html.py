@@ -138,7 +138,8 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
     for s in secs:
         h.append(f'<section id="{escape(s.id)}"><h2>{escape(s.heading)}</h2><p>{escape(s.intro)}</p>')
         if s.figure is not None:
-            h.append(f'<figure aria-labelledby="cap-{s.figure}">{charts.inline_svg(svgs[s.figure], 'fig%d-' % s.figure)}'
+            svg = charts.inline_svg(svgs[s.figure], f"fig{s.figure}-")
+            h.append(f'<figure aria-labelledby="cap-{s.figure}">{svg}'
                      f'<figcaption id="cap-{s.figure}">{escape(charts.subtitle(s.figure))}. The data are in the '
                      f'table below.</figcaption></figure>')
         h.append(_table(s.table))
