@@ -414,9 +414,10 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
         terms = {(r["model"], r["term"]) for r in rows}
         kept_terms = {(r["model"], r["term"]) for r in kept}
         out.append(Finding(
-            f"After adjusting for the number of models fitted (Benjamini-Hochberg false discovery rate), "
-            f"{number_word(len(kept_terms))} of the {number_word(len(terms))} significant variables remain "
-            f"significant at the 5% level.", C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in kept)))
+            "After adjusting for the number of models fitted (Benjamini-Hochberg false discovery rate), "
+            + (f"all {number_word(len(terms))} significant variables remain" if len(kept_terms) == len(terms) else
+               f"{number_word(len(kept_terms))} of the {number_word(len(terms))} significant variables remain")
+            + " significant at the 5% level.", C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in kept)))
     return out
 
 
