@@ -16,7 +16,8 @@ HELP = """Generate synthetic case data calibrated to the interventions bulletin.
 The cases follow the bulletin's sample profile (63% CRC, 15% female, 47% post-custody,
 17% high/very high RoSH, 26% MAPPA), priority prevalence, the rates of Figures 1-4 and
 Tables 1-2, and contain exactly the subgroup differences the bulletin found significant
-(docs/synth_model.md). Nothing in them is about a real person: case ids look like
+(docs/synth_model.md). Counts are exact, not just expected: with 1,066 cases there are
+672 CRC, 156 female, ... cases, and every rate shows as the bulletin prints it. Nothing in them is about a real person: case ids look like
 SYN-000001 and the few notes start with "SYNTHETIC NOTE".
 
 The same --cases and --seed always give byte-identical output. Without --messy the CSV
