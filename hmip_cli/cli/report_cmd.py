@@ -99,17 +99,13 @@ def register(app: typer.Typer) -> None:
           hmip report --output bulletin.xlsx --date 2019-01-31
           hmip report --output docs/report.md --no-suppress --min-n 20 --fdr
         """
-        from hmip_cli import store
-        from hmip_cli.report.content import ReportParams, build_report
-        from hmip_cli.report.write import infer_format, write_report
+        from hmip_cli.report.content import ReportParams
+        from hmip_cli.report.write import infer_format, report_from_store
 
         kind = infer_format(output, fmt.value if fmt else None)
-        cases = load_cases(data)
-        info = store.store_info(data)
         params = ReportParams(min_n=min_n, suppress=suppress, fdr=fdr, date=date)
-        rep = build_report(cases, info=info, params=params,
-                           progress=lambda step: say(f"Computing {step}...") if step else None)
-        written = write_report(rep, output, kind)
+        rep, written = report_from_store(data, output, params, kind,
+                                         progress=lambda step: say(f"Computing {step}..."))
         extra = f" and {len(written) - 1} figures in {written[1].parent}" if len(written) > 1 else ""
         say(f"Wrote {output} ({kind.value}; {len(rep.key_findings)} key findings, {len(rep.tables)} tables){extra}.")
 

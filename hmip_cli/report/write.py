@@ -49,3 +49,14 @@ def write_report(report: C.Report, path: Path, fmt: ReportFormat | str | None = 
 
     atomic_write_bytes(path, render_html(report, svgs).encode("utf-8"))
     return [path]
+
+
+def report_from_store(data: Path | None, path: Path, params: C.ReportParams | None = None,
+                      fmt: ReportFormat | str | None = None, progress=None) -> tuple[C.Report, list[Path]]:
+    """Load the store, build the report once and write it: what `hmip report` and
+    `hmip demo --report` do. Returns the report and the files written."""
+    from hmip_cli import store
+
+    kind = infer_format(path, fmt)
+    rep = C.build_report(store.load_cases(data), info=store.store_info(data), params=params, progress=progress)
+    return rep, write_report(rep, path, kind)
