@@ -114,6 +114,9 @@ def register(app: typer.Typer) -> None:
         where: WhereOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = False,
+        chart: Annotated[bool, typer.Option(
+            "--chart", help="Draw text bars instead of a table: per factor (and group), % yes with n; "
+                            "readable without colour.")] = False,
         data: DataOpt = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
@@ -131,10 +134,17 @@ def register(app: typer.Typer) -> None:
           hmip rates
           hmip rates --measure delivery --by provider
           hmip rates --by gender --where provider=NPS --suppress --format csv
+          hmip rates --measure delivery --chart
         """
         cases = load_cases(data)
         frame = R.rates(cases, measures=measure, factors=factor, by=by, where=where, min_n=min_n,
                         suppress=suppress)
+        if chart:
+            from hmip_cli.render import write_text
+            from hmip_cli.report.terminal import text_chart
+
+            write_text(text_chart(frame, min_n=min_n), output)
+            return
         emit(tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)), fmt, output)
 
     rates_cmd.__doc__ = rates_cmd.__doc__.replace(
