@@ -126,3 +126,15 @@ def test_cli_chart(tmp_path):
     assert res.exit_code == 2 and "figure1" in res.stderr
     res = runner.invoke(app, ["chart", "figure1", "-o", str(tmp_path / "f.gif"), "--data", str(store_dir)])
     assert res.exit_code == 2
+
+
+def test_rates_chart_option(tmp_path):
+    """`hmip rates --chart` prints the library's text_chart for the same rates."""
+    store_dir = write_fixture_store(tmp_path / "store")
+    res = runner.invoke(app, ["rates", "--measure", "delivery", "--by", "provider", "--chart", "--suppress",
+                              "--data", str(store_dir)])
+    assert res.exit_code == 0, res.stderr
+    cases = schema.with_derived(fixture_cases())
+    frame = R.rates(cases, measures=["delivery"], by=["provider"], suppress=True)
+    assert res.stdout == text_chart(frame)
+    assert YES in res.stdout and "n=" in res.stdout
