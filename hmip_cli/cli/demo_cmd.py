@@ -96,6 +96,10 @@ def register(app: typer.Typer) -> None:
         suppress: SuppressOpt = False,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
+        report: Annotated[Path | None, typer.Option(
+            "--report", metavar="FILE", dir_okay=False,
+            help="Also write the full report (key findings, figures, tables, stepwise differences) "
+                 "to FILE: .html, .md or .xlsx, with the same --min-n and --suppress.")] = None,
     ) -> None:
         """Reproduce the bulletin from the bundled example: ingest 1,066 example cases
         into a temporary store, then print the sample profile, Figures 1-4 (rates per
@@ -112,7 +116,12 @@ def register(app: typer.Typer) -> None:
         Example:
           hmip demo
           hmip demo --keep ./demo-store && hmip rates --data ./demo-store --by provider
+          hmip demo --report demo.html
         """
+        if report is not None:
+            from hmip_cli.report.write import infer_format
+
+            infer_format(report)  # an unknown extension is a usage error before any work
         with contextlib.ExitStack() as stack:
             if keep is None:
                 store_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hmip-demo-")))
@@ -122,3 +131,9 @@ def register(app: typer.Typer) -> None:
             say(f"Demo: {res.n_cases:,} example cases from {res.source.name} ingested into "
                 + (f"{store_dir} (kept)." if keep is not None else "a temporary store (removed afterwards)."))
             emit(demo_tables(res, fmt, min_n=min_n), fmt, output)
+            if report is not None:
+                from hmip_cli.report.content import ReportParams
+                from hmip_cli.report.write import report_from_store
+
+                report_from_store(store_dir, report, ReportParams(min_n=min_n, suppress=suppress))
+                say(f"Wrote {report}.")
