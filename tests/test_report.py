@@ -360,3 +360,15 @@ def test_cli_bad_date(tmp_path):
     store_dir = write_fixture_store(tmp_path / "store")
     res = runner.invoke(app, ["report", "-o", str(tmp_path / "r.html"), "--data", str(store_dir), "--date", "31/01/2019"])
     assert res.exit_code == 2 and "YYYY-MM-DD" in res.stderr
+
+
+def test_demo_report(tmp_path):
+    """`hmip demo --report FILE` writes the report of the bundled example alongside the tables."""
+    res = runner.invoke(app, ["demo", "--report", str(tmp_path / "demo.md"), "--format", "csv"])
+    assert res.exit_code == 0, res.stderr
+    md = (tmp_path / "demo.md").read_text()
+    assert "1,066 case assessments" in md and "## Key findings" in md
+    assert (tmp_path / "demo_figures" / "figure4.svg").exists()
+    assert res.stdout.startswith("table_title") or "," in res.stdout.splitlines()[0]
+    res = runner.invoke(app, ["demo", "--report", str(tmp_path / "demo.pdf")])
+    assert res.exit_code == 2 and not (tmp_path / "demo.pdf").exists()
