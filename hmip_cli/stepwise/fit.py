@@ -122,13 +122,44 @@ def _lp_rows(X: np.ndarray, w: np.ndarray, y: np.ndarray):
     return Z, sign, centre, scale, const
 
 
+# presolve off: on tall LPs (many patterns, few columns) HiGHS presolve takes seconds.
+_LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10, "presolve": False}
+
+
+def _konis(Z: np.ndarray, sign: np.ndarray) -> np.ndarray | None:
+    """Konis's LP on prepared patterns: a separating direction (scaled units) or None."""
+    from scipy.optimize import linprog
+
+    k = Z.shape[1]
+    strict = sign != 0
+    mixed = ~strict
+    c = -(sign[strict] @ Z[strict])
+    a_ub = -(sign[strict, None] * Z[strict])
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]),
+                  A_eq=Z[mixed] if mixed.any() else None, b_eq=np.zeros(int(mixed.sum())) if mixed.any() else None,
+                  bounds=[(-1.0, 1.0)] * k, method="highs", options=_LP_OPTIONS)
+    if res.status != 0 or res.x is None:
+        return None
+    b = res.x
+    margin = Z @ b
+    signed = sign * margin
+    tol = 1e-7
+    # A certificate: no row on the wrong side, patterns with both outcomes on the hyperplane,
+    # and at least one row strictly on its side.
+    if (signed[strict].max(initial=0.0) <= tol or signed[strict].min(initial=0.0) < -tol
+            or (mixed.any() and np.abs(margin[mixed]).max() > tol)):
+        return None
+    return b
+
+
 def perfectly_predicted(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Boolean per row of X: the rows (cases or patterns) whose fitted probability goes to 0
     or 1 under separation, i.e. the largest set of patterns that some direction b puts
     strictly on their side (the union over all separating directions, which one direction
-    attains because the directions form a convex cone). One LP: maximise sum t_i subject to
-    s_i z_i.b >= t_i, 0 <= t_i <= 1, z_i.b = 0 on patterns with both outcomes, b free.
-    All False without separation."""
+    attains because the directions form a convex cone). Konis's direction gives a first set;
+    for the patterns it leaves on its hyperplane one more LP: maximise sum t_i subject to
+    s_i z_i.b >= t_i (those patterns), s_i z_i.b >= 0 (the others), 0 <= t_i <= 1,
+    z_i.b = 0 on patterns with both outcomes, b free. All False without separation."""
     from scipy.optimize import linprog
 
     out = np.zeros(len(w), dtype=bool)
@@ -137,20 +168,30 @@ def perfectly_predicted(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarr
         return out
     Z, sign, _, _, _ = prepared
     k, m = Z.shape[1], Z.shape[0]
-    strict = np.flatnonzero(sign != 0)
     mixed = np.flatnonzero(sign == 0)
-    ns = len(strict)
-    c = np.concatenate([np.zeros(k), -np.ones(ns)])
-    a_ub = np.hstack([-(sign[strict, None] * Z[strict]), np.eye(ns)])
-    a_eq = np.hstack([Z[mixed], np.zeros((len(mixed), ns))]) if len(mixed) else None
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(ns), A_eq=a_eq,
-                  b_eq=np.zeros(len(mixed)) if len(mixed) else None,
-                  bounds=[(None, None)] * k + [(0.0, 1.0)] * ns, method="highs",
-                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
-    if res.status != 0 or res.x is None:
-        return out
+    # Patterns already strictly on their side under the Konis direction are in the set; only
+    # the others (on its hyperplane) need a t variable: b1 * M + b2 keeps b1's strict rows.
+    b1 = _konis(Z, sign)
     on_side = np.zeros(m, dtype=bool)
-    on_side[strict] = res.x[k:] > 0.5
+    if b1 is None:
+        return out
+    on_side[(sign * (Z @ b1) > 1e-7)] = True
+    strict = np.flatnonzero(sign != 0)
+    open_ = np.flatnonzero((sign != 0) & ~on_side)
+    if len(open_):
+        from scipy import sparse
+
+        nt = len(open_)
+        t_block = sparse.csr_matrix((np.ones(nt), (np.searchsorted(strict, open_), np.arange(nt))),
+                                    shape=(len(strict), nt))
+        a_ub = sparse.hstack([sparse.csr_matrix(-(sign[strict, None] * Z[strict])), t_block], format="csr")
+        a_eq = (sparse.hstack([sparse.csr_matrix(Z[mixed]), sparse.csr_matrix((len(mixed), nt))], format="csr")
+                if len(mixed) else None)
+        res = linprog(np.concatenate([np.zeros(k), -np.ones(nt)]), A_ub=a_ub, b_ub=np.zeros(len(strict)),
+                      A_eq=a_eq, b_eq=np.zeros(len(mixed)) if len(mixed) else None,
+                      bounds=[(None, None)] * k + [(0.0, 1.0)] * nt, method="highs", options=_LP_OPTIONS)
+        if res.status == 0 and res.x is not None:
+            on_side[open_] = res.x[k:] > 0.5
     # Map patterns back to rows.
     present = np.flatnonzero(w > 0)
     _, inv = np.unique(X[present], axis=0, return_inverse=True)
@@ -176,31 +217,12 @@ def separation_direction(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndar
 
     Returns b in the original column units (unit max-norm in the scaled space), or None.
     """
-    from scipy.optimize import linprog
-
     prepared = _lp_rows(X, w, y)
     if prepared is None:
         return None
     Z, sign, centre, scale, const = prepared
-    k = Z.shape[1]
-    strict = sign != 0
-    c = -(sign[strict] @ Z[strict])
-    a_ub = -(sign[strict, None] * Z[strict])
-    mixed = ~strict
-    opts = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]),
-                  A_eq=Z[mixed] if mixed.any() else None, b_eq=np.zeros(int(mixed.sum())) if mixed.any() else None,
-                  bounds=[(-1.0, 1.0)] * k, method="highs", options=opts)
-    if res.status != 0 or res.x is None:
-        return None
-    b = res.x
-    margin = Z @ b
-    signed = sign * margin
-    tol = 1e-7
-    # A certificate: no row on the wrong side, patterns with both outcomes on the hyperplane,
-    # and at least one row strictly on its side.
-    if (signed[strict].max(initial=0.0) <= tol or signed[strict].min(initial=0.0) < -tol
-            or (mixed.any() and np.abs(margin[mixed]).max() > tol)):
+    b = _konis(Z, sign)
+    if b is None:
         return None
     # Back to the original units: Z b = (X - centre)/scale . b
     b_orig = b / scale

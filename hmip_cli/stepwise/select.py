@@ -48,6 +48,16 @@ def _logsf(stat: float, df: int) -> float:
     return float(stats.chi2.logsf(stat, df))
 
 
+# log p-values this close (relative) are a tie, broken by candidate order: mathematically
+# equal statistics (e.g. two candidates with the same counts) differ in the last bits
+# depending on the summation order (collapsed vs row-level), which must not decide the path.
+TIE_REL = 1e-10
+
+
+def _tie(key: float) -> float:
+    return TIE_REL * max(1.0, abs(key))
+
+
 def _exp(x: float) -> float | None:
     return math.exp(x) if x < 709 else None
 
@@ -289,7 +299,7 @@ class _Engine:
                     continue
                 # Smallest p; ties broken by candidate order (the first listed wins).
                 key = _logsf(stat, df)
-                if best_key is None or key < best_key:
+                if best_key is None or key < best_key - _tie(best_key):
                     best, best_key = t.name, key
             if best is None:
                 return steps, "no candidate left to enter"
@@ -315,7 +325,7 @@ class _Engine:
                 for t in sorted(current, key=self.order.__getitem__):
                     rstat, rdf = self.removal_stat(current, t)
                     key = _logsf(rstat, rdf)
-                    if worst_key is None or key > worst_key:
+                    if worst_key is None or key > worst_key + _tie(worst_key):
                         worst, worst_key, worst_stat = t, key, (rstat, rdf)
                 rp = _p(*worst_stat)
                 if not (rp > self.pout):
