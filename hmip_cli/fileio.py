@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from hmip_cli.errors import BadRequest
+
 
 def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o644) -> None:
     """Call `write(tmp_path)` on a temporary file beside `path`, then move it into place.
@@ -16,8 +18,15 @@ def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o644) -
     `path` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise BadRequest(f"cannot write {path}: it is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        # The destination cannot take a file (read-only, no permission, a file where a folder
+        # should be): one clear message instead of a traceback; nothing has been written.
+        raise BadRequest(f"cannot write {path}: {_reason(exc)}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -30,6 +39,27 @@ def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o644) -
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+        return f"{exc.filename} is a file, not a folder"
+    return (exc.strerror or str(exc)).lower()  # the file name would be our temporary file's
+
+
+def check_writable(path: Path) -> None:
+    """Raise BadRequest now, before any work, if `path` cannot be written: it is a directory,
+    or its nearest existing folder is a file or not writable. Creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise BadRequest(f"cannot write {path}: it is a directory; give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BadRequest(f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadRequest(f"cannot write {path}: permission denied ({parent})")
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -46,6 +46,9 @@ class Table:
     hidden: tuple[str, ...] = ()
     percent_columns: tuple[str, ...] = ()  # shown to one decimal place in tables
     right_aligned: tuple[str, ...] = ()  # text columns holding numbers ("68.8 [low]")
+    p_columns: tuple[str, ...] = ()  # p-values: ".042", "<.001" in tables (SPSS's Sig.)
+    decimals: dict[str, int] = field(default_factory=dict)  # other than 3 for floats in tables
+    vertical: bool = False  # human table as "label  value" lines (for one-row summaries)
 
 
 # --------------------------------------------------------------------------------------
@@ -83,15 +86,30 @@ def round_1dp(value: float, signed: bool = False) -> str:
     return f"+{text}" if signed and d > 0 else text
 
 
-def _fmt_cell(value, is_percent: bool) -> str:
+def p_text(p: float) -> str:
+    """A p-value as a person reads it in SPSS/APA style: three decimals without the leading
+    zero (".042", "1.000"), and "<.001" below .001 (never ".000")."""
+    if p < 0.001:
+        return "<.001"
+    text = f"{p:.3f}"
+    return text[1:] if text.startswith("0.") else text
+
+
+def _fmt_cell(value, is_percent: bool, is_p: bool = False, decimals: int = 3) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         if math.isnan(value):
             return ""
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
         if is_percent:
             return round_1dp(value)
-        return f"{value:.4g}" if abs(value) < 1e-3 else f"{value:,.3f}".rstrip("0").rstrip(".")
+        if is_p:
+            return p_text(value)
+        # Fixed three decimals so a column lines up (B, S.E., Wald, Exp(B), -2LL, R squares).
+        text = f"{value:,.{decimals}f}"
+        return text.lstrip("-") if set(text) <= set("-0.,") else text  # no "-0.000"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -158,41 +176,140 @@ def _markdown(t: Table) -> str:
     lines.append("|" + "|".join("---:" if t.frame.schema[c].is_numeric() or c in t.right_aligned else "---"
                                 for c in cols) + "|")
     for row in t.frame.select(cols).iter_rows():
-        cells = [markdown_escape(_fmt_cell(v, c in t.percent_columns)) for v, c in zip(row, cols)]
+        cells = [markdown_escape(_fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3)))
+                 for v, c in zip(row, cols)]
         lines.append("| " + " | ".join(cells) + " |")
     for note in t.notes:
         lines += ["", f"_{markdown_escape(note)}_"]
     return "\n".join(lines) + "\n"
 
 
-def _rich_text(tables: list[Table]) -> str:
-    from rich.console import Console
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    out = io.StringIO()
+def _terminal_width() -> int:
     width = int(os.environ.get("COLUMNS", "0") or 0) or None
     if width is None:
         import shutil
 
         width = max(shutil.get_terminal_size((120, 24)).columns, 80)
+    return width
+
+
+def _cells(t: Table, cols: list[str]) -> list[list[str]]:
+    return [[_fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3)) for v, c in zip(row, cols)]
+            for row in t.frame.select(cols).iter_rows()]
+
+
+def _longest_word(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(w) for w in text.split()), default=0)
+
+
+def _rich_text(tables: list[Table]) -> str:
+    """Rich tables sized for the terminal. Numbers are never wrapped or cut: a column of
+    numbers is as wide as its widest cell; headers and text wrap between words. When the
+    columns cannot fit side by side even so, the table is shown one record at a time
+    ("label  value" lines, like psql's expanded display) rather than cutting cells."""
+    from rich.console import Console
+    from rich.text import Text
+
+    out = io.StringIO()
+    width = _terminal_width()
     # Rendered into a buffer without a terminal, so no colour codes are ever produced;
     # NO_COLOR is honoured as well for clarity.
     console = Console(file=out, width=width, no_color=True if "NO_COLOR" in os.environ else None,
                       force_terminal=False, highlight=False, markup=False, emoji=False)
     for t in tables:
+        if t.title:
+            console.print(Text(t.title))
         cols = _visible(t)
-        rt = RichTable(title=Text(t.title) if t.title else None, title_justify="left")
-        for c in cols:
-            right = t.frame.schema[c].is_numeric() or c in t.right_aligned
-            rt.add_column(Text(_header(t, c)), justify="right" if right else "left", overflow="fold")
-        for row in t.frame.select(cols).iter_rows():
-            rt.add_row(*[Text(_fmt_cell(v, c in t.percent_columns)) for v, c in zip(row, cols)])
-        console.print(rt)
+        cells = _cells(t, cols)
+        rt = None if t.vertical else _grid(t, cols, cells, width)
+        console.print(rt if rt is not None else _records(t, cols, cells))
         for note in t.notes:
             console.print(Text(note), style="dim")
         console.print()
-    return out.getvalue()
+    # Rich pads cells and titles with spaces; trailing spaces only get in the way of copying.
+    return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
+
+
+def _is_number_column(t: Table, c: str) -> bool:
+    dtype = t.frame.schema[c]
+    return dtype.is_numeric() or dtype.is_temporal() or c in t.right_aligned
+
+
+def _grid(t: Table, cols: list[str], cells: list[list[str]], width: int):
+    """The usual side-by-side table, or None when it cannot fit without cutting cells."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    headers = [_header(t, c) for c in cols]
+    fixed = [_is_number_column(t, c) for c in cols]
+    natural, minimum = [], []
+    for i, c in enumerate(cols):
+        column = [row[i] for row in cells]
+        widest = max((cell_len(x) for x in column), default=0)
+        natural.append(max(widest, cell_len(headers[i])))
+        if fixed[i]:
+            minimum.append(max(widest, _longest_word(headers[i]), 1))
+        else:
+            minimum.append(max(max((_longest_word(x) for x in column), default=0), _longest_word(headers[i]), 1))
+    # Boxed ("│ x │": 3 characters per column + 1) when everything fits unwrapped; else compact
+    # (no box, two spaces between columns, a rule under the header, text wrapped between
+    # words); else one record at a time.
+    boxed = 3 * len(cols) + 1
+    compact = 2 * (len(cols) - 1)
+    if sum(natural) + boxed <= width:
+        overhead = boxed
+        rt = RichTable(box=box.HEAVY_HEAD)
+    elif sum(minimum) + compact <= width:
+        overhead = compact
+        rt = RichTable(box=box.Box("    \n    \n ── \n    \n    \n    \n    \n    \n", ascii=False),
+                       show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), collapse_padding=True)
+    else:
+        return None
+    widths = list(natural)
+    if sum(natural) + overhead > width:
+        # Start from the minimum; share the spare width first among the text columns (so fewer
+        # lines wrap), then among the headers of numbers, each up to its natural width.
+        widths = list(minimum)
+        spare = width - overhead - sum(minimum)
+        for group in ([not f for f in fixed], fixed):
+            want = [n - w if g else 0 for n, w, g in zip(natural, widths, group)]
+            total = sum(want)
+            if total and spare > 0:
+                share = [min(w, w * spare // total) for w in want]
+                widths = [w + x for w, x in zip(widths, share)]
+                spare -= sum(share)
+    for i, c in enumerate(cols):
+        # An explicit width for every column: cells of numbers fit it exactly, so they are never
+        # wrapped; headers wrap between words.
+        rt.add_column(Text(headers[i]), justify="right" if fixed[i] else "left", overflow="fold",
+                      width=widths[i])
+    if overhead == compact and any(w < max(len(x) for x in [row[i] for row in cells] or [""])
+                                   for i, w in enumerate(widths)):
+        rt.show_lines = True  # without borders, a wrapped cell would read as a row of its own
+    for row in cells:
+        rt.add_row(*[Text(x) for x in row])
+    return rt
+
+
+def _records(t: Table, cols: list[str], cells: list[list[str]]):
+    """One record at a time: each column's header beside its value, records separated by a rule."""
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    rt = RichTable(box=box.SIMPLE_HEAD if len(cells) > 1 else None, show_header=False, show_edge=False,
+                   pad_edge=False)
+    rt.add_column(overflow="fold", ratio=None, max_width=32)
+    rt.add_column(overflow="fold")
+    for r, row in enumerate(cells):
+        shown = [(_header(t, c) or c, x) for c, x in zip(cols, row)]
+        for j, (label, value) in enumerate(shown):
+            rt.add_row(Text(label), Text(value), end_section=(j == len(shown) - 1 and r < len(cells) - 1))
+    return rt
 
 
 def write_text(text: str, output: Path | None = None) -> None:

@@ -19,12 +19,12 @@ FormatOpt = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write to this file instead of stdout (written atomically).",
+    typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout (written atomically).",
                  dir_okay=False),
 ]
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", help="The store directory. Default: $HMIP_DATA, else ~/.local/share/hmip.",
+    typer.Option("--data", metavar="DIR", help="The store directory. Default: $HMIP_DATA, else ~/.local/share/hmip.",
                  envvar="HMIP_DATA", show_envvar=True, file_okay=False),
 ]
 
@@ -69,6 +69,12 @@ def handle_errors(func):
             raise typer.Exit(130) from None
         except MemoryError:
             say("Error: out of memory")
+            raise typer.Exit(EXIT_DATA) from None
+        except OSError as exc:  # disk full, file vanished, ...: a message, not a traceback
+            if os.environ.get("HMIP_DEBUG") == "1" or isinstance(exc, BrokenPipeError):
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            say(f"Error: {exc.strerror or exc}{where}", style="bold red")
             raise typer.Exit(EXIT_DATA) from None
 
     return wrapper

@@ -121,7 +121,14 @@ def register(app: typer.Typer) -> None:
         if report is not None:
             from hmip_cli.report.write import infer_format
 
+            from hmip_cli.fileio import check_writable
+
             infer_format(report)  # an unknown extension is a usage error before any work
+            check_writable(report)
+        if output is not None:
+            from hmip_cli.fileio import check_writable
+
+            check_writable(output)
         with contextlib.ExitStack() as stack:
             if keep is None:
                 store_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hmip-demo-")))

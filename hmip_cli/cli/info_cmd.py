@@ -52,10 +52,18 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
         schema={"source": pl.String, "rows": pl.Int64, "ingested_at": pl.String, "sha256": pl.String,
                 "hmip_version": pl.String, "mapping": pl.String},
     )
+    # Headers for people; machine formats keep the snake_case columns (public API).
     return [
-        Table(summary, "Store"),
-        Table(counts, "Cases per inspection and provider"),
-        Table(files, "Files ingested (provenance)"),
+        Table(summary, "Store", vertical=True,
+              display={"store": "Store", "n_cases": "Cases", "n_inspections": "Inspections",
+                       "first_inspection_date": "First inspection", "last_inspection_date": "Last inspection",
+                       "n_files": "Files ingested", "content_hash": "Content hash"}),
+        Table(counts, "Cases per inspection and provider",
+              display={"inspection": "Inspection", "provider": "Provider", "n_cases": "Cases",
+                       "first_date": "First date", "last_date": "Last date"}),
+        Table(files, "Files ingested (provenance)",
+              display={"source": "File", "rows": "Rows", "ingested_at": "Ingested at (UTC)",
+                       "sha256": "SHA-256", "hmip_version": "hmip version", "mapping": "Mapping"}),
     ]
 
 

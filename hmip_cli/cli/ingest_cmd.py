@@ -25,11 +25,11 @@ def ingest(
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", "-m", help="A TOML mapping file: rename columns, recode answers (docs/mapping.md).",
         metavar="MAP.toml")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Excel sheet to read (default: the first).")] = None,
+    sheet: Annotated[str | None, typer.Option(metavar="NAME", help="Excel sheet to read (default: the first).")] = None,
     encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of CSV files when not UTF-8, e.g. cp1252 (Excel on Windows).")] = None,
+        metavar="ENC", help="Text encoding of CSV files when not UTF-8, e.g. cp1252 (Excel on Windows).")] = None,
     inspection: Annotated[str | None, typer.Option(
-        help="Inspection name for files without an inspection column.")] = None,
+        metavar="NAME", help="Inspection name for files without an inspection column.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Start the store afresh with these files.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:

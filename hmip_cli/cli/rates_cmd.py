@@ -25,7 +25,7 @@ WhereOpt = Annotated[
 ]
 MinNOpt = Annotated[
     int,
-    typer.Option("--min-n", min=1, show_default=True,
+    typer.Option("--min-n", min=1, metavar="N", show_default=True,
                  help="Rates with fewer applicable cases than this are marked [low] (or, with "
                       "--suppress, not shown). Default 30: below it the 95% interval around a 50% "
                       "rate is wider than +/-17 points."),
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def sample_cmd(
         by: Annotated[list[str] | None, typer.Option(
-            "--by", "-b", help=f"Also give the profile for each group of this breakdown ({_BREAKDOWN_KEYS}).")] = None,
+            "--by", "-b", metavar="KEY", help=f"Also give the profile for each group of this breakdown ({_BREAKDOWN_KEYS}).")] = None,
         where: WhereOpt = None,
         data: DataOpt = None,
         fmt: FormatOpt = Format.table,
@@ -103,13 +103,13 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def rates_cmd(
         measure: Annotated[list[str] | None, typer.Option(
-            "--measure", "-m", help="availability (Figure 1), delivery (2), contracted (3), partner (4). "
+            "--measure", "-m", metavar="MEASURE", help="availability (Figure 1), delivery (2), contracted (3), partner (4). "
                                     "Repeatable; default all four, one table each.")] = None,
         factor: Annotated[list[str] | None, typer.Option(
-            "--factor", help="Factor key (repeatable; default all ten in the bulletin's order): "
+            "--factor", metavar="FACTOR", help="Factor key (repeatable; default all ten in the bulletin's order): "
                              + ", ".join(f.key for f in schema.FACTORS) + ".")] = None,
         by: Annotated[list[str] | None, typer.Option(
-            "--by", "-b", help=f"Break down by this variable, groups side by side with their difference "
+            "--by", "-b", metavar="KEY", help=f"Break down by this variable, groups side by side with their difference "
                                f"(repeatable: one table per breakdown). Keys: {_BREAKDOWN_KEYS}.")] = None,
         where: WhereOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def protection_cmd(
         by: Annotated[list[str] | None, typer.Option(
-            "--by", "-b", help="Breakdowns to show (repeatable). Default: the bulletin's "
+            "--by", "-b", metavar="KEY", help="Breakdowns to show (repeatable). Default: the bulletin's "
                                + ", ".join(schema.DEFAULT_BREAKDOWNS) + f". Keys: {_BREAKDOWN_KEYS}.")] = None,
         where: WhereOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,

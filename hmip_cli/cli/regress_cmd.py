@@ -194,7 +194,7 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
     tables: list[Table] = []
     cases = pl.DataFrame({"cases": ["Included in analysis", "Missing cases", "Total"],
                           "n": [res.n, res.n_dropped, res.n_total]})
-    tables.append(Table(cases, f"{pre}Case Processing Summary",
+    tables.append(Table(cases, f"{pre}Case Processing Summary", display={"cases": "Cases", "n": "N"},
                         notes=[f"Dependent variable: {res.outcome}; event (coded 1) = {res.event}, "
                                f"non-event (0) = {res.nonevent}. Method: {res.method}, PIN {res.pin:g}, "
                                f"POUT {res.pout:g}."]))
@@ -208,6 +208,8 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
                 rows.append({"variable": c["term"], "level": lv, "n": int(n), "events": int(ev),
                              "parameter": param})
         tables.append(Table(pl.DataFrame(rows), f"{pre}Categorical Variables Codings",
+                            display={"variable": "Variable", "level": "Level", "n": "Frequency",
+                                     "events": "Events", "parameter": "Parameter"},
                             notes=["Indicator coding; the reference level has no parameter."]))
     steps = res.steps
     summary = pl.DataFrame([{"step": s.number, "minus_2ll": s.minus_2ll, "cox_snell_r2": s.cox_snell_r2,
@@ -234,8 +236,10 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
     for s in steps:
         title = f"{pre}{_step_name(s)}"
         tables.append(Table(coefficients_frame(s.in_equation).drop("kind"), f"{title}: Variables in the Equation",
-                            display={"b": "B", "se": "S.E.", "wald": "Wald", "p": "Sig.", "exp_b": "Exp(B)",
-                                     "ci_low": "95% CI lower", "ci_high": "95% CI upper"},
+                            display={"parameter": "", "b": "B", "se": "S.E.", "wald": "Wald", "df": "df",
+                                     "p": "Sig.", "exp_b": "Exp(B)", "ci_low": "Exp(B) 95% CI lower",
+                                     "ci_high": "Exp(B) 95% CI upper"},
+                            p_columns=("p",),
                             hidden=("term", "level", "reference", "reliable"),
                             notes=["Exp(B) and its CI are left empty where the model is unreliable "
                                    "(separation) or the odds ratio is beyond 1e6."]
@@ -243,24 +247,76 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
         if s.if_removed:
             tables.append(Table(if_removed_frame(s), f"{title}: Model if Term Removed",
                                 hidden=("removal_statistic", "removal_p") if res.removal == "lr" else (),
-                                display={"log_likelihood": "Model Log Likelihood",
-                                         "change_minus_2ll": "Change in -2LL", "p": "Sig. of the Change"}))
+                                display={"term": "Variable", "log_likelihood": "Model Log Likelihood",
+                                         "change_minus_2ll": "Change in -2LL", "p": "Sig. of the Change",
+                                         "removal_statistic": "Removal statistic", "removal_p": "Removal Sig."},
+                                p_columns=("p", "removal_p")))
         ni = not_in_frame(s)
         if ni.height:
             tables.append(Table(ni, f"{title}: Variables not in the Equation", hidden=("term", "kind"),
-                                display={"score": "Score", "p": "Sig."}))
-    tables.append(Table(res.steps_frame(), f"{pre}Steps", notes=[f"Stopped: {res.stop_reason}."]))
+                                display={"parameter": "", "score": "Score", "p": "Sig.", "eligible": "Eligible"},
+                                p_columns=("p",)))
+    tables.append(Table(res.steps_frame(), f"{pre}Steps", notes=[f"Stopped: {res.stop_reason}."],
+                        display={"step": "Step", "action": "Action", "term": "Variable", "statistic": "Statistic",
+                                 "p": "Sig.", "minus_2ll": "-2 Log likelihood", "terms": "Variables in the model"},
+                        p_columns=("p",)))
     if summary.height:
         tables.append(Table(summary, f"{pre}Model Summary",
-                            display={"minus_2ll": "-2 Log likelihood", "cox_snell_r2": "Cox & Snell R Square",
+                            display={"step": "Step", "minus_2ll": "-2 Log likelihood",
+                                     "cox_snell_r2": "Cox & Snell R Square",
                                      "nagelkerke_r2": "Nagelkerke R Square"}))
-        tables.append(Table(pl.DataFrame(omni), f"{pre}Omnibus Tests of Model Coefficients"))
+        tables.append(Table(pl.DataFrame(omni), f"{pre}Omnibus Tests of Model Coefficients", p_columns=("p",),
+                            display={"step": "Step", "test": "", "chi_square": "Chi-square", "p": "Sig."}))
     if hl:
-        tables.append(Table(pl.DataFrame(hl), f"{pre}Hosmer and Lemeshow Test",
+        tables.append(Table(pl.DataFrame(hl), f"{pre}Hosmer and Lemeshow Test", p_columns=("p",),
+                            display={"step": "Step", "chi_square": "Chi-square", "p": "Sig."},
                             notes=["Groups: deciles of predicted probability, ties kept together "
                                    "(SAS PROC LOGISTIC's documented rule; see docs/stepwise.md)."]))
-    tables.append(Table(pl.DataFrame(cls), f"{pre}Classification Table (cut value .500)"))
+    tables.append(Table(pl.DataFrame(cls), f"{pre}Classification Table (cut value .500)",
+                        percent_columns=("percent_correct",),
+                        decimals={f"predicted_{res.nonevent}": 0, f"predicted_{res.event}": 0},
+                        display={"step": "Step", "observed": "Observed",
+                                 f"predicted_{res.nonevent}": f"Predicted {res.nonevent}",
+                                 f"predicted_{res.event}": f"Predicted {res.event}",
+                                 "percent_correct": "Percentage Correct"}))
     return tables
+
+
+SWEEP_TITLE = "Stepwise logistic regression: findings across factors, measures and questions"
+
+
+def findings_table(frame: pl.DataFrame, fmt: Format, notes: list[str]) -> Table:
+    """The --all sweep: the full frame for machines; for people, one row per model and term
+    with the model's label, the finding in words, the odds ratio with its CI, and Sig."""
+    from hmip_cli import tables
+
+    if not tables.is_human(fmt):
+        return Table(frame, SWEEP_TITLE, notes=notes)
+    rows = []
+    last_model = None
+    for r in frame.iter_rows(named=True):
+        if r["term"] is None:
+            finding = ""
+        elif not r["reliable"] or r["odds_ratio"] is None:
+            finding = f"{r['groups']}; no odds ratio: the model is unreliable (see the warning)"
+        else:
+            finding = r["groups"]  # "CRC 54% vs NPS 74%": the direction is plain from the numbers
+        ci = (f"{r['ci_low']:.3f}\u2013{r['ci_high']:.3f}"
+              if r["ci_low"] is not None and r["ci_high"] is not None else "")
+        first = r["model"] != last_model
+        last_model = r["model"]
+        rows.append({"model": r["label"] if first else "", "n": r["n"] if first else None,
+                     "term": r["term"] or "none entered", "finding": finding,
+                     "odds_ratio": r["odds_ratio"], "ci": ci, "p": r["p"],
+                     **({"p_fdr": r["p_fdr"]} if "p_fdr" in frame.columns else {})})
+    schema = {"model": pl.String, "n": pl.Int64, "term": pl.String, "finding": pl.String,
+              "odds_ratio": pl.Float64, "ci": pl.String, "p": pl.Float64}
+    if "p_fdr" in frame.columns:
+        schema["p_fdr"] = pl.Float64
+    return Table(pl.DataFrame(rows, schema=schema), SWEEP_TITLE, notes=notes, right_aligned=("ci",),
+                 p_columns=("p", "p_fdr"),
+                 display={"model": "Model", "n": "n", "term": "Variable", "finding": "% yes (level vs reference)",
+                          "odds_ratio": "Odds ratio", "ci": "95% CI", "p": "Sig.", "p_fdr": "Sig. (FDR)"})
 
 
 def _report_problems(res, heading: str | None = None) -> None:
@@ -277,35 +333,35 @@ def register(app: typer.Typer) -> None:
     @app.command("regress", help=HELP)
     @handle_errors
     def regress(
-        input: Annotated[Path | None, typer.Option("--input", "-i", help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN and . are missing), "
+        input: Annotated[Path | None, typer.Option("--input", "-i", metavar="FILE", help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN and . are missing), "
                         "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
                                                    dir_okay=False)] = None,
-        outcome: Annotated[str | None, typer.Option("--outcome", help="Binary outcome column (with --input).")] = None,
+        outcome: Annotated[str | None, typer.Option("--outcome", metavar="COLUMN", help="Binary outcome column (with --input).")] = None,
         candidates: Annotated[str | None, typer.Option(
-            "--candidates", help="Comma-separated candidates: columns (with --input) or breakdown keys "
+            "--candidates", metavar="A,B,...", help="Comma-separated candidates: columns (with --input) or breakdown keys "
                                  "(store; default provider,gender,age_group,ethnicity,supervision,ogrs_band).")] = None,
         categorical: Annotated[str | None, typer.Option(
-            "--categorical", help="Comma-separated candidates to code as indicator blocks (text, Enum and "
+            "--categorical", metavar="A,B,...", help="Comma-separated candidates to code as indicator blocks (text, Enum and "
                                   "Boolean columns always are). Store candidates are all categorical.")] = None,
-        factor: Annotated[str | None, typer.Option("--factor", help="Factor key, e.g. accommodation.")] = None,
+        factor: Annotated[str | None, typer.Option("--factor", metavar="FACTOR", help="Factor key, e.g. accommodation.")] = None,
         measure: Annotated[str | None, typer.Option(
-            "--measure", help="Measure key (availability, delivery, contracted, partner); default: all four.")] = None,
+            "--measure", metavar="MEASURE", help="Measure key (availability, delivery, contracted, partner); default: all four.")] = None,
         question: Annotated[str | None, typer.Option(
-            "--question", help="Case-level question key, e.g. partner-info-review.")] = None,
+            "--question", metavar="QUESTION", help="Case-level question key, e.g. partner-info-review.")] = None,
         all_: Annotated[bool, typer.Option("--all", help="Every factor x measure and the four questions: "
                                                          "one findings table.")] = False,
         fdr: Annotated[bool, typer.Option("--fdr", help="With --all: add Benjamini-Hochberg adjusted p "
                                                         "(p_fdr) across the sweep.")] = False,
-        pin: Annotated[float, typer.Option("--pin", help="Entry: score-test p must be below this.")] = 0.05,
-        pout: Annotated[float, typer.Option("--pout", help="Removal: p above this removes a term.")] = 0.10,
+        pin: Annotated[float, typer.Option("--pin", metavar="P", show_default=True, help="Entry: score-test p must be below this.")] = 0.05,
+        pout: Annotated[float, typer.Option("--pout", metavar="P", show_default=True, help="Removal: p above this removes a term.")] = 0.10,
         removal: Annotated[Removal, typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), "
                                                                    "wald, or conditional.")] = Removal.lr,
         reference: Annotated[list[str] | None, typer.Option(
-            "--reference", help="Reference category of categorical variables: last (SPSS default) or first; "
+            "--reference", metavar="REF", help="Reference category of categorical variables: last (SPSS default) or first; "
                                 "VAR=LEVEL (or VAR=first / VAR=last) for one variable. Repeatable, e.g. "
                                 "--reference first --reference provider=NPS.")] = None,
         event: Annotated[str | None, typer.Option(
-            "--event", help="Outcome value that is the event (default: True, 1, or the higher/later value, "
+            "--event", metavar="VALUE", help="Outcome value that is the event (default: True, 1, or the higher/later value, "
                             "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).")] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
@@ -347,18 +403,19 @@ def register(app: typer.Typer) -> None:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
             frame = S.sweep(cases, keys, fdr=fdr, reference=ref, **options)
-            table = Table(frame, "Stepwise logistic regression: findings across factors, measures and questions",
-                          hidden=("label", "parameter", "percent_level", "n_level", "percent_reference",
-                                  "n_reference", "note"),
-                          notes=[f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
-                                 + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
-                                 + ". p: LR test of the term in the final model."
-                                 + (" p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
-                                    if fdr else "")])
+            notes = [f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
+                     + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
+                     + ". p: LR test of the term in the final model."
+                     + (" p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
+                        if fdr else "")]
+            # One warning per model and problem: a model's note is repeated on each of its terms' rows.
+            seen: set[tuple[str, str]] = set()
             for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
-                if row["note"] != "no variable met the entry criterion":
+                key = (row["model"], row["note"])
+                if row["note"] != "no variable met the entry criterion" and key not in seen:
+                    seen.add(key)
                     say(f"warning: {row['model']}: {row['note']}", style="yellow")
-            emit(table, fmt, output)
+            emit(findings_table(frame, fmt, notes), fmt, output)
             return
         if question and factor:
             raise BadRequest("use --factor or --question, not both")

@@ -15,7 +15,7 @@ from hmip_cli.errors import BadRequest
 
 MinNOpt = Annotated[
     int,
-    typer.Option("--min-n", min=1, show_default=True,
+    typer.Option("--min-n", min=1, metavar="N", show_default=True,
                  help="Rates with fewer applicable cases than this are suppressed [c] (or, with "
                       "--no-suppress, marked [low])."),
 ]
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     @handle_errors
     def report_cmd(
-        output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False,
+        output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, metavar="FILE",
                                              help="The report file: .html, .md or .xlsx (written atomically).")],
         fmt: Annotated[ReportFormatOpt | None, typer.Option(
             "--format", "-f", help="html, markdown or xlsx. Default: from the --output extension.")] = None,
@@ -102,7 +102,10 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.report.content import ReportParams
         from hmip_cli.report.write import infer_format, report_from_store
 
+        from hmip_cli.fileio import check_writable
+
         kind = infer_format(output, fmt.value if fmt else None)
+        check_writable(output)  # before minutes of work, not after
         params = ReportParams(min_n=min_n, suppress=suppress, fdr=fdr, date=date)
         rep, written = report_from_store(data, output, params, kind,
                                          progress=lambda step: say(f"Computing {step}..."))
@@ -112,10 +115,10 @@ def register(app: typer.Typer) -> None:
     @app.command("chart")
     @handle_errors
     def chart_cmd(
-        figure: Annotated[str, typer.Argument(help="figure1 (availability), figure2 (delivery), figure3 "
+        figure: Annotated[str, typer.Argument(metavar="FIGURE", show_default=False, help="figure1 (availability), figure2 (delivery), figure3 "
                                                    "(contracted providers) or figure4 (partners).")],
         output: Annotated[Path | None, typer.Option(
-            "--output", "-o", dir_okay=False, help="Write an .svg or .png file. Without it: text bars on stdout.")] = None,
+            "--output", "-o", dir_okay=False, metavar="FILE", help="Write an .svg or .png file. Without it: text bars on stdout.")] = None,
         fmt: Annotated[ChartFormat | None, typer.Option(
             "--format", "-f", help="svg, png or text. Default: from the --output extension, else text.")] = None,
         data: DataOpt = None,
@@ -142,6 +145,10 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.report.terminal import text_chart
 
         n = _figure_number(figure)
+        if output is not None:
+            from hmip_cli.fileio import check_writable
+
+            check_writable(output)
         kind = fmt
         if kind is None:
             suffix = output.suffix.lower().lstrip(".") if output else "text"

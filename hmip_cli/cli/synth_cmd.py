@@ -39,18 +39,18 @@ def register(app: typer.Typer) -> None:
     @app.command("synth", help=HELP)
     @handle_errors
     def synth_command(
-        cases: Annotated[int, typer.Option("--cases", "-n", help="Number of cases to generate.",
+        cases: Annotated[int, typer.Option("--cases", "-n", metavar="N", help="Number of cases to generate.",
                                            show_default=True)] = 1066,
-        seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed (0 or more); the same seed "
+        seed: Annotated[int, typer.Option("--seed", "-s", metavar="N", help="Random seed (0 or more); the same seed "
                                           "gives the same cases.", show_default=True)] = 1,
         output: OutputOpt = None,
         messy: Annotated[bool, typer.Option("--messy", help="Write a messy export (their headers, "
                                             "Y/N/N/A, labels, DD/MM/YYYY) instead of hmip's CSV.")] = False,
         mapping_output: Annotated[Path | None, typer.Option(
-            "--mapping-output", dir_okay=False,
+            "--mapping-output", dir_okay=False, metavar="FILE",
             help="With --messy: write the mapping TOML that reads the export back.")] = None,
         id_prefix: Annotated[str, typer.Option(
-            "--id-prefix", help="Case ids are PREFIX-000001, ...; use different prefixes for "
+            "--id-prefix", metavar="PREFIX", help="Case ids are PREFIX-000001, ...; use different prefixes for "
             "files that will share a store.", show_default=True)] = synth.DEFAULT_ID_PREFIX,
     ) -> None:
         if mapping_output is not None and not messy:

@@ -1,0 +1,228 @@
+"""UX of the human tables: readable headers, SPSS-style numbers, narrow terminals, one
+warning per problem, and clear errors for outputs that cannot be written.
+
+stdout and stderr are checked separately; ANSI codes are stripped before any assertion.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from hmip_cli import schema, synth
+from hmip_cli.cli import rates_cmd, regress_cmd
+from hmip_cli.cli.app import app
+from hmip_cli.render import Format, Table, p_text, to_text
+
+runner = CliRunner()
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def clean(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+def invoke(*args, **kwargs):
+    result = runner.invoke(app, list(args), **kwargs)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.fixture(scope="module")
+def cases():
+    # seed 1 has a model (finance/partner) with one problem note on two terms' rows
+    return schema.with_derived(synth.generate(1066, 1))
+
+
+@pytest.fixture
+def store(monkeypatch, cases):
+    monkeypatch.setattr(regress_cmd, "load_cases", lambda data: cases)
+    monkeypatch.setattr(rates_cmd, "load_cases", lambda data: cases)
+    return cases
+
+
+@pytest.fixture
+def real_store(tmp_path, monkeypatch):
+    from hmip_cli.ingest import ingest_files
+
+    path = tmp_path / "cases.csv"
+    path.write_text(synth.to_csv_text(synth.generate(300, 5)), encoding="utf-8")
+    data = tmp_path / "store"
+    ingest_files([path], data=data)
+    monkeypatch.setenv("HMIP_DATA", str(data))
+    return data
+
+
+# ---- hmip info: display labels for people, snake_case for machines -----------------------
+
+
+def test_info_table_uses_display_labels_and_machine_formats_keep_snake_case(real_store):
+    r = invoke("info")
+    assert r.exit_code == 0, r.stderr
+    out = clean(r.stdout)
+    for label in ("Cases", "Inspections", "First inspection", "Last inspection", "Content hash",
+                  "Inspection", "Provider", "First date", "File", "Rows", "SHA-256", "hmip version"):
+        assert label in out, label
+    for snake in ("n_cases", "first_inspection_date", "last_inspection_date", "n_inspections",
+                  "content_hash", "ingested_at", "hmip_version"):
+        assert snake not in out, snake
+    csv = invoke("info", "--format", "csv").stdout.splitlines()[0].split(",")
+    assert {"n_cases", "first_inspection_date", "content_hash", "ingested_at", "sha256"} <= set(csv)
+    rows = json.loads(invoke("info", "--format", "json").stdout)
+    assert rows[0]["rows"][0]["n_cases"] == 300
+
+
+def test_info_store_summary_is_shown_as_label_value_lines(real_store):
+    out = clean(invoke("info").stdout)
+    assert re.search(r"^Cases +300$", out, flags=re.M), out
+    assert re.search(r"^Content hash +[0-9a-f]{12}$", out, flags=re.M), out
+
+
+# ---- numbers for people: SPSS-style in the table, full precision for machines ------------
+
+
+def test_p_text():
+    assert p_text(0.0001184) == "<.001" and p_text(8.537e-06) == "<.001"
+    assert p_text(0.0744) == ".074" and p_text(0.001) == ".001" and p_text(1.0) == "1.000"
+
+
+def test_regress_table_has_three_decimals_and_sig_without_exponents(store):
+    r = invoke("regress", "--factor", "accommodation", "--measure", "delivery")
+    assert r.exit_code == 0, r.stderr
+    out = clean(r.stdout)
+    assert "e-0" not in out and "e+0" not in out
+    eq = out.split("Step 1 (provider entered): Variables in the Equation", 1)[1].split("\n\n", 1)[0]
+    row = next(line for line in eq.splitlines() if "provider(CRC)" in line)
+    cells = re.findall(r"-?[\d.,<]+", row.split("provider(CRC)", 1)[1])
+    b, se, wald, df, sig, exp_b = cells[:6]
+    for value in (b, se, wald, exp_b):
+        assert re.fullmatch(r"-?\d+\.\d{3}", value), row
+    assert df == "1" and re.fullmatch(r"<\.001|\.\d{3}|1\.000", sig), row
+    for header in ("Variable", "Chi-square", "Step", "Observed", "Percentage Correct", "Frequency"):
+        assert header in out, header
+    for snake in ("chi_square", "percent_correct", "predicted_true", "minus_2ll"):
+        assert snake not in out, snake
+
+
+def test_regress_machine_formats_keep_full_precision(store):
+    csv = invoke("regress", "--factor", "accommodation", "--measure", "delivery", "--format", "csv").stdout
+    assert "<.001" not in csv
+    frame = pl.read_csv(io.StringIO(csv), infer_schema_length=None)
+    assert frame.schema["p"] == pl.Float64 and frame.schema["b"] == pl.Float64
+    assert frame["p"].drop_nulls().min() < 1e-3  # shown as <.001 to people, exact here
+    assert any(len(str(v)) > 8 for v in frame["b"].drop_nulls())  # not rounded to 3 decimals
+
+
+def test_regress_all_human_view_and_one_warning_per_model_and_problem(store):
+    r = invoke("regress", "--all", "--fdr")
+    assert r.exit_code == 0, r.stderr
+    warnings = [line for line in clean(r.stderr).splitlines() if line.startswith("warning:")]
+    assert warnings and len(warnings) == len(set(warnings)), warnings
+    assert sum(w.startswith("warning: finance/partner:") for w in warnings) == 1
+    out = clean(r.stdout)
+    for header in ("Model", "Variable", "Odds", "ratio", "95% CI", "Sig.", "(FDR)"):
+        assert header in out, header
+    assert "n_dropped" not in out and "p_wald" not in out and "e-0" not in out
+    frame = pl.read_csv(io.StringIO(invoke("regress", "--all", "--fdr", "--format", "csv").stdout))
+    assert {"model", "n_dropped", "odds_ratio", "ci_low", "ci_high", "p", "p_wald", "p_fdr", "note"} \
+        <= set(frame.columns)
+
+
+# ---- narrow terminals: numbers are never cut, lines never run past the width ------------
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+@pytest.mark.parametrize("args", [
+    ["rates", "--measure", "delivery", "--by", "provider"],
+    ["rates", "--measure", "availability", "--by", "ethnicity", "--suppress"],
+    ["protection", "--by", "provider"],
+    ["sample", "--by", "provider"],
+    ["regress", "--factor", "accommodation", "--measure", "delivery"],
+])
+def test_narrow_terminals_keep_every_number_whole(store, monkeypatch, columns, args):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = clean(invoke(*args).stdout)
+    assert max(len(line) for line in out.splitlines()) <= columns
+    monkeypatch.setenv("COLUMNS", "400")
+    wide = clean(invoke(*args).stdout)
+    # every number in the wide table appears whole in the narrow one
+    numbers = set(re.findall(r"(?<![\w.])[-+<]?\d[\d,]*(?:\.\d+)?(?:\u2013\d[\d,]*\.\d+)?(?![\w.])", wide))
+    narrow_numbers = set(re.findall(r"(?<![\w.])[-+<]?\d[\d,]*(?:\.\d+)?(?:\u2013\d[\d,]*\.\d+)?(?![\w.])", out))
+    assert numbers <= narrow_numbers, sorted(numbers - narrow_numbers)[:10]
+
+
+words = st.text(alphabet="abcdefghij ", min_size=0, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(width=st.integers(30, 140), n_rows=st.integers(1, 6), n_num=st.integers(1, 7),
+       data=st.data())
+def test_any_table_at_any_width_keeps_numbers_whole(width, n_rows, n_num, data):
+    import os
+
+    frame = {"label": [data.draw(words) for _ in range(n_rows)]}
+    for j in range(n_num):
+        frame[f"value_{j}"] = [data.draw(st.integers(-10**7, 10**7)) for _ in range(n_rows)]
+    frame["ratio"] = [data.draw(st.floats(-1e4, 1e4, allow_nan=False)) for _ in range(n_rows)]
+    t = Table(pl.DataFrame(frame), title="T", display={"value_0": "A rather long header for a number"})
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)
+    try:
+        text = to_text([t], Format.table)
+    finally:
+        os.environ["COLUMNS"] = old or "200"
+    tokens = set(text.split())
+    for row in t.frame.iter_rows(named=True):
+        for k, v in row.items():
+            if k.startswith("value_"):
+                assert f"{v:,}" in tokens, (v, text)
+            elif k == "ratio":
+                shown = f"{v:,.3f}"
+                assert shown.lstrip("-") in {x.lstrip("-") for x in tokens}, (v, text)
+
+
+def test_titles_are_not_squeezed_to_the_table_width(store, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    out = clean(invoke("regress", "--factor", "accommodation", "--measure", "delivery").stdout)
+    assert "accommodation/delivery: Case Processing Summary\n" in out
+    assert not any(line != line.rstrip() for line in out.splitlines())  # no trailing spaces
+
+
+# ---- outputs that cannot be written ----------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ["rates"], ["info"], ["schema"], ["synth", "--cases", "5"],
+    ["chart", "figure1"],
+])
+def test_output_under_a_file_is_one_clear_usage_error(real_store, tmp_path, args):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    target = blocker / "out.csv" if args[0] != "chart" else blocker / "out.svg"
+    r = invoke(*args, "--output", str(target))
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    err = clean(r.stderr)
+    assert "Traceback" not in err and err.count("Error") == 1, err
+    assert "cannot write" in err and "is a file, not a folder" in err
+    assert r.stdout == ""
+
+
+def test_report_checks_the_output_before_computing(real_store, tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    r = invoke("report", "--output", str(blocker / "r.html"))
+    assert r.exit_code == 2
+    assert "Computing" not in r.stderr and "cannot write" in r.stderr
+
+
+def test_output_onto_a_directory_is_a_usage_error(real_store, tmp_path):
+    r = invoke("rates", "--output", str(tmp_path))
+    assert r.exit_code == 2 and r.stdout == "" and "directory" in clean(r.stderr)
+    assert "Traceback" not in r.stderr
