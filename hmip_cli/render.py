@@ -184,7 +184,7 @@ def _markdown(t: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _terminal_width() -> int:
+def terminal_width() -> int:
     width = int(os.environ.get("COLUMNS", "0") or 0) or None
     if width is None:
         import shutil
@@ -213,7 +213,7 @@ def _rich_text(tables: list[Table]) -> str:
     from rich.text import Text
 
     out = io.StringIO()
-    width = _terminal_width()
+    width = terminal_width()
     # Rendered into a buffer without a terminal, so no colour codes are ever produced;
     # NO_COLOR is honoured as well for clarity.
     console = Console(file=out, width=width, no_color=True if "NO_COLOR" in os.environ else None,

@@ -226,3 +226,69 @@ def test_output_onto_a_directory_is_a_usage_error(real_store, tmp_path):
     r = invoke("rates", "--output", str(tmp_path))
     assert r.exit_code == 2 and r.stdout == "" and "directory" in clean(r.stderr)
     assert "Traceback" not in r.stderr
+
+
+# ---- regress --where: the same option as rates/sample/protection --------------------------
+
+
+def test_regress_where_filters_notes_and_drops_the_fixed_candidate(store):
+    r = invoke("regress", "--factor", "accommodation", "--measure", "delivery", "--where", "provider=NPS")
+    assert r.exit_code == 0, r.stderr
+    n_nps = int((store["provider"].cast(pl.String) == "NPS").sum())
+    assert f"Cases selected: provider = NPS ({n_nps:,} cases)." in clean(r.stdout)
+    assert "only one level" not in r.stderr  # provider is constant by construction: not a candidate
+    got = json.loads(invoke("regress", "--factor", "accommodation", "--measure", "delivery", "--where",
+                            "provider=NPS", "--format", "json").stdout)
+    assert got[0]["where"].startswith("Cases selected: provider = NPS")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--factor", "ete", "--where", "provider=XYZ"], "unknown value 'XYZ'"),
+    (["--factor", "ete", "--where", "provider"], "key=value"),
+    (["--input", "x.csv", "--outcome", "y", "--candidates", "a", "--where", "provider=NPS"], "--where filters the store"),
+])
+def test_regress_where_errors(store, args, message):
+    r = invoke("regress", *args)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert message in clean(r.stderr) and "Traceback" not in r.stderr
+
+
+# ---- text bars fit the terminal ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_rates_chart_bars_fit_the_terminal(store, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = invoke("rates", "--measure", "delivery", "--by", "provider", "--chart").stdout
+    bar_lines = [line for line in out.splitlines() if "n=" in line and "[c]" not in line]
+    assert bar_lines and max(len(line) for line in bar_lines) <= columns
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+# ---- | head -1 for every data-producing command and format --------------------------------
+
+
+@pytest.mark.slow
+def test_head_one_is_quiet_for_every_command_and_format(real_store, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    hmip = f"{sys.executable} -m hmip_cli"
+    commands = ["info", "schema", "sample --by provider", "rates --by provider", "protection",
+                "regress --factor accommodation --measure delivery"]
+    formats = ["table", "csv", "tsv", "json", "markdown", "table"]  # every format, spread over the commands
+    lines = [f"{hmip} {c} --format {f} | head -1" for c, f in zip(commands, formats)]
+    lines += [f"{hmip} rates --chart | head -1", f"{hmip} chart figure1 | head -1",
+              f"{hmip} synth --cases 3000 | head -1", f"{hmip} demo --format csv | head -1"]
+    # one shell, one python start-up per command; each line reports its exit code and stderr
+    script = "\n".join(f"( {line} >/dev/null 2>{tmp_path}/err{i}; echo \"{i} ${{PIPESTATUS[0]}}\" ) &"
+                       for i, line in enumerate(lines)) + "\nwait"
+    env = {**os.environ, "HMIP_DATA": str(real_store), "COLUMNS": "80"}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    for row in done.stdout.split("\n"):
+        if not row.strip():
+            continue
+        i, code = row.split()
+        err = (tmp_path / f"err{i}").read_text()
+        assert code == "0" and "Traceback" not in err and "Error" not in err, (lines[int(i)], code, err)

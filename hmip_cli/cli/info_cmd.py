@@ -74,10 +74,9 @@ def info(data: DataOpt = None, fmt: FormatOpt = Format.table, output: OutputOpt 
 
     JSON output has three tables: store, cases per inspection and provider, files.
 
+    \b
     Example:
-
-        hmip info
-
-        hmip info --data ./store --format json
+      hmip info
+      hmip info --format json
     """
     emit(info_tables(data, short_hashes=fmt is Format.table), fmt, output)

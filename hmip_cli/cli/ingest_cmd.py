@@ -41,13 +41,14 @@ def ingest(
     judgement not recorded where the factor is a priority) are shown and the data is
     written; --strict makes them errors. Ingesting the same file twice is an error.
 
-    Example:
+    Excel: --sheet NAME picks the sheet. A file without an inspection column needs
+    --inspection NAME. Other headers or codes (Y/N/N/A, M/F): --mapping (docs/mapping.md).
 
-        hmip ingest durham.xlsx --sheet Cases --inspection Durham
-
-        hmip ingest export.sav --mapping ourcodes.toml --data ./store
-
-        hmip ingest all_cases.csv --replace --strict
+    \b
+    Example (from a clone of the repository):
+      hmip ingest examples/cases.csv
+      hmip ingest examples/export/cases_export.csv --mapping examples/export/mapping.toml
+      hmip ingest examples/cases.csv --replace --strict
     """
     from hmip_cli.ingest import ingest_files
 

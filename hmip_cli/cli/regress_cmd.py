@@ -50,9 +50,10 @@ no events, constant or collinear candidates) are named on stderr and in the JSON
 Example:
 
 \b
-  hmip regress --input cases.csv --outcome delivered --candidates provider,gender,age \\
-      --categorical provider,gender
+  hmip regress --input examples/cases.csv --outcome accommodation_delivered \\
+      --candidates provider,gender,age --categorical provider,gender
   hmip regress --factor accommodation --measure delivery
+  hmip regress --factor accommodation --measure delivery --where provider=NPS
   hmip regress --question partner-info-review --format json
   hmip regress --all --fdr --format csv
 """
@@ -363,6 +364,10 @@ def register(app: typer.Typer) -> None:
         event: Annotated[str | None, typer.Option(
             "--event", metavar="VALUE", help="Outcome value that is the event (default: True, 1, or the higher/later value, "
                             "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).")] = None,
+        where: Annotated[list[str] | None, typer.Option(
+            "--where", "-w", metavar="KEY=VALUE",
+            help="Store modes: only cases with KEY=VALUE (repeatable; as in `hmip rates --where`), "
+                 "e.g. --where provider=NPS.")] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
         data: DataOpt = None,
@@ -380,6 +385,8 @@ def register(app: typer.Typer) -> None:
             raise BadRequest("--fdr goes with --all")
 
         if input is not None:
+            if where:
+                raise BadRequest("--where filters the store; with --input, filter the file first")
             if not outcome or not candidates:
                 raise BadRequest("--input needs --outcome and --candidates")
             frame = read_frame(input)
@@ -398,12 +405,26 @@ def register(app: typer.Typer) -> None:
         if event is not None:
             raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
         cases = load_cases(data)
+        where_note: list[str] = []
+        if where:
+            from hmip_cli import rates as R
+
+            lf, conditions = R.filter_cases(cases, where)
+            cases = lf.collect()
+            where_note = [f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."]
+            if cases.height == 0:
+                raise BadRequest(f"no cases where {R.describe_where(conditions)}")
         keys = _split(candidates) or None
+        if where and keys is None:
+            # A breakdown fixed to one value by --where is constant: leave it out of the default
+            # candidates rather than warn about it in every model.
+            fixed = {c.key for c in conditions if len(c.codes) == 1}
+            keys = [k for k in S.schema.DEFAULT_BREAKDOWNS if k not in fixed]
         if all_:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
             frame = S.sweep(cases, keys, fdr=fdr, reference=ref, **options)
-            notes = [f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
+            notes = [*where_note, f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
                      + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
                      + ". p: LR test of the term in the final model."
                      + (" p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
@@ -424,7 +445,7 @@ def register(app: typer.Typer) -> None:
             res = S.run_target(cases, t, S.candidate_columns(keys), reference=ref, **options)
             _report_problems(res, t.model)
             results.append((t, res))
-        _emit_results(results, fmt, output)
+        _emit_results(results, fmt, output, where_note)
 
 
 def _json_default(value):
@@ -442,12 +463,15 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _emit_results(results, fmt: Format, output: Path | None) -> None:
+def _emit_results(results, fmt: Format, output: Path | None, where_note: list[str] | None = None) -> None:
     if fmt is Format.json:
         if len(results) == 1 and results[0][0] is None:
             payload = results[0][1].to_dict()
         else:
             payload = [{"model": t.model, "label": t.label, **r.to_dict()} for t, r in results]
+            if where_note:
+                for item in payload:
+                    item["where"] = where_note[0]
         # allow_nan=False: the payload is cleaned (NaN/inf -> null); never emit invalid JSON.
         write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
                    + "\n", output)
@@ -455,4 +479,8 @@ def _emit_results(results, fmt: Format, output: Path | None) -> None:
     tables: list[Table] = []
     for t, r in results:
         tables.extend(result_tables(r, t.model if t is not None else None))
+    if where_note:  # under the first table (Case Processing Summary) of each model
+        for table in tables:
+            if table.title.endswith("Case Processing Summary"):
+                table.notes = [*where_note, *table.notes]
     emit(tables, fmt, output)

@@ -109,13 +109,11 @@ def schema_command(
     """Print the data dictionary: every column hmip stores (name, type, allowed values, when it
     applies, description), then the columns hmip derives. Or write an empty template.
 
+    \b
     Example:
-
-        hmip schema
-
-        hmip schema --format csv > dictionary.csv
-
-        hmip schema --template cases.xlsx
+      hmip schema
+      hmip schema --format csv > dictionary.csv
+      hmip schema --template cases.xlsx
     """
     if template is not None:
         write_template(template)

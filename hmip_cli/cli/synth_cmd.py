@@ -25,13 +25,11 @@ has hmip's own columns (yes/no, blank = not applicable) and `hmip ingest` reads 
 is. With --messy it looks like a real spreadsheet export (their headers, Y/N/N/A, labels,
 DD/MM/YYYY dates); --mapping-output writes the mapping that reads it back.
 
+\b
 Example:
-
-    hmip synth --cases 1066 --seed 1 --output cases.csv
-
-    hmip synth --cases 200 --seed 2 --id-prefix SYX --messy --output export.csv --mapping-output mapping.toml
-
-    hmip ingest export.csv --mapping mapping.toml
+  hmip synth --cases 1066 --seed 1 --output cases.csv
+  hmip synth --cases 200 --seed 2 --id-prefix SYX --messy --output export.csv --mapping-output mapping.toml
+  hmip ingest export.csv --mapping mapping.toml
 """
 
 

@@ -31,6 +31,17 @@ def _line(label: str, r: dict, label_width: int, width: int, min_n: int) -> str:
     return text + (f" {R.MARK_LOW}" if r["marker"] == R.MARK_LOW else "")
 
 
+def bar_width_for(frame: pl.DataFrame, columns: int, *, widest: int = 40, narrowest: int = 10) -> int:
+    """The longest bar (at most `widest`) that keeps every bar line within `columns` characters:
+    label, two spaces, bar, " 100%  n=1,066 [low]"."""
+    labels = [r["factor_label"] if r["breakdown"] == R.ALL else f"  {r['breakdown_label']}: {r['group_label']}"
+              for r in frame.iter_rows(named=True)]
+    n_max = max((r or 0 for r in frame["n"].to_list()), default=0)
+    tail = len(f" 100%  n={n_max:,} {R.MARK_LOW}")
+    room = columns - max((len(s) for s in labels), default=0) - 2 - tail
+    return max(narrowest, min(widest, room))
+
+
 def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int = 40) -> str:
     """Bars for every measure in a `rates()` frame, factors in the bulletin's order.
 
@@ -46,7 +57,8 @@ def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int 
         if out:
             out.append("")
         out.append(C.figure_title(figure))
-        out.append(f"% yes of applicable cases ({YES} yes, {REST} no; bar = 0-100%); n = applicable cases")
+        out.append(f"% yes of applicable cases ({YES} yes, {REST} no; bar = 0-100%)")
+        out.append("n = applicable cases")
         out.append("")
         for label, r in zip(labels, rows):
             out.append(_line(label, r, lw, width, min_n))
