@@ -306,7 +306,7 @@ def _records(t: Table, cols: list[str], cells: list[list[str]]):
     rt.add_column(overflow="fold", ratio=None, max_width=32)
     rt.add_column(overflow="fold")
     for r, row in enumerate(cells):
-        shown = [(_header(t, c) or c, x) for c, x in zip(cols, row)]
+        shown = [(_header(t, c), x) for c, x in zip(cols, row)]
         for j, (label, value) in enumerate(shown):
             rt.add_row(Text(label), Text(value), end_section=(j == len(shown) - 1 and r < len(cells) - 1))
     return rt
