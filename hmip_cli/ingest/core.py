@@ -151,7 +151,7 @@ def _cross_duplicates(frames: list[tuple[str, pl.DataFrame]], old: pl.DataFrame 
             hits = ids.join(prev.rename({ROW: "__prev"}), on="case_id", how="inner").sort(ROW)
             for rec in hits.head(MAX_LINES).iter_rows(named=True):
                 at = "already in the store" if rec["__prev"] is None else f"also in {where}, row {rec['__prev']}"
-                problems.append(Problem(name, rec[ROW], "case_id", rec["case_id"], f"duplicate case id: {at}"))
+                problems.append(Problem(name, rec[ROW], "case_id", None, f"duplicate case id: {at}"))  # id not shown: row is enough
             if hits.height > MAX_LINES:
                 problems.append(Problem(name, None, "case_id", None,
                                         f"... and {hits.height - MAX_LINES:,} more case ids that are also "

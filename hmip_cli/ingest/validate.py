@@ -119,8 +119,12 @@ class _Collector:
         return column if theirs == column else f"{theirs} ({column})"
 
     def add(self, row, column, value, expected, severity="error"):
+        # Case data concerns real people: identifiers and free text never reach the screen;
+        # the row number is enough to find the cell.
         if column == "notes" and value is not None:
             value = FREE_TEXT
+        elif column in schema.IDENTIFYING_COLUMNS:
+            value = None
         self.problems.append(Problem(self.file, row, self.label(column), value, expected, severity))
 
     def rows(self, hits: pl.DataFrame, column: str | None, expected, severity="error",
