@@ -10,12 +10,24 @@ from pathlib import Path
 from hmip_cli.errors import BadRequest
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o644) -> None:
+def _umask_mode() -> int:
+    """The mode an ordinary new file gets here: 0o666 less the user's umask.
+
+    Case data is sensitive: a user (or an organisation) with umask 077 expects files only
+    they can read, so the mode follows the umask instead of a fixed 0o644.
+    """
+    current = os.umask(0)
+    os.umask(current)
+    return 0o666 & ~current
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], mode: int | None = None) -> None:
     """Call `write(tmp_path)` on a temporary file beside `path`, then move it into place.
 
-    temp file in the target directory -> write -> fsync -> chmod (mkstemp makes 0600) ->
-    os.replace -> fsync the directory. On any exception the temporary file is removed and
-    `path` is untouched.
+    temp file in the target directory -> write -> fsync -> chmod (mkstemp makes 0600; the
+    final mode is `mode`, default 0o666 less the umask, as for any new file) -> os.replace
+    -> fsync the directory. On any exception the temporary file is removed and `path` is
+    untouched.
     """
     path = Path(path)
     if path.is_dir():
@@ -33,7 +45,7 @@ def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o644) -
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, _umask_mode() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -62,7 +74,7 @@ def check_writable(path: Path) -> None:
         raise BadRequest(f"cannot write {path}: permission denied ({parent})")
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data), mode)
 
 
