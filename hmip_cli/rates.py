@@ -37,12 +37,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from hmip_cli import schema
 from hmip_cli.errors import BadInput, BadRequest
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # A rate based on fewer than this many applicable cases is flagged low-reliability (and,
 # with suppression, not published). Why 30: at n = 30 the 95% Wilson interval around a
@@ -101,6 +104,8 @@ def wilson_interval(n_yes, n, confidence: float = CONFIDENCE) -> tuple[np.ndarra
     agree to rounding error), clipped to [0, 1], with the bound exactly 0 when n_yes = 0
     and exactly 1 when n_yes = n. Where n = 0 both bounds are NaN.
     """
+    import numpy as np  # here, not at the top: every command imports this module at start-up
+
     k = np.asarray(n_yes, dtype=float)
     m = np.asarray(n, dtype=float)
     z = _z(confidence)

@@ -27,3 +27,16 @@ def test_every_command_has_help_with_an_example():
 def test_unknown_command_is_a_usage_error():
     result = runner.invoke(app, ["no-such-command"])
     assert result.exit_code == 2
+
+
+def test_start_up_imports_no_heavy_libraries():
+    # `hmip --help` and `hmip --version` load every command module: the numeric and plotting
+    # libraries must wait until a command needs them.
+    import subprocess
+    import sys
+
+    code = ("import sys, hmip_cli.cli.app; "
+            "print(' '.join(m for m in ('numpy', 'scipy', 'matplotlib', 'statsmodels', 'pyreadstat', "
+            "'fastexcel', 'xlsxwriter') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

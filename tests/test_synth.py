@@ -212,6 +212,12 @@ def test_cli_writes_csv_to_stdout_identical_to_library():
     assert result.stderr == ""
 
 
+def test_cli_default_id_prefix_is_the_library_default():
+    from hmip_cli.cli import synth_cmd
+
+    assert synth_cmd.DEFAULT_ID_PREFIX == synth.DEFAULT_ID_PREFIX
+
+
 def test_cli_output_file_messy_and_mapping(tmp_path):
     out, mapping = tmp_path / "e.csv", tmp_path / "m.toml"
     result = runner.invoke(app, ["synth", "-n", "50", "-s", "3", "--messy", "--id-prefix", "ABC",

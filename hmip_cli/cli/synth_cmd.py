@@ -7,9 +7,12 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli import synth
 from hmip_cli.cli.common import OutputOpt, handle_errors, say
 from hmip_cli.errors import BadRequest
+
+# synth.DEFAULT_ID_PREFIX, spelt here because importing hmip_cli.synth (NumPy, SciPy, its
+# calibration constants) at start-up would slow every command; a test checks they agree.
+DEFAULT_ID_PREFIX = "SYN"
 
 HELP = """Generate synthetic case data calibrated to the interventions bulletin.
 
@@ -49,8 +52,10 @@ def register(app: typer.Typer) -> None:
             help="With --messy: write the mapping TOML that reads the export back.")] = None,
         id_prefix: Annotated[str, typer.Option(
             "--id-prefix", metavar="PREFIX", help="Case ids are PREFIX-000001, ...; use different prefixes for "
-            "files that will share a store.", show_default=True)] = synth.DEFAULT_ID_PREFIX,
+            "files that will share a store.", show_default=True)] = DEFAULT_ID_PREFIX,
     ) -> None:
+        from hmip_cli import synth
+
         if mapping_output is not None and not messy:
             raise BadRequest("--mapping-output needs --messy (hmip's own CSV needs no mapping)")
         if output is not None and mapping_output is not None and \
