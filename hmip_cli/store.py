@@ -86,10 +86,24 @@ def load_cases(data: Path | str | None = None) -> pl.DataFrame:
     """The stored cases with `schema.with_derived()` applied: every column of
     `schema.stored_schema()` followed by age_group, ethnic_group, ogrs_group, rosh_group,
     n_priorities. Raises BadRequest when there is no store."""
+    _, frame, _ = _read_existing(data)
+    return schema.with_derived(frame)
+
+
+def load_cases_and_info(data: Path | str | None = None) -> tuple[pl.DataFrame, StoreInfo]:
+    """`load_cases(data)` and `store_info(data)` from one read of the store (a report needs
+    both; calling the two reads the Parquet file twice)."""
+    path, frame, meta = _read_existing(data)
+    return schema.with_derived(frame), _info(path, frame, meta)
+
+
+def _read_existing(data: Path | str | None) -> tuple[Path, pl.DataFrame, dict]:
+    """The store's directory, stored frame and metadata; BadRequest when there is no store."""
     got = read_stored(data)
+    path = resolve_store(data)
     if got is None:
-        raise _missing(resolve_store(data))
-    return schema.with_derived(got[0])
+        raise _missing(path)
+    return path, *got
 
 
 def content_hash(frame: pl.DataFrame) -> str:
@@ -135,11 +149,10 @@ def store_info(data: Path | str | None = None) -> StoreInfo:
     The content hash is computed here, from the cases (about a second per million cases),
     rather than at ingest, to keep ingest fast.
     """
-    got = read_stored(data)
-    path = resolve_store(data)
-    if got is None:
-        raise _missing(path)
-    frame, meta = got
+    return _info(*_read_existing(data))
+
+
+def _info(path: Path, frame: pl.DataFrame, meta: dict) -> StoreInfo:
     summary = frame.select(
             pl.col("inspection").unique().sort().implode().alias("inspections"),
             pl.col("inspection_date").min().alias("first"),

@@ -21,7 +21,7 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
     cut = (lambda h: h[:12]) if short_hashes else (lambda h: h)
     from hmip_cli import store
 
-    si = store.store_info(data)
+    cases, si = store.load_cases_and_info(data)  # one read of the store for both
     summary = pl.DataFrame({
         "store": [str(si.path)],
         "n_cases": [si.n_cases],
@@ -32,7 +32,7 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
         "content_hash": [cut(si.content_hash)],
     })
     counts = (
-        pl.scan_parquet(store.cases_path(data))
+        cases.lazy()
         .group_by("inspection", "provider")
         .agg(n_cases=pl.len().cast(pl.Int64),
              first_date=pl.col("inspection_date").min(), last_date=pl.col("inspection_date").max())

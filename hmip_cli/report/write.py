@@ -58,5 +58,6 @@ def report_from_store(data: Path | None, path: Path, params: C.ReportParams | No
     from hmip_cli import store
 
     kind = infer_format(path, fmt)
-    rep = C.build_report(store.load_cases(data), info=store.store_info(data), params=params, progress=progress)
+    cases, info = store.load_cases_and_info(data)
+    rep = C.build_report(cases, info=info, params=params, progress=progress)
     return rep, write_report(rep, path, kind)
