@@ -14,6 +14,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from pathlib import Path
 
@@ -69,17 +70,21 @@ def percent_text(n_yes: int, n: int) -> str:
     return f"{tenths // 10}.{tenths % 10}"
 
 
-def round_1dp(value: float, signed: bool = False) -> str:
-    """A float (a percentage, a difference in points) to one decimal place, half up.
+def half_up(value: float, places: str) -> Decimal:
+    """`value` rounded half up (ties away from zero) to `places` ("1", "0.1"), exactly.
 
     The float is first snapped to 9 decimal places, which recovers the exact decimal
     value of any ratio of counts that has a finite decimal expansion (such as 68.75), so
-    ties are recognised despite binary rounding error; ties then round away from zero.
+    ties are recognised despite binary rounding error.
     """
-    from decimal import ROUND_HALF_UP, Decimal
-
     d = Decimal(repr(float(value))).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
-    d = d.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return d.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def round_1dp(value: float, signed: bool = False) -> str:
+    """A float (a percentage, a difference in points) to one decimal place, half up
+    (`half_up`), with thousands separators and no "-0.0"."""
+    d = half_up(value, "0.1")
     if d == 0:
         d = abs(d)  # no "-0.0"
     text = f"{d:,}"

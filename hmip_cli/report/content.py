@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-
 import polars as pl
 
 from hmip_cli import rates as R
 from hmip_cli import schema
+from hmip_cli.render import half_up, round_1dp
 from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
 
 # Identifying columns are never passed on to anything in this package: the analyses get
@@ -100,19 +99,14 @@ class Report:
 # --------------------------------------------------------------------------------------
 
 
-def _half_up(value: float, places: str) -> Decimal:
-    d = Decimal(repr(float(value))).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
-    return d.quantize(Decimal(places), rounding=ROUND_HALF_UP)
-
-
 def whole(value: float) -> int:
     """A percentage to a whole number, half up (68.5 -> 69), as charts and sentences show it."""
-    return int(_half_up(value, "1"))
+    return int(half_up(value, "1"))
 
 
 def one_dp(value: float) -> float:
     """A percentage to one decimal place, half up, as a float (what tables and sheets show)."""
-    return float(_half_up(value, "0.1"))
+    return float(half_up(value, "0.1"))
 
 
 # --------------------------------------------------------------------------------------
@@ -481,8 +475,6 @@ def short_name(t: DocTable) -> str:
 
 def cell_text(column: Column, value) -> str:
     """How a cell reads in HTML and Markdown (XLSX keeps numbers as numbers)."""
-    from hmip_cli.render import round_1dp
-
     if value is None:
         return ""
     if isinstance(value, str):

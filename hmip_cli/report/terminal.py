@@ -10,13 +10,14 @@ from __future__ import annotations
 import polars as pl
 
 from hmip_cli import rates as R
+from hmip_cli.render import half_up
 from hmip_cli.report import content as C
 
 YES, REST = "\u2588", "\u2591"
 
 
 def bar(percent: float, width: int) -> str:
-    filled = min(width, max(0, int(C._half_up(percent * width / 100.0, "1"))))
+    filled = min(width, max(0, int(half_up(percent * width / 100.0, "1"))))
     return YES * filled + REST * (width - filled)
 
 
