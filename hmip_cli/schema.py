@@ -349,3 +349,8 @@ def get_question(key: str) -> Question:
 
 def get_breakdown(key: str) -> Breakdown:
     return _lookup("breakdown", key, BREAKDOWNS)
+
+
+def breakdown_for_column(column: str | None) -> Breakdown | None:
+    """The breakdown whose groups a case-frame column holds (e.g. a stepwise term), or None."""
+    return next((b for b in BREAKDOWNS if b.column == column), None)

@@ -254,10 +254,6 @@ def target_index() -> dict:
     return {t.model: t for t in sweeps.targets(everything=True)}
 
 
-def breakdown_of_column(column: str | None) -> schema.Breakdown | None:
-    return next((b for b in schema.BREAKDOWNS if b.column == column), None)
-
-
 def significant(findings: pl.DataFrame) -> pl.DataFrame:
     """Rows of the sweep for terms in a final model with a reliable estimate."""
     return findings.filter(pl.col("term").is_not_null() & pl.col("reliable").fill_null(False)
@@ -279,7 +275,7 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
     cols += [Column("n", "Cases in model", "count"), Column("marker", "Marker")]
     rows, keys = [], []
     for r in sig.iter_rows(named=True):
-        b = breakdown_of_column(r["term"])
+        b = schema.breakdown_for_column(r["term"])
         small = min(r["n_level"] or 0, r["n_reference"] or 0) < params.min_n
         hide = small and params.suppress
         marker = (R.MARK_SUPPRESSED if hide else R.MARK_LOW) if small else None
@@ -318,7 +314,7 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
     mrows, mkeys = [], []
     for (model,), part in findings.group_by("model", maintain_order=True):
         first = part.row(0, named=True)
-        entered = [breakdown_of_column(t) for t in (first["entered"] or "").split(", ") if t]
+        entered = [schema.breakdown_for_column(t) for t in (first["entered"] or "").split(", ") if t]
         note = first["note"]
         if first["reliable"] is False and note is None:
             note = "unreliable estimate"
@@ -341,7 +337,7 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
 
 def difference_key(r: dict) -> str:
     """The row key of a sweep findings row in the differences table."""
-    return f"{r['model']}|{r['term']}|{_level_code(breakdown_of_column(r['term']), r['level'])}"
+    return f"{r['model']}|{r['term']}|{_level_code(schema.breakdown_for_column(r['term']), r['level'])}"
 
 
 def _level_code(b: schema.Breakdown | None, label: str | None) -> str:

@@ -381,7 +381,7 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
                 continue
             groups.setdefault((r["term"], *_more_likely(r)), []).append(r)
         for (term, more, less), rs in groups.items():
-            b = C.breakdown_of_column(term)
+            b = schema.breakdown_for_column(term)
             label = b.label if b else term
             factors = join_words([factor_phrase(schema.get_factor(targets[r["model"]].factor)) for r in rs])
             phrase = _measure_words(m)[2]
@@ -400,7 +400,7 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
             t = targets.get(r["model"])
             if not t or t.question != q.key:
                 continue
-            b = C.breakdown_of_column(r["term"])
+            b = schema.breakdown_for_column(r["term"])
             more, less = _more_likely(r)
             g, ev = describe(r)
             who = q.who.replace("_", " ")

@@ -57,12 +57,8 @@ def candidate_columns(keys: list[str] | None = None) -> list[str]:
     return [schema.get_breakdown(k).column for k in keys]
 
 
-def _breakdown_for(column: str) -> schema.Breakdown | None:
-    return next((b for b in schema.BREAKDOWNS if b.column == column), None)
-
-
 def level_label(column: str, code: str) -> str:
-    b = _breakdown_for(column)
+    b = schema.breakdown_for_column(column)
     return b.label_of(code) if b else code
 
 
