@@ -167,26 +167,28 @@ def _where_keys() -> list[str]:
 
 def _resolve_condition(key: str, raw_values: Sequence[str], cases: pl.DataFrame | pl.LazyFrame) -> Condition:
     norm = key.strip().lower().replace("-", "_")
-    candidates: list[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = []  # key, column, levels, labels, kind
+    # key, column, and the Breakdown or Column that knows its levels and labels
+    candidates: list[tuple[str, str, schema.Breakdown | schema.Column]] = []
     for b in schema.BREAKDOWNS:
         if norm in {b.key, *b.aliases}:
-            candidates.append((b.key, b.column, b.levels, b.labels, "breakdown"))
+            candidates.append((b.key, b.column, b))
     col = schema.COLUMN_BY_NAME.get(norm)
     if col is not None and not col.identifying and (col.levels or col.dtype == pl.String()):
-        candidates.append((col.name, col.name, col.levels, col.labels or col.levels, col.kind))
+        candidates.append((col.name, col.name, col))
     if not candidates:
         raise BadRequest(f"unknown --where key {key!r}; choose from: {', '.join(_where_keys())}")
 
     # A key can name a breakdown and a raw column (ethnicity: White/BAME grouping or the
     # finer stored categories); use the first whose levels accept every value given.
     last_error = None
-    for ckey, column, levels, labels, kind in candidates:
+    for ckey, column, owner in candidates:
         spec = schema.COLUMN_BY_NAME.get(column) or schema.DERIVED_BY_NAME.get(column)
         is_bool = spec is not None and spec.dtype == pl.Boolean()
+        levels = owner.levels
         if levels:
             choices = list(levels)
             lookup = {}
-            for code, label in zip(levels, labels or levels):
+            for code, label in zip(levels, owner.labels or levels):
                 lookup[code.lower()] = code
                 lookup[label.lower()] = code
         else:  # free text such as inspection: match what is in the data
@@ -209,19 +211,13 @@ def _resolve_condition(key: str, raw_values: Sequence[str], cases: pl.DataFrame 
                 break
         if bad is None:
             shown = ", ".join(NOT_RECORDED_LABEL if c is None else ("yes" if c is True else "no" if c is False
-                                                                    else _label(levels, labels, c))
+                                                                    else owner.label_of(c))
                               for c in codes)
             return Condition(ckey, column, tuple(codes), f"{ckey} = {shown}")
         last_error = BadRequest(
             f"unknown value {bad!r} for --where {key}; choose from: "
             f"{', '.join(['yes', 'no'] if is_bool else choices)}, not recorded")
     raise last_error
-
-
-def _label(levels, labels, code) -> str:
-    if levels and code in levels and labels:
-        return labels[levels.index(code)]
-    return str(code)
 
 
 def parse_where(where: Iterable[str] | Mapping[str, object] | None,
