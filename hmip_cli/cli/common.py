@@ -29,6 +29,14 @@ DataOpt = Annotated[
 ]
 
 
+def load_cases(data: Path | None):
+    """The stored cases with derived columns (`store.load_cases`). Commands call it by the
+    name they import, so a test can replace it per command module."""
+    from hmip_cli import store
+
+    return store.load_cases(data)
+
+
 def stderr_console():
     # Created lazily so test runners can capture stderr (see ECOSYSTEM.md).
     from rich.console import Console

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hmip_cli import rates as R
 from hmip_cli import schema, tables
-from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors
+from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases
 from hmip_cli.render import Format, emit
 
 # ---- options shared by the three commands (declared once) ------------------------------
@@ -35,13 +34,6 @@ SuppressOpt = Annotated[
     typer.Option("--suppress", help="Replace rates below --min-n by [c], and suppress a second group "
                                     "in the same breakdown so the first cannot be worked out."),
 ]
-
-
-def load_cases(data: Path | None):
-    """The stored cases with derived columns (a seam the tests replace)."""
-    from hmip_cli import store
-
-    return store.load_cases(data)
 
 
 def _where_text(cases, where) -> str | None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, say
+from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases, say
 from hmip_cli.errors import BadInput, BadRequest
 from hmip_cli.render import Format, Table, emit, write_text
 
@@ -168,13 +168,6 @@ def parse_reference(values: list[str]) -> str | dict[str, str]:
     if default is not None:
         named["*"] = default
     return named
-
-
-def load_cases(data: Path | None) -> pl.DataFrame:
-    """The stored cases with derived columns (a seam the tests replace)."""
-    from hmip_cli import store
-
-    return store.load_cases(data)
 
 
 # ---- rendering: SPSS's blocks as render.Tables --------------------------------------

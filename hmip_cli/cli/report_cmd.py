@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hmip_cli import rates as R
-from hmip_cli.cli.common import DataOpt, handle_errors, say
+from hmip_cli.cli.common import DataOpt, handle_errors, load_cases, say
 from hmip_cli.errors import BadRequest
 
 MinNOpt = Annotated[
@@ -37,13 +37,6 @@ class ChartFormat(str, Enum):
     svg = "svg"
     png = "png"
     text = "text"
-
-
-def load_cases(data: Path | None):
-    """The stored cases (a seam the tests replace)."""
-    from hmip_cli import store
-
-    return store.load_cases(data)
 
 
 def _figure_number(name: str) -> int:
