@@ -133,11 +133,9 @@ def register(app: typer.Typer) -> None:
                         suppress=suppress)
         if chart:
             from hmip_cli.render import write_text
-            from hmip_cli.render import terminal_width
-            from hmip_cli.report.terminal import bar_width_for, text_chart
+            from hmip_cli.report.terminal import text_chart_for
 
-            width = 40 if output is not None else bar_width_for(frame, terminal_width())
-            write_text(text_chart(frame, min_n=min_n, width=width), output)
+            write_text(text_chart_for(frame, min_n=min_n, to_file=output is not None), output)
             return
         emit(tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)), fmt, output)
 

@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.render import write_text
         from hmip_cli.report import charts
         from hmip_cli.report.content import figure_data
-        from hmip_cli.report.terminal import text_chart
+        from hmip_cli.report.terminal import text_chart_for
 
         n = _figure_number(figure)
         if output is not None:
@@ -155,11 +155,7 @@ def register(app: typer.Typer) -> None:
         measure = next(m for m in schema.MEASURES if m.figure == n)
         frame = R.rates(load_cases(data), measures=[measure.key], min_n=min_n, suppress=suppress)
         if kind is ChartFormat.text:
-            from hmip_cli.render import terminal_width
-            from hmip_cli.report.terminal import bar_width_for
-
-            width = 40 if output is not None else bar_width_for(frame, terminal_width())
-            write_text(text_chart(frame, min_n=min_n, width=width), output)
+            write_text(text_chart_for(frame, min_n=min_n, to_file=output is not None), output)
             return
         fig = figure_data(frame, n)
         payload = (charts.figure_svg(fig, n, min_n=min_n).encode("utf-8") if kind is ChartFormat.svg

@@ -32,11 +32,15 @@ def _line(label: str, r: dict, label_width: int, width: int, min_n: int) -> str:
     return text + (f" {R.MARK_LOW}" if r["marker"] == R.MARK_LOW else "")
 
 
+def _bar_label(r: dict) -> str:
+    """A bar's label: the factor on an all-cases row, else the indented group."""
+    return r["factor_label"] if r["breakdown"] == R.ALL else f"  {r['breakdown_label']}: {r['group_label']}"
+
+
 def bar_width_for(frame: pl.DataFrame, columns: int, *, widest: int = 40, narrowest: int = 10) -> int:
     """The longest bar (at most `widest`) that keeps every bar line within `columns` characters:
     label, two spaces, bar, " 100%  n=1,066 [low]"."""
-    labels = [r["factor_label"] if r["breakdown"] == R.ALL else f"  {r['breakdown_label']}: {r['group_label']}"
-              for r in frame.iter_rows(named=True)]
+    labels = [_bar_label(r) for r in frame.iter_rows(named=True)]
     n_max = max((r or 0 for r in frame["n"].to_list()), default=0)
     tail = len(f" 100%  n={n_max:,} {R.MARK_LOW}")
     room = columns - max((len(s) for s in labels), default=0) - 2 - tail
@@ -52,8 +56,7 @@ def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int 
     out: list[str] = []
     for (figure,), part in frame.group_by("figure", maintain_order=True):
         rows = part.to_dicts()
-        labels = [r["factor_label"] if r["breakdown"] == R.ALL else f"  {r['breakdown_label']}: {r['group_label']}"
-                  for r in rows]
+        labels = [_bar_label(r) for r in rows]
         lw = max(len(s) for s in labels)
         if out:
             out.append("")
@@ -74,3 +77,12 @@ def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int 
             out.append("")
             out.extend(notes)
     return "\n".join(out) + "\n"
+
+
+def text_chart_for(frame: pl.DataFrame, *, min_n: int, to_file: bool) -> str:
+    """`text_chart` as `hmip rates --chart` and `hmip chart` print it: 40-character bars in a
+    file, and on a terminal the longest bars that fit its width."""
+    from hmip_cli.render import terminal_width
+
+    width = 40 if to_file else bar_width_for(frame, terminal_width())
+    return text_chart(frame, min_n=min_n, width=width)
