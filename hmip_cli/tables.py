@@ -172,7 +172,7 @@ def rates_tables(frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN
 # Tables 1-2
 # --------------------------------------------------------------------------------------
 
-_TABLE_TITLES = {
+TABLE_TITLES = {  # also the report's titles (report/content.py)
     1: "Table 1: The focus upon risk of harm and information used for reviewing (contracted providers)",
     2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
 }
@@ -202,7 +202,7 @@ def protection_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N,
             rows[key][f"{r['topic']}_n"] = f"{r['n']:,}"
             rows[key][f"{r['topic']}_pct"] = _pct_cell(r)
         out = pl.DataFrame(list(rows.values()), schema={k: pl.String for k in columns})
-        title = _TABLE_TITLES.get(table_no, f"Table {table_no}")
+        title = TABLE_TITLES.get(table_no, f"Table {table_no}")
         notes = [*_where_note(where_text), _TOPIC_NOTE, "n: cases where the question was applicable.",
                  *marker_notes(part, min_n), ROUNDING_NOTE]
         tables.append(Table(out, title=title, notes=notes, display=columns,

@@ -22,6 +22,7 @@ import polars as pl
 from hmip_cli import rates as R
 from hmip_cli import schema
 from hmip_cli.render import half_up, round_1dp
+from hmip_cli.tables import TABLE_TITLES, marker_notes
 from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
 
 # Identifying columns are never passed on to anything in this package: the analyses get
@@ -136,10 +137,6 @@ FIGURE_TITLES = {
     3: "Figure 3: Contribution of contracted providers to achieving outcomes",
     4: "Figure 4: Contribution of partners to achieving desired outcomes",
 }
-TABLE_TITLES = {
-    1: "Table 1: The focus upon risk of harm and information used for reviewing (contracted providers)",
-    2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
-}
 
 
 def figure_title(n: int) -> str:
@@ -189,14 +186,8 @@ def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTa
         })
         keys.append(r["factor"])
     notes = [f"{m.label}: % of applicable cases (the judgement was recorded yes or no) where the "
-             "answer was yes. 95% CI: Wilson score interval.", *_marker_notes(data, min_n)]
+             "answer was yes. 95% CI: Wilson score interval.", *marker_notes(data, min_n)]
     return DocTable(figure_id(n), figure_title(n) + " (data)", f"Figure_{n}", cols, rows, keys, notes)
-
-
-def _marker_notes(frame: pl.DataFrame, min_n: int) -> list[str]:
-    from hmip_cli.tables import marker_notes
-
-    return marker_notes(frame, min_n)
 
 
 # --------------------------------------------------------------------------------------
@@ -225,7 +216,7 @@ def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
         row[f"{r['topic']}_marker"] = r["marker"]
     notes = ["Risk of harm: were the interventions sufficiently focused on protecting those at risk of "
              "harm? Reviewing: was sufficient information used in reviewing the work? Applicable cases: "
-             "cases where the question was asked.", *_marker_notes(part, min_n)]
+             "cases where the question was asked.", *marker_notes(part, min_n)]
     return DocTable(table_id(n), TABLE_TITLES.get(n, f"Table {n}"), f"Table_{n}", cols, list(rows.values()),
                     list(rows), notes)
 
