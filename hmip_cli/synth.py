@@ -492,11 +492,6 @@ def calibration() -> Calibration:
                        _priority_conditional(theta, _priority_design()))
 
 
-def _p_partner_info_not_delivered(prov: str) -> float:
-    pd, a = P_PARTNER_DELIVERED[prov], P_PARTNER_INFO_GIVEN_DELIVERED[prov]
-    return (P_PARTNER_INFO_TOTAL[prov] - pd * a) / (1 - pd)
-
-
 # --------------------------------------------------------------------------------------
 # Generation
 # --------------------------------------------------------------------------------------

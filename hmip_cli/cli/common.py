@@ -88,9 +88,5 @@ def handle_errors(func):
     return wrapper
 
 
-def stdin_is_terminal() -> bool:
-    return sys.stdin.isatty()
-
-
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()

@@ -23,7 +23,6 @@ import re
 import polars as pl
 
 from hmip_cli import rates as R
-from hmip_cli import schema
 from hmip_cli.report import content as C
 
 # UK Government Analysis Function categorical palette.
@@ -189,7 +188,3 @@ def inline_svg(svg: str, prefix: str = "") -> str:
         svg = re.sub(rf"url\(#{own}([^)]+)\)", rf"url(#{prefix}\1)", svg)
         svg = re.sub(rf'href="#{own}([^"]+)"', rf'href="#{prefix}\1"', svg)
     return svg
-
-
-def figure_numbers() -> list[int]:
-    return sorted(m.figure for m in schema.MEASURES)
