@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from hmip_cli.errors import BadRequest
+from hmip_cli.jsonsafe import json_safe
 
 
 class Format(str, Enum):
@@ -128,9 +129,9 @@ def to_text(tables: list[Table], fmt: Format) -> str:
         return _rich_text(tables)
     if fmt is Format.json:
         if len(tables) == 1:
-            payload = _json_rows(tables[0].frame)
+            payload = json_safe(tables[0].frame.to_dicts())
         else:
-            payload = [{"title": t.title, "rows": _json_rows(t.frame)} for t in tables]
+            payload = [{"title": t.title, "rows": json_safe(t.frame.to_dicts())} for t in tables]
         return json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt in (Format.csv, Format.tsv):
         sep = "," if fmt is Format.csv else "\t"
@@ -149,15 +150,6 @@ def to_text(tables: list[Table], fmt: Format) -> str:
     if fmt is Format.markdown:
         return "\n".join(_markdown(t) for t in tables)
     raise BadRequest(f"unknown format {fmt!r}")
-
-
-def _json_rows(frame: pl.DataFrame) -> list[dict]:
-    rows = frame.to_dicts()
-    for row in rows:
-        for k, v in row.items():
-            if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-                row[k] = None
-    return rows
 
 
 def _header(t: Table, col: str) -> str:

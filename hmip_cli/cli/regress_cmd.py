@@ -13,6 +13,7 @@ import typer
 
 from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases, say
 from hmip_cli.errors import BadInput, BadRequest
+from hmip_cli.jsonsafe import json_safe
 from hmip_cli.render import Format, Table, emit, write_text
 
 
@@ -441,21 +442,6 @@ def register(app: typer.Typer) -> None:
         _emit_results(results, fmt, output, where_note)
 
 
-def _json_default(value):
-    import math
-
-    import numpy as np
-
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _emit_results(results, fmt: Format, output: Path | None, where_note: list[str] | None = None) -> None:
     if fmt is Format.json:
         if len(results) == 1 and results[0][0] is None:
@@ -466,8 +452,7 @@ def _emit_results(results, fmt: Format, output: Path | None, where_note: list[st
                 for item in payload:
                     item["where"] = where_note[0]
         # allow_nan=False: the payload is cleaned (NaN/inf -> null); never emit invalid JSON.
-        write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
-                   + "\n", output)
+        write_text(json.dumps(json_safe(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n", output)
         return
     tables: list[Table] = []
     for t, r in results:

@@ -5,23 +5,12 @@ Column names of every frame are public API (documented in docs/stepwise.md).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
+from hmip_cli.jsonsafe import json_safe
 from hmip_cli.stepwise.design import Problem
-
-
-def _clean(value):
-    """JSON-safe: NaN/inf -> None, tuples -> lists, nested dataclass dicts cleaned."""
-    if isinstance(value, float):
-        return None if (math.isnan(value) or math.isinf(value)) else value
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -161,7 +150,7 @@ class Step:
             "hosmer_lemeshow": asdict(self.hosmer_lemeshow) if self.hosmer_lemeshow else None,
             "classification": self.classification.to_dict(),
         }
-        return _clean(d)
+        return json_safe(d)
 
 
 @dataclass(frozen=True)
@@ -225,7 +214,7 @@ class StepwiseResult:
             "warnings": list(self.warnings),
             "step_details": [s.to_dict() for s in self.steps],
         }
-        return _clean(d)
+        return json_safe(d)
 
     # ---- frames -------------------------------------------------------------------
     def steps_frame(self) -> pl.DataFrame:
@@ -253,20 +242,20 @@ COEF_SCHEMA = {"term": pl.String, "parameter": pl.String, "kind": pl.String, "le
 
 
 def coefficients_frame(rows) -> pl.DataFrame:
-    return pl.DataFrame([_clean(asdict(c)) for c in rows], schema=COEF_SCHEMA)
+    return pl.DataFrame([json_safe(asdict(c)) for c in rows], schema=COEF_SCHEMA)
 
 
 def not_in_frame(step: Step) -> pl.DataFrame:
     rows = [asdict(r) for r in step.not_in_equation]
     if step.residual is not None:
         rows.append(asdict(step.residual))
-    return pl.DataFrame([_clean(r) for r in rows],
+    return pl.DataFrame([json_safe(r) for r in rows],
                         schema={"term": pl.String, "parameter": pl.String, "kind": pl.String,
                                 "score": pl.Float64, "df": pl.Int64, "p": pl.Float64, "eligible": pl.Boolean})
 
 
 def if_removed_frame(step: Step) -> pl.DataFrame:
-    return pl.DataFrame([_clean(asdict(r)) for r in step.if_removed],
+    return pl.DataFrame([json_safe(asdict(r)) for r in step.if_removed],
                         schema={"term": pl.String, "log_likelihood": pl.Float64, "change_minus_2ll": pl.Float64,
                                 "df": pl.Int64, "p": pl.Float64, "removal_statistic": pl.Float64,
                                 "removal_p": pl.Float64})
