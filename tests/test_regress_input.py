@@ -12,8 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
-from hmip_cli.cli.regress_cmd import MISSING_TOKENS, read_frame
-from hmip_cli.stepwise import stepwise
+from hmip_cli.stepwise import MISSING_TOKENS, read_table, stepwise
 
 runner = CliRunner()
 DATA = Path(__file__).parent / "data" / "stepwise"
@@ -57,7 +56,7 @@ def test_missing_value_spellings_in_csv(tmp_path):
         rows[20 + i][age] = tok
     path = tmp_path / "bw.csv"
     path.write_text("\n".join([header, *[",".join(r) for r in rows]]) + "\n")
-    frame = read_frame(path)
+    frame, _notes = read_table(path)
     assert frame.schema["lwt"].is_numeric() and frame.schema["age"].is_numeric()
     assert frame["lwt"].null_count() == len(spellings) and frame["age"].null_count() == len(spellings)
     d = run_json(path)
@@ -225,3 +224,24 @@ def test_json_is_strict_and_has_the_documented_keys(tmp_path):
         assert d["minus_2ll"] == pytest.approx(-2 * d["log_likelihood"])
         assert all(v is None or math.isfinite(v) for c in d["coefficients"] for v in c.values()
                    if isinstance(v, float))
+
+
+def test_library_reads_a_file_like_the_cli(tmp_path):
+    # Library first: read_table + stepwise() in Python give exactly the CLI's JSON.
+    path = tmp_path / "bw.csv"
+    BW.with_columns(lwt=pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("NA")).otherwise(
+        pl.col("lwt").cast(pl.String))).write_csv(path)
+    frame, notes = read_table(str(path))
+    assert notes == [] and frame.schema["lwt"].is_numeric() and frame["lwt"].null_count() == 3
+    lib = stepwise(frame, "low", CANDS.split(","), categorical=["race"]).to_dict()
+    assert json.loads(json.dumps(lib)) == run_json(path)
+
+
+def test_library_notes_for_spss_codes(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "bw.sav"
+    pyreadstat.write_sav(BW.select("low", "race").cast(pl.Float64).to_pandas(), str(path))
+    frame, notes = read_table(path)
+    assert frame.height == BW.height
+    assert len(notes) == 1 and "value labels are not applied" in notes[0]
+    assert not notes[0].startswith("note:")  # the CLI adds its own prefix
