@@ -371,3 +371,48 @@ def test_demo_report(tmp_path):
     assert res.stdout.startswith("table_title") or "," in res.stdout.splitlines()[0]
     res = runner.invoke(app, ["demo", "--report", str(tmp_path / "demo.pdf")])
     assert res.exit_code == 2 and not (tmp_path / "demo.pdf").exists()
+
+
+@pytest.mark.slow
+def test_cli_report_stepwise_options(tmp_path):
+    """--pin/--pout/--removal/--candidates reach the sweep and the methods notes, as in the library;
+    a stricter PIN can only drop differences (the stricter selection path is a prefix of the default one
+    here); bad values are usage errors before anything is written."""
+    from hmip_cli import store
+    from hmip_cli.report import ReportParams, build_report
+
+    store_dir = write_fixture_store(tmp_path / "store")
+    cases, info = store.load_cases(store_dir), store.store_info(store_dir)
+    default = build_report(cases, info=info, params=ReportParams(date=DATE))
+
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "strict.html"), "--data", str(store_dir),
+                              "--date", DATE, "--pin", "0.01"])
+    assert res.exit_code == 0, res.stderr
+    strict = build_report(cases, info=info, params=ReportParams(date=DATE, pin=0.01))
+    html = (tmp_path / "strict.html").read_text()
+    assert html == render_html(strict)
+    assert "p &lt; 0.01 (PIN)" in html and "p &lt; 0.05 (PIN)" not in html
+    assert "p &lt; 0.05 (PIN)" in render_html(default)
+    assert set(strict.table(C.DIFFERENCES_ID).keys) <= set(default.table(C.DIFFERENCES_ID).keys)
+
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "wald.html"), "--data", str(store_dir),
+                              "--date", DATE, "--removal", "wald", "--pout", "0.2",
+                              "--candidates", "provider, gender"])
+    assert res.exit_code == 0, res.stderr
+    wald = build_report(cases, info=info, params=ReportParams(date=DATE, removal="wald", pout=0.2,
+                                                              candidates=("provider", "gender")))
+    html = (tmp_path / "wald.html").read_text()
+    assert html == render_html(wald)
+    assert "SPSS FSTEP(WALD)" in html and "Wald removal test" in html and "p &gt; 0.2 (POUT)" in html
+    assert "Candidates: Provider, Gender." in " ".join(wald.table(C.DIFFERENCES_ID).notes)
+    assert wald.provenance.parameters["removal"] == "wald"
+    assert "removal" not in default.provenance.parameters  # default reports are unchanged
+
+    for args, text in ((["--pin", "0.2", "--pout", "0.1"], "PIN (0.2) must be less than POUT (0.1)"),
+                       (["--pin", "2"], "PIN and POUT must be between 0 and 1"),
+                       (["--candidates", "provider,nope"], "unknown breakdown 'nope'"),
+                       (["--removal", "score"], "--removal")):
+        out = tmp_path / "bad.html"
+        res = runner.invoke(app, ["report", "-o", str(out), "--data", str(store_dir), *args])
+        assert res.exit_code == 2 and text in res.stderr, (args, res.stderr)
+        assert not out.exists()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from hmip_cli import schema
 from hmip_cli.errors import EXIT_DATA, HmipError, ValidationFailed
 from hmip_cli.render import Format
 
@@ -28,6 +30,24 @@ DataOpt = Annotated[
                  envvar="HMIP_DATA", show_envvar=True, file_okay=False),
 ]
 
+
+# Stepwise selection options, shared by `hmip regress` and `hmip report`.
+class Removal(str, Enum):
+    lr = "lr"
+    wald = "wald"
+    conditional = "conditional"
+
+
+PinOpt = Annotated[
+    float, typer.Option("--pin", metavar="P", show_default=True, help="Entry: score-test p must be below this."),
+]
+PoutOpt = Annotated[
+    float, typer.Option("--pout", metavar="P", show_default=True, help="Removal: p above this removes a term."),
+]
+RemovalOpt = Annotated[
+    Removal, typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), wald, or conditional."),
+]
+DEFAULT_CANDIDATES = ",".join(schema.DEFAULT_BREAKDOWNS)
 
 def load_cases(data: Path | None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the

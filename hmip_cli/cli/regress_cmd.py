@@ -4,23 +4,19 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
 
-from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases, say
+from hmip_cli.cli.common import (
+    DEFAULT_CANDIDATES, DataOpt, FormatOpt, OutputOpt, PinOpt, PoutOpt, Removal, RemovalOpt, handle_errors,
+    load_cases, say,
+)
 from hmip_cli.errors import BadRequest
 from hmip_cli.jsonsafe import json_safe
 from hmip_cli.render import Format, Table, emit, write_text
-
-
-class Removal(str, Enum):
-    lr = "lr"
-    wald = "wald"
-    conditional = "conditional"
 
 
 HELP = """Forward stepwise logistic regression, as SPSS LOGISTIC REGRESSION /METHOD=FSTEP.
@@ -255,7 +251,7 @@ def register(app: typer.Typer) -> None:
         outcome: Annotated[str | None, typer.Option("--outcome", metavar="COLUMN", help="Binary outcome column (with --input).")] = None,
         candidates: Annotated[str | None, typer.Option(
             "--candidates", metavar="A,B,...", help="Comma-separated candidates: columns (with --input) or breakdown keys "
-                                 "(store; default provider,gender,age_group,ethnicity,supervision,ogrs_band).")] = None,
+                                 f"(store; default {DEFAULT_CANDIDATES}).")] = None,
         categorical: Annotated[str | None, typer.Option(
             "--categorical", metavar="A,B,...", help="Comma-separated candidates to code as indicator blocks (text, Enum and "
                                   "Boolean columns always are). Store candidates are all categorical.")] = None,
@@ -268,10 +264,9 @@ def register(app: typer.Typer) -> None:
                                                          "one findings table.")] = False,
         fdr: Annotated[bool, typer.Option("--fdr", help="With --all: add Benjamini-Hochberg adjusted p "
                                                         "(p_fdr) across the sweep.")] = False,
-        pin: Annotated[float, typer.Option("--pin", metavar="P", show_default=True, help="Entry: score-test p must be below this.")] = 0.05,
-        pout: Annotated[float, typer.Option("--pout", metavar="P", show_default=True, help="Removal: p above this removes a term.")] = 0.10,
-        removal: Annotated[Removal, typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), "
-                                                                   "wald, or conditional.")] = Removal.lr,
+        pin: PinOpt = 0.05,
+        pout: PoutOpt = 0.10,
+        removal: RemovalOpt = Removal.lr,
         reference: Annotated[list[str] | None, typer.Option(
             "--reference", metavar="REF", help="Reference category of categorical variables: last (SPSS default) or first; "
                                 "VAR=LEVEL (or VAR=first / VAR=last) for one variable. Repeatable, e.g. "

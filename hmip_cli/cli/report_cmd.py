@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 
 from hmip_cli import rates as R
-from hmip_cli.cli.common import DataOpt, handle_errors, load_cases, say
+from hmip_cli.cli.common import (
+    DEFAULT_CANDIDATES, DataOpt, PinOpt, PoutOpt, Removal, RemovalOpt, handle_errors, load_cases, say,
+)
 from hmip_cli.errors import BadRequest
 
 MinNOpt = Annotated[
@@ -65,6 +67,12 @@ def register(app: typer.Typer) -> None:
         suppress: SuppressOpt = True,
         fdr: Annotated[bool, typer.Option("--fdr", help="Add Benjamini-Hochberg adjusted p-values to the "
                                                         "significant differences.")] = False,
+        pin: PinOpt = 0.05,
+        pout: PoutOpt = 0.10,
+        removal: RemovalOpt = Removal.lr,
+        candidates: Annotated[str | None, typer.Option(
+            "--candidates", metavar="A,B,...",
+            help=f"Comma-separated breakdown keys offered to the stepwise models (default {DEFAULT_CANDIDATES}).")] = None,
         date: Annotated[str | None, typer.Option(
             "--date", metavar="YYYY-MM-DD",
             help="The report date (default: $SOURCE_DATE_EPOCH, else today). Fix it for byte-identical "
@@ -91,6 +99,7 @@ def register(app: typer.Typer) -> None:
           hmip report --output report.html
           hmip report --output bulletin.xlsx --date 2019-01-31
           hmip report --output docs/report.md --no-suppress --min-n 20 --fdr
+          hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
         """
         from hmip_cli.report.content import ReportParams
         from hmip_cli.report.write import infer_format, report_from_store
@@ -99,7 +108,9 @@ def register(app: typer.Typer) -> None:
 
         kind = infer_format(output, fmt.value if fmt else None)
         check_writable(output)  # before minutes of work, not after
-        params = ReportParams(min_n=min_n, suppress=suppress, fdr=fdr, date=date)
+        keys = tuple(k.strip() for k in (candidates or "").split(",") if k.strip())
+        params = ReportParams(min_n=min_n, suppress=suppress, fdr=fdr, date=date, pin=pin, pout=pout,
+                              removal=removal.value, **({"candidates": keys} if keys else {}))
         rep, written = report_from_store(data, output, params, kind,
                                          progress=lambda step: say(f"Computing {step}..."))
         extra = f" and {len(written) - 1} figures in {written[1].parent}" if len(written) > 1 else ""

@@ -41,10 +41,39 @@ class ReportParams:
     pout: float = 0.10
     candidates: tuple[str, ...] = schema.DEFAULT_BREAKDOWNS
     date: str | None = None  # YYYY-MM-DD; None: SOURCE_DATE_EPOCH, else today
+    removal: str = "lr"  # "lr" (SPSS FSTEP(LR)), "wald" or "conditional", as in `stepwise`
+
+    def __post_init__(self) -> None:
+        # Checked here, before minutes of work, with the messages `stepwise` and `sweep` give.
+        from hmip_cli.stepwise.select import check_selection
+        from hmip_cli.stepwise.sweeps import candidate_columns
+
+        check_selection(self.pin, self.pout, self.removal)
+        candidate_columns(list(self.candidates))
 
     def to_dict(self) -> dict:
-        return {"min_n": self.min_n, "suppress": self.suppress, "fdr": self.fdr, "pin": self.pin,
-                "pout": self.pout, "candidates": list(self.candidates)}
+        d = {"min_n": self.min_n, "suppress": self.suppress, "fdr": self.fdr, "pin": self.pin,
+             "pout": self.pout, "candidates": list(self.candidates)}
+        if self.removal != "lr":  # listed only when not the default, so default reports stay as they were
+            d["removal"] = self.removal
+        return d
+
+    @property
+    def method(self) -> str:
+        """"FSTEP(LR)", "FSTEP(WALD)" or "FSTEP(COND)"."""
+        from hmip_cli.stepwise.select import REMOVALS
+
+        return REMOVALS[self.removal]
+
+    @property
+    def removal_test(self) -> str:
+        """The removal test in words, for the methods notes."""
+        return REMOVAL_TESTS[self.removal]
+
+
+# How the methods notes name each removal test (SPSS LOGISTIC REGRESSION's FSTEP(LR|WALD|COND)).
+REMOVAL_TESTS = {"lr": "likelihood-ratio", "wald": "Wald",
+                 "conditional": "conditional (likelihood-ratio from conditional parameter estimates)"}
 
 
 @dataclass(frozen=True)
@@ -282,8 +311,8 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         keys.append(difference_key(r))
     cands = ", ".join(schema.get_breakdown(k).label for k in params.candidates)
     notes = [
-        "Variables in the final model of a forward stepwise logistic regression (SPSS FSTEP(LR)): entered "
-        f"when the score test p < {params.pin:g} (PIN) and removed when the likelihood-ratio test p > "
+        f"Variables in the final model of a forward stepwise logistic regression (SPSS {params.method}): entered "
+        f"when the score test p < {params.pin:g} (PIN) and removed when the {params.removal_test} test p > "
         f"{params.pout:g} (POUT), so each difference holds after accounting for the other variables. "
         f"Candidates: {cands}.",
         "Percentages are the raw % yes in each group; the odds ratio compares the group with the "
@@ -318,7 +347,7 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         "One model per outcome, fitted to the cases where the judgement applies. Cases with a missing "
         "value on the outcome or on any candidate variable are dropped once, before the first step "
         "(listwise deletion), so every step of a model uses the same cases.",
-        f"Entry: Rao score test, p < {params.pin:g}. Removal: likelihood-ratio test after each entry, "
+        f"Entry: Rao score test, p < {params.pin:g}. Removal: {params.removal_test} test after each entry, "
         f"p > {params.pout:g}. Categorical variables enter and leave as one block.",
     ]
     models = DocTable(MODELS_ID, "Stepwise models: cases used and variables selected", "Models", mcols,
@@ -356,7 +385,8 @@ def analyse(cases: pl.DataFrame, params: ReportParams,
     profile = R.sample_profile(cases)
     if progress:
         progress("stepwise sweep")
-    findings = sweep(cases, list(params.candidates), fdr=params.fdr, pin=params.pin, pout=params.pout)
+    findings = sweep(cases, list(params.candidates), fdr=params.fdr, pin=params.pin, pout=params.pout,
+                     removal=params.removal)
     return results, profile, findings
 
 
@@ -410,9 +440,9 @@ METHODS_NOTE = (
     "Logistic regression models were used to assess which subgroup differences were significant when "
     "accounting for the relationships between the variables. For every factor and measure, and for each "
     "of the four case-level questions, a model was fitted to the cases where the judgement applied. "
-    "Variables were entered by forward stepwise selection (SPSS FSTEP(LR)): at each step the candidate "
+    "Variables were entered by forward stepwise selection (SPSS {method}): at each step the candidate "
     "with the smallest score-test p entered if p < {pin:g} (PIN); after each entry every term in the "
-    "model was given a likelihood-ratio removal test and the weakest removed if p > {pout:g} (POUT). "
+    "model was given a {removal_test} removal test and the weakest removed if p > {pout:g} (POUT). "
     "Cases with a missing value on the outcome or any candidate were dropped once, before the first "
     "step (listwise deletion); the number of cases in each model is in the table of models below."
 )
@@ -432,7 +462,7 @@ def sections(report: Report) -> list[Section]:
             out.append(Section(f"section-{t.id}", t.title, "For all cases and each group of each breakdown.", t))
     p = report.params
     out.append(Section("section-differences", "Significant subgroup differences",
-                       METHODS_NOTE.format(pin=p.pin, pout=p.pout), report.table(DIFFERENCES_ID)))
+                       METHODS_NOTE.format(pin=p.pin, pout=p.pout, method=p.method, removal_test=p.removal_test), report.table(DIFFERENCES_ID)))
     out.append(Section("section-models", "Stepwise models", "Cases in each model and the variables selected.",
                        report.table(MODELS_ID)))
     return out

@@ -361,6 +361,18 @@ class _Engine:
                     break
 
 
+def check_selection(pin: float, pout: float, removal: str) -> None:
+    """Raise BadRequest unless PIN/POUT/removal are valid for `stepwise` (callers that run many
+    models, such as the report, check once before the work)."""
+    if removal not in REMOVALS:
+        raise BadRequest(f"removal must be one of {', '.join(REMOVALS)}; got {removal!r}")
+    if not (0 < pin < 1 and 0 < pout < 1):
+        raise BadRequest("PIN and POUT must be between 0 and 1")
+    if not pin < pout:
+        # SPSS requires PIN < POUT; otherwise a term could enter and leave forever.
+        raise BadRequest(f"PIN ({pin:g}) must be less than POUT ({pout:g})")
+
+
 def stepwise(frame: pl.DataFrame, outcome: str, candidates: list[str], categorical: list[str] | None = None,
              pin: float = 0.05, pout: float = 0.10, removal: str = "lr",
              reference: dict[str, str] | str = "last", event: str | None = None, cut: float = 0.5,
@@ -379,13 +391,7 @@ def stepwise(frame: pl.DataFrame, outcome: str, candidates: list[str], categoric
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
     """
-    if removal not in REMOVALS:
-        raise BadRequest(f"removal must be one of {', '.join(REMOVALS)}; got {removal!r}")
-    if not (0 < pin < 1 and 0 < pout < 1):
-        raise BadRequest("PIN and POUT must be between 0 and 1")
-    if not pin < pout:
-        # SPSS requires PIN < POUT; otherwise a term could enter and leave forever.
-        raise BadRequest(f"PIN ({pin:g}) must be less than POUT ({pout:g})")
+    check_selection(pin, pout, removal)
     if not 0 < cut < 1:
         raise BadRequest("the classification cut must be between 0 and 1")
     d = build_design(frame, outcome, list(candidates), categorical, reference, event, collapse)
