@@ -215,6 +215,7 @@ def _rich_text(tables: list[Table]) -> str:
     # NO_COLOR is honoured as well for clarity.
     console = Console(file=out, width=width, no_color=True if "NO_COLOR" in os.environ else None,
                       force_terminal=False, highlight=False, markup=False, emoji=False)
+    shown: set[str] = set()
     for t in tables:
         if t.title:
             console.print(Text(t.title))
@@ -222,8 +223,12 @@ def _rich_text(tables: list[Table]) -> str:
         cells = _cells(t, cols)
         rt = None if t.vertical else _grid(t, cols, cells, width)
         console.print(rt if rt is not None else _records(t, cols, cells))
+        # A note already printed under an earlier table of this output (the rounding rule,
+        # what n means) is not repeated under every table.
         for note in t.notes:
-            console.print(Text(note), style="dim")
+            if note not in shown:
+                shown.add(note)
+                console.print(Text(note), style="dim")
         console.print()
     # Rich pads cells and titles with spaces; trailing spaces only get in the way of copying.
     return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))

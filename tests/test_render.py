@@ -110,3 +110,17 @@ def test_write_text_survives_a_closed_pipe():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=30) == 0
     assert err == ""
+
+
+def test_table_output_prints_a_shared_note_once_and_every_distinct_note():
+    from hmip_cli.render import Format, Table, to_text
+
+    frame = pl.DataFrame({"factor": ["a"], "n": [3]})
+    shared, first_only, second_only = "Shared rounding note.", "Note of table one.", "Note of table two."
+    text = to_text([Table(frame, "One", notes=[first_only, shared]),
+                    Table(frame, "Two", notes=[shared, second_only])], Format.table)
+    assert text.count(shared) == 1
+    assert first_only in text and second_only in text
+    # Machine and Markdown formats are untouched: each Markdown table keeps its own notes.
+    md = to_text([Table(frame, "One", notes=[shared]), Table(frame, "Two", notes=[shared])], Format.markdown)
+    assert md.count(shared) == 2
