@@ -219,7 +219,10 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
             .agg(n=pl.col(outcome).is_not_null().sum(), events=is_event.sum())
             .collect()
         )
-        table = table.filter(pl.col("n") > 0).drop_nulls(candidates)
+        # group_by's row order varies from run to run (parallel engine); the fits would then
+        # sum in a different order and differ in the last bits. Sorted patterns make every
+        # run bit-for-bit identical.
+        table = table.filter(pl.col("n") > 0).drop_nulls(candidates).sort(candidates)
         w = table.get_column("n").to_numpy().astype(np.float64)
         y = table.get_column("events").to_numpy().astype(np.float64)
         data = table
