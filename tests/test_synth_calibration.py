@@ -24,6 +24,7 @@ import pytest
 import statsmodels.api as sm
 
 from hmip_cli import schema, synth
+from test_synth_support import PRINTED_PROVIDER_DIFFERENCES
 
 N = 200_000
 SEED = 20190122
@@ -190,15 +191,7 @@ def test_planted_effects_present_and_others_absent(cases):
 
 def test_provider_differences_have_the_bulletins_size(cases):
     """Group rates for the planted provider differences are close to the printed ones."""
-    printed = {  # significant_differences.csv: (NPS %, CRC %)
-        ("relationships", "availability"): (0.89, 0.81),
-        ("accommodation", "delivery"): (0.74, 0.54),
-        ("emotional_wellbeing", "delivery"): (0.56, 0.44),
-        ("education_training_employment", "contracted"): (0.91, 0.59),
-        ("education_training_employment", "partner"): (0.82, 0.54),
-        ("attitudes_to_offending", "partner"): (0.61, 0.41),
-    }
-    for (fname, m), (p_nps, p_crc) in printed.items():
+    for (fname, m), (p_nps, p_crc) in PRINTED_PROVIDER_DIFFERENCES.items():
         col = schema.judgement_column(synth._fk(fname), m)
         by = cases.filter(pl.col(col).is_not_null()).group_by("nps").agg(pl.col(col).mean()).sort("nps")
         crc, nps = by.get_column(col).to_list()

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from hmip_cli import schema, synth
+from test_synth_support import PRINTED_PROVIDER_DIFFERENCES
 
 r = synth._round_half_up
 
@@ -95,15 +96,7 @@ def test_example_planted_differences_point_the_bulletins_way(example):
     exactly: the overall count is the bulletin's, the cell sizes are drawn, and with
     ~25 cases in a group one case moves the rate by 4 points (attitudes partner: 11/27 CRC
     and 15/23 NPS, a 24.5-point difference for the printed 20)."""
-    printed = {  # significant_differences.csv: (NPS, CRC)
-        ("relationships", "availability"): (0.89, 0.81),
-        ("accommodation", "delivery"): (0.74, 0.54),
-        ("emotional_wellbeing", "delivery"): (0.56, 0.44),
-        ("education_training_employment", "contracted"): (0.91, 0.59),
-        ("education_training_employment", "partner"): (0.82, 0.54),
-        ("attitudes_to_offending", "partner"): (0.61, 0.41),
-    }
-    for (fname, m), (p_nps, p_crc) in printed.items():
+    for (fname, m), (p_nps, p_crc) in PRINTED_PROVIDER_DIFFERENCES.items():
         col = schema.judgement_column(synth._fk(fname), m)
         by = example.filter(pl.col(col).is_not_null()).group_by("provider") \
             .agg(pl.col(col).mean()).sort("provider")
