@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, report, synthetic_csv  # noqa: E402
+from common import OUT, report, synthetic_csv
 
 TARGET_RATIO = 2.0
 TARGET_PEAK_GIB = 3.0
@@ -66,7 +66,7 @@ def _fallback_frame(n: int):
         from hmip_cli.synth import generate
 
         return generate(n, 1)
-    except Exception:
+    except ImportError:
         pass
     import numpy as np
     import polars as pl
@@ -90,7 +90,7 @@ def _fallback_frame(n: int):
     npri = rng.integers(0, schema.MAX_PRIORITIES + 1, n)
     order = np.argsort(rng.random((n, len(schema.FACTORS))), axis=1)
     for k, f in enumerate(schema.FACTORS):
-        is_p = (order[:, k] < npri)
+        is_p = order[:, k] < npri
         cols[schema.priority_column(f)] = np.where(is_p, "yes", "no")
         for m in schema.MEASURES:
             ans = np.where(rng.random(n) < 0.6, "yes", "no")
@@ -101,7 +101,9 @@ def _fallback_frame(n: int):
 
 
 def run(script: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", script, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -116,20 +118,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         hmip, base = [], []
         run(BASELINE_RUN, str(path), f"{tmp}/warm.parquet")  # warm the page cache
-        for i in range(args.repeat):  # interleaved, so drift hits both sides alike
+        for _ in range(args.repeat):  # interleaved, so drift hits both sides alike
             hmip.append(run(HMIP_RUN, str(path), f"{tmp}/store"))
             base.append(run(BASELINE_RUN, str(path), f"{tmp}/plain.parquet"))
-    result = report("ingest 1M-case CSV" if args.cases == 1_000_000 else f"ingest {args.cases:,}-case CSV",
-                    [r["seconds"] for r in hmip], "polars read_csv+write_parquet",
-                    [r["seconds"] for r in base], TARGET_RATIO)
+    result = report(
+        "ingest 1M-case CSV" if args.cases == 1_000_000 else f"ingest {args.cases:,}-case CSV",
+        [r["seconds"] for r in hmip],
+        "polars read_csv+write_parquet",
+        [r["seconds"] for r in base],
+        TARGET_RATIO,
+    )
     peak = max(r["peak_kib"] for r in hmip) / 2**20
     peak_base = max(r["peak_kib"] for r in base) / 2**20
     verdict = "OK" if peak < TARGET_PEAK_GIB else "OVER TARGET"
-    print(f"peak memory: hmip {peak:.2f} GiB (target < {TARGET_PEAK_GIB:g} GiB) {verdict}; "
-          f"baseline {peak_base:.2f} GiB", flush=True)
-    result.update(peak_gib=peak, baseline_peak_gib=peak_base,
-                  hmip_runs_s=[r["seconds"] for r in hmip], baseline_runs_s=[r["seconds"] for r in base],
-                  hmip_median_s=statistics.median(r["seconds"] for r in hmip))
+    print(
+        f"peak memory: hmip {peak:.2f} GiB (target < {TARGET_PEAK_GIB:g} GiB) {verdict}; "
+        f"baseline {peak_base:.2f} GiB",
+        flush=True,
+    )
+    result.update(
+        peak_gib=peak,
+        baseline_peak_gib=peak_base,
+        hmip_runs_s=[r["seconds"] for r in hmip],
+        baseline_runs_s=[r["seconds"] for r in base],
+        hmip_median_s=statistics.median(r["seconds"] for r in hmip),
+    )
     print(json.dumps(result))
 
 

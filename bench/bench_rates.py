@@ -38,7 +38,10 @@ def baseline(cases: pl.DataFrame) -> pl.DataFrame:
             c = schema.judgement_column(f, m)
             aggs += [pl.col(c).count().alias(f"n_{c}"), pl.col(c).sum().alias(f"y_{c}")]
     for q in schema.QUESTIONS:
-        aggs += [pl.col(q.column).count().alias(f"n_{q.column}"), pl.col(q.column).sum().alias(f"y_{q.column}")]
+        aggs += [
+            pl.col(q.column).count().alias(f"n_{q.column}"),
+            pl.col(q.column).sum().alias(f"y_{q.column}"),
+        ]
     return cases.group_by(schema.get_breakdown("provider").column).agg(aggs)
 
 
@@ -49,8 +52,11 @@ def main() -> None:
     args = ap.parse_args()
 
     cases = store.load_cases(synthetic_store(args.cases))
-    print(f"{cases.height:,} cases, {len(cases.columns)} columns; polars {pl.__version__}; "
-          f"threads {pl.thread_pool_size()}", flush=True)
+    print(
+        f"{cases.height:,} cases, {len(cases.columns)} columns; polars {pl.__version__}; "
+        f"threads {pl.thread_pool_size()}",
+        flush=True,
+    )
     by = schema.DEFAULT_BREAKDOWNS
 
     def hmip_one_scan():
@@ -67,14 +73,27 @@ def main() -> None:
         for k, fn in fns.items():
             times[k] += timed(fn, repeat=1, warmup=0 if times[k] else 1)
     base, one, two = times["base"], times["one"], times["two"]
-    report(f"rates+protection, 4 measures x 10 factors x {len(by)} breakdowns, one scan "
-           f"({cases.height:,} cases)", one, "polars group_by(provider) over the same columns", base,
-           target_ratio=3)
-    report("rates() and protection() as two calls", two, "polars group_by(provider) over the same columns",
-           base, target_ratio=3)
+    report(
+        f"rates+protection, 4 measures x 10 factors x {len(by)} breakdowns, one scan "
+        f"({cases.height:,} cases)",
+        one,
+        "polars group_by(provider) over the same columns",
+        base,
+        target_ratio=3,
+    )
+    report(
+        "rates() and protection() as two calls",
+        two,
+        "polars group_by(provider) over the same columns",
+        base,
+        target_ratio=3,
+    )
     res = hmip_one_scan()
-    print(f"rows: rates {res.rates.height}, protection {res.protection.height}; "
-          f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)
+    print(
+        f"rows: rates {res.rates.height}, protection {res.protection.height}; "
+        f"peak RSS {peak_rss_mib():.0f} MiB",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import report, synthetic_store, timed  # noqa: E402
+from common import report, synthetic_store, timed
 
-from hmip_cli import rates, store  # noqa: E402
-from hmip_cli.report import ReportParams, build_report  # noqa: E402
-from hmip_cli.report.write import write_report  # noqa: E402
+from hmip_cli import rates, store
+from hmip_cli.report import ReportParams, build_report
+from hmip_cli.report.write import write_report
 
 TARGET_S = 30.0
 
@@ -58,7 +58,7 @@ def main() -> None:
     base = timed(lambda: rates.bulletin(cases), repeat=args.repeat)
     hmip = timed(full_report, repeat=args.repeat, warmup=1)
     res = report(f"report ({args.cases:,} cases; html+md+xlsx)", hmip, "rates.bulletin()", base)
-    parts = ", ".join(f"{k} {statistics.median(v[-args.repeat:]):.2f}s" for k, v in steps.items())
+    parts = ", ".join(f"{k} {statistics.median(v[-args.repeat :]):.2f}s" for k, v in steps.items())
     verdict = "OK" if res["hmip_median_s"] < TARGET_S else "OVER TARGET"
     print(f"  median steps: {parts}; target < {TARGET_S:g}s: {verdict}", flush=True)
 

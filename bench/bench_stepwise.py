@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import polars as pl  # noqa: E402
-from common import OUT, report, timed  # noqa: E402
-from scipy import stats  # noqa: E402
+import polars as pl
+from common import OUT, report, timed
+from scipy import stats
 
-from hmip_cli import schema, synth  # noqa: E402
-from hmip_cli.stepwise import stepwise  # noqa: E402
+from hmip_cli import schema, synth
+from hmip_cli.stepwise import stepwise
 
 FACTOR, MEASURE = "thinking", "delivery"
 
@@ -65,11 +65,11 @@ def statsmodels_stepwise(frame: pl.DataFrame, outcome: str, cands: list[str], pi
         for c in cands:
             if c in current:
                 continue
-            m = fit(current + [c])
+            m = fit([*current, c])
             p = stats.chi2.sf(2 * (m.llf - base.llf), m.df_model - base.df_model)
             if p < best_p:
                 best, best_p = c, p
-        if best is None or best_p >= pin or frozenset(current + [best]) in visited:
+        if best is None or best_p >= pin or frozenset([*current, best]) in visited:
             break
         current.append(best)
         visited.add(frozenset(current))
@@ -101,13 +101,22 @@ def main() -> None:
     cands = [schema.get_breakdown(k).column for k in schema.DEFAULT_BREAKDOWNS]
 
     result = stepwise(frame, outcome, cands)
-    print(f"{args.cases:,} cases; outcome {outcome}: {result.n:,} used, {result.n_dropped:,} dropped; "
-          f"{result.n_rows_fitted} covariate patterns; {result.models_fitted} models fitted; "
-          f"steps: {[(s.action, s.term) for s in result.steps[1:]]}", flush=True)
+    print(
+        f"{args.cases:,} cases; outcome {outcome}: {result.n:,} used, {result.n_dropped:,} dropped; "
+        f"{result.n_rows_fitted} covariate patterns; {result.models_fitted} models fitted; "
+        f"steps: {[(s.action, s.term) for s in result.steps[1:]]}",
+        flush=True,
+    )
 
     hmip_times = timed(lambda: stepwise(frame, outcome, cands), repeat=args.repeat)
     scan_times = timed(lambda: frame.group_by([outcome, *cands]).agg(pl.len()), repeat=args.repeat)
-    report("stepwise vs (b) one Polars group_by", hmip_times, "polars group_by", scan_times, target_ratio=3)
+    report(
+        "stepwise vs (b) one Polars group_by",
+        hmip_times,
+        "polars group_by",
+        scan_times,
+        target_ratio=3,
+    )
 
     a_times = []
     chosen = None
@@ -115,10 +124,17 @@ def main() -> None:
         t0 = time.perf_counter()
         chosen = statsmodels_stepwise(frame, outcome, cands)
         a_times.append(time.perf_counter() - t0)
-    r = report("stepwise vs (a) statsmodels formula Logit stepwise", hmip_times, "statsmodels", a_times,
-               target_ratio=0.01)
-    print(f"speed-up over (a): {1 / r['ratio']:.0f}x (target >= 100x); statsmodels chose {chosen}, "
-          f"hmip chose {list(result.final_terms)} (same set: {set(chosen) == set(result.final_terms)})")
+    r = report(
+        "stepwise vs (a) statsmodels formula Logit stepwise",
+        hmip_times,
+        "statsmodels",
+        a_times,
+        target_ratio=0.01,
+    )
+    print(
+        f"speed-up over (a): {1 / r['ratio']:.0f}x (target >= 100x); statsmodels chose {chosen}, "
+        f"hmip chose {list(result.final_terms)} (same set: {set(chosen) == set(result.final_terms)})"
+    )
     print(f"hmip median {statistics.median(hmip_times) * 1000:.1f} ms", flush=True)
 
 

@@ -32,18 +32,31 @@ def timed(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> list[fl
     return times
 
 
-def report(name: str, hmip_times: list[float], baseline_name: str, baseline_times: list[float],
-           target_ratio: float | None = None) -> dict:
+def report(
+    name: str,
+    hmip_times: list[float],
+    baseline_name: str,
+    baseline_times: list[float],
+    target_ratio: float | None = None,
+) -> dict:
     """Print one benchmark line: medians and the ratio; return them as a dict."""
     h, b = statistics.median(hmip_times), statistics.median(baseline_times)
     ratio = h / b if b > 0 else float("inf")
     verdict = "" if target_ratio is None else ("  OK" if ratio <= target_ratio else "  OVER TARGET")
     target = "" if target_ratio is None else f" (target <= {target_ratio:g})"
-    print(f"{name}: hmip median {h:.3f}s over {len(hmip_times)} runs; "
-          f"{baseline_name} median {b:.3f}s over {len(baseline_times)} runs; "
-          f"ratio {ratio:.2f}{target}{verdict}", flush=True)
-    return {"name": name, "hmip_median_s": h, "baseline": baseline_name, "baseline_median_s": b,
-            "ratio": ratio}
+    print(
+        f"{name}: hmip median {h:.3f}s over {len(hmip_times)} runs; "
+        f"{baseline_name} median {b:.3f}s over {len(baseline_times)} runs; "
+        f"ratio {ratio:.2f}{target}{verdict}",
+        flush=True,
+    )
+    return {
+        "name": name,
+        "hmip_median_s": h,
+        "baseline": baseline_name,
+        "baseline_median_s": b,
+        "ratio": ratio,
+    }
 
 
 def synthetic_csv(n_cases: int, seed: int = 1) -> Path:
@@ -52,8 +65,21 @@ def synthetic_csv(n_cases: int, seed: int = 1) -> Path:
     path = OUT / f"cases_{n_cases}_{seed}.csv"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        subprocess.run([sys.executable, "-m", "hmip_cli", "synth", "--cases", str(n_cases),
-                        "--seed", str(seed), "--output", str(tmp)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hmip_cli",
+                "synth",
+                "--cases",
+                str(n_cases),
+                "--seed",
+                str(seed),
+                "--output",
+                str(tmp),
+            ],
+            check=True,
+        )
         os.replace(tmp, path)
     return path
 
@@ -63,8 +89,19 @@ def synthetic_store(n_cases: int, seed: int = 1) -> Path:
     store = OUT / f"store_{n_cases}_{seed}"
     if not (store / "cases.parquet").exists():
         csv = synthetic_csv(n_cases, seed)
-        subprocess.run([sys.executable, "-m", "hmip_cli", "ingest", str(csv), "--data", str(store),
-                        "--replace"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hmip_cli",
+                "ingest",
+                str(csv),
+                "--data",
+                str(store),
+                "--replace",
+            ],
+            check=True,
+        )
     return store
 
 

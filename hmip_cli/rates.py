@@ -67,20 +67,57 @@ MARK_NOT_APPLICABLE = "[z]"
 
 # Output columns, in order (public API: documented in `hmip rates --help`).
 RATE_COLUMNS = (
-    "figure", "measure", "measure_label", "factor", "factor_label",
-    "breakdown", "breakdown_label", "group", "group_label",
-    "n_priority", "n", "n_yes", "percent_yes", "ci_lower", "ci_upper",
-    "low_reliability", "suppressed", "marker", "difference_pp", "difference_basis",
+    "figure",
+    "measure",
+    "measure_label",
+    "factor",
+    "factor_label",
+    "breakdown",
+    "breakdown_label",
+    "group",
+    "group_label",
+    "n_priority",
+    "n",
+    "n_yes",
+    "percent_yes",
+    "ci_lower",
+    "ci_upper",
+    "low_reliability",
+    "suppressed",
+    "marker",
+    "difference_pp",
+    "difference_basis",
 )
 PROTECTION_COLUMNS = (
-    "table", "who", "topic", "question", "question_label",
-    "breakdown", "breakdown_label", "group", "group_label",
-    "n", "n_yes", "percent_yes", "ci_lower", "ci_upper",
-    "low_reliability", "suppressed", "marker",
+    "table",
+    "who",
+    "topic",
+    "question",
+    "question_label",
+    "breakdown",
+    "breakdown_label",
+    "group",
+    "group_label",
+    "n",
+    "n_yes",
+    "percent_yes",
+    "ci_lower",
+    "ci_upper",
+    "low_reliability",
+    "suppressed",
+    "marker",
 )
 SAMPLE_COLUMNS = (
-    "breakdown", "breakdown_label", "group", "group_label",
-    "characteristic", "characteristic_label", "n", "base", "percent", "not_recorded",
+    "breakdown",
+    "breakdown_label",
+    "group",
+    "group_label",
+    "characteristic",
+    "characteristic_label",
+    "n",
+    "base",
+    "percent",
+    "not_recorded",
 )
 
 
@@ -165,7 +202,9 @@ def _where_keys() -> list[str]:
     return keys
 
 
-def _resolve_condition(key: str, raw_values: Sequence[str], cases: pl.DataFrame | pl.LazyFrame) -> Condition:
+def _resolve_condition(
+    key: str, raw_values: Sequence[str], cases: pl.DataFrame | pl.LazyFrame
+) -> Condition:
     norm = key.strip().lower().replace("-", "_")
     # key, column, and the Breakdown or Column that knows its levels and labels
     candidates: list[tuple[str, str, schema.Breakdown | schema.Column]] = []
@@ -192,8 +231,13 @@ def _resolve_condition(key: str, raw_values: Sequence[str], cases: pl.DataFrame 
                 lookup[code.lower()] = code
                 lookup[label.lower()] = code
         else:  # free text such as inspection: match what is in the data
-            present = (cases.lazy().select(pl.col(column).drop_nulls().unique().sort())
-                       .collect().to_series().to_list())
+            present = (
+                cases.lazy()
+                .select(pl.col(column).drop_nulls().unique().sort())
+                .collect()
+                .to_series()
+                .to_list()
+            )
             choices = [str(v) for v in present]
             lookup = {str(v).lower(): v for v in present}
         codes: list = []
@@ -210,18 +254,23 @@ def _resolve_condition(key: str, raw_values: Sequence[str], cases: pl.DataFrame 
                 bad = value
                 break
         if bad is None:
-            shown = ", ".join(NOT_RECORDED_LABEL if c is None else ("yes" if c is True else "no" if c is False
-                                                                    else owner.label_of(c))
-                              for c in codes)
+            shown = ", ".join(
+                NOT_RECORDED_LABEL
+                if c is None
+                else ("yes" if c is True else "no" if c is False else owner.label_of(c))
+                for c in codes
+            )
             return Condition(ckey, column, tuple(codes), f"{ckey} = {shown}")
         last_error = BadRequest(
             f"unknown value {bad!r} for --where {key}; choose from: "
-            f"{', '.join(['yes', 'no'] if is_bool else choices)}, not recorded")
+            f"{', '.join(['yes', 'no'] if is_bool else choices)}, not recorded"
+        )
     raise last_error
 
 
-def parse_where(where: Iterable[str] | Mapping[str, object] | None,
-                cases: pl.DataFrame | pl.LazyFrame) -> list[Condition]:
+def parse_where(
+    where: Iterable[str] | Mapping[str, object] | None, cases: pl.DataFrame | pl.LazyFrame
+) -> list[Condition]:
     """Resolve `--where` conditions: "key=value" strings or a {key: value(s)} mapping.
 
     Keys are breakdown keys (with aliases) or stored categorical columns; values are codes
@@ -263,11 +312,16 @@ def _prepared(cases: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     lf = cases.lazy()
     names = lf.collect_schema().names()
     if "age_group" not in names:
-        needed = [c.name for c in schema.COLUMNS
-                  if not c.identifying and c.name != "inspection_date" and c.name not in names]
+        needed = [
+            c.name
+            for c in schema.COLUMNS
+            if not c.identifying and c.name != "inspection_date" and c.name not in names
+        ]
         if needed:
-            raise BadInput(f"the case frame lacks {len(needed)} column(s): {', '.join(needed[:8])}"
-                           + (" ..." if len(needed) > 8 else ""))
+            raise BadInput(
+                f"the case frame lacks {len(needed)} column(s): {', '.join(needed[:8])}"
+                + (" ..." if len(needed) > 8 else "")
+            )
         lf = schema.with_derived(lf)
     return lf
 
@@ -291,8 +345,9 @@ def _breakdowns(by) -> list[schema.Breakdown]:
     return list(seen.values())
 
 
-def _cross_counts(lf: pl.LazyFrame, breakdowns: Sequence[schema.Breakdown],
-                  aggs: list[pl.Expr]) -> pl.DataFrame:
+def _cross_counts(
+    lf: pl.LazyFrame, breakdowns: Sequence[schema.Breakdown], aggs: list[pl.Expr]
+) -> pl.DataFrame:
     """Sum `aggs` over the cross-classification of the breakdown columns (one pass)."""
     keys = list(dict.fromkeys(b.column for b in breakdowns))
     aggs = [pl.len().alias("__cases"), *aggs]
@@ -301,8 +356,11 @@ def _cross_counts(lf: pl.LazyFrame, breakdowns: Sequence[schema.Breakdown],
     return lf.group_by(keys).agg(aggs).collect()
 
 
-def _marginals(cross: pl.DataFrame, breakdowns: Sequence[schema.Breakdown],
-               inspections: Sequence[str] | None = None) -> pl.DataFrame:
+def _marginals(
+    cross: pl.DataFrame,
+    breakdowns: Sequence[schema.Breakdown],
+    inspections: Sequence[str] | None = None,
+) -> pl.DataFrame:
     """Per breakdown and group (plus the all-cases row): the summed counts.
 
     Columns: breakdown, group (code, or "not_recorded"), _order (display order), counts...
@@ -312,17 +370,25 @@ def _marginals(cross: pl.DataFrame, breakdowns: Sequence[schema.Breakdown],
     keys = list(dict.fromkeys(b.column for b in breakdowns))
     counts = [c for c in cross.columns if c not in keys]
     sums = [pl.col(c).sum().cast(pl.Int64) for c in counts]
-    parts = [cross.select(sums).with_columns(breakdown=pl.lit(ALL), group=pl.lit(ALL),
-                                             _order=pl.lit(0))]
+    parts = [
+        cross.select(sums).with_columns(breakdown=pl.lit(ALL), group=pl.lit(ALL), _order=pl.lit(0))
+    ]
     for b in breakdowns:
         col = pl.col(b.column)
         if cross.schema[b.column] == pl.Boolean:  # e.g. mappa: levels are "yes"/"no"
-            code = pl.when(col).then(pl.lit(schema.YES_NO[0])).when(~col).then(pl.lit(schema.YES_NO[1]))
+            code = (
+                pl.when(col)
+                .then(pl.lit(schema.YES_NO[0]))
+                .when(~col)
+                .then(pl.lit(schema.YES_NO[1]))
+            )
         else:
             code = col.cast(pl.String)
         m = cross.group_by(b.column).agg(sums).with_columns(code.alias("group"))
-        levels = list(b.levels) if b.levels else sorted(v for v in m["group"].to_list() if v is not None)
-        frame = pl.DataFrame({"group": levels + [None]}, schema={"group": pl.String})
+        levels = (
+            list(b.levels) if b.levels else sorted(v for v in m["group"].to_list() if v is not None)
+        )
+        frame = pl.DataFrame({"group": [*levels, None]}, schema={"group": pl.String})
         frame = frame.join(m.drop(b.column), on="group", how="left", nulls_equal=True)
         frame = frame.with_columns(
             _order=pl.int_range(1, pl.len() + 1),
@@ -344,9 +410,17 @@ def _labels_frame(breakdowns: Sequence[schema.Breakdown], groups: pl.DataFrame) 
             rows.append((bkey, group, ALL_LABEL, ALL_LABEL))
             continue
         b = by_key[bkey]
-        rows.append((bkey, group, b.label,
-                     NOT_RECORDED_LABEL if group == NOT_RECORDED else b.label_of(group)))
-    return pl.DataFrame(rows, schema=["breakdown", "group", "breakdown_label", "group_label"], orient="row")
+        rows.append(
+            (
+                bkey,
+                group,
+                b.label,
+                NOT_RECORDED_LABEL if group == NOT_RECORDED else b.label_of(group),
+            )
+        )
+    return pl.DataFrame(
+        rows, schema=["breakdown", "group", "breakdown_label", "group_label"], orient="row"
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -354,8 +428,9 @@ def _labels_frame(breakdowns: Sequence[schema.Breakdown], groups: pl.DataFrame) 
 # --------------------------------------------------------------------------------------
 
 
-def _finish_rates(frame: pl.DataFrame, partition: list[str], min_n: int, suppress: bool,
-                  confidence: float) -> pl.DataFrame:
+def _finish_rates(
+    frame: pl.DataFrame, partition: list[str], min_n: int, suppress: bool, confidence: float
+) -> pl.DataFrame:
     """Add percent, Wilson CI, low-reliability flag, suppression and marker columns."""
     if not isinstance(min_n, int) or isinstance(min_n, bool) or min_n < 1:
         raise BadRequest(f"--min-n must be a whole number of at least 1, got {min_n!r}")
@@ -376,19 +451,28 @@ def _finish_rates(frame: pl.DataFrame, partition: list[str], min_n: int, suppres
         n_primary = (primary & is_group).cast(pl.Int32).sum().over(partition)
         secondary = eligible & (n_primary == 1) & (rank_key == rank_key.min().over(partition))
         frame = frame.with_columns(
-            suppressed=pl.when(primary).then(pl.lit("primary"))
-            .when(secondary).then(pl.lit("secondary")).otherwise(pl.lit(None, pl.String)))
+            suppressed=pl.when(primary)
+            .then(pl.lit("primary"))
+            .when(secondary)
+            .then(pl.lit("secondary"))
+            .otherwise(pl.lit(None, pl.String))
+        )
     else:
         frame = frame.with_columns(suppressed=pl.lit(None, pl.String))
     hidden = pl.col("suppressed").is_not_null()
     frame = frame.with_columns(
-        marker=pl.when(n == 0).then(pl.lit(MARK_NOT_APPLICABLE))
-        .when(hidden).then(pl.lit(MARK_SUPPRESSED))
-        .when(pl.col("low_reliability")).then(pl.lit(MARK_LOW))
+        marker=pl.when(n == 0)
+        .then(pl.lit(MARK_NOT_APPLICABLE))
+        .when(hidden)
+        .then(pl.lit(MARK_SUPPRESSED))
+        .when(pl.col("low_reliability"))
+        .then(pl.lit(MARK_LOW))
         .otherwise(pl.lit(None, pl.String)),
     ).with_columns(
-        [pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
-         for c in ("n_yes", "percent_yes", "ci_lower", "ci_upper")]
+        [
+            pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("n_yes", "percent_yes", "ci_lower", "ci_upper")
+        ]
     )
     return frame
 
@@ -407,21 +491,30 @@ def _differences(frame: pl.DataFrame, partition: list[str]) -> pl.DataFrame:
         any_suppressed=pl.col("suppressed").is_not_null().any(),
         levels=pl.len(),
         valid=(pl.col("n") > 0).sum(),
-        first_pct=pct.sort_by(order).first(), last_pct=pct.sort_by(order).last(),
-        first_label=label.sort_by(order).first(), last_label=label.sort_by(order).last(),
-        hi=pct.max(), lo=pct.min(),
+        first_pct=pct.sort_by(order).first(),
+        last_pct=pct.sort_by(order).last(),
+        first_label=label.sort_by(order).first(),
+        last_label=label.sort_by(order).last(),
+        hi=pct.max(),
+        lo=pct.min(),
         hi_label=label.sort_by([pct, order], descending=[True, False], nulls_last=True).first(),
         lo_label=label.sort_by([pct, order], descending=[False, False], nulls_last=True).first(),
     )
     two = pl.col("levels") == 2
     diffs = s.select(
         *partition,
-        difference_pp=pl.when(pl.col("any_suppressed") | (pl.col("valid") < 2)).then(None)
-        .when(two).then(pl.col("last_pct") - pl.col("first_pct"))
-        .otherwise(pl.col("hi") - pl.col("lo")).cast(pl.Float64),
-        difference_basis=pl.when(pl.col("any_suppressed")).then(pl.lit("not shown: a group is suppressed"))
-        .when(pl.col("valid") < 2).then(pl.lit(None, pl.String))
-        .when(two).then(pl.format("{} minus {}", "last_label", "first_label"))
+        difference_pp=pl.when(pl.col("any_suppressed") | (pl.col("valid") < 2))
+        .then(None)
+        .when(two)
+        .then(pl.col("last_pct") - pl.col("first_pct"))
+        .otherwise(pl.col("hi") - pl.col("lo"))
+        .cast(pl.Float64),
+        difference_basis=pl.when(pl.col("any_suppressed"))
+        .then(pl.lit("not shown: a group is suppressed"))
+        .when(pl.col("valid") < 2)
+        .then(pl.lit(None, pl.String))
+        .when(two)
+        .then(pl.format("{} minus {}", "last_label", "first_label"))
         .otherwise(pl.format("range: highest ({}) minus lowest ({})", "hi_label", "lo_label")),
     )
     return frame.join(diffs, on=partition, how="left", nulls_equal=True)
@@ -469,38 +562,69 @@ def _question_aggs(questions) -> list[pl.Expr]:
     return aggs
 
 
-def _rates_from_marginals(marg: pl.DataFrame, factors, measures, breakdowns, *, min_n: int,
-                          suppress: bool, confidence: float) -> pl.DataFrame:
+def _rates_from_marginals(
+    marg: pl.DataFrame,
+    factors,
+    measures,
+    breakdowns,
+    *,
+    min_n: int,
+    suppress: bool,
+    confidence: float,
+) -> pl.DataFrame:
     index = ["breakdown", "group", "_order"]
     keys = [f"{f.key}{_SEP}{m.key}" for f in factors for m in measures]
     n_long = marg.select(*index, *[pl.col(f"n{_SEP}{k}").alias(k) for k in keys]).unpivot(
-        index=index, variable_name="key", value_name="n")
-    y_long = marg.select(*[pl.col(f"y{_SEP}{k}").alias(k) for k in keys]).unpivot(value_name="n_yes")
-    long = n_long.with_columns(n_yes=y_long["n_yes"]).with_columns(
-        pl.col("key").str.split_exact(_SEP, 1).struct.rename_fields(["factor", "measure"])
-    ).unnest("key")
-    p_long = marg.select(*index[:2], *[pl.col(f"p{_SEP}{f.key}").alias(f.key) for f in factors]).unpivot(
-        index=index[:2], variable_name="factor", value_name="n_priority")
+        index=index, variable_name="key", value_name="n"
+    )
+    y_long = marg.select(*[pl.col(f"y{_SEP}{k}").alias(k) for k in keys]).unpivot(
+        value_name="n_yes"
+    )
+    long = (
+        n_long.with_columns(n_yes=y_long["n_yes"])
+        .with_columns(
+            pl.col("key").str.split_exact(_SEP, 1).struct.rename_fields(["factor", "measure"])
+        )
+        .unnest("key")
+    )
+    p_long = marg.select(
+        *index[:2], *[pl.col(f"p{_SEP}{f.key}").alias(f.key) for f in factors]
+    ).unpivot(index=index[:2], variable_name="factor", value_name="n_priority")
     long = long.join(p_long, on=["breakdown", "group", "factor"], how="left")
 
     meta = pl.DataFrame(
-        [(m.key, m.figure, m.label, mi, f.key, f.label, fi)
-         for mi, m in enumerate(measures) for fi, f in enumerate(factors)],
-        schema=["measure", "figure", "measure_label", "_m", "factor", "factor_label", "_f"], orient="row")
+        [
+            (m.key, m.figure, m.label, mi, f.key, f.label, fi)
+            for mi, m in enumerate(measures)
+            for fi, f in enumerate(factors)
+        ],
+        schema=["measure", "figure", "measure_label", "_m", "factor", "factor_label", "_f"],
+        orient="row",
+    )
     border = {ALL: -1, **{b.key: i for i, b in enumerate(breakdowns)}}
-    long = (long.join(meta, on=["measure", "factor"], how="left")
-            .join(_labels_frame(breakdowns, marg), on=["breakdown", "group"], how="left")
-            .with_columns(_b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32))
-            .with_columns(pl.col("n", "n_yes", "n_priority").cast(pl.Int64)))
+    long = (
+        long.join(meta, on=["measure", "factor"], how="left")
+        .join(_labels_frame(breakdowns, marg), on=["breakdown", "group"], how="left")
+        .with_columns(_b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32))
+        .with_columns(pl.col("n", "n_yes", "n_priority").cast(pl.Int64))
+    )
     partition = ["measure", "factor", "breakdown"]
     long = _finish_rates(long, partition, min_n, suppress, confidence)
     long = _differences(long, partition)
     return long.sort("_m", "_f", "_b", "_order").select(RATE_COLUMNS)
 
 
-def rates(cases: pl.DataFrame | pl.LazyFrame, measures=None, factors=None, by=None, where=None, *,
-          min_n: int = DEFAULT_MIN_N, suppress: bool = False,
-          confidence: float = CONFIDENCE) -> pl.DataFrame:
+def rates(
+    cases: pl.DataFrame | pl.LazyFrame,
+    measures=None,
+    factors=None,
+    by=None,
+    where=None,
+    *,
+    min_n: int = DEFAULT_MIN_N,
+    suppress: bool = False,
+    confidence: float = CONFIDENCE,
+) -> pl.DataFrame:
     """Figures 1-4 as one long frame: one row per measure x factor x (all cases, or group).
 
     Arguments: `measures`/`factors` are keys (default: all, in the bulletin's order); `by`
@@ -527,8 +651,9 @@ def rates(cases: pl.DataFrame | pl.LazyFrame, measures=None, factors=None, by=No
     lf, _ = filter_cases(cases, where)
     cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list))
     marg = _marginals(cross, b_list)
-    return _rates_from_marginals(marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress,
-                                 confidence=confidence)
+    return _rates_from_marginals(
+        marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress, confidence=confidence
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -536,28 +661,43 @@ def rates(cases: pl.DataFrame | pl.LazyFrame, measures=None, factors=None, by=No
 # --------------------------------------------------------------------------------------
 
 
-def _protection_from_marginals(marg: pl.DataFrame, breakdowns, *, min_n: int, suppress: bool,
-                               confidence: float) -> pl.DataFrame:
+def _protection_from_marginals(
+    marg: pl.DataFrame, breakdowns, *, min_n: int, suppress: bool, confidence: float
+) -> pl.DataFrame:
     index = ["breakdown", "group", "_order"]
     qs = schema.QUESTIONS
     n_long = marg.select(*index, *[pl.col(f"n{_SEP}{q.key}").alias(q.key) for q in qs]).unpivot(
-        index=index, variable_name="question", value_name="n")
-    y_long = marg.select(*[pl.col(f"y{_SEP}{q.key}").alias(q.key) for q in qs]).unpivot(value_name="n_yes")
+        index=index, variable_name="question", value_name="n"
+    )
+    y_long = marg.select(*[pl.col(f"y{_SEP}{q.key}").alias(q.key) for q in qs]).unpivot(
+        value_name="n_yes"
+    )
     long = n_long.with_columns(n_yes=y_long["n_yes"])
-    meta = pl.DataFrame([(q.key, q.table, q.who, q.topic, q.label, i) for i, q in enumerate(qs)],
-                        schema=["question", "table", "who", "topic", "question_label", "_q"], orient="row")
+    meta = pl.DataFrame(
+        [(q.key, q.table, q.who, q.topic, q.label, i) for i, q in enumerate(qs)],
+        schema=["question", "table", "who", "topic", "question_label", "_q"],
+        orient="row",
+    )
     border = {ALL: -1, **{b.key: i for i, b in enumerate(breakdowns)}}
-    long = (long.join(meta, on="question", how="left")
-            .join(_labels_frame(breakdowns, marg), on=["breakdown", "group"], how="left")
-            .with_columns(_b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32))
-            .with_columns(pl.col("n", "n_yes").cast(pl.Int64)))
+    long = (
+        long.join(meta, on="question", how="left")
+        .join(_labels_frame(breakdowns, marg), on=["breakdown", "group"], how="left")
+        .with_columns(_b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32))
+        .with_columns(pl.col("n", "n_yes").cast(pl.Int64))
+    )
     long = _finish_rates(long, ["question", "breakdown"], min_n, suppress, confidence)
     return long.sort("_q", "_b", "_order").select(PROTECTION_COLUMNS)
 
 
-def protection(cases: pl.DataFrame | pl.LazyFrame, by=schema.DEFAULT_BREAKDOWNS, where=None, *,
-               min_n: int = DEFAULT_MIN_N, suppress: bool = False,
-               confidence: float = CONFIDENCE) -> pl.DataFrame:
+def protection(
+    cases: pl.DataFrame | pl.LazyFrame,
+    by=schema.DEFAULT_BREAKDOWNS,
+    where=None,
+    *,
+    min_n: int = DEFAULT_MIN_N,
+    suppress: bool = False,
+    confidence: float = CONFIDENCE,
+) -> pl.DataFrame:
     """Tables 1 (contracted providers) and 2 (partners), long: one row per question x group.
 
     Columns:
@@ -570,7 +710,9 @@ def protection(cases: pl.DataFrame | pl.LazyFrame, by=schema.DEFAULT_BREAKDOWNS,
     lf, _ = filter_cases(cases, where)
     cross = _cross_counts(lf, b_list, _question_aggs(schema.QUESTIONS))
     marg = _marginals(cross, b_list)
-    return _protection_from_marginals(marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence)
+    return _protection_from_marginals(
+        marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence
+    )
 
 
 @dataclass(frozen=True)
@@ -581,16 +723,22 @@ class BulletinResults:
     protection: pl.DataFrame
 
 
-def bulletin(cases: pl.DataFrame | pl.LazyFrame, by=schema.DEFAULT_BREAKDOWNS, where=None, *,
-             min_n: int = DEFAULT_MIN_N, suppress: bool = False,
-             confidence: float = CONFIDENCE) -> BulletinResults:
+def bulletin(
+    cases: pl.DataFrame | pl.LazyFrame,
+    by=schema.DEFAULT_BREAKDOWNS,
+    where=None,
+    *,
+    min_n: int = DEFAULT_MIN_N,
+    suppress: bool = False,
+    confidence: float = CONFIDENCE,
+) -> BulletinResults:
     """All four measures x all factors and the four questions, by `by`, in ONE scan."""
     b_list = _breakdowns(by)
     lf, _ = filter_cases(cases, where)
     f_list, m_list = list(schema.FACTORS), list(schema.MEASURES)
     cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list) + _question_aggs(schema.QUESTIONS))
     marg = _marginals(cross, b_list)
-    kw = dict(min_n=min_n, suppress=suppress, confidence=confidence)
+    kw = {"min_n": min_n, "suppress": suppress, "confidence": confidence}
     return BulletinResults(
         rates=_rates_from_marginals(marg, f_list, m_list, b_list, **kw),
         protection=_protection_from_marginals(marg, b_list, **kw),
@@ -619,10 +767,20 @@ def characteristics() -> tuple[Characteristic, ...]:
         chars.append(Characteristic(code.lower(), f"{label} cases", "provider", code, short=label))
     chars += [
         Characteristic("female", "Female service users", "gender", "female", short="Female"),
-        Characteristic("post_custody", "Post-custody cases", "supervision", "post_custody",
-                       short="Post-custody"),
-        Characteristic("rosh_high_very_high", "High or very high risk of serious harm", "rosh",
-                       schema.TWO_BANDS[1], short="RoSH high/very high"),
+        Characteristic(
+            "post_custody",
+            "Post-custody cases",
+            "supervision",
+            "post_custody",
+            short="Post-custody",
+        ),
+        Characteristic(
+            "rosh_high_very_high",
+            "High or very high risk of serious harm",
+            "rosh",
+            schema.TWO_BANDS[1],
+            short="RoSH high/very high",
+        ),
         Characteristic("mappa_eligible", "Eligible for MAPPA", "mappa", True, short="MAPPA"),
     ]
     return tuple(chars)
@@ -663,14 +821,25 @@ def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> p
             n_expr, base_expr = pl.col("__cases"), pl.col("__cases")
         else:
             n_expr, base_expr = pl.col(f"y{_SEP}{c.key}"), pl.col(f"n{_SEP}{c.key}")
-        parts.append(marg.select(
-            "breakdown", "group", "_order",
-            characteristic=pl.lit(c.key), characteristic_label=pl.lit(c.label), _c=pl.lit(i),
-            n=n_expr.cast(pl.Int64), base=base_expr.cast(pl.Int64),
-            not_recorded=(pl.col("__cases") - base_expr).cast(pl.Int64),
-        ))
-    out = pl.concat(parts).join(labels, on=["breakdown", "group"], how="left").with_columns(
-        percent=pl.when(pl.col("base") > 0).then(100.0 * pl.col("n") / pl.col("base")),
-        _b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32),
+        parts.append(
+            marg.select(
+                "breakdown",
+                "group",
+                "_order",
+                characteristic=pl.lit(c.key),
+                characteristic_label=pl.lit(c.label),
+                _c=pl.lit(i),
+                n=n_expr.cast(pl.Int64),
+                base=base_expr.cast(pl.Int64),
+                not_recorded=(pl.col("__cases") - base_expr).cast(pl.Int64),
+            )
+        )
+    out = (
+        pl.concat(parts)
+        .join(labels, on=["breakdown", "group"], how="left")
+        .with_columns(
+            percent=pl.when(pl.col("base") > 0).then(100.0 * pl.col("n") / pl.col("base")),
+            _b=pl.col("breakdown").replace_strict(border, return_dtype=pl.Int32),
+        )
     )
     return out.sort("_b", "_order", "_c").select(SAMPLE_COLUMNS)

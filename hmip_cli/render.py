@@ -140,7 +140,9 @@ def to_text(tables: list[Table], fmt: Format) -> str:
             # Several tables in one CSV: stack them with a `table` column (the title) so it
             # stays one CSV; `table_title` if a frame already has a column named `table`.
             key = "table_title" if any("table" in f.columns for f in frames) else "table"
-            frames = [f.select(pl.lit(t.title).alias(key), pl.all()) for f, t in zip(frames, tables)]
+            frames = [
+                f.select(pl.lit(t.title).alias(key), pl.all()) for f, t in zip(frames, tables)
+            ]
             frame = pl.concat(frames, how="diagonal_relaxed")
         else:
             frame = frames[0]
@@ -170,11 +172,21 @@ def _markdown(t: Table) -> str:
     if t.title:
         lines += [f"### {t.title}", ""]
     lines.append("| " + " | ".join(markdown_escape(_header(t, c)) for c in cols) + " |")
-    lines.append("|" + "|".join("---:" if t.frame.schema[c].is_numeric() or c in t.right_aligned else "---"
-                                for c in cols) + "|")
+    lines.append(
+        "|"
+        + "|".join(
+            "---:" if t.frame.schema[c].is_numeric() or c in t.right_aligned else "---"
+            for c in cols
+        )
+        + "|"
+    )
     for row in t.frame.select(cols).iter_rows():
-        cells = [markdown_escape(_fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3)))
-                 for v, c in zip(row, cols)]
+        cells = [
+            markdown_escape(
+                _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3))
+            )
+            for v, c in zip(row, cols)
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     for note in t.notes:
         lines += ["", f"_{markdown_escape(note)}_"]
@@ -191,8 +203,13 @@ def terminal_width() -> int:
 
 
 def _cells(t: Table, cols: list[str]) -> list[list[str]]:
-    return [[_fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3)) for v, c in zip(row, cols)]
-            for row in t.frame.select(cols).iter_rows()]
+    return [
+        [
+            _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3))
+            for v, c in zip(row, cols)
+        ]
+        for row in t.frame.select(cols).iter_rows()
+    ]
 
 
 def _longest_word(text: str) -> int:
@@ -213,8 +230,15 @@ def _rich_text(tables: list[Table]) -> str:
     width = terminal_width()
     # Rendered into a buffer without a terminal, so no colour codes are ever produced;
     # NO_COLOR is honoured as well for clarity.
-    console = Console(file=out, width=width, no_color=True if "NO_COLOR" in os.environ else None,
-                      force_terminal=False, highlight=False, markup=False, emoji=False)
+    console = Console(
+        file=out,
+        width=width,
+        no_color=True if "NO_COLOR" in os.environ else None,
+        force_terminal=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
     shown: set[str] = set()
     for t in tables:
         if t.title:
@@ -249,14 +273,18 @@ def _grid(t: Table, cols: list[str], cells: list[list[str]], width: int):
     headers = [_header(t, c) for c in cols]
     fixed = [_is_number_column(t, c) for c in cols]
     natural, minimum = [], []
-    for i, c in enumerate(cols):
+    for i in range(len(cols)):
         column = [row[i] for row in cells]
         widest = max((cell_len(x) for x in column), default=0)
         natural.append(max(widest, cell_len(headers[i])))
         if fixed[i]:
             minimum.append(max(widest, _longest_word(headers[i]), 1))
         else:
-            minimum.append(max(max((_longest_word(x) for x in column), default=0), _longest_word(headers[i]), 1))
+            minimum.append(
+                max(
+                    max((_longest_word(x) for x in column), default=0), _longest_word(headers[i]), 1
+                )
+            )
     # Boxed ("│ x │": 3 characters per column + 1) when everything fits unwrapped; else compact
     # (no box, two spaces between columns, a rule under the header, text wrapped between
     # words); else one record at a time.
@@ -267,8 +295,13 @@ def _grid(t: Table, cols: list[str], cells: list[list[str]], width: int):
         rt = RichTable(box=box.HEAVY_HEAD)
     elif sum(minimum) + compact <= width:
         overhead = compact
-        rt = RichTable(box=box.Box("    \n    \n ── \n    \n    \n    \n    \n    \n", ascii=False),
-                       show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), collapse_padding=True)
+        rt = RichTable(
+            box=box.Box("    \n    \n ── \n    \n    \n    \n    \n    \n", ascii=False),
+            show_edge=False,
+            pad_edge=False,
+            padding=(0, 1, 0, 0),
+            collapse_padding=True,
+        )
     else:
         return None
     widths = list(natural)
@@ -284,13 +317,18 @@ def _grid(t: Table, cols: list[str], cells: list[list[str]], width: int):
                 share = [min(w, w * spare // total) for w in want]
                 widths = [w + x for w, x in zip(widths, share)]
                 spare -= sum(share)
-    for i, c in enumerate(cols):
+    for i in range(len(cols)):
         # An explicit width for every column: cells of numbers fit it exactly, so they are never
         # wrapped; headers wrap between words.
-        rt.add_column(Text(headers[i]), justify="right" if fixed[i] else "left", overflow="fold",
-                      width=widths[i])
-    if overhead == compact and any(w < max(len(x) for x in [row[i] for row in cells] or [""])
-                                   for i, w in enumerate(widths)):
+        rt.add_column(
+            Text(headers[i]),
+            justify="right" if fixed[i] else "left",
+            overflow="fold",
+            width=widths[i],
+        )
+    if overhead == compact and any(
+        w < max(len(x) for x in [row[i] for row in cells] or [""]) for i, w in enumerate(widths)
+    ):
         rt.show_lines = True  # without borders, a wrapped cell would read as a row of its own
     for row in cells:
         rt.add_row(*[Text(x) for x in row])
@@ -303,14 +341,20 @@ def _records(t: Table, cols: list[str], cells: list[list[str]]):
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    rt = RichTable(box=box.SIMPLE_HEAD if len(cells) > 1 else None, show_header=False, show_edge=False,
-                   pad_edge=False)
+    rt = RichTable(
+        box=box.SIMPLE_HEAD if len(cells) > 1 else None,
+        show_header=False,
+        show_edge=False,
+        pad_edge=False,
+    )
     rt.add_column(overflow="fold", ratio=None, max_width=32)
     rt.add_column(overflow="fold")
     for r, row in enumerate(cells):
         shown = [(_header(t, c), x) for c, x in zip(cols, row)]
         for j, (label, value) in enumerate(shown):
-            rt.add_row(Text(label), Text(value), end_section=(j == len(shown) - 1 and r < len(cells) - 1))
+            rt.add_row(
+                Text(label), Text(value), end_section=(j == len(shown) - 1 and r < len(cells) - 1)
+            )
     return rt
 
 
@@ -343,7 +387,9 @@ def _quiet_broken_pipe() -> None:
     raise SystemExit(0)
 
 
-def emit(tables: Table | list[Table], fmt: Format = Format.table, output: Path | None = None) -> None:
+def emit(
+    tables: Table | list[Table], fmt: Format = Format.table, output: Path | None = None
+) -> None:
     if isinstance(tables, Table):
         tables = [tables]
     write_text(to_text(tables, fmt), output)

@@ -63,16 +63,40 @@ class Measure:
 
 
 MEASURES: tuple[Measure, ...] = (
-    Measure("availability", "available", "Interventions available",
-            "Were interventions available?", 1, ("available",)),
-    Measure("delivery", "delivered", "Sufficient interventions delivered",
-            "Were sufficient interventions delivered?", 2, ("delivered",)),
-    Measure("contracted", "contracted", "Contracted providers contributed sufficiently",
-            "Did contracted providers contribute sufficiently?", 3,
-            ("contracted_provider_contribution", "contracted-provider"), True),
-    Measure("partner", "partner", "Partners contributed sufficiently",
-            "Did partners contribute sufficiently?", 4,
-            ("partner_contribution",), True),
+    Measure(
+        "availability",
+        "available",
+        "Interventions available",
+        "Were interventions available?",
+        1,
+        ("available",),
+    ),
+    Measure(
+        "delivery",
+        "delivered",
+        "Sufficient interventions delivered",
+        "Were sufficient interventions delivered?",
+        2,
+        ("delivered",),
+    ),
+    Measure(
+        "contracted",
+        "contracted",
+        "Contracted providers contributed sufficiently",
+        "Did contracted providers contribute sufficiently?",
+        3,
+        ("contracted_provider_contribution", "contracted-provider"),
+        True,
+    ),
+    Measure(
+        "partner",
+        "partner",
+        "Partners contributed sufficiently",
+        "Did partners contribute sufficiently?",
+        4,
+        ("partner_contribution",),
+        True,
+    ),
 )
 
 
@@ -103,14 +127,38 @@ class Question:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("contracted-harm-focus", "contracted_harm_focus", "contracted_providers", "harm_focus",
-             "Contracted providers: sufficient focus on protecting those at risk of harm", 1),
-    Question("contracted-info-review", "contracted_info_review", "contracted_providers", "info_review",
-             "Contracted providers: sufficient information used in reviewing", 1),
-    Question("partner-harm-focus", "partner_harm_focus", "partners", "harm_focus",
-             "Partners: sufficient focus on protecting those at risk of harm", 2),
-    Question("partner-info-review", "partner_info_review", "partners", "info_review",
-             "Partners: sufficient information used in reviewing", 2),
+    Question(
+        "contracted-harm-focus",
+        "contracted_harm_focus",
+        "contracted_providers",
+        "harm_focus",
+        "Contracted providers: sufficient focus on protecting those at risk of harm",
+        1,
+    ),
+    Question(
+        "contracted-info-review",
+        "contracted_info_review",
+        "contracted_providers",
+        "info_review",
+        "Contracted providers: sufficient information used in reviewing",
+        1,
+    ),
+    Question(
+        "partner-harm-focus",
+        "partner_harm_focus",
+        "partners",
+        "harm_focus",
+        "Partners: sufficient focus on protecting those at risk of harm",
+        2,
+    ),
+    Question(
+        "partner-info-review",
+        "partner_info_review",
+        "partners",
+        "info_review",
+        "Partners: sufficient information used in reviewing",
+        2,
+    ),
 )
 
 # --------------------------------------------------------------------------------------
@@ -143,33 +191,76 @@ class Column:
 
 
 ATTRIBUTES: tuple[Column, ...] = (
-    Column("case_id", pl.String(), "Case identifier, unique within the store", required=True,
-           identifying=True),
-    Column("inspection", pl.String(), "Inspection (police force area), e.g. 'Durham'", required=True),
+    Column(
+        "case_id",
+        pl.String(),
+        "Case identifier, unique within the store",
+        required=True,
+        identifying=True,
+    ),
+    Column(
+        "inspection", pl.String(), "Inspection (police force area), e.g. 'Durham'", required=True
+    ),
     Column("inspection_date", pl.Date(), "Date of the inspection (YYYY-MM-DD)"),
-    Column("provider", pl.Enum(["CRC", "NPS"]), "Probation provider", required=True,
-           levels=("CRC", "NPS"), labels=("CRC", "NPS")),
-    Column("gender", pl.Enum(["male", "female"]), "Gender of the service user",
-           levels=("male", "female"), labels=("Male", "Female")),
+    Column(
+        "provider",
+        pl.Enum(["CRC", "NPS"]),
+        "Probation provider",
+        required=True,
+        levels=("CRC", "NPS"),
+        labels=("CRC", "NPS"),
+    ),
+    Column(
+        "gender",
+        pl.Enum(["male", "female"]),
+        "Gender of the service user",
+        levels=("male", "female"),
+        labels=("Male", "Female"),
+    ),
     Column("age", pl.Int16(), "Age in years at the start of the order", minimum=16, maximum=100),
-    Column("ethnicity", pl.Enum(["white", "mixed", "asian", "black", "other", "bame"]),
-           "Ethnic group (ONS high-level categories; 'bame' where only the grouping is known)",
-           levels=("white", "mixed", "asian", "black", "other", "bame"),
-           labels=("White", "Mixed", "Asian", "Black", "Other", "BAME (not specified)")),
-    Column("supervision", pl.Enum(["community", "post_custody"]),
-           "Type of supervision (licence and post-sentence supervision are post-custody)",
-           levels=("community", "post_custody"), labels=("Community sentence", "Post-custody")),
-    Column("ogrs_score", pl.Int16(), "OGRS3 two-year reoffending probability, percent",
-           minimum=0, maximum=99),
-    Column("ogrs_band", pl.Enum(["low", "medium", "high", "very_high"]),
-           "OGRS band (derived from ogrs_score where given: 0-49 low, 50-74 medium, "
-           "75-89 high, 90+ very high)",
-           levels=("low", "medium", "high", "very_high"), labels=("Low", "Medium", "High", "Very high")),
-    Column("rosh", pl.Enum(["low", "medium", "high", "very_high"]), "Risk of serious harm level",
-           levels=("low", "medium", "high", "very_high"), labels=("Low", "Medium", "High", "Very high")),
+    Column(
+        "ethnicity",
+        pl.Enum(["white", "mixed", "asian", "black", "other", "bame"]),
+        "Ethnic group (ONS high-level categories; 'bame' where only the grouping is known)",
+        levels=("white", "mixed", "asian", "black", "other", "bame"),
+        labels=("White", "Mixed", "Asian", "Black", "Other", "BAME (not specified)"),
+    ),
+    Column(
+        "supervision",
+        pl.Enum(["community", "post_custody"]),
+        "Type of supervision (licence and post-sentence supervision are post-custody)",
+        levels=("community", "post_custody"),
+        labels=("Community sentence", "Post-custody"),
+    ),
+    Column(
+        "ogrs_score",
+        pl.Int16(),
+        "OGRS3 two-year reoffending probability, percent",
+        minimum=0,
+        maximum=99,
+    ),
+    Column(
+        "ogrs_band",
+        pl.Enum(["low", "medium", "high", "very_high"]),
+        "OGRS band (derived from ogrs_score where given: 0-49 low, 50-74 medium, "
+        "75-89 high, 90+ very high)",
+        levels=("low", "medium", "high", "very_high"),
+        labels=("Low", "Medium", "High", "Very high"),
+    ),
+    Column(
+        "rosh",
+        pl.Enum(["low", "medium", "high", "very_high"]),
+        "Risk of serious harm level",
+        levels=("low", "medium", "high", "very_high"),
+        labels=("Low", "Medium", "High", "Very high"),
+    ),
     Column("mappa", pl.Boolean(), "Eligible for MAPPA", levels=("yes", "no"), labels=("Yes", "No")),
-    Column("notes", pl.String(), "Inspector's free-text notes (never printed or reported)",
-           identifying=True),
+    Column(
+        "notes",
+        pl.String(),
+        "Inspector's free-text notes (never printed or reported)",
+        identifying=True,
+    ),
 )
 
 YES_NO = ("yes", "no")
@@ -178,22 +269,44 @@ YES_NO = ("yes", "no")
 def _factor_columns() -> tuple[Column, ...]:
     cols: list[Column] = []
     for f in FACTORS:
-        cols.append(Column(priority_column(f), pl.Boolean(), f"{f.label}: a priority for this case",
-                           required=True, levels=YES_NO, kind="priority"))
+        cols.append(
+            Column(
+                priority_column(f),
+                pl.Boolean(),
+                f"{f.label}: a priority for this case",
+                required=True,
+                levels=YES_NO,
+                kind="priority",
+            )
+        )
         for m in MEASURES:
             when = f"{f.key}_priority is yes"
             if m.requires_involvement:
                 org = "contracted providers" if m.key == "contracted" else "partners"
                 when += f" and {org} were involved (otherwise blank)"
-            cols.append(Column(judgement_column(f, m), pl.Boolean(), f"{f.label}: {m.question}",
-                               levels=YES_NO, applicable=when, kind="judgement"))
+            cols.append(
+                Column(
+                    judgement_column(f, m),
+                    pl.Boolean(),
+                    f"{f.label}: {m.question}",
+                    levels=YES_NO,
+                    applicable=when,
+                    kind="judgement",
+                )
+            )
     return tuple(cols)
 
 
 def _question_columns() -> tuple[Column, ...]:
     return tuple(
-        Column(q.column, pl.Boolean(), q.label, levels=YES_NO, kind="question",
-               applicable=f"{q.who.replace('_', ' ')} were involved in the case (otherwise blank)")
+        Column(
+            q.column,
+            pl.Boolean(),
+            q.label,
+            levels=YES_NO,
+            kind="question",
+            applicable=f"{q.who.replace('_', ' ')} were involved in the case (otherwise blank)",
+        )
         for q in QUESTIONS
     )
 
@@ -217,14 +330,34 @@ TWO_BANDS = ("low_medium", "high_very_high")
 ETHNIC_GROUPS = ("white", "bame")
 
 DERIVED: tuple[Column, ...] = (
-    Column("age_group", pl.Enum(list(AGE_GROUPS)), "Age group from age", levels=AGE_GROUPS,
-           labels=("Under 30", "30+")),
-    Column("ethnic_group", pl.Enum(list(ETHNIC_GROUPS)), "White or BAME, from ethnicity",
-           levels=ETHNIC_GROUPS, labels=("White", "BAME")),
-    Column("ogrs_group", pl.Enum(list(TWO_BANDS)), "OGRS band grouped: Low/Medium vs High/Very high",
-           levels=TWO_BANDS, labels=("Low/Medium", "High/Very high")),
-    Column("rosh_group", pl.Enum(list(TWO_BANDS)), "RoSH grouped: Low/Medium vs High/Very high",
-           levels=TWO_BANDS, labels=("Low/Medium", "High/Very high")),
+    Column(
+        "age_group",
+        pl.Enum(list(AGE_GROUPS)),
+        "Age group from age",
+        levels=AGE_GROUPS,
+        labels=("Under 30", "30+"),
+    ),
+    Column(
+        "ethnic_group",
+        pl.Enum(list(ETHNIC_GROUPS)),
+        "White or BAME, from ethnicity",
+        levels=ETHNIC_GROUPS,
+        labels=("White", "BAME"),
+    ),
+    Column(
+        "ogrs_group",
+        pl.Enum(list(TWO_BANDS)),
+        "OGRS band grouped: Low/Medium vs High/Very high",
+        levels=TWO_BANDS,
+        labels=("Low/Medium", "High/Very high"),
+    ),
+    Column(
+        "rosh_group",
+        pl.Enum(list(TWO_BANDS)),
+        "RoSH grouped: Low/Medium vs High/Very high",
+        levels=TWO_BANDS,
+        labels=("Low/Medium", "High/Very high"),
+    ),
     Column("n_priorities", pl.Int8(), "Number of factors that were a priority"),
 )
 DERIVED_BY_NAME = {c.name: c for c in DERIVED}
@@ -233,10 +366,14 @@ DERIVED_BY_NAME = {c.name: c for c in DERIVED}
 def ogrs_band_expr(score: pl.Expr) -> pl.Expr:
     """OGRS3 two-year score (percent) to band: 0-49 low, 50-74 medium, 75-89 high, 90+ very high."""
     band = (
-        pl.when(score >= 90).then(pl.lit("very_high"))
-        .when(score >= 75).then(pl.lit("high"))
-        .when(score >= 50).then(pl.lit("medium"))
-        .when(score >= 0).then(pl.lit("low"))
+        pl.when(score >= 90)
+        .then(pl.lit("very_high"))
+        .when(score >= 75)
+        .then(pl.lit("high"))
+        .when(score >= 50)
+        .then(pl.lit("medium"))
+        .when(score >= 0)
+        .then(pl.lit("low"))
     )
     return band.cast(COLUMN_BY_NAME["ogrs_band"].dtype)
 
@@ -244,8 +381,10 @@ def ogrs_band_expr(score: pl.Expr) -> pl.Expr:
 def _two_band(col: str) -> pl.Expr:
     c = pl.col(col)
     return (
-        pl.when(c.is_in(["low", "medium"])).then(pl.lit("low_medium"))
-        .when(c.is_in(["high", "very_high"])).then(pl.lit("high_very_high"))
+        pl.when(c.is_in(["low", "medium"]))
+        .then(pl.lit("low_medium"))
+        .when(c.is_in(["high", "very_high"]))
+        .then(pl.lit("high_very_high"))
         .cast(pl.Enum(list(TWO_BANDS)))
     )
 
@@ -259,10 +398,15 @@ def with_derived(cases: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFr
     return cases.with_columns(
         ogrs_band=pl.coalesce(ogrs_band_expr(pl.col("ogrs_score")), pl.col("ogrs_band")),
     ).with_columns(
-        age_group=pl.when(age < 30).then(pl.lit("under_30"))
-        .when(age >= 30).then(pl.lit("30_plus")).cast(pl.Enum(list(AGE_GROUPS))),
-        ethnic_group=pl.when(pl.col("ethnicity") == "white").then(pl.lit("white"))
-        .when(pl.col("ethnicity").is_not_null()).then(pl.lit("bame"))
+        age_group=pl.when(age < 30)
+        .then(pl.lit("under_30"))
+        .when(age >= 30)
+        .then(pl.lit("30_plus"))
+        .cast(pl.Enum(list(AGE_GROUPS))),
+        ethnic_group=pl.when(pl.col("ethnicity") == "white")
+        .then(pl.lit("white"))
+        .when(pl.col("ethnicity").is_not_null())
+        .then(pl.lit("bame"))
         .cast(pl.Enum(list(ETHNIC_GROUPS))),
         ogrs_group=_two_band("ogrs_band"),
         rosh_group=_two_band("rosh"),
@@ -312,7 +456,12 @@ BREAKDOWNS: tuple[Breakdown, ...] = (
 )
 # The bulletin's breakdowns for Tables 1-2 and its regression candidates.
 DEFAULT_BREAKDOWNS: tuple[str, ...] = (
-    "provider", "gender", "age_group", "ethnicity", "supervision", "ogrs_band",
+    "provider",
+    "gender",
+    "age_group",
+    "ethnicity",
+    "supervision",
+    "ogrs_band",
 )
 
 

@@ -61,9 +61,11 @@ def read_meta(data: Path | str | None = None) -> dict | None:
     try:
         kv = pl.read_parquet_metadata(path)
         return json.loads(kv[META_KEY])
-    except Exception:
-        raise BadInput(f"the store file {path} is damaged or was not written by hmip; "
-                       "move it away and ingest again (`hmip ingest FILE --replace`)") from None
+    except Exception:  # noqa: BLE001 - any failure to read it means damaged/foreign
+        raise BadInput(
+            f"the store file {path} is damaged or was not written by hmip; "
+            "move it away and ingest again (`hmip ingest FILE --replace`)"
+        ) from None
 
 
 def read_stored(data: Path | str | None = None) -> tuple[pl.DataFrame, dict] | None:
@@ -74,11 +76,13 @@ def read_stored(data: Path | str | None = None) -> tuple[pl.DataFrame, dict] | N
     path = cases_path(data)
     try:
         frame = pl.read_parquet(path)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure to read it means damaged
         raise BadInput(f"the store file {path} is damaged; ingest again with --replace") from None
     if frame.schema != schema.stored_schema():
-        raise BadInput(f"the store at {path.parent} was written by a different version of hmip "
-                       "(its columns differ); ingest your files again with --replace")
+        raise BadInput(
+            f"the store at {path.parent} was written by a different version of hmip "
+            "(its columns differ); ingest your files again with --replace"
+        )
     return frame, meta
 
 
@@ -154,9 +158,9 @@ def store_info(data: Path | str | None = None) -> StoreInfo:
 
 def _info(path: Path, frame: pl.DataFrame, meta: dict) -> StoreInfo:
     summary = frame.select(
-            pl.col("inspection").unique().sort().implode().alias("inspections"),
-            pl.col("inspection_date").min().alias("first"),
-            pl.col("inspection_date").max().alias("last"),
+        pl.col("inspection").unique().sort().implode().alias("inspections"),
+        pl.col("inspection_date").min().alias("first"),
+        pl.col("inspection_date").max().alias("last"),
     )
     return StoreInfo(
         path=path,
@@ -179,7 +183,9 @@ def locked(data: Path | str | None = None):
     except (FileExistsError, NotADirectoryError):
         raise BadRequest(f"{directory} is a file, not a store directory") from None
     except PermissionError:
-        raise BadRequest(f"cannot create the store directory {directory}: permission denied") from None
+        raise BadRequest(
+            f"cannot create the store directory {directory}: permission denied"
+        ) from None
     lock = directory / LOCK_FILE
     try:
         with open(lock, "a+") as fh:

@@ -109,8 +109,10 @@ FIGURE_RATES: dict[tuple[str, str], float] = {
     for m, rates in _FIGURES.items()
     for i, f in enumerate(schema.FACTORS)
 }
-FIGURE_RATES_NOT_PUBLISHED = {(_fk("financial_management"), _mk("contracted")),
-                              (_fk("financial_management"), _mk("partner"))}
+FIGURE_RATES_NOT_PUBLISHED = {
+    (_fk("financial_management"), _mk("contracted")),
+    (_fk("financial_management"), _mk("partner")),
+}
 
 # Tables 1-2, all cases.
 QUESTION_RATES: dict[str, float] = {
@@ -136,17 +138,27 @@ P_PARTNER_INFO_TOTAL = {"CRC": 215 / 672, "NPS": 176 / 394}
 # case, the chance they were involved for this factor (sets Figures 3-4 n's; finance kept
 # small: expected n about 14 and 17 in 1,066 cases).
 P_CONTRACTED_FOR_FACTOR: dict[str, float] = {
-    _fk("accommodation"): 0.60, _fk("education_training_employment"): 0.65,
-    _fk("financial_management"): 0.40, _fk("relationships"): 0.50,
-    _fk("lifestyle_associates"): 0.45, _fk("drug_misuse"): 0.60, _fk("alcohol_misuse"): 0.60,
-    _fk("emotional_wellbeing"): 0.50, _fk("thinking_behaviour"): 0.60,
+    _fk("accommodation"): 0.60,
+    _fk("education_training_employment"): 0.65,
+    _fk("financial_management"): 0.40,
+    _fk("relationships"): 0.50,
+    _fk("lifestyle_associates"): 0.45,
+    _fk("drug_misuse"): 0.60,
+    _fk("alcohol_misuse"): 0.60,
+    _fk("emotional_wellbeing"): 0.50,
+    _fk("thinking_behaviour"): 0.60,
     _fk("attitudes_to_offending"): 0.45,
 }
 P_PARTNER_FOR_FACTOR: dict[str, float] = {
-    _fk("accommodation"): 0.70, _fk("education_training_employment"): 0.60,
-    _fk("financial_management"): 0.30, _fk("relationships"): 0.55,
-    _fk("lifestyle_associates"): 0.50, _fk("drug_misuse"): 0.70, _fk("alcohol_misuse"): 0.70,
-    _fk("emotional_wellbeing"): 0.60, _fk("thinking_behaviour"): 0.50,
+    _fk("accommodation"): 0.70,
+    _fk("education_training_employment"): 0.60,
+    _fk("financial_management"): 0.30,
+    _fk("relationships"): 0.55,
+    _fk("lifestyle_associates"): 0.50,
+    _fk("drug_misuse"): 0.70,
+    _fk("alcohol_misuse"): 0.70,
+    _fk("emotional_wellbeing"): 0.60,
+    _fk("thinking_behaviour"): 0.50,
     _fk("attitudes_to_offending"): 0.45,
 }
 
@@ -176,10 +188,17 @@ PLANTED_EFFECTS: dict[tuple[str, str], dict[str, float]] = {
     (_fk("education_training_employment"), _mk("partner")): {"nps": _lor(0.82, 0.54)},
     (_fk("attitudes_to_offending"), _mk("partner")): {"nps": _lor(0.61, 0.41)},
 }
-for _name in ("relationships", "lifestyle_associates", "alcohol_misuse", "emotional_wellbeing",
-              "thinking_behaviour", "attitudes_to_offending"):
+for _name in (
+    "relationships",
+    "lifestyle_associates",
+    "alcohol_misuse",
+    "emotional_wellbeing",
+    "thinking_behaviour",
+    "attitudes_to_offending",
+):
     PLANTED_EFFECTS.setdefault((_fk(_name), _mk("delivery")), {}).update(
-        ogrs_high=OGRS_EFFECT, age_30_plus=AGE_EFFECT)
+        ogrs_high=OGRS_EFFECT, age_30_plus=AGE_EFFECT
+    )
 
 QUESTION_EFFECTS: dict[str, dict[str, float]] = {
     "partner_info_review": {"nps": _lor(0.82, 0.64)},
@@ -208,8 +227,12 @@ _MAPPA_CRC = 0.04
 _MAPPA_NPS_HIGH = 0.85
 _MAPPA_NPS = (P_MAPPA - P_CRC * _MAPPA_CRC) / (1 - P_CRC)
 _MAPPA_NPS_LOW = (_MAPPA_NPS - _ROSH_HIGH_NPS * _MAPPA_NPS_HIGH) / (1 - _ROSH_HIGH_NPS)
-P_MAPPA_BY = {("CRC", False): _MAPPA_CRC, ("CRC", True): _MAPPA_CRC,
-              ("NPS", False): _MAPPA_NPS_LOW, ("NPS", True): _MAPPA_NPS_HIGH}
+P_MAPPA_BY = {
+    ("CRC", False): _MAPPA_CRC,
+    ("CRC", True): _MAPPA_CRC,
+    ("NPS", False): _MAPPA_NPS_LOW,
+    ("NPS", True): _MAPPA_NPS_HIGH,
+}
 
 # Age: 18 + floor(E), log E ~ Normal(mu, sigma); mu set so P(age < 30) = P(E < 12) = 40%.
 AGE_SIGMA = 0.6
@@ -309,8 +332,10 @@ def _p_under30_and_ogrs_high(g0: float, female: int, nps: int) -> tuple[float, f
     def p_high(z):
         return ndtr((shift + OGRS_AGE * z) / OGRS_NOISE)
 
-    return (_integrate_normal(-10.0, _AGE_CUT_Z, p_high),
-            _integrate_normal(_AGE_CUT_Z, 10.0, p_high))
+    return (
+        _integrate_normal(-10.0, _AGE_CUT_Z, p_high),
+        _integrate_normal(_AGE_CUT_Z, 10.0, p_high),
+    )
 
 
 def _cell_probs(g0: float) -> np.ndarray:
@@ -343,9 +368,11 @@ def _solve_ogrs_g0() -> float:
 
 def _subsets() -> np.ndarray:
     k = len(schema.FACTORS)
-    rows = [[1 if i in combo else 0 for i in range(k)]
-            for size in range(1, schema.MAX_PRIORITIES + 1)
-            for combo in itertools.combinations(range(k), size)]
+    rows = [
+        [1 if i in combo else 0 for i in range(k)]
+        for size in range(1, schema.MAX_PRIORITIES + 1)
+        for combo in itertools.combinations(range(k), size)
+    ]
     return np.array(rows, dtype=np.int8)
 
 
@@ -410,8 +437,8 @@ def _priority_conditional(theta: np.ndarray, design: np.ndarray) -> np.ndarray:
     for j in range(k):
         for c in range(top + 1):
             lo, hi = max(0, 1 - c), top - c
-            den = e[:, j, lo:hi + 1].sum(axis=1)
-            num = w[:, j] * e[:, j + 1, max(lo - 1, 0):hi].sum(axis=1) if hi >= 1 else 0.0
+            den = e[:, j, lo : hi + 1].sum(axis=1)
+            num = w[:, j] * e[:, j + 1, max(lo - 1, 0) : hi].sum(axis=1) if hi >= 1 else 0.0
             out[:, j, c] = num / den if np.all(den > 0) else 0.0
     return np.clip(out, 0.0, 1.0)
 
@@ -463,20 +490,24 @@ def calibration() -> Calibration:
                 w = base
             effects = PLANTED_EFFECTS.get((f.key, m.key), {})
             intercepts[(f.key, m.key)] = _solve_intercept(
-                w.ravel(), _effect_offsets(effects).ravel(), FIGURE_RATES[(f.key, m.key)])
+                w.ravel(), _effect_offsets(effects).ravel(), FIGURE_RATES[(f.key, m.key)]
+            )
 
     q_weights = {
         "contracted_harm_focus": cells * p_c,
-        "contracted_info_review": cells * p_c * np.array(
-            [P_CONTRACTED_INFO_GIVEN_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis),
+        "contracted_info_review": cells
+        * p_c
+        * np.array([P_CONTRACTED_INFO_GIVEN_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis),
         "partner_harm_focus": cells * p_p,
-        "partner_info_review": cells * np.array(
-            [P_PARTNER_INFO_TOTAL[p] for p in PROVIDERS]).reshape(prov_axis),
+        "partner_info_review": cells
+        * np.array([P_PARTNER_INFO_TOTAL[p] for p in PROVIDERS]).reshape(prov_axis),
     }
     question_intercepts = {
-        q.column: _solve_intercept(q_weights[q.column].ravel(),
-                                   _effect_offsets(QUESTION_EFFECTS.get(q.column, {})).ravel(),
-                                   QUESTION_RATES[q.column])
+        q.column: _solve_intercept(
+            q_weights[q.column].ravel(),
+            _effect_offsets(QUESTION_EFFECTS.get(q.column, {})).ravel(),
+            QUESTION_RATES[q.column],
+        )
         for q in schema.QUESTIONS
     }
 
@@ -487,9 +518,17 @@ def calibration() -> Calibration:
     bame = tuple(float(x) for x in k * rel)
     if max(bame) >= 1:  # pragma: no cover - guards edits to the constants
         raise RuntimeError("BAME shares exceed 1")
-    return Calibration(g0, bame, dict(zip([f.key for f in schema.FACTORS], theta.tolist())),
-                       subsets, probs, intercepts, question_intercepts, cells,
-                       _priority_conditional(theta, _priority_design()))
+    return Calibration(
+        g0,
+        bame,
+        dict(zip([f.key for f in schema.FACTORS], theta.tolist())),
+        subsets,
+        probs,
+        intercepts,
+        question_intercepts,
+        cells,
+        _priority_conditional(theta, _priority_design()),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -503,12 +542,16 @@ def _check_args(n_cases: int, seed: int, id_prefix: str) -> None:
     if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)):
         raise BadRequest(f"the number of cases must be a whole number, got {n_cases!r}")
     if n_cases < 1 or n_cases > MAX_CASES:
-        raise BadRequest(f"the number of cases must be between 1 and {MAX_CASES:,}, got {n_cases:,}")
+        raise BadRequest(
+            f"the number of cases must be between 1 and {MAX_CASES:,}, got {n_cases:,}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise BadRequest(f"the seed must be a whole number 0 or more, got {seed!r}")
     if not _ID_PREFIX_RE.match(id_prefix):
-        raise BadRequest(f"the case id prefix must be 2-8 capital letters or digits starting "
-                         f"with a letter (e.g. SYN), got {id_prefix!r}")
+        raise BadRequest(
+            f"the case id prefix must be 2-8 capital letters or digits starting "
+            f"with a letter (e.g. SYN), got {id_prefix!r}"
+        )
 
 
 def _round_half_up(x: float) -> int:
@@ -544,7 +587,7 @@ def _n_showing_rate(expected: float, rate: float, available: int, reach: int = 2
     percentage (e.g. no k of 41 rounds to 67%)."""
     base = _round_half_up(expected)
     for step in range(reach + 1):
-        for cand in ((base,) if step == 0 else (base - step, base + step)):
+        for cand in (base,) if step == 0 else (base - step, base + step):
             if 0 < cand <= available and _rate_rounds_to(_round_half_up(cand * rate), cand, rate):
                 return cand
     return min(base, available)
@@ -641,8 +684,9 @@ def _allocate(e: np.ndarray, cell: np.ndarray, p_cell: np.ndarray, k: int) -> np
     return chosen
 
 
-def _deal(rng: np.random.Generator, counts: np.ndarray, n: int,
-          mask: np.ndarray | None = None) -> np.ndarray:
+def _deal(
+    rng: np.random.Generator, counts: np.ndarray, n: int, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Category index for the cases in `mask`: exactly counts[j] get j, in random order.
     -1 outside mask."""
     out = np.full(n, -1, dtype=np.int64)
@@ -716,15 +760,23 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     # OGRS: exactly round(0.03 n) missing; of the recorded, exactly round(0.28 n_recorded)
     # high/very high (the highest latent scores; latent shifted to agree)
     ogrs_missing = _select(expo(), 1.0, r(n * P_OGRS_MISSING))
-    ogrs_latent = (cal.ogrs_g0 + OGRS_AGE * z_age + OGRS_FEMALE * female + OGRS_NPS * nps
-                   + OGRS_NOISE * rng.standard_normal(n))
+    ogrs_latent = (
+        cal.ogrs_g0
+        + OGRS_AGE * z_age
+        + OGRS_FEMALE * female
+        + OGRS_NPS * nps
+        + OGRS_NOISE * rng.standard_normal(n)
+    )
     n_recorded = n - int(ogrs_missing.sum())
     ogrs_high, cut = _lowest(-ogrs_latent, r(n_recorded * P_OGRS_HIGH), ~ogrs_missing)
     ogrs_latent = ogrs_latent + (_OGRS_HIGH_CUT + cut)
     ogrs_score = np.clip(np.floor(100 * expit(ogrs_latent)), 0, 99)
     high_score = ogrs_score >= 75
-    ogrs_score = np.where(ogrs_high | (ogrs_missing & high_score), np.maximum(ogrs_score, 75),
-                          np.minimum(ogrs_score, 74)).astype(np.int16)
+    ogrs_score = np.where(
+        ogrs_high | (ogrs_missing & high_score),
+        np.maximum(ogrs_score, 75),
+        np.minimum(ogrs_score, 74),
+    ).astype(np.int16)
 
     # RoSH: exactly round(n * 177/1066) high/very high; within those, very high, and
     # within the rest, low vs medium, at the model's expected counts
@@ -738,7 +790,8 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     rosh = np.where(rosh_high, np.where(very_high, 3, 2), np.where(low, 0, 1))
     p_mappa = np.select(
         [~nps, nps & ~rosh_high, nps & rosh_high],
-        [P_MAPPA_BY[("CRC", False)], P_MAPPA_BY[("NPS", False)], P_MAPPA_BY[("NPS", True)]])
+        [P_MAPPA_BY[("CRC", False)], P_MAPPA_BY[("NPS", False)], P_MAPPA_BY[("NPS", True)]],
+    )
     mappa = _select(expo(), _hazard(p_mappa), r(n * P_MAPPA))
 
     # ethnicity: exactly round(0.02 n) not recorded, round(0.15 n) BAME (more in London),
@@ -754,8 +807,12 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     # --- priorities: factor by factor, each exactly round(n * prevalence) ---------------
     # P(factor j | x, number already chosen among factors 1..j-1) under the set model
     # keeps 1..5 priorities per case (forced in / kept out at the limits).
-    pcell = (female.astype(np.int64) << 3) | (under30.astype(np.int64) << 2) \
-        | (post.astype(np.int64) << 1) | ogrs_high.astype(np.int64)
+    pcell = (
+        (female.astype(np.int64) << 3)
+        | (under30.astype(np.int64) << 2)
+        | (post.astype(np.int64) << 1)
+        | ogrs_high.astype(np.int64)
+    )
     k_factors = len(schema.FACTORS)
     priorities = np.zeros((n, k_factors), dtype=bool)
     n_chosen = np.zeros(n, dtype=np.int64)
@@ -789,8 +846,9 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     # --- judgements: exactly round(n_applicable * rate) yes, weighted by the model -------
     x = {"nps": nps, "ogrs_high": ogrs_high, "age_30_plus": ~under30}
 
-    def among(app: np.ndarray, k: int, intercept: float = 0.0,
-              effects: dict[str, float] | None = None) -> np.ndarray:
+    def among(
+        app: np.ndarray, k: int, intercept: float = 0.0, effects: dict[str, float] | None = None
+    ) -> np.ndarray:
         """Exactly k of the cases in `app`, weighted by the logistic model (draws only as
         many exponentials as there are cases in `app`)."""
         idx = np.flatnonzero(app)
@@ -805,13 +863,16 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
         for bit, var in enumerate(effects):
             cell |= x[var][idx].astype(np.int64) << bit
         for c in range(p_cell.size):
-            p_cell[c] = expit(intercept + sum(beta * ((c >> b) & 1)
-                                              for b, beta in enumerate(effects.values())))
+            p_cell[c] = expit(
+                intercept + sum(beta * ((c >> b) & 1) for b, beta in enumerate(effects.values()))
+            )
         chosen = _allocate(e, cell, p_cell, k)
         out[idx[chosen]] = True
         return out
 
-    def outcome(app: np.ndarray, intercept: float, effects: dict[str, float], rate: float) -> np.ndarray:
+    def outcome(
+        app: np.ndarray, intercept: float, effects: dict[str, float], rate: float
+    ) -> np.ndarray:
         return among(app, r(app.sum() * rate), intercept, effects)
 
     values: dict[str, np.ndarray] = {}
@@ -825,27 +886,44 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
                 elig = pri & c_deliv
                 k = r(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key])
                 if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
-                    k = _n_showing_rate(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key],
-                                        FIGURE_RATES[(f.key, m.key)], int(elig.sum()))
+                    k = _n_showing_rate(
+                        elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key],
+                        FIGURE_RATES[(f.key, m.key)],
+                        int(elig.sum()),
+                    )
                 app = among(elig, k)
             elif m.key == _mk("partner"):
                 elig = pri & p_deliv
                 k = r(elig.sum() * P_PARTNER_FOR_FACTOR[f.key])
                 if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
-                    k = _n_showing_rate(elig.sum() * P_PARTNER_FOR_FACTOR[f.key],
-                                        FIGURE_RATES[(f.key, m.key)], int(elig.sum()))
+                    k = _n_showing_rate(
+                        elig.sum() * P_PARTNER_FOR_FACTOR[f.key],
+                        FIGURE_RATES[(f.key, m.key)],
+                        int(elig.sum()),
+                    )
                 app = among(elig, k)
             else:
                 app = pri
-            values[col] = outcome(app, cal.intercepts[(f.key, m.key)],
-                                  PLANTED_EFFECTS.get((f.key, m.key), {}),
-                                  FIGURE_RATES[(f.key, m.key)])
+            values[col] = outcome(
+                app,
+                cal.intercepts[(f.key, m.key)],
+                PLANTED_EFFECTS.get((f.key, m.key), {}),
+                FIGURE_RATES[(f.key, m.key)],
+            )
             applies[col] = app
-    q_applies = {"contracted_harm_focus": c_deliv, "contracted_info_review": c_info,
-                 "partner_harm_focus": p_deliv, "partner_info_review": p_info}
+    q_applies = {
+        "contracted_harm_focus": c_deliv,
+        "contracted_info_review": c_info,
+        "partner_harm_focus": p_deliv,
+        "partner_info_review": p_info,
+    }
     for q in schema.QUESTIONS:
-        values[q.column] = outcome(q_applies[q.column], cal.question_intercepts[q.column],
-                                   QUESTION_EFFECTS.get(q.column, {}), QUESTION_RATES[q.column])
+        values[q.column] = outcome(
+            q_applies[q.column],
+            cal.question_intercepts[q.column],
+            QUESTION_EFFECTS.get(q.column, {}),
+            QUESTION_RATES[q.column],
+        )
         applies[q.column] = q_applies[q.column]
 
     has_note = _select(expo(), 1.0, r(n * NOTE_RATE))
@@ -869,34 +947,39 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
 
     ogrs_band_idx = np.select([ogrs_score >= 90, ogrs_score >= 75, ogrs_score >= 50], [3, 2, 1], 0)
     o_note = o(has_note)
-    raw = pl.DataFrame({
-        "case_no": pl.int_range(1, n + 1, eager=True),
-        "inspection": names.gather(pl.Series(o(insp).astype(np.uint32))),
-        "inspection_date": dates.gather(pl.Series(o(insp).astype(np.uint32))),
-        "provider": enum("provider", nps.astype(np.int64)),
-        "gender": enum("gender", female.astype(np.int64)),
-        "age": pl.Series(o(age), dtype=pl.Int16),
-        "ethnicity": enum("ethnicity", ethnicity),
-        "__eth_missing": o(eth_missing),
-        "supervision": enum("supervision", post.astype(np.int64)),
-        "ogrs_score": pl.Series(o(ogrs_score), dtype=pl.Int16),
-        "ogrs_band": enum("ogrs_band", ogrs_band_idx),
-        "__ogrs_missing": o(ogrs_missing),
-        "rosh": enum("rosh", rosh),
-        "mappa": o(mappa),
-        "__note_no": np.cumsum(o_note),
-        "__has_note": o_note,
-        **{name: o(v) for name, v in values.items()},
-        **{f"__app_{name}": o(a) for name, a in applies.items()},
-    })
+    raw = pl.DataFrame(
+        {
+            "case_no": pl.int_range(1, n + 1, eager=True),
+            "inspection": names.gather(pl.Series(o(insp).astype(np.uint32))),
+            "inspection_date": dates.gather(pl.Series(o(insp).astype(np.uint32))),
+            "provider": enum("provider", nps.astype(np.int64)),
+            "gender": enum("gender", female.astype(np.int64)),
+            "age": pl.Series(o(age), dtype=pl.Int16),
+            "ethnicity": enum("ethnicity", ethnicity),
+            "__eth_missing": o(eth_missing),
+            "supervision": enum("supervision", post.astype(np.int64)),
+            "ogrs_score": pl.Series(o(ogrs_score), dtype=pl.Int16),
+            "ogrs_band": enum("ogrs_band", ogrs_band_idx),
+            "__ogrs_missing": o(ogrs_missing),
+            "rosh": enum("rosh", rosh),
+            "mappa": o(mappa),
+            "__note_no": np.cumsum(o_note),
+            "__has_note": o_note,
+            **{name: o(v) for name, v in values.items()},
+            **{f"__app_{name}": o(a) for name, a in applies.items()},
+        }
+    )
     frame = raw.with_columns(
         case_id=pl.format(f"{id_prefix}-{{}}", pl.col("case_no").cast(pl.String).str.zfill(width)),
         ethnicity=pl.when(~pl.col("__eth_missing")).then(pl.col("ethnicity")),
         ogrs_score=pl.when(~pl.col("__ogrs_missing")).then(pl.col("ogrs_score")),
         ogrs_band=pl.when(~pl.col("__ogrs_missing")).then(pl.col("ogrs_band")),
-        notes=pl.when(pl.col("__has_note")).then(pl.format(
-            f"{NOTE_MARKER} {{}}: invented text for testing, not about any real person.",
-            pl.col("__note_no"))),
+        notes=pl.when(pl.col("__has_note")).then(
+            pl.format(
+                f"{NOTE_MARKER} {{}}: invented text for testing, not about any real person.",
+                pl.col("__note_no"),
+            )
+        ),
         **{name: pl.when(pl.col(f"__app_{name}")).then(pl.col(name)) for name in applies},
     )
     return frame.select([pl.col(c).cast(t) for c, t in schema.stored_schema().items()])
@@ -915,7 +998,11 @@ def _as_text(cases: pl.DataFrame) -> pl.DataFrame:
     yes_no = pl.Enum([YES_TEXT, NO_TEXT])
     b = pl.col(pl.Boolean)
     return cases.with_columns(
-        pl.when(b).then(pl.lit(YES_TEXT, yes_no)).when(b.not_()).then(pl.lit(NO_TEXT, yes_no)).name.keep()
+        pl.when(b)
+        .then(pl.lit(YES_TEXT, yes_no))
+        .when(b.not_())
+        .then(pl.lit(NO_TEXT, yes_no))
+        .name.keep()
     )
 
 
@@ -951,11 +1038,16 @@ _MESSY_ATTRIBUTE_HEADERS = {
     "notes": "Inspector comments",
 }
 _MESSY_FACTOR_SHORT = {
-    _fk("accommodation"): "Accom", _fk("education_training_employment"): "ETE",
-    _fk("financial_management"): "Finance", _fk("relationships"): "Relationships",
-    _fk("lifestyle_associates"): "Lifestyle", _fk("drug_misuse"): "Drugs",
-    _fk("alcohol_misuse"): "Alcohol", _fk("emotional_wellbeing"): "Emotional WB",
-    _fk("thinking_behaviour"): "T&B", _fk("attitudes_to_offending"): "Attitudes",
+    _fk("accommodation"): "Accom",
+    _fk("education_training_employment"): "ETE",
+    _fk("financial_management"): "Finance",
+    _fk("relationships"): "Relationships",
+    _fk("lifestyle_associates"): "Lifestyle",
+    _fk("drug_misuse"): "Drugs",
+    _fk("alcohol_misuse"): "Alcohol",
+    _fk("emotional_wellbeing"): "Emotional WB",
+    _fk("thinking_behaviour"): "T&B",
+    _fk("attitudes_to_offending"): "Attitudes",
 }
 _MESSY_MEASURE_PHRASE = {
     _mk("availability"): "interventions available?",
@@ -972,8 +1064,12 @@ _MESSY_QUESTION_HEADERS = {
 _MESSY_GENDER = {"male": "M", "female": "F"}
 _MESSY_ETHNICITY_MISSING = "Not known"
 # Sentence types in their words: (text, our code, share within that code)
-_MESSY_SUPERVISION = (("Community order", "community", 0.55), ("Suspended sentence", "community", 0.45),
-                      ("Licence", "post_custody", 0.7), ("Post-custody", "post_custody", 0.3))
+_MESSY_SUPERVISION = (
+    ("Community order", "community", 0.55),
+    ("Suspended sentence", "community", 0.45),
+    ("Licence", "post_custody", 0.7),
+    ("Post-custody", "post_custody", 0.3),
+)
 MESSY_NOT_APPLICABLE = "N/A"
 MESSY_BLANK_SHARE = 0.2  # of not-applicable cells left blank rather than "N/A"
 
@@ -1017,16 +1113,25 @@ def _messy_frame(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
     for col in schema.COLUMNS:
         c = pl.col(col.name)
         if col.dtype == pl.Boolean:
-            e = (pl.when(c).then(pl.lit("Y", answers)).when(c.not_()).then(pl.lit("N", answers))
-                 .when(pl.lit(blank)).then(pl.lit("", answers))
-                 .otherwise(pl.lit(MESSY_NOT_APPLICABLE, answers)))
+            e = (
+                pl.when(c)
+                .then(pl.lit("Y", answers))
+                .when(c.not_())
+                .then(pl.lit("N", answers))
+                .when(pl.lit(blank))
+                .then(pl.lit("", answers))
+                .otherwise(pl.lit(MESSY_NOT_APPLICABLE, answers))
+            )
             exprs.append(e.alias(headers[col.name]))
             continue
         elif col.name == "gender":
             e = c.cast(pl.String).replace_strict(_MESSY_GENDER, default=None)
         elif col.name == "ethnicity":
-            e = c.cast(pl.String).replace_strict(dict(zip(col.levels, col.labels)), default=None) \
+            e = (
+                c.cast(pl.String)
+                .replace_strict(dict(zip(col.levels, col.labels)), default=None)
                 .fill_null(_MESSY_ETHNICITY_MISSING)
+            )
         elif col.name == "supervision":
             e = pl.lit(None, pl.String)
             for code in col.levels:
@@ -1035,8 +1140,15 @@ def _messy_frame(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
                 for i, (text, share) in enumerate(choices):
                     cum += share
                     last = i == len(choices) - 1
-                    e = pl.when((c == code) & (pl.lit(sup_u) < cum if not last else pl.lit(True))
-                                & e.is_null()).then(pl.lit(text)).otherwise(e)
+                    e = (
+                        pl.when(
+                            (c == code)
+                            & (pl.lit(sup_u) < cum if not last else pl.lit(True))
+                            & e.is_null()
+                        )
+                        .then(pl.lit(text))
+                        .otherwise(e)
+                    )
         elif isinstance(col.dtype, pl.Enum):
             e = c.cast(pl.String).replace_strict(dict(zip(col.levels, col.labels)), default=None)
         elif col.dtype == pl.Date:
@@ -1065,19 +1177,22 @@ def messy_mapping_toml() -> str:
         "#",
         "# [file] would set values for the whole file, e.g. for a one-inspection export",
         "# without an Area column:",
-        '#   [file]',
+        "#   [file]",
         '#   inspection = "Durham"',
         "",
         "[columns]  # their header = our column (see `hmip schema`)",
     ]
     for ours, theirs in messy_headers().items():
         lines.append(f"{_toml_str(theirs)} = {_toml_str(ours)}")
-    sup = ", ".join(f"{_toml_str(t)} = {_toml_str(c)}" for t, c, _ in _MESSY_SUPERVISION
-                    if t.lower() not in {lab.lower() for lab in _COL["supervision"].labels})
+    sup = ", ".join(
+        f"{_toml_str(t)} = {_toml_str(c)}"
+        for t, c, _ in _MESSY_SUPERVISION
+        if t.lower() not in {lab.lower() for lab in _COL["supervision"].labels}
+    )
     gender = ", ".join(f"{_toml_str(v)} = {_toml_str(k)}" for k, v in _MESSY_GENDER.items())
     lines += [
         "",
-        "[values]  # recodes: their value = our value (\"\" = blank, i.e. not applicable)",
+        '[values]  # recodes: their value = our value ("" = blank, i.e. not applicable)',
         f'"*" = {{ "Y" = {_toml_str(YES_TEXT)}, "N" = {_toml_str(NO_TEXT)}, '
         f'{_toml_str(MESSY_NOT_APPLICABLE)} = "" }}',
         f"gender = {{ {gender} }}",

@@ -21,8 +21,10 @@ from hmip_cli.render import Format, Table, percent_text, round_1dp
 
 HUMAN_FORMATS = (Format.table, Format.markdown)
 
-ROUNDING_NOTE = ("Percentages are rounded half up from the exact fraction to one decimal place "
-                 "(99/144 = 68.75% is shown as 68.8).")
+ROUNDING_NOTE = (
+    "Percentages are rounded half up from the exact fraction to one decimal place "
+    "(99/144 = 68.75% is shown as 68.8)."
+)
 
 
 def is_human(fmt: Format) -> bool:
@@ -31,13 +33,17 @@ def is_human(fmt: Format) -> bool:
 
 def marker_notes(frame: pl.DataFrame, min_n: int) -> list[str]:
     """One note for each marker that appears in `frame`."""
-    present = set(frame["marker"].drop_nulls().unique().to_list()) if "marker" in frame.columns else set()
+    present = (
+        set(frame["marker"].drop_nulls().unique().to_list()) if "marker" in frame.columns else set()
+    )
     notes = []
     if R.MARK_LOW in present:
         notes.append(f"{R.MARK_LOW} low reliability: based on fewer than {min_n} applicable cases.")
     if R.MARK_SUPPRESSED in present:
-        notes.append(f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or a second "
-                     "group suppressed so that the first cannot be worked out from the total.")
+        notes.append(
+            f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or a second "
+            "group suppressed so that the first cannot be worked out from the total."
+        )
     if R.MARK_NOT_APPLICABLE in present:
         notes.append(f"{R.MARK_NOT_APPLICABLE} not applicable: no applicable cases.")
     return notes
@@ -72,7 +78,9 @@ def _where_note(where_text: str | None) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-def rates_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None) -> list[Table]:
+def rates_human(
+    frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+) -> list[Table]:
     """One table per measure (no breakdown), or per measure and breakdown (side by side)."""
     tables: list[Table] = []
     breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
@@ -90,31 +98,59 @@ def rates_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text
 def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Table:
     rows = []
     for r in part.iter_rows(named=True):
-        rows.append({
-            "factor": r["factor_label"],
-            "n_priority": f"{r['n_priority']:,}",
-            "n": f"{r['n']:,}",
-            "n_yes": _count_cell(r["n_yes"], r["marker"]),
-            "percent_yes": _pct_cell(r),
-            "ci": _ci_cell(r),
-        })
-    frame = pl.DataFrame(rows, schema={k: pl.String for k in
-                                       ("factor", "n_priority", "n", "n_yes", "percent_yes", "ci")})
-    display = {"factor": "Factor", "n_priority": "Priority cases", "n": "n (applicable)",
-               "n_yes": "Yes", "percent_yes": "% yes", "ci": "95% CI"}
-    notes = [*_where_note(where_text),
-             "Priority cases: cases where the factor was a priority. n: applicable cases "
-             "(the judgement was recorded). 95% CI: Wilson score interval.",
-             *marker_notes(part, min_n), ROUNDING_NOTE]
-    return Table(frame, title=title, notes=notes, display=display,
-                 right_aligned=("n_priority", "n", "n_yes", "percent_yes", "ci"))
+        rows.append(
+            {
+                "factor": r["factor_label"],
+                "n_priority": f"{r['n_priority']:,}",
+                "n": f"{r['n']:,}",
+                "n_yes": _count_cell(r["n_yes"], r["marker"]),
+                "percent_yes": _pct_cell(r),
+                "ci": _ci_cell(r),
+            }
+        )
+    frame = pl.DataFrame(
+        rows,
+        schema=dict.fromkeys(
+            ("factor", "n_priority", "n", "n_yes", "percent_yes", "ci"), pl.String
+        ),
+    )
+    display = {
+        "factor": "Factor",
+        "n_priority": "Priority cases",
+        "n": "n (applicable)",
+        "n_yes": "Yes",
+        "percent_yes": "% yes",
+        "ci": "95% CI",
+    }
+    notes = [
+        *_where_note(where_text),
+        "Priority cases: cases where the factor was a priority. n: applicable cases "
+        "(the judgement was recorded). 95% CI: Wilson score interval.",
+        *marker_notes(part, min_n),
+        ROUNDING_NOTE,
+    ]
+    return Table(
+        frame,
+        title=title,
+        notes=notes,
+        display=display,
+        right_aligned=("n_priority", "n", "n_yes", "percent_yes", "ci"),
+    )
 
 
 def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) -> Table:
     b = schema.get_breakdown(bkey)
-    groups = (sub.filter(pl.col("breakdown") == bkey)
-              .select("group", "group_label").unique(maintain_order=True).rows())
-    columns: dict[str, str] = {"factor": "Factor", "all_n": "All cases n", "all_pct": "All cases % yes"}
+    groups = (
+        sub.filter(pl.col("breakdown") == bkey)
+        .select("group", "group_label")
+        .unique(maintain_order=True)
+        .rows()
+    )
+    columns: dict[str, str] = {
+        "factor": "Factor",
+        "all_n": "All cases n",
+        "all_pct": "All cases % yes",
+    }
     for i, (_, label) in enumerate(groups):
         columns[f"g{i}_n"] = f"{label} n"
         columns[f"g{i}_pct"] = f"{label} % yes"
@@ -129,7 +165,11 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
         recs = fpart.to_dicts()
         allrow = next(r for r in recs if r["breakdown"] == R.ALL)
         by_group = {r["group"]: r for r in recs if r["breakdown"] == bkey}
-        row = {"factor": allrow["factor_label"], "all_n": f"{allrow['n']:,}", "all_pct": _pct_cell(allrow)}
+        row = {
+            "factor": allrow["factor_label"],
+            "all_n": f"{allrow['n']:,}",
+            "all_pct": _pct_cell(allrow),
+        }
         for i, (code, _) in enumerate(groups):
             g = by_group[code]
             row[f"g{i}_n"] = f"{g['n']:,}"
@@ -137,35 +177,55 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
         first = by_group[groups[0][0]]
         diff = first["difference_pp"]
         if diff is None:
-            cell = R.MARK_SUPPRESSED if first["difference_basis"] and "suppressed" in first["difference_basis"] else ""
+            cell = (
+                R.MARK_SUPPRESSED
+                if first["difference_basis"] and "suppressed" in first["difference_basis"]
+                else ""
+            )
         else:
             cell = round_1dp(diff, signed=True)
             if any(by_group[c]["low_reliability"] for c, _ in real):
                 cell += f" {R.MARK_LOW}"
         row["difference"] = cell
         rows.append(row)
-    frame = pl.DataFrame(rows, schema={k: pl.String for k in columns})
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String))
     notes = [*_where_note(where_text), "n: applicable cases."]
     if len(real) == 2:
-        notes.append(f"Difference: {real[1][1]} % minus {real[0][1]} %, in percentage points "
-                     "(Not recorded left out).")
+        notes.append(
+            f"Difference: {real[1][1]} % minus {real[0][1]} %, in percentage points "
+            "(Not recorded left out)."
+        )
     else:
-        notes.append("Range: the highest group % minus the lowest, in percentage points (Not recorded "
-                     "and groups without applicable cases left out; the groups are named in machine "
-                     "output, column difference_basis).")
+        notes.append(
+            "Range: the highest group % minus the lowest, in percentage points (Not recorded "
+            "and groups without applicable cases left out; the groups are named in machine "
+            "output, column difference_basis)."
+        )
     notes.append("A difference is not a test of significance; see `hmip regress`.")
     notes += [*marker_notes(sub, min_n), ROUNDING_NOTE]
-    return Table(frame, title=f"{title}, by {b.label.lower()}", notes=notes, display=columns,
-                 right_aligned=tuple(c for c in columns if c != "factor"))
+    return Table(
+        frame,
+        title=f"{title}, by {b.label.lower()}",
+        notes=notes,
+        display=columns,
+        right_aligned=tuple(c for c in columns if c != "factor"),
+    )
 
 
 def rates_machine(frame: pl.DataFrame) -> Table:
-    return Table(frame, title="Rates (Figures 1-4)", percent_columns=("percent_yes", "ci_lower", "ci_upper"))
+    return Table(
+        frame, title="Rates (Figures 1-4)", percent_columns=("percent_yes", "ci_lower", "ci_upper")
+    )
 
 
-def rates_tables(frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N,
-                 where_text: str | None = None) -> list[Table]:
-    return rates_human(frame, min_n=min_n, where_text=where_text) if is_human(fmt) else [rates_machine(frame)]
+def rates_tables(
+    frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+) -> list[Table]:
+    return (
+        rates_human(frame, min_n=min_n, where_text=where_text)
+        if is_human(fmt)
+        else [rates_machine(frame)]
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -177,12 +237,15 @@ TABLE_TITLES = {  # also the report's titles (report/content.py)
     2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
 }
 _TOPIC_HEADERS = {"harm_focus": "Risk of harm", "info_review": "Reviewing"}
-_TOPIC_NOTE = ("Risk of harm: were the interventions sufficiently focused on protecting those at "
-               "risk of harm? Reviewing: was sufficient information used in reviewing the work?")
+_TOPIC_NOTE = (
+    "Risk of harm: were the interventions sufficiently focused on protecting those at "
+    "risk of harm? Reviewing: was sufficient information used in reviewing the work?"
+)
 
 
-def protection_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N,
-                     where_text: str | None = None) -> list[Table]:
+def protection_human(
+    frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+) -> list[Table]:
     tables = []
     for (table_no,), part in frame.group_by("table", maintain_order=True):
         topics = part["topic"].unique(maintain_order=True).to_list()
@@ -196,25 +259,42 @@ def protection_human(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N,
         for r in part.iter_rows(named=True):
             key = (r["breakdown"], r["group"])
             if key not in rows:
-                shown = r["breakdown_label"] if r["breakdown"] not in (R.ALL, last_breakdown) else ""
+                shown = (
+                    r["breakdown_label"] if r["breakdown"] not in (R.ALL, last_breakdown) else ""
+                )
                 last_breakdown = r["breakdown"]
                 rows[key] = {"breakdown": shown, "group": r["group_label"]}
             rows[key][f"{r['topic']}_n"] = f"{r['n']:,}"
             rows[key][f"{r['topic']}_pct"] = _pct_cell(r)
-        out = pl.DataFrame(list(rows.values()), schema={k: pl.String for k in columns})
+        out = pl.DataFrame(list(rows.values()), schema=dict.fromkeys(columns, pl.String))
         title = TABLE_TITLES.get(table_no, f"Table {table_no}")
-        notes = [*_where_note(where_text), _TOPIC_NOTE, "n: cases where the question was applicable.",
-                 *marker_notes(part, min_n), ROUNDING_NOTE]
-        tables.append(Table(out, title=title, notes=notes, display=columns,
-                            right_aligned=tuple(c for c in columns if c not in ("breakdown", "group"))))
+        notes = [
+            *_where_note(where_text),
+            _TOPIC_NOTE,
+            "n: cases where the question was applicable.",
+            *marker_notes(part, min_n),
+            ROUNDING_NOTE,
+        ]
+        tables.append(
+            Table(
+                out,
+                title=title,
+                notes=notes,
+                display=columns,
+                right_aligned=tuple(c for c in columns if c not in ("breakdown", "group")),
+            )
+        )
     return tables
 
 
-def protection_tables(frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N,
-                      where_text: str | None = None) -> list[Table]:
+def protection_tables(
+    frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+) -> list[Table]:
     if is_human(fmt):
         return protection_human(frame, min_n=min_n, where_text=where_text)
-    return [Table(frame, title="Tables 1-2", percent_columns=("percent_yes", "ci_lower", "ci_upper"))]
+    return [
+        Table(frame, title="Tables 1-2", percent_columns=("percent_yes", "ci_lower", "ci_upper"))
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -229,22 +309,49 @@ def _sample_pct(r: dict) -> str:
 def sample_human(frame: pl.DataFrame, *, where_text: str | None = None) -> list[Table]:
     breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
     any_missing = frame["not_recorded"].sum() > 0
-    notes = [*_where_note(where_text),
-             "%: of the cases where the attribute is recorded."
-             + (" Not recorded: cases where it is unknown." if any_missing else ""), ROUNDING_NOTE]
+    notes = [
+        *_where_note(where_text),
+        "%: of the cases where the attribute is recorded."
+        + (" Not recorded: cases where it is unknown." if any_missing else ""),
+        ROUNDING_NOTE,
+    ]
     if not breakdowns:
-        rows = [{"characteristic": r["characteristic_label"], "n": f"{r['n']:,}", "percent": _sample_pct(r),
-                 "not_recorded": f"{r['not_recorded']:,}"} for r in frame.iter_rows(named=True)]
-        out = pl.DataFrame(rows, schema={k: pl.String for k in ("characteristic", "n", "percent", "not_recorded")})
+        rows = [
+            {
+                "characteristic": r["characteristic_label"],
+                "n": f"{r['n']:,}",
+                "percent": _sample_pct(r),
+                "not_recorded": f"{r['not_recorded']:,}",
+            }
+            for r in frame.iter_rows(named=True)
+        ]
+        out = pl.DataFrame(
+            rows,
+            schema=dict.fromkeys(("characteristic", "n", "percent", "not_recorded"), pl.String),
+        )
         hidden = () if any_missing else ("not_recorded",)
-        return [Table(out, title="Sample profile", notes=notes, hidden=hidden,
-                      display={"characteristic": "", "n": "Cases", "percent": "%", "not_recorded": "Not recorded"},
-                      right_aligned=("n", "percent", "not_recorded"))]
+        return [
+            Table(
+                out,
+                title="Sample profile",
+                notes=notes,
+                hidden=hidden,
+                display={
+                    "characteristic": "",
+                    "n": "Cases",
+                    "percent": "%",
+                    "not_recorded": "Not recorded",
+                },
+                right_aligned=("n", "percent", "not_recorded"),
+            )
+        ]
     tables = []
     for bkey in breakdowns:
         b = schema.get_breakdown(bkey)
         sub = frame.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
-        chars = sub.select("characteristic", "characteristic_label").unique(maintain_order=True).rows()
+        chars = (
+            sub.select("characteristic", "characteristic_label").unique(maintain_order=True).rows()
+        )
         short = {c.key: c.short or c.label for c in R.characteristics()}
         columns = {"group": b.label, "cases": "Cases"}
         for key, label in chars[1:]:
@@ -258,13 +365,22 @@ def sample_human(frame: pl.DataFrame, *, where_text: str | None = None) -> list[
                 row[f"{r['characteristic']}_n"] = f"{r['n']:,}"
                 row[f"{r['characteristic']}_pct"] = _sample_pct(r)
             rows.append(row)
-        out = pl.DataFrame(rows, schema={k: pl.String for k in columns})
-        tables.append(Table(out, title=f"Sample profile by {b.label.lower()}", notes=notes, display=columns,
-                            right_aligned=tuple(c for c in columns if c != "group")))
+        out = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String))
+        tables.append(
+            Table(
+                out,
+                title=f"Sample profile by {b.label.lower()}",
+                notes=notes,
+                display=columns,
+                right_aligned=tuple(c for c in columns if c != "group"),
+            )
+        )
     return tables
 
 
-def sample_tables(frame: pl.DataFrame, fmt: Format, *, where_text: str | None = None) -> list[Table]:
+def sample_tables(
+    frame: pl.DataFrame, fmt: Format, *, where_text: str | None = None
+) -> list[Table]:
     if is_human(fmt):
         return sample_human(frame, where_text=where_text)
     return [Table(frame, title="Sample profile", percent_columns=("percent",))]

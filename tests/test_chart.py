@@ -42,8 +42,10 @@ def test_png_byte_identical(rates_frame):
 def test_svg_accessible(rates_frame):
     data = figure_data(rates_frame, 3)
     svg = charts.figure_svg(data, 3)
-    head = svg[svg.index("<svg"):svg.index("<svg") + 2000]
-    assert 'role="img"' in head and 'aria-labelledby="hmip-figure-3-title hmip-figure-3-desc"' in head
+    head = svg[svg.index("<svg") : svg.index("<svg") + 2000]
+    assert (
+        'role="img"' in head and 'aria-labelledby="hmip-figure-3-title hmip-figure-3-desc"' in head
+    )
     title = re.search(r'<title id="hmip-figure-3-title">(.*?)</title>', svg).group(1)
     assert title.startswith("Figure 3")
     desc = re.search(r'<desc id="hmip-figure-3-desc">(.*?)</desc>', svg, re.S).group(1)
@@ -91,8 +93,11 @@ def test_text_chart(rates_frame):
     assert sum(1 for line in lines if line.startswith("Figure ")) == 4
     first = [line for line in lines if line.startswith(tuple(f.label for f in schema.FACTORS))][:10]
     assert [line.split("  ")[0].strip() for line in first] == [f.label for f in schema.FACTORS]
-    acc = next(r for r in rates_frame.iter_rows(named=True)
-               if r["figure"] == 1 and r["breakdown"] == R.ALL and r["factor"] == schema.FACTORS[0].key)
+    acc = next(
+        r
+        for r in rates_frame.iter_rows(named=True)
+        if r["figure"] == 1 and r["breakdown"] == R.ALL and r["factor"] == schema.FACTORS[0].key
+    )
     line = first[0]
     pct = round(acc["percent_yes"])
     assert f"{pct}%" in line and f"n={acc['n']:,}" in line
@@ -112,27 +117,47 @@ def test_text_chart_with_breakdown_and_suppression():
 
 def test_cli_chart(tmp_path):
     store_dir = write_fixture_store(tmp_path / "store")
-    res = runner.invoke(app, ["chart", "figure1", "--output", str(tmp_path / "f1.svg"), "--data", str(store_dir)])
+    res = runner.invoke(
+        app, ["chart", "figure1", "--output", str(tmp_path / "f1.svg"), "--data", str(store_dir)]
+    )
     assert res.exit_code == 0, res.stderr
     assert res.stdout == ""
     cases = schema.with_derived(fixture_cases())
-    expected = charts.figure_svg(figure_data(R.rates(cases, measures=["availability"], suppress=True), 1), 1)
+    expected = charts.figure_svg(
+        figure_data(R.rates(cases, measures=["availability"], suppress=True), 1), 1
+    )
     assert (tmp_path / "f1.svg").read_text() == expected  # CLI-vs-library parity
-    res = runner.invoke(app, ["chart", "4", "-o", str(tmp_path / "f4.png"), "--data", str(store_dir)])
+    res = runner.invoke(
+        app, ["chart", "4", "-o", str(tmp_path / "f4.png"), "--data", str(store_dir)]
+    )
     assert res.exit_code == 0 and (tmp_path / "f4.png").read_bytes().startswith(b"\x89PNG")
     res = runner.invoke(app, ["chart", "delivery", "--data", str(store_dir)])
     assert res.exit_code == 0 and res.stdout.startswith("Figure 2")
     res = runner.invoke(app, ["chart", "figure9", "--data", str(store_dir)])
     assert res.exit_code == 2 and "figure1" in res.stderr
-    res = runner.invoke(app, ["chart", "figure1", "-o", str(tmp_path / "f.gif"), "--data", str(store_dir)])
+    res = runner.invoke(
+        app, ["chart", "figure1", "-o", str(tmp_path / "f.gif"), "--data", str(store_dir)]
+    )
     assert res.exit_code == 2
 
 
 def test_rates_chart_option(tmp_path):
     """`hmip rates --chart` prints the library's text_chart for the same rates."""
     store_dir = write_fixture_store(tmp_path / "store")
-    res = runner.invoke(app, ["rates", "--measure", "delivery", "--by", "provider", "--chart", "--suppress",
-                              "--data", str(store_dir)])
+    res = runner.invoke(
+        app,
+        [
+            "rates",
+            "--measure",
+            "delivery",
+            "--by",
+            "provider",
+            "--chart",
+            "--suppress",
+            "--data",
+            str(store_dir),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     cases = schema.with_derived(fixture_cases())
     frame = R.rates(cases, measures=["delivery"], by=["provider"], suppress=True)

@@ -35,8 +35,10 @@ def test_start_up_imports_no_heavy_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, hmip_cli.cli.app; "
-            "print(' '.join(m for m in ('numpy', 'scipy', 'matplotlib', 'statsmodels', 'pyreadstat', "
-            "'fastexcel', 'xlsxwriter') if m in sys.modules))")
+    code = (
+        "import sys, hmip_cli.cli.app; "
+        "print(' '.join(m for m in ('numpy', 'scipy', 'matplotlib', 'statsmodels', 'pyreadstat', "
+        "'fastexcel', 'xlsxwriter') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

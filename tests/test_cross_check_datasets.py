@@ -19,11 +19,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_cross_check_support import assert_kv_close, hmip_kv, load_r_kv
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
-
-from test_cross_check_support import assert_kv_close, hmip_kv, load_r_kv
 
 HERE = Path(__file__).parent / "data" / "cross_check"
 R_STEPWISE = HERE / "datasets_stepwise_r.csv"
@@ -31,22 +30,42 @@ runner = CliRunner()
 
 CASES = {
     # name: (file, outcome, candidates, options, R's path)
-    "titanic": ("titanic.csv", "Survived", "Class,Sex,Age", [],
-                "enter:Sex;enter:Class;enter:Age"),
-    "aids2": ("aids2.csv", "status", "state,sex,diag,T.categ,age", [],
-              "enter:diag;enter:age"),
-    "aids2_pin.3": ("aids2.csv", "status", "state,sex,diag,T.categ,age", ["--pin", "0.3", "--pout", "0.35"],
-                    "enter:diag;enter:age;enter:sex;enter:state;enter:T.categ;remove:sex"),
-    "esoph": ("esoph.csv", "case", "agegp,alcgp,tobgp", ["--categorical", "agegp,alcgp,tobgp"],
-              "enter:alcgp;enter:agegp;enter:tobgp"),
+    "titanic": ("titanic.csv", "Survived", "Class,Sex,Age", [], "enter:Sex;enter:Class;enter:Age"),
+    "aids2": ("aids2.csv", "status", "state,sex,diag,T.categ,age", [], "enter:diag;enter:age"),
+    "aids2_pin.3": (
+        "aids2.csv",
+        "status",
+        "state,sex,diag,T.categ,age",
+        ["--pin", "0.3", "--pout", "0.35"],
+        "enter:diag;enter:age;enter:sex;enter:state;enter:T.categ;remove:sex",
+    ),
+    "esoph": (
+        "esoph.csv",
+        "case",
+        "agegp,alcgp,tobgp",
+        ["--categorical", "agegp,alcgp,tobgp"],
+        "enter:alcgp;enter:agegp;enter:tobgp",
+    ),
 }
 RUNS = [(name, "lr") for name in CASES] + [("titanic", "wald"), ("aids2_pin.3", "wald")]
 
 
 def regress(name: str, removal: str) -> dict:
     file, outcome, cands, opts, _ = CASES[name]
-    args = ["regress", "--input", str(HERE / file), "--outcome", outcome, "--candidates", cands,
-            "--removal", removal, "--format", "json", *opts]
+    args = [
+        "regress",
+        "--input",
+        str(HERE / file),
+        "--outcome",
+        outcome,
+        "--candidates",
+        cands,
+        "--removal",
+        removal,
+        "--format",
+        "json",
+        *opts,
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout)
@@ -69,15 +88,21 @@ def test_data_sets_take_the_intended_paths():
     t = regress("titanic", "lr")
     assert t["collapsed"] and t["n"] == 2201 and (t["event"], t["nonevent"]) == ("Yes", "No")
     assert {c["term"]: (c["levels"], c["reference"]) for c in t["codings"]} == {
-        "Class": (["1st", "2nd", "3rd", "Crew"], "Crew"), "Sex": (["Female", "Male"], "Male"),
-        "Age": (["Adult", "Child"], "Child")}
+        "Class": (["1st", "2nd", "3rd", "Crew"], "Crew"),
+        "Sex": (["Female", "Male"], "Male"),
+        "Age": (["Adult", "Child"], "Child"),
+    }
     a = regress("aids2_pin.3", "lr")
     assert not a["collapsed"] and a["n"] == 2843 and a["event"] == "D"
     assert a["categorical"] == ["state", "sex", "T.categ"]
     assert [c["reference"] for c in a["codings"]] == ["VIC", "M", "other"]
     e = regress("esoph", "lr")
     assert e["collapsed"] and e["n"] == 975 and e["event"] == "1"
-    assert {c["term"]: c["reference"] for c in e["codings"]} == {"agegp": "75+", "alcgp": "80-119", "tobgp": "30+"}
+    assert {c["term"]: c["reference"] for c in e["codings"]} == {
+        "agegp": "75+",
+        "alcgp": "80-119",
+        "tobgp": "30+",
+    }
 
 
 def test_reduced_models_are_true_maxima_after_dropping_a_large_unit_covariate():

@@ -20,11 +20,10 @@ import math
 from pathlib import Path
 
 import pytest
+from test_cross_check_support import assert_kv_close, hmip_kv, load_r_kv
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
-
-from test_cross_check_support import assert_kv_close, hmip_kv, load_r_kv
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).parent / "data" / "cross_check"
@@ -35,10 +34,34 @@ COUNT_TOL = 0  # counts exactly
 REL_RATES = 1e-9  # percentages and Wilson limits
 REL_MODEL = 1e-6  # stepwise statistics (R's glm pins beta only to ~sqrt(1e-14))
 
-BREAKDOWNS = ["provider", "gender", "age_group", "ethnicity", "supervision", "ogrs_band", "rosh", "mappa"]
-FACTORS = ["accommodation", "ete", "finance", "relationships", "lifestyle", "drugs", "alcohol",
-           "emotional", "thinking", "attitudes"]
-QUESTIONS = ["contracted-harm-focus", "contracted-info-review", "partner-harm-focus", "partner-info-review"]
+BREAKDOWNS = [
+    "provider",
+    "gender",
+    "age_group",
+    "ethnicity",
+    "supervision",
+    "ogrs_band",
+    "rosh",
+    "mappa",
+]
+FACTORS = [
+    "accommodation",
+    "ete",
+    "finance",
+    "relationships",
+    "lifestyle",
+    "drugs",
+    "alcohol",
+    "emotional",
+    "thinking",
+    "attitudes",
+]
+QUESTIONS = [
+    "contracted-harm-focus",
+    "contracted-info-review",
+    "partner-harm-focus",
+    "partner-info-review",
+]
 
 
 def cli(*args: str) -> str:
@@ -73,13 +96,16 @@ def close(a: str, b: str, rel: float) -> float:
 # 1. Rates (Figures 1-4) and Tables 1-2 against R
 # ---------------------------------------------------------------------------------------
 
+
 def test_rates_every_factor_measure_and_group_match_r(store):
     by = [a for b in BREAKDOWNS for a in ("--by", b)]
     got = read_csv(cli("rates", "--format", "csv", "--data", store, *by))
     ref = read_csv((HERE / "rates_r.csv").read_text())
     key = lambda r: (r["measure"], r["factor"], r["breakdown"], r["group"])  # noqa: E731
     got_by = {key(r): r for r in got}
-    assert len(got_by) == len(got) == 760  # 40 factor x measure x (all + 16 groups + 2 not recorded)
+    assert (
+        len(got_by) == len(got) == 760
+    )  # 40 factor x measure x (all + 16 groups + 2 not recorded)
     assert set(got_by) == {key(r) for r in ref}
     worst = 0.0
     for r in ref:
@@ -87,9 +113,12 @@ def test_rates_every_factor_measure_and_group_match_r(store):
         assert g["figure"] == r["figure"]
         for col in ("n_priority", "n", "n_yes"):
             assert int(g[col]) == int(r[col]), (key(r), col, g[col], r[col])
-        worst = max(worst, close(g["percent_yes"], r["percent"], REL_RATES),
-                    close(g["ci_lower"], r["ci_lower"], REL_RATES),
-                    close(g["ci_upper"], r["ci_upper"], REL_RATES))
+        worst = max(
+            worst,
+            close(g["percent_yes"], r["percent"], REL_RATES),
+            close(g["ci_lower"], r["ci_lower"], REL_RATES),
+            close(g["ci_upper"], r["ci_upper"], REL_RATES),
+        )
     print(f"rates: max relative difference {worst:.2e}")
 
 
@@ -105,16 +134,23 @@ def test_protection_every_question_and_group_match_r(store):
         g = got_by[key(r)]
         assert g["table"] == r["table"]
         assert (int(g["n"]), int(g["n_yes"])) == (int(r["n"]), int(r["n_yes"])), key(r)
-        worst = max(worst, close(g["percent_yes"], r["percent"], REL_RATES),
-                    close(g["ci_lower"], r["ci_lower"], REL_RATES),
-                    close(g["ci_upper"], r["ci_upper"], REL_RATES))
+        worst = max(
+            worst,
+            close(g["percent_yes"], r["percent"], REL_RATES),
+            close(g["ci_lower"], r["ci_lower"], REL_RATES),
+            close(g["ci_upper"], r["ci_upper"], REL_RATES),
+        )
     print(f"protection: max relative difference {worst:.2e}")
 
 
 def test_wilson_reference_is_the_score_interval():
     """The R reference really is Wilson's score interval (spot check of one R row by formula)."""
     ref = read_csv((HERE / "rates_r.csv").read_text())
-    r = next(r for r in ref if (r["measure"], r["factor"], r["breakdown"]) == ("availability", "accommodation", "all"))
+    r = next(
+        r
+        for r in ref
+        if (r["measure"], r["factor"], r["breakdown"]) == ("availability", "accommodation", "all")
+    )
     n, x, z = int(r["n"]), int(r["n_yes"]), 1.959963984540054
     p = x / n
     centre, half = (p + z * z / (2 * n)), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -127,6 +163,7 @@ def test_wilson_reference_is_the_score_interval():
 # ---------------------------------------------------------------------------------------
 # 2. Stepwise: every factor x measure and the four questions, the whole FSTEP(LR) path
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def regress_lr(store) -> dict[str, dict]:
@@ -149,8 +186,11 @@ def test_every_model_was_run_in_r(regress_lr):
     assert len(regress_lr) == 44
 
 
-@pytest.mark.parametrize("model", [f"{f}/{m}" for f in FACTORS
-                                   for m in ("availability", "delivery", "contracted", "partner")] + QUESTIONS)
+@pytest.mark.parametrize(
+    "model",
+    [f"{f}/{m}" for f in FACTORS for m in ("availability", "delivery", "contracted", "partner")]
+    + QUESTIONS,
+)
 def test_stepwise_path_and_statistics_match_r(regress_lr, model):
     """Path (action/term/score/df/p per step), and at every step: B, S.E., Wald, Sig.,
     Exp(B), 95% CI, scores of the variables not in the equation and the residual chi-square,
@@ -166,8 +206,21 @@ def test_stepwise_path_and_statistics_match_r(regress_lr, model):
 @pytest.mark.parametrize("factor", ["thinking", "emotional"])
 def test_stepwise_wald_removal_matches_r(store, factor):
     """--removal wald: the removal statistic is (B/SE)^2 for these 1-df terms (R: fstep.R)."""
-    (m,) = json.loads(cli("regress", "--factor", factor, "--measure", "delivery", "--removal", "wald",
-                          "--format", "json", "--data", store))
+    (m,) = json.loads(
+        cli(
+            "regress",
+            "--factor",
+            factor,
+            "--measure",
+            "delivery",
+            "--removal",
+            "wald",
+            "--format",
+            "json",
+            "--data",
+            store,
+        )
+    )
     assert m["removal"] == "wald"
     ref = load_r_kv(R_STEPWISE)[(f"{factor}/delivery", "wald")]
     got = hmip_kv(m)
@@ -178,7 +231,12 @@ def test_stepwise_wald_removal_matches_r(store, factor):
 
 def test_separation_flags_agree_with_r(regress_lr):
     ref = load_r_kv(R_STEPWISE)
-    unreliable_r = sorted(m for (m, rem), kv in ref.items() if rem == "lr" and kv["reliable"] == "false")
+    unreliable_r = sorted(
+        m for (m, rem), kv in ref.items() if rem == "lr" and kv["reliable"] == "false"
+    )
     unreliable = sorted(m for m, r in regress_lr.items() if not r["reliable"])
-    assert unreliable == unreliable_r == ["alcohol/contracted", "emotional/partner", "finance/contracted",
-                                          "finance/partner"]
+    assert (
+        unreliable
+        == unreliable_r
+        == ["alcohol/contracted", "emotional/partner", "finance/contracted", "finance/partner"]
+    )

@@ -37,9 +37,11 @@ def _stop(r: dict) -> str:
 def hmip_kv(r: dict) -> dict[str, object]:
     """The same keys as fstep.R from one `hmip regress --format json` model object."""
     kv: dict[str, object] = {
-        "n": r["n"], "n_dropped": r["n_dropped"],
+        "n": r["n"],
+        "n_dropped": r["n_dropped"],
         "path": ";".join(f"{s['action']}:{s['term']}" for s in r["steps"]),
-        "stop": _stop(r), "reliable": str(r["reliable"]).lower(),
+        "stop": _stop(r),
+        "reliable": str(r["reliable"]).lower(),
         "final_terms": ",".join(r["final_terms"]),
     }
     details = r["step_details"]
@@ -47,12 +49,25 @@ def hmip_kv(r: dict) -> dict[str, object]:
     for sd in details:
         s = f"s{sd['step']}."
         if sd["step"] > 0:
-            kv.update({s + "action": sd["action"], s + "term": sd["term"], s + "stat": sd["statistic"],
-                       s + "df": sd["df"], s + "p": sd["p"]})
+            kv.update(
+                {
+                    s + "action": sd["action"],
+                    s + "term": sd["term"],
+                    s + "stat": sd["statistic"],
+                    s + "df": sd["df"],
+                    s + "p": sd["p"],
+                }
+            )
         if not r["reliable"] and sd["step"] == last:
             continue  # the separated model: R's estimates do not exist either
         kv[s + "terms"] = ",".join(sd["terms"])
-        kv.update({s + "m2ll": sd["minus_2ll"], s + "cs": sd["cox_snell_r2"], s + "nk": sd["nagelkerke_r2"]})
+        kv.update(
+            {
+                s + "m2ll": sd["minus_2ll"],
+                s + "cs": sd["cox_snell_r2"],
+                s + "nk": sd["nagelkerke_r2"],
+            }
+        )
         if sd["step"] > 0:
             kv[s + "model_chi2"] = sd["omnibus"]["model"]["chi_square"]
             kv[s + "step_chi2"] = sd["omnibus"]["step"]["chi_square"]
@@ -62,8 +77,15 @@ def hmip_kv(r: dict) -> dict[str, object]:
                 kv.update({q + "wald": c["wald"], q + "df": c["df"], q + "p": c["p"]})
                 continue
             q = f"{s}vie.{c['parameter']}."
-            kv.update({q + "b": c["b"], q + "se": c["se"], q + "wald": c["wald"], q + "p": c["p"],
-                       q + "exp_b": c["exp_b"]})
+            kv.update(
+                {
+                    q + "b": c["b"],
+                    q + "se": c["se"],
+                    q + "wald": c["wald"],
+                    q + "p": c["p"],
+                    q + "exp_b": c["exp_b"],
+                }
+            )
             if c["kind"] == "parameter":
                 kv.update({q + "ci_low": c["ci_low"], q + "ci_high": c["ci_high"]})
         for v in sd["variables_not_in_equation"]:
@@ -76,21 +98,45 @@ def hmip_kv(r: dict) -> dict[str, object]:
                 kv.update({q + "stat": v["score"], q + "p": v["p"]})
         ov = sd["overall_statistics"]
         if ov is not None and sd["variables_not_in_equation"]:
-            kv.update({s + "overall.stat": ov["score"], s + "overall.df": ov["df"], s + "overall.p": ov["p"]})
+            kv.update(
+                {
+                    s + "overall.stat": ov["score"],
+                    s + "overall.df": ov["df"],
+                    s + "overall.p": ov["p"],
+                }
+            )
         for t in sd["model_if_term_removed"]:
             q = f"{s}mitr.{t['term']}."
-            kv.update({q + "ll": t["log_likelihood"], q + "chg": t["change_minus_2ll"], q + "df": t["df"],
-                       q + "p": t["p"]})
+            kv.update(
+                {
+                    q + "ll": t["log_likelihood"],
+                    q + "chg": t["change_minus_2ll"],
+                    q + "df": t["df"],
+                    q + "p": t["p"],
+                }
+            )
             if r["removal"] != "lr":
-                kv.update({q + "removal_stat": t["removal_statistic"], q + "removal_p": t["removal_p"]})
+                kv.update(
+                    {q + "removal_stat": t["removal_statistic"], q + "removal_p": t["removal_p"]}
+                )
         c = sd["classification"]
-        kv.update({s + "class.nn": c["nonevent_predicted_nonevent"], s + "class.ne": c["nonevent_predicted_event"],
-                   s + "class.en": c["event_predicted_nonevent"], s + "class.ee": c["event_predicted_event"],
-                   s + "class.pct": c["percent_correct"]})
+        kv.update(
+            {
+                s + "class.nn": c["nonevent_predicted_nonevent"],
+                s + "class.ne": c["nonevent_predicted_event"],
+                s + "class.en": c["event_predicted_nonevent"],
+                s + "class.ee": c["event_predicted_event"],
+                s + "class.pct": c["percent_correct"],
+            }
+        )
     # The top-level summary and coefficients are the last step's (checked against R's too).
     if r["reliable"]:
         s = f"s{last}."
-        top = {s + "m2ll": r["minus_2ll"], s + "cs": r["cox_snell_r2"], s + "nk": r["nagelkerke_r2"]}
+        top = {
+            s + "m2ll": r["minus_2ll"],
+            s + "cs": r["cox_snell_r2"],
+            s + "nk": r["nagelkerke_r2"],
+        }
         for c in r["coefficients"]:
             q = f"{s}vie.{c['parameter'] if c['kind'] != 'term' else c['term']}."
             for name in ("b", "se", "wald", "p", "exp_b", "ci_low", "ci_high", "df"):

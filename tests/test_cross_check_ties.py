@@ -33,19 +33,25 @@ def test_half_events_pattern_is_predicted_nonevent_on_both_paths():
         frame, n1, n2, e2 = _half_data(rng)
         tables = []
         for collapse in (True, False):
-            r = stepwise(frame, "y", ["g"], categorical=["g"], pin=0.999998, pout=0.999999, collapse=collapse).to_dict()
+            r = stepwise(
+                frame, "y", ["g"], categorical=["g"], pin=0.999998, pout=0.999999, collapse=collapse
+            ).to_dict()
             assert r["final_terms"] == ["g"]
             tables.append(r["step_details"][-1]["classification"])
         assert tables[0] == tables[1]
         c = tables[0]
         # group a (p-hat = .5) is predicted nonevent; group b is predicted event iff e2/n2 > .5
         b_event = 2 * e2 > n2
-        assert c["nonevent_predicted_event"] + c["event_predicted_event"] == (n2 if b_event else 0), (n1, n2, e2, c)
+        assert c["nonevent_predicted_event"] + c["event_predicted_event"] == (
+            n2 if b_event else 0
+        ), (n1, n2, e2, c)
 
 
 def test_cut_tolerance_does_not_move_clear_cases():
     # 11 of 20 (p-hat .55) is an event, 9 of 20 (.45) is not: the tolerance is only for ties
-    frame = pl.DataFrame({"y": [1] * 11 + [0] * 9 + [1] * 9 + [0] * 11, "g": ["a"] * 20 + ["b"] * 20})
+    frame = pl.DataFrame(
+        {"y": [1] * 11 + [0] * 9 + [1] * 9 + [0] * 11, "g": ["a"] * 20 + ["b"] * 20}
+    )
     r = stepwise(frame, "y", ["g"], categorical=["g"], pin=0.99, pout=0.995).to_dict()
     c = r["step_details"][-1]["classification"]
     assert (c["event_predicted_event"], c["nonevent_predicted_event"]) == (11, 9)

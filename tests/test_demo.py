@@ -15,17 +15,24 @@ from hmip_cli.cli import demo_cmd
 from hmip_cli.cli.app import app
 
 runner = CliRunner()
-SECTIONS = ["Sample profile", "Figure 1: Interventions available", "Figure 2: Sufficient interventions delivered",
-            "Figure 3: Contracted providers", "Figure 4: Partners", "Table 1: The focus upon risk of harm",
-            "Table 2: The focus upon risk of harm"]
+SECTIONS = [
+    "Sample profile",
+    "Figure 1: Interventions available",
+    "Figure 2: Sufficient interventions delivered",
+    "Figure 3: Contracted providers",
+    "Figure 4: Partners",
+    "Table 1: The focus upon risk of harm",
+    "Table 2: The focus upon risk of harm",
+]
 
 
 def test_the_packaged_example_is_the_examples_copy():
     repo, packaged = demo_cmd.repo_example(), demo_cmd.packaged_example()
     assert repo.is_file(), repo
     assert packaged.is_file(), packaged
-    assert repo.read_bytes() == packaged.read_bytes(), \
+    assert repo.read_bytes() == packaged.read_bytes(), (
         "hmip_cli/data/cases.csv differs from examples/cases.csv: copy it again"
+    )
 
 
 def test_demo_prints_the_bulletin_and_leaves_the_users_store_alone():
@@ -48,8 +55,15 @@ def test_demo_uses_the_package_copy_when_there_is_no_clone(monkeypatch, tmp_path
     payload = json.loads(result.stdout)
     assert [t["title"] for t in payload] == ["Sample profile", "Figures 1-4", "Tables 1-2"]
     assert payload[0]["rows"][0]["n"] == 1066
-    assert {r["breakdown"] for r in payload[1]["rows"]} == {"all", "provider", "gender", "age_group",
-                                                            "ethnicity", "supervision", "ogrs_band"}
+    assert {r["breakdown"] for r in payload[1]["rows"]} == {
+        "all",
+        "provider",
+        "gender",
+        "age_group",
+        "ethnicity",
+        "supervision",
+        "ogrs_band",
+    }
 
 
 def test_keep_leaves_a_store_to_explore_and_is_never_overwritten(tmp_path):
@@ -69,8 +83,13 @@ def test_demo_suppression_hides_the_small_financial_management_cells():
     # The bulletin left financial management out of Figures 3 and 4 for small numbers.
     result = runner.invoke(app, ["demo", "--suppress", "--format", "json"])
     rows = json.loads(result.stdout)[1]["rows"]
-    fin = [r for r in rows if r["factor"] == "finance" and r["measure"] in ("contracted", "partner")
-           and r["breakdown"] == "all"]
+    fin = [
+        r
+        for r in rows
+        if r["factor"] == "finance"
+        and r["measure"] in ("contracted", "partner")
+        and r["breakdown"] == "all"
+    ]
     assert len(fin) == 2 and all(r["marker"] == "[c]" and r["percent_yes"] is None for r in fin)
 
 
@@ -84,8 +103,9 @@ def test_demo_through_the_installed_console_script(tmp_path):
     if not script.exists():
         pytest.skip("hmip console script not installed beside this Python")
     env = {**os.environ, "HMIP_DATA": str(tmp_path / "user-store"), "NO_COLOR": "1"}
-    proc = subprocess.run([str(script), "demo"], capture_output=True, text=True, cwd=tmp_path, env=env,
-                          timeout=120)
+    proc = subprocess.run(
+        [str(script), "demo"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     for section in SECTIONS:
         assert section in proc.stdout, section

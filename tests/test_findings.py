@@ -32,27 +32,60 @@ def fake_results(percents: dict[int, list]) -> R.BulletinResults:
         m = C.measure_of_figure(fig)
         for f, v in zip(schema.FACTORS, values):
             shown = v is not None
-            rows.append({
-                "figure": fig, "measure": m.key, "factor": f.key, "factor_label": f.label,
-                "breakdown": R.ALL, "n_priority": 200, "n": 200 if shown else 12,
-                "n_yes": 2 * v if shown else None, "percent_yes": float(v) if shown else None,
-                "ci_lower": None, "ci_upper": None, "low_reliability": not shown,
-                "suppressed": None if shown else "primary", "marker": None if shown else "[c]",
-            })
-    protection = pl.DataFrame(schema={"table": pl.Int64, "topic": pl.String, "who": pl.String,
-                                      "breakdown": pl.String, "question_label": pl.String, "n": pl.Int64,
-                                      "percent_yes": pl.Float64, "marker": pl.String})
+            rows.append(
+                {
+                    "figure": fig,
+                    "measure": m.key,
+                    "factor": f.key,
+                    "factor_label": f.label,
+                    "breakdown": R.ALL,
+                    "n_priority": 200,
+                    "n": 200 if shown else 12,
+                    "n_yes": 2 * v if shown else None,
+                    "percent_yes": float(v) if shown else None,
+                    "ci_lower": None,
+                    "ci_upper": None,
+                    "low_reliability": not shown,
+                    "suppressed": None if shown else "primary",
+                    "marker": None if shown else "[c]",
+                }
+            )
+    protection = pl.DataFrame(
+        schema={
+            "table": pl.Int64,
+            "topic": pl.String,
+            "who": pl.String,
+            "breakdown": pl.String,
+            "question_label": pl.String,
+            "n": pl.Int64,
+            "percent_yes": pl.Float64,
+            "marker": pl.String,
+        }
+    )
     return R.BulletinResults(rates=pl.DataFrame(rows), protection=protection)
 
 
 def fake_findings(rows: list[dict]) -> pl.DataFrame:
-    base = {"n": 500, "n_dropped": 0, "reliable": True, "p": 0.01, "p_wald": 0.01, "ci_low": 1.1,
-            "ci_high": 2.5, "odds_ratio": 1.8}
+    base = {
+        "n": 500,
+        "n_dropped": 0,
+        "reliable": True,
+        "p": 0.01,
+        "p_wald": 0.01,
+        "ci_low": 1.1,
+        "ci_high": 2.5,
+        "odds_ratio": 1.8,
+    }
     return pl.DataFrame([{**base, **r} for r in rows], schema=FINDINGS_SCHEMA)
 
 
 def texts(results, findings=None, **kw) -> list[str]:
-    return [f.text for f in key_findings(results, findings if findings is not None else fake_findings([]), **kw)]
+    return [
+        f.text
+        for f in key_findings(
+            results, findings if findings is not None else fake_findings([]), **kw
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -64,25 +97,45 @@ def test_bulletin_sentences_from_bulletin_numbers():
     t = texts(fake_results(BULLETIN))
     # "Interventions were available in over 80% of applicable cases across eight of the ten
     # factors, peaking at 90% for alcohol misuse. ... accommodation ... (74%)" (bulletin 2.1)
-    assert ("Interventions were available in over 80% of applicable cases across eight of the ten factors, "
-            "peaking at 90% for alcohol misuse; the lowest was accommodation (74%).") in t
+    assert (
+        "Interventions were available in over 80% of applicable cases across eight of the ten factors, "
+        "peaking at 90% for alcohol misuse; the lowest was accommodation (74%)."
+    ) in t
     # "sufficient interventions were judged to have been delivered most frequently for
     # accommodation (62% ...), followed by ETE (59%). Across six of the ten factors ... just
     # under half (47% to 49%)"
-    assert ("Sufficient interventions were delivered most often for accommodation (62% of applicable cases), "
-            "followed by education, training and employment (59%).") in t
-    assert "Sufficient interventions were delivered in under half of applicable cases for six of the ten factors (47% to 49%)." in t
+    assert (
+        "Sufficient interventions were delivered most often for accommodation (62% of applicable cases), "
+        "followed by education, training and employment (59%)."
+    ) in t
+    assert (
+        "Sufficient interventions were delivered in under half of applicable cases for six of the ten factors (47% to 49%)."
+        in t
+    )
     # Figure 3: "most likely ... ETE ... (70%) and least likely ... lifestyle and associates (50%)"
-    assert any(s.startswith("Contracted providers contributed sufficiently most often for education, training "
-                            "and employment (70% of applicable cases) and least often for lifestyle and "
-                            "associates (50%).") for s in t)
+    assert any(
+        s.startswith(
+            "Contracted providers contributed sufficiently most often for education, training "
+            "and employment (70% of applicable cases) and least often for lifestyle and "
+            "associates (50%)."
+        )
+        for s in t
+    )
     assert any("Financial management is not shown" in s for s in t)
     # Figure 4: "accommodation ... (73%) ... least ... attitudes to offending (52%)"
-    assert any(s.startswith("Partners contributed sufficiently most often for accommodation (73% of applicable "
-                            "cases) and least often for attitudes to offending (52%).") for s in t)
+    assert any(
+        s.startswith(
+            "Partners contributed sufficiently most often for accommodation (73% of applicable "
+            "cases) and least often for attitudes to offending (52%)."
+        )
+        for s in t
+    )
     # "Compared to partner organisations, the support provided by contracted providers was
     # less likely to be judged sufficient"
-    assert any(s.startswith("Compared with partners, contracted providers' contribution was less likely") for s in t)
+    assert any(
+        s.startswith("Compared with partners, contracted providers' contribution was less likely")
+        for s in t
+    )
 
 
 def test_only_significant_provider_difference_sentence():
@@ -90,32 +143,71 @@ def test_only_significant_provider_difference_sentence():
     relationships (NPS 89% vs CRC 81%)' (bulletin 2.1)."""
     rel = schema.get_factor("relationships")
     prov = schema.get_breakdown("provider")
-    findings = fake_findings([{
-        "model": f"{rel.key}/availability", "label": "x", "entered": prov.column, "term": prov.column,
-        "parameter": "provider(CRC)", "level": "CRC", "reference": "NPS", "direction": "CRC less likely than NPS",
-        "odds_ratio": 0.55, "ci_low": 0.35, "ci_high": 0.86, "percent_level": 81.0, "n_level": 300,
-        "percent_reference": 89.0, "n_reference": 150,
-    }, {"model": f"{schema.FACTORS[0].key}/delivery", "label": "x", "entered": "", "term": None,
-        "note": "no variable met the entry criterion"}])
+    findings = fake_findings(
+        [
+            {
+                "model": f"{rel.key}/availability",
+                "label": "x",
+                "entered": prov.column,
+                "term": prov.column,
+                "parameter": "provider(CRC)",
+                "level": "CRC",
+                "reference": "NPS",
+                "direction": "CRC less likely than NPS",
+                "odds_ratio": 0.55,
+                "ci_low": 0.35,
+                "ci_high": 0.86,
+                "percent_level": 81.0,
+                "n_level": 300,
+                "percent_reference": 89.0,
+                "n_reference": 150,
+            },
+            {
+                "model": f"{schema.FACTORS[0].key}/delivery",
+                "label": "x",
+                "entered": "",
+                "term": None,
+                "note": "no variable met the entry criterion",
+            },
+        ]
+    )
     t = texts(fake_results(BULLETIN), findings)
-    assert ("The only significant difference between NPS and CRC cases for availability was for relationships "
-            "(NPS 89% vs CRC 81%).") in t
+    assert (
+        "The only significant difference between NPS and CRC cases for availability was for relationships "
+        "(NPS 89% vs CRC 81%)."
+    ) in t
     # No provider difference for delivery among these findings: said so.
-    assert ("After accounting for the other variables, there were no significant differences between NPS and "
-            "CRC cases for delivery.") in t
+    assert (
+        "After accounting for the other variables, there were no significant differences between NPS and "
+        "CRC cases for delivery."
+    ) in t
 
 
 def test_other_variable_sentence_groups_factors():
     age = schema.get_breakdown("age_group")
     rows = []
     for key in ("relationships", "lifestyle", "alcohol"):
-        rows.append({"model": f"{key}/delivery", "label": "x", "entered": age.column, "term": age.column,
-                     "level": age.labels[0], "reference": age.labels[1], "odds_ratio": 0.6,
-                     "percent_level": 40.0, "n_level": 200, "percent_reference": 55.0, "n_reference": 300})
+        rows.append(
+            {
+                "model": f"{key}/delivery",
+                "label": "x",
+                "entered": age.column,
+                "term": age.column,
+                "level": age.labels[0],
+                "reference": age.labels[1],
+                "odds_ratio": 0.6,
+                "percent_level": 40.0,
+                "n_level": 200,
+                "percent_reference": 55.0,
+                "n_reference": 300,
+            }
+        )
     t = texts(fake_results(BULLETIN), fake_findings(rows))
-    expected = (f"After accounting for the other variables, sufficient interventions were more likely to have "
-                f"been delivered in cases with age group {age.labels[1]} rather than {age.labels[0]}, for three "
-                f"factors: relationships, lifestyle and associates, and alcohol misuse.")
+    expected = (
+        f"After accounting for the other variables, sufficient interventions were more likely to have "
+        f"been delivered in cases with age group {age.labels[1]} rather than {age.labels[0]}, for three "
+        f"factors: relationships, lifestyle and associates, and alcohol misuse."
+    )
     assert expected in t
 
 
@@ -127,12 +219,19 @@ def test_other_variable_sentence_groups_factors():
 def test_sentences_follow_the_numbers():
     changed = {**BULLETIN, 1: [95, 96, 97, 98, 91, 92, 93, 94, 99, 90]}
     t = texts(fake_results(changed))
-    assert ("Interventions were available in over 90% of applicable cases across nine of the ten factors, "
-            "peaking at 99% for thinking and behaviour; the lowest was attitudes to offending (90%).") in t
+    assert (
+        "Interventions were available in over 90% of applicable cases across nine of the ten factors, "
+        "peaking at 99% for thinking and behaviour; the lowest was attitudes to offending (90%)."
+    ) in t
     none_under = {**BULLETIN, 2: [62, 59, 51, 57, 57, 57, 57, 59, 52, 57]}
     t = texts(fake_results(none_under))
-    assert any(s.startswith("Sufficient interventions were delivered in at least half of applicable cases "
-                            "for every factor; the lowest was financial management (51%)") for s in t)
+    assert any(
+        s.startswith(
+            "Sufficient interventions were delivered in at least half of applicable cases "
+            "for every factor; the lowest was financial management (51%)"
+        )
+        for s in t
+    )
 
 
 def test_changing_the_cases_changes_the_sentence():
@@ -142,8 +241,12 @@ def test_changing_the_cases_changes_the_sentence():
     col = schema.judgement_column(acc, "availability")
     frame = fixture_cases().with_columns(pl.when(pl.col(col).is_not_null()).then(True).alias(col))
     changed = report_for(frame)
-    before = next(f.text for f in rep.key_findings if f.text.startswith("Interventions were available"))
-    after = next(f.text for f in changed.key_findings if f.text.startswith("Interventions were available"))
+    before = next(
+        f.text for f in rep.key_findings if f.text.startswith("Interventions were available")
+    )
+    after = next(
+        f.text for f in changed.key_findings if f.text.startswith("Interventions were available")
+    )
     assert before != after
     assert f"peaking at 100% for {acc.label.lower()}" in after
 
@@ -153,8 +256,11 @@ def test_changing_the_cases_changes_the_sentence():
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=[dict(), dict(min_n=60), dict(min_n=60, suppress=False), dict(fdr=True)],
-                ids=["default", "min_n60", "low", "fdr"])
+@pytest.fixture(
+    scope="module",
+    params=[{}, {"min_n": 60}, {"min_n": 60, "suppress": False}, {"fdr": True}],
+    ids=["default", "min_n60", "low", "fdr"],
+)
 def rep(request):
     return report_for(**request.param)
 
@@ -211,7 +317,11 @@ def test_suppressed_rates_never_quoted():
     rep = report_for(min_n=60)
     for fig in (3, 4):
         t = rep.table(f"figure-{fig}")
-        hidden = [schema.get_factor(k).label.lower() for k, r in zip(t.keys, t.rows) if r["marker"] == "[c]"]
+        hidden = [
+            schema.get_factor(k).label.lower()
+            for k, r in zip(t.keys, t.rows)
+            if r["marker"] == "[c]"
+        ]
         for f in rep.key_findings:
             if f.table == t.id:
                 for label in hidden:

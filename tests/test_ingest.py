@@ -52,10 +52,13 @@ def csv_file(tmp_path: Path, name: str, frame: pl.DataFrame | None = None, edit=
 
 def set_cell(row: int, column: str, value: str | None):
     """An edit setting spreadsheet row `row` (header = 1) of `column`."""
+
     def edit(frame: pl.DataFrame) -> pl.DataFrame:
         idx = pl.int_range(pl.len()) == row - 2
-        return frame.with_columns(pl.when(idx).then(pl.lit(value, pl.String)).otherwise(pl.col(column))
-                                  .alias(column))
+        return frame.with_columns(
+            pl.when(idx).then(pl.lit(value, pl.String)).otherwise(pl.col(column)).alias(column)
+        )
+
     return edit
 
 
@@ -128,8 +131,14 @@ def test_all_formats_give_identical_stores(tmp_path):
     # SPSS: numbers as floats, yes/no as 1/0 with value labels, categories labelled.
     sav = tmp_path / "cases.sav"
     spss = cases.with_columns(
-        [pl.col(c).cast(pl.Float64) for c, t in cases.schema.items() if t == pl.Boolean or t.is_integer()]
-    ).with_columns(pl.col(c).cast(pl.String) for c, t in cases.schema.items() if isinstance(t, pl.Enum))
+        [
+            pl.col(c).cast(pl.Float64)
+            for c, t in cases.schema.items()
+            if t == pl.Boolean or t.is_integer()
+        ]
+    ).with_columns(
+        pl.col(c).cast(pl.String) for c, t in cases.schema.items() if isinstance(t, pl.Enum)
+    )
     labels = {c: {1.0: "Yes", 0.0: "No"} for c, t in cases.schema.items() if t == pl.Boolean}
     pyreadstat.write_sav(spss, str(sav), variable_value_labels=labels)
     # Parquet (typed)
@@ -140,19 +149,28 @@ def test_all_formats_give_identical_stores(tmp_path):
     theirs = text.rename({"case_id": "Case ref", "accommodation_priority": "Accom priority"})
     yes_no = [c.name for c in schema.COLUMNS if c.dtype == pl.Boolean]
     theirs = theirs.with_columns(
-        *[pl.col(c if c in theirs.columns else "Accom priority").replace({"yes": "Y", "no": "N"})
-          for c in yes_no],
+        *[
+            pl.col(c if c in theirs.columns else "Accom priority").replace({"yes": "Y", "no": "N"})
+            for c in yes_no
+        ],
         pl.col("provider").replace({"CRC": "Community Rehabilitation Company"}),
     )
     theirs.write_csv(mapped)
     mapping = tmp_path / "map.toml"
-    mapping.write_text('[columns]\n"Case ref" = "case_id"\n"Accom priority" = "accommodation_priority"\n'
-                       '[values]\n"*" = { "Y" = "yes", "N" = "no", "N/A" = "" }\n'
-                       'provider = { "Community Rehabilitation Company" = "CRC" }\n')
+    mapping.write_text(
+        '[columns]\n"Case ref" = "case_id"\n"Accom priority" = "accommodation_priority"\n'
+        '[values]\n"*" = { "Y" = "yes", "N" = "no", "N/A" = "" }\n'
+        'provider = { "Community Rehabilitation Company" = "CRC" }\n'
+    )
 
     hashes, frames = {}, {}
-    for name, path, extra in [("csv", csv, []), ("xlsx", xlsx, ["--sheet", "Cases"]), ("sav", sav, []),
-                              ("parquet", parquet, []), ("mapped", mapped, ["--mapping", str(mapping)])]:
+    for name, path, extra in [
+        ("csv", csv, []),
+        ("xlsx", xlsx, ["--sheet", "Cases"]),
+        ("sav", sav, []),
+        ("parquet", parquet, []),
+        ("mapped", mapped, ["--mapping", str(mapping)]),
+    ]:
         d = tmp_path / f"store_{name}"
         result = ingest(str(path), "--data", str(d), *extra)
         assert result.exit_code == 0, (name, result.stderr)
@@ -196,19 +214,35 @@ def test_replace_starts_afresh(tmp_path, data, existing):
 def test_spellings_labels_and_uk_dates_are_understood(tmp_path, data):
     def edit(t: pl.DataFrame) -> pl.DataFrame:
         return t.with_columns(
-            supervision=pl.Series(["post custody", "Post-custody", "COMMUNITY", "community sentence",
-                                   "post_custody", " Community Sentence "]),
+            supervision=pl.Series(
+                [
+                    "post custody",
+                    "Post-custody",
+                    "COMMUNITY",
+                    "community sentence",
+                    "post_custody",
+                    " Community Sentence ",
+                ]
+            ),
             rosh=pl.Series(["Very high", "very_high", "LOW", "Medium", "high", None]),
             mappa=pl.Series(["Y", "n", "TRUE", "0", "N/A", "not applicable"]),
-            inspection_date=pl.Series(["15/08/2016", "2016-08-15", "1/9/2016", "2016-8-15",
-                                       "2016-08-15 00:00:00", None]),
+            inspection_date=pl.Series(
+                ["15/08/2016", "2016-08-15", "1/9/2016", "2016-8-15", "2016-08-15 00:00:00", None]
+            ),
             age=pl.Series(["34", "34.0", " 40 ", "16", "100", None]),
         )
+
     result = ingest(str(csv_file(tmp_path, "a.csv", edit=edit)), "--data", str(data))
     assert result.exit_code == 0, result.stderr
     got = store.load_cases(data)
-    assert got["supervision"].to_list() == ["post_custody", "post_custody", "community", "community",
-                                            "post_custody", "community"]
+    assert got["supervision"].to_list() == [
+        "post_custody",
+        "post_custody",
+        "community",
+        "community",
+        "post_custody",
+        "community",
+    ]
     assert got["rosh"].to_list() == ["very_high", "very_high", "low", "medium", "high", None]
     assert got["mappa"].to_list() == [True, False, True, False, None, None]
     d = dt.date(2016, 8, 15)
@@ -225,7 +259,9 @@ def test_inspection_option_fills_a_missing_column(tmp_path, data):
 
 def test_warnings_are_written_and_strict_makes_them_errors(tmp_path, data):
     cases = make_cases(6, seed=1)
-    row, f = next((r, f) for r in range(6) for f in schema.FACTORS if cases[schema.priority_column(f)][r])
+    row, f = next(
+        (r, f) for r in range(6) for f in schema.FACTORS if cases[schema.priority_column(f)][r]
+    )
     jcol = schema.judgement_column(f, "delivery")
     path = csv_file(tmp_path, "w.csv", cases, edit=set_cell(row + 2, jcol, None))
     strict = ingest(str(path), "--data", str(data), "--strict")
@@ -241,7 +277,9 @@ def test_library_api(tmp_path, data):
     with pytest.raises(BadRequest, match="no store at .*hmip ingest FILE"):
         store.load_cases(data)
     steps = []
-    result = ingest_files([path], data=data, progress=lambda what, done, total: steps.append((done, total)))
+    result = ingest_files(
+        [path], data=data, progress=lambda what, done, total: steps.append((done, total))
+    )
     assert result.cases_added == 5 and result.n_cases == 5 and result.store == data
     assert steps[-1][0] == steps[-1][1]
     assert result.to_dict()["files"][0]["source"] == "a.csv"
@@ -273,8 +311,15 @@ BAD_CELLS = [
 def test_bad_cell_is_located(tmp_path, data, existing, column, value, expected):
     path = csv_file(tmp_path, "bad.csv", edit=set_cell(4, column, value))
     result = ingest(str(path), "--data", str(data))
-    assert_rejected(result, data, existing, "bad.csv, row 4", f"column '{column}'", expected,
-                    "nothing was written")
+    assert_rejected(
+        result,
+        data,
+        existing,
+        "bad.csv, row 4",
+        f"column '{column}'",
+        expected,
+        "nothing was written",
+    )
 
 
 def test_every_problem_is_reported_at_once(tmp_path, data, existing):
@@ -282,26 +327,52 @@ def test_every_problem_is_reported_at_once(tmp_path, data, existing):
         t = set_cell(2, "age", "old")(t)
         t = set_cell(5, "provider", "XYZ")(t)
         return set_cell(7, "mappa", "perhaps")(t)
+
     result = ingest(str(csv_file(tmp_path, "bad.csv", edit=edit)), "--data", str(data))
-    assert_rejected(result, data, existing, "row 2, column 'age'", "row 5, column 'provider'",
-                    "row 7, column 'mappa'", "3 problem(s)")
+    assert_rejected(
+        result,
+        data,
+        existing,
+        "row 2, column 'age'",
+        "row 5, column 'provider'",
+        "row 7, column 'mappa'",
+        "3 problem(s)",
+    )
 
 
 def test_judgement_where_not_a_priority_is_an_error(tmp_path, data, existing):
     cases = make_cases(6, seed=1)
     f = next(f for f in schema.FACTORS if not cases[schema.priority_column(f)][1])
     jcol = schema.judgement_column(f, "availability")
-    result = ingest(str(csv_file(tmp_path, "bad.csv", cases, edit=set_cell(3, jcol, "yes"))), "--data", str(data))
+    result = ingest(
+        str(csv_file(tmp_path, "bad.csv", cases, edit=set_cell(3, jcol, "yes"))),
+        "--data",
+        str(data),
+    )
     assert_rejected(result, data, existing, "bad.csv, row 3", f"column '{jcol}'", "not a priority")
 
 
 def test_too_many_priorities(tmp_path, data, existing):
     def edit(t):
-        return t.with_columns([pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("yes"))
-                               .otherwise(pl.col(schema.priority_column(f))).alias(schema.priority_column(f))
-                               for f in schema.FACTORS]).with_columns(
-            [pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col(schema.judgement_column(f, m)))
-             .alias(schema.judgement_column(f, m)) for f in schema.FACTORS for m in schema.MEASURES])
+        return t.with_columns(
+            [
+                pl.when(pl.int_range(pl.len()) == 0)
+                .then(pl.lit("yes"))
+                .otherwise(pl.col(schema.priority_column(f)))
+                .alias(schema.priority_column(f))
+                for f in schema.FACTORS
+            ]
+        ).with_columns(
+            [
+                pl.when(pl.int_range(pl.len()) == 0)
+                .then(None)
+                .otherwise(pl.col(schema.judgement_column(f, m)))
+                .alias(schema.judgement_column(f, m))
+                for f in schema.FACTORS
+                for m in schema.MEASURES
+            ]
+        )
+
     result = ingest(str(csv_file(tmp_path, "bad.csv", edit=edit)), "--data", str(data))
     assert_rejected(result, data, existing, "bad.csv, row 2", "more than 5")
 
@@ -309,6 +380,7 @@ def test_too_many_priorities(tmp_path, data, existing):
 def test_ogrs_disagreement_is_a_warning(tmp_path, data):
     def edit(t):
         return t.with_columns(ogrs_score=pl.lit("95"), ogrs_band=pl.lit("low"))
+
     path = csv_file(tmp_path, "o.csv", edit=edit)
     result = ingest(str(path), "--data", str(data), "--strict")
     assert_rejected(result, data, None, "o.csv, row 2", "ogrs_band", "disagree")
@@ -317,23 +389,45 @@ def test_ogrs_disagreement_is_a_warning(tmp_path, data):
 def test_duplicate_case_ids_within_file_across_files_and_store(tmp_path, data, existing):
     within = csv_file(tmp_path, "dup.csv", edit=set_cell(5, "case_id", "C1-00000"))
     result = ingest(str(within), "--data", str(data))
-    assert_rejected(result, data, existing, "dup.csv, row 5, column 'case_id'", "duplicate case id",
-                    "first at row 2")
+    assert_rejected(
+        result,
+        data,
+        existing,
+        "dup.csv, row 5, column 'case_id'",
+        "duplicate case id",
+        "first at row 2",
+    )
     a = csv_file(tmp_path, "a.csv")
     b = csv_file(tmp_path, "b.csv", make_cases(3, seed=1).with_columns(inspection=pl.lit("Other")))
     result = ingest(str(a), str(b), "--data", str(data))
-    assert_rejected(result, data, existing, "b.csv, row 2, column 'case_id'", "also in", "a.csv, row 2")
-    clash = csv_file(tmp_path, "clash.csv", make_cases(3, seed=99, prefix="OLD").with_columns(
-        inspection=pl.lit("Elsewhere")))
+    assert_rejected(
+        result, data, existing, "b.csv, row 2, column 'case_id'", "also in", "a.csv, row 2"
+    )
+    clash = csv_file(
+        tmp_path,
+        "clash.csv",
+        make_cases(3, seed=99, prefix="OLD").with_columns(inspection=pl.lit("Elsewhere")),
+    )
     result = ingest(str(clash), "--data", str(data))
-    assert_rejected(result, data, existing, "clash.csv, row 2, column 'case_id'", "already in the store")
+    assert_rejected(
+        result, data, existing, "clash.csv, row 2, column 'case_id'", "already in the store"
+    )
 
 
 def test_unknown_and_missing_columns(tmp_path, data, existing):
-    path = csv_file(tmp_path, "cols.csv", edit=lambda t: t.rename({"age": "Age at start"}).drop("provider"))
+    path = csv_file(
+        tmp_path, "cols.csv", edit=lambda t: t.rename({"age": "Age at start"}).drop("provider")
+    )
     result = ingest(str(path), "--data", str(data))
-    assert_rejected(result, data, existing, "cols.csv, column 'Age at start'", "unknown column",
-                    "cols.csv, column 'provider'", "required column is missing")
+    assert_rejected(
+        result,
+        data,
+        existing,
+        "cols.csv, column 'Age at start'",
+        "unknown column",
+        "cols.csv, column 'provider'",
+        "required column is missing",
+    )
 
 
 def test_notes_are_never_echoed_and_case_ids_not_in_bulk(tmp_path, data):
@@ -357,15 +451,18 @@ def test_not_utf8_names_the_encoding_option(tmp_path, data, existing):
     assert "Café" in store.store_info(data).inspections
 
 
-@pytest.mark.parametrize(("content", "needles"), [
-    (b"", ["empty"]),
-    (b"   \n\n", ["empty"]),
-    (b"case_id,inspection,provider\n", ["no cases", "header"]),
-    (b"\x00\x01\x02\xff\xfe binary \x00 junk" * 50, ["binary"]),
-    (b"PK\x03\x04 pretend zip", ["Excel", "extension"]),
-    (b'case_id,inspection\n1,"unclosed\n2,x\n', ["bad.csv"]),
-    (b"case_id,inspection\n1,Durham,extra,cells\n", ["row 2", "cells"]),
-])
+@pytest.mark.parametrize(
+    ("content", "needles"),
+    [
+        (b"", ["empty"]),
+        (b"   \n\n", ["empty"]),
+        (b"case_id,inspection,provider\n", ["no cases", "header"]),
+        (b"\x00\x01\x02\xff\xfe binary \x00 junk" * 50, ["binary"]),
+        (b"PK\x03\x04 pretend zip", ["Excel", "extension"]),
+        (b'case_id,inspection\n1,"unclosed\n2,x\n', ["bad.csv"]),
+        (b"case_id,inspection\n1,Durham,extra,cells\n", ["row 2", "cells"]),
+    ],
+)
 def test_unreadable_files(tmp_path, data, existing, content, needles):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
@@ -376,25 +473,53 @@ def test_unreadable_files(tmp_path, data, existing, content, needles):
 def test_wrong_and_fake_extensions(tmp_path, data, existing):
     json_file = tmp_path / "cases.json"
     json_file.write_text("{}")
-    assert_rejected(ingest(str(json_file), "--data", str(data)), data, existing, "cases.json", "extension")
+    assert_rejected(
+        ingest(str(json_file), "--data", str(data)), data, existing, "cases.json", "extension"
+    )
     fake = tmp_path / "cases.xlsx"
     fake.write_text("case_id,inspection\n1,Durham\n")
-    assert_rejected(ingest(str(fake), "--data", str(data)), data, existing, "cases.xlsx", "not a valid Excel")
+    assert_rejected(
+        ingest(str(fake), "--data", str(data)), data, existing, "cases.xlsx", "not a valid Excel"
+    )
     fake_sav = tmp_path / "cases.sav"
     fake_sav.write_bytes(b"$FL2" + b"\x00" * 100)
     assert_rejected(ingest(str(fake_sav), "--data", str(data)), data, existing, "cases.sav", "SPSS")
 
 
 def test_usage_errors_exit_2(tmp_path, data, existing):
-    assert_rejected(ingest(str(tmp_path / "missing.csv"), "--data", str(data)), data, existing,
-                    "missing.csv", "no such file", code=2)
-    assert_rejected(ingest(str(tmp_path), "--data", str(data)), data, existing, "is a directory", code=2)
+    assert_rejected(
+        ingest(str(tmp_path / "missing.csv"), "--data", str(data)),
+        data,
+        existing,
+        "missing.csv",
+        "no such file",
+        code=2,
+    )
+    assert_rejected(
+        ingest(str(tmp_path), "--data", str(data)), data, existing, "is a directory", code=2
+    )
     result = ingest("--no-such-option", "x.csv")
     assert result.exit_code == 2
-    assert_rejected(ingest(str(tmp_path / "old.csv"), "--data", str(data), "--mapping",
-                           str(tmp_path / "nomap.toml")), data, existing, "nomap.toml", code=2)
-    assert_rejected(ingest(str(csv_file(tmp_path, "a.csv")), "--data", str(data), "--encoding", "klingon"),
-                    data, existing, "unknown encoding", code=2)
+    assert_rejected(
+        ingest(
+            str(tmp_path / "old.csv"),
+            "--data",
+            str(data),
+            "--mapping",
+            str(tmp_path / "nomap.toml"),
+        ),
+        data,
+        existing,
+        "nomap.toml",
+        code=2,
+    )
+    assert_rejected(
+        ingest(str(csv_file(tmp_path, "a.csv")), "--data", str(data), "--encoding", "klingon"),
+        data,
+        existing,
+        "unknown encoding",
+        code=2,
+    )
 
 
 def test_missing_store_is_a_usage_error_for_info(tmp_path):
@@ -434,7 +559,10 @@ def test_excel_sheet_choice_and_row_numbers_with_blank_rows(tmp_path, data, exis
 def test_synth_messy_export_with_its_mapping_gives_the_clean_store(tmp_path):
     synth = pytest.importorskip("hmip_cli.synth")
     clean, messy, mapping = tmp_path / "clean.csv", tmp_path / "messy.csv", tmp_path / "m.toml"
-    for args in (["--output", str(clean)], ["--messy", "--output", str(messy), "--mapping-output", str(mapping)]):
+    for args in (
+        ["--output", str(clean)],
+        ["--messy", "--output", str(messy), "--mapping-output", str(mapping)],
+    ):
         made = runner.invoke(app, ["synth", "--cases", "150", "--seed", "4", *args])
         if made.exit_code != 0:
             pytest.skip(f"hmip synth not available: {made.stderr[:200]}")

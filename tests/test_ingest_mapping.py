@@ -18,23 +18,38 @@ runner = CliRunner()
 
 
 def test_parse_full_example_from_docs():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "mapping.md").read_text().split("```toml")[1].split("```")[0]
+    text = (
+        (Path(__file__).resolve().parents[1] / "docs" / "mapping.md")
+        .read_text()
+        .split("```toml")[1]
+        .split("```")[0]
+    )
     m = parse_mapping(text, name="example.toml")
-    assert m.file == {"inspection": "Durham", "inspection_date": "2016-08-15", "sheet": "Cases",
-                      "encoding": "utf-8"}
+    assert m.file == {
+        "inspection": "Durham",
+        "inspection_date": "2016-08-15",
+        "sheet": "Cases",
+        "encoding": "utf-8",
+    }
     assert m.columns["Case ref"] == "case_id" and m.columns["Officer initials"] == ""
-    assert m.values["*"]["N/A"] == "" and m.values["provider"]["Community Rehabilitation Company"] == "CRC"
+    assert (
+        m.values["*"]["N/A"] == ""
+        and m.values["provider"]["Community Rehabilitation Company"] == "CRC"
+    )
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("[colums]\n", "unknown section [colums]"),
-    ("[file]\ninspector = 'x'\n", "unknown key 'inspector'"),
-    ("[columns]\n'Ref' = 'case_idd'\n", "unknown column 'case_idd'"),
-    ("[values]\nprovidr = { 'a' = 'b' }\n", "unknown column 'providr'"),
-    ("[values]\nprovider = { 'a' = 1 }\n", "must be text"),
-    ("[columns]\n'A' = 'age'\n'B' = 'age'\n", "both map to 'age'"),
-    ("[file\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[colums]\n", "unknown section [colums]"),
+        ("[file]\ninspector = 'x'\n", "unknown key 'inspector'"),
+        ("[columns]\n'Ref' = 'case_idd'\n", "unknown column 'case_idd'"),
+        ("[values]\nprovidr = { 'a' = 'b' }\n", "unknown column 'providr'"),
+        ("[values]\nprovider = { 'a' = 1 }\n", "must be text"),
+        ("[columns]\n'A' = 'age'\n'B' = 'age'\n", "both map to 'age'"),
+        ("[file\n", "not valid TOML"),
+    ],
+)
 def test_mistakes_in_a_mapping_are_named(text, needle):
     with pytest.raises(BadInput) as err:
         parse_mapping(text)
@@ -61,18 +76,24 @@ def test_malformed_mapping_file_is_exit_1_and_store_unchanged(tmp_path):
 def test_mapping_renames_recodes_fills_and_leaves_out(tmp_path):
     cases = make_cases(5, seed=4)
     text = as_text(cases).drop("inspection", "inspection_date").rename({"case_id": "Case ref"})
-    text = text.with_columns(pl.col("provider").replace({"CRC": "Community Rehabilitation Company"}),
-                             pl.col("mappa").replace({"yes": "Y", "no": "N"}).fill_null("N/A"),
-                             pl.lit("AB").alias("Officer initials"))
+    text = text.with_columns(
+        pl.col("provider").replace({"CRC": "Community Rehabilitation Company"}),
+        pl.col("mappa").replace({"yes": "Y", "no": "N"}).fill_null("N/A"),
+        pl.lit("AB").alias("Officer initials"),
+    )
     src = tmp_path / "export.csv"
     text.write_csv(src)
     mapping = tmp_path / "m.toml"
-    mapping.write_text('[file]\ninspection = "Durham"\ninspection_date = 2016-08-15\n'
-                       '[columns]\n"case ref" = "case_id"\n"Officer initials" = ""\n'
-                       '[values]\n"*" = { "Y" = "yes", "N" = "no", "N/A" = "" }\n'
-                       'provider = { "community rehabilitation company" = "CRC" }\n')
+    mapping.write_text(
+        '[file]\ninspection = "Durham"\ninspection_date = 2016-08-15\n'
+        '[columns]\n"case ref" = "case_id"\n"Officer initials" = ""\n'
+        '[values]\n"*" = { "Y" = "yes", "N" = "no", "N/A" = "" }\n'
+        'provider = { "community rehabilitation company" = "CRC" }\n'
+    )
     data = tmp_path / "store"
-    result = runner.invoke(app, ["ingest", str(src), "--data", str(data), "--mapping", str(mapping)])
+    result = runner.invoke(
+        app, ["ingest", str(src), "--data", str(data), "--mapping", str(mapping)]
+    )
     assert result.exit_code == 0, result.stderr
     got = store.load_cases(data)
     assert got["case_id"].to_list() == cases["case_id"].to_list()
@@ -86,12 +107,18 @@ def test_mapping_renames_recodes_fills_and_leaves_out(tmp_path):
 
 def test_messages_use_the_users_header(tmp_path):
     text = as_text(make_cases(4, seed=1)).rename({"age": "Age at start"})
-    text = text.with_columns(pl.when(pl.int_range(pl.len()) == 1).then(pl.lit("old"))
-                             .otherwise(pl.col("Age at start")).alias("Age at start"))
+    text = text.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit("old"))
+        .otherwise(pl.col("Age at start"))
+        .alias("Age at start")
+    )
     src = tmp_path / "a.csv"
     text.write_csv(src)
     mapping = tmp_path / "m.toml"
     mapping.write_text('[columns]\n"Age at start" = "age"\n')
-    result = runner.invoke(app, ["ingest", str(src), "--data", str(tmp_path / "s"), "--mapping", str(mapping)])
+    result = runner.invoke(
+        app, ["ingest", str(src), "--data", str(tmp_path / "s"), "--mapping", str(mapping)]
+    )
     assert result.exit_code == 1
     assert "a.csv, row 3, column 'Age at start (age)': got 'old'" in result.stderr

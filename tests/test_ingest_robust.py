@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_ingest_support import as_text, digest, make_cases, write_csv
+from test_ingest_support import as_text, make_cases, write_csv
 from typer.testing import CliRunner
 
 from hmip_cli import store
@@ -24,9 +24,28 @@ runner = CliRunner()
 BASE = as_text(make_cases(8, seed=11))
 BASE_CSV = BASE.write_csv().encode()
 
-junk_cell = st.one_of(st.sampled_from(["", "yes", "no", "maybe", "N/A", "99999", "-1", "1.5", "Very high",
-                                       "31/02/2016", "\"", ",", "\n", "é", "C11-00000"]),
-                      st.text(max_size=6))
+junk_cell = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "yes",
+            "no",
+            "maybe",
+            "N/A",
+            "99999",
+            "-1",
+            "1.5",
+            "Very high",
+            "31/02/2016",
+            '"',
+            ",",
+            "\n",
+            "é",
+            "C11-00000",
+        ]
+    ),
+    st.text(max_size=6),
+)
 
 
 @st.composite
@@ -38,8 +57,9 @@ def corrupted(draw) -> bytes:
             r = draw(st.integers(0, frame.height - 1))
             c = draw(st.sampled_from(frame.columns))
             v = draw(junk_cell)
-            frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == r).then(pl.lit(v)).otherwise(pl.col(c))
-                                       .alias(c))
+            frame = frame.with_columns(
+                pl.when(pl.int_range(pl.len()) == r).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
+            )
     if kind in ("drop", "mixed"):
         cols = draw(st.lists(st.sampled_from(frame.columns), max_size=5, unique=True))
         frame = frame.drop(cols) if len(cols) < frame.width else frame
@@ -57,14 +77,18 @@ def corrupted(draw) -> bytes:
 
 
 @pytest.mark.slow
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(corrupted())
 def test_corrupted_files_never_crash(tmp_path, data_bytes):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(data_bytes)
     store_dir = tmp_path / f"store{abs(hash(data_bytes))}"
     result = runner.invoke(app, ["ingest", str(path), "--data", str(store_dir)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.stderr
     if result.exit_code == 0:
         cases = store.load_cases(store_dir)
@@ -95,11 +119,17 @@ def test_killed_ingest_leaves_earlier_store_intact(tmp_path):
     big = tmp_path / "big.csv"
     cases = make_cases(2_000, seed=2)
     # ~200k cases: big enough that reading, validating and writing each take a while.
-    pl.concat([as_text(cases).with_columns(pl.col("case_id") + f"-{k}") for k in range(100)]).write_csv(big)
+    pl.concat(
+        [as_text(cases).with_columns(pl.col("case_id") + f"-{k}") for k in range(100)]
+    ).write_csv(big)
     env = {**os.environ, "HMIP_DATA": str(data)}
     for delay in (0.3, 0.9, 1.6, 2.4):
-        proc = subprocess.Popen([sys.executable, "-m", "hmip_cli", "ingest", str(big)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hmip_cli", "ingest", str(big)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -109,7 +139,9 @@ def test_killed_ingest_leaves_earlier_store_intact(tmp_path):
         if committed_digest(data) != before:
             # Killed after the atomic replace but before the process exited (a loaded
             # machine): the commit point was passed, so the store must be the complete new one.
-            assert store.load_cases(data).height == 30 + 200_000, f"partial store after a kill at {delay}s"
+            assert store.load_cases(data).height == 30 + 200_000, (
+                f"partial store after a kill at {delay}s"
+            )
             break
         assert store.load_cases(data).equals(frame_before)
         # Leftover temporary files are hidden, and the next ingest clears them away.

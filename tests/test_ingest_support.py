@@ -15,7 +15,9 @@ import polars as pl
 from hmip_cli import schema
 
 
-def make_cases(n: int, seed: int = 0, prefix: str = "C", inspection: str | None = None) -> pl.DataFrame:
+def make_cases(
+    n: int, seed: int = 0, prefix: str = "C", inspection: str | None = None
+) -> pl.DataFrame:
     """n valid cases in the stored schema (no derived columns), deterministic in `seed`."""
     rng = random.Random(seed)
     rows = []
@@ -36,9 +38,11 @@ def make_cases(n: int, seed: int = 0, prefix: str = "C", inspection: str | None 
             ogrs_band=None if score is None else schema_band(score),
             rosh=rng.choice(["low", "medium", "high", "very_high", None]),
             mappa=rng.choice([True, False, None]),
-            notes=rng.choice([None, "seen twice, \"quoted\", with comma", "café ünïcode"]),
+            notes=rng.choice([None, 'seen twice, "quoted", with comma', "café ünïcode"]),
         )
-        priorities = set(rng.sample(range(len(schema.FACTORS)), rng.randint(0, schema.MAX_PRIORITIES)))
+        priorities = set(
+            rng.sample(range(len(schema.FACTORS)), rng.randint(0, schema.MAX_PRIORITIES))
+        )
         for k, f in enumerate(schema.FACTORS):
             is_p = k in priorities
             row[schema.priority_column(f)] = is_p

@@ -38,7 +38,9 @@ def test_duplicate_ids_are_located_not_quoted(tmp_path):
     cases = _cases()
     dup = pl.concat([cases, cases.head(3)])
     data = tmp_path / "store"
-    within = runner.invoke(app, ["ingest", str(_write(dup, tmp_path / "dup.csv")), "--data", str(data)])
+    within = runner.invoke(
+        app, ["ingest", str(_write(dup, tmp_path / "dup.csv")), "--data", str(data)]
+    )
     assert within.exit_code == 1
     assert "row 302" in within.stderr and "duplicate case id" in within.stderr
     _assert_clean(within)
@@ -46,7 +48,9 @@ def test_duplicate_ids_are_located_not_quoted(tmp_path):
     ok = runner.invoke(app, ["ingest", str(_write(cases, tmp_path / "a.csv")), "--data", str(data)])
     assert ok.exit_code == 0, ok.stderr
     _assert_clean(ok)
-    again = runner.invoke(app, ["ingest", str(_write(cases.head(5), tmp_path / "b.csv")), "--data", str(data)])
+    again = runner.invoke(
+        app, ["ingest", str(_write(cases.head(5), tmp_path / "b.csv")), "--data", str(data)]
+    )
     assert again.exit_code == 1 and "already in the store" in again.stderr
     _assert_clean(again)
 
@@ -54,7 +58,10 @@ def test_duplicate_ids_are_located_not_quoted(tmp_path):
 def test_bad_values_in_a_row_do_not_echo_its_id_or_notes(tmp_path):
     text = _cases(20).with_columns(pl.all().cast(pl.String))
     text = text.with_columns(
-        age=pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("two hundred")).otherwise(pl.col("age")))
+        age=pl.when(pl.int_range(pl.len()) == 4)
+        .then(pl.lit("two hundred"))
+        .otherwise(pl.col("age"))
+    )
     path = tmp_path / "bad.csv"
     text.write_csv(path)
     result = runner.invoke(app, ["ingest", str(path), "--data", str(tmp_path / "store")])
@@ -65,11 +72,23 @@ def test_bad_values_in_a_row_do_not_echo_its_id_or_notes(tmp_path):
 
 def test_no_command_prints_ids_or_notes(tmp_path):
     data = tmp_path / "store"
-    assert runner.invoke(app, ["ingest", str(_write(_cases(), tmp_path / "c.csv")), "--data", str(data)]).exit_code == 0
-    for args in (["info"], ["info", "-f", "json"], ["schema"], ["sample"], ["rates", "-f", "csv"],
-                 ["rates", "--by", "inspection"], ["protection", "-f", "json"],
-                 ["regress", "--factor", "thinking", "--measure", "delivery", "-f", "json"],
-                 ["regress", "--all", "-f", "csv"]):
+    assert (
+        runner.invoke(
+            app, ["ingest", str(_write(_cases(), tmp_path / "c.csv")), "--data", str(data)]
+        ).exit_code
+        == 0
+    )
+    for args in (
+        ["info"],
+        ["info", "-f", "json"],
+        ["schema"],
+        ["sample"],
+        ["rates", "-f", "csv"],
+        ["rates", "--by", "inspection"],
+        ["protection", "-f", "json"],
+        ["regress", "--factor", "thinking", "--measure", "delivery", "-f", "json"],
+        ["regress", "--all", "-f", "csv"],
+    ):
         result = runner.invoke(app, [*args, "--data", str(data)] if args[0] != "schema" else args)
         assert result.exit_code == 0, (args, result.stderr)
         _assert_clean(result)

@@ -24,31 +24,41 @@ import json
 
 import polars as pl
 import pytest
+from test_rates_support import exact_cases
 from typer.testing import CliRunner
 
 from hmip_cli import rates, schema
 from hmip_cli.cli.app import app
 
-from test_rates_support import exact_cases
-
 # (breakdown key, group label as printed, n, % yes as printed) -- bulletin Table 1.
 TABLE1 = {
     "harm_focus": [
         ("all", "All cases", 249, 61.0),
-        ("provider", "CRC", 150, 61.3), ("provider", "NPS", 99, 60.6),
-        ("gender", "Male", 203, 61.1), ("gender", "Female", 46, 60.9),
-        ("age_group", "Under 30", 104, 50.0), ("age_group", "30+", 144, 68.7),
-        ("ethnicity", "White", 202, 61.9), ("ethnicity", "BAME", 44, 56.8),
-        ("supervision", "Community sentence", 131, 58.8), ("supervision", "Post-custody", 118, 63.6),
-        ("ogrs_band", "Low/Medium", 190, 61.6), ("ogrs_band", "High/Very high", 51, 58.8),
+        ("provider", "CRC", 150, 61.3),
+        ("provider", "NPS", 99, 60.6),
+        ("gender", "Male", 203, 61.1),
+        ("gender", "Female", 46, 60.9),
+        ("age_group", "Under 30", 104, 50.0),
+        ("age_group", "30+", 144, 68.7),
+        ("ethnicity", "White", 202, 61.9),
+        ("ethnicity", "BAME", 44, 56.8),
+        ("supervision", "Community sentence", 131, 58.8),
+        ("supervision", "Post-custody", 118, 63.6),
+        ("ogrs_band", "Low/Medium", 190, 61.6),
+        ("ogrs_band", "High/Very high", 51, 58.8),
     ],
     "info_review": [
         ("all", "All cases", 180, 66.1),
-        ("provider", "CRC", 127, 62.2), ("provider", "NPS", 53, 75.5),
-        ("gender", "Male", 144, 66.0), ("gender", "Female", 36, 66.7),
-        ("age_group", "Under 30", 67, 67.2), ("age_group", "30+", 113, 65.5),
-        ("ethnicity", "White", 145, 64.1), ("ethnicity", "BAME", 33, 72.7),
-        ("supervision", "Community sentence", 92, 65.2), ("supervision", "Post-custody", 88, 67.0),
+        ("provider", "CRC", 127, 62.2),
+        ("provider", "NPS", 53, 75.5),
+        ("gender", "Male", 144, 66.0),
+        ("gender", "Female", 36, 66.7),
+        ("age_group", "Under 30", 67, 67.2),
+        ("age_group", "30+", 113, 65.5),
+        ("ethnicity", "White", 145, 64.1),
+        ("ethnicity", "BAME", 33, 72.7),
+        ("supervision", "Community sentence", 92, 65.2),
+        ("supervision", "Post-custody", 88, 67.0),
         ("ogrs_band", "Low/Medium", 152, 65.1),
         # ("ogrs_band", "High/Very high", 113, 66.4): misprint, left out (see module docstring)
     ],
@@ -64,13 +74,20 @@ VALUES = {
     "gender": {"Male": {"gender": "male"}, "Female": {"gender": "female"}},
     "age_group": {"Under 30": {"age": 25}, "30+": {"age": 41}},
     "ethnicity": {"White": {"ethnicity": "white"}, "BAME": {"ethnicity": "asian"}},
-    "supervision": {"Community sentence": {"supervision": "community"},
-                    "Post-custody": {"supervision": "post_custody"}},
+    "supervision": {
+        "Community sentence": {"supervision": "community"},
+        "Post-custody": {"supervision": "post_custody"},
+    },
     "ogrs_band": {"Low/Medium": {"ogrs_score": 40}, "High/Very high": {"ogrs_score": 80}},
 }
-NOT_RECORDED = {"provider": None, "gender": {"gender": None}, "age_group": {"age": None},
-                "ethnicity": {"ethnicity": None}, "supervision": {"supervision": None},
-                "ogrs_band": {"ogrs_score": None, "ogrs_band": None}}
+NOT_RECORDED = {
+    "provider": None,
+    "gender": {"gender": None},
+    "age_group": {"age": None},
+    "ethnicity": {"ethnicity": None},
+    "supervision": {"supervision": None},
+    "ogrs_band": {"ogrs_score": None, "ogrs_band": None},
+}
 
 
 def yes_count(n: int, pct: float) -> int:
@@ -95,7 +112,7 @@ def build_question(topic: str) -> list[dict]:
         n_left = (n_all - y_all) - sum(g[2] for g in groups)
         assert y_left >= 0 and n_left >= 0, bkey
         if y_left or n_left:
-            groups = groups + [(NOT_RECORDED[bkey], y_left, n_left)]
+            groups = [*groups, (NOT_RECORDED[bkey], y_left, n_left)]
         for cases, which in ((yes_cases, 1), (no_cases, 2)):
             values = [g[0] for g in groups for _ in range(g[which])]
             assert len(values) == len(cases)
@@ -129,8 +146,11 @@ def test_the_library_reproduces_table_1(table1_cases):
     out = rates.protection(table1_cases)
     t1 = out.filter(pl.col("table") == 1)
     for topic, bkey, label, n, text in expected_rows():
-        row = t1.filter((pl.col("topic") == topic) & (pl.col("breakdown") == bkey)
-                        & (pl.col("group_label") == label))
+        row = t1.filter(
+            (pl.col("topic") == topic)
+            & (pl.col("breakdown") == bkey)
+            & (pl.col("group_label") == label)
+        )
         assert row.height == 1, (topic, bkey, label)
         r = row.row(0, named=True)
         assert r["n"] == n, (topic, bkey, label)
@@ -186,7 +206,10 @@ def test_protection_markdown_and_csv_carry_the_same_numbers(table1_cases, monkey
     monkeypatch.setattr(rates_cmd, "load_cases", lambda data: table1_cases)
     md = CliRunner().invoke(app, ["protection", "--format", "markdown"])
     assert md.exit_code == 0 and md.stderr == ""
-    assert "| Age group | Under 30 | 104 | 50.0 | 67 | 67.2 |\n|  | 30+ | 144 | 68.8 | 113 | 65.5 |" in md.stdout
+    assert (
+        "| Age group | Under 30 | 104 | 50.0 | 67 | 67.2 |\n|  | 30+ | 144 | 68.8 | 113 | 65.5 |"
+        in md.stdout
+    )
     assert "| Provider | CRC | 150 | 61.3 | 127 | 62.2 |" in md.stdout
 
     out = CliRunner().invoke(app, ["protection", "--format", "csv", "--by", "age_group"])

@@ -7,11 +7,10 @@ import numpy as np
 import polars as pl
 import pytest
 from statsmodels.stats.proportion import proportion_confint
+from test_rates_support import exact_cases, random_cases
 
 from hmip_cli import rates, schema
 from hmip_cli.errors import BadInput, BadRequest
-
-from test_rates_support import exact_cases, random_cases
 
 ACC = schema.get_factor("accommodation")
 AVAIL = schema.get_measure("availability")
@@ -52,26 +51,39 @@ def test_known_rates_and_columns():
     # exact_cases puts cases in CRC unless told otherwise: the 10 unrecorded are CRC
     assert (crc["n_priority"], crc["n"], crc["n_yes"], crc["percent_yes"]) == (50, 40, 30, 75.0)
     assert (nps["n"], nps["n_yes"], nps["percent_yes"]) == (50, 20, 40.0)
-    assert crc["difference_pp"] == pytest.approx(-35.0) and crc["difference_basis"] == "NPS minus CRC"
+    assert (
+        crc["difference_pp"] == pytest.approx(-35.0) and crc["difference_basis"] == "NPS minus CRC"
+    )
     assert crc["marker"] is None and not crc["low_reliability"]
     assert a["difference_pp"] is None
 
 
 def test_bulletin_factor_and_measure_order_and_selection():
     cases = random_cases(300, seed=5)
-    out = rates.rates(cases, measures=["partner", "availability"], factors=["attitudes", "ete", "accommodation"])
+    out = rates.rates(
+        cases, measures=["partner", "availability"], factors=["attitudes", "ete", "accommodation"]
+    )
     assert out["measure"].unique(maintain_order=True).to_list() == ["availability", "partner"]
-    assert out["factor"].unique(maintain_order=True).to_list() == ["accommodation", "ete", "attitudes"]
+    assert out["factor"].unique(maintain_order=True).to_list() == [
+        "accommodation",
+        "ete",
+        "attitudes",
+    ]
     assert out["figure"].unique(maintain_order=True).to_list() == [1, 4]
     # aliases from the schema work
-    alias = rates.rates(cases, measures="partner_contribution", factors="education_training_employment")
+    alias = rates.rates(
+        cases, measures="partner_contribution", factors="education_training_employment"
+    )
     assert alias["factor"].to_list() == ["ete"] and alias["measure"].to_list() == ["partner"]
 
 
 def test_unknown_measure_factor_breakdown_are_usage_errors():
     cases = random_cases(50)
-    for kwargs, word in (({"measures": "speed"}, "measure"), ({"factors": "gambling"}, "factor"),
-                         ({"by": "shoe_size"}, "breakdown")):
+    for kwargs, word in (
+        ({"measures": "speed"}, "measure"),
+        ({"factors": "gambling"}, "factor"),
+        ({"by": "shoe_size"}, "breakdown"),
+    ):
         with pytest.raises(BadRequest, match=f"unknown {word}.*choose from"):
             rates.rates(cases, **kwargs)
 
@@ -92,8 +104,12 @@ def test_not_recorded_is_an_explicit_group_and_all_levels_are_listed():
 
 
 def test_no_not_recorded_row_when_every_value_is_known():
-    out = rates.rates(acc_cases({"CRC": (40, 30), "NPS": (50, 20)}), factors="accommodation",
-                      measures="availability", by="provider")
+    out = rates.rates(
+        acc_cases({"CRC": (40, 30), "NPS": (50, 20)}),
+        factors="accommodation",
+        measures="availability",
+        by="provider",
+    )
     assert "not_recorded" not in out["group"].to_list()
 
 
@@ -101,9 +117,13 @@ def test_more_than_two_groups_show_the_range():
     cases = acc_cases({"white": (40, 20), "black": (40, 30), "asian": (40, 10)}, column="ethnicity")
     out = rates.rates(cases, measures="availability", factors="accommodation", by="inspection")
     assert row(out, breakdown="inspection", group="Testshire")["difference_pp"] is None  # one group
-    cases = pl.concat([acc_cases({"CRC": (40, 20)}, extra={"inspection": "A"}),
-                       acc_cases({"CRC": (40, 30)}, extra={"inspection": "B"}),
-                       acc_cases({"CRC": (40, 10)}, extra={"inspection": "C"})])
+    cases = pl.concat(
+        [
+            acc_cases({"CRC": (40, 20)}, extra={"inspection": "A"}),
+            acc_cases({"CRC": (40, 30)}, extra={"inspection": "B"}),
+            acc_cases({"CRC": (40, 10)}, extra={"inspection": "C"}),
+        ]
+    )
     cases = cases.with_columns(pl.Series("inspection", ["A"] * 40 + ["B"] * 40 + ["C"] * 40))
     out = rates.rates(cases, measures="availability", factors="accommodation", by="inspection")
     r = row(out, breakdown="inspection", group="A")
@@ -120,7 +140,9 @@ def test_low_reliability_flag_without_suppression():
     crc, nps = row(out, group="CRC"), row(out, group="NPS")
     assert crc["low_reliability"] and crc["marker"] == "[low]" and crc["n_yes"] == 10
     assert not nps["low_reliability"] and nps["marker"] is None
-    out = rates.rates(cases, measures="availability", factors="accommodation", by="provider", min_n=10)
+    out = rates.rates(
+        cases, measures="availability", factors="accommodation", by="provider", min_n=10
+    )
     assert row(out, group="CRC")["marker"] is None
 
 
@@ -128,15 +150,32 @@ def test_suppression_hides_the_small_cell_and_the_next_smallest():
     # CRC 12 is below 30 (primary); NPS 80 and "Not recorded" 40 are not; the next
     # smallest, Not recorded, is suppressed too, so CRC cannot be worked out as
     # all-cases minus the others.
-    cases = pl.concat([acc_cases({"CRC": (12, 5), "NPS": (80, 40)}),
-                       acc_cases({"NPS": (40, 20)}, extra={"gender": None})])
-    cases = cases.with_columns(gender=pl.when(pl.int_range(pl.len()) < 92).then(pl.lit("male"))
-                               .cast(cases.schema["gender"]))
-    out = rates.rates(cases, measures="availability", factors="accommodation", by=["provider", "gender"],
-                      suppress=True)
+    cases = pl.concat(
+        [
+            acc_cases({"CRC": (12, 5), "NPS": (80, 40)}),
+            acc_cases({"NPS": (40, 20)}, extra={"gender": None}),
+        ]
+    )
+    cases = cases.with_columns(
+        gender=pl.when(pl.int_range(pl.len()) < 92)
+        .then(pl.lit("male"))
+        .cast(cases.schema["gender"])
+    )
+    out = rates.rates(
+        cases,
+        measures="availability",
+        factors="accommodation",
+        by=["provider", "gender"],
+        suppress=True,
+    )
     crc = row(out, breakdown="provider", group="CRC")
-    assert (crc["suppressed"], crc["marker"], crc["n_yes"], crc["percent_yes"], crc["ci_lower"]) == \
-        ("primary", "[c]", None, None, None)
+    assert (
+        crc["suppressed"],
+        crc["marker"],
+        crc["n_yes"],
+        crc["percent_yes"],
+        crc["ci_lower"],
+    ) == ("primary", "[c]", None, None, None)
     assert crc["n"] == 12  # the base is still shown
     nps = row(out, breakdown="provider", group="NPS")
     assert nps["suppressed"] == "secondary" and nps["marker"] == "[c]" and nps["n_yes"] is None
@@ -151,18 +190,29 @@ def test_suppression_hides_the_small_cell_and_the_next_smallest():
 
 def test_secondary_suppression_picks_the_next_smallest_and_skips_empty_groups():
     # Three inspections: A 10 (primary), B 50, C 35, D 0 cases: C is the next smallest.
-    parts = [acc_cases({"CRC": (n, n // 2)}, extra={"inspection": name}) for name, n in
-             (("A", 10), ("B", 50), ("C", 35))]
-    cases = pl.concat(parts).with_columns(pl.Series("inspection", ["A"] * 10 + ["B"] * 50 + ["C"] * 35))
-    out = rates.rates(cases, measures="availability", factors="accommodation", by="inspection", suppress=True)
+    parts = [
+        acc_cases({"CRC": (n, n // 2)}, extra={"inspection": name})
+        for name, n in (("A", 10), ("B", 50), ("C", 35))
+    ]
+    cases = pl.concat(parts).with_columns(
+        pl.Series("inspection", ["A"] * 10 + ["B"] * 50 + ["C"] * 35)
+    )
+    out = rates.rates(
+        cases, measures="availability", factors="accommodation", by="inspection", suppress=True
+    )
     s = dict(out.filter(pl.col("breakdown") == "inspection").select("group", "suppressed").rows())
     assert s == {"A": "primary", "B": None, "C": "secondary"}
 
 
 def test_two_primary_cells_need_no_secondary():
     cases = acc_cases({"CRC": (10, 5), "NPS": (12, 6)})
-    out = rates.rates(cases, measures="availability", factors="accommodation", by="provider", suppress=True)
-    assert out.filter(pl.col("breakdown") == "provider")["suppressed"].to_list() == ["primary", "primary"]
+    out = rates.rates(
+        cases, measures="availability", factors="accommodation", by="provider", suppress=True
+    )
+    assert out.filter(pl.col("breakdown") == "provider")["suppressed"].to_list() == [
+        "primary",
+        "primary",
+    ]
     assert row(out, breakdown="all")["suppressed"] == "primary"  # 22 < 30 as well
 
 
@@ -179,17 +229,23 @@ def test_where_by_code_label_any_case_and_several_values():
     full = rates.rates(cases, measures="availability", factors="thinking", by="provider")
     nps = rates.rates(cases, measures="availability", factors="thinking", where=["Provider=nps"])
     assert row(nps, breakdown="all")["n"] == row(full, group="NPS")["n"]
-    both = rates.rates(cases, measures="availability", factors="thinking", where={"provider": ["CRC", "NPS"]})
+    both = rates.rates(
+        cases, measures="availability", factors="thinking", where={"provider": ["CRC", "NPS"]}
+    )
     assert row(both, breakdown="all")["n"] == row(full, breakdown="all")["n"]
     # labels: "Post-custody", "High/Very high"; combined conditions
-    lf, conds = rates.filter_cases(cases, ["supervision=post-custody", "ogrs=High/Very high", "gender=Female"])
+    lf, conds = rates.filter_cases(
+        cases, ["supervision=post-custody", "ogrs=High/Very high", "gender=Female"]
+    )
     got = lf.collect()
     assert got.height > 0
     assert set(got["supervision"].to_list()) == {"post_custody"}
     assert set(got["ogrs_group"].to_list()) == {"high_very_high"}
     assert set(got["gender"].to_list()) == {"female"}
-    assert rates.describe_where(conds) == \
-        "supervision = Post-custody and ogrs_band = High/Very high and gender = Female"
+    assert (
+        rates.describe_where(conds)
+        == "supervision = Post-custody and ogrs_band = High/Very high and gender = Female"
+    )
 
 
 def test_where_not_recorded_booleans_inspection_and_raw_columns():
@@ -211,15 +267,21 @@ def test_where_not_recorded_booleans_inspection_and_raw_columns():
 
 def test_where_errors_list_the_choices():
     cases = random_cases(100)
-    with pytest.raises(BadRequest, match=r"unknown --where key 'colour'; choose from: provider, gender"):
+    with pytest.raises(
+        BadRequest, match=r"unknown --where key 'colour'; choose from: provider, gender"
+    ):
         rates.rates(cases, where=["colour=red"])
-    with pytest.raises(BadRequest, match=r"unknown value 'XYZ' for --where provider; choose from: CRC, NPS"):
+    with pytest.raises(
+        BadRequest, match=r"unknown value 'XYZ' for --where provider; choose from: CRC, NPS"
+    ):
         rates.rates(cases, where=["provider=XYZ"])
     with pytest.raises(BadRequest, match="choose from: Cumbria, Durham"):
         rates.rates(cases, where=["inspection=Atlantis"])
     with pytest.raises(BadRequest, match="key=value"):
         rates.rates(cases, where=["provider"])
-    with pytest.raises(BadRequest, match="unknown --where key 'case_id'"):  # identifying: not offered
+    with pytest.raises(
+        BadRequest, match="unknown --where key 'case_id'"
+    ):  # identifying: not offered
         rates.rates(cases, where=["case_id=C0000001"])
 
 

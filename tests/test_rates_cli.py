@@ -12,13 +12,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_rates_support import random_cases
 from typer.testing import CliRunner
 
 from hmip_cli import rates, store
 from hmip_cli.cli.app import app
 from hmip_cli.ingest import ingest_files
-
-from test_rates_support import random_cases
 
 runner = CliRunner()
 FORMATS = ["table", "csv", "tsv", "json", "markdown"]
@@ -44,7 +43,9 @@ def invoke(*args):
 def _parse(text: str, fmt: str) -> pl.DataFrame:
     if fmt == "json":
         return pl.DataFrame(json.loads(text), infer_schema_length=None)
-    return pl.read_csv(io.StringIO(text), separator="," if fmt == "csv" else "\t", infer_schema_length=None)
+    return pl.read_csv(
+        io.StringIO(text), separator="," if fmt == "csv" else "\t", infer_schema_length=None
+    )
 
 
 def assert_same(parsed: pl.DataFrame, lib: pl.DataFrame):
@@ -64,15 +65,28 @@ def assert_same(parsed: pl.DataFrame, lib: pl.DataFrame):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "json"])
-@pytest.mark.parametrize("command,args,lib", [
-    ("rates", ["--by", "provider", "--by", "ethnicity", "--suppress"],
-     lambda c: rates.rates(c, by=["provider", "ethnicity"], suppress=True)),
-    ("rates", ["-m", "delivery", "--factor", "drugs", "--where", "gender=female"],
-     lambda c: rates.rates(c, measures="delivery", factors="drugs", where=["gender=female"])),
-    ("protection", [], lambda c: rates.protection(c)),
-    ("protection", ["--by", "mappa", "--min-n", "50"], lambda c: rates.protection(c, by=["mappa"], min_n=50)),
-    ("sample", ["--by", "inspection"], lambda c: rates.sample_profile(c, by="inspection")),
-])
+@pytest.mark.parametrize(
+    "command,args,lib",
+    [
+        (
+            "rates",
+            ["--by", "provider", "--by", "ethnicity", "--suppress"],
+            lambda c: rates.rates(c, by=["provider", "ethnicity"], suppress=True),
+        ),
+        (
+            "rates",
+            ["-m", "delivery", "--factor", "drugs", "--where", "gender=female"],
+            lambda c: rates.rates(c, measures="delivery", factors="drugs", where=["gender=female"]),
+        ),
+        ("protection", [], lambda c: rates.protection(c)),
+        (
+            "protection",
+            ["--by", "mappa", "--min-n", "50"],
+            lambda c: rates.protection(c, by=["mappa"], min_n=50),
+        ),
+        ("sample", ["--by", "inspection"], lambda c: rates.sample_profile(c, by="inspection")),
+    ],
+)
 def test_machine_formats_parse_back_to_the_library_numbers(store_dir, fmt, command, args, lib):
     result = invoke(command, *args, "--format", fmt)
     assert result.exit_code == 0, result.stderr
@@ -111,18 +125,32 @@ def test_one_table_per_measure_in_bulletin_order(store_dir):
 
 
 def test_where_is_noted_under_the_table(store_dir):
-    out = invoke("rates", "-m", "delivery", "--where", "provider=nps", "--where", "gender=Female").stdout
+    out = invoke(
+        "rates", "-m", "delivery", "--where", "provider=nps", "--where", "gender=Female"
+    ).stdout
     assert "Cases selected: provider = NPS and gender = Female." in out
 
 
-@pytest.mark.parametrize("args,message", [
-    (["rates", "--measure", "speed"], "unknown measure 'speed'; choose from: availability, delivery"),
-    (["rates", "--factor", "gambling"], "unknown factor 'gambling'; choose from: accommodation"),
-    (["rates", "--by", "shoe"], "unknown breakdown 'shoe'; choose from: provider"),
-    (["rates", "--where", "colour=red"], "unknown --where key 'colour'; choose from: provider"),
-    (["protection", "--where", "provider=XYZ"], "unknown value 'XYZ' for --where provider; choose from: CRC, NPS"),
-    (["sample", "--where", "provider"], "--where needs key=value"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["rates", "--measure", "speed"],
+            "unknown measure 'speed'; choose from: availability, delivery",
+        ),
+        (
+            ["rates", "--factor", "gambling"],
+            "unknown factor 'gambling'; choose from: accommodation",
+        ),
+        (["rates", "--by", "shoe"], "unknown breakdown 'shoe'; choose from: provider"),
+        (["rates", "--where", "colour=red"], "unknown --where key 'colour'; choose from: provider"),
+        (
+            ["protection", "--where", "provider=XYZ"],
+            "unknown value 'XYZ' for --where provider; choose from: CRC, NPS",
+        ),
+        (["sample", "--where", "provider"], "--where needs key=value"),
+    ],
+)
 def test_usage_errors_exit_2_with_one_message_on_stderr(store_dir, args, message):
     result = invoke(*args)
     assert result.exit_code == 2
@@ -168,8 +196,20 @@ def _hmip_cmd() -> list[str]:
 def test_piping_into_head_gives_no_traceback(store_dir):
     # Big enough (~300 kB) to overflow the pipe buffer, so the writer really meets a
     # closed pipe once the reader has gone.
-    cmd = _hmip_cmd() + ["rates", "--format", "csv", "--by", "inspection", "--by", "provider",
-                         "--by", "ethnicity", "--by", "ogrs_band"]
+    cmd = [
+        *_hmip_cmd(),
+        "rates",
+        "--format",
+        "csv",
+        "--by",
+        "inspection",
+        "--by",
+        "provider",
+        "--by",
+        "ethnicity",
+        "--by",
+        "ogrs_band",
+    ]
     env = {**os.environ, "HMIP_DATA": str(store_dir)}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     first = proc.stdout.readline()
@@ -180,6 +220,8 @@ def test_piping_into_head_gives_no_traceback(store_dir):
     assert "Traceback" not in err and "Error" not in err, err
     assert code == 0
     # and through a shell pipeline, as a user would type it
-    shell = subprocess.run(" ".join(cmd) + " | head -1", shell=True, capture_output=True, env=env, timeout=60)
+    shell = subprocess.run(
+        " ".join(cmd) + " | head -1", shell=True, capture_output=True, env=env, timeout=60
+    )
     assert shell.stdout.decode().count("\n") == 1
     assert shell.stderr.decode() == ""

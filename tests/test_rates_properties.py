@@ -7,16 +7,16 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
+from test_rates_support import random_cases
 
 from hmip_cli import rates, schema
 
-from test_rates_support import random_cases
-
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-BY = list(schema.DEFAULT_BREAKDOWNS) + ["mappa", "inspection"]
+BY = [*list(schema.DEFAULT_BREAKDOWNS), "mappa", "inspection"]
 
-data_params = st.tuples(st.integers(0, 400), st.integers(0, 2**31 - 1),
-                        st.sampled_from([0.0, 0.05, 0.3]))
+data_params = st.tuples(
+    st.integers(0, 400), st.integers(0, 2**31 - 1), st.sampled_from([0.0, 0.05, 0.3])
+)
 
 
 @SETTINGS
@@ -26,7 +26,9 @@ def test_rates_are_proportions_and_intervals_contain_them(params, min_n, suppres
     out = rates.rates(random_cases(n, seed, missing), by=BY, min_n=min_n, suppress=suppress)
     shown = out.filter(pl.col("percent_yes").is_not_null())
     assert ((shown["percent_yes"] >= 0) & (shown["percent_yes"] <= 100)).all()
-    assert ((shown["ci_lower"] <= shown["percent_yes"]) & (shown["percent_yes"] <= shown["ci_upper"])).all()
+    assert (
+        (shown["ci_lower"] <= shown["percent_yes"]) & (shown["percent_yes"] <= shown["ci_upper"])
+    ).all()
     assert ((shown["ci_lower"] >= 0) & (shown["ci_upper"] <= 100)).all()
     assert (out["n_yes"].fill_null(0) <= out["n"]).all() and (out["n"] <= out["n_priority"]).all()
     # markers are consistent with the counts
@@ -43,10 +45,14 @@ def test_row_order_changes_nothing(params, perm_seed, suppress):
     n, seed, missing = params
     cases = random_cases(n, seed, missing)
     shuffled = cases.sample(fraction=1.0, shuffle=True, seed=perm_seed) if n else cases
-    kw = dict(by=BY, suppress=suppress)
+    kw = {"by": BY, "suppress": suppress}
     assert rates.rates(cases, **kw).equals(rates.rates(shuffled, **kw))
-    assert rates.protection(cases, by=BY, suppress=suppress).equals(rates.protection(shuffled, by=BY, suppress=suppress))
-    assert rates.sample_profile(cases, by="inspection").equals(rates.sample_profile(shuffled, by="inspection"))
+    assert rates.protection(cases, by=BY, suppress=suppress).equals(
+        rates.protection(shuffled, by=BY, suppress=suppress)
+    )
+    assert rates.sample_profile(cases, by="inspection").equals(
+        rates.sample_profile(shuffled, by="inspection")
+    )
 
 
 @SETTINGS
@@ -55,10 +61,14 @@ def test_groups_add_up_to_all_cases(params):
     n, seed, missing = params
     cases = random_cases(n, seed, missing)
     out = rates.rates(cases, by=BY)
-    total = out.filter(pl.col("breakdown") == "all").select("measure", "factor", "n", "n_yes", "n_priority")
-    sums = (out.filter(pl.col("breakdown") != "all")
-            .group_by("measure", "factor", "breakdown")
-            .agg(pl.col("n", "n_yes", "n_priority").sum()))
+    total = out.filter(pl.col("breakdown") == "all").select(
+        "measure", "factor", "n", "n_yes", "n_priority"
+    )
+    sums = (
+        out.filter(pl.col("breakdown") != "all")
+        .group_by("measure", "factor", "breakdown")
+        .agg(pl.col("n", "n_yes", "n_priority").sum())
+    )
     joined = sums.join(total, on=["measure", "factor"], suffix="_all")
     # every breakdown is present (inspection has no groups when there are no cases)
     assert joined.height == (len(BY) - (n == 0)) * len(schema.FACTORS) * len(schema.MEASURES)
@@ -66,7 +76,11 @@ def test_groups_add_up_to_all_cases(params):
         assert (joined[c] == joined[f"{c}_all"]).all(), c
     prot = rates.protection(cases, by=BY)
     ptot = prot.filter(pl.col("breakdown") == "all").select("question", "n", "n_yes")
-    psum = prot.filter(pl.col("breakdown") != "all").group_by("question", "breakdown").agg(pl.col("n", "n_yes").sum())
+    psum = (
+        prot.filter(pl.col("breakdown") != "all")
+        .group_by("question", "breakdown")
+        .agg(pl.col("n", "n_yes").sum())
+    )
     pj = psum.join(ptot, on="question", suffix="_all")
     assert (pj["n"] == pj["n_all"]).all() and (pj["n_yes"] == pj["n_yes_all"]).all()
     prof = rates.sample_profile(cases, by=["inspection", "gender"])
@@ -81,9 +95,9 @@ def test_a_single_suppressed_group_is_never_alone(params, min_n):
     n, seed, missing = params
     out = rates.rates(random_cases(n, seed, missing), by=BY, min_n=min_n, suppress=True)
     groups = out.filter(pl.col("breakdown") != "all")
-    counts = (groups.group_by("measure", "factor", "breakdown")
-              .agg(hidden=pl.col("suppressed").is_not_null().sum(),
-                   nonempty=(pl.col("n") > 0).sum()))
+    counts = groups.group_by("measure", "factor", "breakdown").agg(
+        hidden=pl.col("suppressed").is_not_null().sum(), nonempty=(pl.col("n") > 0).sum()
+    )
     # one hidden group would be all-cases minus the rest; unless it is the only group
     # with cases (then it equals the all-cases row, which is itself below min_n)
     bad = counts.filter((pl.col("hidden") == 1) & (pl.col("nonempty") > 1))

@@ -17,15 +17,28 @@ import polars as pl
 
 from hmip_cli import schema
 
-INSPECTIONS = ("Durham", "Cumbria", "Essex", "Gwent", "Hampshire", "Humberside", "Kent",
-               "Lancashire", "Leicestershire", "Merseyside", "North Yorkshire", "Surrey",
-               "West Midlands", "West Yorkshire")
+INSPECTIONS = (
+    "Durham",
+    "Cumbria",
+    "Essex",
+    "Gwent",
+    "Hampshire",
+    "Humberside",
+    "Kent",
+    "Lancashire",
+    "Leicestershire",
+    "Merseyside",
+    "North Yorkshire",
+    "Surrey",
+    "West Midlands",
+    "West Yorkshire",
+)
 
 
 def _enum(codes: np.ndarray, levels) -> pl.Series:
     """Integer codes (-1 = null) to an Enum/String series."""
     s = pl.Series(codes.astype(np.int32))
-    mapping = {i: v for i, v in enumerate(levels)}
+    mapping = dict(enumerate(levels))
     return s.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
@@ -44,16 +57,20 @@ def random_cases(n: int, seed: int = 0, missing: float = 0.03) -> pl.DataFrame:
         return _enum(codes, levels)
 
     cols: dict[str, pl.Series] = {}
-    cols["case_id"] = pl.Series([f"C{i:07d}" for i in range(n)]) if n <= 200_000 else \
-        pl.select(pl.format("C{}", pl.int_range(n))).to_series()
+    cols["case_id"] = (
+        pl.Series([f"C{i:07d}" for i in range(n)])
+        if n <= 200_000
+        else pl.select(pl.format("C{}", pl.int_range(n))).to_series()
+    )
     cols["inspection"] = cat(INSPECTIONS, miss=0.0)
     cols["inspection_date"] = pl.Series([None] * n, dtype=pl.Date)
     cols["provider"] = cat(("CRC", "NPS"), p=(0.63, 0.37), miss=0.0)
     cols["gender"] = cat(("male", "female"), p=(0.85, 0.15))
     age = rng.integers(18, 70, size=n).astype(np.int32)
     cols["age"] = pl.Series(np.where(rng.random(n) < missing, -1, age)).replace(-1, None)
-    cols["ethnicity"] = cat(("white", "mixed", "asian", "black", "other", "bame"),
-                            p=(0.8, 0.04, 0.06, 0.05, 0.02, 0.03))
+    cols["ethnicity"] = cat(
+        ("white", "mixed", "asian", "black", "other", "bame"), p=(0.8, 0.04, 0.06, 0.05, 0.02, 0.03)
+    )
     cols["supervision"] = cat(("community", "post_custody"), p=(0.53, 0.47))
     score = rng.integers(0, 100, size=n).astype(np.int32)
     score_missing = rng.random(n) < missing
@@ -106,8 +123,11 @@ def exact_cases(records: list[dict]) -> pl.DataFrame:
         row["provider"] = "CRC"
         row.update(rec)
         rows.append(row)
-    return pl.DataFrame(rows, schema=schema.stored_schema(), orient="row") if rows else \
-        pl.DataFrame(schema=schema.stored_schema())
+    return (
+        pl.DataFrame(rows, schema=schema.stored_schema(), orient="row")
+        if rows
+        else pl.DataFrame(schema=schema.stored_schema())
+    )
 
 
 def test_random_cases_follow_the_schema():
@@ -115,6 +135,9 @@ def test_random_cases_follow_the_schema():
     assert df.schema == schema.stored_schema()
     for f in schema.FACTORS:
         for m in schema.MEASURES:
-            bad = df.filter(~pl.col(schema.priority_column(f)) & pl.col(schema.judgement_column(f, m)).is_not_null())
+            bad = df.filter(
+                ~pl.col(schema.priority_column(f))
+                & pl.col(schema.judgement_column(f, m)).is_not_null()
+            )
             assert bad.height == 0
     assert schema.with_derived(df)["n_priorities"].max() <= schema.MAX_PRIORITIES

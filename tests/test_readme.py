@@ -41,8 +41,12 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def _copy_repo(dest: Path) -> None:
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     for raw in filter(None, listed):
         rel = Path(raw.decode())
         src = ROOT / rel
@@ -58,15 +62,28 @@ def test_readme_main_job_command_works_in_a_fresh_environment(tmp_path):
     repo = tmp_path / "repo"
     _copy_repo(repo)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "HMIP_"))}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if ".venv" not in p)
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    command = quick_start_commands()[0].replace("python3 ", f"{sys.executable} ", 1) \
-        if shutil.which("python3") is None else quick_start_commands()[0]
-    result = subprocess.run(["bash", "-c", command], cwd=repo, env=env, capture_output=True,
-                            text=True, timeout=900)
+    command = (
+        quick_start_commands()[0].replace("python3 ", f"{sys.executable} ", 1)
+        if shutil.which("python3") is None
+        else quick_start_commands()[0]
+    )
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=repo, env=env, capture_output=True, text=True, timeout=900
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    for heading in ("Sample profile", "Figure 1", "Figure 2", "Figure 3", "Figure 4", "Table 1", "Table 2"):
+    for heading in (
+        "Sample profile",
+        "Figure 1",
+        "Figure 2",
+        "Figure 3",
+        "Figure 4",
+        "Table 1",
+        "Table 2",
+    ):
         assert heading in out, f"`hmip demo` output lacks {heading!r}"
     assert "Traceback" not in result.stderr

@@ -36,12 +36,28 @@ def run(args):
 
 
 def test_file_json_matches_library():
-    r = run(["--input", BW, "--outcome", "low", "--candidates", "age,lwt,race,smoke,ptd,ht,ui",
-             "--categorical", "race", "--format", "json"])
+    r = run(
+        [
+            "--input",
+            BW,
+            "--outcome",
+            "low",
+            "--candidates",
+            "age,lwt,race,smoke,ptd,ht,ui",
+            "--categorical",
+            "race",
+            "--format",
+            "json",
+        ]
+    )
     assert r.exit_code == 0, r.stderr
     got = json.loads(r.stdout)
-    want = stepwise(pl.read_csv(BW), "low", ["age", "lwt", "race", "smoke", "ptd", "ht", "ui"],
-                    categorical=["race"]).to_dict()
+    want = stepwise(
+        pl.read_csv(BW),
+        "low",
+        ["age", "lwt", "race", "smoke", "ptd", "ht", "ui"],
+        categorical=["race"],
+    ).to_dict()
     assert got == json.loads(json.dumps(want))
     assert got["final_terms"] == ["lwt", "ptd", "ht"]
 
@@ -49,12 +65,37 @@ def test_file_json_matches_library():
 def test_file_table_has_spss_blocks_and_parquet_reads(tmp_path):
     pq = tmp_path / "bw.parquet"
     pl.read_csv(BW).write_parquet(pq)
-    r = run(["--input", str(pq), "--outcome", "low", "--candidates", "race,ptd,ht", "--categorical", "race",
-             "--removal", "wald", "--pin", "0.2", "--pout", "0.3"])
+    r = run(
+        [
+            "--input",
+            str(pq),
+            "--outcome",
+            "low",
+            "--candidates",
+            "race,ptd,ht",
+            "--categorical",
+            "race",
+            "--removal",
+            "wald",
+            "--pin",
+            "0.2",
+            "--pout",
+            "0.3",
+        ]
+    )
     assert r.exit_code == 0, r.stderr
-    for block in ("Case Processing Summary", "Categorical Variables Codings", "Variables in the Equation",
-                  "Variables not in the Equation", "Model if Term Removed", "Model Summary",
-                  "Omnibus Tests", "Hosmer and Lemeshow", "Classification Table", "Overall Statistics"):
+    for block in (
+        "Case Processing Summary",
+        "Categorical Variables Codings",
+        "Variables in the Equation",
+        "Variables not in the Equation",
+        "Model if Term Removed",
+        "Model Summary",
+        "Omnibus Tests",
+        "Hosmer and Lemeshow",
+        "Classification Table",
+        "Overall Statistics",
+    ):
         assert block in r.stdout, block
 
 
@@ -65,15 +106,37 @@ def test_csv_output_is_clean():
     assert "table" in frame.columns
 
 
-@pytest.mark.parametrize("args, code, text", [
-    (["--input", BW, "--outcome", "low", "--candidates", "nope"], 2, "not found"),
-    (["--input", BW, "--outcome", "race", "--candidates", "ptd"], 1, "not binary"),
-    (["--input", BW, "--outcome", "low"], 2, "--candidates"),
-    (["--input", BW, "--outcome", "low", "--candidates", "ptd", "--factor", "accommodation"], 2, "not both"),
-    (["--input", BW, "--outcome", "low", "--candidates", "ptd", "--pin", "0.2", "--pout", "0.1"], 2, "PIN"),
-    ([], 2, "choose"),
-    (["--factor", "accommodation"], 2, "store"),  # no store in the test's empty HMIP_DATA
-])
+@pytest.mark.parametrize(
+    "args, code, text",
+    [
+        (["--input", BW, "--outcome", "low", "--candidates", "nope"], 2, "not found"),
+        (["--input", BW, "--outcome", "race", "--candidates", "ptd"], 1, "not binary"),
+        (["--input", BW, "--outcome", "low"], 2, "--candidates"),
+        (
+            ["--input", BW, "--outcome", "low", "--candidates", "ptd", "--factor", "accommodation"],
+            2,
+            "not both",
+        ),
+        (
+            [
+                "--input",
+                BW,
+                "--outcome",
+                "low",
+                "--candidates",
+                "ptd",
+                "--pin",
+                "0.2",
+                "--pout",
+                "0.1",
+            ],
+            2,
+            "PIN",
+        ),
+        ([], 2, "choose"),
+        (["--factor", "accommodation"], 2, "store"),  # no store in the test's empty HMIP_DATA
+    ],
+)
 def test_errors_exit_codes_and_messages(args, code, text):
     r = run(args)
     assert r.exit_code == code

@@ -28,7 +28,17 @@ def run(args):
 
 
 def run_json(path, *extra, outcome="low", cands=CANDS, cat="race"):
-    args = ["--input", str(path), "--outcome", outcome, "--candidates", cands, "--format", "json", *extra]
+    args = [
+        "--input",
+        str(path),
+        "--outcome",
+        outcome,
+        "--candidates",
+        cands,
+        "--format",
+        "json",
+        *extra,
+    ]
     if cat:
         args += ["--categorical", cat]
     r = run(args)
@@ -58,35 +68,57 @@ def test_missing_value_spellings_in_csv(tmp_path):
     path.write_text("\n".join([header, *[",".join(r) for r in rows]]) + "\n")
     frame, _notes = read_table(path)
     assert frame.schema["lwt"].is_numeric() and frame.schema["age"].is_numeric()
-    assert frame["lwt"].null_count() == len(spellings) and frame["age"].null_count() == len(spellings)
+    assert frame["lwt"].null_count() == len(spellings) and frame["age"].null_count() == len(
+        spellings
+    )
     d = run_json(path)
     assert d["n"] == 189 - 2 * len(spellings) and d["n_dropped"] == 2 * len(spellings)
     # Same as the library on the same data with nulls.
-    want = stepwise(BW.with_row_index().with_columns(
-        lwt=pl.when(pl.col("index") < len(spellings)).then(None).otherwise(pl.col("lwt")),
-        age=pl.when((pl.col("index") >= 20) & (pl.col("index") < 20 + len(spellings))).then(None)
-        .otherwise(pl.col("age"))), "low", CANDS.split(","), categorical=["race"]).to_dict()
+    want = stepwise(
+        BW.with_row_index().with_columns(
+            lwt=pl.when(pl.col("index") < len(spellings)).then(None).otherwise(pl.col("lwt")),
+            age=pl.when((pl.col("index") >= 20) & (pl.col("index") < 20 + len(spellings)))
+            .then(None)
+            .otherwise(pl.col("age")),
+        ),
+        "low",
+        CANDS.split(","),
+        categorical=["race"],
+    ).to_dict()
     assert d["final_terms"] == want["final_terms"]
     assert d["minus_2ll"] == pytest.approx(want["minus_2ll"], rel=1e-12)
     assert set(MISSING_TOKENS) >= {"", "NA", ".", "NaN"}
 
 
 def test_float_nan_in_parquet_is_missing(tmp_path):
-    f = BW.with_columns(lwt=pl.when(pl.int_range(pl.len()) < 3).then(float("nan")).otherwise(pl.col("lwt"))
-                        .cast(pl.Float64))
+    f = BW.with_columns(
+        lwt=pl.when(pl.int_range(pl.len()) < 3)
+        .then(float("nan"))
+        .otherwise(pl.col("lwt"))
+        .cast(pl.Float64)
+    )
     path = tmp_path / "bw.parquet"
     f.write_parquet(path)
     assert run_json(path)["n"] == 186
 
 
-@pytest.mark.parametrize("coding, event", [
-    ((0, 1), "1"), ((1, 2), "2"), (("no", "yes"), "yes"), (("FALSE", "TRUE"), "true"),
-    (("alive", "dead"), "dead"), (("N", "Y"), "Y"),
-])
+@pytest.mark.parametrize(
+    "coding, event",
+    [
+        ((0, 1), "1"),
+        ((1, 2), "2"),
+        (("no", "yes"), "yes"),
+        (("FALSE", "TRUE"), "true"),
+        (("alive", "dead"), "dead"),
+        (("N", "Y"), "Y"),
+    ],
+)
 def test_outcome_codings_model_the_higher_value(tmp_path, coding, event):
     # SPSS codes the higher (later) of the two values 1; low = 1 maps to the second value.
     lo, hi = coding
-    f = BW.with_columns(out=pl.when(pl.col("low") == 1).then(pl.lit(str(hi))).otherwise(pl.lit(str(lo))))
+    f = BW.with_columns(
+        out=pl.when(pl.col("low") == 1).then(pl.lit(str(hi))).otherwise(pl.lit(str(lo)))
+    )
     path = tmp_path / "bw.csv"
     f.drop("low").write_csv(path)
     d = run_json(path, outcome="out")
@@ -111,16 +143,44 @@ def test_event_option_reverses_signs_and_accepts_any_case(tmp_path):
 
 
 def test_reference_repeatable_default_and_named():
-    d = run_json(DATA / "birthwt.csv", "--reference", "first", "--reference", "race=2", "--pin", "0.3",
-                 "--pout", "0.4", cands="race,smoke,ptd", cat="race,smoke")
+    d = run_json(
+        DATA / "birthwt.csv",
+        "--reference",
+        "first",
+        "--reference",
+        "race=2",
+        "--pin",
+        "0.3",
+        "--pout",
+        "0.4",
+        cands="race,smoke,ptd",
+        cat="race,smoke",
+    )
     coding = {c["term"]: c for c in d["codings"]}
     assert coding["race"]["reference"] == "2"
     assert coding["smoke"]["reference"] == "0"  # the default (first) for the rest
-    d2 = run_json(DATA / "birthwt.csv", "--reference", "race=first,smoke=last", cands="race,smoke",
-                  cat="race,smoke", )
+    d2 = run_json(
+        DATA / "birthwt.csv",
+        "--reference",
+        "race=first,smoke=last",
+        cands="race,smoke",
+        cat="race,smoke",
+    )
     assert {c["term"]: c["reference"] for c in d2["codings"]} == {"race": "1", "smoke": "1"}
-    r = run(["--input", str(DATA / "birthwt.csv"), "--outcome", "low", "--candidates", "race",
-             "--categorical", "race", "--reference", "race=7"])
+    r = run(
+        [
+            "--input",
+            str(DATA / "birthwt.csv"),
+            "--outcome",
+            "low",
+            "--candidates",
+            "race",
+            "--categorical",
+            "race",
+            "--reference",
+            "race=7",
+        ]
+    )
     assert r.exit_code == 2 and "reference '7' is not a level of 'race'" in r.stderr
 
 
@@ -140,14 +200,31 @@ def test_numeric_categorical_levels_sort_numerically(tmp_path):
 
 def test_spss_sav_uses_codes_and_user_missing(tmp_path):
     pyreadstat = pytest.importorskip("pyreadstat")
-    f = BW.select("low", "race", "smoke", "ptd", "lwt").with_columns(pl.col(pl.Int64).cast(pl.Float64))
+    f = BW.select("low", "race", "smoke", "ptd", "lwt").with_columns(
+        pl.col(pl.Int64).cast(pl.Float64)
+    )
     f = f.with_columns(ptd=pl.when(pl.int_range(pl.len()) < 4).then(9.0).otherwise(pl.col("ptd")))
     path = tmp_path / "bw.sav"
-    pyreadstat.write_sav(f.to_pandas(), str(path),
-                         variable_value_labels={"race": {1.0: "white", 2.0: "black", 3.0: "other"}},
-                         missing_ranges={"ptd": [9.0]})
-    r = run(["--input", str(path), "--outcome", "low", "--candidates", "race,smoke,ptd,lwt",
-             "--categorical", "race", "--format", "json"])
+    pyreadstat.write_sav(
+        f.to_pandas(),
+        str(path),
+        variable_value_labels={"race": {1.0: "white", 2.0: "black", 3.0: "other"}},
+        missing_ranges={"ptd": [9.0]},
+    )
+    r = run(
+        [
+            "--input",
+            str(path),
+            "--outcome",
+            "low",
+            "--candidates",
+            "race,smoke,ptd,lwt",
+            "--categorical",
+            "race",
+            "--format",
+            "json",
+        ]
+    )
     assert r.exit_code == 0, r.stderr
     assert "value labels are not applied" in r.stderr
     d = json.loads(r.stdout)
@@ -158,8 +235,11 @@ def test_spss_sav_uses_codes_and_user_missing(tmp_path):
 
 def test_excel_input(tmp_path):
     path = tmp_path / "bw.xlsx"
-    BW.with_columns(lwt=pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("NA")).otherwise(
-        pl.col("lwt").cast(pl.String))).write_excel(path)
+    BW.with_columns(
+        lwt=pl.when(pl.int_range(pl.len()) < 2)
+        .then(pl.lit("NA"))
+        .otherwise(pl.col("lwt").cast(pl.String))
+    ).write_excel(path)
     d = run_json(path)
     assert d["n"] == 187
     want = stepwise(BW.slice(2), "low", CANDS.split(","), categorical=["race"]).to_dict()
@@ -167,21 +247,52 @@ def test_excel_input(tmp_path):
     assert d["minus_2ll"] == pytest.approx(want["minus_2ll"], rel=1e-10)
 
 
-@pytest.mark.parametrize("frame, args, code, texts", [
-    (BW, ["--outcome", "low", "--candidates", "ptd,lwtt"], 2, ["'lwtt' (did you mean 'lwt'?)"]),
-    (BW, ["--outcome", "Low", "--candidates", "ptd"], 2, ["'Low'", "'low'"]),
-    (BW, ["--outcome", "age", "--candidates", "ptd"], 1,
-     ["outcome 'age' is not binary", "24 distinct values", "14, 15, 16, 17, 18, ..."]),
-    (BW.with_columns(c1=pl.lit(1), c2=pl.lit("a")), ["--outcome", "low", "--candidates", "c1,c2"], 1,
-     ["every candidate was excluded", "c1", "c2"]),
-    (BW.with_columns(empty=pl.lit(None, dtype=pl.Float64)), ["--outcome", "low", "--candidates", "ptd,empty"], 1,
-     ["no case has a value", "'empty' is missing for every case"]),
-    (BW.with_columns(half=pl.when(pl.col("low") == 1).then(None).otherwise(pl.col("lwt")),
-                     other=pl.when(pl.col("low") == 0).then(None).otherwise(pl.col("age"))),
-     ["--outcome", "low", "--candidates", "half,other"], 1, ["no case has a value", "'half' missing for 59 of 189"]),
-    (BW.with_columns(low=pl.lit(1)), ["--outcome", "low", "--candidates", "ptd"], 1, ["is 1 for every one of the 189", "nothing to model"]),
-    (BW, ["--outcome", "low", "--candidates", "ptd", "--reference", "middle"], 2, ["--reference must be"]),
-])
+@pytest.mark.parametrize(
+    "frame, args, code, texts",
+    [
+        (BW, ["--outcome", "low", "--candidates", "ptd,lwtt"], 2, ["'lwtt' (did you mean 'lwt'?)"]),
+        (BW, ["--outcome", "Low", "--candidates", "ptd"], 2, ["'Low'", "'low'"]),
+        (
+            BW,
+            ["--outcome", "age", "--candidates", "ptd"],
+            1,
+            ["outcome 'age' is not binary", "24 distinct values", "14, 15, 16, 17, 18, ..."],
+        ),
+        (
+            BW.with_columns(c1=pl.lit(1), c2=pl.lit("a")),
+            ["--outcome", "low", "--candidates", "c1,c2"],
+            1,
+            ["every candidate was excluded", "c1", "c2"],
+        ),
+        (
+            BW.with_columns(empty=pl.lit(None, dtype=pl.Float64)),
+            ["--outcome", "low", "--candidates", "ptd,empty"],
+            1,
+            ["no case has a value", "'empty' is missing for every case"],
+        ),
+        (
+            BW.with_columns(
+                half=pl.when(pl.col("low") == 1).then(None).otherwise(pl.col("lwt")),
+                other=pl.when(pl.col("low") == 0).then(None).otherwise(pl.col("age")),
+            ),
+            ["--outcome", "low", "--candidates", "half,other"],
+            1,
+            ["no case has a value", "'half' missing for 59 of 189"],
+        ),
+        (
+            BW.with_columns(low=pl.lit(1)),
+            ["--outcome", "low", "--candidates", "ptd"],
+            1,
+            ["is 1 for every one of the 189", "nothing to model"],
+        ),
+        (
+            BW,
+            ["--outcome", "low", "--candidates", "ptd", "--reference", "middle"],
+            2,
+            ["--reference must be"],
+        ),
+    ],
+)
 def test_errors_name_the_column(tmp_path, frame, args, code, texts):
     path = tmp_path / "in.csv"
     frame.write_csv(path)
@@ -207,30 +318,68 @@ def test_json_is_strict_and_has_the_documented_keys(tmp_path):
     # A separated model has NaN/inf internally (infinite SEs); the JSON must still be valid.
     x = np.arange(40, dtype=float)
     path = tmp_path / "sep.csv"
-    pl.DataFrame({"y": (x >= 20).astype(int), "x": x, "g": np.where(x % 3 == 0, "a", "b")}).write_csv(path)
-    for p, extra in ((path, ["--candidates", "x,g", "--outcome", "y"]),
-                     (DATA / "birthwt.csv", ["--candidates", CANDS, "--outcome", "low", "--categorical", "race"])):
+    pl.DataFrame(
+        {"y": (x >= 20).astype(int), "x": x, "g": np.where(x % 3 == 0, "a", "b")}
+    ).write_csv(path)
+    for p, extra in (
+        (path, ["--candidates", "x,g", "--outcome", "y"]),
+        (
+            DATA / "birthwt.csv",
+            ["--candidates", CANDS, "--outcome", "low", "--categorical", "race"],
+        ),
+    ):
         r = run(["--input", str(p), *extra, "--format", "json"])
         assert r.exit_code == 0, r.stderr
         d = json.loads(r.stdout, parse_constant=_no_constants)
-        for key in ("n", "n_dropped", "event", "steps", "stop_reason", "final_terms", "log_likelihood",
-                    "minus_2ll", "coefficients", "reliable", "problems", "warnings", "step_details"):
+        for key in (
+            "n",
+            "n_dropped",
+            "event",
+            "steps",
+            "stop_reason",
+            "final_terms",
+            "log_likelihood",
+            "minus_2ll",
+            "coefficients",
+            "reliable",
+            "problems",
+            "warnings",
+            "step_details",
+        ):
             assert key in d, key
         for s in d["steps"]:
             assert set(s) == {"action", "term", "statistic", "df", "p"}
             assert s["action"] in ("enter", "remove")
         for c in d["coefficients"]:
-            assert {"parameter", "b", "se", "wald", "df", "p", "exp_b", "ci_low", "ci_high", "reliable"} <= set(c)
+            assert {
+                "parameter",
+                "b",
+                "se",
+                "wald",
+                "df",
+                "p",
+                "exp_b",
+                "ci_low",
+                "ci_high",
+                "reliable",
+            } <= set(c)
         assert d["minus_2ll"] == pytest.approx(-2 * d["log_likelihood"])
-        assert all(v is None or math.isfinite(v) for c in d["coefficients"] for v in c.values()
-                   if isinstance(v, float))
+        assert all(
+            v is None or math.isfinite(v)
+            for c in d["coefficients"]
+            for v in c.values()
+            if isinstance(v, float)
+        )
 
 
 def test_library_reads_a_file_like_the_cli(tmp_path):
     # Library first: read_table + stepwise() in Python give exactly the CLI's JSON.
     path = tmp_path / "bw.csv"
-    BW.with_columns(lwt=pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("NA")).otherwise(
-        pl.col("lwt").cast(pl.String))).write_csv(path)
+    BW.with_columns(
+        lwt=pl.when(pl.int_range(pl.len()) < 3)
+        .then(pl.lit("NA"))
+        .otherwise(pl.col("lwt").cast(pl.String))
+    ).write_csv(path)
     frame, notes = read_table(str(path))
     assert notes == [] and frame.schema["lwt"].is_numeric() and frame["lwt"].null_count() == 3
     lib = stepwise(frame, "low", CANDS.split(","), categorical=["race"]).to_dict()

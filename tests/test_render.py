@@ -50,16 +50,33 @@ def test_round_1dp_signs():
 
 
 def _table():
-    frame = pl.DataFrame({"group": ["[bold]North", "South"], "n": [1200, 3], "percent_yes": [68.75, None],
-                          "cell": ["[c]", "12.5 [low]"]})
-    return Table(frame, title="Rates [by region]", notes=["[z] not applicable"],
-                 display={"percent_yes": "% yes"}, percent_columns=("percent_yes",), right_aligned=("cell",))
+    frame = pl.DataFrame(
+        {
+            "group": ["[bold]North", "South"],
+            "n": [1200, 3],
+            "percent_yes": [68.75, None],
+            "cell": ["[c]", "12.5 [low]"],
+        }
+    )
+    return Table(
+        frame,
+        title="Rates [by region]",
+        notes=["[z] not applicable"],
+        display={"percent_yes": "% yes"},
+        percent_columns=("percent_yes",),
+        right_aligned=("cell",),
+    )
 
 
 def test_rich_table_keeps_square_brackets_and_rounds_half_up():
     text = to_text([_table()], Format.table)
     assert "Rates [by region]" in text
-    assert "[bold]North" in text and "[c]" in text and "12.5 [low]" in text and "[z] not applicable" in text
+    assert (
+        "[bold]North" in text
+        and "[c]" in text
+        and "12.5 [low]" in text
+        and "[z] not applicable" in text
+    )
     assert "68.8" in text and "1,200" in text and "% yes" in text
     assert "\x1b[" not in text
 
@@ -104,7 +121,9 @@ def test_write_text_survives_a_closed_pipe():
         from hmip_cli.render import write_text
         write_text("x" * 80 + "\\n" * 1 + ("y" * 99 + "\\n") * 20000)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -116,11 +135,22 @@ def test_table_output_prints_a_shared_note_once_and_every_distinct_note():
     from hmip_cli.render import Format, Table, to_text
 
     frame = pl.DataFrame({"factor": ["a"], "n": [3]})
-    shared, first_only, second_only = "Shared rounding note.", "Note of table one.", "Note of table two."
-    text = to_text([Table(frame, "One", notes=[first_only, shared]),
-                    Table(frame, "Two", notes=[shared, second_only])], Format.table)
+    shared, first_only, second_only = (
+        "Shared rounding note.",
+        "Note of table one.",
+        "Note of table two.",
+    )
+    text = to_text(
+        [
+            Table(frame, "One", notes=[first_only, shared]),
+            Table(frame, "Two", notes=[shared, second_only]),
+        ],
+        Format.table,
+    )
     assert text.count(shared) == 1
     assert first_only in text and second_only in text
     # Machine and Markdown formats are untouched: each Markdown table keeps its own notes.
-    md = to_text([Table(frame, "One", notes=[shared]), Table(frame, "Two", notes=[shared])], Format.markdown)
+    md = to_text(
+        [Table(frame, "One", notes=[shared]), Table(frame, "Two", notes=[shared])], Format.markdown
+    )
     assert md.count(shared) == 2

@@ -10,8 +10,15 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
-from test_report_support import (DATE, LEAK_ID, LEAK_NOTE, check_snapshot, fixture_cases, report_for,
-                                 write_fixture_store)
+from test_report_support import (
+    DATE,
+    LEAK_ID,
+    LEAK_NOTE,
+    check_snapshot,
+    fixture_cases,
+    report_for,
+    write_fixture_store,
+)
 from typer.testing import CliRunner
 
 from hmip_cli import rates as R
@@ -39,8 +46,17 @@ def rep():
 
 def test_tables_in_bulletin_order(rep):
     ids = [t.id for t in rep.tables]
-    assert ids == ["sample-profile", "figure-1", "figure-2", "figure-3", "figure-4", "table-1", "table-2",
-                   "differences", "models"]
+    assert ids == [
+        "sample-profile",
+        "figure-1",
+        "figure-2",
+        "figure-3",
+        "figure-4",
+        "table-1",
+        "table-2",
+        "differences",
+        "models",
+    ]
     sections = [s.heading for s in C.sections(rep)]
     assert sections[0] == "Sample profile" and sections[1].startswith("Figure 1")
     assert sections[-2:] == ["Significant subgroup differences", "Stepwise models"]
@@ -51,7 +67,9 @@ def test_figure_tables_match_rates(rep):
     for m in schema.MEASURES:
         t = rep.table(C.figure_id(m.figure))
         assert t.keys == [f.key for f in schema.FACTORS]
-        frame = rep.results.rates.filter((pl.col("figure") == m.figure) & (pl.col("breakdown") == R.ALL))
+        frame = rep.results.rates.filter(
+            (pl.col("figure") == m.figure) & (pl.col("breakdown") == R.ALL)
+        )
         for r in frame.iter_rows(named=True):
             row = t.row(r["factor"])
             assert row["n"] == r["n"]
@@ -113,7 +131,9 @@ def test_html_self_contained(rep):
     refs = re.findall(r"""\b(?:src|href|xlink:href)\s*=\s*["']([^"']*)["']""", html)
     assert refs and all(r.startswith("#") for r in refs), [r for r in refs if not r.startswith("#")]
     assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
-    assert all(u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html))  # SVG clip paths only
+    assert all(
+        u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html)
+    )  # SVG clip paths only
     assert "default-src 'none'" in html
     assert '<meta name="viewport"' in html and "@media print" in html and "overflow-x: auto" in html
 
@@ -132,8 +152,10 @@ def test_html_key_findings_link_to_tables(rep):
 
 def test_html_escapes_data():
     frame = fixture_cases().with_columns(
-        inspection=pl.when(pl.int_range(pl.len()) < 50).then(pl.lit('<img src=x onerror="alert(1)">&Durham'))
-        .otherwise(pl.col("inspection")))
+        inspection=pl.when(pl.int_range(pl.len()) < 50)
+        .then(pl.lit('<img src=x onerror="alert(1)">&Durham'))
+        .otherwise(pl.col("inspection"))
+    )
     rep = report_for(frame)
     html = render_html(rep)
     assert "<img" not in html
@@ -153,7 +175,12 @@ def test_markdown_writes_figures_beside(rep, tmp_path):
     written = write_markdown(rep, tmp_path / "bulletin.md")
     md = (tmp_path / "bulletin.md").read_text()
     folder = tmp_path / "bulletin_figures"
-    assert sorted(p.name for p in folder.iterdir()) == ["figure1.svg", "figure2.svg", "figure3.svg", "figure4.svg"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "figure1.svg",
+        "figure2.svg",
+        "figure3.svg",
+        "figure4.svg",
+    ]
     for n in range(1, 5):
         assert f"](bulletin_figures/figure{n}.svg)" in md
     assert len(written) == 5
@@ -174,8 +201,18 @@ def _open_xlsx(data: bytes, tmp_path: Path):
 def test_xlsx_structure(rep, tmp_path):
     path, wb = _open_xlsx(render_xlsx(rep), tmp_path)
     assert wb.sheetnames[:3] == ["Cover", "Contents", "Notes"]
-    table_sheets = ["Key_findings", "Sample_profile", "Figure_1", "Figure_2", "Figure_3", "Figure_4",
-                    "Table_1", "Table_2", "Differences", "Models"]
+    table_sheets = [
+        "Key_findings",
+        "Sample_profile",
+        "Figure_1",
+        "Figure_2",
+        "Figure_3",
+        "Figure_4",
+        "Table_1",
+        "Table_2",
+        "Differences",
+        "Models",
+    ]
     assert wb.sheetnames[3:] == table_sheets
     assert wb["Cover"]["A1"].value == rep.title
     # Contents lists and links every table sheet.
@@ -192,7 +229,7 @@ def test_xlsx_structure(rep, tmp_path):
     for ws in wb.worksheets:
         assert not ws.merged_cells.ranges, ws.title
     # One table per sheet, header row at A1, an Excel table covering it.
-    for name in table_sheets + ["Contents", "Notes"]:
+    for name in [*table_sheets, "Contents", "Notes"]:
         ws = wb[name]
         assert len(ws.tables) == 1, name
         (tbl,) = ws.tables.values()
@@ -224,9 +261,11 @@ def test_xlsx_has_no_formulas_and_neutralises_text(tmp_path):
     """Data text that looks like a formula stays text: written with write_string and, at the
     start of a cell, behind an apostrophe. Planted in inspection names (shown on the cover)
     and in a table's text cells (as if a group label came from the data)."""
-    evil = ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(1,2)", "-2+3", "@cmd"]
+    evil = ['=HYPERLINK("http://x","y")', "+SUM(1,2)", "-2+3", "@cmd"]
     frame = fixture_cases()
-    insp = pl.Series([evil[i % 4] if i < 40 else v for i, v in enumerate(frame["inspection"].to_list())])
+    insp = pl.Series(
+        [evil[i % 4] if i < 40 else v for i, v in enumerate(frame["inspection"].to_list())]
+    )
     rep = report_for(frame.with_columns(inspection=insp))
     t1 = rep.table("table-1")
     for row, text in zip(t1.rows, evil):
@@ -237,7 +276,11 @@ def test_xlsx_has_no_formulas_and_neutralises_text(tmp_path):
             for c in row:
                 assert c.data_type != "f", (ws.title, c.coordinate, c.value)
                 if isinstance(c.value, str):
-                    assert not c.value.startswith(("=", "+", "-", "@")), (ws.title, c.coordinate, c.value)
+                    assert not c.value.startswith(("=", "+", "-", "@")), (
+                        ws.title,
+                        c.coordinate,
+                        c.value,
+                    )
     with zipfile.ZipFile(path) as z:
         for name in z.namelist():
             if name.startswith("xl/worksheets/sheet"):
@@ -262,8 +305,11 @@ def test_reports_are_byte_identical(rep, tmp_path):
     a, b = render_xlsx(rep), render_xlsx(again)
     if a != b:
         za, zb = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
-        diff = [(n, za.getinfo(n).date_time, zb.getinfo(n).date_time) for n in za.namelist()
-                if za.read(n) != zb.read(n) or za.getinfo(n).date_time != zb.getinfo(n).date_time]
+        diff = [
+            (n, za.getinfo(n).date_time, zb.getinfo(n).date_time)
+            for n in za.namelist()
+            if za.read(n) != zb.read(n) or za.getinfo(n).date_time != zb.getinfo(n).date_time
+        ]
         raise AssertionError(f"XLSX differs in {diff}")
 
 
@@ -293,14 +339,34 @@ def test_no_case_ids_or_notes_in_any_output(tmp_path):
     store_dir = write_fixture_store(tmp_path / "store")
     out = tmp_path / "out"
     for name in ("r.html", "r.md", "r.xlsx"):
-        res = runner.invoke(app, ["report", "--output", str(out / name), "--data", str(store_dir), "--date", DATE,
-                                  "--fdr"])
+        res = runner.invoke(
+            app,
+            [
+                "report",
+                "--output",
+                str(out / name),
+                "--data",
+                str(store_dir),
+                "--date",
+                DATE,
+                "--fdr",
+            ],
+        )
         assert res.exit_code == 0, res.stderr
         assert LEAK_ID not in res.stderr and LEAK_NOTE not in res.stderr
     for n in (1, 2, 3, 4):
         for ext in ("svg", "png"):
-            res = runner.invoke(app, ["chart", f"figure{n}", "--output", str(out / f"f{n}.{ext}"),
-                                      "--data", str(store_dir)])
+            res = runner.invoke(
+                app,
+                [
+                    "chart",
+                    f"figure{n}",
+                    "--output",
+                    str(out / f"f{n}.{ext}"),
+                    "--data",
+                    str(store_dir),
+                ],
+            )
             assert res.exit_code == 0, res.stderr
     res = runner.invoke(app, ["chart", "figure3", "--data", str(store_dir)])
     assert LEAK_ID not in res.stdout
@@ -323,8 +389,20 @@ def test_no_case_ids_or_notes_in_any_output(tmp_path):
 
 def test_cli_report_formats(tmp_path):
     store_dir = write_fixture_store(tmp_path / "store")
-    res = runner.invoke(app, ["report", "-o", str(tmp_path / "x.out"), "--format", "markdown", "--data",
-                              str(store_dir), "--date", DATE])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "-o",
+            str(tmp_path / "x.out"),
+            "--format",
+            "markdown",
+            "--data",
+            str(store_dir),
+            "--date",
+            DATE,
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     assert res.stdout == ""
     assert (tmp_path / "x.out").read_text().startswith("# ")
@@ -341,23 +419,52 @@ def test_cli_report_library_parity(tmp_path):
     from hmip_cli import store
     from hmip_cli.report import ReportParams, build_report
 
-    res = runner.invoke(app, ["report", "-o", str(tmp_path / "cli.html"), "--data", str(store_dir), "--date", DATE,
-                              "--min-n", "40", "--no-suppress"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "-o",
+            str(tmp_path / "cli.html"),
+            "--data",
+            str(store_dir),
+            "--date",
+            DATE,
+            "--min-n",
+            "40",
+            "--no-suppress",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
-    rep = build_report(store.load_cases(store_dir), info=store.store_info(store_dir),
-                       params=ReportParams(min_n=40, suppress=False, date=DATE))
+    rep = build_report(
+        store.load_cases(store_dir),
+        info=store.store_info(store_dir),
+        params=ReportParams(min_n=40, suppress=False, date=DATE),
+    )
     assert (tmp_path / "cli.html").read_text() == render_html(rep)
 
 
 def test_cli_report_without_store_is_a_usage_error(tmp_path):
-    res = runner.invoke(app, ["report", "-o", str(tmp_path / "r.html"), "--data", str(tmp_path / "none")])
-    assert res.exit_code == 2 and res.exception is None or isinstance(res.exception, SystemExit)
+    res = runner.invoke(
+        app, ["report", "-o", str(tmp_path / "r.html"), "--data", str(tmp_path / "none")]
+    )
+    assert (res.exit_code == 2 and res.exception is None) or isinstance(res.exception, SystemExit)
     assert "Error" in res.stderr
 
 
 def test_cli_bad_date(tmp_path):
     store_dir = write_fixture_store(tmp_path / "store")
-    res = runner.invoke(app, ["report", "-o", str(tmp_path / "r.html"), "--data", str(store_dir), "--date", "31/01/2019"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "-o",
+            str(tmp_path / "r.html"),
+            "--data",
+            str(store_dir),
+            "--date",
+            "31/01/2019",
+        ],
+    )
     assert res.exit_code == 2 and "YYYY-MM-DD" in res.stderr
 
 
@@ -385,8 +492,20 @@ def test_cli_report_stepwise_options(tmp_path):
     cases, info = store.load_cases(store_dir), store.store_info(store_dir)
     default = build_report(cases, info=info, params=ReportParams(date=DATE))
 
-    res = runner.invoke(app, ["report", "-o", str(tmp_path / "strict.html"), "--data", str(store_dir),
-                              "--date", DATE, "--pin", "0.01"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "-o",
+            str(tmp_path / "strict.html"),
+            "--data",
+            str(store_dir),
+            "--date",
+            DATE,
+            "--pin",
+            "0.01",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     strict = build_report(cases, info=info, params=ReportParams(date=DATE, pin=0.01))
     html = (tmp_path / "strict.html").read_text()
@@ -395,23 +514,45 @@ def test_cli_report_stepwise_options(tmp_path):
     assert "p &lt; 0.05 (PIN)" in render_html(default)
     assert set(strict.table(C.DIFFERENCES_ID).keys) <= set(default.table(C.DIFFERENCES_ID).keys)
 
-    res = runner.invoke(app, ["report", "-o", str(tmp_path / "wald.html"), "--data", str(store_dir),
-                              "--date", DATE, "--removal", "wald", "--pout", "0.2",
-                              "--candidates", "provider, gender"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            "-o",
+            str(tmp_path / "wald.html"),
+            "--data",
+            str(store_dir),
+            "--date",
+            DATE,
+            "--removal",
+            "wald",
+            "--pout",
+            "0.2",
+            "--candidates",
+            "provider, gender",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
-    wald = build_report(cases, info=info, params=ReportParams(date=DATE, removal="wald", pout=0.2,
-                                                              candidates=("provider", "gender")))
+    wald = build_report(
+        cases,
+        info=info,
+        params=ReportParams(date=DATE, removal="wald", pout=0.2, candidates=("provider", "gender")),
+    )
     html = (tmp_path / "wald.html").read_text()
     assert html == render_html(wald)
-    assert "SPSS FSTEP(WALD)" in html and "Wald removal test" in html and "p &gt; 0.2 (POUT)" in html
+    assert (
+        "SPSS FSTEP(WALD)" in html and "Wald removal test" in html and "p &gt; 0.2 (POUT)" in html
+    )
     assert "Candidates: Provider, Gender." in " ".join(wald.table(C.DIFFERENCES_ID).notes)
     assert wald.provenance.parameters["removal"] == "wald"
     assert "removal" not in default.provenance.parameters  # default reports are unchanged
 
-    for args, text in ((["--pin", "0.2", "--pout", "0.1"], "PIN (0.2) must be less than POUT (0.1)"),
-                       (["--pin", "2"], "PIN and POUT must be between 0 and 1"),
-                       (["--candidates", "provider,nope"], "unknown breakdown 'nope'"),
-                       (["--removal", "score"], "--removal")):
+    for args, text in (
+        (["--pin", "0.2", "--pout", "0.1"], "PIN (0.2) must be less than POUT (0.1)"),
+        (["--pin", "2"], "PIN and POUT must be between 0 and 1"),
+        (["--candidates", "provider,nope"], "unknown breakdown 'nope'"),
+        (["--removal", "score"], "--removal"),
+    ):
         out = tmp_path / "bad.html"
         res = runner.invoke(app, ["report", "-o", str(out), "--data", str(store_dir), *args])
         assert res.exit_code == 2 and text in res.stderr, (args, res.stderr)

@@ -40,7 +40,9 @@ def fixture_cases() -> pl.DataFrame:
 def write_fixture_store(path: Path, frame: pl.DataFrame | None = None) -> Path:
     frame = fixture_cases() if frame is None else frame
     with store.locked(path):
-        store.write_store(path, frame, [{"source": "report_cases.csv", "sha256": "0" * 64, "rows": frame.height}])
+        store.write_store(
+            path, frame, [{"source": "report_cases.csv", "sha256": "0" * 64, "rows": frame.height}]
+        )
     return path
 
 
@@ -59,8 +61,12 @@ def check_snapshot(name: str, text: str) -> None:
     if UPDATE or not path.exists():
         path.write_text(text, encoding="utf-8")
         if not UPDATE:
-            raise AssertionError(f"snapshot {name} did not exist and was written; run the tests again")
+            raise AssertionError(
+                f"snapshot {name} did not exist and was written; run the tests again"
+            )
         return
     expected = path.read_text(encoding="utf-8")
-    assert text == expected, (f"{name} differs from its snapshot; if the change is intended, rerun with "
-                              "HMIP_UPDATE_SNAPSHOTS=1 and review the diff")
+    assert text == expected, (
+        f"{name} differs from its snapshot; if the change is intended, rerun with "
+        "HMIP_UPDATE_SNAPSHOTS=1 and review the diff"
+    )

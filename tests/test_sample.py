@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import polars as pl
+from test_rates_support import exact_cases
 from typer.testing import CliRunner
 
 from hmip_cli import rates
 from hmip_cli.cli.app import app
-
-from test_rates_support import exact_cases
 
 
 def bulletin_sample() -> pl.DataFrame:
@@ -17,20 +16,24 @@ def bulletin_sample() -> pl.DataFrame:
     spread over two inspections (Durham: the first 500 cases)."""
     recs = []
     for i in range(1066):
-        recs.append({
-            "inspection": "Durham" if i < 500 else "Essex",
-            "provider": "CRC" if i < 672 else "NPS",
-            "gender": "female" if i < 156 else "male",
-            "supervision": "post_custody" if i >= 566 else "community",
-            "rosh": "high" if i < 170 else "very_high" if i < 177 else "low",
-            "mappa": i % 4 == 1 or i in (0, 2, 4, 6),  # 267 + 4 = 271
-        })
+        recs.append(
+            {
+                "inspection": "Durham" if i < 500 else "Essex",
+                "provider": "CRC" if i < 672 else "NPS",
+                "gender": "female" if i < 156 else "male",
+                "supervision": "post_custody" if i >= 566 else "community",
+                "rosh": "high" if i < 170 else "very_high" if i < 177 else "low",
+                "mappa": i % 4 == 1 or i in (0, 2, 4, 6),  # 267 + 4 = 271
+            }
+        )
     return exact_cases(recs)
 
 
 def _by_char(frame, group="all"):
-    return {r["characteristic"]: (r["n"], r["base"], r["not_recorded"])
-            for r in frame.filter(pl.col("group") == group).iter_rows(named=True)}
+    return {
+        r["characteristic"]: (r["n"], r["base"], r["not_recorded"])
+        for r in frame.filter(pl.col("group") == group).iter_rows(named=True)
+    }
 
 
 def test_profile_counts_and_percentages():
@@ -49,7 +52,9 @@ def test_profile_counts_and_percentages():
 
 
 def test_unknown_values_are_counted_not_hidden():
-    cases = exact_cases([{"gender": "female"}, {"gender": "male"}, {"gender": None}, {"gender": None}])
+    cases = exact_cases(
+        [{"gender": "female"}, {"gender": "male"}, {"gender": None}, {"gender": None}]
+    )
     out = _by_char(rates.sample_profile(cases))
     assert out["female"] == (1, 2, 2)
     assert out["all_cases"] == (4, 4, 0)

@@ -17,12 +17,20 @@ def test_dictionary_lists_every_stored_and_derived_column():
     result = runner.invoke(app, ["schema", "--format", "json"])
     assert result.exception is None and result.exit_code == 0
     rows = json.loads(result.stdout)
-    assert [r["name"] for r in rows] == [c.name for c in schema.COLUMNS] + [c.name for c in schema.DERIVED]
+    assert [r["name"] for r in rows] == [c.name for c in schema.COLUMNS] + [
+        c.name for c in schema.DERIVED
+    ]
     by = {r["name"]: r for r in rows}
-    assert by["supervision"]["allowed_values"] == "community (Community sentence); post_custody (Post-custody)"
+    assert (
+        by["supervision"]["allowed_values"]
+        == "community (Community sentence); post_custody (Post-custody)"
+    )
     assert by["age"]["allowed_values"] == "16 to 100"
     assert by["case_id"]["required"] is True
-    assert "priority is yes" in by[schema.judgement_column("accommodation", "availability")]["applicable"]
+    assert (
+        "priority is yes"
+        in by[schema.judgement_column("accommodation", "availability")]["applicable"]
+    )
     assert by["age_group"]["kind"] == "derived"
     assert result.stderr == ""
 
@@ -30,7 +38,10 @@ def test_dictionary_lists_every_stored_and_derived_column():
 def test_dictionary_as_csv_and_table():
     csv = runner.invoke(app, ["schema", "--format", "csv"])
     assert csv.exit_code == 0
-    assert csv.stdout.splitlines()[0] == "name,type,required,allowed_values,applicable,kind,description"
+    assert (
+        csv.stdout.splitlines()[0]
+        == "name,type,required,allowed_values,applicable,kind,description"
+    )
     table = runner.invoke(app, ["schema"])
     assert table.exit_code == 0 and "ogrs_band" in table.stdout
 

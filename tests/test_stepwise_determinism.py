@@ -27,8 +27,9 @@ def test_collapsed_design_rows_are_in_a_fixed_order():
     first = build_design(cases, "thinking_delivered", CANDIDATES, None)
     assert first.collapsed
     for _ in range(10):
-        again = build_design(cases.sample(fraction=1.0, shuffle=True, seed=_), "thinking_delivered",
-                             CANDIDATES, None)
+        again = build_design(
+            cases.sample(fraction=1.0, shuffle=True, seed=_), "thinking_delivered", CANDIDATES, None
+        )
         assert np.array_equal(first.X, again.X)
         assert np.array_equal(first.w, again.w) and np.array_equal(first.y, again.y)
 

@@ -62,7 +62,9 @@ def test_constant_candidate_is_excluded_before_step_0():
     r = stepwise(f, "y", ["a", "const", "b", "cnum"])
     assert codes(r).count("constant") == 2
     msgs = [p.message for p in r.problems if p.code == "constant"]
-    assert any("'const' has only one level (same)" in m and "excluded before step 0" in m for m in msgs)
+    assert any(
+        "'const' has only one level (same)" in m and "excluded before step 0" in m for m in msgs
+    )
     assert any("'cnum' has the same value (2.5)" in m for m in msgs)
     assert all(s.term != "const" for s in r.steps[0].not_in_equation)
 
@@ -81,7 +83,9 @@ def test_collinear_pair_second_term_not_eligible():
 
 
 def test_collinear_numeric_pair():
-    f = _frame().with_columns(num2=2 * pl.col("num") + 1, y=pl.col("num") + np.random.default_rng(1).normal(size=400) > 0)
+    f = _frame().with_columns(
+        num2=2 * pl.col("num") + 1, y=pl.col("num") + np.random.default_rng(1).normal(size=400) > 0
+    )
     r = stepwise(f, "y", ["num", "num2"])
     assert r.final_terms in (("num",), ("num2",))
     assert "collinear" in codes(r)
@@ -129,9 +133,18 @@ def test_reference_first_and_named():
     last = stepwise(f, "y", ["a"])
     first = stepwise(f, "y", ["a"], reference="first")
     named = stepwise(f, "y", ["a"], reference={"a": "y"})
-    assert [c.parameter for c in last.final.in_equation if c.kind == "parameter"] == ["a(x)", "a(y)"]
-    assert [c.parameter for c in first.final.in_equation if c.kind == "parameter"] == ["a(y)", "a(z)"]
-    assert [c.parameter for c in named.final.in_equation if c.kind == "parameter"] == ["a(x)", "a(z)"]
+    assert [c.parameter for c in last.final.in_equation if c.kind == "parameter"] == [
+        "a(x)",
+        "a(y)",
+    ]
+    assert [c.parameter for c in first.final.in_equation if c.kind == "parameter"] == [
+        "a(y)",
+        "a(z)",
+    ]
+    assert [c.parameter for c in named.final.in_equation if c.kind == "parameter"] == [
+        "a(x)",
+        "a(z)",
+    ]
     # The fit does not depend on the coding.
     assert first.final.minus_2ll == pytest.approx(last.final.minus_2ll, rel=1e-12)
 

@@ -40,7 +40,9 @@ def _signature(r):
 def test_collapsed_and_row_level_paths_agree(case):
     frame, cands, pin, removal = case
     a = stepwise(frame, "y", cands, pin=pin, pout=min(pin * 2, 0.9), removal=removal)
-    b = stepwise(frame, "y", cands, pin=pin, pout=min(pin * 2, 0.9), removal=removal, collapse=False)
+    b = stepwise(
+        frame, "y", cands, pin=pin, pout=min(pin * 2, 0.9), removal=removal, collapse=False
+    )
     assert a.collapsed and not b.collapsed
     assert _signature(a) == _signature(b)
     assert a.n == b.n
@@ -76,7 +78,9 @@ def test_row_order_does_not_matter(case, seed):
 def test_fits_are_cached_by_term_set():
     rng = np.random.default_rng(0)
     n = 500
-    f = pl.DataFrame({"y": rng.random(n) < 0.4, **{f"v{j}": rng.choice(["a", "b"], n) for j in range(5)}})
+    f = pl.DataFrame(
+        {"y": rng.random(n) < 0.4, **{f"v{j}": rng.choice(["a", "b"], n) for j in range(5)}}
+    )
     r = stepwise(f, "y", [f"v{j}" for j in range(5)], pin=0.9, pout=0.95)
     k = len(r.steps) - 1
     # every model fitted at most once: no more fits than distinct term sets touched

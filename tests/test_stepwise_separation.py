@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hmip_cli.stepwise import stepwise
 from hmip_cli.stepwise import fit as F
+from hmip_cli.stepwise import stepwise
 
 DATA = Path(__file__).parent / "data" / "stepwise"
 REL = 1e-6
@@ -53,7 +53,12 @@ def test_strong_covariate_is_not_separation_and_matches_r(strong):
     s0, s1, s2 = r.steps
     # R (tests/data/stepwise/reference.R, block "strong.csv"):
     #   fstep(st, "y", c("x", "z", "g", "noise")) with g a factor, contr.treatment(3, base = 3)
-    for t, v in {"x": 75.2129709679, "z": 4.88776129265, "g": 0.728513729785, "noise": 0.122211751195}.items():
+    for t, v in {
+        "x": 75.2129709679,
+        "z": 4.88776129265,
+        "g": 0.728513729785,
+        "noise": 0.122211751195,
+    }.items():
         close(score(s0, t).score, v)
     close(s0.log_likelihood, -137.818339054)
     for t, v in {"z": 13.8748486091, "g": 1.08100421039, "noise": 2.40793407863}.items():
@@ -64,8 +69,11 @@ def test_strong_covariate_is_not_separation_and_matches_r(strong):
     close(s1.if_removed[0].change_minus_2ll, 134.566213962)
     close(s2.statistic, 13.8748486091)
     close(s2.p, 0.00019539592707)
-    for name, b, se in [("Constant", -0.829135852539, 0.311869502378), ("x", 1.404596879, 0.202323567596),
-                        ("z", 1.77756350416, 0.503428829669)]:
+    for name, b, se in [
+        ("Constant", -0.829135852539, 0.311869502378),
+        ("x", 1.404596879, 0.202323567596),
+        ("z", 1.77756350416, 0.503428829669),
+    ]:
         close(coef(s2, name).b, b)
         close(coef(s2, name).se, se)
     close(s2.log_likelihood, -63.2069051347)

@@ -80,8 +80,19 @@ def test_info_shows_counts_and_provenance_without_case_ids(tmp_path):
     two = make_cases(4, seed=2, inspection="Leeds")
     write_csv(one, tmp_path / "durham.csv")
     write_csv(two, tmp_path / "leeds.csv")
-    assert runner.invoke(app, ["ingest", str(tmp_path / "durham.csv"), str(tmp_path / "leeds.csv"),
-                               "--data", str(data)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "ingest",
+                str(tmp_path / "durham.csv"),
+                str(tmp_path / "leeds.csv"),
+                "--data",
+                str(data),
+            ],
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(app, ["info", "--data", str(data), "--format", "json"])
     assert result.exit_code == 0 and result.stderr == ""
     tables = {t["title"]: t["rows"] for t in json.loads(result.stdout)}

@@ -101,8 +101,9 @@ def test_notes_are_rare_and_obviously_synthetic(cases):
 
 
 def test_one_to_five_priorities(cases):
-    n = cases.select(pl.sum_horizontal(
-        [pl.col(schema.priority_column(f)).cast(pl.Int8) for f in schema.FACTORS])).to_series()
+    n = cases.select(
+        pl.sum_horizontal([pl.col(schema.priority_column(f)).cast(pl.Int8) for f in schema.FACTORS])
+    ).to_series()
     assert n.min() >= 1
     assert n.max() == schema.MAX_PRIORITIES  # reached, never exceeded
 
@@ -126,14 +127,18 @@ def test_judgements_null_exactly_where_not_applicable(cases):
 def test_contributions_imply_involvement(cases):
     """A factor-level contribution is recorded only in cases where that organisation type
     delivered interventions, i.e. where its harm-focus question was asked."""
-    for m, q in ((synth._mk("contracted"), "contracted_harm_focus"),
-                 (synth._mk("partner"), "partner_harm_focus")):
+    for m, q in (
+        (synth._mk("contracted"), "contracted_harm_focus"),
+        (synth._mk("partner"), "partner_harm_focus"),
+    ):
         any_contrib = pl.any_horizontal(
-            [pl.col(schema.judgement_column(f, m)).is_not_null() for f in schema.FACTORS])
+            [pl.col(schema.judgement_column(f, m)).is_not_null() for f in schema.FACTORS]
+        )
         bad = cases.filter(any_contrib & pl.col(q).is_null())
         assert bad.height == 0, m
-    info_without_delivery = cases.filter(pl.col("contracted_info_review").is_not_null()
-                                         & pl.col("contracted_harm_focus").is_null())
+    info_without_delivery = cases.filter(
+        pl.col("contracted_info_review").is_not_null() & pl.col("contracted_harm_focus").is_null()
+    )
     assert info_without_delivery.height == 0
 
 
@@ -142,9 +147,19 @@ def test_one_case_works():
     assert one.height == 1 and one.schema == schema.stored_schema()
 
 
-@pytest.mark.parametrize("n, seed, prefix", [(0, 1, "SYN"), (-5, 1, "SYN"), (10, -1, "SYN"),
-                                             (synth.MAX_CASES + 1, 1, "SYN"), (10, 1, "syn"),
-                                             (10, 1, "A B"), (True, 1, "SYN"), (1.5, 1, "SYN")])
+@pytest.mark.parametrize(
+    "n, seed, prefix",
+    [
+        (0, 1, "SYN"),
+        (-5, 1, "SYN"),
+        (10, -1, "SYN"),
+        (synth.MAX_CASES + 1, 1, "SYN"),
+        (10, 1, "syn"),
+        (10, 1, "A B"),
+        (True, 1, "SYN"),
+        (1.5, 1, "SYN"),
+    ],
+)
 def test_bad_arguments_are_bad_requests(n, seed, prefix):
     with pytest.raises(BadRequest):
         synth.generate(n, seed, id_prefix=prefix)
@@ -168,7 +183,12 @@ def test_messy_export_looks_like_a_real_export(cases):
     yn = messy.get_column("Accom - interventions available?")
     assert set(yn.unique().to_list()) == {"Y", "N", "N/A", ""}
     assert set(messy.get_column("Gender").unique().to_list()) == {"M", "F"}
-    assert set(messy.get_column("RoSH").unique().to_list()) == {"Low", "Medium", "High", "Very high"}
+    assert set(messy.get_column("RoSH").unique().to_list()) == {
+        "Low",
+        "Medium",
+        "High",
+        "Very high",
+    }
     assert "Licence" in messy.get_column("Sentence type").to_list()
     assert "Post-custody" in messy.get_column("Sentence type").to_list()
     assert messy.get_column("Inspection date").str.contains(r"^\d{2}/\d{2}/\d{4}$").all()
@@ -220,8 +240,23 @@ def test_cli_default_id_prefix_is_the_library_default():
 
 def test_cli_output_file_messy_and_mapping(tmp_path):
     out, mapping = tmp_path / "e.csv", tmp_path / "m.toml"
-    result = runner.invoke(app, ["synth", "-n", "50", "-s", "3", "--messy", "--id-prefix", "ABC",
-                                 "--output", str(out), "--mapping-output", str(mapping)])
+    result = runner.invoke(
+        app,
+        [
+            "synth",
+            "-n",
+            "50",
+            "-s",
+            "3",
+            "--messy",
+            "--id-prefix",
+            "ABC",
+            "--output",
+            str(out),
+            "--mapping-output",
+            str(mapping),
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert "Wrote 50 synthetic cases" in result.stderr
@@ -230,13 +265,16 @@ def test_cli_output_file_messy_and_mapping(tmp_path):
     assert oct(out.stat().st_mode & 0o777) == "0o644"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--cases", "-3"], "between 1 and"),
-    (["--cases", "0"], "between 1 and"),
-    (["--seed", "-1"], "seed"),
-    (["--mapping-output", "m.toml"], "needs --messy"),
-    (["--id-prefix", "a b"], "prefix"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--cases", "-3"], "between 1 and"),
+        (["--cases", "0"], "between 1 and"),
+        (["--seed", "-1"], "seed"),
+        (["--mapping-output", "m.toml"], "needs --messy"),
+        (["--id-prefix", "a b"], "prefix"),
+    ],
+)
 def test_cli_bad_arguments_exit_2_with_a_clear_message(args, message):
     result = runner.invoke(app, ["synth", *args])
     assert result.exit_code == 2
@@ -266,11 +304,16 @@ def test_examples_cases_csv_is_hmip_synth_1066_seed_1():
 
 def test_examples_export_and_mapping_regenerate():
     cases = synth.generate(200, 2, id_prefix=synth.EXPORT_ID_PREFIX)
-    assert (EXAMPLES / "export" / "cases_export.csv").read_bytes() == \
-        synth.messy_csv_text(cases, 2).encode("utf-8")
-    assert (EXAMPLES / "export" / "mapping.toml").read_bytes() == \
-        synth.messy_mapping_toml().encode("utf-8")
+    assert (EXAMPLES / "export" / "cases_export.csv").read_bytes() == synth.messy_csv_text(
+        cases, 2
+    ).encode("utf-8")
+    assert (EXAMPLES / "export" / "mapping.toml").read_bytes() == synth.messy_mapping_toml().encode(
+        "utf-8"
+    )
     ids = set(pl.read_csv(EXAMPLES / "cases.csv", columns=["case_id"]).get_column("case_id"))
-    export_ids = set(pl.read_csv(EXAMPLES / "export" / "cases_export.csv", columns=["Case ref"],
-                                 infer_schema=False).get_column("Case ref"))
+    export_ids = set(
+        pl.read_csv(
+            EXAMPLES / "export" / "cases_export.csv", columns=["Case ref"], infer_schema=False
+        ).get_column("Case ref")
+    )
     assert not ids & export_ids

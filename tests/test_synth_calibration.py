@@ -22,9 +22,9 @@ import numpy as np
 import polars as pl
 import pytest
 import statsmodels.api as sm
+from test_synth_support import PRINTED_PROVIDER_DIFFERENCES
 
 from hmip_cli import schema, synth
-from test_synth_support import PRINTED_PROVIDER_DIFFERENCES
 
 N = 200_000
 SEED = 20190122
@@ -62,9 +62,17 @@ def test_sample_composition(cases):
         eth_missing=pl.col("ethnicity").is_null().mean(),
         ogrs_missing=pl.col("ogrs_score").is_null().mean(),
     ).row(0, named=True)
-    targets = {"crc": 672 / 1066, "female": 156 / 1066, "post": 500 / 1066, "rosh": 177 / 1066,
-               "mappa": 271 / 1066, "under_30": 0.40, "bame": 0.15, "eth_missing": 0.02,
-               "ogrs_missing": 0.03}
+    targets = {
+        "crc": 672 / 1066,
+        "female": 156 / 1066,
+        "post": 500 / 1066,
+        "rosh": 177 / 1066,
+        "mappa": 271 / 1066,
+        "under_30": 0.40,
+        "bame": 0.15,
+        "eth_missing": 0.02,
+        "ogrs_missing": 0.03,
+    }
     for key, target in targets.items():
         assert within(share[key], target, N), (key, share[key], target)
     recorded = cases.filter(pl.col("ogrs_score").is_not_null())
@@ -72,12 +80,21 @@ def test_sample_composition(cases):
 
 
 def test_nps_holds_the_high_risk_and_mappa_cases(cases):
-    by = cases.group_by("provider").agg(pl.col("rosh_high").mean(), pl.col("mappa").mean()).sort("provider")
+    by = (
+        cases.group_by("provider")
+        .agg(pl.col("rosh_high").mean(), pl.col("mappa").mean())
+        .sort("provider")
+    )
     crc, nps = by.row(0, named=True), by.row(1, named=True)
     assert crc["rosh_high"] < 0.05 and nps["rosh_high"] > 0.35
     assert crc["mappa"] < 0.06 and nps["mappa"] > 0.55
     # and MAPPA goes with high RoSH within the NPS
-    n = cases.filter(pl.col("nps")).group_by("rosh_high").agg(pl.col("mappa").mean()).sort("rosh_high")
+    n = (
+        cases.filter(pl.col("nps"))
+        .group_by("rosh_high")
+        .agg(pl.col("mappa").mean())
+        .sort("rosh_high")
+    )
     assert n.get_column("mappa")[1] > n.get_column("mappa")[0] + 0.2
 
 
@@ -110,8 +127,11 @@ def test_figures_1_to_4(cases):
 
 def test_figure_rates_are_the_bulletins():
     # figures.csv, spot checks (the whole table is typed in synth._FIGURES)
-    acc, ete, fin = synth._fk("accommodation"), synth._fk("education_training_employment"), \
-        synth._fk("financial_management")
+    acc, ete, fin = (
+        synth._fk("accommodation"),
+        synth._fk("education_training_employment"),
+        synth._fk("financial_management"),
+    )
     assert synth.FIGURE_RATES[(acc, "availability")] == 0.74
     assert synth.FIGURE_RATES[(ete, "contracted")] == 0.70
     assert synth.FIGURE_RATES[(acc, "partner")] == 0.73
@@ -120,8 +140,10 @@ def test_figure_rates_are_the_bulletins():
 
 def test_tables_1_and_2_rates_and_ns(cases):
     bulletin_n = {  # tables.csv, "All cases" / CRC / NPS
-        "contracted_harm_focus": (249, 150, 99), "contracted_info_review": (180, 127, 53),
-        "partner_harm_focus": (406, 183, 223), "partner_info_review": (391, 215, 176),
+        "contracted_harm_focus": (249, 150, 99),
+        "contracted_info_review": (180, 127, 53),
+        "partner_harm_focus": (406, 183, 223),
+        "partner_info_review": (391, 215, 176),
     }
     n_crc = cases.filter(~pl.col("nps")).height
     for q, target in synth.QUESTION_RATES.items():
@@ -149,18 +171,31 @@ def test_figure_3_and_4_sample_sizes_like_the_bulletin(cases):
 
 # --- planted differences, and no others ---------------------------------------------------
 
-PREDICTORS = ("nps", "female", "age_30_plus", "post_custody", "ogrs_high", "bame", "rosh_high", "mappa")
+PREDICTORS = (
+    "nps",
+    "female",
+    "age_30_plus",
+    "post_custody",
+    "ogrs_high",
+    "bame",
+    "rosh_high",
+    "mappa",
+)
 
 
 def _fit(cases: pl.DataFrame, outcome: str):
     """Logistic regression of outcome on all PREDICTORS, on data collapsed by pattern."""
-    d = (cases.filter(pl.col(outcome).is_not_null())
-         .group_by([*PREDICTORS, outcome]).agg(pl.len().alias("w"))
-         .sort([*PREDICTORS, outcome]))
+    d = (
+        cases.filter(pl.col(outcome).is_not_null())
+        .group_by([*PREDICTORS, outcome])
+        .agg(pl.len().alias("w"))
+        .sort([*PREDICTORS, outcome])
+    )
     X = sm.add_constant(d.select(PREDICTORS).to_numpy().astype(float))
     y = d.get_column(outcome).to_numpy().astype(float)
-    fit = sm.GLM(y, X, family=sm.families.Binomial(),
-                 freq_weights=d.get_column("w").to_numpy().astype(float)).fit(tol=1e-10)
+    fit = sm.GLM(
+        y, X, family=sm.families.Binomial(), freq_weights=d.get_column("w").to_numpy().astype(float)
+    ).fit(tol=1e-10)
     return dict(zip(PREDICTORS, fit.params[1:])), dict(zip(PREDICTORS, fit.bse[1:]))
 
 
@@ -168,7 +203,9 @@ def _all_outcomes():
     out = []
     for f in schema.FACTORS:
         for m in schema.MEASURES:
-            out.append((schema.judgement_column(f, m), synth.PLANTED_EFFECTS.get((f.key, m.key), {})))
+            out.append(
+                (schema.judgement_column(f, m), synth.PLANTED_EFFECTS.get((f.key, m.key), {}))
+            )
     for q in schema.QUESTIONS:
         out.append((q.column, synth.QUESTION_EFFECTS.get(q.column, {})))
     return out
@@ -193,11 +230,20 @@ def test_provider_differences_have_the_bulletins_size(cases):
     """Group rates for the planted provider differences are close to the printed ones."""
     for (fname, m), (p_nps, p_crc) in PRINTED_PROVIDER_DIFFERENCES.items():
         col = schema.judgement_column(synth._fk(fname), m)
-        by = cases.filter(pl.col(col).is_not_null()).group_by("nps").agg(pl.col(col).mean()).sort("nps")
+        by = (
+            cases.filter(pl.col(col).is_not_null())
+            .group_by("nps")
+            .agg(pl.col(col).mean())
+            .sort("nps")
+        )
         crc, nps = by.get_column(col).to_list()
         assert abs(crc - p_crc) < 0.04 and abs(nps - p_nps) < 0.04, (fname, m, crc, nps)
-    by = cases.filter(pl.col("partner_info_review").is_not_null()).group_by("nps") \
-        .agg(pl.col("partner_info_review").mean()).sort("nps")
+    by = (
+        cases.filter(pl.col("partner_info_review").is_not_null())
+        .group_by("nps")
+        .agg(pl.col("partner_info_review").mean())
+        .sort("nps")
+    )
     crc, nps = by.get_column("partner_info_review").to_list()
     assert abs(crc - 0.64) < 0.04 and abs(nps - 0.82) < 0.04
 
@@ -209,8 +255,12 @@ def test_no_raw_provider_difference_in_delivery_where_none_was_planted(cases):
         col = schema.judgement_column(f, "delivery")
         if synth.PLANTED_EFFECTS.get((f.key, "delivery")):
             continue
-        g = cases.filter(pl.col(col).is_not_null()).group_by("nps").agg(
-            pl.col(col).mean().alias("p"), pl.len().alias("n")).sort("nps")
+        g = (
+            cases.filter(pl.col(col).is_not_null())
+            .group_by("nps")
+            .agg(pl.col(col).mean().alias("p"), pl.len().alias("n"))
+            .sort("nps")
+        )
         (p0, p1), (n0, n1) = g.get_column("p").to_list(), g.get_column("n").to_list()
         pooled = (p0 * n0 + p1 * n1) / (n0 + n1)
         se = math.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))

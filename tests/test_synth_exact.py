@@ -13,9 +13,9 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from test_synth_support import PRINTED_PROVIDER_DIFFERENCES
 
 from hmip_cli import schema, synth
-from test_synth_support import PRINTED_PROVIDER_DIFFERENCES
 
 r = synth._round_half_up
 
@@ -31,7 +31,7 @@ def _counts(d: pl.DataFrame) -> dict[str, int]:
         nps=(pl.col("provider") == "NPS").sum(),
         female=(pl.col("gender") == "female").sum(),
         post_custody=(pl.col("supervision") == "post_custody").sum(),
-        rosh_high=(pl.col("rosh") .is_in(["high", "very_high"])).sum(),
+        rosh_high=(pl.col("rosh").is_in(["high", "very_high"])).sum(),
         mappa=pl.col("mappa").sum(),
     ).row(0, named=True)
 
@@ -43,8 +43,14 @@ def test_example_sample_profile_is_the_bulletins(example):
     # sample.csv: 1,066 cases; 672 CRC / 394 NPS; 156 female; 500 post-custody;
     # 177 high/very high RoSH; 271 MAPPA
     assert example.height == 1066
-    assert _counts(example) == {"crc": 672, "nps": 394, "female": 156, "post_custody": 500,
-                                "rosh_high": 177, "mappa": 271}
+    assert _counts(example) == {
+        "crc": 672,
+        "nps": 394,
+        "female": 156,
+        "post_custody": 500,
+        "rosh_high": 177,
+        "mappa": 271,
+    }
 
 
 def test_example_priorities_printed_in_the_bulletin(example):
@@ -98,8 +104,12 @@ def test_example_planted_differences_point_the_bulletins_way(example):
     and 15/23 NPS, a 24.5-point difference for the printed 20)."""
     for (fname, m), (p_nps, p_crc) in PRINTED_PROVIDER_DIFFERENCES.items():
         col = schema.judgement_column(synth._fk(fname), m)
-        by = example.filter(pl.col(col).is_not_null()).group_by("provider") \
-            .agg(pl.col(col).mean()).sort("provider")
+        by = (
+            example.filter(pl.col(col).is_not_null())
+            .group_by("provider")
+            .agg(pl.col(col).mean())
+            .sort("provider")
+        )
         crc, nps = by.get_column(col).to_list()
         assert nps > crc, (fname, m)
         assert abs((nps - crc) - (p_nps - p_crc)) < 0.06, (fname, m, crc, nps)
@@ -127,15 +137,19 @@ def test_margins_are_exact_for_any_n(n, seed):
     assert d.get_column("ethnicity").null_count() == r(n * synth.P_ETHNICITY_MISSING)
     assert (d.get_column("ethnic_group") == "bame").sum() == r(n * synth.P_BAME)
     for f in schema.FACTORS:
-        assert d.get_column(schema.priority_column(f)).sum() == r(n * synth.PRIORITY_PREVALENCE[f.key])
+        assert d.get_column(schema.priority_column(f)).sum() == r(
+            n * synth.PRIORITY_PREVALENCE[f.key]
+        )
         for m in schema.MEASURES:
             s = d.get_column(schema.judgement_column(f, m)).drop_nulls()
             assert s.sum() == r(s.len() * synth.FIGURE_RATES[(f.key, m.key)]), (f.key, m.key)
     n_crc = c["crc"]
     n_by = {"CRC": n_crc, "NPS": n - n_crc}
-    for q, share in (("contracted_harm_focus", synth.P_CONTRACTED_DELIVERED),
-                     ("partner_harm_focus", synth.P_PARTNER_DELIVERED),
-                     ("partner_info_review", synth.P_PARTNER_INFO_TOTAL)):
+    for q, share in (
+        ("contracted_harm_focus", synth.P_CONTRACTED_DELIVERED),
+        ("partner_harm_focus", synth.P_PARTNER_DELIVERED),
+        ("partner_info_review", synth.P_PARTNER_INFO_TOTAL),
+    ):
         by = d.filter(pl.col(q).is_not_null()).group_by("provider").len().sort("provider")
         assert by.get_column("len").to_list() == [r(n_by[p] * share[p]) for p in ("CRC", "NPS")], q
     for q in schema.QUESTIONS:

@@ -44,10 +44,13 @@ def test_every_command_has_runnable_looking_examples():
 @pytest.fixture
 def scratch(tmp_path, monkeypatch):
     (tmp_path / "examples" / "export").mkdir(parents=True)
-    (tmp_path / "examples" / "cases.csv").write_text(synth.to_csv_text(synth.generate(300, 1)), encoding="utf-8")
+    (tmp_path / "examples" / "cases.csv").write_text(
+        synth.to_csv_text(synth.generate(300, 1)), encoding="utf-8"
+    )
     small = synth.generate(80, 2, id_prefix="SYX")
-    (tmp_path / "examples" / "export" / "cases_export.csv").write_text(synth.messy_csv_text(small, 2),
-                                                                       encoding="utf-8")
+    (tmp_path / "examples" / "export" / "cases_export.csv").write_text(
+        synth.messy_csv_text(small, 2), encoding="utf-8"
+    )
     shutil.copy(ROOT / "examples" / "export" / "mapping.toml", tmp_path / "examples" / "export")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HMIP_DATA", str(tmp_path / "store"))
@@ -64,7 +67,10 @@ def run_line(line: str) -> None:
             i = args.index(">")
             target, args = args[i + 1], args[:i]
         result = runner.invoke(app, args[1:])
-        assert result.exception is None or isinstance(result.exception, SystemExit), (line, result.exception)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            line,
+            result.exception,
+        )
         assert result.exit_code == 0, (line, result.stderr[-2000:])
         assert "Traceback" not in result.stderr
         if target:

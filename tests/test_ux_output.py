@@ -67,11 +67,30 @@ def test_info_table_uses_display_labels_and_machine_formats_keep_snake_case(real
     r = invoke("info")
     assert r.exit_code == 0, r.stderr
     out = clean(r.stdout)
-    for label in ("Cases", "Inspections", "First inspection", "Last inspection", "Content hash",
-                  "Inspection", "Provider", "First date", "File", "Rows", "SHA-256", "hmip version"):
+    for label in (
+        "Cases",
+        "Inspections",
+        "First inspection",
+        "Last inspection",
+        "Content hash",
+        "Inspection",
+        "Provider",
+        "First date",
+        "File",
+        "Rows",
+        "SHA-256",
+        "hmip version",
+    ):
         assert label in out, label
-    for snake in ("n_cases", "first_inspection_date", "last_inspection_date", "n_inspections",
-                  "content_hash", "ingested_at", "hmip_version"):
+    for snake in (
+        "n_cases",
+        "first_inspection_date",
+        "last_inspection_date",
+        "n_inspections",
+        "content_hash",
+        "ingested_at",
+        "hmip_version",
+    ):
         assert snake not in out, snake
     csv = invoke("info", "--format", "csv").stdout.splitlines()[0].split(",")
     assert {"n_cases", "first_inspection_date", "content_hash", "ingested_at", "sha256"} <= set(csv)
@@ -112,7 +131,9 @@ def test_regress_table_has_three_decimals_and_sig_without_exponents(store):
 
 
 def test_regress_machine_formats_keep_full_precision(store):
-    csv = invoke("regress", "--factor", "accommodation", "--measure", "delivery", "--format", "csv").stdout
+    csv = invoke(
+        "regress", "--factor", "accommodation", "--measure", "delivery", "--format", "csv"
+    ).stdout
     assert "<.001" not in csv
     frame = pl.read_csv(io.StringIO(csv), infer_schema_length=None)
     assert frame.schema["p"] == pl.Float64 and frame.schema["b"] == pl.Float64
@@ -131,21 +152,33 @@ def test_regress_all_human_view_and_one_warning_per_model_and_problem(store):
         assert header in out, header
     assert "n_dropped" not in out and "p_wald" not in out and "e-0" not in out
     frame = pl.read_csv(io.StringIO(invoke("regress", "--all", "--fdr", "--format", "csv").stdout))
-    assert {"model", "n_dropped", "odds_ratio", "ci_low", "ci_high", "p", "p_wald", "p_fdr", "note"} \
-        <= set(frame.columns)
+    assert {
+        "model",
+        "n_dropped",
+        "odds_ratio",
+        "ci_low",
+        "ci_high",
+        "p",
+        "p_wald",
+        "p_fdr",
+        "note",
+    } <= set(frame.columns)
 
 
 # ---- narrow terminals: numbers are never cut, lines never run past the width ------------
 
 
 @pytest.mark.parametrize("columns", [60, 80, 120])
-@pytest.mark.parametrize("args", [
-    ["rates", "--measure", "delivery", "--by", "provider"],
-    ["rates", "--measure", "availability", "--by", "ethnicity", "--suppress"],
-    ["protection", "--by", "provider"],
-    ["sample", "--by", "provider"],
-    ["regress", "--factor", "accommodation", "--measure", "delivery"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rates", "--measure", "delivery", "--by", "provider"],
+        ["rates", "--measure", "availability", "--by", "ethnicity", "--suppress"],
+        ["protection", "--by", "provider"],
+        ["sample", "--by", "provider"],
+        ["regress", "--factor", "accommodation", "--measure", "delivery"],
+    ],
+)
 def test_narrow_terminals_keep_every_number_whole(store, monkeypatch, columns, args):
     monkeypatch.setenv("COLUMNS", str(columns))
     out = clean(invoke(*args).stdout)
@@ -153,8 +186,12 @@ def test_narrow_terminals_keep_every_number_whole(store, monkeypatch, columns, a
     monkeypatch.setenv("COLUMNS", "400")
     wide = clean(invoke(*args).stdout)
     # every number in the wide table appears whole in the narrow one
-    numbers = set(re.findall(r"(?<![\w.])[-+<]?\d[\d,]*(?:\.\d+)?(?:\u2013\d[\d,]*\.\d+)?(?![\w.])", wide))
-    narrow_numbers = set(re.findall(r"(?<![\w.])[-+<]?\d[\d,]*(?:\.\d+)?(?:\u2013\d[\d,]*\.\d+)?(?![\w.])", out))
+    numbers = set(
+        re.findall(r"(?<![\w.])[-+<]?\d[\d,]*(?:\.\d+)?(?:\u2013\d[\d,]*\.\d+)?(?![\w.])", wide)
+    )
+    narrow_numbers = set(
+        re.findall(r"(?<![\w.])[-+<]?\d[\d,]*(?:\.\d+)?(?:\u2013\d[\d,]*\.\d+)?(?![\w.])", out)
+    )
     assert numbers <= narrow_numbers, sorted(numbers - narrow_numbers)[:10]
 
 
@@ -162,16 +199,19 @@ words = st.text(alphabet="abcdefghij ", min_size=0, max_size=30)
 
 
 @settings(max_examples=60, deadline=None)
-@given(width=st.integers(30, 140), n_rows=st.integers(1, 6), n_num=st.integers(1, 7),
-       data=st.data())
+@given(
+    width=st.integers(30, 140), n_rows=st.integers(1, 6), n_num=st.integers(1, 7), data=st.data()
+)
 def test_any_table_at_any_width_keeps_numbers_whole(width, n_rows, n_num, data):
     import os
 
     frame = {"label": [data.draw(words) for _ in range(n_rows)]}
     for j in range(n_num):
-        frame[f"value_{j}"] = [data.draw(st.integers(-10**7, 10**7)) for _ in range(n_rows)]
+        frame[f"value_{j}"] = [data.draw(st.integers(-(10**7), 10**7)) for _ in range(n_rows)]
     frame["ratio"] = [data.draw(st.floats(-1e4, 1e4, allow_nan=False)) for _ in range(n_rows)]
-    t = Table(pl.DataFrame(frame), title="T", display={"value_0": "A rather long header for a number"})
+    t = Table(
+        pl.DataFrame(frame), title="T", display={"value_0": "A rather long header for a number"}
+    )
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(width)
     try:
@@ -198,10 +238,16 @@ def test_titles_are_not_squeezed_to_the_table_width(store, monkeypatch):
 # ---- outputs that cannot be written ----------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ["rates"], ["info"], ["schema"], ["synth", "--cases", "5"],
-    ["chart", "figure1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rates"],
+        ["info"],
+        ["schema"],
+        ["synth", "--cases", "5"],
+        ["chart", "figure1"],
+    ],
+)
 def test_output_under_a_file_is_one_clear_usage_error(real_store, tmp_path, args):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -232,21 +278,40 @@ def test_output_onto_a_directory_is_a_usage_error(real_store, tmp_path):
 
 
 def test_regress_where_filters_notes_and_drops_the_fixed_candidate(store):
-    r = invoke("regress", "--factor", "accommodation", "--measure", "delivery", "--where", "provider=NPS")
+    r = invoke(
+        "regress", "--factor", "accommodation", "--measure", "delivery", "--where", "provider=NPS"
+    )
     assert r.exit_code == 0, r.stderr
     n_nps = int((store["provider"].cast(pl.String) == "NPS").sum())
     assert f"Cases selected: provider = NPS ({n_nps:,} cases)." in clean(r.stdout)
     assert "only one level" not in r.stderr  # provider is constant by construction: not a candidate
-    got = json.loads(invoke("regress", "--factor", "accommodation", "--measure", "delivery", "--where",
-                            "provider=NPS", "--format", "json").stdout)
+    got = json.loads(
+        invoke(
+            "regress",
+            "--factor",
+            "accommodation",
+            "--measure",
+            "delivery",
+            "--where",
+            "provider=NPS",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert got[0]["where"].startswith("Cases selected: provider = NPS")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--factor", "ete", "--where", "provider=XYZ"], "unknown value 'XYZ'"),
-    (["--factor", "ete", "--where", "provider"], "key=value"),
-    (["--input", "x.csv", "--outcome", "y", "--candidates", "a", "--where", "provider=NPS"], "--where filters the store"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--factor", "ete", "--where", "provider=XYZ"], "unknown value 'XYZ'"),
+        (["--factor", "ete", "--where", "provider"], "key=value"),
+        (
+            ["--input", "x.csv", "--outcome", "y", "--candidates", "a", "--where", "provider=NPS"],
+            "--where filters the store",
+        ),
+    ],
+)
 def test_regress_where_errors(store, args, message):
     r = invoke("regress", *args)
     assert r.exit_code == 2 and r.stdout == ""
@@ -275,20 +340,48 @@ def test_head_one_is_quiet_for_every_command_and_format(real_store, tmp_path):
     import sys
 
     hmip = f"{sys.executable} -m hmip_cli"
-    commands = ["info", "schema", "sample --by provider", "rates --by provider", "protection",
-                "regress --factor accommodation --measure delivery"]
-    formats = ["table", "csv", "tsv", "json", "markdown", "table"]  # every format, spread over the commands
+    commands = [
+        "info",
+        "schema",
+        "sample --by provider",
+        "rates --by provider",
+        "protection",
+        "regress --factor accommodation --measure delivery",
+    ]
+    formats = [
+        "table",
+        "csv",
+        "tsv",
+        "json",
+        "markdown",
+        "table",
+    ]  # every format, spread over the commands
     lines = [f"{hmip} {c} --format {f} | head -1" for c, f in zip(commands, formats)]
-    lines += [f"{hmip} rates --chart | head -1", f"{hmip} chart figure1 | head -1",
-              f"{hmip} synth --cases 3000 | head -1", f"{hmip} demo --format csv | head -1"]
+    lines += [
+        f"{hmip} rates --chart | head -1",
+        f"{hmip} chart figure1 | head -1",
+        f"{hmip} synth --cases 3000 | head -1",
+        f"{hmip} demo --format csv | head -1",
+    ]
     # one shell, one python start-up per command; each line reports its exit code and stderr
-    script = "\n".join(f"( {line} >/dev/null 2>{tmp_path}/err{i}; echo \"{i} ${{PIPESTATUS[0]}}\" ) &"
-                       for i, line in enumerate(lines)) + "\nwait"
+    script = (
+        "\n".join(
+            f'( {line} >/dev/null 2>{tmp_path}/err{i}; echo "{i} ${{PIPESTATUS[0]}}" ) &'
+            for i, line in enumerate(lines)
+        )
+        + "\nwait"
+    )
     env = {**os.environ, "HMIP_DATA": str(real_store), "COLUMNS": "80"}
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
     for row in done.stdout.split("\n"):
         if not row.strip():
             continue
         i, code = row.split()
         err = (tmp_path / f"err{i}").read_text()
-        assert code == "0" and "Traceback" not in err and "Error" not in err, (lines[int(i)], code, err)
+        assert code == "0" and "Traceback" not in err and "Error" not in err, (
+            lines[int(i)],
+            code,
+            err,
+        )

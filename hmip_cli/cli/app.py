@@ -36,8 +36,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")] = False,
 ) -> None:
     if debug:
@@ -46,7 +50,7 @@ def root(
 
 def _register_commands() -> None:
     # One module per command group; the order here is the order in `hmip --help`.
-    from hmip_cli.cli import (  # noqa: PLC0415
+    from hmip_cli.cli import (
         demo_cmd,
         info_cmd,
         ingest_cmd,
@@ -57,8 +61,16 @@ def _register_commands() -> None:
         synth_cmd,
     )
 
-    for module in (demo_cmd, ingest_cmd, info_cmd, schema_cmd, synth_cmd, rates_cmd, regress_cmd,
-                   report_cmd):
+    for module in (
+        demo_cmd,
+        ingest_cmd,
+        info_cmd,
+        schema_cmd,
+        synth_cmd,
+        rates_cmd,
+        regress_cmd,
+        report_cmd,
+    ):
         module.register(app)
 
 

@@ -17,17 +17,30 @@ from hmip_cli.render import Format
 
 FormatOpt = Annotated[
     Format,
-    typer.Option("--format", "-f", help="Output format: table (for people), csv, tsv, json, markdown."),
+    typer.Option(
+        "--format", "-f", help="Output format: table (for people), csv, tsv, json, markdown."
+    ),
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout (written atomically).",
-                 dir_okay=False),
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file instead of stdout (written atomically).",
+        dir_okay=False,
+    ),
 ]
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", metavar="DIR", help="The store directory. Default: $HMIP_DATA, else ~/.local/share/hmip.",
-                 envvar="HMIP_DATA", show_envvar=True, file_okay=False),
+    typer.Option(
+        "--data",
+        metavar="DIR",
+        help="The store directory. Default: $HMIP_DATA, else ~/.local/share/hmip.",
+        envvar="HMIP_DATA",
+        show_envvar=True,
+        file_okay=False,
+    ),
 ]
 
 
@@ -39,15 +52,23 @@ class Removal(str, Enum):
 
 
 PinOpt = Annotated[
-    float, typer.Option("--pin", metavar="P", show_default=True, help="Entry: score-test p must be below this."),
+    float,
+    typer.Option(
+        "--pin", metavar="P", show_default=True, help="Entry: score-test p must be below this."
+    ),
 ]
 PoutOpt = Annotated[
-    float, typer.Option("--pout", metavar="P", show_default=True, help="Removal: p above this removes a term."),
+    float,
+    typer.Option(
+        "--pout", metavar="P", show_default=True, help="Removal: p above this removes a term."
+    ),
 ]
 RemovalOpt = Annotated[
-    Removal, typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), wald, or conditional."),
+    Removal,
+    typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), wald, or conditional."),
 ]
 DEFAULT_CANDIDATES = ",".join(schema.DEFAULT_BREAKDOWNS)
+
 
 def load_cases(data: Path | None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the
@@ -61,7 +82,9 @@ def stderr_console():
     # Created lazily so test runners can capture stderr (see ECOSYSTEM.md).
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, no_color=True if "NO_COLOR" in os.environ else None)
+    return Console(
+        stderr=True, highlight=False, no_color=True if "NO_COLOR" in os.environ else None
+    )
 
 
 def say(message: str, style: str | None = None) -> None:

@@ -54,52 +54,78 @@ class DemoResults:
     protection: pl.DataFrame
 
 
-def run_demo(store_dir: Path, *, min_n: int = R.DEFAULT_MIN_N, suppress: bool = False) -> DemoResults:
+def run_demo(
+    store_dir: Path, *, min_n: int = R.DEFAULT_MIN_N, suppress: bool = False
+) -> DemoResults:
     """Ingest the example into `store_dir` (replacing nothing: it must hold no store) and
     compute the bulletin's outputs from the store."""
     from hmip_cli import store
     from hmip_cli.ingest import ingest_files
 
     if store.read_meta(store_dir) is not None:
-        raise BadRequest(f"{store_dir} already holds a store; give --keep an empty or new directory")
+        raise BadRequest(
+            f"{store_dir} already holds a store; give --keep an empty or new directory"
+        )
     source = example_path()
     if not source.is_file():
         raise BadRequest(f"the bundled example {source} is missing; reinstall hmip")
     ingest_files([source], data=store_dir)
     cases = store.load_cases(store_dir)
     both = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=min_n, suppress=suppress)
-    return DemoResults(source=source, store=store_dir, n_cases=cases.height,
-                       sample=R.sample_profile(cases), rates=both.rates, protection=both.protection)
+    return DemoResults(
+        source=source,
+        store=store_dir,
+        n_cases=cases.height,
+        sample=R.sample_profile(cases),
+        rates=both.rates,
+        protection=both.protection,
+    )
 
 
 def demo_tables(res: DemoResults, fmt: Format, *, min_n: int) -> list[Table]:
     """Sample profile, Figures 1-4 (all cases), Tables 1-2; long frames for machine formats."""
     if tables.is_human(fmt):
         figures = res.rates.filter(pl.col("breakdown") == R.ALL)
-        return (tables.sample_tables(res.sample, fmt)
-                + tables.rates_tables(figures, fmt, min_n=min_n)
-                + tables.protection_tables(res.protection, fmt, min_n=min_n))
-    return [Table(res.sample, title="Sample profile"),
-            Table(res.rates, title="Figures 1-4"),
-            Table(res.protection, title="Tables 1-2")]
+        return (
+            tables.sample_tables(res.sample, fmt)
+            + tables.rates_tables(figures, fmt, min_n=min_n)
+            + tables.protection_tables(res.protection, fmt, min_n=min_n)
+        )
+    return [
+        Table(res.sample, title="Sample profile"),
+        Table(res.rates, title="Figures 1-4"),
+        Table(res.protection, title="Tables 1-2"),
+    ]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     @handle_errors
     def demo_cmd(
-        keep: Annotated[Path | None, typer.Option(
-            "--keep", metavar="DIR", file_okay=False,
-            help="Keep the demo store in DIR (new or empty) to explore with other commands "
-                 "(--data DIR). Default: a temporary store, removed afterwards.")] = None,
+        keep: Annotated[
+            Path | None,
+            typer.Option(
+                "--keep",
+                metavar="DIR",
+                file_okay=False,
+                help="Keep the demo store in DIR (new or empty) to explore with other commands "
+                "(--data DIR). Default: a temporary store, removed afterwards.",
+            ),
+        ] = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = False,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
-        report: Annotated[Path | None, typer.Option(
-            "--report", metavar="FILE", dir_okay=False,
-            help="Also write the full report (key findings, figures, tables, stepwise differences) "
-                 "to FILE: .html, .md or .xlsx, with the same --min-n and --suppress.")] = None,
+        report: Annotated[
+            Path | None,
+            typer.Option(
+                "--report",
+                metavar="FILE",
+                dir_okay=False,
+                help="Also write the full report (key findings, figures, tables, stepwise differences) "
+                "to FILE: .html, .md or .xlsx, with the same --min-n and --suppress.",
+            ),
+        ] = None,
     ) -> None:
         """Reproduce the bulletin from the bundled example: ingest 1,066 example cases
         into a temporary store, then print the sample profile, Figures 1-4 (rates per
@@ -119,9 +145,8 @@ def register(app: typer.Typer) -> None:
           hmip demo --report demo.html
         """
         if report is not None:
-            from hmip_cli.report.write import infer_format
-
             from hmip_cli.fileio import check_writable
+            from hmip_cli.report.write import infer_format
 
             infer_format(report)  # an unknown extension is a usage error before any work
             check_writable(report)
@@ -131,12 +156,20 @@ def register(app: typer.Typer) -> None:
             check_writable(output)
         with contextlib.ExitStack() as stack:
             if keep is None:
-                store_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hmip-demo-")))
+                store_dir = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(prefix="hmip-demo-"))
+                )
             else:
                 store_dir = keep
             res = run_demo(store_dir, min_n=min_n, suppress=suppress)
-            say(f"Demo: {res.n_cases:,} example cases from {res.source.name} ingested into "
-                + (f"{store_dir} (kept)." if keep is not None else "a temporary store (removed afterwards)."))
+            say(
+                f"Demo: {res.n_cases:,} example cases from {res.source.name} ingested into "
+                + (
+                    f"{store_dir} (kept)."
+                    if keep is not None
+                    else "a temporary store (removed afterwards)."
+                )
+            )
             emit(demo_tables(res, fmt, min_n=min_n), fmt, output)
             if report is not None:
                 from hmip_cli.report.content import ReportParams

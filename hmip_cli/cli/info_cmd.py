@@ -22,20 +22,25 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
     from hmip_cli import store
 
     cases, si = store.load_cases_and_info(data)  # one read of the store for both
-    summary = pl.DataFrame({
-        "store": [str(si.path)],
-        "n_cases": [si.n_cases],
-        "n_inspections": [len(si.inspections)],
-        "first_inspection_date": [si.first_date],
-        "last_inspection_date": [si.last_date],
-        "n_files": [len(si.files)],
-        "content_hash": [cut(si.content_hash)],
-    })
+    summary = pl.DataFrame(
+        {
+            "store": [str(si.path)],
+            "n_cases": [si.n_cases],
+            "n_inspections": [len(si.inspections)],
+            "first_inspection_date": [si.first_date],
+            "last_inspection_date": [si.last_date],
+            "n_files": [len(si.files)],
+            "content_hash": [cut(si.content_hash)],
+        }
+    )
     counts = (
         cases.lazy()
         .group_by("inspection", "provider")
-        .agg(n_cases=pl.len().cast(pl.Int64),
-             first_date=pl.col("inspection_date").min(), last_date=pl.col("inspection_date").max())
+        .agg(
+            n_cases=pl.len().cast(pl.Int64),
+            first_date=pl.col("inspection_date").min(),
+            last_date=pl.col("inspection_date").max(),
+        )
         .with_columns(pl.col("provider").cast(pl.String))
         .sort("inspection", "provider", nulls_last=True)
         .collect()
@@ -49,21 +54,54 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
             "hmip_version": [f.get("hmip_version") for f in si.files],
             "mapping": [(f.get("mapping") or {}).get("name") for f in si.files],
         },
-        schema={"source": pl.String, "rows": pl.Int64, "ingested_at": pl.String, "sha256": pl.String,
-                "hmip_version": pl.String, "mapping": pl.String},
+        schema={
+            "source": pl.String,
+            "rows": pl.Int64,
+            "ingested_at": pl.String,
+            "sha256": pl.String,
+            "hmip_version": pl.String,
+            "mapping": pl.String,
+        },
     )
     # Headers for people; machine formats keep the snake_case columns (public API).
     return [
-        Table(summary, "Store", vertical=True,
-              display={"store": "Store", "n_cases": "Cases", "n_inspections": "Inspections",
-                       "first_inspection_date": "First inspection", "last_inspection_date": "Last inspection",
-                       "n_files": "Files ingested", "content_hash": "Content hash"}),
-        Table(counts, "Cases per inspection and provider",
-              display={"inspection": "Inspection", "provider": "Provider", "n_cases": "Cases",
-                       "first_date": "First date", "last_date": "Last date"}),
-        Table(files, "Files ingested (provenance)",
-              display={"source": "File", "rows": "Rows", "ingested_at": "Ingested at (UTC)",
-                       "sha256": "SHA-256", "hmip_version": "hmip version", "mapping": "Mapping"}),
+        Table(
+            summary,
+            "Store",
+            vertical=True,
+            display={
+                "store": "Store",
+                "n_cases": "Cases",
+                "n_inspections": "Inspections",
+                "first_inspection_date": "First inspection",
+                "last_inspection_date": "Last inspection",
+                "n_files": "Files ingested",
+                "content_hash": "Content hash",
+            },
+        ),
+        Table(
+            counts,
+            "Cases per inspection and provider",
+            display={
+                "inspection": "Inspection",
+                "provider": "Provider",
+                "n_cases": "Cases",
+                "first_date": "First date",
+                "last_date": "Last date",
+            },
+        ),
+        Table(
+            files,
+            "Files ingested (provenance)",
+            display={
+                "source": "File",
+                "rows": "Rows",
+                "ingested_at": "Ingested at (UTC)",
+                "sha256": "SHA-256",
+                "hmip_version": "hmip version",
+                "mapping": "Mapping",
+            },
+        ),
     ]
 
 

@@ -18,19 +18,43 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def ingest(
-    files: Annotated[list[str], typer.Argument(
-        help="Case files: .csv, .tsv, .xlsx, .sav or .parquet; '-' reads CSV from stdin.",
-        metavar="FILE", show_default=False)],
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Case files: .csv, .tsv, .xlsx, .sav or .parquet; '-' reads CSV from stdin.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
     data: DataOpt = None,
-    mapping: Annotated[Path | None, typer.Option(
-        "--mapping", "-m", help="A TOML mapping file: rename columns, recode answers (docs/mapping.md).",
-        metavar="MAP.toml")] = None,
-    sheet: Annotated[str | None, typer.Option(metavar="NAME", help="Excel sheet to read (default: the first).")] = None,
-    encoding: Annotated[str | None, typer.Option(
-        metavar="ENC", help="Text encoding of CSV files when not UTF-8, e.g. cp1252 (Excel on Windows).")] = None,
-    inspection: Annotated[str | None, typer.Option(
-        metavar="NAME", help="Inspection name for files without an inspection column.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Start the store afresh with these files.")] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="A TOML mapping file: rename columns, recode answers (docs/mapping.md).",
+            metavar="MAP.toml",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Excel sheet to read (default: the first).")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ENC",
+            help="Text encoding of CSV files when not UTF-8, e.g. cp1252 (Excel on Windows).",
+        ),
+    ] = None,
+    inspection: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Inspection name for files without an inspection column."
+        ),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Start the store afresh with these files.")
+    ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
     """Validate case files and add them to the store.
@@ -54,15 +78,26 @@ def ingest(
 
     paths = [Path(f) if f != "-" else f for f in files]
     with _progress_for(files) as progress:
-        result = ingest_files(paths, data=data, mapping=mapping, sheet=sheet, encoding=encoding,
-                              inspection=inspection, replace_store=replace, strict=strict,
-                              progress=progress)
+        result = ingest_files(
+            paths,
+            data=data,
+            mapping=mapping,
+            sheet=sheet,
+            encoding=encoding,
+            inspection=inspection,
+            replace_store=replace,
+            strict=strict,
+            progress=progress,
+        )
     for w in result.warnings:
         say(f"warning: {w}", style="yellow")
     files_text = ", ".join(f["source"] for f in result.files)
-    say(f"Ingested {result.cases_added:,} cases from {files_text} into {result.store} "
+    say(
+        f"Ingested {result.cases_added:,} cases from {files_text} into {result.store} "
         f"({result.n_cases:,} cases in the store"
-        + (f"; {len(result.warnings)} warning(s)" if result.warnings else "") + ").")
+        + (f"; {len(result.warnings)} warning(s)" if result.warnings else "")
+        + ")."
+    )
 
 
 class _NoProgress:
@@ -80,8 +115,13 @@ class _BarProgress:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                            console=Console(stderr=True), transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self.bar.__enter__()
         self.task = self.bar.add_task("reading", total=None)
         return self.update

@@ -17,22 +17,34 @@ _BREAKDOWN_KEYS = ", ".join(b.key for b in schema.BREAKDOWNS)
 
 WhereOpt = Annotated[
     list[str] | None,
-    typer.Option("--where", "-w", metavar="KEY=VALUE",
-                 help="Only cases with KEY=VALUE (repeatable; all must hold). Keys: breakdown keys "
-                      f"({_BREAKDOWN_KEYS}) or stored categorical columns; values by code or label, "
-                      "any case; several values separated by commas; 'not recorded' for unknown."),
+    typer.Option(
+        "--where",
+        "-w",
+        metavar="KEY=VALUE",
+        help="Only cases with KEY=VALUE (repeatable; all must hold). Keys: breakdown keys "
+        f"({_BREAKDOWN_KEYS}) or stored categorical columns; values by code or label, "
+        "any case; several values separated by commas; 'not recorded' for unknown.",
+    ),
 ]
 MinNOpt = Annotated[
     int,
-    typer.Option("--min-n", min=1, metavar="N", show_default=True,
-                 help="Rates with fewer applicable cases than this are marked [low] (or, with "
-                      "--suppress, not shown). Default 30: below it the 95% interval around a 50% "
-                      "rate is wider than +/-17 points."),
+    typer.Option(
+        "--min-n",
+        min=1,
+        metavar="N",
+        show_default=True,
+        help="Rates with fewer applicable cases than this are marked [low] (or, with "
+        "--suppress, not shown). Default 30: below it the 95% interval around a 50% "
+        "rate is wider than +/-17 points.",
+    ),
 ]
 SuppressOpt = Annotated[
     bool,
-    typer.Option("--suppress", help="Replace rates below --min-n by [c], and suppress a second group "
-                                    "in the same breakdown so the first cannot be worked out."),
+    typer.Option(
+        "--suppress",
+        help="Replace rates below --min-n by [c], and suppress a second group "
+        "in the same breakdown so the first cannot be worked out.",
+    ),
 ]
 
 
@@ -64,8 +76,15 @@ def register(app: typer.Typer) -> None:
     @app.command("sample")
     @handle_errors
     def sample_cmd(
-        by: Annotated[list[str] | None, typer.Option(
-            "--by", "-b", metavar="KEY", help=f"Also give the profile for each group of this breakdown ({_BREAKDOWN_KEYS}).")] = None,
+        by: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--by",
+                "-b",
+                metavar="KEY",
+                help=f"Also give the profile for each group of this breakdown ({_BREAKDOWN_KEYS}).",
+            ),
+        ] = None,
         where: WhereOpt = None,
         data: DataOpt = None,
         fmt: FormatOpt = Format.table,
@@ -94,21 +113,47 @@ def register(app: typer.Typer) -> None:
     @app.command("rates", epilog=None)
     @handle_errors
     def rates_cmd(
-        measure: Annotated[list[str] | None, typer.Option(
-            "--measure", "-m", metavar="MEASURE", help="availability (Figure 1), delivery (2), contracted (3), partner (4). "
-                                    "Repeatable; default all four, one table each.")] = None,
-        factor: Annotated[list[str] | None, typer.Option(
-            "--factor", metavar="FACTOR", help="Factor key (repeatable; default all ten in the bulletin's order): "
-                             + ", ".join(f.key for f in schema.FACTORS) + ".")] = None,
-        by: Annotated[list[str] | None, typer.Option(
-            "--by", "-b", metavar="KEY", help=f"Break down by this variable, groups side by side with their difference "
-                               f"(repeatable: one table per breakdown). Keys: {_BREAKDOWN_KEYS}.")] = None,
+        measure: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--measure",
+                "-m",
+                metavar="MEASURE",
+                help="availability (Figure 1), delivery (2), contracted (3), partner (4). "
+                "Repeatable; default all four, one table each.",
+            ),
+        ] = None,
+        factor: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--factor",
+                metavar="FACTOR",
+                help="Factor key (repeatable; default all ten in the bulletin's order): "
+                + ", ".join(f.key for f in schema.FACTORS)
+                + ".",
+            ),
+        ] = None,
+        by: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--by",
+                "-b",
+                metavar="KEY",
+                help=f"Break down by this variable, groups side by side with their difference "
+                f"(repeatable: one table per breakdown). Keys: {_BREAKDOWN_KEYS}.",
+            ),
+        ] = None,
         where: WhereOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = False,
-        chart: Annotated[bool, typer.Option(
-            "--chart", help="Draw text bars instead of a table: per factor (and group), % yes with n; "
-                            "readable without colour.")] = False,
+        chart: Annotated[
+            bool,
+            typer.Option(
+                "--chart",
+                help="Draw text bars instead of a table: per factor (and group), % yes with n; "
+                "readable without colour.",
+            ),
+        ] = False,
         data: DataOpt = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
@@ -129,25 +174,45 @@ def register(app: typer.Typer) -> None:
           hmip rates --measure delivery --chart
         """
         cases = load_cases(data)
-        frame = R.rates(cases, measures=measure, factors=factor, by=by, where=where, min_n=min_n,
-                        suppress=suppress)
+        frame = R.rates(
+            cases,
+            measures=measure,
+            factors=factor,
+            by=by,
+            where=where,
+            min_n=min_n,
+            suppress=suppress,
+        )
         if chart:
             from hmip_cli.render import write_text
             from hmip_cli.report.terminal import text_chart_for
 
             write_text(text_chart_for(frame, min_n=min_n, to_file=output is not None), output)
             return
-        emit(tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)), fmt, output)
+        emit(
+            tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),
+            fmt,
+            output,
+        )
 
     rates_cmd.__doc__ = rates_cmd.__doc__.replace(
-        "{columns}", COLUMNS_RATES.replace("\n", "\n        ").rstrip() + "\n")
+        "{columns}", COLUMNS_RATES.replace("\n", "\n        ").rstrip() + "\n"
+    )
 
     @app.command("protection")
     @handle_errors
     def protection_cmd(
-        by: Annotated[list[str] | None, typer.Option(
-            "--by", "-b", metavar="KEY", help="Breakdowns to show (repeatable). Default: the bulletin's "
-                               + ", ".join(schema.DEFAULT_BREAKDOWNS) + f". Keys: {_BREAKDOWN_KEYS}.")] = None,
+        by: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--by",
+                "-b",
+                metavar="KEY",
+                help="Breakdowns to show (repeatable). Default: the bulletin's "
+                + ", ".join(schema.DEFAULT_BREAKDOWNS)
+                + f". Keys: {_BREAKDOWN_KEYS}.",
+            ),
+        ] = None,
         where: WhereOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = False,
@@ -172,7 +237,11 @@ def register(app: typer.Typer) -> None:
           hmip protection --by provider --by mappa --format json
         """
         cases = load_cases(data)
-        frame = R.protection(cases, by=by or schema.DEFAULT_BREAKDOWNS, where=where, min_n=min_n,
-                             suppress=suppress)
-        emit(tables.protection_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),
-             fmt, output)
+        frame = R.protection(
+            cases, by=by or schema.DEFAULT_BREAKDOWNS, where=where, min_n=min_n, suppress=suppress
+        )
+        emit(
+            tables.protection_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),
+            fmt,
+            output,
+        )

@@ -11,13 +11,21 @@ import polars as pl
 import typer
 
 from hmip_cli.cli.common import (
-    DEFAULT_CANDIDATES, DataOpt, FormatOpt, OutputOpt, PinOpt, PoutOpt, Removal, RemovalOpt, handle_errors,
-    load_cases, say,
+    DEFAULT_CANDIDATES,
+    DataOpt,
+    FormatOpt,
+    OutputOpt,
+    PinOpt,
+    PoutOpt,
+    Removal,
+    RemovalOpt,
+    handle_errors,
+    load_cases,
+    say,
 )
 from hmip_cli.errors import BadRequest
 from hmip_cli.jsonsafe import json_safe
 from hmip_cli.render import Format, Table, emit, write_text
-
 
 HELP = """Forward stepwise logistic regression, as SPSS LOGISTIC REGRESSION /METHOD=FSTEP.
 
@@ -104,93 +112,256 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
 
     pre = f"{heading}: " if heading else ""
     tables: list[Table] = []
-    cases = pl.DataFrame({"cases": ["Included in analysis", "Missing cases", "Total"],
-                          "n": [res.n, res.n_dropped, res.n_total]})
-    tables.append(Table(cases, f"{pre}Case Processing Summary", display={"cases": "Cases", "n": "N"},
-                        notes=[f"Dependent variable: {res.outcome}; event (coded 1) = {res.event}, "
-                               f"non-event (0) = {res.nonevent}. Method: {res.method}, PIN {res.pin:g}, "
-                               f"POUT {res.pout:g}."]))
+    cases = pl.DataFrame(
+        {
+            "cases": ["Included in analysis", "Missing cases", "Total"],
+            "n": [res.n, res.n_dropped, res.n_total],
+        }
+    )
+    tables.append(
+        Table(
+            cases,
+            f"{pre}Case Processing Summary",
+            display={"cases": "Cases", "n": "N"},
+            notes=[
+                f"Dependent variable: {res.outcome}; event (coded 1) = {res.event}, "
+                f"non-event (0) = {res.nonevent}. Method: {res.method}, PIN {res.pin:g}, "
+                f"POUT {res.pout:g}."
+            ],
+        )
+    )
     if res.codings:
         rows = []
         for c in res.codings:
             for lv, n in zip(c["levels"], c["level_n"]):
                 ev = c["level_events"][c["levels"].index(lv)]
-                param = next((p for p, pl_ in zip(c["parameters"], c["parameter_levels"]) if pl_ == lv),
-                             "(reference)")
-                rows.append({"variable": c["term"], "level": lv, "n": int(n), "events": int(ev),
-                             "parameter": param})
-        tables.append(Table(pl.DataFrame(rows), f"{pre}Categorical Variables Codings",
-                            display={"variable": "Variable", "level": "Level", "n": "Frequency",
-                                     "events": "Events", "parameter": "Parameter"},
-                            notes=["Indicator coding; the reference level has no parameter."]))
+                param = next(
+                    (p for p, pl_ in zip(c["parameters"], c["parameter_levels"]) if pl_ == lv),
+                    "(reference)",
+                )
+                rows.append(
+                    {
+                        "variable": c["term"],
+                        "level": lv,
+                        "n": int(n),
+                        "events": int(ev),
+                        "parameter": param,
+                    }
+                )
+        tables.append(
+            Table(
+                pl.DataFrame(rows),
+                f"{pre}Categorical Variables Codings",
+                display={
+                    "variable": "Variable",
+                    "level": "Level",
+                    "n": "Frequency",
+                    "events": "Events",
+                    "parameter": "Parameter",
+                },
+                notes=["Indicator coding; the reference level has no parameter."],
+            )
+        )
     steps = res.steps
-    summary = pl.DataFrame([{"step": s.number, "minus_2ll": s.minus_2ll, "cox_snell_r2": s.cox_snell_r2,
-                             "nagelkerke_r2": s.nagelkerke_r2} for s in steps[1:]],
-                           schema={"step": pl.Int64, "minus_2ll": pl.Float64, "cox_snell_r2": pl.Float64,
-                                   "nagelkerke_r2": pl.Float64})
+    summary = pl.DataFrame(
+        [
+            {
+                "step": s.number,
+                "minus_2ll": s.minus_2ll,
+                "cox_snell_r2": s.cox_snell_r2,
+                "nagelkerke_r2": s.nagelkerke_r2,
+            }
+            for s in steps[1:]
+        ],
+        schema={
+            "step": pl.Int64,
+            "minus_2ll": pl.Float64,
+            "cox_snell_r2": pl.Float64,
+            "nagelkerke_r2": pl.Float64,
+        },
+    )
     omni = []
     for s in steps[1:]:
-        for kind, chi in (("Step", s.omnibus_step), ("Block", s.omnibus_block), ("Model", s.omnibus_model)):
-            omni.append({"step": s.number, "test": kind, "chi_square": chi.chi_square, "df": chi.df, "p": chi.p})
-    hl = [{"step": s.number, "chi_square": s.hosmer_lemeshow.chi_square, "df": s.hosmer_lemeshow.df,
-           "p": s.hosmer_lemeshow.p} for s in steps[1:] if s.hosmer_lemeshow]
+        for kind, chi in (
+            ("Step", s.omnibus_step),
+            ("Block", s.omnibus_block),
+            ("Model", s.omnibus_model),
+        ):
+            omni.append(
+                {
+                    "step": s.number,
+                    "test": kind,
+                    "chi_square": chi.chi_square,
+                    "df": chi.df,
+                    "p": chi.p,
+                }
+            )
+    hl = [
+        {
+            "step": s.number,
+            "chi_square": s.hosmer_lemeshow.chi_square,
+            "df": s.hosmer_lemeshow.df,
+            "p": s.hosmer_lemeshow.p,
+        }
+        for s in steps[1:]
+        if s.hosmer_lemeshow
+    ]
     cls = []
     for s in steps:
         d = s.classification.to_dict()
-        cls.append({"step": s.number, "observed": res.nonevent, f"predicted_{res.nonevent}":
-                    d["nonevent_predicted_nonevent"], f"predicted_{res.event}": d["nonevent_predicted_event"],
-                    "percent_correct": d["percent_correct_nonevent"]})
-        cls.append({"step": s.number, "observed": res.event, f"predicted_{res.nonevent}":
-                    d["event_predicted_nonevent"], f"predicted_{res.event}": d["event_predicted_event"],
-                    "percent_correct": d["percent_correct_event"]})
-        cls.append({"step": s.number, "observed": "Overall percentage", f"predicted_{res.nonevent}": None,
-                    f"predicted_{res.event}": None, "percent_correct": d["percent_correct"]})
+        cls.append(
+            {
+                "step": s.number,
+                "observed": res.nonevent,
+                f"predicted_{res.nonevent}": d["nonevent_predicted_nonevent"],
+                f"predicted_{res.event}": d["nonevent_predicted_event"],
+                "percent_correct": d["percent_correct_nonevent"],
+            }
+        )
+        cls.append(
+            {
+                "step": s.number,
+                "observed": res.event,
+                f"predicted_{res.nonevent}": d["event_predicted_nonevent"],
+                f"predicted_{res.event}": d["event_predicted_event"],
+                "percent_correct": d["percent_correct_event"],
+            }
+        )
+        cls.append(
+            {
+                "step": s.number,
+                "observed": "Overall percentage",
+                f"predicted_{res.nonevent}": None,
+                f"predicted_{res.event}": None,
+                "percent_correct": d["percent_correct"],
+            }
+        )
     for s in steps:
         title = f"{pre}{_step_name(s)}"
-        tables.append(Table(coefficients_frame(s.in_equation).drop("kind"), f"{title}: Variables in the Equation",
-                            display={"parameter": "", "b": "B", "se": "S.E.", "wald": "Wald", "df": "df",
-                                     "p": "Sig.", "exp_b": "Exp(B)", "ci_low": "Exp(B) 95% CI lower",
-                                     "ci_high": "Exp(B) 95% CI upper"},
-                            p_columns=("p",),
-                            hidden=("term", "level", "reference", "reliable"),
-                            notes=["Exp(B) and its CI are left empty where the model is unreliable "
-                                   "(separation) or the odds ratio is beyond 1e6."]
-                            if not all(c.reliable for c in s.in_equation) else []))
+        tables.append(
+            Table(
+                coefficients_frame(s.in_equation).drop("kind"),
+                f"{title}: Variables in the Equation",
+                display={
+                    "parameter": "",
+                    "b": "B",
+                    "se": "S.E.",
+                    "wald": "Wald",
+                    "df": "df",
+                    "p": "Sig.",
+                    "exp_b": "Exp(B)",
+                    "ci_low": "Exp(B) 95% CI lower",
+                    "ci_high": "Exp(B) 95% CI upper",
+                },
+                p_columns=("p",),
+                hidden=("term", "level", "reference", "reliable"),
+                notes=[
+                    "Exp(B) and its CI are left empty where the model is unreliable "
+                    "(separation) or the odds ratio is beyond 1e6."
+                ]
+                if not all(c.reliable for c in s.in_equation)
+                else [],
+            )
+        )
         if s.if_removed:
-            tables.append(Table(if_removed_frame(s), f"{title}: Model if Term Removed",
-                                hidden=("removal_statistic", "removal_p") if res.removal == "lr" else (),
-                                display={"term": "Variable", "log_likelihood": "Model Log Likelihood",
-                                         "change_minus_2ll": "Change in -2LL", "p": "Sig. of the Change",
-                                         "removal_statistic": "Removal statistic", "removal_p": "Removal Sig."},
-                                p_columns=("p", "removal_p")))
+            tables.append(
+                Table(
+                    if_removed_frame(s),
+                    f"{title}: Model if Term Removed",
+                    hidden=("removal_statistic", "removal_p") if res.removal == "lr" else (),
+                    display={
+                        "term": "Variable",
+                        "log_likelihood": "Model Log Likelihood",
+                        "change_minus_2ll": "Change in -2LL",
+                        "p": "Sig. of the Change",
+                        "removal_statistic": "Removal statistic",
+                        "removal_p": "Removal Sig.",
+                    },
+                    p_columns=("p", "removal_p"),
+                )
+            )
         ni = not_in_frame(s)
         if ni.height:
-            tables.append(Table(ni, f"{title}: Variables not in the Equation", hidden=("term", "kind"),
-                                display={"parameter": "", "score": "Score", "p": "Sig.", "eligible": "Eligible"},
-                                p_columns=("p",)))
-    tables.append(Table(res.steps_frame(), f"{pre}Steps", notes=[f"Stopped: {res.stop_reason}."],
-                        display={"step": "Step", "action": "Action", "term": "Variable", "statistic": "Statistic",
-                                 "p": "Sig.", "minus_2ll": "-2 Log likelihood", "terms": "Variables in the model"},
-                        p_columns=("p",)))
+            tables.append(
+                Table(
+                    ni,
+                    f"{title}: Variables not in the Equation",
+                    hidden=("term", "kind"),
+                    display={
+                        "parameter": "",
+                        "score": "Score",
+                        "p": "Sig.",
+                        "eligible": "Eligible",
+                    },
+                    p_columns=("p",),
+                )
+            )
+    tables.append(
+        Table(
+            res.steps_frame(),
+            f"{pre}Steps",
+            notes=[f"Stopped: {res.stop_reason}."],
+            display={
+                "step": "Step",
+                "action": "Action",
+                "term": "Variable",
+                "statistic": "Statistic",
+                "p": "Sig.",
+                "minus_2ll": "-2 Log likelihood",
+                "terms": "Variables in the model",
+            },
+            p_columns=("p",),
+        )
+    )
     if summary.height:
-        tables.append(Table(summary, f"{pre}Model Summary",
-                            display={"step": "Step", "minus_2ll": "-2 Log likelihood",
-                                     "cox_snell_r2": "Cox & Snell R Square",
-                                     "nagelkerke_r2": "Nagelkerke R Square"}))
-        tables.append(Table(pl.DataFrame(omni), f"{pre}Omnibus Tests of Model Coefficients", p_columns=("p",),
-                            display={"step": "Step", "test": "", "chi_square": "Chi-square", "p": "Sig."}))
+        tables.append(
+            Table(
+                summary,
+                f"{pre}Model Summary",
+                display={
+                    "step": "Step",
+                    "minus_2ll": "-2 Log likelihood",
+                    "cox_snell_r2": "Cox & Snell R Square",
+                    "nagelkerke_r2": "Nagelkerke R Square",
+                },
+            )
+        )
+        tables.append(
+            Table(
+                pl.DataFrame(omni),
+                f"{pre}Omnibus Tests of Model Coefficients",
+                p_columns=("p",),
+                display={"step": "Step", "test": "", "chi_square": "Chi-square", "p": "Sig."},
+            )
+        )
     if hl:
-        tables.append(Table(pl.DataFrame(hl), f"{pre}Hosmer and Lemeshow Test", p_columns=("p",),
-                            display={"step": "Step", "chi_square": "Chi-square", "p": "Sig."},
-                            notes=["Groups: deciles of predicted probability, ties kept together "
-                                   "(SAS PROC LOGISTIC's documented rule; see docs/stepwise.md)."]))
-    tables.append(Table(pl.DataFrame(cls), f"{pre}Classification Table (cut value .500)",
-                        percent_columns=("percent_correct",),
-                        decimals={f"predicted_{res.nonevent}": 0, f"predicted_{res.event}": 0},
-                        display={"step": "Step", "observed": "Observed",
-                                 f"predicted_{res.nonevent}": f"Predicted {res.nonevent}",
-                                 f"predicted_{res.event}": f"Predicted {res.event}",
-                                 "percent_correct": "Percentage Correct"}))
+        tables.append(
+            Table(
+                pl.DataFrame(hl),
+                f"{pre}Hosmer and Lemeshow Test",
+                p_columns=("p",),
+                display={"step": "Step", "chi_square": "Chi-square", "p": "Sig."},
+                notes=[
+                    "Groups: deciles of predicted probability, ties kept together "
+                    "(SAS PROC LOGISTIC's documented rule; see docs/stepwise.md)."
+                ],
+            )
+        )
+    tables.append(
+        Table(
+            pl.DataFrame(cls),
+            f"{pre}Classification Table (cut value .500)",
+            percent_columns=("percent_correct",),
+            decimals={f"predicted_{res.nonevent}": 0, f"predicted_{res.event}": 0},
+            display={
+                "step": "Step",
+                "observed": "Observed",
+                f"predicted_{res.nonevent}": f"Predicted {res.nonevent}",
+                f"predicted_{res.event}": f"Predicted {res.event}",
+                "percent_correct": "Percentage Correct",
+            },
+        )
+    )
     return tables
 
 
@@ -213,22 +384,53 @@ def findings_table(frame: pl.DataFrame, fmt: Format, notes: list[str]) -> Table:
             finding = f"{r['groups']}; no odds ratio: the model is unreliable (see the warning)"
         else:
             finding = r["groups"]  # "CRC 54% vs NPS 74%": the direction is plain from the numbers
-        ci = (f"{r['ci_low']:.3f}\u2013{r['ci_high']:.3f}"
-              if r["ci_low"] is not None and r["ci_high"] is not None else "")
+        ci = (
+            f"{r['ci_low']:.3f}\u2013{r['ci_high']:.3f}"
+            if r["ci_low"] is not None and r["ci_high"] is not None
+            else ""
+        )
         first = r["model"] != last_model
         last_model = r["model"]
-        rows.append({"model": r["label"] if first else "", "n": r["n"] if first else None,
-                     "term": r["term"] or "none entered", "finding": finding,
-                     "odds_ratio": r["odds_ratio"], "ci": ci, "p": r["p"],
-                     **({"p_fdr": r["p_fdr"]} if "p_fdr" in frame.columns else {})})
-    schema = {"model": pl.String, "n": pl.Int64, "term": pl.String, "finding": pl.String,
-              "odds_ratio": pl.Float64, "ci": pl.String, "p": pl.Float64}
+        rows.append(
+            {
+                "model": r["label"] if first else "",
+                "n": r["n"] if first else None,
+                "term": r["term"] or "none entered",
+                "finding": finding,
+                "odds_ratio": r["odds_ratio"],
+                "ci": ci,
+                "p": r["p"],
+                **({"p_fdr": r["p_fdr"]} if "p_fdr" in frame.columns else {}),
+            }
+        )
+    schema = {
+        "model": pl.String,
+        "n": pl.Int64,
+        "term": pl.String,
+        "finding": pl.String,
+        "odds_ratio": pl.Float64,
+        "ci": pl.String,
+        "p": pl.Float64,
+    }
     if "p_fdr" in frame.columns:
         schema["p_fdr"] = pl.Float64
-    return Table(pl.DataFrame(rows, schema=schema), SWEEP_TITLE, notes=notes, right_aligned=("ci",),
-                 p_columns=("p", "p_fdr"),
-                 display={"model": "Model", "n": "n", "term": "Variable", "finding": "% yes (level vs reference)",
-                          "odds_ratio": "Odds ratio", "ci": "95% CI", "p": "Sig.", "p_fdr": "Sig. (FDR)"})
+    return Table(
+        pl.DataFrame(rows, schema=schema),
+        SWEEP_TITLE,
+        notes=notes,
+        right_aligned=("ci",),
+        p_columns=("p", "p_fdr"),
+        display={
+            "model": "Model",
+            "n": "n",
+            "term": "Variable",
+            "finding": "% yes (level vs reference)",
+            "odds_ratio": "Odds ratio",
+            "ci": "95% CI",
+            "p": "Sig.",
+            "p_fdr": "Sig. (FDR)",
+        },
+    )
 
 
 def _report_problems(res, heading: str | None = None) -> None:
@@ -236,61 +438,133 @@ def _report_problems(res, heading: str | None = None) -> None:
     for p in res.problems:
         say(f"warning: {pre}{p.message}", style="yellow")
     if not res.reliable:
-        say(f"warning: {pre}the final model is unreliable (separation or non-convergence); its odds ratios "
+        say(
+            f"warning: {pre}the final model is unreliable (separation or non-convergence); its odds ratios "
             "are not reported and selection stopped at that step. SPSS would continue stepping from its "
-            "non-converged estimates; its path past that point is not meaningful", style="yellow")
+            "non-converged estimates; its path past that point is not meaningful",
+            style="yellow",
+        )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("regress", help=HELP)
     @handle_errors
     def regress(
-        input: Annotated[Path | None, typer.Option("--input", "-i", metavar="FILE", help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN and . are missing), "
-                        "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
-                                                   dir_okay=False)] = None,
-        outcome: Annotated[str | None, typer.Option("--outcome", metavar="COLUMN", help="Binary outcome column (with --input).")] = None,
-        candidates: Annotated[str | None, typer.Option(
-            "--candidates", metavar="A,B,...", help="Comma-separated candidates: columns (with --input) or breakdown keys "
-                                 f"(store; default {DEFAULT_CANDIDATES}).")] = None,
-        categorical: Annotated[str | None, typer.Option(
-            "--categorical", metavar="A,B,...", help="Comma-separated candidates to code as indicator blocks (text, Enum and "
-                                  "Boolean columns always are). Store candidates are all categorical.")] = None,
-        factor: Annotated[str | None, typer.Option("--factor", metavar="FACTOR", help="Factor key, e.g. accommodation.")] = None,
-        measure: Annotated[str | None, typer.Option(
-            "--measure", metavar="MEASURE", help="Measure key (availability, delivery, contracted, partner); default: all four.")] = None,
-        question: Annotated[str | None, typer.Option(
-            "--question", metavar="QUESTION", help="Case-level question key, e.g. partner-info-review.")] = None,
-        all_: Annotated[bool, typer.Option("--all", help="Every factor x measure and the four questions: "
-                                                         "one findings table.")] = False,
-        fdr: Annotated[bool, typer.Option("--fdr", help="With --all: add Benjamini-Hochberg adjusted p "
-                                                        "(p_fdr) across the sweep.")] = False,
+        input: Annotated[
+            Path | None,
+            typer.Option(
+                "--input",
+                "-i",
+                metavar="FILE",
+                help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN and . are missing), "
+                "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
+                dir_okay=False,
+            ),
+        ] = None,
+        outcome: Annotated[
+            str | None,
+            typer.Option(
+                "--outcome", metavar="COLUMN", help="Binary outcome column (with --input)."
+            ),
+        ] = None,
+        candidates: Annotated[
+            str | None,
+            typer.Option(
+                "--candidates",
+                metavar="A,B,...",
+                help="Comma-separated candidates: columns (with --input) or breakdown keys "
+                f"(store; default {DEFAULT_CANDIDATES}).",
+            ),
+        ] = None,
+        categorical: Annotated[
+            str | None,
+            typer.Option(
+                "--categorical",
+                metavar="A,B,...",
+                help="Comma-separated candidates to code as indicator blocks (text, Enum and "
+                "Boolean columns always are). Store candidates are all categorical.",
+            ),
+        ] = None,
+        factor: Annotated[
+            str | None,
+            typer.Option("--factor", metavar="FACTOR", help="Factor key, e.g. accommodation."),
+        ] = None,
+        measure: Annotated[
+            str | None,
+            typer.Option(
+                "--measure",
+                metavar="MEASURE",
+                help="Measure key (availability, delivery, contracted, partner); default: all four.",
+            ),
+        ] = None,
+        question: Annotated[
+            str | None,
+            typer.Option(
+                "--question",
+                metavar="QUESTION",
+                help="Case-level question key, e.g. partner-info-review.",
+            ),
+        ] = None,
+        all_: Annotated[
+            bool,
+            typer.Option(
+                "--all", help="Every factor x measure and the four questions: one findings table."
+            ),
+        ] = False,
+        fdr: Annotated[
+            bool,
+            typer.Option(
+                "--fdr",
+                help="With --all: add Benjamini-Hochberg adjusted p (p_fdr) across the sweep.",
+            ),
+        ] = False,
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
-        reference: Annotated[list[str] | None, typer.Option(
-            "--reference", metavar="REF", help="Reference category of categorical variables: last (SPSS default) or first; "
-                                "VAR=LEVEL (or VAR=first / VAR=last) for one variable. Repeatable, e.g. "
-                                "--reference first --reference provider=NPS.")] = None,
-        event: Annotated[str | None, typer.Option(
-            "--event", metavar="VALUE", help="Outcome value that is the event (default: True, 1, or the higher/later value, "
-                            "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).")] = None,
-        where: Annotated[list[str] | None, typer.Option(
-            "--where", "-w", metavar="KEY=VALUE",
-            help="Store modes: only cases with KEY=VALUE (repeatable; as in `hmip rates --where`), "
-                 "e.g. --where provider=NPS.")] = None,
+        reference: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--reference",
+                metavar="REF",
+                help="Reference category of categorical variables: last (SPSS default) or first; "
+                "VAR=LEVEL (or VAR=first / VAR=last) for one variable. Repeatable, e.g. "
+                "--reference first --reference provider=NPS.",
+            ),
+        ] = None,
+        event: Annotated[
+            str | None,
+            typer.Option(
+                "--event",
+                metavar="VALUE",
+                help="Outcome value that is the event (default: True, 1, or the higher/later value, "
+                "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).",
+            ),
+        ] = None,
+        where: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--where",
+                "-w",
+                metavar="KEY=VALUE",
+                help="Store modes: only cases with KEY=VALUE (repeatable; as in `hmip rates --where`), "
+                "e.g. --where provider=NPS.",
+            ),
+        ] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
         data: DataOpt = None,
     ) -> None:
-        from hmip_cli.stepwise import sweeps as S
         from hmip_cli.stepwise import read_table, stepwise
+        from hmip_cli.stepwise import sweeps as S
 
         ref = parse_reference(reference or [])
         options = {"pin": pin, "pout": pout, "removal": removal.value}
 
         store_mode = bool(factor or measure or question or all_)
         if input is not None and store_mode:
-            raise BadRequest("use either --input (a file) or --factor/--question/--all (the store), not both")
+            raise BadRequest(
+                "use either --input (a file) or --factor/--question/--all (the store), not both"
+            )
         if fdr and not all_:
             raise BadRequest("--fdr goes with --all")
 
@@ -302,13 +576,22 @@ def register(app: typer.Typer) -> None:
             frame, notes = read_table(input)
             for note in notes:
                 say(f"note: {note}")
-            res = stepwise(frame, outcome, _split(candidates), categorical=_split(categorical), reference=ref,
-                           event=event, **options)
+            res = stepwise(
+                frame,
+                outcome,
+                _split(candidates),
+                categorical=_split(categorical),
+                reference=ref,
+                event=event,
+                **options,
+            )
             _report_problems(res)
             _emit_results([(None, res)], fmt, output)
             return
         if not store_mode:
-            raise BadRequest("choose --input FILE --outcome COL --candidates ..., or --factor/--question/--all")
+            raise BadRequest(
+                "choose --input FILE --outcome COL --candidates ..., or --factor/--question/--all"
+            )
         if categorical:
             say("note: store candidates are always categorical; --categorical is ignored")
         if event is not None:
@@ -320,7 +603,9 @@ def register(app: typer.Typer) -> None:
 
             lf, conditions = R.filter_cases(cases, where)
             cases = lf.collect()
-            where_note = [f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."]
+            where_note = [
+                f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."
+            ]
             if cases.height == 0:
                 raise BadRequest(f"no cases where {R.describe_where(conditions)}")
         keys = _split(candidates) or None
@@ -333,11 +618,17 @@ def register(app: typer.Typer) -> None:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
             frame = S.sweep(cases, keys, fdr=fdr, reference=ref, **options)
-            notes = [*where_note, f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
-                     + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
-                     + ". p: LR test of the term in the final model."
-                     + (" p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
-                        if fdr else "")]
+            notes = [
+                *where_note,
+                f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
+                + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
+                + ". p: LR test of the term in the final model."
+                + (
+                    " p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
+                    if fdr
+                    else ""
+                ),
+            ]
             # One warning per model and problem: a model's note is repeated on each of its terms' rows.
             seen: set[tuple[str, str]] = set()
             for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
@@ -357,7 +648,9 @@ def register(app: typer.Typer) -> None:
         _emit_results(results, fmt, output, where_note)
 
 
-def _emit_results(results, fmt: Format, output: Path | None, where_note: list[str] | None = None) -> None:
+def _emit_results(
+    results, fmt: Format, output: Path | None, where_note: list[str] | None = None
+) -> None:
     if fmt is Format.json:
         if len(results) == 1 and results[0][0] is None:
             payload = results[0][1].to_dict()
@@ -367,7 +660,10 @@ def _emit_results(results, fmt: Format, output: Path | None, where_note: list[st
                 for item in payload:
                     item["where"] = where_note[0]
         # allow_nan=False: the payload is cleaned (NaN/inf -> null); never emit invalid JSON.
-        write_text(json.dumps(json_safe(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n", output)
+        write_text(
+            json.dumps(json_safe(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+            output,
+        )
         return
     tables: list[Table] = []
     for t, r in results:

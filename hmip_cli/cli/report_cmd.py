@@ -11,21 +11,37 @@ import typer
 
 from hmip_cli import rates as R
 from hmip_cli.cli.common import (
-    DEFAULT_CANDIDATES, DataOpt, PinOpt, PoutOpt, Removal, RemovalOpt, handle_errors, load_cases, say,
+    DEFAULT_CANDIDATES,
+    DataOpt,
+    PinOpt,
+    PoutOpt,
+    Removal,
+    RemovalOpt,
+    handle_errors,
+    load_cases,
+    say,
 )
 from hmip_cli.errors import BadRequest
 
 MinNOpt = Annotated[
     int,
-    typer.Option("--min-n", min=1, metavar="N", show_default=True,
-                 help="Rates with fewer applicable cases than this are suppressed [c] (or, with "
-                      "--no-suppress, marked [low])."),
+    typer.Option(
+        "--min-n",
+        min=1,
+        metavar="N",
+        show_default=True,
+        help="Rates with fewer applicable cases than this are suppressed [c] (or, with "
+        "--no-suppress, marked [low]).",
+    ),
 ]
 SuppressOpt = Annotated[
     bool,
-    typer.Option("--suppress/--no-suppress", show_default=True,
-                 help="Suppress rates below --min-n ([c], with a second group where needed) rather than "
-                      "only marking them [low]. A report is a publication, so the default is to suppress."),
+    typer.Option(
+        "--suppress/--no-suppress",
+        show_default=True,
+        help="Suppress rates below --min-n ([c], with a second group where needed) rather than "
+        "only marking them [low]. A report is a publication, so the default is to suppress.",
+    ),
 ]
 
 
@@ -51,32 +67,63 @@ def _figure_number(name: str) -> int:
     for m in schema.MEASURES:
         if key in (m.key, *m.aliases):
             return m.figure
-    raise BadRequest(f"unknown figure {name!r}; choose from: " + ", ".join(f"figure{n}" for n in figures))
+    raise BadRequest(
+        f"unknown figure {name!r}; choose from: " + ", ".join(f"figure{n}" for n in figures)
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
     @handle_errors
     def report_cmd(
-        output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, metavar="FILE",
-                                             help="The report file: .html, .md or .xlsx (written atomically).")],
-        fmt: Annotated[ReportFormatOpt | None, typer.Option(
-            "--format", "-f", help="html, markdown or xlsx. Default: from the --output extension.")] = None,
+        output: Annotated[
+            Path,
+            typer.Option(
+                "--output",
+                "-o",
+                dir_okay=False,
+                metavar="FILE",
+                help="The report file: .html, .md or .xlsx (written atomically).",
+            ),
+        ],
+        fmt: Annotated[
+            ReportFormatOpt | None,
+            typer.Option(
+                "--format",
+                "-f",
+                help="html, markdown or xlsx. Default: from the --output extension.",
+            ),
+        ] = None,
         data: DataOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = True,
-        fdr: Annotated[bool, typer.Option("--fdr", help="Add Benjamini-Hochberg adjusted p-values to the "
-                                                        "significant differences.")] = False,
+        fdr: Annotated[
+            bool,
+            typer.Option(
+                "--fdr",
+                help="Add Benjamini-Hochberg adjusted p-values to the significant differences.",
+            ),
+        ] = False,
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
-        candidates: Annotated[str | None, typer.Option(
-            "--candidates", metavar="A,B,...",
-            help=f"Comma-separated breakdown keys offered to the stepwise models (default {DEFAULT_CANDIDATES}).")] = None,
-        date: Annotated[str | None, typer.Option(
-            "--date", metavar="YYYY-MM-DD",
-            help="The report date (default: $SOURCE_DATE_EPOCH, else today). Fix it for byte-identical "
-                 "reports.")] = None,
+        candidates: Annotated[
+            str | None,
+            typer.Option(
+                "--candidates",
+                metavar="A,B,...",
+                help=f"Comma-separated breakdown keys offered to the stepwise models (default {DEFAULT_CANDIDATES}).",
+            ),
+        ] = None,
+        date: Annotated[
+            str | None,
+            typer.Option(
+                "--date",
+                metavar="YYYY-MM-DD",
+                help="The report date (default: $SOURCE_DATE_EPOCH, else today). Fix it for byte-identical "
+                "reports.",
+            ),
+        ] = None,
     ) -> None:
         """The bulletin as one file: key findings in plain English, the sample profile,
         Figures 1-4 each with its data table, Tables 1 and 2, the significant subgroup
@@ -101,30 +148,63 @@ def register(app: typer.Typer) -> None:
           hmip report --output docs/report.md --no-suppress --min-n 20 --fdr
           hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
         """
+        from hmip_cli.fileio import check_writable
         from hmip_cli.report.content import ReportParams
         from hmip_cli.report.write import infer_format, report_from_store
-
-        from hmip_cli.fileio import check_writable
 
         kind = infer_format(output, fmt.value if fmt else None)
         check_writable(output)  # before minutes of work, not after
         keys = tuple(k.strip() for k in (candidates or "").split(",") if k.strip())
-        params = ReportParams(min_n=min_n, suppress=suppress, fdr=fdr, date=date, pin=pin, pout=pout,
-                              removal=removal.value, **({"candidates": keys} if keys else {}))
-        rep, written = report_from_store(data, output, params, kind,
-                                         progress=lambda step: say(f"Computing {step}..."))
-        extra = f" and {len(written) - 1} figures in {written[1].parent}" if len(written) > 1 else ""
-        say(f"Wrote {output} ({kind.value}; {len(rep.key_findings)} key findings, {len(rep.tables)} tables){extra}.")
+        params = ReportParams(
+            min_n=min_n,
+            suppress=suppress,
+            fdr=fdr,
+            date=date,
+            pin=pin,
+            pout=pout,
+            removal=removal.value,
+            **({"candidates": keys} if keys else {}),
+        )
+        rep, written = report_from_store(
+            data, output, params, kind, progress=lambda step: say(f"Computing {step}...")
+        )
+        extra = (
+            f" and {len(written) - 1} figures in {written[1].parent}" if len(written) > 1 else ""
+        )
+        say(
+            f"Wrote {output} ({kind.value}; {len(rep.key_findings)} key findings, {len(rep.tables)} tables){extra}."
+        )
 
     @app.command("chart")
     @handle_errors
     def chart_cmd(
-        figure: Annotated[str, typer.Argument(metavar="FIGURE", show_default=False, help="figure1 (availability), figure2 (delivery), figure3 "
-                                                   "(contracted providers) or figure4 (partners).")],
-        output: Annotated[Path | None, typer.Option(
-            "--output", "-o", dir_okay=False, metavar="FILE", help="Write an .svg or .png file. Without it: text bars on stdout.")] = None,
-        fmt: Annotated[ChartFormat | None, typer.Option(
-            "--format", "-f", help="svg, png or text. Default: from the --output extension, else text.")] = None,
+        figure: Annotated[
+            str,
+            typer.Argument(
+                metavar="FIGURE",
+                show_default=False,
+                help="figure1 (availability), figure2 (delivery), figure3 "
+                "(contracted providers) or figure4 (partners).",
+            ),
+        ],
+        output: Annotated[
+            Path | None,
+            typer.Option(
+                "--output",
+                "-o",
+                dir_okay=False,
+                metavar="FILE",
+                help="Write an .svg or .png file. Without it: text bars on stdout.",
+            ),
+        ] = None,
+        fmt: Annotated[
+            ChartFormat | None,
+            typer.Option(
+                "--format",
+                "-f",
+                help="svg, png or text. Default: from the --output extension, else text.",
+            ),
+        ] = None,
         data: DataOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = True,
@@ -157,7 +237,9 @@ def register(app: typer.Typer) -> None:
         if kind is None:
             suffix = output.suffix.lower().lstrip(".") if output else "text"
             if suffix not in ("svg", "png", "text", "txt"):
-                raise BadRequest(f"cannot tell the chart format from {output.name!r}: use .svg or .png, or --format")
+                raise BadRequest(
+                    f"cannot tell the chart format from {output.name!r}: use .svg or .png, or --format"
+                )
             kind = ChartFormat("text" if suffix == "txt" else suffix)
         if kind is ChartFormat.png and output is None:
             raise BadRequest("PNG output needs --output FILE")
@@ -169,8 +251,11 @@ def register(app: typer.Typer) -> None:
             write_text(text_chart_for(frame, min_n=min_n, to_file=output is not None), output)
             return
         fig = figure_data(frame, n)
-        payload = (charts.figure_svg(fig, n, min_n=min_n).encode("utf-8") if kind is ChartFormat.svg
-                   else charts.figure_png(fig, n, min_n=min_n))
+        payload = (
+            charts.figure_svg(fig, n, min_n=min_n).encode("utf-8")
+            if kind is ChartFormat.svg
+            else charts.figure_png(fig, n, min_n=min_n)
+        )
         if output is None:
             write_text(payload.decode("utf-8"))
             return

@@ -34,8 +34,10 @@ def _allowed(col) -> str:
     if col.dtype == pl.Boolean:
         return "yes, no; blank = not applicable"
     if col.levels:
-        return "; ".join(f"{code} ({label})" if label != code else code
-                         for code, label in zip(col.levels, col.labels or col.levels))
+        return "; ".join(
+            f"{code} ({label})" if label != code else code
+            for code, label in zip(col.levels, col.labels or col.levels)
+        )
     if col.minimum is not None:
         return f"{col.minimum:g} to {col.maximum:g}"
     if col.dtype == pl.Date:
@@ -52,13 +54,29 @@ def dictionary() -> pl.DataFrame:
 
     rows = []
     for col in schema.COLUMNS:
-        rows.append({"name": col.name, "type": _type_name(col), "required": col.required,
-                     "allowed_values": _allowed(col), "applicable": col.applicable,
-                     "kind": col.kind, "description": col.description})
+        rows.append(
+            {
+                "name": col.name,
+                "type": _type_name(col),
+                "required": col.required,
+                "allowed_values": _allowed(col),
+                "applicable": col.applicable,
+                "kind": col.kind,
+                "description": col.description,
+            }
+        )
     for col in schema.DERIVED:
-        rows.append({"name": col.name, "type": _type_name(col), "required": False,
-                     "allowed_values": _allowed(col), "applicable": "computed by hmip; not ingested",
-                     "kind": "derived", "description": col.description})
+        rows.append(
+            {
+                "name": col.name,
+                "type": _type_name(col),
+                "required": False,
+                "allowed_values": _allowed(col),
+                "applicable": "computed by hmip; not ingested",
+                "kind": "derived",
+                "description": col.description,
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -102,9 +120,15 @@ def _write_xlsx(tmp: Path, names: list[str]) -> None:
 def schema_command(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    template: Annotated[Path | None, typer.Option(
-        "--template", help="Write an empty case file with the canonical header (.csv or .xlsx) instead.",
-        metavar="FILE", dir_okay=False)] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "--template",
+            help="Write an empty case file with the canonical header (.csv or .xlsx) instead.",
+            metavar="FILE",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the data dictionary: every column hmip stores (name, type, allowed values, when it
     applies, description), then the columns hmip derives. Or write an empty template.
@@ -119,6 +143,12 @@ def schema_command(
         write_template(template)
         say(f"Wrote an empty template to {template}.")
         return
-    emit(Table(dictionary(), "hmip data dictionary",
-               notes=["Judgements: yes/no where applicable, blank where the question was not asked."]),
-         fmt, output)
+    emit(
+        Table(
+            dictionary(),
+            "hmip data dictionary",
+            notes=["Judgements: yes/no where applicable, blank where the question was not asked."],
+        ),
+        fmt,
+        output,
+    )

@@ -40,26 +40,60 @@ def register(app: typer.Typer) -> None:
     @app.command("synth", help=HELP)
     @handle_errors
     def synth_command(
-        cases: Annotated[int, typer.Option("--cases", "-n", metavar="N", help="Number of cases to generate.",
-                                           show_default=True)] = 1066,
-        seed: Annotated[int, typer.Option("--seed", "-s", metavar="N", help="Random seed (0 or more); the same seed "
-                                          "gives the same cases.", show_default=True)] = 1,
+        cases: Annotated[
+            int,
+            typer.Option(
+                "--cases", "-n", metavar="N", help="Number of cases to generate.", show_default=True
+            ),
+        ] = 1066,
+        seed: Annotated[
+            int,
+            typer.Option(
+                "--seed",
+                "-s",
+                metavar="N",
+                help="Random seed (0 or more); the same seed gives the same cases.",
+                show_default=True,
+            ),
+        ] = 1,
         output: OutputOpt = None,
-        messy: Annotated[bool, typer.Option("--messy", help="Write a messy export (their headers, "
-                                            "Y/N/N/A, labels, DD/MM/YYYY) instead of hmip's CSV.")] = False,
-        mapping_output: Annotated[Path | None, typer.Option(
-            "--mapping-output", dir_okay=False, metavar="FILE",
-            help="With --messy: write the mapping TOML that reads the export back.")] = None,
-        id_prefix: Annotated[str, typer.Option(
-            "--id-prefix", metavar="PREFIX", help="Case ids are PREFIX-000001, ...; use different prefixes for "
-            "files that will share a store.", show_default=True)] = DEFAULT_ID_PREFIX,
+        messy: Annotated[
+            bool,
+            typer.Option(
+                "--messy",
+                help="Write a messy export (their headers, "
+                "Y/N/N/A, labels, DD/MM/YYYY) instead of hmip's CSV.",
+            ),
+        ] = False,
+        mapping_output: Annotated[
+            Path | None,
+            typer.Option(
+                "--mapping-output",
+                dir_okay=False,
+                metavar="FILE",
+                help="With --messy: write the mapping TOML that reads the export back.",
+            ),
+        ] = None,
+        id_prefix: Annotated[
+            str,
+            typer.Option(
+                "--id-prefix",
+                metavar="PREFIX",
+                help="Case ids are PREFIX-000001, ...; use different prefixes for "
+                "files that will share a store.",
+                show_default=True,
+            ),
+        ] = DEFAULT_ID_PREFIX,
     ) -> None:
         from hmip_cli import synth
 
         if mapping_output is not None and not messy:
             raise BadRequest("--mapping-output needs --messy (hmip's own CSV needs no mapping)")
-        if output is not None and mapping_output is not None and \
-                Path(output).resolve() == Path(mapping_output).resolve():
+        if (
+            output is not None
+            and mapping_output is not None
+            and Path(output).resolve() == Path(mapping_output).resolve()
+        ):
             raise BadRequest("--output and --mapping-output must be different files")
         frame = synth.generate(cases, seed, id_prefix=id_prefix)
         text = synth.messy_csv_text(frame, seed) if messy else synth.to_csv_text(frame)
@@ -72,5 +106,7 @@ def register(app: typer.Typer) -> None:
         write_text(text, output)
         if output is not None:
             kind = "messy export" if messy else "CSV"
-            say(f"Wrote {frame.height:,} synthetic cases ({kind}, seed {seed}) to {output}"
-                + (f"; mapping to {mapping_output}" if mapping_output is not None else ""))
+            say(
+                f"Wrote {frame.height:,} synthetic cases ({kind}, seed {seed}) to {output}"
+                + (f"; mapping to {mapping_output}" if mapping_output is not None else "")
+            )

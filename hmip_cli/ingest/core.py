@@ -31,9 +31,13 @@ class IngestResult:
     warnings: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"store": str(self.store), "cases_added": self.cases_added, "n_cases": self.n_cases,
-                "files": self.files,
-                "warnings": [str(w) for w in self.warnings]}
+        return {
+            "store": str(self.store),
+            "cases_added": self.cases_added,
+            "n_cases": self.n_cases,
+            "files": self.files,
+            "warnings": [str(w) for w in self.warnings],
+        }
 
 
 def ingest_files(
@@ -59,6 +63,7 @@ def ingest_files(
     paths = [str(p) for p in paths]
     if not paths:
         from hmip_cli.errors import BadRequest
+
         raise BadRequest("no files given")
     for p in paths:  # usage mistakes before any work
         check_path(p)
@@ -90,20 +95,41 @@ def ingest_files(
             if raw.sha256 in seen_hashes:
                 earlier = seen_hashes[raw.sha256]
                 when = earlier.get("ingested_at", "in this run")
-                problems.append(Problem(raw.name, None, None, None,
-                                        f"this file was already ingested (as {earlier['source']}, {when}); "
-                                        "nothing new to add (use --replace to start the store afresh)"))
+                problems.append(
+                    Problem(
+                        raw.name,
+                        None,
+                        None,
+                        None,
+                        f"this file was already ingested (as {earlier['source']}, {when}); "
+                        "nothing new to add (use --replace to start the store afresh)",
+                    )
+                )
                 tick(f"checked {raw.name}")
                 tick(f"checked {raw.name}")
                 continue
             mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
             for h in mapped.unknown:
-                problems.append(Problem(raw.name, None, h, None,
-                                        "unknown column (`hmip schema` lists hmip's columns; "
-                                        "rename it, or map it with --mapping: docs/mapping.md)"))
+                problems.append(
+                    Problem(
+                        raw.name,
+                        None,
+                        h,
+                        None,
+                        "unknown column (`hmip schema` lists hmip's columns; "
+                        "rename it, or map it with --mapping: docs/mapping.md)",
+                    )
+                )
             for h, ours, other in mapped.clashes:
-                problems.append(Problem(raw.name, None, h, None,
-                                        f"both {other!r} and {h!r} would be column {ours!r}"))
+                problems.append(
+                    Problem(
+                        raw.name,
+                        None,
+                        h,
+                        None,
+                        f"both {other!r} and {h!r} would be column {ours!r}",
+                    )
+                )
             checked = validate(raw.name, mapped.frame, mapped.origin)
             tick(f"validated {raw.name}")
             problems += checked.problems
@@ -112,10 +138,14 @@ def ingest_files(
                 "source": raw.source,
                 "sha256": raw.sha256,
                 "rows": checked.frame.height,
-                "ingested_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "ingested_at": datetime.now(UTC)
+                .isoformat(timespec="seconds")
+                .replace("+00:00", "Z"),
                 "hmip_version": __version__,
                 "mapping": mapping.to_dict() if mapping else None,
-                "inspections": sorted({v for v in checked.frame.get_column("inspection").drop_nulls().to_list()}),
+                "inspections": sorted(
+                    set(checked.frame.get_column("inspection").drop_nulls().to_list())
+                ),
             }
             seen_hashes[raw.sha256] = {**record, "ingested_at": "earlier in this command"}
             records.append(record)
@@ -137,24 +167,41 @@ def ingest_files(
         return IngestResult(directory, added, combined.height, records, warnings)
 
 
-def _cross_duplicates(frames: list[tuple[str, pl.DataFrame]], old: pl.DataFrame | None) -> list[Problem]:
+def _cross_duplicates(
+    frames: list[tuple[str, pl.DataFrame]], old: pl.DataFrame | None
+) -> list[Problem]:
     """Case ids that repeat across the files of one call, or are already in the store."""
     from hmip_cli.ingest.validate import MAX_LINES
 
     problems: list[Problem] = []
     earlier: list[tuple[str, pl.DataFrame]] = []
     if old is not None:
-        earlier.append(("the store", old.select(pl.col("case_id"), pl.lit(None, pl.UInt32).alias(ROW))))
+        earlier.append(
+            ("the store", old.select(pl.col("case_id"), pl.lit(None, pl.UInt32).alias(ROW)))
+        )
     for name, frame in frames:
         ids = frame.select("case_id", ROW).filter(pl.col("case_id").is_not_null())
         for where, prev in earlier:
             hits = ids.join(prev.rename({ROW: "__prev"}), on="case_id", how="inner").sort(ROW)
             for rec in hits.head(MAX_LINES).iter_rows(named=True):
-                at = "already in the store" if rec["__prev"] is None else f"also in {where}, row {rec['__prev']}"
-                problems.append(Problem(name, rec[ROW], "case_id", None, f"duplicate case id: {at}"))  # id not shown: row is enough
+                at = (
+                    "already in the store"
+                    if rec["__prev"] is None
+                    else f"also in {where}, row {rec['__prev']}"
+                )
+                problems.append(
+                    Problem(name, rec[ROW], "case_id", None, f"duplicate case id: {at}")
+                )  # id not shown: row is enough
             if hits.height > MAX_LINES:
-                problems.append(Problem(name, None, "case_id", None,
-                                        f"... and {hits.height - MAX_LINES:,} more case ids that are also "
-                                        f"in {where}"))
+                problems.append(
+                    Problem(
+                        name,
+                        None,
+                        "case_id",
+                        None,
+                        f"... and {hits.height - MAX_LINES:,} more case ids that are also "
+                        f"in {where}",
+                    )
+                )
         earlier.append((name, ids.unique("case_id", keep="first")))
     return problems

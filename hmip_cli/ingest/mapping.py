@@ -70,7 +70,9 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
     problems: list[str] = []
     for key in doc:
         if key not in SECTIONS:
-            problems.append(f"unknown section [{key}] (known: {', '.join(f'[{s}]' for s in SECTIONS)})")
+            problems.append(
+                f"unknown section [{key}] (known: {', '.join(f'[{s}]' for s in SECTIONS)})"
+            )
     file_ = _table(doc, "file", problems)
     cols = _table(doc, "columns", problems)
     vals = _table(doc, "values", problems)
@@ -90,7 +92,9 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
     targets: dict[str, str] = {}
     for theirs, ours in cols.items():
         if not isinstance(ours, str):
-            problems.append(f"[columns] {theirs!r}: expected a column name, got {type(ours).__name__}")
+            problems.append(
+                f"[columns] {theirs!r}: expected a column name, got {type(ours).__name__}"
+            )
         elif ours == IGNORE:
             col_out[theirs.strip()] = IGNORE
         elif ours not in schema.COLUMN_BY_NAME:
@@ -104,10 +108,12 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
     val_out: dict[str, dict[str, str]] = {}
     for ours, recode in vals.items():
         if ours != ALL_YES_NO and ours not in schema.COLUMN_BY_NAME:
-            problems.append(f"[values]: unknown column {ours!r} (a column name, or \"*\" for every yes/no column)")
+            problems.append(
+                f'[values]: unknown column {ours!r} (a column name, or "*" for every yes/no column)'
+            )
             continue
         if not isinstance(recode, dict):
-            problems.append(f"[values] {ours}: expected a table like {{ \"Y\" = \"yes\" }}")
+            problems.append(f'[values] {ours}: expected a table like {{ "Y" = "yes" }}')
             continue
         bad = [k for k, v in recode.items() if not isinstance(v, str)]
         if bad:
@@ -145,11 +151,18 @@ class Mapped:
     origin: dict[str, str]  # our column -> their header (or the option that filled it)
     unknown: list[str]  # headers that match no column
     ignored: list[str]  # headers deliberately left out (derived columns, mapped to "")
-    clashes: list[tuple[str, str, str]]  # (their header, our column, the header already mapped to it)
+    clashes: list[
+        tuple[str, str, str]
+    ]  # (their header, our column, the header already mapped to it)
 
 
-def apply_mapping(frame: pl.DataFrame, headers: list[str], mapping: Mapping | None,
-                  inspection: str | None = None, inspection_date: str | None = None) -> Mapped:
+def apply_mapping(
+    frame: pl.DataFrame,
+    headers: list[str],
+    mapping: Mapping | None,
+    inspection: str | None = None,
+    inspection_date: str | None = None,
+) -> Mapped:
     """Rename columns to schema names, fill whole-file values, apply recodes."""
     mapping = mapping or Mapping()
     by_lower = {k.strip().lower(): v for k, v in mapping.columns.items()}
@@ -203,4 +216,5 @@ def _recode(e: pl.Expr, recode: dict[str, str]) -> pl.Expr:
     trimmed = e.str.strip_chars()
     keys = {k.strip().lower(): v for k, v in recode.items()}
     return trimmed.str.to_lowercase().replace_strict(
-        list(keys), list(keys.values()), default=trimmed, return_dtype=pl.String)
+        list(keys), list(keys.values()), default=trimmed, return_dtype=pl.String
+    )

@@ -24,10 +24,17 @@ from hmip_cli.errors import BadInput, BadRequest, Problem
 ROW = "__hmip_row"  # the spreadsheet row number column, carried through mapping and validation
 
 FORMATS = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "tsv",
-    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".ods": "excel",
-    ".sav": "spss", ".zsav": "spss",
-    ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".ods": "excel",
+    ".sav": "spss",
+    ".zsav": "spss",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
 _MAGIC = (  # what a file's first bytes say it is, for "wrong extension" messages
     (b"PK\x03\x04", "excel", "an Excel workbook (.xlsx)"),
@@ -80,8 +87,13 @@ def check_path(path: str) -> None:
         raise BadRequest(f"{path}: permission denied")
 
 
-def read_file(path: str, *, sheet: str | None = None, encoding: str | None = None,
-              stdin: io.BufferedReader | None = None) -> RawFile:
+def read_file(
+    path: str,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    stdin: io.BufferedReader | None = None,
+) -> RawFile:
     """Read one file (or stdin for "-") as text. Raises BadInput for unreadable files."""
     check_path(path)
     fmt = describe_format(path)
@@ -96,7 +108,9 @@ def read_file(path: str, *, sheet: str | None = None, encoding: str | None = Non
         raise BadInput(f"{name}: the file is empty")
     _check_magic(name, data, fmt)
     if fmt in ("csv", "tsv"):
-        headers, frame, problems = _read_delimited(name, data, "\t" if fmt == "tsv" else ",", encoding)
+        headers, frame, problems = _read_delimited(
+            name, data, "\t" if fmt == "tsv" else ",", encoding
+        )
     elif fmt == "excel":
         headers, frame, problems = _read_excel(name, data, sheet)
     elif fmt == "spss":
@@ -107,7 +121,9 @@ def read_file(path: str, *, sheet: str | None = None, encoding: str | None = Non
     # Rows with nothing in them (blank lines, a spreadsheet's empty rows) are not cases.
     value_cols = [c for c in frame.columns if c != ROW]
     if value_cols:
-        empty = frame.select(pl.all_horizontal([pl.col(c).is_null() for c in value_cols])).to_series()
+        empty = frame.select(
+            pl.all_horizontal([pl.col(c).is_null() for c in value_cols])
+        ).to_series()
         if empty.any():  # filtering copies every column: only when there is something to drop
             frame = frame.filter(~empty)
     if frame.height == 0:
@@ -120,11 +136,15 @@ def _check_magic(name: str, data: bytes, fmt: str) -> None:
         if data.startswith(magic):
             if kind == fmt or (fmt == "excel" and kind == "excel"):
                 return
-            raise BadInput(f"{name}: this looks like {what}, not {fmt.upper()}; "
-                           "give the file its proper extension")
+            raise BadInput(
+                f"{name}: this looks like {what}, not {fmt.upper()}; "
+                "give the file its proper extension"
+            )
     if fmt in ("excel", "spss", "parquet"):
-        raise BadInput(f"{name}: not a valid {fmt.upper() if fmt != 'excel' else 'Excel'} file "
-                       "(its contents do not match its extension)")
+        raise BadInput(
+            f"{name}: not a valid {fmt.upper() if fmt != 'excel' else 'Excel'} file "
+            "(its contents do not match its extension)"
+        )
     if b"\x00" in data[:8192]:
         raise BadInput(f"{name}: this is a binary file, not CSV text")
 
@@ -135,11 +155,15 @@ def _decode(name: str, data: bytes, encoding: str | None) -> bytes:
         try:
             return data.decode(encoding).encode("utf-8")
         except LookupError:
-            raise BadRequest(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)") from None
+            raise BadRequest(
+                f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)"
+            ) from None
         except UnicodeDecodeError as exc:
             row = data[: exc.start].count(b"\n") + 1
-            raise BadInput(f"{name}, row {row}: not valid {encoding} text "
-                           f"(byte 0x{data[exc.start]:02x}); try another --encoding") from None
+            raise BadInput(
+                f"{name}, row {row}: not valid {encoding} text "
+                f"(byte 0x{data[exc.start]:02x}); try another --encoding"
+            ) from None
     return data
 
 
@@ -164,23 +188,33 @@ def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None):
     try:
         # has_header=False: the header is read as a row, so duplicate or blank header
         # cells are seen as written (Polars would rename them).
-        raw = pl.read_csv(io.BytesIO(data), has_header=False, infer_schema=False, separator=sep,
-                          quote_char='"')
+        raw = pl.read_csv(
+            io.BytesIO(data), has_header=False, infer_schema=False, separator=sep, quote_char='"'
+        )
     except pl.exceptions.NoDataError:
         raise BadInput(f"{name}: the file is empty") from None
     except _READ_ERRORS as exc:
         _reraise_fatal(exc)
         # Polars checks UTF-8 itself (fast); the slow exact diagnosis runs only on failure.
-        raise (_not_utf8(name, data) or BadInput(f"{name}: {_csv_trouble(data, sep, exc)}")) from None
+        raise (
+            _not_utf8(name, data) or BadInput(f"{name}: {_csv_trouble(data, sep, exc)}")
+        ) from None
     header = [("" if h is None else h) for h in raw.row(0)]
     frame = raw.slice(1)
     frame.columns = [f"c{i}" for i in range(len(header))]
     frame = frame.with_row_index(ROW, offset=2)
     headers, frame, problems = _name_columns(name, header, frame)
     if len(headers) == 1 and (";" in headers[0] or "\t" in headers[0]) and sep == ",":
-        problems.append(Problem(name, 1, None, None,
-                                "the header has one column; is the file separated by ';' or tabs? "
-                                "hmip reads comma-separated .csv and tab-separated .tsv"))
+        problems.append(
+            Problem(
+                name,
+                1,
+                None,
+                None,
+                "the header has one column; is the file separated by ';' or tabs? "
+                "hmip reads comma-separated .csv and tab-separated .tsv",
+            )
+        )
     return headers, frame, problems
 
 
@@ -194,13 +228,15 @@ def _csv_trouble(data: bytes, sep: str, exc: Exception) -> str:
             if width is None:
                 width = len(record)
             elif len(record) > width:
-                return (f"row {i} has {len(record)} cells but the header has {width} "
-                        "(a stray comma, or an unquoted comma inside a value?)")
+                return (
+                    f"row {i} has {len(record)} cells but the header has {width} "
+                    "(a stray comma, or an unquoted comma inside a value?)"
+                )
     except csv.Error as err:
         return f"row {reader.line_num}: not readable as CSV ({err})"
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "quote" in first.lower() or '"' in first:
-        return "not readable as CSV: an unclosed quote (\") somewhere in the file"
+        return 'not readable as CSV: an unclosed quote (") somewhere in the file'
     return f"not readable as CSV ({first})"
 
 
@@ -215,15 +251,25 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
         col = f"c{i}"
         if h == "":
             if frame.get_column(col).drop_nulls().str.strip_chars().str.len_chars().sum() > 0:
-                problems.append(Problem(name, 1, f"#{i + 1}", None,
-                                        "a column with values has no header"))
+                problems.append(
+                    Problem(name, 1, f"#{i + 1}", None, "a column with values has no header")
+                )
             continue
         if h == ROW:
-            problems.append(Problem(name, 1, h, None, "this column name is reserved by hmip; rename it"))
+            problems.append(
+                Problem(name, 1, h, None, "this column name is reserved by hmip; rename it")
+            )
             continue
         if h in seen:
-            problems.append(Problem(name, 1, h, None,
-                                    f"the header names this column twice (columns {seen[h] + 1} and {i + 1})"))
+            problems.append(
+                Problem(
+                    name,
+                    1,
+                    h,
+                    None,
+                    f"the header names this column twice (columns {seen[h] + 1} and {i + 1})",
+                )
+            )
             continue
         seen[h] = i
         names.append(h)
@@ -239,17 +285,22 @@ def _read_excel(name: str, data: bytes, sheet: str | None):
         reader = fastexcel.read_excel(data)
         sheets = reader.sheet_names
         if sheet is not None and sheet not in sheets:
-            raise BadInput(f"{name}: no sheet named {sheet!r}; the workbook has: "
-                           + ", ".join(repr(s) for s in sheets))
+            raise BadInput(
+                f"{name}: no sheet named {sheet!r}; the workbook has: "
+                + ", ".join(repr(s) for s in sheets)
+            )
         # fastexcel directly rather than pl.read_excel: Polars drops blank rows, which
         # would shift every row number after them. header_row=None + skip_rows=0 keeps
         # them; everything is read as text (no type guessing from the first rows).
-        loaded = reader.load_sheet(sheet if sheet is not None else 0, header_row=None, skip_rows=0,
-                                   dtypes="string")
+        loaded = reader.load_sheet(
+            sheet if sheet is not None else 0, header_row=None, skip_rows=0, dtypes="string"
+        )
         raw = loaded.to_polars()
     except BadInput:
         raise
-    except _READ_ERRORS as exc:  # fastexcel raises its own hierarchy; none of it is the user's to see
+    except (
+        _READ_ERRORS
+    ) as exc:  # fastexcel raises its own hierarchy; none of it is the user's to see
         _reraise_fatal(exc)
         raise BadInput(f"{name}: not a readable Excel workbook ({_first_line(exc)})") from None
     if raw.height == 0:
@@ -278,7 +329,9 @@ def _read_spss(name: str, data: bytes):
         tmp.write(data)
         tmp.flush()
         try:
-            frame, _meta = pyreadstat.read_sav(tmp.name, output_format="polars", apply_value_formats=True)
+            frame, _meta = pyreadstat.read_sav(
+                tmp.name, output_format="polars", apply_value_formats=True
+            )
         except _READ_ERRORS as exc:
             _reraise_fatal(exc)
             raise BadInput(f"{name}: not a readable SPSS file ({_first_line(exc)})") from None

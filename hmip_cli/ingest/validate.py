@@ -23,7 +23,9 @@ FREE_TEXT = "(free text not shown)"
 YES = ("yes", "y", "true", "1", "1.0")
 NO = ("no", "n", "false", "0", "0.0")
 NOT_APPLICABLE = ("na", "n/a", "not applicable")
-YES_NO_EXPECTED = "yes or no (y/n, true/false, 1/0 also accepted; blank, NA or n/a if not applicable)"
+YES_NO_EXPECTED = (
+    "yes or no (y/n, true/false, 1/0 also accepted; blank, NA or n/a if not applicable)"
+)
 
 _INT = r"^[+-]?\d+(\.0*)?$"
 _ISO = r"^\d{4}-\d{1,2}-\d{1,2}([ T]00:00(:00(\.0+)?)?)?$"
@@ -54,7 +56,9 @@ def expected_text(col: schema.Column) -> str:
         opts = ", ".join(col.levels)
         return f"one of {opts} (or their labels: {', '.join(col.labels)})"
     if col.dtype.is_integer():
-        return "a whole number" + (f" from {col.minimum:g} to {col.maximum:g}" if col.minimum is not None else "")
+        return "a whole number" + (
+            f" from {col.minimum:g} to {col.maximum:g}" if col.minimum is not None else ""
+        )
     if col.dtype == pl.Date:
         return "a date as YYYY-MM-DD (or DD/MM/YYYY)"
     return "text"
@@ -68,18 +72,24 @@ def parse_expr(col: schema.Column) -> pl.Expr:
         return low.replace_strict(
             [*YES, *NO, *NOT_APPLICABLE],
             [True] * len(YES) + [False] * len(NO) + [None] * len(NOT_APPLICABLE),
-            default=None, return_dtype=pl.Boolean)
+            default=None,
+            return_dtype=pl.Boolean,
+        )
     if isinstance(col.dtype, pl.Enum):
         table = level_lookup(col)
-        return _norm_level_expr(e).replace_strict(list(table), list(table.values()), default=None,
-                                                  return_dtype=pl.String).cast(col.dtype)
+        return (
+            _norm_level_expr(e)
+            .replace_strict(list(table), list(table.values()), default=None, return_dtype=pl.String)
+            .cast(col.dtype)
+        )
     if col.dtype.is_integer():
         ok = e.str.contains(_INT)
         whole = e.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
         return pl.when(ok).then(whole)
     if col.dtype == pl.Date:
         iso = pl.when(e.str.contains(_ISO)).then(
-            e.str.slice(0, 10).str.replace(r"[ T].*$", "").str.to_date("%Y-%m-%d", strict=False))
+            e.str.slice(0, 10).str.replace(r"[ T].*$", "").str.to_date("%Y-%m-%d", strict=False)
+        )
         uk = pl.when(e.str.contains(_UK)).then(e.str.to_date("%d/%m/%Y", strict=False))
         return pl.coalesce(iso, uk)
     return e
@@ -127,8 +137,14 @@ class _Collector:
             value = None
         self.problems.append(Problem(self.file, row, self.label(column), value, expected, severity))
 
-    def rows(self, hits: pl.DataFrame, column: str | None, expected, severity="error",
-             show_value: bool = True):
+    def rows(
+        self,
+        hits: pl.DataFrame,
+        column: str | None,
+        expected,
+        severity="error",
+        show_value: bool = True,
+    ):
         """One problem per offending row (capped), `hits` has ROW and optionally `value`."""
         n = hits.height
         if n == 0:
@@ -141,10 +157,17 @@ class _Collector:
         if n > MAX_LINES:
             first, last = hits.get_column(ROW).min(), hits.get_column(ROW).max()
             text = expected(shown.row(0, named=True)) if callable(expected) else expected
-            self.problems.append(Problem(
-                self.file, None, self.label(column), None,
-                f"... and {n - MAX_LINES:,} more rows (between rows {first:,} and {last:,}) "
-                f"with the same problem: {text}", severity))
+            self.problems.append(
+                Problem(
+                    self.file,
+                    None,
+                    self.label(column),
+                    None,
+                    f"... and {n - MAX_LINES:,} more rows (between rows {first:,} and {last:,}) "
+                    f"with the same problem: {text}",
+                    severity,
+                )
+            )
 
 
 def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validated:
@@ -171,13 +194,21 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
     for c in coded:
         table = pl.DataFrame({"raw": uniques.get_column(c.name)[0]}, schema={"raw": pl.String})
         table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
-            parse_expr(c).alias("parsed"), readable_expr(c).alias("ok"))
+            parse_expr(c).alias("parsed"), readable_expr(c).alias("ok")
+        )
         if c.dtype.is_integer() or c.dtype == pl.Date:  # readable = blank or parsed
             table = table.with_columns(ok=pl.col(c.name).is_null() | pl.col("parsed").is_not_null())
         keyed = table.filter(pl.col("raw").is_not_null())
-        typed_exprs.append(pl.col(c.name).replace_strict(
-            keyed.get_column("raw"), keyed.get_column("parsed"), default=None,
-            return_dtype=table.schema["parsed"]).alias(c.name))
+        typed_exprs.append(
+            pl.col(c.name)
+            .replace_strict(
+                keyed.get_column("raw"),
+                keyed.get_column("parsed"),
+                default=None,
+                return_dtype=table.schema["parsed"],
+            )
+            .alias(c.name)
+        )
         bad = keyed.filter(~pl.col("ok")).get_column("raw")
         if bad.len():
             bad_cols[c.name] = bad
@@ -185,7 +216,8 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
     for c in coded:
         if c.name in bad_cols:
             hits = frame.select(ROW, pl.col(c.name).alias("value")).filter(
-                pl.col("value").is_in(bad_cols[c.name].implode()))
+                pl.col("value").is_in(bad_cols[c.name].implode())
+            )
             hits = hits.with_columns(pl.col("value").str.strip_chars())
             out.rows(hits, c.name, f"expected {expected_text(c)}")
     parsed = parsed.select(ROW, *[c.name for c in cols])
@@ -206,8 +238,14 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
 
     typed = parsed.select(
         pl.col(ROW),
-        *[(pl.col(c.name).cast(c.dtype, strict=False) if c.name in present
-           else pl.lit(None, c.dtype)).alias(c.name) for c in schema.COLUMNS],
+        *[
+            (
+                pl.col(c.name).cast(c.dtype, strict=False)
+                if c.name in present
+                else pl.lit(None, c.dtype)
+            ).alias(c.name)
+            for c in schema.COLUMNS
+        ],
     )
     return Validated(typed, out.problems)
 
@@ -216,7 +254,8 @@ def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> N
     """Rules across columns: duplicates, judgements vs priorities, OGRS agreement."""
     if "case_id" in present:
         dup = parsed.select(ROW, pl.col("case_id").alias("value")).filter(
-            pl.col("value").is_not_null() & pl.col("value").is_duplicated())
+            pl.col("value").is_not_null() & pl.col("value").is_duplicated()
+        )
         if dup.height:
             first = dup.group_by("value").agg(pl.col(ROW).min().alias("__first"))
             dup = dup.join(first, on="value").filter(pl.col(ROW) != pl.col("__first")).sort(ROW)
@@ -233,46 +272,88 @@ def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> N
         for m in schema.MEASURES:
             jcol = schema.judgement_column(f, m)
             if jcol in present:
-                rules.append((jcol, (p == False) & pl.col(jcol).is_not_null(),  # noqa: E712
-                              f"a judgement is recorded but {f.label.lower()} is not a priority "
-                              f"for this case ({pcol} is no); leave it blank", "error", True))
+                rules.append(
+                    (
+                        jcol,
+                        (p == False) & pl.col(jcol).is_not_null(),  # noqa: E712
+                        f"a judgement is recorded but {f.label.lower()} is not a priority "
+                        f"for this case ({pcol} is no); leave it blank",
+                        "error",
+                        True,
+                    )
+                )
             if m.requires_involvement:
                 continue
             if jcol in present:
-                rules.append((jcol, (p == True) & pl.col(jcol).is_null(),  # noqa: E712
-                              f"not recorded: {f.label.lower()} is a priority but this judgement is blank",
-                              "warning", False))
+                rules.append(
+                    (
+                        jcol,
+                        (p == True) & pl.col(jcol).is_null(),  # noqa: E712
+                        f"not recorded: {f.label.lower()} is a priority but this judgement is blank",
+                        "warning",
+                        False,
+                    )
+                )
             else:
                 rules.append((jcol, p == True, "", "missing", False))  # noqa: E712
     if rules:
-        counts = parsed.select([mask.sum().alias(str(i)) for i, (_, mask, *_rest) in enumerate(rules)]).row(0)
+        counts = parsed.select(
+            [mask.sum().alias(str(i)) for i, (_, mask, *_rest) in enumerate(rules)]
+        ).row(0)
         for (jcol, mask, message, severity, show), n in zip(rules, counts):
             if not n:
                 continue
             if severity == "missing":
                 f = next(f for f in schema.FACTORS if jcol.startswith(f.key + "_"))
-                out.add(None, jcol, None, f"not recorded: the column is missing, and "
-                                          f"{f.label.lower()} is a priority in {n:,} cases", severity="warning")
+                out.add(
+                    None,
+                    jcol,
+                    None,
+                    f"not recorded: the column is missing, and "
+                    f"{f.label.lower()} is a priority in {n:,} cases",
+                    severity="warning",
+                )
                 continue
             hits = parsed.filter(mask).select(
-                ROW, pl.col(jcol).replace_strict([True, False], ["yes", "no"], return_dtype=pl.String)
-                .alias("value"))
+                ROW,
+                pl.col(jcol)
+                .replace_strict([True, False], ["yes", "no"], return_dtype=pl.String)
+                .alias("value"),
+            )
             out.rows(hits, jcol, message, severity=severity, show_value=show)
 
     have = [pcol for _, pcol in pcols if pcol in present]
     if have:
-        counted = parsed.select(ROW, pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have])
-                                .alias("value")).filter(pl.col("value") > schema.MAX_PRIORITIES)
-        out.rows(counted, None, f"more than {schema.MAX_PRIORITIES} factors are priorities "
-                                "(value shown: how many)")
+        counted = parsed.select(
+            ROW, pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have]).alias("value")
+        ).filter(pl.col("value") > schema.MAX_PRIORITIES)
+        out.rows(
+            counted,
+            None,
+            f"more than {schema.MAX_PRIORITIES} factors are priorities (value shown: how many)",
+        )
 
     if "ogrs_score" in present and "ogrs_band" in present:
         score, band = pl.col("ogrs_score"), pl.col("ogrs_band")
         implied = schema.ogrs_band_expr(score.cast(pl.Int16, strict=False))
-        hits = parsed.filter(score.is_not_null() & band.is_not_null()
-                             & (score >= 0) & (score <= 99) & (implied.cast(pl.String) != band.cast(pl.String)))
-        hits = hits.select(ROW, pl.format("score {} but band {}", score, band.cast(pl.String)).alias("value"),
-                           implied.cast(pl.String).alias("__implied"))
-        out.rows(hits, "ogrs_band", lambda r: f"ogrs_score and ogrs_band disagree (the score gives "
-                                              f"{r['__implied']}); the band will be taken from the score",
-                 severity="warning")
+        hits = parsed.filter(
+            score.is_not_null()
+            & band.is_not_null()
+            & (score >= 0)
+            & (score <= 99)
+            & (implied.cast(pl.String) != band.cast(pl.String))
+        )
+        hits = hits.select(
+            ROW,
+            pl.format("score {} but band {}", score, band.cast(pl.String)).alias("value"),
+            implied.cast(pl.String).alias("__implied"),
+        )
+        out.rows(
+            hits,
+            "ogrs_band",
+            lambda r: (
+                f"ogrs_score and ogrs_band disagree (the score gives "
+                f"{r['__implied']}); the band will be taken from the score"
+            ),
+            severity="warning",
+        )

@@ -12,5 +12,13 @@ The analyses run once in `build_report`; every writer reuses them.
 from hmip_cli.report.content import DocTable, Report, ReportParams, build_report, figure_data
 from hmip_cli.report.findings import Evidence, Finding, key_findings
 
-__all__ = ["DocTable", "Evidence", "Finding", "Report", "ReportParams", "build_report", "figure_data",
-           "key_findings"]
+__all__ = [
+    "DocTable",
+    "Evidence",
+    "Finding",
+    "Report",
+    "ReportParams",
+    "build_report",
+    "figure_data",
+    "key_findings",
+]

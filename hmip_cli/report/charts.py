@@ -71,16 +71,23 @@ def subtitle(figure: int) -> str:
 def alt_text(data: pl.DataFrame, figure: int, min_n: int = R.DEFAULT_MIN_N) -> str:
     """A text equivalent of the chart: what it shows and every value in it."""
     m = C.measure_of_figure(figure)
-    parts = [f"Horizontal bar chart. For each factor, the full bar is the number of applicable cases "
-             f"and the filled segment the cases where the answer to '{m.question}' was yes."]
+    parts = [
+        f"Horizontal bar chart. For each factor, the full bar is the number of applicable cases "
+        f"and the filled segment the cases where the answer to '{m.question}' was yes."
+    ]
     for r in data.iter_rows(named=True):
         if not C._shown(r):
-            why = ("no applicable cases" if r["marker"] == R.MARK_NOT_APPLICABLE
-                   else f"not shown, fewer than {min_n} applicable cases")
+            why = (
+                "no applicable cases"
+                if r["marker"] == R.MARK_NOT_APPLICABLE
+                else f"not shown, fewer than {min_n} applicable cases"
+            )
             parts.append(f"{r['factor_label']}: {why}.")
         else:
             low = " (low reliability)" if r["marker"] == R.MARK_LOW else ""
-            parts.append(f"{r['factor_label']}: {C.whole(r['percent_yes'])}% of {r['n']:,} applicable cases{low}.")
+            parts.append(
+                f"{r['factor_label']}: {C.whole(r['percent_yes'])}% of {r['n']:,} applicable cases{low}."
+            )
     return " ".join(parts)
 
 
@@ -102,14 +109,32 @@ def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None):
         ys = list(range(k))
         for y, r in zip(ys, rows):
             if not C._shown(r):
-                ax.text(0, y, " " + _label(r, min_n),
-                        va="center", ha="left", fontsize=9, style="italic", color=TEXT)
+                ax.text(
+                    0,
+                    y,
+                    " " + _label(r, min_n),
+                    va="center",
+                    ha="left",
+                    fontsize=9,
+                    style="italic",
+                    color=TEXT,
+                )
                 continue
             n, yes = r["n"], r["n_yes"]
             low = r["marker"] == R.MARK_LOW
             ax.barh(y, n, height=0.62, color="white", edgecolor=BAR, linewidth=1.0)
-            ax.barh(y, yes, height=0.62, color=BAR, edgecolor=BAR, linewidth=1.0, hatch="///" if low else None)
-            ax.text(n + top * 0.015, y, _label(r, min_n), va="center", ha="left", fontsize=9, color=TEXT)
+            ax.barh(
+                y,
+                yes,
+                height=0.62,
+                color=BAR,
+                edgecolor=BAR,
+                linewidth=1.0,
+                hatch="///" if low else None,
+            )
+            ax.text(
+                n + top * 0.015, y, _label(r, min_n), va="center", ha="left", fontsize=9, color=TEXT
+            )
         ax.set_yticks(ys, [r["factor_label"] for r in rows])
         ax.set_ylim(k - 0.4, -0.6)  # first factor at the top, as in the bulletin
         ax.set_xlim(0, xmax)
@@ -120,40 +145,78 @@ def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None):
         ax.grid(axis="x", color="#D0D0D0", linewidth=0.6)
         ax.set_axisbelow(True)
         ax.tick_params(axis="y", length=0)
-        fig.text(0.01, 1 - 0.12 / height, title or C.figure_title(figure), ha="left", va="top", fontsize=12,
-                 weight="bold")
+        fig.text(
+            0.01,
+            1 - 0.12 / height,
+            title or C.figure_title(figure),
+            ha="left",
+            va="top",
+            fontsize=12,
+            weight="bold",
+        )
         fig.text(0.01, 1 - 0.45 / height, subtitle(figure), ha="left", va="top", fontsize=9.5)
-        handles = [Patch(facecolor=BAR, edgecolor=BAR, label="Yes (filled segment)"),
-                   Patch(facecolor="white", edgecolor=BAR, label="Applicable cases (full bar)")]
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(-0.55, 1.02), frameon=False, fontsize=9,
-                  ncols=2, borderaxespad=0)
+        handles = [
+            Patch(facecolor=BAR, edgecolor=BAR, label="Yes (filled segment)"),
+            Patch(facecolor="white", edgecolor=BAR, label="Applicable cases (full bar)"),
+        ]
+        ax.legend(
+            handles=handles,
+            loc="lower left",
+            bbox_to_anchor=(-0.55, 1.02),
+            frameon=False,
+            fontsize=9,
+            ncols=2,
+            borderaxespad=0,
+        )
     return fig
 
 
-def figure_svg(data: pl.DataFrame, figure: int, *, min_n: int = R.DEFAULT_MIN_N,
-               title: str | None = None) -> str:
+def figure_svg(
+    data: pl.DataFrame, figure: int, *, min_n: int = R.DEFAULT_MIN_N, title: str | None = None
+) -> str:
     """Figure `figure` as an SVG document (text), from `content.figure_data(...)`."""
     import matplotlib
 
     fig = _draw(data, figure, min_n, title)
     buf = io.StringIO()
     with matplotlib.rc_context({**_RC, "svg.hashsalt": f"hmip-figure-{figure}"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "hmip"},
-                    bbox_inches="tight", pad_inches=0.12)
-    return _accessible(buf.getvalue(), f"hmip-figure-{figure}", title or C.figure_title(figure),
-                       alt_text(data, figure, min_n))
+        fig.savefig(
+            buf,
+            format="svg",
+            metadata={"Date": None, "Creator": "hmip"},
+            bbox_inches="tight",
+            pad_inches=0.12,
+        )
+    return _accessible(
+        buf.getvalue(),
+        f"hmip-figure-{figure}",
+        title or C.figure_title(figure),
+        alt_text(data, figure, min_n),
+    )
 
 
-def figure_png(data: pl.DataFrame, figure: int, *, min_n: int = R.DEFAULT_MIN_N,
-               title: str | None = None, dpi: int = 150) -> bytes:
+def figure_png(
+    data: pl.DataFrame,
+    figure: int,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    title: str | None = None,
+    dpi: int = 150,
+) -> bytes:
     """Figure `figure` as PNG bytes (no software or date metadata)."""
     import matplotlib
 
     fig = _draw(data, figure, min_n, title)
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight",
-                    pad_inches=0.12)
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=dpi,
+            metadata={"Software": None},
+            bbox_inches="tight",
+            pad_inches=0.12,
+        )
     return buf.getvalue()
 
 
@@ -167,9 +230,11 @@ def _accessible(svg: str, ident: str, title: str, desc: str) -> str:
         return svg
     tag = m.group(0)
     new_tag = tag[:-1] + f' role="img" aria-labelledby="{ident}-title {ident}-desc">'
-    inner = (f'\n <title id="{ident}-title">{html.escape(title)}</title>'
-             f'\n <desc id="{ident}-desc">{html.escape(desc)}</desc>')
-    return svg[:m.start()] + new_tag + inner + svg[m.end():]
+    inner = (
+        f'\n <title id="{ident}-title">{html.escape(title)}</title>'
+        f'\n <desc id="{ident}-desc">{html.escape(desc)}</desc>'
+    )
+    return svg[: m.start()] + new_tag + inner + svg[m.end() :]
 
 
 def inline_svg(svg: str, prefix: str = "") -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
 import polars as pl
 
 from hmip_cli import rates as R
 from hmip_cli import schema
 from hmip_cli.render import half_up, round_1dp
-from hmip_cli.tables import TABLE_TITLES, marker_notes
 from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
+from hmip_cli.tables import TABLE_TITLES, marker_notes
 
 # Identifying columns are never passed on to anything in this package: the analyses get
 # the case frame without them (belt and braces: none of them reads these columns anyway).
@@ -52,15 +53,23 @@ class ReportParams:
         candidate_columns(list(self.candidates))
 
     def to_dict(self) -> dict:
-        d = {"min_n": self.min_n, "suppress": self.suppress, "fdr": self.fdr, "pin": self.pin,
-             "pout": self.pout, "candidates": list(self.candidates)}
-        if self.removal != "lr":  # listed only when not the default, so default reports stay as they were
+        d = {
+            "min_n": self.min_n,
+            "suppress": self.suppress,
+            "fdr": self.fdr,
+            "pin": self.pin,
+            "pout": self.pout,
+            "candidates": list(self.candidates),
+        }
+        if (
+            self.removal != "lr"
+        ):  # listed only when not the default, so default reports stay as they were
             d["removal"] = self.removal
         return d
 
     @property
     def method(self) -> str:
-        """"FSTEP(LR)", "FSTEP(WALD)" or "FSTEP(COND)"."""
+        """ "FSTEP(LR)", "FSTEP(WALD)" or "FSTEP(COND)"."""
         from hmip_cli.stepwise.select import REMOVALS
 
         return REMOVALS[self.removal]
@@ -72,8 +81,11 @@ class ReportParams:
 
 
 # How the methods notes name each removal test (SPSS LOGISTIC REGRESSION's FSTEP(LR|WALD|COND)).
-REMOVAL_TESTS = {"lr": "likelihood-ratio", "wald": "Wald",
-                 "conditional": "conditional (likelihood-ratio from conditional parameter estimates)"}
+REMOVAL_TESTS = {
+    "lr": "likelihood-ratio",
+    "wald": "Wald",
+    "conditional": "conditional (likelihood-ratio from conditional parameter estimates)",
+}
 
 
 @dataclass(frozen=True)
@@ -176,54 +188,90 @@ def figure_title(n: int) -> str:
 # Figures 1-4
 # --------------------------------------------------------------------------------------
 
-FIGURE_COLUMNS = ("factor", "factor_label", "n_priority", "n", "n_yes", "percent_yes", "ci_lower",
-                  "ci_upper", "low_reliability", "suppressed", "marker")
+FIGURE_COLUMNS = (
+    "factor",
+    "factor_label",
+    "n_priority",
+    "n",
+    "n_yes",
+    "percent_yes",
+    "ci_lower",
+    "ci_upper",
+    "low_reliability",
+    "suppressed",
+    "marker",
+)
 
 
 def figure_data(rates_frame: pl.DataFrame, figure: int) -> pl.DataFrame:
     """The all-cases rows of one figure from a `rates()`/`bulletin().rates` frame, bulletin
     factor order. Columns: factor, factor_label, n_priority, n, n_yes, percent_yes,
     ci_lower, ci_upper, low_reliability, suppressed, marker (as in `rates.rates`)."""
-    return (rates_frame.filter((pl.col("figure") == figure) & (pl.col("breakdown") == R.ALL))
-            .select(FIGURE_COLUMNS))
+    return rates_frame.filter((pl.col("figure") == figure) & (pl.col("breakdown") == R.ALL)).select(
+        FIGURE_COLUMNS
+    )
 
 
 def _shown(row: dict) -> bool:
     """A rate is published (drawn, quoted) unless it is suppressed or has no cases."""
-    return row["marker"] not in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) and row["percent_yes"] is not None
+    return (
+        row["marker"] not in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE)
+        and row["percent_yes"] is not None
+    )
 
 
 def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTable:
     m = measure_of_figure(n)
-    cols = [Column("factor", "Factor"), Column("n_priority", "Cases where the factor was a priority", "count"),
-            Column("priority_percent", "Percentage of all cases where the factor was a priority", "percent"),
-            Column("n", "Applicable cases", "count"), Column("n_yes", "Yes", "count"),
-            Column("percent_yes", "Percentage yes", "percent"),
-            Column("ci_lower", "95% CI lower", "percent"), Column("ci_upper", "95% CI upper", "percent"),
-            Column("marker", "Marker")]
+    cols = [
+        Column("factor", "Factor"),
+        Column("n_priority", "Cases where the factor was a priority", "count"),
+        Column(
+            "priority_percent", "Percentage of all cases where the factor was a priority", "percent"
+        ),
+        Column("n", "Applicable cases", "count"),
+        Column("n_yes", "Yes", "count"),
+        Column("percent_yes", "Percentage yes", "percent"),
+        Column("ci_lower", "95% CI lower", "percent"),
+        Column("ci_upper", "95% CI upper", "percent"),
+        Column("marker", "Marker"),
+    ]
     rows, keys = [], []
     for r in data.iter_rows(named=True):
         code = r["marker"] if r["marker"] in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) else None
-        rows.append({
-            "factor": r["factor_label"], "n_priority": r["n_priority"],
-            "priority_percent": 100.0 * r["n_priority"] / n_cases if n_cases else R.MARK_NOT_APPLICABLE,
-            "n": r["n"],
-            "n_yes": code if r["n_yes"] is None else r["n_yes"],
-            "percent_yes": code or r["percent_yes"],
-            "ci_lower": code or r["ci_lower"], "ci_upper": code or r["ci_upper"],
-            "marker": r["marker"],
-        })
+        rows.append(
+            {
+                "factor": r["factor_label"],
+                "n_priority": r["n_priority"],
+                "priority_percent": 100.0 * r["n_priority"] / n_cases
+                if n_cases
+                else R.MARK_NOT_APPLICABLE,
+                "n": r["n"],
+                "n_yes": code if r["n_yes"] is None else r["n_yes"],
+                "percent_yes": code or r["percent_yes"],
+                "ci_lower": code or r["ci_lower"],
+                "ci_upper": code or r["ci_upper"],
+                "marker": r["marker"],
+            }
+        )
         keys.append(r["factor"])
-    notes = [f"{m.label}: % of applicable cases (the judgement was recorded yes or no) where the "
-             "answer was yes. 95% CI: Wilson score interval.", *marker_notes(data, min_n)]
-    return DocTable(figure_id(n), figure_title(n) + " (data)", f"Figure_{n}", cols, rows, keys, notes)
+    notes = [
+        f"{m.label}: % of applicable cases (the judgement was recorded yes or no) where the "
+        "answer was yes. 95% CI: Wilson score interval.",
+        *marker_notes(data, min_n),
+    ]
+    return DocTable(
+        figure_id(n), figure_title(n) + " (data)", f"Figure_{n}", cols, rows, keys, notes
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Tables 1-2 and the sample profile
 # --------------------------------------------------------------------------------------
 
-_TOPICS = {"harm_focus": "Sufficient focus on risk of harm", "info_review": "Sufficient information used for reviewing"}
+_TOPICS = {
+    "harm_focus": "Sufficient focus on risk of harm",
+    "info_review": "Sufficient information used for reviewing",
+}
 
 
 def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
@@ -232,9 +280,11 @@ def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
     cols = [Column("breakdown", "Breakdown"), Column("group", "Group")]
     for t in topics:
         head = _TOPICS.get(t, t)
-        cols += [Column(f"{t}_n", f"{head}: applicable cases", "count"),
-                 Column(f"{t}_pct", f"{head}: percentage yes", "percent"),
-                 Column(f"{t}_marker", f"{head}: marker")]
+        cols += [
+            Column(f"{t}_n", f"{head}: applicable cases", "count"),
+            Column(f"{t}_pct", f"{head}: percentage yes", "percent"),
+            Column(f"{t}_marker", f"{head}: marker"),
+        ]
     rows: dict[str, dict] = {}
     for r in part.iter_rows(named=True):
         key = f"{r['breakdown']}/{r['group']}"
@@ -243,23 +293,50 @@ def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
         row[f"{r['topic']}_n"] = r["n"]
         row[f"{r['topic']}_pct"] = code or r["percent_yes"]
         row[f"{r['topic']}_marker"] = r["marker"]
-    notes = ["Risk of harm: were the interventions sufficiently focused on protecting those at risk of "
-             "harm? Reviewing: was sufficient information used in reviewing the work? Applicable cases: "
-             "cases where the question was asked.", *marker_notes(part, min_n)]
-    return DocTable(table_id(n), TABLE_TITLES.get(n, f"Table {n}"), f"Table_{n}", cols, list(rows.values()),
-                    list(rows), notes)
+    notes = [
+        "Risk of harm: were the interventions sufficiently focused on protecting those at risk of "
+        "harm? Reviewing: was sufficient information used in reviewing the work? Applicable cases: "
+        "cases where the question was asked.",
+        *marker_notes(part, min_n),
+    ]
+    return DocTable(
+        table_id(n),
+        TABLE_TITLES.get(n, f"Table {n}"),
+        f"Table_{n}",
+        cols,
+        list(rows.values()),
+        list(rows),
+        notes,
+    )
 
 
 def _sample_table(profile: pl.DataFrame) -> DocTable:
     part = profile.filter(pl.col("breakdown") == R.ALL)
-    cols = [Column("characteristic", "Characteristic"), Column("n", "Cases", "count"),
-            Column("percent", "Percentage of cases", "percent"), Column("not_recorded", "Not recorded", "count")]
-    rows = [{"characteristic": r["characteristic_label"], "n": r["n"],
-             "percent": r["percent"] if r["percent"] is not None else R.MARK_NOT_APPLICABLE,
-             "not_recorded": r["not_recorded"]} for r in part.iter_rows(named=True)]
+    cols = [
+        Column("characteristic", "Characteristic"),
+        Column("n", "Cases", "count"),
+        Column("percent", "Percentage of cases", "percent"),
+        Column("not_recorded", "Not recorded", "count"),
+    ]
+    rows = [
+        {
+            "characteristic": r["characteristic_label"],
+            "n": r["n"],
+            "percent": r["percent"] if r["percent"] is not None else R.MARK_NOT_APPLICABLE,
+            "not_recorded": r["not_recorded"],
+        }
+        for r in part.iter_rows(named=True)
+    ]
     keys = part["characteristic"].to_list()
-    return DocTable(SAMPLE_ID, "Sample profile", "Sample_profile", cols, rows, keys,
-                    ["Percentage: of the cases where the attribute is recorded."])
+    return DocTable(
+        SAMPLE_ID,
+        "Sample profile",
+        "Sample_profile",
+        cols,
+        rows,
+        keys,
+        ["Percentage: of the cases where the attribute is recorded."],
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -276,20 +353,31 @@ def target_index() -> dict:
 
 def significant(findings: pl.DataFrame) -> pl.DataFrame:
     """Rows of the sweep for terms in a final model with a reliable estimate."""
-    return findings.filter(pl.col("term").is_not_null() & pl.col("reliable").fill_null(False)
-                           & pl.col("odds_ratio").is_not_null())
+    return findings.filter(
+        pl.col("term").is_not_null()
+        & pl.col("reliable").fill_null(False)
+        & pl.col("odds_ratio").is_not_null()
+    )
 
 
 def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[DocTable]:
     sig = significant(findings)
     fdr = "p_fdr" in findings.columns
-    cols = [Column("outcome", "Outcome"), Column("variable", "Variable"), Column("direction", "Direction"),
-            Column("group", "Group"), Column("percent_level", "Group: percentage yes", "percent"),
-            Column("n_level", "Group: cases", "count"), Column("reference", "Reference group"),
-            Column("percent_reference", "Reference group: percentage yes", "percent"),
-            Column("n_reference", "Reference group: cases", "count"),
-            Column("odds_ratio", "Odds ratio", "ratio"), Column("ci_low", "Odds ratio 95% CI lower", "ratio"),
-            Column("ci_high", "Odds ratio 95% CI upper", "ratio"), Column("p", "p (LR test)", "p")]
+    cols = [
+        Column("outcome", "Outcome"),
+        Column("variable", "Variable"),
+        Column("direction", "Direction"),
+        Column("group", "Group"),
+        Column("percent_level", "Group: percentage yes", "percent"),
+        Column("n_level", "Group: cases", "count"),
+        Column("reference", "Reference group"),
+        Column("percent_reference", "Reference group: percentage yes", "percent"),
+        Column("n_reference", "Reference group: cases", "count"),
+        Column("odds_ratio", "Odds ratio", "ratio"),
+        Column("ci_low", "Odds ratio 95% CI lower", "ratio"),
+        Column("ci_high", "Odds ratio 95% CI upper", "ratio"),
+        Column("p", "p (LR test)", "p"),
+    ]
     if fdr:
         cols.append(Column("p_fdr", "p (Benjamini-Hochberg)", "p"))
     cols += [Column("n", "Cases in model", "count"), Column("marker", "Marker")]
@@ -299,12 +387,23 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         small = min(r["n_level"] or 0, r["n_reference"] or 0) < params.min_n
         hide = small and params.suppress
         marker = (R.MARK_SUPPRESSED if hide else R.MARK_LOW) if small else None
-        row = {"outcome": r["label"], "variable": b.label if b else r["term"], "direction": r["direction"],
-               "group": r["level"], "percent_level": R.MARK_SUPPRESSED if hide else r["percent_level"],
-               "n_level": r["n_level"], "reference": r["reference"],
-               "percent_reference": R.MARK_SUPPRESSED if hide else r["percent_reference"],
-               "n_reference": r["n_reference"], "odds_ratio": r["odds_ratio"], "ci_low": r["ci_low"],
-               "ci_high": r["ci_high"], "p": r["p"], "n": r["n"], "marker": marker}
+        row = {
+            "outcome": r["label"],
+            "variable": b.label if b else r["term"],
+            "direction": r["direction"],
+            "group": r["level"],
+            "percent_level": R.MARK_SUPPRESSED if hide else r["percent_level"],
+            "n_level": r["n_level"],
+            "reference": r["reference"],
+            "percent_reference": R.MARK_SUPPRESSED if hide else r["percent_reference"],
+            "n_reference": r["n_reference"],
+            "odds_ratio": r["odds_ratio"],
+            "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"],
+            "p": r["p"],
+            "n": r["n"],
+            "marker": marker,
+        }
         if fdr:
             row["p_fdr"] = r["p_fdr"]
         rows.append(row)
@@ -319,29 +418,51 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         "reference group, adjusted for the other variables in the model.",
     ]
     if fdr:
-        notes.append("p (Benjamini-Hochberg): adjusted across every model and term in the sweep (false "
-                     "discovery rate).")
+        notes.append(
+            "p (Benjamini-Hochberg): adjusted across every model and term in the sweep (false "
+            "discovery rate)."
+        )
     if any(r["marker"] for r in rows):
-        notes.append(f"{R.MARK_LOW if not params.suppress else R.MARK_SUPPRESSED}: a group has fewer than "
-                     f"{params.min_n} cases" + ("; its percentage is not shown." if params.suppress else "."))
-    diffs = DocTable(DIFFERENCES_ID, "Significant subgroup differences (stepwise logistic regression)",
-                     "Differences", cols, rows, keys, notes)
+        notes.append(
+            f"{R.MARK_LOW if not params.suppress else R.MARK_SUPPRESSED}: a group has fewer than "
+            f"{params.min_n} cases" + ("; its percentage is not shown." if params.suppress else ".")
+        )
+    diffs = DocTable(
+        DIFFERENCES_ID,
+        "Significant subgroup differences (stepwise logistic regression)",
+        "Differences",
+        cols,
+        rows,
+        keys,
+        notes,
+    )
 
     targets = target_index()
-    mcols = [Column("outcome", "Outcome"), Column("n", "Cases in model", "count"),
-             Column("n_dropped", "Cases dropped (missing values)", "count"),
-             Column("entered", "Variables in the final model"), Column("note", "Note")]
+    mcols = [
+        Column("outcome", "Outcome"),
+        Column("n", "Cases in model", "count"),
+        Column("n_dropped", "Cases dropped (missing values)", "count"),
+        Column("entered", "Variables in the final model"),
+        Column("note", "Note"),
+    ]
     mrows, mkeys = [], []
     for (model,), part in findings.group_by("model", maintain_order=True):
         first = part.row(0, named=True)
-        entered = [schema.breakdown_for_column(t) for t in (first["entered"] or "").split(", ") if t]
+        entered = [
+            schema.breakdown_for_column(t) for t in (first["entered"] or "").split(", ") if t
+        ]
         note = first["note"]
         if first["reliable"] is False and note is None:
             note = "unreliable estimate"
-        mrows.append({"outcome": first["label"], "n": "[x]" if first["n"] is None else first["n"],
-                      "n_dropped": "[x]" if first["n_dropped"] is None else first["n_dropped"],
-                      "entered": ", ".join(b.label for b in entered if b) or "none",
-                      "note": note})
+        mrows.append(
+            {
+                "outcome": first["label"],
+                "n": "[x]" if first["n"] is None else first["n"],
+                "n_dropped": "[x]" if first["n_dropped"] is None else first["n_dropped"],
+                "entered": ", ".join(b.label for b in entered if b) or "none",
+                "note": note,
+            }
+        )
         mkeys.append(model if model in targets else str(model))
     mnotes = [
         "One model per outcome, fitted to the cases where the judgement applies. Cases with a missing "
@@ -350,8 +471,15 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         f"Entry: Rao score test, p < {params.pin:g}. Removal: {params.removal_test} test after each entry, "
         f"p > {params.pout:g}. Categorical variables enter and leave as one block.",
     ]
-    models = DocTable(MODELS_ID, "Stepwise models: cases used and variables selected", "Models", mcols,
-                      mrows, mkeys, mnotes)
+    models = DocTable(
+        MODELS_ID,
+        "Stepwise models: cases used and variables selected",
+        "Models",
+        mcols,
+        mrows,
+        mkeys,
+        mnotes,
+    )
     return [diffs, models]
 
 
@@ -373,38 +501,59 @@ def _level_code(b: schema.Breakdown | None, label: str | None) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def analyse(cases: pl.DataFrame, params: ReportParams,
-            progress: Callable[[str], None] | None = None):
+def analyse(
+    cases: pl.DataFrame, params: ReportParams, progress: Callable[[str], None] | None = None
+):
     """The three analyses, each run once: (BulletinResults, sample profile, sweep findings)."""
     from hmip_cli.stepwise import sweep
 
     cases = cases.drop([c for c in _DROP if c in cases.columns])
     if progress:
         progress("rates")
-    results = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=params.suppress)
+    results = R.bulletin(
+        cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=params.suppress
+    )
     profile = R.sample_profile(cases)
     if progress:
         progress("stepwise sweep")
-    findings = sweep(cases, list(params.candidates), fdr=params.fdr, pin=params.pin, pout=params.pout,
-                     removal=params.removal)
+    findings = sweep(
+        cases,
+        list(params.candidates),
+        fdr=params.fdr,
+        pin=params.pin,
+        pout=params.pout,
+        removal=params.removal,
+    )
     return results, profile, findings
 
 
-def layout(results: R.BulletinResults, profile: pl.DataFrame, findings: pl.DataFrame,
-           params: ReportParams) -> tuple[list[DocTable], dict[int, pl.DataFrame]]:
+def layout(
+    results: R.BulletinResults, profile: pl.DataFrame, findings: pl.DataFrame, params: ReportParams
+) -> tuple[list[DocTable], dict[int, pl.DataFrame]]:
     """The report's tables, in the bulletin's order, and the figures' data."""
     figures = {m.figure: figure_data(results.rates, m.figure) for m in schema.MEASURES}
     tables = [_sample_table(profile)]
-    n_cases = int(profile.filter((pl.col("breakdown") == R.ALL) & (pl.col("characteristic") == "all_cases"))["n"][0])
+    n_cases = int(
+        profile.filter((pl.col("breakdown") == R.ALL) & (pl.col("characteristic") == "all_cases"))[
+            "n"
+        ][0]
+    )
     tables += [_figure_table(n, figures[n], params.min_n, n_cases) for n in sorted(figures)]
-    tables += [_protection_table(n, results.protection, params.min_n)
-               for n in sorted(set(results.protection["table"].to_list()))]
+    tables += [
+        _protection_table(n, results.protection, params.min_n)
+        for n in sorted(set(results.protection["table"].to_list()))
+    ]
     tables += _difference_tables(findings, params)
     return tables, figures
 
 
-def build_report(cases: pl.DataFrame, *, info=None, params: ReportParams | None = None,
-                 progress: Callable[[str], None] | None = None) -> Report:
+def build_report(
+    cases: pl.DataFrame,
+    *,
+    info=None,
+    params: ReportParams | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
     """Compute everything a report shows, once.
 
     `cases`: the case frame with derived columns (`store.load_cases()`); `info`: the store's
@@ -416,8 +565,11 @@ def build_report(cases: pl.DataFrame, *, info=None, params: ReportParams | None 
     date = report_date(params.date)
     results, profile, findings = analyse(cases, params, progress)
     tables, figures = layout(results, profile, findings, params)
-    prov = (from_store_info(info, date, params.to_dict()) if info is not None
-            else from_cases(cases, date, params.to_dict()))
+    prov = (
+        from_store_info(info, date, params.to_dict())
+        if info is not None
+        else from_cases(cases, date, params.to_dict())
+    )
     kf = key_findings(results, findings, profile=profile, min_n=params.min_n)
     return Report(results, profile, findings, params, prov, tables, kf, figures)
 
@@ -450,27 +602,61 @@ METHODS_NOTE = (
 
 def sections(report: Report) -> list[Section]:
     """The report's sections in the bulletin's order."""
-    out = [Section("section-sample", "Sample profile", "The case assessments the findings are based on.",
-                   report.table(SAMPLE_ID))]
+    out = [
+        Section(
+            "section-sample",
+            "Sample profile",
+            "The case assessments the findings are based on.",
+            report.table(SAMPLE_ID),
+        )
+    ]
     for n in sorted(report.figures):
         m = measure_of_figure(n)
-        out.append(Section(f"section-figure-{n}", figure_title(n),
-                           f"Cases where the factor was a priority and the judgement applied, and the "
-                           f"percentage where: {m.question[:-1].lower()}? (yes).", report.table(figure_id(n)), n))
+        out.append(
+            Section(
+                f"section-figure-{n}",
+                figure_title(n),
+                f"Cases where the factor was a priority and the judgement applied, and the "
+                f"percentage where: {m.question[:-1].lower()}? (yes).",
+                report.table(figure_id(n)),
+                n,
+            )
+        )
     for t in report.tables:
         if t.id.startswith("table-"):
-            out.append(Section(f"section-{t.id}", t.title, "For all cases and each group of each breakdown.", t))
+            out.append(
+                Section(
+                    f"section-{t.id}", t.title, "For all cases and each group of each breakdown.", t
+                )
+            )
     p = report.params
-    out.append(Section("section-differences", "Significant subgroup differences",
-                       METHODS_NOTE.format(pin=p.pin, pout=p.pout, method=p.method, removal_test=p.removal_test), report.table(DIFFERENCES_ID)))
-    out.append(Section("section-models", "Stepwise models", "Cases in each model and the variables selected.",
-                       report.table(MODELS_ID)))
+    out.append(
+        Section(
+            "section-differences",
+            "Significant subgroup differences",
+            METHODS_NOTE.format(
+                pin=p.pin, pout=p.pout, method=p.method, removal_test=p.removal_test
+            ),
+            report.table(DIFFERENCES_ID),
+        )
+    )
+    out.append(
+        Section(
+            "section-models",
+            "Stepwise models",
+            "Cases in each model and the variables selected.",
+            report.table(MODELS_ID),
+        )
+    )
     return out
 
 
 MARKER_DEFINITIONS = (
-    (R.MARK_SUPPRESSED, "Suppressed (confidential): fewer than the minimum number of applicable cases, "
-                        "or a second group hidden so that the first cannot be worked out from the total."),
+    (
+        R.MARK_SUPPRESSED,
+        "Suppressed (confidential): fewer than the minimum number of applicable cases, "
+        "or a second group hidden so that the first cannot be worked out from the total.",
+    ),
     (R.MARK_LOW, "Low reliability: based on fewer than the minimum number of applicable cases."),
     (R.MARK_NOT_APPLICABLE, "Not applicable: no applicable cases."),
     ("[x]", "Not available: the value could not be computed (for example, an unreliable model)."),
@@ -478,7 +664,9 @@ MARKER_DEFINITIONS = (
 
 
 def marker_definitions(min_n: int) -> list[tuple[str, str]]:
-    return [(code, text.replace("the minimum number", f"{min_n}")) for code, text in MARKER_DEFINITIONS]
+    return [
+        (code, text.replace("the minimum number", f"{min_n}")) for code, text in MARKER_DEFINITIONS
+    ]
 
 
 def short_name(t: DocTable) -> str:

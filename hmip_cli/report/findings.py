@@ -47,16 +47,34 @@ class Finding:
     also: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "table": self.table, "rows": list(self.rows), "also": list(self.also),
-                "evidence": [e.__dict__ for e in self.evidence]}
+        return {
+            "text": self.text,
+            "table": self.table,
+            "rows": list(self.rows),
+            "also": list(self.also),
+            "evidence": [e.__dict__ for e in self.evidence],
+        }
 
 
 # --------------------------------------------------------------------------------------
 # Words
 # --------------------------------------------------------------------------------------
 
-_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-          "eleven", "twelve")
+_WORDS = (
+    "no",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+)
 
 
 def number_word(n: int) -> str:
@@ -97,20 +115,38 @@ def pct(value: float) -> str:
 # How each measure reads in a sentence; a measure added to the schema without an entry
 # here falls back to its label.
 _MEASURE_WORDS = {
-    "availability": ("Interventions were available", "availability",
-                     "interventions were more likely to be available"),
-    "delivery": ("Sufficient interventions were delivered", "delivery",
-                 "sufficient interventions were more likely to have been delivered"),
-    "contracted": ("Contracted providers contributed sufficiently", "the contribution of contracted providers",
-                   "contracted providers were more likely to have contributed sufficiently"),
-    "partner": ("Partners contributed sufficiently", "the contribution of partners",
-                "partners were more likely to have contributed sufficiently"),
+    "availability": (
+        "Interventions were available",
+        "availability",
+        "interventions were more likely to be available",
+    ),
+    "delivery": (
+        "Sufficient interventions were delivered",
+        "delivery",
+        "sufficient interventions were more likely to have been delivered",
+    ),
+    "contracted": (
+        "Contracted providers contributed sufficiently",
+        "the contribution of contracted providers",
+        "contracted providers were more likely to have contributed sufficiently",
+    ),
+    "partner": (
+        "Partners contributed sufficiently",
+        "the contribution of partners",
+        "partners were more likely to have contributed sufficiently",
+    ),
 }
 
 
 def _measure_words(m: schema.Measure) -> tuple[str, str, str]:
-    return _MEASURE_WORDS.get(m.key, (f"'{m.label}' was judged yes", m.label.lower(),
-                                      f"'{m.label}' was more likely to be judged yes"))
+    return _MEASURE_WORDS.get(
+        m.key,
+        (
+            f"'{m.label}' was judged yes",
+            m.label.lower(),
+            f"'{m.label}' was more likely to be judged yes",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -132,8 +168,10 @@ def _suppressed_note(data: pl.DataFrame, min_n: int) -> tuple[str, list[str]]:
         return "", []
     names = join_words([factor_phrase(schema.get_factor(r["factor"])) for r in hidden])
     verb = "is" if len(hidden) == 1 else "are"
-    return (f" ({_cap(names)} {verb} not shown: fewer than {min_n} applicable cases.)",
-            [r["factor"] for r in hidden])
+    return (
+        f" ({_cap(names)} {verb} not shown: fewer than {min_n} applicable cases.)",
+        [r["factor"] for r in hidden],
+    )
 
 
 def _priority_finding(data: pl.DataFrame, n_cases: int) -> Finding | None:
@@ -143,11 +181,15 @@ def _priority_finding(data: pl.DataFrame, n_cases: int) -> Finding | None:
         return None
     share = [{**r, "priority_percent": 100.0 * r["n_priority"] / n_cases} for r in rows[:3]]
     top = share[0]
-    text = (f"The most frequently identified priority was {factor_phrase(schema.get_factor(top['factor']))}, "
-            f"recorded in {pct(top['priority_percent'])} of cases")
+    text = (
+        f"The most frequently identified priority was {factor_phrase(schema.get_factor(top['factor']))}, "
+        f"recorded in {pct(top['priority_percent'])} of cases"
+    )
     if len(share) > 1:
-        nxt = [f"{factor_phrase(schema.get_factor(r['factor']))} ({pct(r['priority_percent'])})"
-               for r in share[1:]]
+        nxt = [
+            f"{factor_phrase(schema.get_factor(r['factor']))} ({pct(r['priority_percent'])})"
+            for r in share[1:]
+        ]
         text += f"; the next most frequent {'were' if len(nxt) > 1 else 'was'} {join_words(nxt)}"
     ev = tuple(_ev(1, r, "priority_percent") for r in share)
     return Finding(text + ".", C.figure_id(1), tuple(r["factor"] for r in share), ev)
@@ -163,27 +205,34 @@ def _availability_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding |
     subject = _measure_words(m)[0]
     k = len(pub)
     # The highest round threshold (90, 80, ..., 50) that at least half the factors exceed.
-    threshold = next((t for t in (90, 80, 70, 60, 50)
-                      if sum(r["percent_yes"] > t for r in pub) * 2 >= k), None)
+    threshold = next(
+        (t for t in (90, 80, 70, 60, 50) if sum(r["percent_yes"] > t for r in pub) * 2 >= k), None
+    )
     hi = max(pub, key=lambda r: r["percent_yes"])
     lo = min(pub, key=lambda r: r["percent_yes"])
     note, hidden = _suppressed_note(data, min_n)
     if threshold is None:
         over = []
-        text = (f"{subject} in no more than half of applicable cases for most factors, from "
-                f"{pct(lo['percent_yes'])} for {factor_phrase(schema.get_factor(lo['factor']))} to "
-                f"{pct(hi['percent_yes'])} for {factor_phrase(schema.get_factor(hi['factor']))}")
+        text = (
+            f"{subject} in no more than half of applicable cases for most factors, from "
+            f"{pct(lo['percent_yes'])} for {factor_phrase(schema.get_factor(lo['factor']))} to "
+            f"{pct(hi['percent_yes'])} for {factor_phrase(schema.get_factor(hi['factor']))}"
+        )
         ev = (_ev(fig, lo), _ev(fig, hi))
     else:
         over = [r for r in pub if r["percent_yes"] > threshold]
         across = "all" if len(over) == k else number_word(len(over))
-        text = (f"{subject} in over {threshold}% of applicable cases across {across} of the "
-                f"{number_word(k)} factors, peaking at {pct(hi['percent_yes'])} for "
-                f"{factor_phrase(schema.get_factor(hi['factor']))}")
+        text = (
+            f"{subject} in over {threshold}% of applicable cases across {across} of the "
+            f"{number_word(k)} factors, peaking at {pct(hi['percent_yes'])} for "
+            f"{factor_phrase(schema.get_factor(hi['factor']))}"
+        )
         ev = (_ev(fig, hi),)
         if lo["factor"] != hi["factor"]:
-            text += (f"; the lowest was {factor_phrase(schema.get_factor(lo['factor']))} "
-                     f"({pct(lo['percent_yes'])})")
+            text += (
+                f"; the lowest was {factor_phrase(schema.get_factor(lo['factor']))} "
+                f"({pct(lo['percent_yes'])})"
+            )
             ev += (_ev(fig, lo),)
     rows = tuple(r["factor"] for r in over) or (lo["factor"], hi["factor"])
     return Finding(text + "." + note, C.figure_id(fig), rows + tuple(hidden), ev)
@@ -200,31 +249,50 @@ def _delivery_finding(fig: int, data: pl.DataFrame, min_n: int) -> list[Finding]
     subject = _measure_words(m)[0]
     order = sorted(pub, key=lambda r: (-r["percent_yes"], r["factor"]))
     out = []
-    text = (f"{subject} most often for {factor_phrase(schema.get_factor(order[0]['factor']))} "
-            f"({pct(order[0]['percent_yes'])} of applicable cases)")
+    text = (
+        f"{subject} most often for {factor_phrase(schema.get_factor(order[0]['factor']))} "
+        f"({pct(order[0]['percent_yes'])} of applicable cases)"
+    )
     ev = [_ev(fig, order[0])]
     if len(order) > 1:
-        text += (f", followed by {factor_phrase(schema.get_factor(order[1]['factor']))} "
-                 f"({pct(order[1]['percent_yes'])})")
+        text += (
+            f", followed by {factor_phrase(schema.get_factor(order[1]['factor']))} "
+            f"({pct(order[1]['percent_yes'])})"
+        )
         ev.append(_ev(fig, order[1]))
-    out.append(Finding(text + ".", C.figure_id(fig), tuple(r["factor"] for r in order[:2]), tuple(ev)))
+    out.append(
+        Finding(text + ".", C.figure_id(fig), tuple(r["factor"] for r in order[:2]), tuple(ev))
+    )
     under = [r for r in pub if r["percent_yes"] < 50]
     note, hidden = _suppressed_note(data, min_n)
     if under:
         lo = min(under, key=lambda r: r["percent_yes"])
         hi = max(under, key=lambda r: r["percent_yes"])
-        span = (pct(lo["percent_yes"]) if C.whole(lo["percent_yes"]) == C.whole(hi["percent_yes"])
-                else f"{pct(lo['percent_yes'])} to {pct(hi['percent_yes'])}")
+        span = (
+            pct(lo["percent_yes"])
+            if C.whole(lo["percent_yes"]) == C.whole(hi["percent_yes"])
+            else f"{pct(lo['percent_yes'])} to {pct(hi['percent_yes'])}"
+        )
         which = "factor" if len(under) == 1 else "factors"
-        text = (f"{subject} in under half of applicable cases for {number_word(len(under))} of the "
-                f"{number_word(len(pub))} {which if len(pub) == 1 else 'factors'} ({span}).")
+        text = (
+            f"{subject} in under half of applicable cases for {number_word(len(under))} of the "
+            f"{number_word(len(pub))} {which if len(pub) == 1 else 'factors'} ({span})."
+        )
         ev = [_ev(fig, lo)] + ([_ev(fig, hi)] if hi is not lo else [])
-        out.append(Finding(text + note, C.figure_id(fig), tuple(r["factor"] for r in under) + tuple(hidden),
-                           tuple(ev)))
+        out.append(
+            Finding(
+                text + note,
+                C.figure_id(fig),
+                tuple(r["factor"] for r in under) + tuple(hidden),
+                tuple(ev),
+            )
+        )
     else:
         lo = order[-1]
-        text = (f"{subject} in at least half of applicable cases for every factor; the lowest was "
-                f"{factor_phrase(schema.get_factor(lo['factor']))} ({pct(lo['percent_yes'])}).")
+        text = (
+            f"{subject} in at least half of applicable cases for every factor; the lowest was "
+            f"{factor_phrase(schema.get_factor(lo['factor']))} ({pct(lo['percent_yes'])})."
+        )
         out.append(Finding(text + note, C.figure_id(fig), (lo["factor"], *hidden), (_ev(fig, lo),)))
     return out
 
@@ -235,20 +303,27 @@ def _range_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding | None:
     note, hidden = _suppressed_note(data, min_n)
     if not pub:
         if hidden:
-            return Finding(f"No rate could be published for {C.figure_title(fig).split(':')[0]}." + note,
-                           C.figure_id(fig), tuple(hidden))
+            return Finding(
+                f"No rate could be published for {C.figure_title(fig).split(':')[0]}." + note,
+                C.figure_id(fig),
+                tuple(hidden),
+            )
         return None
     m = C.measure_of_figure(fig)
     subject = _measure_words(m)[0]
     order = sorted(pub, key=lambda r: (-r["percent_yes"], r["factor"]))
     hi, lo = order[0], order[-1]
-    text = (f"{subject} most often for {factor_phrase(schema.get_factor(hi['factor']))} "
-            f"({pct(hi['percent_yes'])} of applicable cases)")
+    text = (
+        f"{subject} most often for {factor_phrase(schema.get_factor(hi['factor']))} "
+        f"({pct(hi['percent_yes'])} of applicable cases)"
+    )
     ev = [_ev(fig, hi)]
     if lo is not hi:
         text += f" and least often for {factor_phrase(schema.get_factor(lo['factor']))} ({pct(lo['percent_yes'])})"
         ev.append(_ev(fig, lo))
-    return Finding(text + "." + note, C.figure_id(fig), (hi["factor"], lo["factor"], *hidden), tuple(ev))
+    return Finding(
+        text + "." + note, C.figure_id(fig), (hi["factor"], lo["factor"], *hidden), tuple(ev)
+    )
 
 
 def _compare_contributions(figs: dict[int, pl.DataFrame]) -> Finding | None:
@@ -264,16 +339,22 @@ def _compare_contributions(figs: dict[int, pl.DataFrame]) -> Finding | None:
     higher = [k for k in both if a[k]["percent_yes"] > b[k]["percent_yes"]]
     n = number_word(len(both))
     if len(lower) > len(higher):
-        text = (f"Compared with partners, contracted providers' contribution was less likely to be judged "
-                f"sufficient: lower for {number_word(len(lower))} of the {n} factors shown in both Figures 3 and 4.")
+        text = (
+            f"Compared with partners, contracted providers' contribution was less likely to be judged "
+            f"sufficient: lower for {number_word(len(lower))} of the {n} factors shown in both Figures 3 and 4."
+        )
         rows = lower
     elif len(higher) > len(lower):
-        text = (f"Compared with partners, contracted providers' contribution was more likely to be judged "
-                f"sufficient: higher for {number_word(len(higher))} of the {n} factors shown in both Figures 3 and 4.")
+        text = (
+            f"Compared with partners, contracted providers' contribution was more likely to be judged "
+            f"sufficient: higher for {number_word(len(higher))} of the {n} factors shown in both Figures 3 and 4."
+        )
         rows = higher
     else:
-        text = (f"Contracted providers' and partners' contributions were judged sufficient about as often: "
-                f"each was higher for {number_word(len(lower))} of the {n} factors shown in both Figures 3 and 4.")
+        text = (
+            f"Contracted providers' and partners' contributions were judged sufficient about as often: "
+            f"each was higher for {number_word(len(lower))} of the {n} factors shown in both Figures 3 and 4."
+        )
         rows = both
     return Finding(text, C.figure_id(3), tuple(rows), (), also=(C.figure_id(4),))
 
@@ -292,7 +373,9 @@ def _protection_findings(protection: pl.DataFrame) -> list[Finding]:
     allrows = protection.filter(pl.col("breakdown") == R.ALL)
     out = []
     for topic in allrows["topic"].unique(maintain_order=True).to_list():
-        part = [r for r in allrows.filter(pl.col("topic") == topic).iter_rows(named=True) if C._shown(r)]
+        part = [
+            r for r in allrows.filter(pl.col("topic") == topic).iter_rows(named=True) if C._shown(r)
+        ]
         if not part:
             continue
         bits, ev, tables = [], [], []
@@ -300,8 +383,10 @@ def _protection_findings(protection: pl.DataFrame) -> list[Finding]:
             who = r["who"].replace("_", " ")
             tid = C.table_id(r["table"])
             bits.append(f"{pct(r['percent_yes'])} of applicable cases for {who} (n={r['n']:,})")
-            ev += [Evidence(tid, "all/all", f"{topic}_pct", pct(r["percent_yes"])),
-                   Evidence(tid, "all/all", f"{topic}_n", f"{r['n']:,}")]
+            ev += [
+                Evidence(tid, "all/all", f"{topic}_pct", pct(r["percent_yes"])),
+                Evidence(tid, "all/all", f"{topic}_n", f"{r['n']:,}"),
+            ]
             tables.append(tid)
         words = _TOPIC_WORDS.get(topic, part[0]["question_label"].split(": ", 1)[-1])
         text = f"Inspectors judged that {words} in {join_words(bits)}."
@@ -323,8 +408,10 @@ def _groups_text(r: dict) -> tuple[str, tuple[Evidence, ...]]:
         return "", ()
     hi, lo = (a, b) if a[1] >= b[1] else (b, a)
     text = f"{hi[0]} {pct(hi[1])} vs {lo[0]} {pct(lo[1])}"
-    return text, (Evidence(C.DIFFERENCES_ID, key, hi[2], pct(hi[1])),
-                  Evidence(C.DIFFERENCES_ID, key, lo[2], pct(lo[1])))
+    return text, (
+        Evidence(C.DIFFERENCES_ID, key, hi[2], pct(hi[1])),
+        Evidence(C.DIFFERENCES_ID, key, lo[2], pct(lo[1])),
+    )
 
 
 def _more_likely(r: dict) -> tuple[str, str]:
@@ -337,7 +424,7 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
     targets = C.target_index()
     provider = schema.get_breakdown("provider")
     out: list[Finding] = []
-    rows = [r for r in sig.iter_rows(named=True)]
+    rows = list(sig.iter_rows(named=True))
 
     def small(r):
         return min(r["n_level"] or 0, r["n_reference"] or 0) < min_n
@@ -347,7 +434,9 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
             return "", ()
         return _groups_text(r)
 
-    prov_pair = f"{provider.labels[-1]} and {provider.labels[0]}" if provider.labels else "providers"
+    prov_pair = (
+        f"{provider.labels[-1]} and {provider.labels[0]}" if provider.labels else "providers"
+    )
     modelled = set(findings["model"].to_list())
     for m in schema.MEASURES:
         noun = _measure_words(m)[1]
@@ -357,9 +446,14 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
         if not ran:
             continue
         if not prov:
-            out.append(Finding(f"After accounting for the other variables, there were no significant "
-                               f"differences between {prov_pair} cases for {noun}.", C.MODELS_ID,
-                               tuple(t.model for t in targets.values() if t.measure == m.key)))
+            out.append(
+                Finding(
+                    f"After accounting for the other variables, there were no significant "
+                    f"differences between {prov_pair} cases for {noun}.",
+                    C.MODELS_ID,
+                    tuple(t.model for t in targets.values() if t.measure == m.key),
+                )
+            )
         else:
             parts, ev = [], []
             for r in prov:
@@ -368,12 +462,18 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
                 parts.append(f"{fname} ({g})" if g else f"{fname} (groups too small to quote)")
                 ev += e
             if len(prov) == 1:
-                text = (f"The only significant difference between {prov_pair} cases for {noun} was for "
-                        f"{parts[0]}.")
+                text = (
+                    f"The only significant difference between {prov_pair} cases for {noun} was for "
+                    f"{parts[0]}."
+                )
             else:
-                text = (f"Significant differences between {prov_pair} cases for {noun} were found for "
-                        f"{join_words(parts)}.")
-            out.append(Finding(text, C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in prov), tuple(ev)))
+                text = (
+                    f"Significant differences between {prov_pair} cases for {noun} were found for "
+                    f"{join_words(parts)}."
+                )
+            out.append(
+                Finding(text, C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in prov), tuple(ev))
+            )
         # Other variables: grouped by variable and by which group was more likely.
         groups: dict[tuple, list[dict]] = {}
         for r in mine:
@@ -383,17 +483,23 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
         for (term, more, less), rs in groups.items():
             b = schema.breakdown_for_column(term)
             label = b.label if b else term
-            factors = join_words([factor_phrase(schema.get_factor(targets[r["model"]].factor)) for r in rs])
+            factors = join_words(
+                [factor_phrase(schema.get_factor(targets[r["model"]].factor)) for r in rs]
+            )
             phrase = _measure_words(m)[2]
             count = f"{number_word(len(rs))} factor{'s' if len(rs) != 1 else ''}"
-            text = (f"After accounting for the other variables, {phrase} in cases with {lower_label(label)} {more} "
-                    f"rather than {less}, for {count}: {factors}.")
+            text = (
+                f"After accounting for the other variables, {phrase} in cases with {lower_label(label)} {more} "
+                f"rather than {less}, for {count}: {factors}."
+            )
             ev = ()
             if len(rs) == 1:
                 g, ev = describe(rs[0])
                 if g:
                     text = text[:-1] + f" ({g})."
-            out.append(Finding(_cap(text), C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in rs), ev))
+            out.append(
+                Finding(_cap(text), C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in rs), ev)
+            )
     # The case-level questions (Tables 1 and 2).
     for q in schema.QUESTIONS:
         for r in rows:
@@ -406,18 +512,33 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
             who = q.who.replace("_", " ")
             words = _TOPIC_WORDS.get(q.topic, q.label.split(": ", 1)[-1])
             label = lower_label(b.label if b else r["term"])
-            text = (f"For {who}, the judgement that {words} was more likely in cases with {label} {more} "
-                    f"rather than {less}, after accounting for the other variables" + (f" ({g})." if g else "."))
-            out.append(Finding(text, C.DIFFERENCES_ID, (C.difference_key(r),), ev, also=(C.table_id(q.table),)))
+            text = (
+                f"For {who}, the judgement that {words} was more likely in cases with {label} {more} "
+                f"rather than {less}, after accounting for the other variables"
+                + (f" ({g})." if g else ".")
+            )
+            out.append(
+                Finding(
+                    text, C.DIFFERENCES_ID, (C.difference_key(r),), ev, also=(C.table_id(q.table),)
+                )
+            )
     if "p_fdr" in findings.columns and rows:
         kept = [r for r in rows if r["p_fdr"] is not None and r["p_fdr"] < 0.05]
         terms = {(r["model"], r["term"]) for r in rows}
         kept_terms = {(r["model"], r["term"]) for r in kept}
-        out.append(Finding(
-            "After adjusting for the number of models fitted (Benjamini-Hochberg false discovery rate), "
-            + (f"all {number_word(len(terms))} significant variables remain" if len(kept_terms) == len(terms) else
-               f"{number_word(len(kept_terms))} of the {number_word(len(terms))} significant variables remain")
-            + " significant at the 5% level.", C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in kept)))
+        out.append(
+            Finding(
+                "After adjusting for the number of models fitted (Benjamini-Hochberg false discovery rate), "
+                + (
+                    f"all {number_word(len(terms))} significant variables remain"
+                    if len(kept_terms) == len(terms)
+                    else f"{number_word(len(kept_terms))} of the {number_word(len(terms))} significant variables remain"
+                )
+                + " significant at the 5% level.",
+                C.DIFFERENCES_ID,
+                tuple(C.difference_key(r) for r in kept),
+            )
+        )
     return out
 
 
@@ -427,27 +548,39 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
 
 
 def _profile_finding(profile: pl.DataFrame) -> Finding | None:
-    part = {r["characteristic"]: r for r in profile.filter(pl.col("breakdown") == R.ALL).iter_rows(named=True)}
+    part = {
+        r["characteristic"]: r
+        for r in profile.filter(pl.col("breakdown") == R.ALL).iter_rows(named=True)
+    }
     chars = R.characteristics()
     total = part.get(chars[0].key)
     if total is None:
         return None
     text = f"The findings are based on {total['n']:,} case assessments"
     ev = [Evidence(C.SAMPLE_ID, chars[0].key, "n", f"{total['n']:,}")]
-    provs = [c for c in chars if c.breakdown == "provider" and c.key in part and part[c.key]["base"]]
+    provs = [
+        c for c in chars if c.breakdown == "provider" and c.key in part and part[c.key]["base"]
+    ]
     if provs:
         bits = []
         for c in provs:
             r = part[c.key]
             bits.append(f"{r['n']:,} {c.short or c.label} cases ({pct(r['percent'])})")
-            ev += [Evidence(C.SAMPLE_ID, c.key, "n", f"{r['n']:,}"),
-                   Evidence(C.SAMPLE_ID, c.key, "percent", pct(r["percent"]))]
+            ev += [
+                Evidence(C.SAMPLE_ID, c.key, "n", f"{r['n']:,}"),
+                Evidence(C.SAMPLE_ID, c.key, "percent", pct(r["percent"])),
+            ]
         text += ": " + join_words(bits)
     return Finding(text + ".", C.SAMPLE_ID, tuple(e.row for e in ev), tuple(ev))
 
 
-def key_findings(results: R.BulletinResults, findings: pl.DataFrame, *, profile: pl.DataFrame | None = None,
-                 min_n: int = R.DEFAULT_MIN_N) -> list[Finding]:
+def key_findings(
+    results: R.BulletinResults,
+    findings: pl.DataFrame,
+    *,
+    profile: pl.DataFrame | None = None,
+    min_n: int = R.DEFAULT_MIN_N,
+) -> list[Finding]:
     """The report's key findings, in the bulletin's order: the sample (if `profile` is given),
     priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences from the
     stepwise `findings` (the frame `stepwise.sweep()` returns)."""
@@ -456,7 +589,10 @@ def key_findings(results: R.BulletinResults, findings: pl.DataFrame, *, profile:
     n_cases = None
     if profile is not None:
         out.append(_profile_finding(profile))
-        allc = profile.filter((pl.col("breakdown") == R.ALL) & (pl.col("characteristic") == R.characteristics()[0].key))
+        allc = profile.filter(
+            (pl.col("breakdown") == R.ALL)
+            & (pl.col("characteristic") == R.characteristics()[0].key)
+        )
         n_cases = int(allc["n"][0]) if allc.height else None
     if 1 in figs and n_cases:
         out.append(_priority_finding(figs[1], n_cases))

@@ -77,8 +77,10 @@ def _ref_label(table_id: str, report: C.Report) -> str:
 
 
 def _table(t: C.DocTable) -> str:
-    out = [f'<div class="table-wrap" role="region" aria-label="{escape(t.title)}" tabindex="0">',
-           f'<table id="{escape(t.id)}"><caption>{escape(t.title)}</caption><thead><tr>']
+    out = [
+        f'<div class="table-wrap" role="region" aria-label="{escape(t.title)}" tabindex="0">',
+        f'<table id="{escape(t.id)}"><caption>{escape(t.title)}</caption><thead><tr>',
+    ]
     for c in t.columns:
         cls = ' class="num"' if c.kind != "text" else ""
         out.append(f'<th scope="col"{cls}>{escape(c.header)}</th>')
@@ -94,7 +96,9 @@ def _table(t: C.DocTable) -> str:
         out.append("</tr>")
     out.append("</tbody></table></div>")
     if t.notes:
-        out.append('<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in t.notes) + "</div>")
+        out.append(
+            '<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in t.notes) + "</div>"
+        )
     return "".join(out)
 
 
@@ -103,7 +107,9 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
     figures already drawn for another output."""
     p = report.provenance
     title = report.title
-    svgs = svgs or {n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()}
+    svgs = svgs or {
+        n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
+    }
     secs = C.sections(report)
     h: list[str] = [
         "<!DOCTYPE html>",
@@ -120,37 +126,56 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
         "<main>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">{p.n_cases:,} case assessments; {len(p.inspections)} inspections; report date '
-        f'{escape(p.date.isoformat())}. Store content hash: <code>{escape(p.content_hash or "none")}</code></p>',
+        f"{escape(p.date.isoformat())}. Store content hash: <code>{escape(p.content_hash or 'none')}</code></p>",
         '<nav aria-label="Contents"><h2 id="contents">Contents</h2><ol>',
         '<li><a href="#key-findings">Key findings</a></li>',
     ]
     h += [f'<li><a href="#{escape(s.id)}">{escape(s.heading)}</a></li>' for s in secs]
-    h += ['<li><a href="#notes">Notes</a></li>', '<li><a href="#provenance">Provenance</a></li>', "</ol></nav>"]
+    h += [
+        '<li><a href="#notes">Notes</a></li>',
+        '<li><a href="#provenance">Provenance</a></li>',
+        "</ol></nav>",
+    ]
 
     h.append('<section id="key-findings" class="key-findings"><h2>Key findings</h2><ul>')
     for f in report.key_findings:
-        target = anchor(f.table, f.rows[0]) if f.rows and f.rows[0] in report.table(f.table).keys else f.table
-        refs = [f'<a href="#{escape(target)}" data-table="{escape(f.table)}">{escape(_ref_label(f.table, report))}</a>']
-        refs += [f'<a href="#{escape(t)}" data-table="{escape(t)}">{escape(_ref_label(t, report))}</a>' for t in f.also]
+        target = (
+            anchor(f.table, f.rows[0])
+            if f.rows and f.rows[0] in report.table(f.table).keys
+            else f.table
+        )
+        refs = [
+            f'<a href="#{escape(target)}" data-table="{escape(f.table)}">{escape(_ref_label(f.table, report))}</a>'
+        ]
+        refs += [
+            f'<a href="#{escape(t)}" data-table="{escape(t)}">{escape(_ref_label(t, report))}</a>'
+            for t in f.also
+        ]
         h.append(f'<li>{escape(f.text)} <span class="ref">(see {", ".join(refs)})</span></li>')
     h.append("</ul></section>")
 
     for s in secs:
-        h.append(f'<section id="{escape(s.id)}"><h2>{escape(s.heading)}</h2><p>{escape(s.intro)}</p>')
+        h.append(
+            f'<section id="{escape(s.id)}"><h2>{escape(s.heading)}</h2><p>{escape(s.intro)}</p>'
+        )
         if s.figure is not None:
             svg = charts.inline_svg(svgs[s.figure], f"fig{s.figure}-")
-            h.append(f'<figure aria-labelledby="cap-{s.figure}">{svg}'
-                     f'<figcaption id="cap-{s.figure}">{escape(charts.subtitle(s.figure))}. The data are in the '
-                     f'table below.</figcaption></figure>')
+            h.append(
+                f'<figure aria-labelledby="cap-{s.figure}">{svg}'
+                f'<figcaption id="cap-{s.figure}">{escape(charts.subtitle(s.figure))}. The data are in the '
+                f"table below.</figcaption></figure>"
+            )
         h.append(_table(s.table))
         h.append("</section>")
 
     h.append('<section id="notes"><h2>Notes</h2><dl class="provenance">')
     for code, text in C.marker_definitions(report.params.min_n):
         h.append(f"<dt>{escape(code)}</dt><dd>{escape(text)}</dd>")
-    h.append("</dl><p class=\"notes\">Percentages in tables are rounded half up to one decimal place from the "
-             "exact fraction; in figures and key findings to whole numbers. n is the number of applicable "
-             "cases: those where the question was asked and answered.</p></section>")
+    h.append(
+        '</dl><p class="notes">Percentages in tables are rounded half up to one decimal place from the '
+        "exact fraction; in figures and key findings to whole numbers. n is the number of applicable "
+        "cases: those where the question was asked and answered.</p></section>"
+    )
 
     h.append('<section id="provenance"><h2>Provenance</h2><dl class="provenance">')
     for label, text in p.items():

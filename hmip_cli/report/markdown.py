@@ -27,7 +27,9 @@ def _table(t: C.DocTable) -> list[str]:
     lines.append("| " + " | ".join(md_escape(c.header) for c in t.columns) + " |")
     lines.append("|" + "|".join("---:" if c.kind != "text" else "---" for c in t.columns) + "|")
     for row in t.rows:
-        lines.append("| " + " | ".join(md_escape(C.cell_text(c, row.get(c.key))) for c in t.columns) + " |")
+        lines.append(
+            "| " + " | ".join(md_escape(C.cell_text(c, row.get(c.key))) for c in t.columns) + " |"
+        )
     lines.append("")
     lines += [f"_{md_escape(n)}_\n" for n in t.notes]
     return lines
@@ -40,9 +42,15 @@ def figures_dir(path: Path) -> Path:
 def render_markdown(report: C.Report, figures_folder: str) -> str:
     """The Markdown text; figures are linked as `<figures_folder>/figureN.svg`."""
     p = report.provenance
-    out = [f"# {md_escape(report.title)}", "",
-           f"{p.n_cases:,} case assessments; {len(p.inspections)} inspections; report date {p.date.isoformat()}. "
-           f"Store content hash: `{p.content_hash or 'none'}`", "", "## Key findings", ""]
+    out = [
+        f"# {md_escape(report.title)}",
+        "",
+        f"{p.n_cases:,} case assessments; {len(p.inspections)} inspections; report date {p.date.isoformat()}. "
+        f"Store content hash: `{p.content_hash or 'none'}`",
+        "",
+        "## Key findings",
+        "",
+    ]
     for f in report.key_findings:
         refs = [f"[{md_escape(C.short_name(report.table(t)))}](#{t})" for t in (f.table, *f.also)]
         out.append(f"- {md_escape(f.text)} (see {', '.join(refs)})")
@@ -54,10 +62,19 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
             out += [f"![{md_escape(alt)}]({figures_folder}/figure{s.figure}.svg)", ""]
         out += _table(s.table)
     out += ["## Notes", ""]
-    out += [f"- `{code}` {md_escape(text)}" for code, text in C.marker_definitions(report.params.min_n)]
-    out += ["", "Percentages in tables are rounded half up to one decimal place from the exact fraction; in "
-            "figures and key findings to whole numbers.", "", "## Provenance", "",
-            "| Item | Value |", "|---|---|"]
+    out += [
+        f"- `{code}` {md_escape(text)}" for code, text in C.marker_definitions(report.params.min_n)
+    ]
+    out += [
+        "",
+        "Percentages in tables are rounded half up to one decimal place from the exact fraction; in "
+        "figures and key findings to whole numbers.",
+        "",
+        "## Provenance",
+        "",
+        "| Item | Value |",
+        "|---|---|",
+    ]
     out += [f"| {md_escape(k)} | {md_escape(v)} |" for k, v in p.items()]
     return "\n".join(out) + "\n"
 
@@ -66,7 +83,9 @@ def write_markdown(report: C.Report, path: Path, svgs: dict[int, str] | None = N
     """Write the Markdown file and its SVG figures; return every path written."""
     path = Path(path)
     folder = figures_dir(path)
-    svgs = svgs or {n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()}
+    svgs = svgs or {
+        n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
+    }
     written = []
     for n, svg in sorted(svgs.items()):
         target = folder / f"figure{n}.svg"

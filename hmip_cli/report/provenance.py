@@ -28,9 +28,11 @@ def report_date(date: str | dt.date | None = None) -> dt.date:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         try:
-            return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
         except (ValueError, OverflowError, OSError):
-            raise BadRequest(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}") from None
+            raise BadRequest(
+                f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}"
+            ) from None
     return dt.date.today()
 
 
@@ -62,8 +64,12 @@ class Provenance:
         rows = [
             ("Report date", self.date.isoformat()),
             ("Cases", f"{self.n_cases:,}"),
-            ("Inspections covered", f"{len(self.inspections)}: " + ", ".join(self.inspections)
-             if self.inspections else "0"),
+            (
+                "Inspections covered",
+                f"{len(self.inspections)}: " + ", ".join(self.inspections)
+                if self.inspections
+                else "0",
+            ),
             ("Inspection dates", period or "not recorded"),
             ("Store content hash (sha256)", self.content_hash or "not from a store"),
             ("Files ingested", ", ".join(self.files) if self.files else "not recorded"),
@@ -74,12 +80,15 @@ class Provenance:
 
     def to_dict(self) -> dict:
         return {
-            "content_hash": self.content_hash, "n_cases": self.n_cases,
+            "content_hash": self.content_hash,
+            "n_cases": self.n_cases,
             "inspections": list(self.inspections),
             "first_date": self.first_date.isoformat() if self.first_date else None,
             "last_date": self.last_date.isoformat() if self.last_date else None,
-            "date": self.date.isoformat(), "hmip_version": self.hmip_version,
-            "parameters": dict(self.parameters), "files": list(self.files),
+            "date": self.date.isoformat(),
+            "hmip_version": self.hmip_version,
+            "parameters": dict(self.parameters),
+            "files": list(self.files),
         }
 
 
@@ -94,8 +103,13 @@ def _text(value) -> str:
 def from_store_info(info, date: dt.date, parameters: dict) -> Provenance:
     """Provenance from `store.store_info(...)`."""
     return Provenance(
-        content_hash=info.content_hash, n_cases=info.n_cases, inspections=tuple(info.inspections),
-        first_date=info.first_date, last_date=info.last_date, date=date, parameters=parameters,
+        content_hash=info.content_hash,
+        n_cases=info.n_cases,
+        inspections=tuple(info.inspections),
+        first_date=info.first_date,
+        last_date=info.last_date,
+        date=date,
+        parameters=parameters,
         files=tuple(str(f.get("source", "")) for f in info.files),
     )
 
@@ -107,10 +121,19 @@ def from_cases(cases, date: dt.date, parameters: dict) -> Provenance:
     from hmip_cli import store
 
     insp = tuple(sorted(cases.get_column("inspection").drop_nulls().unique().to_list()))
-    dates = cases.select(pl.col("inspection_date").min().alias("a"), pl.col("inspection_date").max().alias("b"))
+    dates = cases.select(
+        pl.col("inspection_date").min().alias("a"), pl.col("inspection_date").max().alias("b")
+    )
     try:
         digest = store.content_hash(cases)
-    except Exception:  # a frame missing stored columns: no hash rather than no report
+    except Exception:  # noqa: BLE001 - a frame missing stored columns: no hash rather than no report
         digest = None
-    return Provenance(content_hash=digest, n_cases=cases.height, inspections=insp,
-                      first_date=dates["a"][0], last_date=dates["b"][0], date=date, parameters=parameters)
+    return Provenance(
+        content_hash=digest,
+        n_cases=cases.height,
+        inspections=insp,
+        first_date=dates["a"][0],
+        last_date=dates["b"][0],
+        date=date,
+        parameters=parameters,
+    )

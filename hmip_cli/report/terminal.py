@@ -25,7 +25,9 @@ def _line(label: str, r: dict, label_width: int, width: int, min_n: int) -> str:
     head = label.ljust(label_width)
     n = r["n"] or 0
     if r["marker"] == R.MARK_SUPPRESSED:
-        return f"{head}  {R.MARK_SUPPRESSED} not shown: fewer than {min_n} applicable cases (n={n:,})"
+        return (
+            f"{head}  {R.MARK_SUPPRESSED} not shown: fewer than {min_n} applicable cases (n={n:,})"
+        )
     if r["marker"] == R.MARK_NOT_APPLICABLE or r["percent_yes"] is None:
         return f"{head}  {R.MARK_NOT_APPLICABLE} no applicable cases"
     text = f"{head}  {bar(r['percent_yes'], width)} {C.whole(r['percent_yes']):>3}%  n={n:,}"
@@ -34,10 +36,16 @@ def _line(label: str, r: dict, label_width: int, width: int, min_n: int) -> str:
 
 def _bar_label(r: dict) -> str:
     """A bar's label: the factor on an all-cases row, else the indented group."""
-    return r["factor_label"] if r["breakdown"] == R.ALL else f"  {r['breakdown_label']}: {r['group_label']}"
+    return (
+        r["factor_label"]
+        if r["breakdown"] == R.ALL
+        else f"  {r['breakdown_label']}: {r['group_label']}"
+    )
 
 
-def bar_width_for(frame: pl.DataFrame, columns: int, *, widest: int = 40, narrowest: int = 10) -> int:
+def bar_width_for(
+    frame: pl.DataFrame, columns: int, *, widest: int = 40, narrowest: int = 10
+) -> int:
     """The longest bar (at most `widest`) that keeps every bar line within `columns` characters:
     label, two spaces, bar, " 100%  n=1,066 [low]"."""
     labels = [_bar_label(r) for r in frame.iter_rows(named=True)]
@@ -71,8 +79,10 @@ def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int 
         if R.MARK_LOW in markers:
             notes.append(f"{R.MARK_LOW} low reliability: fewer than {min_n} applicable cases.")
         if R.MARK_SUPPRESSED in markers:
-            notes.append(f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or hidden so "
-                         "that another group cannot be worked out.")
+            notes.append(
+                f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or hidden so "
+                "that another group cannot be worked out."
+            )
         if notes:
             out.append("")
             out.extend(notes)

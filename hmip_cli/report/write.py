@@ -17,8 +17,13 @@ class ReportFormat(str, Enum):
     xlsx = "xlsx"
 
 
-_EXTENSIONS = {".html": ReportFormat.html, ".htm": ReportFormat.html, ".md": ReportFormat.markdown,
-               ".markdown": ReportFormat.markdown, ".xlsx": ReportFormat.xlsx}
+_EXTENSIONS = {
+    ".html": ReportFormat.html,
+    ".htm": ReportFormat.html,
+    ".md": ReportFormat.markdown,
+    ".markdown": ReportFormat.markdown,
+    ".xlsx": ReportFormat.xlsx,
+}
 
 
 def infer_format(path: Path, fmt: ReportFormat | str | None = None) -> ReportFormat:
@@ -26,8 +31,10 @@ def infer_format(path: Path, fmt: ReportFormat | str | None = None) -> ReportFor
         return ReportFormat(fmt)
     got = _EXTENSIONS.get(Path(path).suffix.lower())
     if got is None:
-        raise BadRequest(f"cannot tell the report format from {Path(path).name!r}: use a .html, .md or .xlsx "
-                         "name, or --format html|markdown|xlsx")
+        raise BadRequest(
+            f"cannot tell the report format from {Path(path).name!r}: use a .html, .md or .xlsx "
+            "name, or --format html|markdown|xlsx"
+        )
     return got
 
 
@@ -40,7 +47,9 @@ def write_report(report: C.Report, path: Path, fmt: ReportFormat | str | None = 
         from hmip_cli.report.xlsx import write_xlsx
 
         return write_xlsx(report, path)
-    svgs = {n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()}
+    svgs = {
+        n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
+    }
     if fmt is ReportFormat.markdown:
         from hmip_cli.report.markdown import write_markdown
 
@@ -51,8 +60,13 @@ def write_report(report: C.Report, path: Path, fmt: ReportFormat | str | None = 
     return [path]
 
 
-def report_from_store(data: Path | None, path: Path, params: C.ReportParams | None = None,
-                      fmt: ReportFormat | str | None = None, progress=None) -> tuple[C.Report, list[Path]]:
+def report_from_store(
+    data: Path | None,
+    path: Path,
+    params: C.ReportParams | None = None,
+    fmt: ReportFormat | str | None = None,
+    progress=None,
+) -> tuple[C.Report, list[Path]]:
     """Load the store, build the report once and write it: what `hmip report` and
     `hmip demo --report` do. Returns the report and the files written."""
     from hmip_cli import store

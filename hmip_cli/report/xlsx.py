@@ -68,7 +68,9 @@ def _number(kind: str, value):
     return value
 
 
-def _table_sheet(s: _Sheets, name: str, columns: list[C.Column], rows: list[dict], table_name: str) -> None:
+def _table_sheet(
+    s: _Sheets, name: str, columns: list[C.Column], rows: list[dict], table_name: str
+) -> None:
     ws = s.wb.add_worksheet(name)
     for j, col in enumerate(columns):
         width = max(12, min(48, len(col.header) * 0.9 if col.kind != "text" else 28))
@@ -87,10 +89,20 @@ def _table_sheet(s: _Sheets, name: str, columns: list[C.Column], rows: list[dict
                 s.text(ws, i, j, str(value))
             else:
                 ws.write_number(i, j, _number(col.kind, value), s.num.get(col.kind, s.num["count"]))
-    ws.add_table(0, 0, len(data_rows), len(columns) - 1, {
-        "name": table_name, "autofilter": False, "style": "Table Style Light 1",
-        "columns": [{"header": safe_text(c.header), "header_format": s.header} for c in columns],
-    })
+    ws.add_table(
+        0,
+        0,
+        len(data_rows),
+        len(columns) - 1,
+        {
+            "name": table_name,
+            "autofilter": False,
+            "style": "Table Style Light 1",
+            "columns": [
+                {"header": safe_text(c.header), "header_format": s.header} for c in columns
+            ],
+        },
+    )
     ws.set_row(0, 45)
     ws.freeze_panes(1, 0)
 
@@ -101,23 +113,50 @@ def render_xlsx(report: C.Report) -> bytes:
 
     p = report.provenance
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-                                   "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     created = dt.datetime.combine(p.date, dt.time(0, 0))
-    wb.set_properties({"title": report.title, "subject": "Probation case assessments: interventions",
-                       "author": "hmip", "created": created, "comments": f"hmip {p.hmip_version}"})
+    wb.set_properties(
+        {
+            "title": report.title,
+            "subject": "Probation case assessments: interventions",
+            "author": "hmip",
+            "created": created,
+            "comments": f"hmip {p.hmip_version}",
+        }
+    )
     wb.set_calc_mode("manual")  # there are no formulas; nothing to recalculate
     s = _Sheets(wb)
 
-    tables = [t for t in report.tables]
-    kf = C.DocTable("key-findings", "Key findings: plain-English summary of the tables", "Key_findings",
-                    [C.Column("number", "Finding number", "count"), C.Column("finding", "Key finding"),
-                     C.Column("sheet", "Table it summarises (worksheet)"), C.Column("rows", "Rows it is about")],
-                    [{"number": i, "finding": f.text,
-                      "sheet": ", ".join(report.table(t).sheet for t in (f.table, *f.also)),
-                      "rows": ", ".join(_row_names(report.table(f.table), f.rows))}
-                     for i, f in enumerate(report.key_findings, start=1)],
-                    [str(i) for i in range(1, len(report.key_findings) + 1)])
+    tables = list(report.tables)
+    kf = C.DocTable(
+        "key-findings",
+        "Key findings: plain-English summary of the tables",
+        "Key_findings",
+        [
+            C.Column("number", "Finding number", "count"),
+            C.Column("finding", "Key finding"),
+            C.Column("sheet", "Table it summarises (worksheet)"),
+            C.Column("rows", "Rows it is about"),
+        ],
+        [
+            {
+                "number": i,
+                "finding": f.text,
+                "sheet": ", ".join(report.table(t).sheet for t in (f.table, *f.also)),
+                "rows": ", ".join(_row_names(report.table(f.table), f.rows)),
+            }
+            for i, f in enumerate(report.key_findings, start=1)
+        ],
+        [str(i) for i in range(1, len(report.key_findings) + 1)],
+    )
     sheets = [kf, *tables]
 
     # Cover
@@ -125,13 +164,22 @@ def render_xlsx(report: C.Report) -> bytes:
     ws.set_column(0, 0, 110)
     s.text(ws, 0, 0, report.title, s.title)
     lines = [
-        ("This spreadsheet contains the key findings, the sample profile, the data for Figures 1 to 4, "
-         "Tables 1 and 2, and the significant subgroup differences from stepwise logistic regression, for "
-         "probation case assessments.", None),
-        ("Each table is on its own worksheet, starting in cell A1 with one header row. The Contents worksheet "
-         "lists and links to every table; the Notes worksheet explains the codes used in cells.", None),
+        (
+            "This spreadsheet contains the key findings, the sample profile, the data for Figures 1 to 4, "
+            "Tables 1 and 2, and the significant subgroup differences from stepwise logistic regression, for "
+            "probation case assessments.",
+            None,
+        ),
+        (
+            "Each table is on its own worksheet, starting in cell A1 with one header row. The Contents worksheet "
+            "lists and links to every table; the Notes worksheet explains the codes used in cells.",
+            None,
+        ),
         ("Source", s.bold),
-        (f"HM Inspectorate of Probation case assessment data, analysed with hmip {p.hmip_version}.", None),
+        (
+            f"HM Inspectorate of Probation case assessment data, analysed with hmip {p.hmip_version}.",
+            None,
+        ),
         ("Provenance", s.bold),
         *[(f"{label}: {text}", None) for label, text in p.items()],
     ]
@@ -145,26 +193,57 @@ def render_xlsx(report: C.Report) -> bytes:
     for i, t in enumerate(sheets, start=1):
         ws.write_url(i, 0, f"internal:'{t.sheet}'!A1", s.link, string=safe_text(t.sheet))
         s.text(ws, i, 1, t.title)
-    ws.add_table(0, 0, len(sheets), 1, {"name": "Contents", "autofilter": False, "style": "Table Style Light 1",
-                                        "columns": [{"header": "Worksheet name", "header_format": s.header},
-                                                    {"header": "Worksheet title", "header_format": s.header}]})
+    ws.add_table(
+        0,
+        0,
+        len(sheets),
+        1,
+        {
+            "name": "Contents",
+            "autofilter": False,
+            "style": "Table Style Light 1",
+            "columns": [
+                {"header": "Worksheet name", "header_format": s.header},
+                {"header": "Worksheet title", "header_format": s.header},
+            ],
+        },
+    )
 
     # Notes
-    notes = [{"code": code, "meaning": text} for code, text in C.marker_definitions(report.params.min_n)]
+    notes = [
+        {"code": code, "meaning": text} for code, text in C.marker_definitions(report.params.min_n)
+    ]
     notes += [
-        {"code": "Empty cell", "meaning": "An empty Marker cell means the value has no marker; other empty "
-                                          "cells mean the column does not apply to that row."},
-        {"code": "Percentages", "meaning": "Stored rounded half up to one decimal place from the exact fraction "
-                                           "(99/144 = 68.75% is stored as 68.8)."},
-        {"code": "Applicable cases", "meaning": "Cases where the question was asked and answered yes or no; "
-                                                "percentages are of these cases."},
-        {"code": "Leading apostrophe", "meaning": "Text beginning with =, +, - or @ is stored with a leading "
-                                                  "apostrophe so that it can never be read as a formula."},
+        {
+            "code": "Empty cell",
+            "meaning": "An empty Marker cell means the value has no marker; other empty "
+            "cells mean the column does not apply to that row.",
+        },
+        {
+            "code": "Percentages",
+            "meaning": "Stored rounded half up to one decimal place from the exact fraction "
+            "(99/144 = 68.75% is stored as 68.8).",
+        },
+        {
+            "code": "Applicable cases",
+            "meaning": "Cases where the question was asked and answered yes or no; "
+            "percentages are of these cases.",
+        },
+        {
+            "code": "Leading apostrophe",
+            "meaning": "Text beginning with =, +, - or @ is stored with a leading "
+            "apostrophe so that it can never be read as a formula.",
+        },
     ]
     for t in tables:
         notes += [{"code": t.sheet, "meaning": n} for n in t.notes]
-    _table_sheet(s, "Notes", [C.Column("code", "Code or worksheet"), C.Column("meaning", "Note text")], notes,
-                 "Notes")
+    _table_sheet(
+        s,
+        "Notes",
+        [C.Column("code", "Code or worksheet"), C.Column("meaning", "Note text")],
+        notes,
+        "Notes",
+    )
 
     for t in sheets:
         _table_sheet(s, t.sheet, t.columns, t.rows, t.sheet)

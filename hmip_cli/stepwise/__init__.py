@@ -14,8 +14,15 @@ from hmip_cli.stepwise.inputs import MISSING_TOKENS, normalise_frame, read_table
 from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.select import stepwise
 
-__all__ = ["MISSING_TOKENS", "Problem", "StepwiseResult", "normalise_frame", "read_table", "stepwise"]
+__all__ = [
+    "MISSING_TOKENS",
+    "Problem",
+    "StepwiseResult",
+    "normalise_frame",
+    "read_table",
+    "stepwise",
+]
 
-from hmip_cli.stepwise.sweeps import Target, benjamini_hochberg, sweep, targets  # noqa: E402
+from hmip_cli.stepwise.sweeps import Target, benjamini_hochberg, sweep, targets
 
 __all__ += ["Target", "benjamini_hochberg", "sweep", "targets"]

@@ -101,20 +101,26 @@ def outcome_coding(frame: pl.DataFrame, outcome: str, event: str | None) -> tupl
     levels = _ordered_levels(values, col.dtype)
     if len(levels) > 2:
         shown = ", ".join(_label(v) for v in levels[:5])
-        raise BadInput(f"outcome '{outcome}' is not binary: it has {len(levels)} distinct values ({shown}"
-                       f"{', ...' if len(levels) > 5 else ''}); give a column with exactly two values")
+        raise BadInput(
+            f"outcome '{outcome}' is not binary: it has {len(levels)} distinct values ({shown}"
+            f"{', ...' if len(levels) > 5 else ''}); give a column with exactly two values"
+        )
     if col.dtype == pl.Boolean:
         levels = [False, True]
     elif _is_numeric(col.dtype) and set(levels) <= {0, 1}:
         levels = [0, 1]
     if len(levels) < 2:
         only = _label(levels[0]) if levels else "nothing (all missing)"
-        raise ModelFailure(f"outcome '{outcome}' has only one value ({only}); there is nothing to model")
+        raise ModelFailure(
+            f"outcome '{outcome}' has only one value ({only}); there is nothing to model"
+        )
     if event is not None:
         labels = [_label(v) for v in levels]
         i = _match_level(event, levels, labels)
         if i is None:
-            raise BadRequest(f"event {event!r} is not a value of '{outcome}' (values: {', '.join(labels)})")
+            raise BadRequest(
+                f"event {event!r} is not a value of '{outcome}' (values: {', '.join(labels)})"
+            )
         return levels[i], levels[1 - i]
     return levels[1], levels[0]
 
@@ -129,8 +135,11 @@ def _match_level(text: str, levels: list, labels: list[str]) -> int | None:
     except ValueError:
         num = None
     if num is not None:
-        hits = [i for i, v in enumerate(levels)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) == num]
+        hits = [
+            i
+            for i, v in enumerate(levels)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) == num
+        ]
         if len(hits) == 1:
             return hits[0]
     hits = [i for i, lab in enumerate(labels) if lab.casefold() == text.casefold()]
@@ -157,9 +166,15 @@ def _pick_reference(name: str, levels: list, spec: str) -> int:
     raise BadRequest(f"reference {spec!r} is not a level of '{name}' (levels: {', '.join(labels)})")
 
 
-def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categorical: list[str] | None,
-                 reference: dict[str, str] | str = "last", event: str | None = None,
-                 collapse: bool | None = None) -> Design:
+def build_design(
+    frame: pl.DataFrame,
+    outcome: str,
+    candidates: list[str],
+    categorical: list[str] | None,
+    reference: dict[str, str] | str = "last",
+    event: str | None = None,
+    collapse: bool | None = None,
+) -> Design:
     """Validate columns, drop incomplete cases once, code the outcome and the candidates."""
     if not candidates:
         raise BadRequest("no candidate variables given")
@@ -172,7 +187,8 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
         hints = []
         for c in missing:
             near = difflib.get_close_matches(c, frame.columns, n=1) or [
-                x for x in frame.columns if x.casefold() == c.casefold()]
+                x for x in frame.columns if x.casefold() == c.casefold()
+            ]
             if near:
                 hints.append(f"'{c}' (did you mean '{near[0]}'?)")
             else:
@@ -236,8 +252,10 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
     events = float(y.sum())
     if events == 0 or events == n_used:
         only = _label(nonev_value if events == 0 else ev_value)
-        raise ModelFailure(f"outcome '{outcome}' is {only} for every one of the {n_used} complete cases; "
-                           "there is nothing to model")
+        raise ModelFailure(
+            f"outcome '{outcome}' is {only} for every one of the {n_used} complete cases; "
+            "there is nothing to model"
+        )
 
     columns: list[np.ndarray] = [np.ones(len(w))]
     terms: list[Term] = []
@@ -252,8 +270,14 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
             pres = w > 0
             if np.ptp(x[pres]) == 0:
                 excluded.append(c)
-                problems.append(Problem("constant", c, f"'{c}' has the same value ({_label(float(x[pres][0]))}) "
-                                        "for every case used; it was excluded before step 0"))
+                problems.append(
+                    Problem(
+                        "constant",
+                        c,
+                        f"'{c}' has the same value ({_label(float(x[pres][0]))}) "
+                        "for every case used; it was excluded before step 0",
+                    )
+                )
                 continue
             terms.append(Term(c, "numeric", [len(columns)], [c]))
             columns.append(x)
@@ -263,15 +287,27 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
         labels = [_label(v) for v in levels]
         if len(levels) < 2:
             excluded.append(c)
-            problems.append(Problem("constant", c, f"'{c}' has only one level ({labels[0]}) among the cases "
-                                    "used; it was excluded before step 0"))
+            problems.append(
+                Problem(
+                    "constant",
+                    c,
+                    f"'{c}' has only one level ({labels[0]}) among the cases "
+                    "used; it was excluded before step 0",
+                )
+            )
             continue
         ref = _pick_reference(c, levels, _reference_for(c, reference))
         codes = _codes(s, levels)
         level_n = np.bincount(codes, weights=w, minlength=len(levels))
         level_ev = np.bincount(codes, weights=y, minlength=len(levels))
-        term = Term(c, "categorical", levels=labels, reference=labels[ref],
-                    level_n=level_n.tolist(), level_events=level_ev.tolist())
+        term = Term(
+            c,
+            "categorical",
+            levels=labels,
+            reference=labels[ref],
+            level_n=level_n.tolist(),
+            level_events=level_ev.tolist(),
+        )
         idx = 0
         for j, lab in enumerate(labels):
             if j == ref:
@@ -285,20 +321,45 @@ def build_design(frame: pl.DataFrame, outcome: str, candidates: list[str], categ
             columns.append((codes == j).astype(np.float64))
         for lab, n_l, e_l in zip(labels, level_n, level_ev):
             if e_l == 0:
-                problems.append(Problem("no_events_level", c, f"level '{lab}' of '{c}' has no events "
-                                        f"(0 of {int(n_l)} cases are '{_label(ev_value)}'): its odds ratio "
-                                        "cannot be estimated (quasi-complete separation if the term enters)"))
+                problems.append(
+                    Problem(
+                        "no_events_level",
+                        c,
+                        f"level '{lab}' of '{c}' has no events "
+                        f"(0 of {int(n_l)} cases are '{_label(ev_value)}'): its odds ratio "
+                        "cannot be estimated (quasi-complete separation if the term enters)",
+                    )
+                )
             elif e_l == n_l:
-                problems.append(Problem("all_events_level", c, f"level '{lab}' of '{c}' has only events "
-                                        f"({int(n_l)} of {int(n_l)} cases are '{_label(ev_value)}'): its odds "
-                                        "ratio cannot be estimated (quasi-complete separation if the term enters)"))
+                problems.append(
+                    Problem(
+                        "all_events_level",
+                        c,
+                        f"level '{lab}' of '{c}' has only events "
+                        f"({int(n_l)} of {int(n_l)} cases are '{_label(ev_value)}'): its odds "
+                        "ratio cannot be estimated (quasi-complete separation if the term enters)",
+                    )
+                )
         terms.append(term)
     if not terms:
-        raise ModelFailure("every candidate was excluded (constant among the cases used): "
-                           + ", ".join(excluded))
+        raise ModelFailure(
+            "every candidate was excluded (constant among the cases used): " + ", ".join(excluded)
+        )
     X = np.column_stack(columns)
-    return Design(X, w, y, terms, n_used, n_total - n_used, n_total, _label(ev_value), _label(nonev_value),
-                  use_collapse, problems, excluded)
+    return Design(
+        X,
+        w,
+        y,
+        terms,
+        n_used,
+        n_total - n_used,
+        n_total,
+        _label(ev_value),
+        _label(nonev_value),
+        use_collapse,
+        problems,
+        excluded,
+    )
 
 
 def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:
@@ -309,9 +370,12 @@ def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:
     nulls = frame.select(pl.col(c).null_count() for c in columns).row(0)
     empty = [c for c, k in zip(columns, nulls) if k == n]
     if empty:
-        return ("no case has a value on the outcome and every candidate: "
-                + ", ".join(f"'{c}'" for c in empty) + f" {'is' if len(empty) == 1 else 'are'} missing "
-                "for every case (missing values: blank, NA, N/A, #N/A, NaN, '.')")
+        return (
+            "no case has a value on the outcome and every candidate: "
+            + ", ".join(f"'{c}'" for c in empty)
+            + f" {'is' if len(empty) == 1 else 'are'} missing "
+            "for every case (missing values: blank, NA, N/A, #N/A, NaN, '.')"
+        )
     worst = sorted(((k, c) for c, k in zip(columns, nulls) if k), reverse=True)[:5]
     detail = ", ".join(f"'{c}' missing for {k} of {n}" for k, c in worst)
     return f"no case has a value on the outcome and every candidate (listwise deletion): {detail}"
@@ -319,6 +383,13 @@ def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:
 
 def _codes(s: pl.Series, levels: list) -> np.ndarray:
     """Integer code of each value (position in `levels`)."""
-    lookup = pl.DataFrame({"__v": pl.Series(levels, dtype=s.dtype), "__code": np.arange(len(levels))})
-    joined = pl.DataFrame({"__v": s}).with_row_index("__i").join(lookup, on="__v", how="left").sort("__i")
+    lookup = pl.DataFrame(
+        {"__v": pl.Series(levels, dtype=s.dtype), "__code": np.arange(len(levels))}
+    )
+    joined = (
+        pl.DataFrame({"__v": s})
+        .with_row_index("__i")
+        .join(lookup, on="__v", how="left")
+        .sort("__i")
+    )
     return joined.get_column("__code").to_numpy().astype(np.int64)

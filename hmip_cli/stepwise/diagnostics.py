@@ -13,7 +13,9 @@ from hmip_cli.stepwise.result import Classification, HosmerLemeshow
 TIE_DECIMALS = 10
 
 
-def hosmer_lemeshow(w: np.ndarray, y: np.ndarray, p: np.ndarray, groups: int = 10) -> HosmerLemeshow:
+def hosmer_lemeshow(
+    w: np.ndarray, y: np.ndarray, p: np.ndarray, groups: int = 10
+) -> HosmerLemeshow:
     """Hosmer-Lemeshow test with the grouping rule SAS PROC LOGISTIC documents
     ("The Hosmer-Lemeshow Goodness-of-Fit Test"): cases sorted by predicted probability;
     cases with the same predicted probability form a block that is never split; target
@@ -49,8 +51,14 @@ def hosmer_lemeshow(w: np.ndarray, y: np.ndarray, p: np.ndarray, groups: int = 1
     gy = np.bincount(group_of, weights=by, minlength=n_groups)
     ge = np.bincount(group_of, weights=be, minlength=n_groups)
     rows = tuple(
-        {"group": i + 1, "n": float(gn[i]), "observed_events": float(gy[i]), "expected_events": float(ge[i]),
-         "observed_nonevents": float(gn[i] - gy[i]), "expected_nonevents": float(gn[i] - ge[i])}
+        {
+            "group": i + 1,
+            "n": float(gn[i]),
+            "observed_events": float(gy[i]),
+            "expected_events": float(ge[i]),
+            "observed_nonevents": float(gn[i] - gy[i]),
+            "expected_nonevents": float(gn[i] - ge[i]),
+        }
         for i in range(n_groups)
     )
     df = n_groups - 2
@@ -78,6 +86,8 @@ def classification(w: np.ndarray, y: np.ndarray, p: np.ndarray, cut: float = 0.5
     nonev = w - y
     return Classification(
         cut,
-        float(nonev[~pred].sum()), float(nonev[pred].sum()),
-        float(y[~pred].sum()), float(y[pred].sum()),
+        float(nonev[~pred].sum()),
+        float(nonev[pred].sum()),
+        float(y[~pred].sum()),
+        float(y[pred].sum()),
     )

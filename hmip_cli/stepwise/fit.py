@@ -123,7 +123,11 @@ def _lp_rows(X: np.ndarray, w: np.ndarray, y: np.ndarray):
 
 
 # presolve off: on tall LPs (many patterns, few columns) HiGHS presolve takes seconds.
-_LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10, "presolve": False}
+_LP_OPTIONS = {
+    "primal_feasibility_tolerance": 1e-10,
+    "dual_feasibility_tolerance": 1e-10,
+    "presolve": False,
+}
 
 
 def _konis(Z: np.ndarray, sign: np.ndarray) -> np.ndarray | None:
@@ -135,9 +139,16 @@ def _konis(Z: np.ndarray, sign: np.ndarray) -> np.ndarray | None:
     mixed = ~strict
     c = -(sign[strict] @ Z[strict])
     a_ub = -(sign[strict, None] * Z[strict])
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(a_ub.shape[0]),
-                  A_eq=Z[mixed] if mixed.any() else None, b_eq=np.zeros(int(mixed.sum())) if mixed.any() else None,
-                  bounds=[(-1.0, 1.0)] * k, method="highs", options=_LP_OPTIONS)
+    res = linprog(
+        c,
+        A_ub=a_ub,
+        b_ub=np.zeros(a_ub.shape[0]),
+        A_eq=Z[mixed] if mixed.any() else None,
+        b_eq=np.zeros(int(mixed.sum())) if mixed.any() else None,
+        bounds=[(-1.0, 1.0)] * k,
+        method="highs",
+        options=_LP_OPTIONS,
+    )
     if res.status != 0 or res.x is None:
         return None
     b = res.x
@@ -146,8 +157,11 @@ def _konis(Z: np.ndarray, sign: np.ndarray) -> np.ndarray | None:
     tol = 1e-7
     # A certificate: no row on the wrong side, patterns with both outcomes on the hyperplane,
     # and at least one row strictly on its side.
-    if (signed[strict].max(initial=0.0) <= tol or signed[strict].min(initial=0.0) < -tol
-            or (mixed.any() and np.abs(margin[mixed]).max() > tol)):
+    if (
+        signed[strict].max(initial=0.0) <= tol
+        or signed[strict].min(initial=0.0) < -tol
+        or (mixed.any() and np.abs(margin[mixed]).max() > tol)
+    ):
         return None
     return b
 
@@ -182,14 +196,29 @@ def perfectly_predicted(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarr
         from scipy import sparse
 
         nt = len(open_)
-        t_block = sparse.csr_matrix((np.ones(nt), (np.searchsorted(strict, open_), np.arange(nt))),
-                                    shape=(len(strict), nt))
-        a_ub = sparse.hstack([sparse.csr_matrix(-(sign[strict, None] * Z[strict])), t_block], format="csr")
-        a_eq = (sparse.hstack([sparse.csr_matrix(Z[mixed]), sparse.csr_matrix((len(mixed), nt))], format="csr")
-                if len(mixed) else None)
-        res = linprog(np.concatenate([np.zeros(k), -np.ones(nt)]), A_ub=a_ub, b_ub=np.zeros(len(strict)),
-                      A_eq=a_eq, b_eq=np.zeros(len(mixed)) if len(mixed) else None,
-                      bounds=[(None, None)] * k + [(0.0, 1.0)] * nt, method="highs", options=_LP_OPTIONS)
+        t_block = sparse.csr_matrix(
+            (np.ones(nt), (np.searchsorted(strict, open_), np.arange(nt))), shape=(len(strict), nt)
+        )
+        a_ub = sparse.hstack(
+            [sparse.csr_matrix(-(sign[strict, None] * Z[strict])), t_block], format="csr"
+        )
+        a_eq = (
+            sparse.hstack(
+                [sparse.csr_matrix(Z[mixed]), sparse.csr_matrix((len(mixed), nt))], format="csr"
+            )
+            if len(mixed)
+            else None
+        )
+        res = linprog(
+            np.concatenate([np.zeros(k), -np.ones(nt)]),
+            A_ub=a_ub,
+            b_ub=np.zeros(len(strict)),
+            A_eq=a_eq,
+            b_eq=np.zeros(len(mixed)) if len(mixed) else None,
+            bounds=[(None, None)] * k + [(0.0, 1.0)] * nt,
+            method="highs",
+            options=_LP_OPTIONS,
+        )
         if res.status == 0 and res.x is not None:
             on_side[open_] = res.x[k:] > 0.5
     # Map patterns back to rows.
@@ -232,8 +261,14 @@ def separation_direction(X: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndar
     return b_orig
 
 
-def _newton(Xs: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray, max_iter: int,
-            stop_on_divergence: bool) -> tuple[np.ndarray, np.ndarray, float, bool, int, bool]:
+def _newton(
+    Xs: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    beta: np.ndarray,
+    max_iter: int,
+    stop_on_divergence: bool,
+) -> tuple[np.ndarray, np.ndarray, float, bool, int, bool]:
     """Newton-Raphson with step halving. Returns (beta, eta, loglik, converged, iterations,
     singular).
 
@@ -251,7 +286,7 @@ def _newton(Xs: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray, max_
     it = 0
     flat_growth = 0  # iterations where the log-likelihood stalls while beta keeps moving
     stall = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is read after the loop
         p = _prob(eta)
         grad = Xs.T @ (y - w * p)
         wt = w * p * (1.0 - p)
@@ -268,7 +303,9 @@ def _newton(Xs: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray, max_
                 break
             step /= 2.0
         change = np.max(np.abs(new_beta - beta) / np.maximum(1.0, np.abs(new_beta))) if k else 0.0
-        change_eta = float(np.max(np.abs(new_eta - eta) / np.maximum(1.0, np.abs(new_eta)), initial=0.0))
+        change_eta = float(
+            np.max(np.abs(new_eta - eta) / np.maximum(1.0, np.abs(new_eta)), initial=0.0)
+        )
         ll_gain = new_ll - ll
         beta, eta, ll = new_beta, new_eta, new_ll
         if change < BETA_TOL and change_eta < BETA_TOL:
@@ -284,8 +321,12 @@ def _newton(Xs: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray, max_
         # Divergence toward infinity (suspected separation): the likelihood stops improving
         # while some coefficient keeps growing. Only a reason to stop early and run the exact
         # check (separation_direction); never itself a verdict.
-        if (stop_on_divergence and ll_gain < 1e-10 * max(1.0, abs(ll)) and change > 1e-4
-                and np.max(np.abs(eta)) > SUSPECT_ETA):
+        if (
+            stop_on_divergence
+            and ll_gain < 1e-10 * max(1.0, abs(ll))
+            and change > 1e-4
+            and np.max(np.abs(eta)) > SUSPECT_ETA
+        ):
             flat_growth += 1
             if flat_growth >= 5:
                 break
@@ -294,8 +335,13 @@ def _newton(Xs: np.ndarray, w: np.ndarray, y: np.ndarray, beta: np.ndarray, max_
     return beta, eta, ll, converged, it, singular
 
 
-def fit_logit(X: np.ndarray, w: np.ndarray, y: np.ndarray, cols: tuple[int, ...],
-              start: np.ndarray | None = None) -> Fit:
+def fit_logit(
+    X: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    cols: tuple[int, ...],
+    start: np.ndarray | None = None,
+) -> Fit:
     """Maximum-likelihood fit of the logit model on design columns `cols`.
 
     Newton-Raphson with step halving if the log-likelihood would fall. Starts from `start`
@@ -337,10 +383,14 @@ def fit_logit(X: np.ndarray, w: np.ndarray, y: np.ndarray, cols: tuple[int, ...]
     info = (Xs * wt[:, None]).T @ Xs
     cov, sing = _inverse_psd(info)
     singular = singular or sing or (k > 0 and is_rank_deficient(info))
-    return Fit(tuple(cols), beta, cov, ll, eta, p, converged, it, separation, singular, n_perfect, complete)
+    return Fit(
+        tuple(cols), beta, cov, ll, eta, p, converged, it, separation, singular, n_perfect, complete
+    )
 
 
-def score_blocks(X: np.ndarray, w: np.ndarray, y: np.ndarray, fit: Fit) -> tuple[np.ndarray, np.ndarray]:
+def score_blocks(
+    X: np.ndarray, w: np.ndarray, y: np.ndarray, fit: Fit
+) -> tuple[np.ndarray, np.ndarray]:
     """Score vector and information matrix for *all* design columns at the fit's estimates."""
     resid = y - w * fit.prob
     u = X.T @ resid
@@ -349,8 +399,9 @@ def score_blocks(X: np.ndarray, w: np.ndarray, y: np.ndarray, fit: Fit) -> tuple
     return u, info
 
 
-def score_statistic(u: np.ndarray, info: np.ndarray, model: list[int], extra: list[int]
-                    ) -> tuple[float, int, bool]:
+def score_statistic(
+    u: np.ndarray, info: np.ndarray, model: list[int], extra: list[int]
+) -> tuple[float, int, bool]:
     """Rao score statistic U' I^-1 U for adding columns `extra` to a model fitted on
     columns `model`, with the information of the augmented design at the current fit.
 
@@ -366,8 +417,9 @@ def score_statistic(u: np.ndarray, info: np.ndarray, model: list[int], extra: li
     return float(max(0.0, uu @ x)), len(extra), False
 
 
-def residual_score(u: np.ndarray, info: np.ndarray, model: list[int], extra: list[int]
-                   ) -> tuple[float, int]:
+def residual_score(
+    u: np.ndarray, info: np.ndarray, model: list[int], extra: list[int]
+) -> tuple[float, int]:
     """Joint score test of all `extra` columns; dependent columns are dropped one at a time
     (in order) so df is the rank of what can be tested."""
     keep: list[int] = []
@@ -389,7 +441,9 @@ def wald_statistic(fit: Fit, positions: list[int]) -> float:
     return float(max(0.0, b @ x))
 
 
-def conditional_loglik(X: np.ndarray, w: np.ndarray, y: np.ndarray, fit: Fit, positions: list[int]) -> float:
+def conditional_loglik(
+    X: np.ndarray, w: np.ndarray, y: np.ndarray, fit: Fit, positions: list[int]
+) -> float:
     """Log-likelihood at SPSS's *conditional* estimates of the model without `positions`.
 
     SPSS Algorithms, LOGISTIC REGRESSION, "Conditional statistic" (after Lawless & Singhal,

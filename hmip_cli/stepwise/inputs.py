@@ -43,8 +43,12 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, list[str]]:
         if suffix == ".parquet":
             frame = pl.read_parquet(path)
         elif suffix in (".csv", ".tsv", ".txt"):
-            frame = pl.read_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=None,
-                                null_values=list(MISSING_TOKENS))
+            frame = pl.read_csv(
+                path,
+                separator="\t" if suffix == ".tsv" else ",",
+                infer_schema_length=None,
+                null_values=list(MISSING_TOKENS),
+            )
         elif suffix in (".xlsx", ".xls", ".xlsm"):
             frame = pl.read_excel(path, infer_schema_length=None)
         elif suffix in (".sav", ".zsav", ".dta"):
@@ -57,11 +61,15 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, list[str]]:
     except BadRequest:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise BadInput(f"could not read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise BadInput(
+            f"could not read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     notes: list[str] = []
     if suffix in (".sav", ".zsav", ".dta"):
-        notes.append("categorical variables use the file's numeric codes (value labels are not applied); "
-                     "levels are in numeric order, so the default reference (last) is the highest code, as in SPSS")
+        notes.append(
+            "categorical variables use the file's numeric codes (value labels are not applied); "
+            "levels are in numeric order, so the default reference (last) is the highest code, as in SPSS"
+        )
     return normalise_frame(frame), notes
 
 
@@ -96,8 +104,13 @@ def normalise_frame(frame: pl.DataFrame) -> pl.DataFrame:
             continue
         lower = present.str.to_lowercase()
         if lower.is_in(list(_BOOL_TEXT)).all():
-            out.append(pl.lit(s.str.to_lowercase().replace_strict(_BOOL_TEXT, default=None,
-                                                                   return_dtype=pl.Boolean)).alias(name))
+            out.append(
+                pl.lit(
+                    s.str.to_lowercase().replace_strict(
+                        _BOOL_TEXT, default=None, return_dtype=pl.Boolean
+                    )
+                ).alias(name)
+            )
             continue
         out.append(pl.lit(s).alias(name))
     return frame.select(out)

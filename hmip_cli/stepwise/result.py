@@ -74,7 +74,9 @@ class HosmerLemeshow:
     chi_square: float | None
     df: int
     p: float | None
-    groups: tuple[dict, ...]  # group, n, observed_events, expected_events, observed_nonevents, expected_nonevents
+    groups: tuple[
+        dict, ...
+    ]  # group, n, observed_events, expected_events, observed_nonevents, expected_nonevents
 
 
 @dataclass(frozen=True)
@@ -88,15 +90,21 @@ class Classification:
 
     @property
     def percent_correct(self) -> float:
-        tot = (self.nonevent_predicted_nonevent + self.nonevent_predicted_event
-               + self.event_predicted_nonevent + self.event_predicted_event)
+        tot = (
+            self.nonevent_predicted_nonevent
+            + self.nonevent_predicted_event
+            + self.event_predicted_nonevent
+            + self.event_predicted_event
+        )
         return 100.0 * (self.nonevent_predicted_nonevent + self.event_predicted_event) / tot
 
     def to_dict(self) -> dict:
         d = asdict(self)
         ne = self.nonevent_predicted_nonevent + self.nonevent_predicted_event
         ev = self.event_predicted_nonevent + self.event_predicted_event
-        d["percent_correct_nonevent"] = 100.0 * self.nonevent_predicted_nonevent / ne if ne else None
+        d["percent_correct_nonevent"] = (
+            100.0 * self.nonevent_predicted_nonevent / ne if ne else None
+        )
         d["percent_correct_event"] = 100.0 * self.event_predicted_event / ev if ev else None
         d["percent_correct"] = self.percent_correct
         return d
@@ -131,18 +139,34 @@ class Step:
     classification: Classification
 
     def summary(self) -> dict:
-        return {"action": self.action, "term": self.term, "statistic": self.statistic, "df": self.df,
-                "p": self.p}
+        return {
+            "action": self.action,
+            "term": self.term,
+            "statistic": self.statistic,
+            "df": self.df,
+            "p": self.p,
+        }
 
     def to_dict(self) -> dict:
         d = {
-            "step": self.number, **self.summary(), "terms": list(self.terms),
-            "minus_2ll": self.minus_2ll, "log_likelihood": self.log_likelihood,
-            "cox_snell_r2": self.cox_snell_r2, "nagelkerke_r2": self.nagelkerke_r2,
-            "omnibus": {k: (asdict(v) if v is not None else None) for k, v in
-                        (("step", self.omnibus_step), ("block", self.omnibus_block),
-                         ("model", self.omnibus_model))},
-            "converged": self.converged, "iterations": self.iterations, "separation": self.separation,
+            "step": self.number,
+            **self.summary(),
+            "terms": list(self.terms),
+            "minus_2ll": self.minus_2ll,
+            "log_likelihood": self.log_likelihood,
+            "cox_snell_r2": self.cox_snell_r2,
+            "nagelkerke_r2": self.nagelkerke_r2,
+            "omnibus": {
+                k: (asdict(v) if v is not None else None)
+                for k, v in (
+                    ("step", self.omnibus_step),
+                    ("block", self.omnibus_block),
+                    ("model", self.omnibus_model),
+                )
+            },
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "separation": self.separation,
             "variables_in_equation": [asdict(c) for c in self.in_equation],
             "variables_not_in_equation": [asdict(s) for s in self.not_in_equation],
             "overall_statistics": asdict(self.residual) if self.residual else None,
@@ -196,18 +220,29 @@ class StepwiseResult:
     def to_dict(self) -> dict:
         final = self.final
         d = {
-            "outcome": self.outcome, "event": self.event, "nonevent": self.nonevent,
-            "method": self.method, "removal": self.removal, "pin": self.pin, "pout": self.pout,
-            "candidates": list(self.candidates), "categorical": list(self.categorical),
+            "outcome": self.outcome,
+            "event": self.event,
+            "nonevent": self.nonevent,
+            "method": self.method,
+            "removal": self.removal,
+            "pin": self.pin,
+            "pout": self.pout,
+            "candidates": list(self.candidates),
+            "categorical": list(self.categorical),
             "codings": list(self.codings),
-            "n": self.n, "n_dropped": self.n_dropped, "n_total": self.n_total,
-            "collapsed": self.collapsed, "n_rows_fitted": self.n_rows_fitted,
+            "n": self.n,
+            "n_dropped": self.n_dropped,
+            "n_total": self.n_total,
+            "collapsed": self.collapsed,
+            "n_rows_fitted": self.n_rows_fitted,
             "models_fitted": self.models_fitted,
             "steps": [s.summary() for s in self.steps[1:]],
             "stop_reason": self.stop_reason,
             "final_terms": list(final.terms),
-            "minus_2ll": final.minus_2ll, "log_likelihood": final.log_likelihood,
-            "cox_snell_r2": final.cox_snell_r2, "nagelkerke_r2": final.nagelkerke_r2,
+            "minus_2ll": final.minus_2ll,
+            "log_likelihood": final.log_likelihood,
+            "cox_snell_r2": final.cox_snell_r2,
+            "nagelkerke_r2": final.nagelkerke_r2,
             "coefficients": [asdict(c) for c in final.in_equation],
             "reliable": self.reliable,
             "problems": [p.to_dict() for p in self.problems],
@@ -220,10 +255,29 @@ class StepwiseResult:
     def steps_frame(self) -> pl.DataFrame:
         """step, action, term, statistic, df, p, minus_2ll, terms (one row per step, 0 = start)."""
         return pl.DataFrame(
-            [{"step": s.number, "action": s.action, "term": s.term, "statistic": s.statistic, "df": s.df,
-              "p": s.p, "minus_2ll": s.minus_2ll, "terms": ", ".join(s.terms)} for s in self.steps],
-            schema={"step": pl.Int64, "action": pl.String, "term": pl.String, "statistic": pl.Float64,
-                    "df": pl.Int64, "p": pl.Float64, "minus_2ll": pl.Float64, "terms": pl.String},
+            [
+                {
+                    "step": s.number,
+                    "action": s.action,
+                    "term": s.term,
+                    "statistic": s.statistic,
+                    "df": s.df,
+                    "p": s.p,
+                    "minus_2ll": s.minus_2ll,
+                    "terms": ", ".join(s.terms),
+                }
+                for s in self.steps
+            ],
+            schema={
+                "step": pl.Int64,
+                "action": pl.String,
+                "term": pl.String,
+                "statistic": pl.Float64,
+                "df": pl.Int64,
+                "p": pl.Float64,
+                "minus_2ll": pl.Float64,
+                "terms": pl.String,
+            },
         )
 
     def coefficients_frame(self, step: int | None = None) -> pl.DataFrame:
@@ -235,10 +289,22 @@ class StepwiseResult:
         return self.coefficients_frame()
 
 
-COEF_SCHEMA = {"term": pl.String, "parameter": pl.String, "kind": pl.String, "level": pl.String,
-               "reference": pl.String, "b": pl.Float64, "se": pl.Float64, "wald": pl.Float64,
-               "df": pl.Int64, "p": pl.Float64, "exp_b": pl.Float64, "ci_low": pl.Float64,
-               "ci_high": pl.Float64, "reliable": pl.Boolean}
+COEF_SCHEMA = {
+    "term": pl.String,
+    "parameter": pl.String,
+    "kind": pl.String,
+    "level": pl.String,
+    "reference": pl.String,
+    "b": pl.Float64,
+    "se": pl.Float64,
+    "wald": pl.Float64,
+    "df": pl.Int64,
+    "p": pl.Float64,
+    "exp_b": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "reliable": pl.Boolean,
+}
 
 
 def coefficients_frame(rows) -> pl.DataFrame:
@@ -249,13 +315,30 @@ def not_in_frame(step: Step) -> pl.DataFrame:
     rows = [asdict(r) for r in step.not_in_equation]
     if step.residual is not None:
         rows.append(asdict(step.residual))
-    return pl.DataFrame([json_safe(r) for r in rows],
-                        schema={"term": pl.String, "parameter": pl.String, "kind": pl.String,
-                                "score": pl.Float64, "df": pl.Int64, "p": pl.Float64, "eligible": pl.Boolean})
+    return pl.DataFrame(
+        [json_safe(r) for r in rows],
+        schema={
+            "term": pl.String,
+            "parameter": pl.String,
+            "kind": pl.String,
+            "score": pl.Float64,
+            "df": pl.Int64,
+            "p": pl.Float64,
+            "eligible": pl.Boolean,
+        },
+    )
 
 
 def if_removed_frame(step: Step) -> pl.DataFrame:
-    return pl.DataFrame([json_safe(asdict(r)) for r in step.if_removed],
-                        schema={"term": pl.String, "log_likelihood": pl.Float64, "change_minus_2ll": pl.Float64,
-                                "df": pl.Int64, "p": pl.Float64, "removal_statistic": pl.Float64,
-                                "removal_p": pl.Float64})
+    return pl.DataFrame(
+        [json_safe(asdict(r)) for r in step.if_removed],
+        schema={
+            "term": pl.String,
+            "log_likelihood": pl.Float64,
+            "change_minus_2ll": pl.Float64,
+            "df": pl.Int64,
+            "p": pl.Float64,
+            "removal_statistic": pl.Float64,
+            "removal_p": pl.Float64,
+        },
+    )

@@ -67,8 +67,15 @@ def _p(stat: float, df: int) -> float:
 
 
 class _Engine:
-    def __init__(self, d: Design, removal: str, pin: float, pout: float, cut: float,
-                 progress: Callable[[str], None] | None):
+    def __init__(
+        self,
+        d: Design,
+        removal: str,
+        pin: float,
+        pout: float,
+        cut: float,
+        progress: Callable[[str], None] | None,
+    ):
         self.d = d
         self.removal = removal
         self.pin, self.pout, self.cut = pin, pout, cut
@@ -146,7 +153,9 @@ class _Engine:
         ll_c = F.conditional_loglik(self.d.X, self.d.w, self.d.y, f, pos)
         return max(0.0, 2.0 * (f.loglik - ll_c)), t.df
 
-    def scores(self, current: frozenset[str]) -> tuple[dict[str, tuple[float, int, bool]], np.ndarray, np.ndarray]:
+    def scores(
+        self, current: frozenset[str]
+    ) -> tuple[dict[str, tuple[float, int, bool]], np.ndarray, np.ndarray]:
         f = self.fit(current)
         u, info = F.score_blocks(self.d.X, self.d.w, self.d.y, f)
         model = list(f.cols)
@@ -158,9 +167,20 @@ class _Engine:
         return out, u, info
 
     # ---- one step's report ---------------------------------------------------------
-    def report(self, number: int, action: str, term: str | None, stat: float | None, df: int | None,
-               p: float | None, current: frozenset[str], previous: frozenset[str] | None,
-               scores: dict | None = None, u=None, info=None) -> Step:
+    def report(
+        self,
+        number: int,
+        action: str,
+        term: str | None,
+        stat: float | None,
+        df: int | None,
+        p: float | None,
+        current: frozenset[str],
+        previous: frozenset[str] | None,
+        scores: dict | None = None,
+        u=None,
+        info=None,
+    ) -> Step:
         d = self.d
         f = self.fit(current)
         f0 = self.fit(frozenset())
@@ -177,7 +197,9 @@ class _Engine:
             fp = self.fit(previous)
             step_chi = 2.0 * (ll - fp.loglik)
             step_df = model_df - (len(fp.cols) - 1)
-            om_step = ChiSquare(step_chi, step_df, _p(abs(step_chi), abs(step_df)) if step_df else None)
+            om_step = ChiSquare(
+                step_chi, step_df, _p(abs(step_chi), abs(step_df)) if step_df else None
+            )
             om_model = ChiSquare(model_chi, model_df, _p(model_chi, model_df) if model_df else None)
             om_block = om_model  # one block: the block starts at the intercept-only model
         unreliable = f.separation or not f.converged
@@ -188,11 +210,35 @@ class _Engine:
         if_removed = self.if_removed(current)
         hl = hosmer_lemeshow(d.w, d.y, f.prob) if current else None
         cls = classification(d.w, d.y, f.prob, self.cut)
-        return Step(number, action, term, stat, df, p, tuple(sorted(current, key=self.order.__getitem__)),
-                    -2.0 * ll, ll, cs, nk, om_step, om_block, om_model, f.converged, f.iterations,
-                    f.separation, in_eq, not_in, residual, if_removed, hl, cls)
+        return Step(
+            number,
+            action,
+            term,
+            stat,
+            df,
+            p,
+            tuple(sorted(current, key=self.order.__getitem__)),
+            -2.0 * ll,
+            ll,
+            cs,
+            nk,
+            om_step,
+            om_block,
+            om_model,
+            f.converged,
+            f.iterations,
+            f.separation,
+            in_eq,
+            not_in,
+            residual,
+            if_removed,
+            hl,
+            cls,
+        )
 
-    def coefficients(self, f: F.Fit, current: frozenset[str], unreliable: bool) -> tuple[Coefficient, ...]:
+    def coefficients(
+        self, f: F.Fit, current: frozenset[str], unreliable: bool
+    ) -> tuple[Coefficient, ...]:
         se = np.sqrt(np.maximum(np.diag(f.cov), 0.0))
         rows: list[Coefficient] = []
 
@@ -204,20 +250,46 @@ class _Engine:
             absurd = level is not None and abs(b) >= ABSURD_LOG_OR
             ok = not unreliable and not absurd and math.isfinite(s) and s > 0
             is_const = term == "Constant"
-            return Coefficient(term, name, "constant" if is_const else "parameter", level, ref,
-                               b, s, wald, 1, _p(wald, 1) if math.isfinite(wald) else float("nan"),
-                               _exp(b) if ok else None,
-                               _exp(b - Z95 * s) if ok and not is_const else None,
-                               _exp(b + Z95 * s) if ok and not is_const else None,
-                               ok)
+            return Coefficient(
+                term,
+                name,
+                "constant" if is_const else "parameter",
+                level,
+                ref,
+                b,
+                s,
+                wald,
+                1,
+                _p(wald, 1) if math.isfinite(wald) else float("nan"),
+                _exp(b) if ok else None,
+                _exp(b - Z95 * s) if ok and not is_const else None,
+                _exp(b + Z95 * s) if ok and not is_const else None,
+                ok,
+            )
 
         for t in sorted(current, key=self.order.__getitem__):
             term = self.by_name[t]
             pos = self.positions(f, t)
             if term.kind == "categorical" and term.df > 1:
                 wald = F.wald_statistic(f, pos)
-                rows.append(Coefficient(t, t, "term", None, term.reference, None, None, wald, term.df,
-                                        _p(wald, term.df), None, None, None, not unreliable))
+                rows.append(
+                    Coefficient(
+                        t,
+                        t,
+                        "term",
+                        None,
+                        term.reference,
+                        None,
+                        None,
+                        wald,
+                        term.df,
+                        _p(wald, term.df),
+                        None,
+                        None,
+                        None,
+                        not unreliable,
+                    )
+                )
             for k, i in enumerate(pos):
                 level = term.param_levels[k] if term.kind == "categorical" else None
                 rows.append(param(t, term.params[k], i, level, term.reference))
@@ -232,19 +304,44 @@ class _Engine:
             if t.name in current:
                 continue
             stat, df, collinear = scores[t.name]
-            rows.append(ScoreRow(t.name, t.name, "term", None if collinear else stat, df,
-                                 None if collinear else _p(stat, df), not collinear))
+            rows.append(
+                ScoreRow(
+                    t.name,
+                    t.name,
+                    "term",
+                    None if collinear else stat,
+                    df,
+                    None if collinear else _p(stat, df),
+                    not collinear,
+                )
+            )
             if t.kind == "categorical" and t.df > 1:
                 for k, c in enumerate(t.cols):
                     s1, _, col1 = F.score_statistic(u, info, model, [c])
-                    rows.append(ScoreRow(t.name, t.params[k], "parameter", None if col1 else s1, 1,
-                                         None if col1 else _p(s1, 1), not col1))
+                    rows.append(
+                        ScoreRow(
+                            t.name,
+                            t.params[k],
+                            "parameter",
+                            None if col1 else s1,
+                            1,
+                            None if col1 else _p(s1, 1),
+                            not col1,
+                        )
+                    )
             outside.extend(t.cols)
         if not outside:
             return tuple(rows), None
         stat, df = F.residual_score(u, info, model, outside)
-        res = ScoreRow("Overall Statistics", "Overall Statistics", "overall",
-                       stat if df else None, df, _p(stat, df) if df else None, df > 0)
+        res = ScoreRow(
+            "Overall Statistics",
+            "Overall Statistics",
+            "overall",
+            stat if df else None,
+            df,
+            _p(stat, df) if df else None,
+            df > 0,
+        )
         return tuple(rows), res
 
     def if_removed(self, current: frozenset[str]) -> tuple[RemovalRow, ...]:
@@ -255,7 +352,9 @@ class _Engine:
             chg = 2.0 * (f.loglik - red.loglik)
             df = self.by_name[t].df
             rstat, rdf = self.removal_stat(current, t)
-            rows.append(RemovalRow(t, red.loglik, chg, df, _p(max(chg, 0.0), df), rstat, _p(rstat, rdf)))
+            rows.append(
+                RemovalRow(t, red.loglik, chg, df, _p(max(chg, 0.0), df), rstat, _p(rstat, rdf))
+            )
         return tuple(rows)
 
     def note_fit_problems(self, step: int, term: str | None, current: frozenset[str]) -> None:
@@ -267,19 +366,29 @@ class _Engine:
         model = ", ".join(sorted(current, key=self.order.__getitem__)) or "intercept only"
         if f.separation:
             kind = "complete" if f.complete else "quasi-complete"
-            self.problems.append(Problem(
-                "separation", term,
-                f"step {step}: {kind} separation after '{term}' changed the model ({model}): a combination "
-                f"of its variables predicts the outcome perfectly for {int(round(f.n_perfect))} of "
-                f"{self.d.n_used} cases (fitted probabilities 0 or 1), so the estimates do not exist (they "
-                "diverge to infinity) and their odds ratios are not reported; treat this model as unreliable. "
-                "Selection stopped at this step. SPSS would continue stepping from its non-converged "
-                "estimates (it stops iterating and warns); its path past this point is not meaningful", step))
+            self.problems.append(
+                Problem(
+                    "separation",
+                    term,
+                    f"step {step}: {kind} separation after '{term}' changed the model ({model}): a combination "
+                    f"of its variables predicts the outcome perfectly for {int(round(f.n_perfect))} of "
+                    f"{self.d.n_used} cases (fitted probabilities 0 or 1), so the estimates do not exist (they "
+                    "diverge to infinity) and their odds ratios are not reported; treat this model as unreliable. "
+                    "Selection stopped at this step. SPSS would continue stepping from its non-converged "
+                    "estimates (it stops iterating and warns); its path past this point is not meaningful",
+                    step,
+                )
+            )
         elif not f.converged:
-            self.problems.append(Problem(
-                "nonconvergence", term,
-                f"step {step}: the fit of the model ({model}) did not converge in {f.iterations} iterations "
-                "although the data are not separated; treat it as unreliable (selection stopped here)", step))
+            self.problems.append(
+                Problem(
+                    "nonconvergence",
+                    term,
+                    f"step {step}: the fit of the model ({model}) did not converge in {f.iterations} iterations "
+                    "although the data are not separated; treat it as unreliable (selection stopped here)",
+                    step,
+                )
+            )
 
     def _broken(self, current: frozenset[str]) -> bool:
         f = self.fit(current)
@@ -292,11 +401,13 @@ class _Engine:
         steps = [self.report(0, "start", None, None, None, None, current, None)]
         self.note_fit_problems(0, None, current)
         flagged_collinear: set[str] = set()
-        max_steps = 4 * len(self.d.terms) + 10  # unreachable in practice: the repeat rule stops first
+        max_steps = (
+            4 * len(self.d.terms) + 10
+        )  # unreachable in practice: the repeat rule stops first
         while True:
             if len(steps) > max_steps:
                 return steps, f"stopped after {max_steps} steps"
-            scores, u, info = self.scores(current)
+            scores, _u, _info = self.scores(current)
             best, best_key = None, None
             for t in self.d.terms:
                 if t.name not in scores:
@@ -305,12 +416,19 @@ class _Engine:
                 if collinear:
                     if t.name not in flagged_collinear:
                         flagged_collinear.add(t.name)
-                        model = ", ".join(sorted(current, key=self.order.__getitem__)) or "the constant"
-                        self.problems.append(Problem(
-                            "collinear", t.name,
-                            f"step {len(steps) - 1}: '{t.name}' is a linear combination of the model's "
-                            f"columns ({model}) among the cases used (rank-deficient design); it is not "
-                            "eligible to enter while they are in the model", len(steps) - 1))
+                        model = (
+                            ", ".join(sorted(current, key=self.order.__getitem__)) or "the constant"
+                        )
+                        self.problems.append(
+                            Problem(
+                                "collinear",
+                                t.name,
+                                f"step {len(steps) - 1}: '{t.name}' is a linear combination of the model's "
+                                f"columns ({model}) among the cases used (rank-deficient design); it is not "
+                                "eligible to enter while they are in the model",
+                                len(steps) - 1,
+                            )
+                        )
                     continue
                 # Smallest p; ties broken by candidate order (the first listed wins).
                 key = _logsf(stat, df)
@@ -321,7 +439,10 @@ class _Engine:
             stat, df, _ = scores[best]
             p = _p(stat, df)
             if not (p < self.pin):
-                return steps, f"no candidate met the entry criterion (smallest p = {p:.4g} >= PIN {self.pin:g})"
+                return (
+                    steps,
+                    f"no candidate met the entry criterion (smallest p = {p:.4g} >= PIN {self.pin:g})",
+                )
             nxt = current | {best}
             if nxt in visited:
                 return steps, f"entering '{best}' would repeat a model already visited"
@@ -334,7 +455,10 @@ class _Engine:
             if self._broken(current):
                 # Score and removal tests at estimates that do not exist are meaningless:
                 # stop here and report the model as unreliable (docs/stepwise.md, policy).
-                return steps, f"the model stopped being estimable after '{best}' entered; selection stopped"
+                return (
+                    steps,
+                    f"the model stopped being estimable after '{best}' entered; selection stopped",
+                )
             while True:
                 worst, worst_key, worst_stat = None, None, None
                 for t in sorted(current, key=self.order.__getitem__):
@@ -352,11 +476,24 @@ class _Engine:
                 visited.add(current)
                 if self.progress:
                     self.progress(f"step {len(steps)}: remove {worst}")
-                steps.append(self.report(len(steps), "remove", worst, worst_stat[0], worst_stat[1], rp,
-                                         current, previous))
+                steps.append(
+                    self.report(
+                        len(steps),
+                        "remove",
+                        worst,
+                        worst_stat[0],
+                        worst_stat[1],
+                        rp,
+                        current,
+                        previous,
+                    )
+                )
                 self.note_fit_problems(len(steps) - 1, worst, current)
                 if self._broken(current):
-                    return steps, f"the model stopped being estimable after '{worst}' left; selection stopped"
+                    return (
+                        steps,
+                        f"the model stopped being estimable after '{worst}' left; selection stopped",
+                    )
                 if not current:
                     break
 
@@ -373,10 +510,20 @@ def check_selection(pin: float, pout: float, removal: str) -> None:
         raise BadRequest(f"PIN ({pin:g}) must be less than POUT ({pout:g})")
 
 
-def stepwise(frame: pl.DataFrame, outcome: str, candidates: list[str], categorical: list[str] | None = None,
-             pin: float = 0.05, pout: float = 0.10, removal: str = "lr",
-             reference: dict[str, str] | str = "last", event: str | None = None, cut: float = 0.5,
-             collapse: bool | None = None, progress: Callable[[str], None] | None = None) -> StepwiseResult:
+def stepwise(
+    frame: pl.DataFrame,
+    outcome: str,
+    candidates: list[str],
+    categorical: list[str] | None = None,
+    pin: float = 0.05,
+    pout: float = 0.10,
+    removal: str = "lr",
+    reference: dict[str, str] | str = "last",
+    event: str | None = None,
+    cut: float = 0.5,
+    collapse: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
     frame: cases (Polars). outcome: a binary column (Boolean: True is the event; 0/1: 1 is
@@ -398,14 +545,36 @@ def stepwise(frame: pl.DataFrame, outcome: str, candidates: list[str], categoric
     eng = _Engine(d, removal, pin, pout, cut, progress)
     steps, reason = eng.run()
     codings = tuple(
-        {"term": t.name, "levels": t.levels, "reference": t.reference, "parameters": t.params,
-         "parameter_levels": t.param_levels, "level_n": t.level_n, "level_events": t.level_events}
-        for t in d.terms if t.kind == "categorical"
+        {
+            "term": t.name,
+            "levels": t.levels,
+            "reference": t.reference,
+            "parameters": t.params,
+            "parameter_levels": t.param_levels,
+            "level_n": t.level_n,
+            "level_events": t.level_events,
+        }
+        for t in d.terms
+        if t.kind == "categorical"
     )
     return StepwiseResult(
-        outcome=outcome, event=d.event, nonevent=d.nonevent, candidates=tuple(candidates),
-        categorical=tuple(t.name for t in d.terms if t.kind == "categorical"), codings=codings,
-        method=REMOVALS[removal], removal=removal, pin=pin, pout=pout, n=d.n_used, n_dropped=d.n_dropped,
-        n_total=d.n_total, collapsed=d.collapsed, n_rows_fitted=len(d.w), steps=tuple(steps),
-        stop_reason=reason, problems=tuple(eng.problems), models_fitted=len(eng.cache),
+        outcome=outcome,
+        event=d.event,
+        nonevent=d.nonevent,
+        candidates=tuple(candidates),
+        categorical=tuple(t.name for t in d.terms if t.kind == "categorical"),
+        codings=codings,
+        method=REMOVALS[removal],
+        removal=removal,
+        pin=pin,
+        pout=pout,
+        n=d.n_used,
+        n_dropped=d.n_dropped,
+        n_total=d.n_total,
+        collapsed=d.collapsed,
+        n_rows_fitted=len(d.w),
+        steps=tuple(steps),
+        stop_reason=reason,
+        problems=tuple(eng.problems),
+        models_fitted=len(eng.cache),
     )

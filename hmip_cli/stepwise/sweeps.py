@@ -27,8 +27,12 @@ class Target:
     question: str | None = None
 
 
-def targets(factor: str | None = None, measure: str | None = None, question: str | None = None,
-            everything: bool = False) -> list[Target]:
+def targets(
+    factor: str | None = None,
+    measure: str | None = None,
+    question: str | None = None,
+    everything: bool = False,
+) -> list[Target]:
     """The outcomes selected by --factor/--measure, --question or --all (everything)."""
     out: list[Target] = []
     if everything:
@@ -42,8 +46,15 @@ def targets(factor: str | None = None, measure: str | None = None, question: str
             raise BadRequest("--measure needs --factor")
     for f in factors:
         for m in measures:
-            out.append(Target(f"{f.key}/{m.key}", f"{f.label}: {m.label}", schema.judgement_column(f, m),
-                              factor=f.key, measure=m.key))
+            out.append(
+                Target(
+                    f"{f.key}/{m.key}",
+                    f"{f.label}: {m.label}",
+                    schema.judgement_column(f, m),
+                    factor=f.key,
+                    measure=m.key,
+                )
+            )
     for q in questions:
         out.append(Target(q.key, q.label, q.column, question=q.key))
     if not out:
@@ -62,40 +73,82 @@ def level_label(column: str, code: str) -> str:
     return b.label_of(code) if b else code
 
 
-def run_target(cases: pl.DataFrame, target: Target, candidates: list[str], **options) -> StepwiseResult:
+def run_target(
+    cases: pl.DataFrame, target: Target, candidates: list[str], **options
+) -> StepwiseResult:
     """Stepwise model of one target among its applicable cases (judgement not null)."""
     applicable = cases.filter(pl.col(target.column).is_not_null())
     return stepwise(applicable, target.column, candidates, categorical=candidates, **options)
 
 
 FINDINGS_SCHEMA = {
-    "model": pl.String, "label": pl.String, "n": pl.Int64, "n_dropped": pl.Int64,
-    "entered": pl.String, "term": pl.String, "parameter": pl.String, "level": pl.String,
-    "reference": pl.String, "direction": pl.String, "odds_ratio": pl.Float64, "ci_low": pl.Float64,
-    "ci_high": pl.Float64, "p": pl.Float64, "p_wald": pl.Float64, "percent_level": pl.Float64,
-    "n_level": pl.Int64, "percent_reference": pl.Float64, "n_reference": pl.Int64, "groups": pl.String,
-    "reliable": pl.Boolean, "note": pl.String,
+    "model": pl.String,
+    "label": pl.String,
+    "n": pl.Int64,
+    "n_dropped": pl.Int64,
+    "entered": pl.String,
+    "term": pl.String,
+    "parameter": pl.String,
+    "level": pl.String,
+    "reference": pl.String,
+    "direction": pl.String,
+    "odds_ratio": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "p": pl.Float64,
+    "p_wald": pl.Float64,
+    "percent_level": pl.Float64,
+    "n_level": pl.Int64,
+    "percent_reference": pl.Float64,
+    "n_reference": pl.Int64,
+    "groups": pl.String,
+    "reliable": pl.Boolean,
+    "note": pl.String,
 }
 
 
 def findings(target: Target, result: StepwiseResult) -> list[dict]:
     """One row per parameter of the final model (a model with nothing entered: one row)."""
-    base = {"model": target.model, "label": target.label, "n": result.n, "n_dropped": result.n_dropped}
-    entered = [s.term for s in result.steps[1:] if s.action == "enter" and s.term in result.final_terms]
+    base = {
+        "model": target.model,
+        "label": target.label,
+        "n": result.n,
+        "n_dropped": result.n_dropped,
+    }
+    entered = [
+        s.term for s in result.steps[1:] if s.action == "enter" and s.term in result.final_terms
+    ]
     entered_text = ", ".join(dict.fromkeys(entered))
     notes = "; ".join(p.message for p in result.problems)
     if not result.final_terms:
-        return [{**base, "entered": "", "reliable": result.reliable,
-                 "note": "no variable met the entry criterion" + (f"; {notes}" if notes else "")}]
+        return [
+            {
+                **base,
+                "entered": "",
+                "reliable": result.reliable,
+                "note": "no variable met the entry criterion" + (f"; {notes}" if notes else ""),
+            }
+        ]
     lr_p = {r.term: r.p for r in result.final.if_removed}
     codings = {c["term"]: c for c in result.codings}
     rows = []
     for c in result.final.in_equation:
         if c.kind != "parameter":
             continue
-        row = {**base, "entered": entered_text, "term": c.term, "parameter": c.parameter,
-               "reference": None, "p": lr_p.get(c.term), "p_wald": c.p, "reliable": c.reliable,
-               "odds_ratio": c.exp_b, "ci_low": c.ci_low, "ci_high": c.ci_high, "note": notes or None}
+        row = {
+            **base,
+            "entered": entered_text,
+            "term": c.term,
+            "parameter": c.parameter,
+            "reference": None,
+            "p": lr_p.get(c.term),
+            "p_wald": c.p,
+            "reliable": c.reliable,
+            "odds_ratio": c.exp_b,
+            "ci_low": c.ci_low,
+            "ci_high": c.ci_high,
+            "note": notes or None,
+        }
         coding = codings.get(c.term)
         if coding is not None:
             lv, ref = c.level, coding["reference"]
@@ -104,16 +157,26 @@ def findings(target: Target, result: StepwiseResult) -> list[dict]:
             pct_l = 100.0 * coding["level_events"][i] / n_l if n_l else None
             pct_r = 100.0 * coding["level_events"][j] / n_r if n_r else None
             lab_l, lab_r = level_label(c.term, lv), level_label(c.term, ref)
-            row.update(level=lab_l, reference=lab_r, n_level=int(n_l), n_reference=int(n_r),
-                       percent_level=pct_l, percent_reference=pct_r,
-                       groups=f"{lab_l} {pct_l:.0f}% vs {lab_r} {pct_r:.0f}%")
+            row.update(
+                level=lab_l,
+                reference=lab_r,
+                n_level=int(n_l),
+                n_reference=int(n_r),
+                percent_level=pct_l,
+                percent_reference=pct_r,
+                groups=f"{lab_l} {pct_l:.0f}% vs {lab_r} {pct_r:.0f}%",
+            )
             if c.exp_b is not None:
-                row["direction"] = (f"{lab_l} {'more' if c.exp_b > 1 else 'less'} likely than {lab_r}")
+                row["direction"] = (
+                    f"{lab_l} {'more' if c.exp_b > 1 else 'less'} likely than {lab_r}"
+                )
         elif c.exp_b is not None:
             row["direction"] = f"{'higher' if c.exp_b > 1 else 'lower'} with higher {c.term}"
         if not c.reliable:
             row["direction"] = None
-            row["note"] = "odds ratio not reported: the model is unreliable" + (f"; {notes}" if notes else "")
+            row["note"] = "odds ratio not reported: the model is unreliable" + (
+                f"; {notes}" if notes else ""
+            )
         rows.append(row)
     return rows
 
@@ -131,9 +194,14 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def sweep(cases: pl.DataFrame, candidates: list[str] | None = None, fdr: bool = False,
-          targets_: list[Target] | None = None, progress: Callable[[str], None] | None = None,
-          **options) -> pl.DataFrame:
+def sweep(
+    cases: pl.DataFrame,
+    candidates: list[str] | None = None,
+    fdr: bool = False,
+    targets_: list[Target] | None = None,
+    progress: Callable[[str], None] | None = None,
+    **options,
+) -> pl.DataFrame:
     """Run the stepwise model for every target (default: every factor x measure and the four
     case-level questions) and return one findings frame.
 
@@ -161,15 +229,27 @@ def sweep(cases: pl.DataFrame, candidates: list[str] | None = None, fdr: bool = 
         try:
             res = run_target(cases, t, cols, **options)
         except ModelFailure as exc:
-            rows.append({"model": t.model, "label": t.label, "n": None, "entered": None,
-                         "reliable": False, "note": f"not modelled: {exc}"})
+            rows.append(
+                {
+                    "model": t.model,
+                    "label": t.label,
+                    "n": None,
+                    "entered": None,
+                    "reliable": False,
+                    "note": f"not modelled: {exc}",
+                }
+            )
             continue
         except HmipError:
             raise
         rows.extend(findings(t, res))
     frame = pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
     if fdr:
-        key = frame.select("model", "term", "p").filter(pl.col("p").is_not_null()).unique(["model", "term"])
+        key = (
+            frame.select("model", "term", "p")
+            .filter(pl.col("p").is_not_null())
+            .unique(["model", "term"])
+        )
         adj = benjamini_hochberg(key.get_column("p").to_numpy())
         key = key.with_columns(p_fdr=pl.Series(adj)).drop("p")
         frame = frame.join(key, on=["model", "term"], how="left", maintain_order="left")
