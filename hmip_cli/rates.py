@@ -25,7 +25,7 @@ Conventions, shared by every frame here:
   case. It is never dropped, so the groups' n always sum to the all-cases n. Every level
   the schema defines is listed even when it has no cases (shown `[z]`).
 - Small numbers (see `DEFAULT_MIN_N`): a rate with 0 < n < min_n has
-  `low_reliability = True` and `marker = "[low]"`; with `suppress=True` it is instead
+  `low_reliability = True` and `marker = "[u]"`; with `suppress=True` it is instead
   suppressed (`marker = "[c]"`, n_yes/percent/CI null, `suppressed = "primary"`), and
   when that leaves exactly one suppressed group in a breakdown, the next smallest group
   is suppressed as well (`suppressed = "secondary"`) so the hidden value cannot be
@@ -61,7 +61,7 @@ NOT_RECORDED_LABEL = "Not recorded"
 ALL = "all"
 ALL_LABEL = "All cases"
 
-MARK_LOW = "[low]"
+MARK_LOW = "[u]"
 MARK_SUPPRESSED = "[c]"
 MARK_NOT_APPLICABLE = "[z]"
 
@@ -643,7 +643,7 @@ def rates(
       ci_lower, ci_upper               95% Wilson score interval, percent
       low_reliability                  0 < n < min_n
       suppressed                       null, "primary" or "secondary"
-      marker                           null, "[low]", "[c]" (suppressed) or "[z]" (n = 0)
+      marker                           null, "[u]", "[c]" (suppressed) or "[z]" (n = 0)
       difference_pp, difference_basis  between-group difference in percentage points and
                                        what it is (see `_differences`); null on "all" rows
     """

@@ -47,7 +47,7 @@ class Table:
     display: dict[str, str] = field(default_factory=dict)
     hidden: tuple[str, ...] = ()
     percent_columns: tuple[str, ...] = ()  # shown to one decimal place in tables
-    right_aligned: tuple[str, ...] = ()  # text columns holding numbers ("68.8 [low]")
+    right_aligned: tuple[str, ...] = ()  # text columns holding numbers ("68.8 [u]")
     p_columns: tuple[str, ...] = ()  # p-values: ".042", "<.001" in tables (SPSS's Sig.)
     decimals: dict[str, int] = field(default_factory=dict)  # other than 3 for floats in tables
     vertical: bool = False  # human table as "label  value" lines (for one-row summaries)

@@ -3,7 +3,7 @@ view for machines.
 
 - For people (`--format table` / `markdown`): the bulletin's layout, one table per figure
   (and per breakdown), percentages to one decimal place rounded half up from the exact
-  fraction, n beside every percentage, markers ([low], [c], [z]) in the cells, and notes
+  fraction, n beside every percentage, markers ([u], [c], [z]) in the cells, and notes
   saying what the markers mean.
 - For machines (`--format csv` / `tsv` / `json`): the long result frame as it is, full
   precision, with `marker` / `low_reliability` / `suppressed` columns.

@@ -197,7 +197,7 @@ def test_hmip_protection_prints_table_1(table1_cases, monkeypatch):
         assert cells[col[topic]] == f"{n:,}", key
         assert cells[col[topic] + 1] == text, key
     # The groups the bulletin left out are shown, explicitly, as Not recorded.
-    assert rows[("Table 1", "Age group", "Not recorded")][:2] == ["1", "100.0 [low]"]
+    assert rows[("Table 1", "Age group", "Not recorded")][:2] == ["1", "100.0 [u]"]
 
 
 def test_protection_markdown_and_csv_carry_the_same_numbers(table1_cases, monkeypatch):

@@ -96,7 +96,7 @@ def test_not_recorded_is_an_explicit_group_and_all_levels_are_listed():
     assert groups["group"].to_list() == ["male", "female", "not_recorded"]
     assert groups["group_label"].to_list() == ["Male", "Female", "Not recorded"]
     assert groups["n"].to_list() == [0, 35, 4]
-    assert groups["marker"].to_list() == ["[z]", None, "[low]"]
+    assert groups["marker"].to_list() == ["[z]", None, "[u]"]
     male = row(groups, group="male")
     assert male["percent_yes"] is None and male["ci_lower"] is None
     # only one group with cases: no difference
@@ -138,7 +138,7 @@ def test_low_reliability_flag_without_suppression():
     cases = acc_cases({"CRC": (29, 10), "NPS": (30, 10)})
     out = rates.rates(cases, measures="availability", factors="accommodation", by="provider")
     crc, nps = row(out, group="CRC"), row(out, group="NPS")
-    assert crc["low_reliability"] and crc["marker"] == "[low]" and crc["n_yes"] == 10
+    assert crc["low_reliability"] and crc["marker"] == "[u]" and crc["n_yes"] == 10
     assert not nps["low_reliability"] and nps["marker"] is None
     out = rates.rates(
         cases, measures="availability", factors="accommodation", by="provider", min_n=10

@@ -115,7 +115,7 @@ def test_table_shows_n_beside_every_percent_and_markers_survive_rich(store_dir):
     assert "[c]" in out  # Rich markup would have eaten "[c]"
     assert "[c] suppressed" in out
     plain = invoke("rates", "--min-n", "100")
-    assert "[low]" in plain.stdout and "95% CI" in plain.stdout
+    assert "[u]" in plain.stdout and "95% CI" in plain.stdout
 
 
 def test_one_table_per_measure_in_bulletin_order(store_dir):

@@ -34,7 +34,7 @@ def test_rates_are_proportions_and_intervals_contain_them(params, min_n, suppres
     # markers are consistent with the counts
     assert (out.filter(pl.col("n") == 0)["marker"] == "[z]").all()
     low = out.filter((pl.col("n") > 0) & (pl.col("n") < min_n))
-    assert (low["marker"] == ("[c]" if suppress else "[low]")).all()
+    assert (low["marker"] == ("[c]" if suppress else "[u]")).all()
     if not suppress:
         assert out["suppressed"].null_count() == out.height
 

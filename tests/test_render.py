@@ -55,7 +55,7 @@ def _table():
             "group": ["[bold]North", "South"],
             "n": [1200, 3],
             "percent_yes": [68.75, None],
-            "cell": ["[c]", "12.5 [low]"],
+            "cell": ["[c]", "12.5 [u]"],
         }
     )
     return Table(
@@ -74,7 +74,7 @@ def test_rich_table_keeps_square_brackets_and_rounds_half_up():
     assert (
         "[bold]North" in text
         and "[c]" in text
-        and "12.5 [low]" in text
+        and "12.5 [u]" in text
         and "[z] not applicable" in text
     )
     assert "68.8" in text and "1,200" in text and "% yes" in text

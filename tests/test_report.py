@@ -114,7 +114,7 @@ def test_suppression_and_low_markers(tmp_path):
         assert label in svg
     assert svg.count("[c] not shown: fewer than 60 applicable cases") == len(hidden)
     low = report_for(min_n=60, suppress=False)
-    assert any(r["marker"] == "[low]" for r in low.table("figure-3").rows)
+    assert any(r["marker"] == "[u]" for r in low.table("figure-3").rows)
     assert not any(r["marker"] == "[c]" for r in low.table("figure-3").rows)
 
 
@@ -224,7 +224,7 @@ def test_xlsx_structure(rep, tmp_path):
         assert contents.cell(i, 1).hyperlink.location == f"'{names[i - 2]}'!A1"
     # Notes explain every code.
     notes_text = " ".join(str(c.value) for row in wb["Notes"].iter_rows() for c in row if c.value)
-    for code in ("[c]", "[z]", "[x]", "[low]"):
+    for code in ("[c]", "[z]", "[x]", "[u]"):
         assert code in notes_text
     for ws in wb.worksheets:
         assert not ws.merged_cells.ranges, ws.title

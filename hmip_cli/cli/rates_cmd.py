@@ -33,7 +33,7 @@ MinNOpt = Annotated[
         min=1,
         metavar="N",
         show_default=True,
-        help="Rates with fewer applicable cases than this are marked [low] (or, with "
+        help="Rates with fewer applicable cases than this are marked [u] (or, with "
         "--suppress, not shown). Default 30: below it the 95% interval around a 50% "
         "rate is wider than +/-17 points.",
     ),
@@ -64,7 +64,7 @@ Machine formats (csv, tsv, json) give one row per measure, factor and group:
   ci_lower, ci_upper           95% Wilson score interval, percent
   low_reliability              n below --min-n
   suppressed                   primary / secondary (with --suppress)
-  marker                       [low], [c] suppressed, [z] no applicable cases
+  marker                       [u], [c] suppressed, [z] no applicable cases
   difference_pp                between groups, percentage points:
                                two groups: second minus first (e.g. NPS minus CRC);
                                more: highest minus lowest (difference_basis says which)

@@ -31,7 +31,7 @@ MinNOpt = Annotated[
         metavar="N",
         show_default=True,
         help="Rates with fewer applicable cases than this are suppressed [c] (or, with "
-        "--no-suppress, marked [low]).",
+        "--no-suppress, marked [u]).",
     ),
 ]
 SuppressOpt = Annotated[
@@ -40,7 +40,7 @@ SuppressOpt = Annotated[
         "--suppress/--no-suppress",
         show_default=True,
         help="Suppress rates below --min-n ([c], with a second group where needed) rather than "
-        "only marking them [low]. A report is a publication, so the default is to suppress.",
+        "only marking them [u]. A report is a publication, so the default is to suppress.",
     ),
 ]
 

@@ -5,7 +5,7 @@ is the number of applicable cases (an outline) and the filled segment the cases 
 yes; a label at the end of every bar gives the % yes and n, so no meaning is carried by
 colour alone. A suppressed factor ([c]) or one without applicable cases ([z]) gets no bar,
 only a note in its row, as the bulletin did for financial management in Figures 3 and 4.
-A low-reliability rate ([low]) is drawn hatched and labelled [low].
+A low-reliability rate ([u]) is drawn hatched and labelled [u].
 
 Output is byte-identical for the same data: matplotlib's SVG hash salt is fixed (per
 figure, so ids do not collide when several SVGs are inlined in one HTML page), the SVG has

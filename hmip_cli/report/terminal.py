@@ -47,7 +47,7 @@ def bar_width_for(
     frame: pl.DataFrame, columns: int, *, widest: int = 40, narrowest: int = 10
 ) -> int:
     """The longest bar (at most `widest`) that keeps every bar line within `columns` characters:
-    label, two spaces, bar, " 100%  n=1,066 [low]"."""
+    label, two spaces, bar, " 100%  n=1,066 [u]"."""
     labels = [_bar_label(r) for r in frame.iter_rows(named=True)]
     n_max = max((r or 0 for r in frame["n"].to_list()), default=0)
     tail = len(f" 100%  n={n_max:,} {R.MARK_LOW}")

@@ -5,7 +5,7 @@ Layout:
 - Cover: the title in A1, then one line of text per row in column A (what the workbook
   holds, source, provenance). No merged cells, no tables.
 - Contents: a table from A1 (Worksheet name | Worksheet title), each name linking to its sheet.
-- Notes: a table from A1 (Code | Meaning) explaining [c], [low], [z], [x] and the conventions.
+- Notes: a table from A1 (Code | Meaning) explaining [c], [u], [z], [x] and the conventions.
 - Key_findings, Sample_profile, Figure_1..Figure_4, Table_1, Table_2, Differences, Models:
   one table per sheet, its single header row in row 1 starting at A1, marked up as an Excel
   table. The table's title is the sheet's entry on the Contents sheet (and the Excel table
