@@ -21,7 +21,7 @@ def _umask_mode() -> int:
     return 0o666 & ~current
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], mode: int | None = None) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object], mode: int | None = None) -> None:
     """Call `write(tmp_path)` on a temporary file beside `path`, then move it into place.
 
     temp file in the target directory -> write -> fsync -> chmod (mkstemp makes 0600; the

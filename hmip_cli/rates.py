@@ -219,7 +219,7 @@ def _resolve_condition(
 
     # A key can name a breakdown and a raw column (ethnicity: White/BAME grouping or the
     # finer stored categories); use the first whose levels accept every value given.
-    last_error = None
+    last_error: BadRequest | None = None
     for ckey, column, owner in candidates:
         spec = schema.COLUMN_BY_NAME.get(column) or schema.DERIVED_BY_NAME.get(column)
         is_bool = spec is not None and spec.dtype == pl.Boolean()
@@ -265,7 +265,7 @@ def _resolve_condition(
             f"unknown value {bad!r} for --where {key}; choose from: "
             f"{', '.join(['yes', 'no'] if is_bool else choices)}, not recorded"
         )
-    raise last_error
+    raise last_error or BadRequest(f"unknown --where key {key!r}")
 
 
 def parse_where(
@@ -282,7 +282,7 @@ def parse_where(
     items: list[tuple[str, list[str]]] = []
     if isinstance(where, Mapping):
         for k, v in where.items():
-            vals = [v] if isinstance(v, (str, bool)) else list(v)
+            vals = [v] if isinstance(v, (str, bool)) else list(v)  # type: ignore[arg-type]
             items.append((k, [str(x) for x in vals]))
     else:
         for text in where:
@@ -375,6 +375,7 @@ def _marginals(
     ]
     for b in breakdowns:
         col = pl.col(b.column)
+        code: pl.Expr
         if cross.schema[b.column] == pl.Boolean:  # e.g. mappa: levels are "yes"/"no"
             code = (
                 pl.when(col)
@@ -738,10 +739,13 @@ def bulletin(
     f_list, m_list = list(schema.FACTORS), list(schema.MEASURES)
     cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list) + _question_aggs(schema.QUESTIONS))
     marg = _marginals(cross, b_list)
-    kw = {"min_n": min_n, "suppress": suppress, "confidence": confidence}
     return BulletinResults(
-        rates=_rates_from_marginals(marg, f_list, m_list, b_list, **kw),
-        protection=_protection_from_marginals(marg, b_list, **kw),
+        rates=_rates_from_marginals(
+            marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress, confidence=confidence
+        ),
+        protection=_protection_from_marginals(
+            marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence
+        ),
     )
 
 
@@ -807,6 +811,8 @@ def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> p
     chars = characteristics()
     aggs = []
     for c in chars[1:]:
+        if c.breakdown is None:  # only the first characteristic (all cases) has none
+            continue
         col = pl.col(schema.get_breakdown(c.breakdown).column)
         hit = col if isinstance(c.code, bool) else (col.cast(pl.String) == str(c.code))
         aggs.append(hit.sum().alias(f"y{_SEP}{c.key}"))

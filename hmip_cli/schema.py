@@ -12,6 +12,7 @@ judgement was applicable is decided by the rules in `Measure.applies_when`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import overload
 
 import polars as pl
 
@@ -389,6 +390,10 @@ def _two_band(col: str) -> pl.Expr:
     )
 
 
+@overload
+def with_derived(cases: pl.DataFrame) -> pl.DataFrame: ...
+@overload
+def with_derived(cases: pl.LazyFrame) -> pl.LazyFrame: ...
 def with_derived(cases: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """Add the derived columns (age_group, ethnic_group, ogrs_group, rosh_group, n_priorities).
 

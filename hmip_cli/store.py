@@ -207,7 +207,7 @@ def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict])
 
     Call it while holding `locked(data)`.
     """
-    frame = frame.select(list(schema.stored_schema())).cast(dict(schema.stored_schema()))
+    frame = frame.select(list(schema.stored_schema())).cast(schema.stored_schema())
     meta = {"format": STORE_FORMAT, "n_cases": frame.height, "files": files}
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
     target = cases_path(data)

@@ -880,25 +880,25 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     for j, f in enumerate(schema.FACTORS):
         pri = priorities[:, j]
         values[schema.priority_column(f)] = pri
-        for m in schema.MEASURES:
-            col = schema.judgement_column(f, m)
-            if m.key == _mk("contracted"):
+        for meas in schema.MEASURES:
+            col = schema.judgement_column(f, meas)
+            if meas.key == _mk("contracted"):
                 elig = pri & c_deliv
                 k = r(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key])
-                if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
+                if (f.key, meas.key) not in FIGURE_RATES_NOT_PUBLISHED:
                     k = _n_showing_rate(
                         elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key],
-                        FIGURE_RATES[(f.key, m.key)],
+                        FIGURE_RATES[(f.key, meas.key)],
                         int(elig.sum()),
                     )
                 app = among(elig, k)
-            elif m.key == _mk("partner"):
+            elif meas.key == _mk("partner"):
                 elig = pri & p_deliv
                 k = r(elig.sum() * P_PARTNER_FOR_FACTOR[f.key])
-                if (f.key, m.key) not in FIGURE_RATES_NOT_PUBLISHED:
+                if (f.key, meas.key) not in FIGURE_RATES_NOT_PUBLISHED:
                     k = _n_showing_rate(
                         elig.sum() * P_PARTNER_FOR_FACTOR[f.key],
-                        FIGURE_RATES[(f.key, m.key)],
+                        FIGURE_RATES[(f.key, meas.key)],
                         int(elig.sum()),
                     )
                 app = among(elig, k)
@@ -906,9 +906,9 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
                 app = pri
             values[col] = outcome(
                 app,
-                cal.intercepts[(f.key, m.key)],
-                PLANTED_EFFECTS.get((f.key, m.key), {}),
-                FIGURE_RATES[(f.key, m.key)],
+                cal.intercepts[(f.key, meas.key)],
+                PLANTED_EFFECTS.get((f.key, meas.key), {}),
+                FIGURE_RATES[(f.key, meas.key)],
             )
             applies[col] = app
     q_applies = {

@@ -22,7 +22,10 @@ CHROMIUM = (
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="needs headless Chromium: apt-get install chromium (see the README, Quick start)",
+    ),
 ]
 
 FLAGS = [

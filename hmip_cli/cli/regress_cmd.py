@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -558,7 +558,7 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.stepwise import sweeps as S
 
         ref = parse_reference(reference or [])
-        options = {"pin": pin, "pout": pout, "removal": removal.value}
+        options: dict[str, Any] = {"pin": pin, "pout": pout, "removal": removal.value}
 
         store_mode = bool(factor or measure or question or all_)
         if input is not None and store_mode:

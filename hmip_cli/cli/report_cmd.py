@@ -238,7 +238,8 @@ def register(app: typer.Typer) -> None:
             suffix = output.suffix.lower().lstrip(".") if output else "text"
             if suffix not in ("svg", "png", "text", "txt"):
                 raise BadRequest(
-                    f"cannot tell the chart format from {output.name!r}: use .svg or .png, or --format"
+                    f"cannot tell the chart format from {output.name if output else ''!r}: "
+                    "use .svg or .png, or --format"
                 )
             kind = ChartFormat("text" if suffix == "txt" else suffix)
         if kind is ChartFormat.png and output is None:

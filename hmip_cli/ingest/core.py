@@ -89,7 +89,7 @@ def ingest_files(
         records: list[dict] = []
         seen_hashes = {f["sha256"]: f for f in old_meta.get("files", [])}
         for path in paths:
-            raw = read_file(path, sheet=sheet, encoding=encoding, stdin=stdin)
+            raw = read_file(str(path), sheet=sheet, encoding=encoding, stdin=stdin)
             tick(f"read {raw.name}")
             problems += raw.problems
             if raw.sha256 in seen_hashes:

@@ -174,6 +174,7 @@ def apply_mapping(
     clashes: list[tuple[str, str, str]] = []
     for h in headers:
         key = h.strip()
+        ours: str | None
         if key in mapping.columns:
             ours = mapping.columns[key]
         elif key.lower() in by_lower:

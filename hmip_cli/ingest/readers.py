@@ -74,7 +74,7 @@ def describe_format(path: str) -> str:
     return FORMATS[ext]
 
 
-def check_path(path: str) -> None:
+def check_path(path: str | Path) -> None:
     """Usage errors about a path, before any reading: missing, a directory, unreadable."""
     if path == STDIN:
         return
@@ -218,7 +218,7 @@ def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None):
     return headers, frame, problems
 
 
-def _csv_trouble(data: bytes, sep: str, exc: Exception) -> str:
+def _csv_trouble(data: bytes, sep: str, exc: BaseException) -> str:
     """Find the row Polars choked on with the (slow, exact) csv module: error path only."""
     text = data.decode("utf-8", errors="replace")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
@@ -369,6 +369,6 @@ def _reraise_fatal(exc: BaseException) -> None:
         raise exc
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -155,7 +155,8 @@ class _Collector:
             text = expected(rec) if callable(expected) else expected
             self.add(rec[ROW], column, None if value is None else str(value), text, severity)
         if n > MAX_LINES:
-            first, last = hits.get_column(ROW).min(), hits.get_column(ROW).max()
+            rows = hits.get_column(ROW)
+            first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
             text = expected(shown.row(0, named=True)) if callable(expected) else expected
             self.problems.append(
                 Problem(
@@ -189,7 +190,7 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
     # Coded columns hold few distinct values, so each column's distinct values are parsed
     # (trim, case, spellings, ranges) and the column is then mapped through that small
     # table: one hash look-up per cell instead of several new strings per cell.
-    uniques = frame.select([pl.col(c.name).unique().implode() for c in coded]) if coded else None
+    uniques = frame.select([pl.col(c.name).unique().implode() for c in coded])
     typed_exprs, bad_cols = [], {}
     for c in coded:
         table = pl.DataFrame({"raw": uniques.get_column(c.name)[0]}, schema={"raw": pl.String})

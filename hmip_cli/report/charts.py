@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from typing import Any
 
 import polars as pl
 
@@ -30,7 +31,7 @@ PALETTE = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
 BAR = PALETTE[0]
 TEXT = PALETTE[4]
 
-_RC = {
+_RC: Any = {  # matplotlib types rc keys as Literals; ours are checked at run time
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.size": 10,

@@ -211,6 +211,7 @@ def _availability_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding |
     hi = max(pub, key=lambda r: r["percent_yes"])
     lo = min(pub, key=lambda r: r["percent_yes"])
     note, hidden = _suppressed_note(data, min_n)
+    ev: tuple[Evidence, ...]
     if threshold is None:
         over = []
         text = (
@@ -455,12 +456,13 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
                 )
             )
         else:
-            parts, ev = [], []
+            parts: list[str] = []
+            evs: list[Evidence] = []
             for r in prov:
                 g, e = describe(r)
                 fname = factor_phrase(schema.get_factor(targets[r["model"]].factor))
                 parts.append(f"{fname} ({g})" if g else f"{fname} (groups too small to quote)")
-                ev += e
+                evs += e
             if len(prov) == 1:
                 text = (
                     f"The only significant difference between {prov_pair} cases for {noun} was for "
@@ -472,7 +474,9 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
                     f"{join_words(parts)}."
                 )
             out.append(
-                Finding(text, C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in prov), tuple(ev))
+                Finding(
+                    text, C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in prov), tuple(evs)
+                )
             )
         # Other variables: grouped by variable and by which group was more likely.
         groups: dict[tuple, list[dict]] = {}
@@ -492,7 +496,7 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
                 f"After accounting for the other variables, {phrase} in cases with {lower_label(label)} {more} "
                 f"rather than {less}, for {count}: {factors}."
             )
-            ev = ()
+            ev: tuple[Evidence, ...] = ()
             if len(rs) == 1:
                 g, ev = describe(rs[0])
                 if g:

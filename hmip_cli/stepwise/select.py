@@ -460,12 +460,16 @@ class _Engine:
                     f"the model stopped being estimable after '{best}' entered; selection stopped",
                 )
             while True:
-                worst, worst_key, worst_stat = None, None, None
-                for t in sorted(current, key=self.order.__getitem__):
-                    rstat, rdf = self.removal_stat(current, t)
+                worst: str | None = None
+                worst_key: float | None = None
+                worst_stat: tuple[float, int] = (float("nan"), 0)
+                for name in sorted(current, key=self.order.__getitem__):
+                    rstat, rdf = self.removal_stat(current, name)
                     key = _logsf(rstat, rdf)
                     if worst_key is None or key > worst_key + _tie(worst_key):
-                        worst, worst_key, worst_stat = t, key, (rstat, rdf)
+                        worst, worst_key, worst_stat = name, key, (rstat, rdf)
+                if worst is None:  # an empty model has nothing to remove
+                    break
                 rp = _p(*worst_stat)
                 if not (rp > self.pout):
                     break

@@ -150,7 +150,7 @@ def findings(target: Target, result: StepwiseResult) -> list[dict]:
             "note": notes or None,
         }
         coding = codings.get(c.term)
-        if coding is not None:
+        if coding is not None and c.level is not None:
             lv, ref = c.level, coding["reference"]
             i, j = coding["levels"].index(lv), coding["levels"].index(ref)
             n_l, n_r = coding["level_n"][i], coding["level_n"][j]
