@@ -1,13 +1,33 @@
-"""Shared test set-up: a fixed terminal, no colour, and no store outside tmp dirs."""
+"""Shared test set-up: a fixed terminal, no colour, no store outside tmp dirs, and the
+expensive data built once per test run.
 
+Fixtures for modules to share instead of making their own:
+- `cli`: a `typer.testing.CliRunner` invoker that fails the test on an unexpected exception.
+- `synth_cases(n, seed)`: `synth.generate(n, seed)`, cached for the whole run (Polars frames
+  are immutable, so sharing them is safe).
+- `example_cases`: the bundled `examples/cases.csv` as a stored-schema frame, read once.
+- `example_store`: a store ingested from `examples/cases.csv` once per run; a test gets it
+  as $HMIP_DATA. Read-only: a test that writes to a store makes its own.
+"""
+
+from __future__ import annotations
+
+import functools
 import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
+import polars as pl
 import pytest
 
 os.environ["COLUMNS"] = "200"
 os.environ["NO_COLOR"] = "1"
 for var in ("FORCE_COLOR", "PY_COLORS", "GITHUB_ACTIONS", "HMIP_DEBUG"):
     os.environ.pop(var, None)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CSV = ROOT / "examples" / "cases.csv"
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +36,67 @@ def _isolated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("HMIP_DATA", str(tmp_path / "store"))
     monkeypatch.delenv("HMIP_DEBUG", raising=False)
     yield
+
+
+@functools.cache
+def _generate(n: int, seed: int) -> pl.DataFrame:
+    from hmip_cli import synth
+
+    return synth.generate(n, seed)
+
+
+@pytest.fixture(scope="session")
+def synth_cases() -> Callable[[int, int], pl.DataFrame]:
+    """`synth_cases(n, seed)`: synthetic cases in the stored schema, generated once per run."""
+    return _generate
+
+
+@pytest.fixture(scope="session")
+def _example_store_dir(tmp_path_factory) -> Path:
+    from hmip_cli.ingest import ingest_files
+
+    data = tmp_path_factory.mktemp("example") / "store"
+    ingest_files([EXAMPLE_CSV], data=data)
+    return data
+
+
+@pytest.fixture
+def example_store(_example_store_dir, monkeypatch) -> Path:
+    """The bundled example ingested once per run, as this test's $HMIP_DATA (read-only)."""
+    monkeypatch.setenv("HMIP_DATA", str(_example_store_dir))
+    return _example_store_dir
+
+
+@pytest.fixture
+def example_store_copy(_example_store_dir, tmp_path, monkeypatch) -> Path:
+    """A private copy of the example store, for tests that change a store."""
+    data = tmp_path / "example-store"
+    shutil.copytree(_example_store_dir, data)
+    monkeypatch.setenv("HMIP_DATA", str(data))
+    return data
+
+
+@pytest.fixture(scope="session")
+def example_cases(_example_store_dir) -> pl.DataFrame:
+    """The bundled example's cases as stored (stored schema, no derived columns)."""
+    from hmip_cli import schema, store
+
+    return store.load_cases(_example_store_dir).select(list(schema.stored_schema()))
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """`cli(*args)`: run `hmip ARGS` in-process; an exception other than exit fails the test."""
+    from typer.testing import CliRunner
+
+    from hmip_cli.cli.app import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | bytes | None = None):
+        result = runner.invoke(app, [str(a) for a in args], input=input)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return invoke

@@ -23,15 +23,21 @@ runner = CliRunner()
 FORMATS = ["table", "csv", "tsv", "json", "markdown"]
 
 
-@pytest.fixture
-def store_dir(tmp_path) -> Path:
-    """A real store (through the ingest library) at $HMIP_DATA, as conftest sets it."""
+@pytest.fixture(scope="module")
+def _store_dir(tmp_path_factory) -> Path:
     cases = random_cases(800, seed=21, missing=0.05)
-    path = tmp_path / "cases.csv"
+    path = tmp_path_factory.mktemp("rates-cli") / "cases.csv"
     cases.write_csv(path)
-    data = Path(os.environ["HMIP_DATA"])
+    data = path.parent / "store"
     ingest_files([path], data=data)
     return data
+
+
+@pytest.fixture
+def store_dir(_store_dir, monkeypatch) -> Path:
+    """A real store (through the ingest library), built once for the module, as $HMIP_DATA."""
+    monkeypatch.setenv("HMIP_DATA", str(_store_dir))
+    return _store_dir
 
 
 def invoke(*args):

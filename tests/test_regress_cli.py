@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from hmip_cli import schema, synth
+from hmip_cli import schema
 from hmip_cli.cli import regress_cmd
 from hmip_cli.cli.app import app
 from hmip_cli.stepwise import stepwise, sweep
@@ -19,8 +19,8 @@ BW = str(DATA / "birthwt.csv")
 
 
 @pytest.fixture(scope="module")
-def cases():
-    return schema.with_derived(synth.generate(1066, 7))
+def cases(synth_cases):
+    return schema.with_derived(synth_cases(1066, 7))
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ def invoke(*args, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def cases():
+def cases(synth_cases):
     # seed 1 has a model (finance/partner) with one problem note on two terms' rows
-    return schema.with_derived(synth.generate(1066, 1))
+    return schema.with_derived(synth_cases(1066, 1))
 
 
 @pytest.fixture
