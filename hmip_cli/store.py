@@ -13,13 +13,16 @@ Nothing else in hmip knows this layout.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeGuard
 
 import polars as pl
 
@@ -50,22 +53,99 @@ def cases_path(data: Path | str | None = None) -> Path:
 
 
 def _missing(path: Path) -> BadRequest:
+    describe_bad_location(path)
     return BadRequest(f"no store at {path}; run `hmip ingest FILE` first")
 
 
+def _not_ours(path: Path, why: str) -> BadInput:
+    return BadInput(
+        f"the store file {path} is damaged or was not written by hmip ({why}); hmip will "
+        "neither read nor overwrite it: move it away, then ingest your files again"
+    )
+
+
 def read_meta(data: Path | str | None = None) -> dict | None:
-    """The store's metadata (format, n_cases, files), or None when there is no store."""
+    """The store's metadata (format, n_cases, files), checked, or None when there is no
+    store. A store hmip does not understand (damaged, foreign, or a newer store format)
+    raises BadInput: it is never read, and never rewritten (`write_store` checks too)."""
     path = cases_path(data)
-    if not path.exists():
+    if not os.path.lexists(path):
+        describe_bad_location(path.parent)
         return None
+    if not path.is_file():
+        raise _not_ours(path, "it is not a regular file")
     try:
         kv = pl.read_parquet_metadata(path)
-        return json.loads(kv[META_KEY])
     except Exception:  # noqa: BLE001 - any failure to read it means damaged/foreign
+        raise _not_ours(path, "it is not a readable Parquet file") from None
+    if META_KEY not in kv:
+        raise _not_ours(path, "it has no hmip metadata")
+    return _checked_meta(path, kv[META_KEY])
+
+
+# The provenance record of one ingested file: key -> allowed types (None: may be absent
+# or null). `source`, `sha256` and `rows` are required; the others were added over time.
+_FILE_FIELDS: dict[str, tuple[type, ...]] = {
+    "source": (str,),
+    "sha256": (str,),
+    "rows": (int,),
+    "ingested_at": (str, type(None)),
+    "hmip_version": (str, type(None)),
+    "mapping": (dict, type(None)),
+    "inspections": (list,),
+}
+_REQUIRED_FILE_FIELDS = ("source", "sha256", "rows")
+
+
+def _checked_meta(path: Path, text: str) -> dict:
+    """The metadata JSON, checked field by field (values are never quoted: a foreign file's
+    metadata could hold anything); file records get every optional key, so readers can
+    index them without guarding."""
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        raise _not_ours(path, "its hmip metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise _not_ours(path, "its hmip metadata is not a JSON object")
+    fmt = meta.get("format")
+    if not _is_count(fmt) or fmt < 1:
+        raise _not_ours(path, "its hmip metadata has no valid store format number")
+    if fmt > STORE_FORMAT:
         raise BadInput(
-            f"the store file {path} is damaged or was not written by hmip; "
-            "move it away and ingest again (`hmip ingest FILE --replace`)"
-        ) from None
+            f"the store at {path.parent} was written by a newer version of hmip (store format "
+            f"{fmt}; this version reads format {STORE_FORMAT}): upgrade hmip to use it "
+            "(pip install --upgrade hmip). The store has not been changed."
+        )
+    if not _is_count(meta.get("n_cases")):
+        raise _not_ours(path, "its hmip metadata has no valid case count")
+    files = meta.get("files")
+    if not isinstance(files, list):
+        raise _not_ours(path, "its hmip metadata has no list of ingested files")
+    checked: list[dict] = []
+    for i, rec in enumerate(files, start=1):
+        if not isinstance(rec, dict):
+            raise _not_ours(path, f"ingested file record {i} is not a JSON object")
+        for key, types in _FILE_FIELDS.items():
+            if key not in rec:
+                if key in _REQUIRED_FILE_FIELDS:
+                    raise _not_ours(path, f"ingested file record {i} has no {key!r}")
+                continue
+            value = rec[key]
+            if not isinstance(value, types) or (key == "rows" and not _is_count(value)):
+                raise _not_ours(path, f"ingested file record {i} has a bad {key!r}")
+        if not all(isinstance(x, str) for x in rec.get("inspections", [])):
+            raise _not_ours(path, f"ingested file record {i} has a bad 'inspections'")
+        mapping = rec.get("mapping")
+        if mapping is not None and not isinstance(mapping.get("name", ""), str):
+            raise _not_ours(path, f"ingested file record {i} has a bad 'mapping'")
+        checked.append(
+            {"ingested_at": None, "hmip_version": None, "mapping": None, "inspections": []} | rec
+        )
+    return {**meta, "files": checked}
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def read_stored(data: Path | str | None = None) -> tuple[pl.DataFrame, dict] | None:
@@ -77,13 +157,37 @@ def read_stored(data: Path | str | None = None) -> tuple[pl.DataFrame, dict] | N
     try:
         frame = pl.read_parquet(path)
     except Exception:  # noqa: BLE001 - any failure to read it means damaged
-        raise BadInput(f"the store file {path} is damaged; ingest again with --replace") from None
-    if frame.schema != schema.stored_schema():
-        raise BadInput(
-            f"the store at {path.parent} was written by a different version of hmip "
-            "(its columns differ); ingest your files again with --replace"
-        )
+        raise _not_ours(path, "its case data cannot be read") from None
+    _check_columns(path, frame.schema)
+    if frame.height != meta["n_cases"]:
+        raise _not_ours(path, "its case count does not match its metadata")
     return frame, meta
+
+
+def _check_columns(path: Path, got: pl.Schema) -> None:
+    if got != schema.stored_schema():
+        raise BadInput(
+            f"the store at {path.parent} was written by a different version of hmip (its "
+            "columns differ); hmip will neither read nor overwrite it: move "
+            f"{path.name} away, then ingest your files again"
+        )
+
+
+def check_understood(data: Path | str | None = None) -> None:
+    """BadInput unless the store at `data` is absent or one this hmip can read (its metadata
+    and columns; cheap: the Parquet footer only). Writers call it before replacing a store."""
+    path = cases_path(data)
+    meta = read_meta(data)
+    if meta is None:
+        return
+    try:
+        got = pl.read_parquet_schema(path)
+        height = pl.scan_parquet(path).select(pl.len()).collect().item()
+    except Exception:  # noqa: BLE001 - any failure to read it means damaged
+        raise _not_ours(path, "its case data cannot be read") from None
+    _check_columns(path, pl.Schema(got))
+    if height != meta["n_cases"]:
+        raise _not_ours(path, "its case count does not match its metadata")
 
 
 def load_cases(data: Path | str | None = None) -> pl.DataFrame:
@@ -174,32 +278,96 @@ def _info(path: Path, frame: pl.DataFrame, meta: dict) -> StoreInfo:
 
 
 @contextlib.contextmanager
-def locked(data: Path | str | None = None):
-    """Hold the store's lock (one writer at a time); creates the directory if needed."""
+def locked(data: Path | str | None = None) -> Iterator[Path]:
+    """Hold the store's lock (one writer at a time); creates the directory if needed.
+
+    The lock is `flock` on `DIR/.lock`. A failed first ingest removes the directory it
+    created, so the lock file can vanish; it is only ever removed by the process holding
+    the lock, and a process that obtains the lock checks that `DIR/.lock` is still the file
+    it locked, else starts again. So two writers never run at once, and each writer reads
+    the store only after taking the lock.
+    """
     directory = resolve_store(data)
-    created = not directory.exists()
+    while True:
+        created = _make_store_dir(directory)
+        lock = directory / LOCK_FILE
+        try:
+            fh = open(lock, "a+")
+        except FileNotFoundError:  # the directory was removed between mkdir and open
+            continue
+        except PermissionError:
+            raise BadRequest(f"cannot lock the store {directory}: permission denied") from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            if _still_names(lock, fh.fileno()):
+                break
+        except BaseException:
+            fh.close()
+            raise
+        fh.close()  # we locked a lock file that was removed meanwhile: try again
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
+        yield directory
+    finally:
+        try:
+            # A failed first ingest leaves no empty store directory behind. Removed while
+            # still holding the lock: anyone waiting on this lock file sees it gone.
+            if created and not (directory / CASES_FILE).exists():
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+                    directory.rmdir()
+        finally:
+            fh.close()  # releases the lock
+
+
+def _make_store_dir(directory: Path) -> bool:
+    """Create the store directory if needed; True when this call created it."""
+    describe_bad_location(directory)
+    try:
+        directory.mkdir(parents=True)
+        return True
+    except FileExistsError:
+        if directory.is_dir():
+            return False
         raise BadRequest(f"{directory} is a file, not a store directory") from None
+    except NotADirectoryError:
+        raise BadRequest(f"{directory} is inside a file, not a folder") from None
     except PermissionError:
         raise BadRequest(
             f"cannot create the store directory {directory}: permission denied"
         ) from None
-    lock = directory / LOCK_FILE
+
+
+def _still_names(path: Path, fd: int) -> bool:
+    """Whether `path` is still the file open as `fd` (not removed, not replaced)."""
     try:
-        with open(lock, "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield directory
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    finally:
-        # A failed first ingest leaves no empty store directory behind.
-        if created and not (directory / CASES_FILE).exists():
-            with contextlib.suppress(OSError):
-                lock.unlink()
-                directory.rmdir()
+        st = os.stat(path)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def describe_bad_location(directory: Path) -> None:
+    """BadRequest naming the problem when `directory` (or a folder above it) is a symbolic
+    link that points nowhere or loops: otherwise it would look like "a file" or "no store"."""
+    for part in [*reversed(directory.parents), directory]:
+        if not part.is_symlink():
+            continue
+        target = os.readlink(part)
+        try:
+            os.stat(part)
+        except FileNotFoundError:
+            raise BadRequest(
+                f"the store location {directory}: {part} is a symbolic link to {target}, "
+                "which does not exist"
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise BadRequest(
+                    f"the store location {directory}: {part} is a symbolic link that loops "
+                    f"(it points to {target}, which leads back to itself)"
+                ) from None
+            raise
 
 
 def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict]) -> None:
@@ -211,6 +379,7 @@ def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict])
     meta = {"format": STORE_FORMAT, "n_cases": frame.height, "files": files}
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
     target = cases_path(data)
+    check_understood(data)  # never replace a store this hmip does not understand
     # Under the lock, any temporary file beside the store is left over from a killed ingest.
     for stale in target.parent.glob(f".{CASES_FILE}.*.tmp"):
         stale.unlink(missing_ok=True)

@@ -82,6 +82,8 @@ def ingest_files(
             progress(what, step, total)
 
     with store.locked(data) as directory:
+        if replace_store:  # --replace never overwrites a store hmip cannot read
+            store.check_understood(data)
         existing = None if replace_store else store.read_stored(data)
         old_frame, old_meta = existing if existing else (None, {"files": []})
         problems: list[Problem] = []
