@@ -92,13 +92,13 @@ def _threaded_round(tmp: Path, seed: int, n: int = 20, rows: int = 40) -> None:
 
 @pytest.mark.slow
 def test_concurrent_first_ingests_lose_nothing(tmp_path):
-    for seed in range(4):
+    for seed in range(3):
         _threaded_round(tmp_path, seed)
 
 
 @pytest.mark.slow
 def test_concurrent_hmip_ingest_processes_lose_nothing(tmp_path):
-    n, rows = 8, 40
+    n, rows = 6, 40
     data = tmp_path / "store"
     files = _round_files(tmp_path, 99, n, rows)
     procs = [
