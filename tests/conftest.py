@@ -100,3 +100,41 @@ def cli():
         return result
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def strong_million():
+    """1,000,000 cases, six categorical candidates (integer codes) with strong effects: score
+    statistics in the thousands to tens of thousands, p far below what a float holds (issue 15).
+
+    Built from 1,080 covariate patterns with fixed counts and events = round(n * p) (no random
+    outcome), so it is identical everywhere and cheap: the effect of `sex` was chosen so that at
+    step 0 its score (19,500 on 1 df) is *smaller* than that of `risk` (19,513 on 5 df) but its
+    p is smaller: ranking by the statistic and ranking by p disagree. Returns (frame, names)."""
+    import itertools
+
+    import numpy as np
+    import polars as pl
+
+    effects = {
+        "weak": [0, 0.02, 0.04],
+        "region": [0, 0.3, 0.1, 0.25, 0.05],
+        "flag": [0, 0.5],
+        "risk": [0, 0.2, 0.4, 0.6, 0.8, 1.0],
+        "band": [0, 0.45, 0.2],
+        "sex": [0, 0.683056640625],
+    }
+    names = list(effects)
+    grid = np.array(list(itertools.product(*[range(len(v)) for v in effects.values()])))
+    rng = np.random.default_rng(15)
+    n = rng.integers(600, 1250, len(grid))
+    n = (n * (1_000_000 / n.sum())).astype(np.int64)
+    n[0] += 1_000_000 - n.sum()
+    eta = -0.3 + sum(np.asarray(effects[c])[grid[:, i]] for i, c in enumerate(names))
+    events = np.round(n / (1 + np.exp(-eta))).astype(np.int64)
+    pattern = np.repeat(np.arange(len(grid)), n)
+    within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    frame = pl.DataFrame(
+        {"y": within < np.repeat(events, n), **{c: grid[pattern, i] for i, c in enumerate(names)}}
+    )
+    return frame, names

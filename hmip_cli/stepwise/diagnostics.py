@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
+from hmip_cli.stepwise.pvalues import chi2_logp, chi2_p
 from hmip_cli.stepwise.result import Classification, HosmerLemeshow
 
 # Predicted probabilities that agree to this many decimal places are ties (one block).
@@ -67,7 +67,7 @@ def hosmer_lemeshow(
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = (gy - ge) ** 2 / ge + ((gn - gy) - (gn - ge)) ** 2 / (gn - ge)
     chi = float(np.nansum(terms))
-    return HosmerLemeshow(chi, df, float(stats.chi2.sf(chi, df)), rows)
+    return HosmerLemeshow(chi, df, chi2_p(chi, df), rows, chi2_logp(chi, df))
 
 
 CUT_TOL = 1e-10

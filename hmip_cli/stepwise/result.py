@@ -33,6 +33,7 @@ class Coefficient:
     ci_low: float | None
     ci_high: float | None
     reliable: bool = True
+    log_p: float | None = None  # natural log of p, exact where p is floored (pvalues.py)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ScoreRow:
     df: int
     p: float | None
     eligible: bool = True
+    log_p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class RemovalRow:
     p: float
     removal_statistic: float  # the statistic of the chosen removal method (lr, wald, conditional)
     removal_p: float
+    log_p: float | None = None
+    removal_log_p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class ChiSquare:
     chi_square: float
     df: int
     p: float | None
+    log_p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class HosmerLemeshow:
     groups: tuple[
         dict, ...
     ]  # group, n, observed_events, expected_events, observed_nonevents, expected_nonevents
+    log_p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class Step:
     if_removed: tuple[RemovalRow, ...]
     hosmer_lemeshow: HosmerLemeshow | None
     classification: Classification
+    log_p: float | None = None  # natural log of p (p itself is floored at pvalues.P_FLOOR)
 
     def summary(self) -> dict:
         return {
@@ -145,6 +152,7 @@ class Step:
             "statistic": self.statistic,
             "df": self.df,
             "p": self.p,
+            "log_p": self.log_p,
         }
 
     def to_dict(self) -> dict:

@@ -26,6 +26,7 @@ from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise import fit as F
 from hmip_cli.stepwise.design import Design, Problem, build_design
 from hmip_cli.stepwise.diagnostics import classification, hosmer_lemeshow
+from hmip_cli.stepwise.pvalues import chi2_logp, chi2_p
 from hmip_cli.stepwise.result import (
     ChiSquare,
     Coefficient,
@@ -43,9 +44,9 @@ ABSURD_LOG_OR = math.log(1e6)
 
 
 def _logsf(stat: float, df: int) -> float:
-    """log p-value; compared instead of p so that p-values that underflow to 0 in large
-    samples still order correctly."""
-    return float(stats.chi2.logsf(stat, df))
+    """log p-value, finite for any finite statistic (pvalues.chi2_logp): compared instead of
+    p so that candidates whose p is below what a float holds still order by significance."""
+    return chi2_logp(stat, df)
 
 
 # log p-values this close (relative) are a tie, broken by candidate order: mathematically
@@ -58,12 +59,21 @@ def _tie(key: float) -> float:
     return TIE_REL * max(1.0, abs(key))
 
 
+def _chi_square(stat: float, df: int) -> ChiSquare:
+    """An omnibus chi-square; a removal step's is negative (as SPSS prints it), its p is that
+    of |chi-square| on |df|."""
+    if not df:
+        return ChiSquare(stat, df, None, None)
+    return ChiSquare(stat, df, _p(abs(stat), abs(df)), _logsf(abs(stat), abs(df)))
+
+
 def _exp(x: float) -> float | None:
     return math.exp(x) if x < 709 else None
 
 
 def _p(stat: float, df: int) -> float:
-    return float(stats.chi2.sf(stat, df))
+    """p for output: exact, floored at pvalues.P_FLOOR (never 0 for a finite statistic)."""
+    return chi2_p(stat, df)
 
 
 class _Engine:
@@ -197,10 +207,8 @@ class _Engine:
             fp = self.fit(previous)
             step_chi = 2.0 * (ll - fp.loglik)
             step_df = model_df - (len(fp.cols) - 1)
-            om_step = ChiSquare(
-                step_chi, step_df, _p(abs(step_chi), abs(step_df)) if step_df else None
-            )
-            om_model = ChiSquare(model_chi, model_df, _p(model_chi, model_df) if model_df else None)
+            om_step = _chi_square(step_chi, step_df)
+            om_model = _chi_square(model_chi, model_df)
             om_block = om_model  # one block: the block starts at the intercept-only model
         unreliable = f.separation or not f.converged
         in_eq = self.coefficients(f, current, unreliable)
@@ -234,6 +242,7 @@ class _Engine:
             if_removed,
             hl,
             cls,
+            None if stat is None or df is None else _logsf(stat, df),
         )
 
     def coefficients(
@@ -265,6 +274,7 @@ class _Engine:
                 _exp(b - Z95 * s) if ok and not is_const else None,
                 _exp(b + Z95 * s) if ok and not is_const else None,
                 ok,
+                _logsf(wald, 1) if math.isfinite(wald) else None,
             )
 
         for t in sorted(current, key=self.order.__getitem__):
@@ -288,6 +298,7 @@ class _Engine:
                         None,
                         None,
                         not unreliable,
+                        _logsf(wald, term.df),
                     )
                 )
             for k, i in enumerate(pos):
@@ -313,6 +324,7 @@ class _Engine:
                     df,
                     None if collinear else _p(stat, df),
                     not collinear,
+                    None if collinear else _logsf(stat, df),
                 )
             )
             if t.kind == "categorical" and t.df > 1:
@@ -327,6 +339,7 @@ class _Engine:
                             1,
                             None if col1 else _p(s1, 1),
                             not col1,
+                            None if col1 else _logsf(s1, 1),
                         )
                     )
             outside.extend(t.cols)
@@ -341,6 +354,7 @@ class _Engine:
             df,
             _p(stat, df) if df else None,
             df > 0,
+            _logsf(stat, df) if df else None,
         )
         return tuple(rows), res
 
@@ -353,7 +367,17 @@ class _Engine:
             df = self.by_name[t].df
             rstat, rdf = self.removal_stat(current, t)
             rows.append(
-                RemovalRow(t, red.loglik, chg, df, _p(max(chg, 0.0), df), rstat, _p(rstat, rdf))
+                RemovalRow(
+                    t,
+                    red.loglik,
+                    chg,
+                    df,
+                    _p(max(chg, 0.0), df),
+                    rstat,
+                    _p(rstat, rdf),
+                    _logsf(max(chg, 0.0), df),
+                    _logsf(rstat, rdf),
+                )
             )
         return tuple(rows)
 
@@ -395,6 +419,19 @@ class _Engine:
         return f.separation or not f.converged
 
     # ---- the selection -------------------------------------------------------------
+    def _worst_removal(
+        self, current: frozenset[str]
+    ) -> tuple[str, float, tuple[float, int]] | None:
+        """The term in `current` with the largest removal p (log scale; ties: candidate
+        order), its log p and (statistic, df)."""
+        worst: tuple[str, float, tuple[float, int]] | None = None
+        for name in sorted(current, key=self.order.__getitem__):
+            rstat, rdf = self.removal_stat(current, name)
+            key = _logsf(rstat, rdf)
+            if worst is None or key > worst[1] + _tie(worst[1]):
+                worst = (name, key, (rstat, rdf))
+        return worst
+
     def run(self) -> tuple[list[Step], str]:
         current: frozenset[str] = frozenset()
         visited = {current}
@@ -408,7 +445,8 @@ class _Engine:
             if len(steps) > max_steps:
                 return steps, f"stopped after {max_steps} steps"
             scores, _u, _info = self.scores(current)
-            best, best_key = None, None
+            best: str | None = None
+            best_key = math.inf
             for t in self.d.terms:
                 if t.name not in scores:
                     continue
@@ -432,13 +470,14 @@ class _Engine:
                     continue
                 # Smallest p; ties broken by candidate order (the first listed wins).
                 key = _logsf(stat, df)
-                if best_key is None or key < best_key - _tie(best_key):
+                if best is None or key < best_key - _tie(best_key):
                     best, best_key = t.name, key
             if best is None:
                 return steps, "no candidate left to enter"
             stat, df, _ = scores[best]
             p = _p(stat, df)
-            if not (p < self.pin):
+            # Decided on the log scale: p itself may be floored (pvalues.P_FLOOR).
+            if not (best_key < math.log(self.pin)):
                 return (
                     steps,
                     f"no candidate met the entry criterion (smallest p = {p:.4g} >= PIN {self.pin:g})",
@@ -460,18 +499,12 @@ class _Engine:
                     f"the model stopped being estimable after '{best}' entered; selection stopped",
                 )
             while True:
-                worst: str | None = None
-                worst_key: float | None = None
-                worst_stat: tuple[float, int] = (float("nan"), 0)
-                for name in sorted(current, key=self.order.__getitem__):
-                    rstat, rdf = self.removal_stat(current, name)
-                    key = _logsf(rstat, rdf)
-                    if worst_key is None or key > worst_key + _tie(worst_key):
-                        worst, worst_key, worst_stat = name, key, (rstat, rdf)
-                if worst is None:  # an empty model has nothing to remove
+                found = self._worst_removal(current)
+                if found is None:  # an empty model has nothing to remove
                     break
+                worst, worst_key, worst_stat = found
                 rp = _p(*worst_stat)
-                if not (rp > self.pout):
+                if not (worst_key > math.log(self.pout)):
                     break
                 nxt = current - {worst}
                 if nxt in visited:
