@@ -11,13 +11,23 @@ Baselines, same frame, same run:
       collapsing has to do anyway).
 Targets: hmip at least 100x faster than (a); at most 3x (b).
 
-Run: .venv/bin/python bench/bench_stepwise.py [--cases N] [--baseline-a-runs K]
+Whole processes (issue 15, item 3: timing `stepwise()` on a frame in memory hid a command
+7-12x its baseline). Each is a fresh `python` process, timed wall-clock from spawn to exit,
+against (c) a bare process that imports Polars, scans the same file and runs the same
+`group_by` (the least any command on that file must do):
+  `hmip regress --input cases.parquet --outcome ... --candidates ...` vs (c) on that file;
+  `hmip regress --factor thinking --measure delivery` (the store) vs (c) on the store file;
+  `hmip info` (the store) vs (c) with info's group_by (inspection, provider).
+
+Run: .venv/bin/python bench/bench_stepwise.py [--cases N] [--baseline-a-runs K] [--processes-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import polars as pl
-from common import OUT, report, timed
+from common import OUT, report, synthetic_store, timed
 from scipy import stats
 
 from hmip_cli import schema, synth
@@ -89,13 +99,71 @@ def statsmodels_stepwise(frame: pl.DataFrame, outcome: str, cands: list[str], pi
     return current
 
 
+def _process_times(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> list[float]:
+    """Wall-clock seconds of a whole process (spawn to exit), after one unmeasured run."""
+
+    def run() -> None:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
+
+    return timed(run, repeat=repeat)
+
+
+def _bare_scan(path: Path, keys: list[str]) -> list[str]:
+    """argv of the baseline process: import Polars, scan `path`, group_by `keys`, count."""
+    code = (
+        "import sys, polars as pl; keys = sys.argv[2:]; "
+        "pl.scan_parquet(sys.argv[1]).group_by(keys).agg(pl.len()).collect()"
+    )
+    return [sys.executable, "-c", code, str(path), *keys]
+
+
+def bench_processes(n: int, repeat: int) -> None:
+    """The commands an analyst runs, as whole processes, against the bare scan (c)."""
+    hmip = [sys.executable, "-m", "hmip_cli"]
+    outcome = schema.judgement_column(FACTOR, MEASURE)
+    cands = [schema.get_breakdown(k).column for k in schema.DEFAULT_BREAKDOWNS]
+    table = OUT / f"stepwise_input_{n}.parquet"
+    if not table.exists():
+        cases(n).select(outcome, *cands).write_parquet(table)
+    argv = [*hmip, "regress", "--input", str(table), "--outcome", outcome]
+    argv += ["--candidates", ",".join(cands), "--format", "json"]
+    report(
+        "process: hmip regress --input (parquet)",
+        _process_times(argv, repeat),
+        "(c) bare polars scan+group_by process",
+        _process_times(_bare_scan(table, [outcome, *cands]), repeat),
+    )
+    store = synthetic_store(n)
+    env = {**os.environ, "HMIP_DATA": str(store)}
+    argv = [*hmip, "regress", "--factor", FACTOR, "--measure", MEASURE, "--format", "json"]
+    stored = store / "cases.parquet"
+    raw_cols = pl.read_parquet_schema(stored)
+    keys = [c for c in [outcome, *cands] if c in raw_cols]  # derived columns are computed
+    report(
+        "process: hmip regress --factor (store)",
+        _process_times(argv, repeat, env),
+        "(c) bare polars scan+group_by process",
+        _process_times(_bare_scan(stored, keys), repeat),
+    )
+    report(
+        "process: hmip info (store)",
+        _process_times([*hmip, "info", "--format", "json"], repeat, env),
+        "(c) bare polars scan+group_by process",
+        _process_times(_bare_scan(stored, ["inspection", "provider"]), repeat),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1_000_000)
     ap.add_argument("--baseline-a-runs", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--processes-only", action="store_true")
     args = ap.parse_args()
 
+    bench_processes(args.cases, args.repeat)
+    if args.processes_only:
+        return
     frame = cases(args.cases)
     outcome = schema.judgement_column(FACTOR, MEASURE)
     cands = [schema.get_breakdown(k).column for k in schema.DEFAULT_BREAKDOWNS]
