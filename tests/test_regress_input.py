@@ -348,7 +348,7 @@ def test_json_is_strict_and_has_the_documented_keys(tmp_path):
         ):
             assert key in d, key
         for s in d["steps"]:
-            assert set(s) == {"action", "term", "statistic", "df", "p", "log_p"}
+            assert set(s) == {"block", "action", "term", "statistic", "df", "p", "log_p"}
             assert s["action"] in ("enter", "remove")
         for c in d["coefficients"]:
             assert {

@@ -155,7 +155,7 @@ def test_json_contract():
     for key in ("n", "steps", "final_terms", "minus_2ll", "log_likelihood", "coefficients"):
         assert key in d
     for s in d["steps"]:
-        assert set(s) == {"action", "term", "statistic", "df", "p", "log_p"}
+        assert set(s) == {"block", "action", "term", "statistic", "df", "p", "log_p"}
     _assert_json_finite(d)
     import json
 

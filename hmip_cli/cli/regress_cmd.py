@@ -99,11 +99,12 @@ def parse_reference(values: list[str]) -> str | dict[str, str]:
 # ---- rendering: SPSS's blocks as render.Tables --------------------------------------
 
 
-def _step_name(s) -> str:
+def _step_name(s, several_blocks: bool = False) -> str:
     if s.number == 0:
-        return "Step 0 (constant only)"
+        return "Block 0, Step 0 (constant only)" if several_blocks else "Step 0 (constant only)"
     verb = "entered" if s.action == "enter" else "removed"
-    return f"Step {s.number} ({s.term} {verb})"
+    block = f"Block {s.block}, " if several_blocks else ""
+    return f"{block}Step {s.number} ({s.term} {verb})"
 
 
 def result_tables(res, heading: str | None = None) -> list[Table]:
@@ -189,6 +190,7 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
         ):
             omni.append(
                 {
+                    "block": s.block,
                     "step": s.number,
                     "test": kind,
                     "chi_square": chi.chi_square,
@@ -237,7 +239,7 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
             }
         )
     for s in steps:
-        title = f"{pre}{_step_name(s)}"
+        title = f"{pre}{_step_name(s, len(res.blocks) > 1)}"
         tables.append(
             Table(
                 coefficients_frame(s.in_equation).drop("kind"),
@@ -331,7 +333,13 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
                 pl.DataFrame(omni),
                 f"{pre}Omnibus Tests of Model Coefficients",
                 p_columns=("p",),
-                display={"step": "Step", "test": "", "chi_square": "Chi-square", "p": "Sig."},
+                display={
+                    "block": "Block",
+                    "step": "Step",
+                    "test": "",
+                    "chi_square": "Chi-square",
+                    "p": "Sig.",
+                },
             )
         )
     if hl:
@@ -550,15 +558,48 @@ def register(app: typer.Typer) -> None:
                 "e.g. --where provider=NPS.",
             ),
         ] = None,
+        method: Annotated[
+            str,
+            typer.Option(
+                "--method",
+                metavar="fstep|bstep|enter",
+                help="SPSS /METHOD for the candidates: fstep (forward stepwise, default), bstep "
+                "(backward stepwise from the full model) or enter (all in one step).",
+            ),
+        ] = "fstep",
+        enter: Annotated[
+            str | None,
+            typer.Option(
+                "--enter",
+                metavar="A,B,...",
+                help="Forced terms: entered first as their own block (SPSS /METHOD=ENTER before "
+                "the stepwise block; SAS INCLUDE=) and never removed.",
+            ),
+        ] = None,
+        block: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--block",
+                metavar="METHOD:A,B",
+                help="A METHOD block (enter, fstep or bstep) over these terms; repeatable, run in "
+                "order, each from the previous block's model (SPSS's Block 1, 2, ...). "
+                "E.g. --block enter:age --block fstep:provider,gender.",
+            ),
+        ] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
         data: DataOpt = None,
     ) -> None:
+        from hmip_cli.cli.regress_spss import METHOD_NAMES, method_options
         from hmip_cli.stepwise import read_table, stepwise
         from hmip_cli.stepwise import sweeps as S
 
         ref = parse_reference(reference or [])
         options: dict[str, Any] = {"pin": pin, "pout": pout, "removal": removal.value}
+        method = method.strip().lower()
+        if method not in METHOD_NAMES:
+            raise BadRequest(f"--method must be fstep, bstep or enter; got {method!r}")
+        blocks_given = bool(enter or block or method != "fstep")
 
         store_mode = bool(factor or measure or question or all_)
         if input is not None and store_mode:
@@ -571,19 +612,21 @@ def register(app: typer.Typer) -> None:
         if input is not None:
             if where:
                 raise BadRequest("--where filters the store; with --input, filter the file first")
-            if not outcome or not candidates:
+            if not outcome or not (candidates or block):
                 raise BadRequest("--input needs --outcome and --candidates")
+            names, blocking = method_options(_split(candidates), method, enter, block)
             frame, notes = read_table(input)
             for note in notes:
                 say(f"note: {note}")
             res = stepwise(
                 frame,
                 outcome,
-                _split(candidates),
+                names,
                 categorical=_split(categorical),
                 reference=ref,
                 event=event,
                 **options,
+                **blocking,
             )
             _report_problems(res)
             _emit_results([(None, res)], fmt, output)
@@ -614,6 +657,10 @@ def register(app: typer.Typer) -> None:
             # candidates rather than warn about it in every model.
             fixed = {c.key for c in conditions if len(c.codes) == 1}
             keys = [k for k in S.schema.DEFAULT_BREAKDOWNS if k not in fixed]
+        if all_ and blocks_given:
+            raise BadRequest(
+                "--all runs the bulletin's FSTEP models; --method/--enter/--block go with one model"
+            )
         if all_:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
@@ -641,8 +688,16 @@ def register(app: typer.Typer) -> None:
         if question and factor:
             raise BadRequest("use --factor or --question, not both")
         results = []
+        if blocks_given:
+            base = keys or ([] if block else list(S.schema.DEFAULT_BREAKDOWNS))
+            columns, blocking = method_options(
+                base, method, enter, block, lambda k: S.candidate_columns([k])[0]
+            )
+            options.update(blocking)
+        else:
+            columns = S.candidate_columns(keys)
         for t in S.targets(factor=factor, measure=measure, question=question):
-            res = S.run_target(cases, t, S.candidate_columns(keys), reference=ref, **options)
+            res = S.run_target(cases, t, columns, reference=ref, **options)
             _report_problems(res, t.model)
             results.append((t, res))
         _emit_results(results, fmt, output, where_note)

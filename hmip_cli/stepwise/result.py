@@ -144,9 +144,11 @@ class Step:
     hosmer_lemeshow: HosmerLemeshow | None
     classification: Classification
     log_p: float | None = None  # natural log of p (p itself is floored at pvalues.P_FLOOR)
+    block: int = 1  # the /METHOD block this step belongs to (0 for step 0)
 
     def summary(self) -> dict:
         return {
+            "block": self.block,
             "action": self.action,
             "term": self.term,
             "statistic": self.statistic,
@@ -208,6 +210,7 @@ class StepwiseResult:
     stop_reason: str
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     models_fitted: int = 0
+    blocks: tuple[dict, ...] = ()  # /METHOD blocks: {block, method, terms}
 
     @property
     def final(self) -> Step:
@@ -232,6 +235,7 @@ class StepwiseResult:
             "event": self.event,
             "nonevent": self.nonevent,
             "method": self.method,
+            "blocks": list(self.blocks),
             "removal": self.removal,
             "pin": self.pin,
             "pout": self.pout,

@@ -16,7 +16,8 @@ The sequence (SPSS Algorithms, LOGISTIC REGRESSION, "Stepwise Variable Selection
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -76,6 +77,17 @@ def _p(stat: float, df: int) -> float:
     return chi2_p(stat, df)
 
 
+@dataclass(frozen=True)
+class Block:
+    """One /METHOD subcommand: "enter", "fstep" or "bstep" over `terms` (candidate names)."""
+
+    method: str
+    terms: tuple[str, ...]
+
+
+METHODS = {"enter": "ENTER", "fstep": "FSTEP", "bstep": "BSTEP"}
+
+
 class _Engine:
     def __init__(
         self,
@@ -95,6 +107,9 @@ class _Engine:
         self.problems: list[Problem] = list(d.problems)
         self.progress = progress
         self.flagged: set[tuple[str, frozenset]] = set()
+        self.flagged_collinear: set[str] = set()
+        self.block_no = 0
+        self.block_start: frozenset[str] = frozenset()
 
     # ---- fitting ---------------------------------------------------------------
     def cols(self, terms: frozenset[str]) -> tuple[int, ...]:
@@ -209,7 +224,8 @@ class _Engine:
             step_df = model_df - (len(fp.cols) - 1)
             om_step = _chi_square(step_chi, step_df)
             om_model = _chi_square(model_chi, model_df)
-            om_block = om_model  # one block: the block starts at the intercept-only model
+            fb = self.fit(self.block_start)  # the model the current block started from
+            om_block = _chi_square(2.0 * (ll - fb.loglik), model_df - (len(fb.cols) - 1))
         unreliable = f.separation or not f.converged
         in_eq = self.coefficients(f, current, unreliable)
         if scores is None:
@@ -243,6 +259,7 @@ class _Engine:
             hl,
             cls,
             None if stat is None or df is None else _logsf(stat, df),
+            self.block_no,
         )
 
     def coefficients(
@@ -420,87 +437,171 @@ class _Engine:
 
     # ---- the selection -------------------------------------------------------------
     def _worst_removal(
-        self, current: frozenset[str]
+        self, current: frozenset[str], eligible: set[str] | None = None
     ) -> tuple[str, float, tuple[float, int]] | None:
-        """The term in `current` with the largest removal p (log scale; ties: candidate
-        order), its log p and (statistic, df)."""
+        """The term of `current` (only those in `eligible`, if given) with the largest removal
+        p (log scale; ties: candidate order), its log p and (statistic, df)."""
         worst: tuple[str, float, tuple[float, int]] | None = None
-        for name in sorted(current, key=self.order.__getitem__):
+        pool = current if eligible is None else current & eligible
+        for name in sorted(pool, key=self.order.__getitem__):
             rstat, rdf = self.removal_stat(current, name)
             key = _logsf(rstat, rdf)
             if worst is None or key > worst[1] + _tie(worst[1]):
                 worst = (name, key, (rstat, rdf))
         return worst
 
-    def run(self) -> tuple[list[Step], str]:
+    def run(self, blocks: list[Block]) -> tuple[list[Step], str]:
+        """Step 0, then each METHOD block in turn, each starting from the model the previous
+        one left (SPSS LOGISTIC REGRESSION with several /METHOD subcommands)."""
         current: frozenset[str] = frozenset()
-        visited = {current}
+        self.block_no, self.block_start = 0, current
         steps = [self.report(0, "start", None, None, None, None, current, None)]
         self.note_fit_problems(0, None, current)
-        flagged_collinear: set[str] = set()
-        max_steps = (
-            4 * len(self.d.terms) + 10
-        )  # unreachable in practice: the repeat rule stops first
+        reasons: list[str] = []
+        for number, block in enumerate(blocks, 1):
+            self.block_no, self.block_start = number, current
+            terms = [t for t in block.terms if t not in current]
+            if block.method == "enter":
+                current, reason, stop = self._enter_block(steps, current, terms)
+            else:
+                current, reason, stop = self._stepwise_block(
+                    steps, current, terms, backward=block.method == "bstep"
+                )
+            reasons.append(reason)
+            if stop:
+                break
+        if len(blocks) == 1:
+            return steps, reasons[0]
+        return steps, "; ".join(f"block {i}: {r}" for i, r in enumerate(reasons, 1))
+
+    def _flag_collinear(self, name: str, current: frozenset[str], step: int) -> None:
+        if name in self.flagged_collinear:
+            return
+        self.flagged_collinear.add(name)
+        model = ", ".join(sorted(current, key=self.order.__getitem__)) or "the constant"
+        self.problems.append(
+            Problem(
+                "collinear",
+                name,
+                f"step {step}: '{name}' is a linear combination of the model's "
+                f"columns ({model}) among the cases used (rank-deficient design); it is not "
+                "eligible to enter while they are in the model",
+                step,
+            )
+        )
+
+    def _enter_all(
+        self, steps: list[Step], current: frozenset[str], terms: list[str]
+    ) -> tuple[frozenset[str], bool]:
+        """Enter `terms` together in one step (METHOD=ENTER, and BSTEP's first step). The step's
+        statistic is their joint score statistic at the current model (the omnibus Step row
+        has the LR chi-square). A term collinear with the model (and the terms before it) is
+        left out and named. Returns (model, stopped because the fit broke)."""
+        f = self.fit(current)
+        u, info = F.score_blocks(self.d.X, self.d.w, self.d.y, f)
+        model = list(f.cols)
+        added: list[str] = []
+        cols: list[int] = []
+        for name in sorted(terms, key=self.order.__getitem__):
+            _, _, collinear = F.score_statistic(
+                u, info, model + cols, list(self.by_name[name].cols)
+            )
+            if collinear:
+                self._flag_collinear(name, current | set(added), len(steps))
+                continue
+            added.append(name)
+            cols.extend(self.by_name[name].cols)
+        if not added:
+            return current, False
+        stat, df, _ = F.score_statistic(u, info, model, cols)
+        previous, current = current, current | set(added)
+        label = ", ".join(added)
+        if self.progress:
+            self.progress(f"step {len(steps)}: enter {label}")
+        steps.append(
+            self.report(len(steps), "enter", label, stat, df, _p(stat, df), current, previous)
+        )
+        self.note_fit_problems(len(steps) - 1, label, current)
+        return current, self._broken(current)
+
+    def _enter_block(
+        self, steps: list[Step], current: frozenset[str], terms: list[str]
+    ) -> tuple[frozenset[str], str, bool]:
+        if not terms:
+            return current, "nothing to enter", False
+        current, broken = self._enter_all(steps, current, terms)
+        if broken:
+            return current, "the model is not estimable after the block entered", True
+        return current, "all eligible terms entered", False
+
+    def _stepwise_block(
+        self, steps: list[Step], current: frozenset[str], eligible: list[str], backward: bool
+    ) -> tuple[frozenset[str], str, bool]:
+        """FSTEP (or BSTEP: all `eligible` terms enter first, then removal and entry as FSTEP).
+        Only `eligible` terms enter or leave; terms of earlier blocks stay (SAS INCLUDE=).
+        Returns (model, stop reason, whether later blocks must not run)."""
+        visited = {current}
+        pool = set(eligible)
+        max_steps = len(steps) + 4 * len(eligible) + 10  # the repeat rule stops first
+        removal_first = False
+        if backward:
+            if not eligible:
+                return current, "nothing to enter", False
+            current, broken = self._enter_all(steps, current, eligible)
+            visited.add(current)
+            if broken:
+                return current, "the model is not estimable with every term in", True
+            removal_first = True
         while True:
             if len(steps) > max_steps:
-                return steps, f"stopped after {max_steps} steps"
-            scores, _u, _info = self.scores(current)
-            best: str | None = None
-            best_key = math.inf
-            for t in self.d.terms:
-                if t.name not in scores:
-                    continue
-                stat, df, collinear = scores[t.name]
-                if collinear:
-                    if t.name not in flagged_collinear:
-                        flagged_collinear.add(t.name)
-                        model = (
-                            ", ".join(sorted(current, key=self.order.__getitem__)) or "the constant"
-                        )
-                        self.problems.append(
-                            Problem(
-                                "collinear",
-                                t.name,
-                                f"step {len(steps) - 1}: '{t.name}' is a linear combination of the model's "
-                                f"columns ({model}) among the cases used (rank-deficient design); it is not "
-                                "eligible to enter while they are in the model",
-                                len(steps) - 1,
-                            )
-                        )
-                    continue
-                # Smallest p; ties broken by candidate order (the first listed wins).
-                key = _logsf(stat, df)
-                if best is None or key < best_key - _tie(best_key):
-                    best, best_key = t.name, key
-            if best is None:
-                return steps, "no candidate left to enter"
-            stat, df, _ = scores[best]
-            p = _p(stat, df)
-            # Decided on the log scale: p itself may be floored (pvalues.P_FLOOR).
-            if not (best_key < math.log(self.pin)):
-                return (
-                    steps,
-                    f"no candidate met the entry criterion (smallest p = {p:.4g} >= PIN {self.pin:g})",
-                )
-            nxt = current | {best}
-            if nxt in visited:
-                return steps, f"entering '{best}' would repeat a model already visited"
-            previous, current = current, nxt
-            visited.add(current)
-            if self.progress:
-                self.progress(f"step {len(steps)}: enter {best}")
-            steps.append(self.report(len(steps), "enter", best, stat, df, p, current, previous))
-            self.note_fit_problems(len(steps) - 1, best, current)
-            if self._broken(current):
-                # Score and removal tests at estimates that do not exist are meaningless:
-                # stop here and report the model as unreliable (docs/stepwise.md, policy).
-                return (
-                    steps,
-                    f"the model stopped being estimable after '{best}' entered; selection stopped",
-                )
+                return current, f"stopped after {max_steps} steps", False
+            if not removal_first:
+                scores, _u, _info = self.scores(current)
+                best: str | None = None
+                best_key = math.inf
+                for t in self.d.terms:
+                    if t.name not in scores or t.name not in pool:
+                        continue
+                    stat, df, collinear = scores[t.name]
+                    if collinear:
+                        self._flag_collinear(t.name, current, len(steps) - 1)
+                        continue
+                    # Smallest p; ties broken by candidate order (the first listed wins).
+                    key = _logsf(stat, df)
+                    if best is None or key < best_key - _tie(best_key):
+                        best, best_key = t.name, key
+                if best is None:
+                    return current, "no candidate left to enter", False
+                stat, df, _ = scores[best]
+                p = _p(stat, df)
+                # Decided on the log scale: p itself may be floored (pvalues.P_FLOOR).
+                if not (best_key < math.log(self.pin)):
+                    return (
+                        current,
+                        f"no candidate met the entry criterion (smallest p = {p:.4g} >= PIN {self.pin:g})",
+                        False,
+                    )
+                nxt = current | {best}
+                if nxt in visited:
+                    return current, f"entering '{best}' would repeat a model already visited", False
+                previous, current = current, nxt
+                visited.add(current)
+                if self.progress:
+                    self.progress(f"step {len(steps)}: enter {best}")
+                steps.append(self.report(len(steps), "enter", best, stat, df, p, current, previous))
+                self.note_fit_problems(len(steps) - 1, best, current)
+                if self._broken(current):
+                    # Score and removal tests at estimates that do not exist are meaningless:
+                    # stop here and report the model as unreliable (docs/stepwise.md, policy).
+                    return (
+                        current,
+                        f"the model stopped being estimable after '{best}' entered; selection stopped",
+                        True,
+                    )
+            removal_first = False
             while True:
-                found = self._worst_removal(current)
-                if found is None:  # an empty model has nothing to remove
+                found = self._worst_removal(current, pool)
+                if found is None:  # nothing of this block in the model
                     break
                 worst, worst_key, worst_stat = found
                 rp = _p(*worst_stat)
@@ -508,7 +609,11 @@ class _Engine:
                     break
                 nxt = current - {worst}
                 if nxt in visited:
-                    return steps, f"removing '{worst}' would repeat a model already visited"
+                    return (
+                        current,
+                        f"removing '{worst}' would repeat a model already visited",
+                        False,
+                    )
                 previous, current = current, nxt
                 visited.add(current)
                 if self.progress:
@@ -528,11 +633,52 @@ class _Engine:
                 self.note_fit_problems(len(steps) - 1, worst, current)
                 if self._broken(current):
                     return (
-                        steps,
+                        current,
                         f"the model stopped being estimable after '{worst}' left; selection stopped",
+                        True,
                     )
-                if not current:
-                    break
+
+
+def make_blocks(
+    candidates: list[str],
+    method: str = "fstep",
+    enter: Sequence[str] | None = None,
+    blocks: Sequence[Block | tuple[str, Sequence[str]]] | None = None,
+) -> list[Block]:
+    """The /METHOD blocks of a run: `blocks` as given, or [ENTER `enter`] + [`method` over the
+    other candidates]. Raises BadRequest for an unknown method or a term that is not a
+    candidate, is in two blocks, or (with `blocks`) a candidate in no block."""
+    known = set(candidates)
+    if blocks is not None:
+        if enter:
+            raise BadRequest("give forced terms as an enter block, not both --enter and --block")
+        plan = [b if isinstance(b, Block) else Block(b[0], tuple(b[1])) for b in blocks]
+        if not plan:
+            raise BadRequest("no METHOD block given")
+    else:
+        forced = list(enter or [])
+        rest = tuple(c for c in candidates if c not in set(forced))
+        plan = [Block("enter", tuple(forced))] if forced else []
+        plan.append(Block(method, rest))
+    seen: set[str] = set()
+    for b in plan:
+        if b.method not in METHODS:
+            raise BadRequest(f"method must be one of {', '.join(METHODS)}; got {b.method!r}")
+        for t in b.terms:
+            if t not in known:
+                raise BadRequest(f"'{t}' is in a METHOD block but not among the candidates")
+            if t in seen:
+                raise BadRequest(f"'{t}' is in two METHOD blocks")
+            seen.add(t)
+    if blocks is not None and (missing := [c for c in candidates if c not in seen]):
+        raise BadRequest(f"candidates in no METHOD block: {', '.join(missing)}")
+    return plan
+
+
+def method_label(plan: Sequence[Block], removal: str) -> str:
+    """SPSS's names: FSTEP(LR), BSTEP(WALD), ENTER; several blocks joined by '; '."""
+    suffix = REMOVALS[removal][len("FSTEP") :]
+    return "; ".join(METHODS[b.method] + ("" if b.method == "enter" else suffix) for b in plan)
 
 
 def check_selection(pin: float, pout: float, removal: str) -> None:
@@ -560,6 +706,9 @@ def stepwise(
     cut: float = 0.5,
     collapse: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    method: str = "fstep",
+    enter: Sequence[str] | None = None,
+    blocks: Sequence[Block | tuple[str, Sequence[str]]] | None = None,
 ) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
@@ -571,6 +720,12 @@ def stepwise(
     pin/pout: entry (score test p < pin) and removal (p > pout) thresholds.
     removal: "lr" (SPSS FSTEP(LR)), "wald" (FSTEP(WALD)) or "conditional" (FSTEP(COND)).
     collapse: fit on covariate patterns (default: when every candidate is categorical).
+    method: "fstep" (SPSS FSTEP, the default), "bstep" (backward stepwise from the full model)
+    or "enter" (every candidate in one step), over the candidates not in `enter`.
+    enter: candidates forced in first, as a block of their own (SPSS /METHOD=ENTER before the
+    stepwise block; SAS INCLUDE=); they are never removed.
+    blocks: several /METHOD blocks in order instead, e.g. [("enter", ["a"]), ("fstep", ["b",
+    "c"])]; each starts from the previous block's model and only its own terms enter or leave.
 
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
@@ -578,9 +733,12 @@ def stepwise(
     check_selection(pin, pout, removal)
     if not 0 < cut < 1:
         raise BadRequest("the classification cut must be between 0 and 1")
+    plan = make_blocks(list(candidates), method, enter, blocks)
     d = build_design(frame, outcome, list(candidates), categorical, reference, event, collapse)
+    kept = {t.name for t in d.terms}  # constant candidates were excluded before step 0
+    plan = [Block(b.method, tuple(t for t in b.terms if t in kept)) for b in plan]
     eng = _Engine(d, removal, pin, pout, cut, progress)
-    steps, reason = eng.run()
+    steps, reason = eng.run(plan)
     codings = tuple(
         {
             "term": t.name,
@@ -601,7 +759,7 @@ def stepwise(
         candidates=tuple(candidates),
         categorical=tuple(t.name for t in d.terms if t.kind == "categorical"),
         codings=codings,
-        method=REMOVALS[removal],
+        method=method_label(plan, removal),
         removal=removal,
         pin=pin,
         pout=pout,
@@ -614,4 +772,8 @@ def stepwise(
         stop_reason=reason,
         problems=tuple(eng.problems),
         models_fitted=len(eng.cache),
+        blocks=tuple(
+            {"block": i, "method": method_label([b], removal), "terms": list(b.terms)}
+            for i, b in enumerate(plan, 1)
+        ),
     )

@@ -1,0 +1,63 @@
+"""SPSS LOGISTIC REGRESSION options of `hmip regress` beyond FSTEP: METHOD blocks and forced
+terms (--method, --enter, --block). Parsing only; the statistics are in hmip_cli.stepwise.
+Kept apart from regress_cmd.py so the option plumbing there stays small."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hmip_cli.errors import BadRequest
+
+METHOD_NAMES = ("fstep", "bstep", "enter")
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def parse_block(text: str) -> tuple[str, list[str]]:
+    """'fstep:a,b' -> ("fstep", ["a", "b"]); METHOD is enter, fstep or bstep (any case)."""
+    method, sep, terms = text.partition(":")
+    method = method.strip().lower()
+    if not sep or method not in METHOD_NAMES or not _split(terms):
+        raise BadRequest(
+            f"--block: expected METHOD:VAR,VAR,... with METHOD enter, fstep or bstep; got {text!r}"
+        )
+    return method, _split(terms)
+
+
+def method_options(
+    candidates: list[str],
+    method: str,
+    enter: str | None,
+    blocks: list[str] | None,
+    to_column: Callable[[str], str] = lambda name: name,
+) -> tuple[list[str], dict[str, Any]]:
+    """The candidate list and the `stepwise` keyword arguments (method, enter, blocks) for
+    --method/--enter/--block. `candidates` may be empty when blocks name every term; forced
+    (--enter) terms are added to the candidates. `to_column` maps a name (a breakdown key
+    in store modes) to its column."""
+    forced = _split(enter)
+    if blocks:
+        if forced:
+            raise BadRequest("give forced terms as --block enter:A,B, not both --enter and --block")
+        if method != "fstep":
+            raise BadRequest(
+                "--method applies to the candidates; with --block give each block's method"
+            )
+        plan = [parse_block(b) for b in blocks]
+        union = [t for _, ts in plan for t in ts]
+        names = candidates or union
+        extra = [t for t in union if t not in names]
+        if extra:
+            raise BadRequest(
+                f"--block names terms that are not in --candidates: {', '.join(extra)}"
+            )
+        cols = [to_column(c) for c in names]
+        return cols, {"blocks": [(m, [to_column(t) for t in ts]) for m, ts in plan]}
+    names = [*forced, *(c for c in candidates if c not in forced)]
+    return [to_column(c) for c in names], {
+        "method": method,
+        "enter": [to_column(t) for t in forced] or None,
+    }
