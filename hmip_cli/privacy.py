@@ -29,7 +29,7 @@ def describe_value(value: object, secrets: frozenset[str] | set[str] = frozenset
     text = str(value)
     if is_quotable(text, secrets):
         return repr(text)
-    return f"a value of {len(text)} characters"
+    return f"a value of {len(text):,} characters"
 
 
 def secret_set(values: Iterable[object]) -> frozenset[str]:
@@ -43,3 +43,22 @@ def secret_set(values: Iterable[object]) -> frozenset[str]:
         out.add(text.strip())
     out.discard("")
     return frozenset(out)
+
+
+MAX_NAME = 60  # headers, sheet names: longer ones are cut (a 5 MB header cell is not printed)
+
+
+def clip_name(name: object, limit: int = MAX_NAME) -> str:
+    """A header or sheet name as a message shows it, without quotes: invisible and control
+    characters made visible (`\\ufeff`, `\\n`), cut to `limit` characters with `…`."""
+    text = str(name)
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return text + "…" if cut else text
+
+
+def quote_name(name: object, limit: int = MAX_NAME) -> str:
+    """`'case_id'`: a header (a closed vocabulary, so quotable) clipped as `clip_name` does."""
+    return f"'{clip_name(name, limit)}'"

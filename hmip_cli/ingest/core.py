@@ -9,11 +9,13 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import __version__, store
-from hmip_cli.errors import Problem, ValidationFailed
-from hmip_cli.ingest.mapping import Mapping, apply_mapping, load_mapping
-from hmip_cli.ingest.readers import ROW, check_path, read_file
+from hmip_cli import __version__, schema, store
+from hmip_cli.errors import MAX_LINES, Problem, ValidationFailed, capped, sort_problems
+from hmip_cli.ingest.layout import not_a_header
+from hmip_cli.ingest.mapping import Mapped, Mapping, apply_mapping, load_mapping, normalise_header
+from hmip_cli.ingest.readers import ROW, RawFile, check_path, clean_header, read_file
 from hmip_cli.ingest.validate import validate
+from hmip_cli.privacy import quote_name
 
 Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
 
@@ -60,19 +62,19 @@ def ingest_files(
     exactly as it was. `"-"` reads CSV from `stdin` (default: sys.stdin). Options given
     here override the mapping's [file] values.
     """
-    paths = [str(p) for p in paths]
-    if not paths:
+    names = [str(p) for p in paths]
+    if not names:
         from hmip_cli.errors import BadRequest
 
         raise BadRequest("no files given")
-    for p in paths:  # usage mistakes before any work
-        check_path(p)
+    for name in names:  # usage mistakes before any work
+        check_path(name)
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(mapping)
     fileopts = mapping.file if mapping else {}
     sheet = sheet or fileopts.get("sheet")
     encoding = encoding or fileopts.get("encoding")
-    total = _STEPS_PER_FILE * len(paths) + 1
+    total = _STEPS_PER_FILE * len(names) + 1
     step = 0
 
     def tick(what: str) -> None:
@@ -90,8 +92,8 @@ def ingest_files(
         frames: list[tuple[str, pl.DataFrame]] = []
         records: list[dict] = []
         seen_hashes = {f["sha256"]: f for f in old_meta.get("files", [])}
-        for path in paths:
-            raw = read_file(str(path), sheet=sheet, encoding=encoding, stdin=stdin)
+        for path in names:
+            raw = read_file(path, sheet=sheet, encoding=encoding, stdin=stdin)
             tick(f"read {raw.name}")
             problems += raw.problems
             if raw.sha256 in seen_hashes:
@@ -111,28 +113,15 @@ def ingest_files(
                 tick(f"checked {raw.name}")
                 continue
             mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
-            for h in mapped.unknown:
-                problems.append(
-                    Problem(
-                        raw.name,
-                        None,
-                        h,
-                        None,
-                        "unknown column (`hmip schema` lists hmip's columns; "
-                        "rename it, or map it with --mapping: docs/mapping.md)",
-                    )
-                )
-            for h, ours, other in mapped.clashes:
-                problems.append(
-                    Problem(
-                        raw.name,
-                        None,
-                        h,
-                        None,
-                        f"both {other!r} and {h!r} would be column {ours!r}",
-                    )
-                )
-            checked = validate(raw.name, mapped.frame, mapped.origin)
+            n_known = len(raw.headers) - len(mapped.unknown) - len(mapped.ignored)
+            layout = not_a_header(raw, n_known, mapping)
+            if layout is not None:  # nothing else about this file means anything
+                problems = [p for p in problems if p.file != raw.name] + [layout]
+                tick(f"checked {raw.name}")
+                tick(f"checked {raw.name}")
+                continue
+            problems += _column_problems(raw.name, mapped)
+            checked = validate(raw.name, mapped.frame, mapped.origin, _secret_columns(raw))
             tick(f"validated {raw.name}")
             problems += checked.problems
             frames.append((raw.name, checked.frame))
@@ -154,6 +143,7 @@ def ingest_files(
             tick(f"checked {raw.name}")
 
         problems += _cross_duplicates(frames, old_frame)
+        problems = sort_problems(problems)
         if strict:
             problems = [replace(p, severity="error") for p in problems]
         if any(p.severity == "error" for p in problems):
@@ -169,12 +159,64 @@ def ingest_files(
         return IngestResult(directory, added, combined.height, records, warnings)
 
 
+UNKNOWN_HINT = (
+    "unknown column (`hmip schema` lists hmip's columns: rename it, map it with --mapping, "
+    'or leave it out with "" in the mapping\'s [columns]; docs/mapping.md)'
+)
+
+
+def _column_problems(name: str, mapped: Mapped) -> list[Problem]:
+    """Header cells that map to nothing or clash, capped, with the fix said once."""
+    # The fix is said once, on the first: one line per unknown column, not one hint each.
+    unknown = [
+        Problem(name, None, h, None, UNKNOWN_HINT if i == 0 else "unknown column")
+        for i, h in enumerate(mapped.unknown)
+    ]
+    out = capped(unknown, "unknown columns")
+    clashes = [
+        Problem(
+            name,
+            None,
+            h,
+            None,
+            f"both {quote_name(other)} and {quote_name(h)} would be column {ours!r}",
+        )
+        for h, ours, other in mapped.clashes
+    ]
+    out += capped(clashes, "headers that clash")
+    for col, source, n_blank in mapped.filled:
+        what = (
+            f"fills only its {n_blank:,} blank cell(s)" if n_blank else "was not used (no blanks)"
+        )
+        out.append(
+            Problem(
+                name,
+                None,
+                mapped.origin.get(col, col),
+                None,
+                f"the file has its own {col} column, so {source} {what}; the file's values "
+                "win (leave the option out, or empty the column, to use it everywhere)",
+                "warning",
+            )
+        )
+    return out
+
+
+def _secret_columns(raw: RawFile) -> list[pl.Series]:
+    """The file's own id and notes columns, by their header, wherever the mapping sends
+    them: a notes column mapped onto `mappa` by mistake still must not be quoted."""
+    private = {"notes", *schema.IDENTIFYING_COLUMNS}
+    return [
+        raw.frame.get_column(h)
+        for h in raw.headers
+        if normalise_header(clean_header(h)) in private and h in raw.frame.columns
+    ]
+
+
 def _cross_duplicates(
     frames: list[tuple[str, pl.DataFrame]], old: pl.DataFrame | None
 ) -> list[Problem]:
     """Case ids that repeat across the files of one call, or are already in the store."""
-    from hmip_cli.ingest.validate import MAX_LINES
-
     problems: list[Problem] = []
     earlier: list[tuple[str, pl.DataFrame]] = []
     if old is not None:
@@ -203,6 +245,8 @@ def _cross_duplicates(
                         None,
                         f"... and {hits.height - MAX_LINES:,} more case ids that are also "
                         f"in {where}",
+                        summary=True,
+                        more=hits.height - MAX_LINES,
                     )
                 )
         earlier.append((name, ids.unique("case_id", keep="first")))

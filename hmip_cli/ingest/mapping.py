@@ -17,16 +17,19 @@ provider = { "Community Rehabilitation Company" = "CRC" }
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 
 from hmip_cli import schema
-from hmip_cli.errors import BadInput, BadRequest
-from hmip_cli.ingest.readers import ROW
+from hmip_cli.errors import MAX_LINES, BadInput, BadRequest
+from hmip_cli.ingest.readers import ROW, clean_header, codec_name
+from hmip_cli.privacy import clip_name, quote_name
 
 FILE_KEYS = ("inspection", "inspection_date", "sheet", "encoding")
 SECTIONS = ("file", "columns", "values")
@@ -47,6 +50,11 @@ class Mapping:
     def to_dict(self) -> dict:
         return {"name": self.name, "text": self.text}
 
+    @cached_property
+    def by_lower(self) -> dict[str, str]:
+        """[columns] keyed by the lower-cased header, for case-insensitive matching."""
+        return {clean_header(k).lower(): v for k, v in self.columns.items()}
+
 
 def load_mapping(path: str | Path) -> Mapping:
     """Parse and check a mapping file. Missing file: BadRequest; any mistake in it: BadInput."""
@@ -55,23 +63,37 @@ def load_mapping(path: str | Path) -> Mapping:
         raise BadRequest(f"{path}: no such mapping file")
     if p.is_dir():
         raise BadRequest(f"{path}: is a directory, not a mapping file")
+    data = p.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise BadInput(
+            f"{path}: the mapping file is UTF-16 text; save it as UTF-8 (in Notepad: "
+            "Save As, Encoding 'UTF-8')"
+        )
     try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(f"{path}: the mapping file is not UTF-8 text") from None
+        # utf-8-sig: a byte-order mark (Notepad writes one) is not part of the TOML.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BadInput(
+            f"{path}, line {line}: the mapping file is not UTF-8 text "
+            f"(byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        ) from None
     return parse_mapping(text, name=p.name, where=str(path))
 
 
 def parse_mapping(text: str, name: str | None = None, where: str = "mapping") -> Mapping:
+    text = text.removeprefix("\ufeff")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{where}: not valid TOML ({exc})") from None
+        raise BadInput(f"{where}: not valid TOML ({clip_name(exc, 200)})") from None
+    except RecursionError:  # thousands of nested tables or arrays
+        raise BadInput(f"{where}: not valid TOML (nested too deeply)") from None
     problems: list[str] = []
     for key in doc:
         if key not in SECTIONS:
             problems.append(
-                f"unknown section [{key}] (known: {', '.join(f'[{s}]' for s in SECTIONS)})"
+                f"unknown section [{clip_name(key)}] (known: {', '.join(f'[{s}]' for s in SECTIONS)})"
             )
     file_ = _table(doc, "file", problems)
     cols = _table(doc, "columns", problems)
@@ -80,11 +102,22 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
     file_out: dict[str, str] = {}
     for key, value in file_.items():
         if key not in FILE_KEYS:
-            problems.append(f"[file]: unknown key {key!r} (known: {', '.join(FILE_KEYS)})")
+            problems.append(
+                f"[file]: unknown key {quote_name(key)} (known: {', '.join(FILE_KEYS)})"
+            )
         elif hasattr(value, "isoformat"):  # an unquoted TOML date: 2016-08-15
             file_out[key] = value.isoformat()
         elif not isinstance(value, str):
-            problems.append(f"[file] {key}: expected text in quotes, got {value!r}")
+            problems.append(f"[file] {key}: expected text in quotes, got {clip_name(value)}")
+        elif key == "encoding":
+            try:
+                file_out[key] = codec_name(value)
+            except BadRequest:
+                problems.append(
+                    f"[file] encoding: {quote_name(value)} is not a text encoding Python "
+                    'knows; use e.g. "utf-8", "cp1252" (Excel on Windows), "latin-1" '
+                    'or "utf-16"'
+                )
         else:
             file_out[key] = value
 
@@ -93,23 +126,27 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
     for theirs, ours in cols.items():
         if not isinstance(ours, str):
             problems.append(
-                f"[columns] {theirs!r}: expected a column name, got {type(ours).__name__}"
+                f"[columns] {quote_name(theirs)}: expected a column name, got {type(ours).__name__}"
             )
         elif ours == IGNORE:
-            col_out[theirs.strip()] = IGNORE
+            col_out[clean_header(theirs)] = IGNORE
         elif ours not in schema.COLUMN_BY_NAME:
-            problems.append(f"[columns] {theirs!r}: unknown column {ours!r} (see `hmip schema`)")
+            problems.append(
+                f"[columns] {quote_name(theirs)}: unknown column {quote_name(ours)} (see `hmip schema`)"
+            )
         elif ours in targets:
-            problems.append(f"[columns]: {targets[ours]!r} and {theirs!r} both map to {ours!r}")
+            problems.append(
+                f"[columns]: {quote_name(targets[ours])} and {quote_name(theirs)} both map to {ours!r}"
+            )
         else:
             targets[ours] = theirs
-            col_out[theirs.strip()] = ours
+            col_out[clean_header(theirs)] = ours
 
     val_out: dict[str, dict[str, str]] = {}
     for ours, recode in vals.items():
         if ours != ALL_YES_NO and ours not in schema.COLUMN_BY_NAME:
             problems.append(
-                f'[values]: unknown column {ours!r} (a column name, or "*" for every yes/no column)'
+                f'[values]: unknown column {quote_name(ours)} (a column name, or "*" for every yes/no column)'
             )
             continue
         if not isinstance(recode, dict):
@@ -117,11 +154,15 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
             continue
         bad = [k for k, v in recode.items() if not isinstance(v, str)]
         if bad:
-            problems.append(f"[values] {ours}: recoded values must be text (check {bad[0]!r})")
+            problems.append(
+                f"[values] {ours}: recoded values must be text (check {quote_name(bad[0])})"
+            )
             continue
         val_out[ours] = {str(k): v for k, v in recode.items()}
     if problems:
-        raise BadInput(f"{where}: " + "; ".join(problems))
+        more = len(problems) - MAX_LINES
+        shown = problems[:MAX_LINES] + ([f"and {more:,} more mistakes"] if more > 0 else [])
+        raise BadInput(f"{where}: " + "; ".join(shown))
     return Mapping(col_out, val_out, file_out, name, text)
 
 
@@ -151,9 +192,27 @@ class Mapped:
     origin: dict[str, str]  # our column -> their header (or the option that filled it)
     unknown: list[str]  # headers that match no column
     ignored: list[str]  # headers deliberately left out (derived columns, mapped to "")
-    clashes: list[
-        tuple[str, str, str]
-    ]  # (their header, our column, the header already mapped to it)
+    # (their header, our column, the header already mapped to it)
+    clashes: list[tuple[str, str, str]]
+    # (column, the option or mapping key, blank cells it filled): a whole-file value given
+    # for a file that has the column, so only its blanks were filled
+    filled: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def resolve_header(h: str, mapping: Mapping | None) -> str | None:
+    """The column a header maps to: a schema name, IGNORE (left out), or None (unknown)."""
+    mapping = mapping or Mapping()
+    key = clean_header(h)
+    if key in mapping.columns:
+        return mapping.columns[key]
+    if key.lower() in mapping.by_lower:
+        return mapping.by_lower[key.lower()]
+    n = normalise_header(key)
+    if n in schema.COLUMN_BY_NAME:
+        return n
+    if n in {c.name for c in schema.DERIVED}:
+        return IGNORE  # hmip's own derived columns (an export re-ingested): recomputed
+    return None
 
 
 def apply_mapping(
@@ -163,27 +222,21 @@ def apply_mapping(
     inspection: str | None = None,
     inspection_date: str | None = None,
 ) -> Mapped:
-    """Rename columns to schema names, fill whole-file values, apply recodes."""
+    """Rename columns to schema names, fill whole-file values, apply recodes.
+
+    A whole-file value (--inspection, a mapping's [file] inspection) fills the column when
+    the file has none; when it has one, it fills only that column's blank cells, and
+    `filled` says so (the file's own values win).
+    """
     mapping = mapping or Mapping()
-    by_lower = {k.strip().lower(): v for k, v in mapping.columns.items()}
-    derived = {c.name for c in schema.DERIVED}
     renames: dict[str, str] = {}
     origin: dict[str, str] = {}
     unknown: list[str] = []
     ignored: list[str] = []
     clashes: list[tuple[str, str, str]] = []
+    filled: list[tuple[str, str, int]] = []
     for h in headers:
-        key = h.strip()
-        ours: str | None
-        if key in mapping.columns:
-            ours = mapping.columns[key]
-        elif key.lower() in by_lower:
-            ours = by_lower[key.lower()]
-        else:
-            n = normalise_header(h)
-            ours = n if n in schema.COLUMN_BY_NAME else None
-            if ours is None and n in derived:
-                ours = IGNORE  # hmip's own derived columns (an export re-ingested): recomputed
+        ours = resolve_header(h, mapping)
         if ours is None:
             unknown.append(h)
         elif ours == IGNORE:
@@ -196,9 +249,20 @@ def apply_mapping(
     frame = frame.select(pl.col(ROW), *[pl.col(h).alias(o) for h, o in renames.items()])
     for col, cli_value in (("inspection", inspection), ("inspection_date", inspection_date)):
         value = cli_value or mapping.file.get(col)
-        if value is not None and col not in frame.columns:
+        if value is None:
+            continue
+        source = f"--{col.replace('_', '-')}" if cli_value else f"mapping [file] {col}"
+        if col not in frame.columns:
             frame = frame.with_columns(pl.lit(value, pl.String).alias(col))
-            origin[col] = f"--{col.replace('_', '-')}" if cli_value else f"mapping [file] {col}"
+            origin[col] = source
+            continue
+        blank = pl.col(col).is_null() | (pl.col(col).str.strip_chars() == "")
+        n_blank = int(frame.select(blank.sum()).item())
+        if n_blank:
+            frame = frame.with_columns(
+                pl.when(blank).then(pl.lit(value, pl.String)).otherwise(pl.col(col)).alias(col)
+            )
+        filled.append((col, source, n_blank))
     exprs = []
     for col in frame.columns:
         if col == ROW:
@@ -209,7 +273,7 @@ def apply_mapping(
             exprs.append(_recode(pl.col(col), recode).alias(col))
     if exprs:
         frame = frame.with_columns(exprs)
-    return Mapped(frame, origin, unknown, ignored, clashes)
+    return Mapped(frame, origin, unknown, ignored, clashes, filled)
 
 
 def _recode(e: pl.Expr, recode: dict[str, str]) -> pl.Expr:

@@ -9,17 +9,20 @@ instead of the first one stopping the reader.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from hmip_cli.errors import BadInput, BadRequest, Problem
+from hmip_cli.errors import MAX_LINES, BadInput, BadRequest, Problem, capped
+from hmip_cli.privacy import clip_name, quote_name
 
 ROW = "__hmip_row"  # the spreadsheet row number column, carried through mapping and validation
 
@@ -60,6 +63,11 @@ class RawFile:
     headers: list[str]  # the header cells as written, in order
     problems: list[Problem] = field(default_factory=list)
     n_bytes: int = 0
+    # For diagnosing a file whose first row is not its header (layout.py): the first rows
+    # as read (row 1 first), the sheet read, and the first rows of the workbook's other sheets.
+    head: list[list[str]] = field(default_factory=list)
+    sheet: str | None = None
+    other_sheets: Callable[[], dict[str, list[list[str]]]] | None = None
 
 
 def describe_format(path: str) -> str:
@@ -108,27 +116,30 @@ def read_file(
         raise BadInput(f"{name}: the file is empty")
     _check_magic(name, data, fmt)
     if fmt in ("csv", "tsv"):
-        headers, frame, problems = _read_delimited(
-            name, data, "\t" if fmt == "tsv" else ",", encoding
-        )
+        raw = _read_delimited(name, data, "\t" if fmt == "tsv" else ",", encoding)
     elif fmt == "excel":
-        headers, frame, problems = _read_excel(name, data, sheet)
+        raw = _read_excel(name, data, sheet)
     elif fmt == "spss":
-        headers, frame, problems = _read_spss(name, data)
+        raw = _read_spss(name, data)
     else:
-        headers, frame, problems = _read_parquet(name, data)
+        raw = _read_parquet(name, data)
     del data
     # Rows with nothing in them (blank lines, a spreadsheet's empty rows) are not cases.
+    frame = raw.frame
     value_cols = [c for c in frame.columns if c != ROW]
     if value_cols:
         empty = frame.select(
-            pl.all_horizontal([pl.col(c).is_null() for c in value_cols])
+            pl.all_horizontal(
+                [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in value_cols]
+            )
         ).to_series()
         if empty.any():  # filtering copies every column: only when there is something to drop
             frame = frame.filter(~empty)
-    if frame.height == 0:
+    if frame.height == 0 and not any(p.severity == "error" for p in raw.problems):
         raise BadInput(f"{name}: no cases (the file has a header row but no data rows)")
-    return RawFile(name, source, digest, frame, headers, problems)
+    raw.frame = frame
+    raw.name, raw.source, raw.sha256 = name, source, digest
+    return raw
 
 
 def _check_magic(name: str, data: bytes, fmt: str) -> None:
@@ -145,26 +156,91 @@ def _check_magic(name: str, data: bytes, fmt: str) -> None:
             f"{name}: not a valid {fmt.upper() if fmt != 'excel' else 'Excel'} file "
             "(its contents do not match its extension)"
         )
-    if b"\x00" in data[:8192]:
-        raise BadInput(f"{name}: this is a binary file, not CSV text")
 
 
-def _decode(name: str, data: bytes, encoding: str | None) -> bytes:
-    """UTF-8 bytes for Polars: checked when no encoding is given, converted when one is."""
-    if encoding and encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
-        try:
-            return data.decode(encoding).encode("utf-8")
-        except LookupError:
-            raise BadRequest(
-                f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)"
-            ) from None
-        except UnicodeDecodeError as exc:
-            row = data[: exc.start].count(b"\n") + 1
+# Byte-order marks, longest first (a UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_ENCODING_FIX = 're-run with --encoding {enc} (or set encoding = "{enc}" in the mapping\'s [file])'
+
+
+def codec_name(encoding: str) -> str:
+    """Python's name for a text encoding; BadRequest for an unknown or non-text codec."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise BadRequest(
+            f"unknown encoding {clip_name(encoding)!r} (try utf-8, cp1252, latin-1 or utf-16)"
+        )
+    return info.name
+
+
+def _to_utf8(name: str, data: bytes, encoding: str | None) -> bytes:
+    """The file's text as UTF-8 bytes without a byte-order mark, for Polars.
+
+    UTF-8 input is passed through unchanged (Polars checks it, fast); other encodings are
+    decoded here. A UTF-16/32 file is recognised by its byte-order mark (or, without one,
+    by its zero bytes) and the message names the --encoding to pass.
+    """
+    bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
+    wanted = codec_name(encoding) if encoding else None
+    is_utf8 = wanted in (None, "utf-8", "utf-8-sig")
+    if bom is not None and bom != "utf-8" and not (wanted or "").startswith(bom):
+        given = f", not {encoding}" if encoding else ""
+        raise BadInput(
+            f"{name}: the file is {bom.upper()} text (it starts with a {bom.upper()} "
+            f"byte-order mark){given}; " + _ENCODING_FIX.format(enc=bom)
+        )
+    if bom == "utf-8" and not is_utf8:
+        raise BadInput(
+            f"{name}: the file starts with a UTF-8 byte-order mark, so it is UTF-8 text, not "
+            f"{encoding}; re-run without --encoding (or with --encoding utf-8)"
+        )
+    if is_utf8:
+        if encoding is None:
+            _check_utf16_without_bom(name, data)
+        return data[3:] if bom == "utf-8" else data
+    try:
+        text = data.decode(wanted or "utf-8")
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].decode(wanted or "utf-8", errors="replace").count("\n") + 1
+        raise BadInput(
+            f"{name}, row {row}: not valid {encoding} text "
+            f"(byte 0x{data[exc.start]:02x}); try another --encoding"
+        ) from None
+    return text.removeprefix("\ufeff").encode("utf-8")
+
+
+def _check_utf16_without_bom(name: str, data: bytes) -> None:
+    sample = data[:4096]
+    if len(sample) < 8 or 0 not in sample:
+        return
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    for zeros, others, enc in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros > 0.4 * half and others < 0.05 * half:
             raise BadInput(
-                f"{name}, row {row}: not valid {encoding} text "
-                f"(byte 0x{data[exc.start]:02x}); try another --encoding"
-            ) from None
-    return data
+                f"{name}: this looks like UTF-16 text without a byte-order mark (every other "
+                "byte is zero); " + _ENCODING_FIX.format(enc=enc)
+            )
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Control characters (other than tab, line ends, form feed) in more than 5% of the
+    first 8 KB: not text. A file with a stray NUL here and there is text with a bad cell."""
+    sample = data[:8192]
+    controls = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
+    return controls > 0.05 * len(sample)
+
+
+_CONTROL_BYTES = [b for b in range(32) if b not in (9, 10, 12, 13)]
 
 
 def _not_utf8(name: str, data: bytes) -> BadInput | None:
@@ -181,10 +257,46 @@ def _not_utf8(name: str, data: bytes) -> BadInput | None:
     return None
 
 
-def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None):
-    data = _decode(name, data, encoding)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+_SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
+
+
+def _check_separator(name: str, data: bytes, sep: str) -> None:
+    """A file separated by something else than the extension says: one message, not a
+    one-column header followed by every required column missing."""
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    if sep.encode() in first:
+        return
+    for other, what in _SEPARATORS.items():
+        if other != sep and other.encode() in first:
+            if other == "\t":
+                fix = "give the file the extension .tsv (hmip reads .tsv as tab-separated)"
+            elif other == ",":
+                fix = "give the file the extension .csv (hmip reads .csv as comma-separated)"
+            else:
+                fix = (
+                    "re-save it as comma-separated CSV (Excel: Save As 'CSV UTF-8 (Comma "
+                    "delimited)'), or as tab-separated text with the extension .tsv"
+                )
+            raise BadInput(
+                f"{name}, row 1: the header has no {_SEPARATORS[sep]}s but has {what}s: the "
+                f"file is {what}-separated, not {_SEPARATORS[sep]}-separated; {fix}"
+            )
+
+
+def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None) -> RawFile:
+    data = _to_utf8(name, data, encoding)
+    if not data.strip():
+        raise BadInput(f"{name}: the file is empty")
+    has_nul = b"\x00" in data
+    if has_nul and _looks_binary(data):
+        raise BadInput(f"{name}: this is a binary file, not CSV text")
+    if b"\r" in data and b"\n" not in data:
+        raise BadInput(
+            f"{name}: the lines end with a carriage return only (classic Mac line endings), "
+            "so the whole file reads as one row; re-save it with Windows or Unix line endings "
+            "(Excel: Save As 'CSV UTF-8')"
+        )
+    _check_separator(name, data, sep)
     try:
         # has_header=False: the header is read as a row, so duplicate or blank header
         # cells are seen as written (Polars would rename them).
@@ -196,62 +308,186 @@ def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None):
     except _READ_ERRORS as exc:
         _reraise_fatal(exc)
         # Polars checks UTF-8 itself (fast); the slow exact diagnosis runs only on failure.
-        raise (
-            _not_utf8(name, data) or BadInput(f"{name}: {_csv_trouble(data, sep, exc)}")
-        ) from None
+        # Polars' own message quotes the cell it choked on, so it is never shown.
+        raise (_not_utf8(name, data) or BadInput(f"{name}{_csv_trouble(data, sep)}")) from None
     header = [("" if h is None else h) for h in raw.row(0)]
+    head = [["" if v is None else v for v in r] for r in raw.head(10).iter_rows()]
     frame = raw.slice(1)
     frame.columns = [f"c{i}" for i in range(len(header))]
     frame = frame.with_row_index(ROW, offset=2)
-    headers, frame, problems = _name_columns(name, header, frame)
-    if len(headers) == 1 and (";" in headers[0] or "\t" in headers[0]) and sep == ",":
-        problems.append(
+    problems = _short_rows(name, data, sep, frame, len(header), raw.height)
+    if problems:  # misaligned cells: nothing in a short row is checked (or quoted) further
+        short = pl.Series([p.row for p in problems if p.row is not None], dtype=pl.UInt32)
+        frame = frame.filter(~pl.col(ROW).is_in(short.implode()))
+        problems = capped(problems, "rows with fewer cells than the header")
+    if has_nul:
+        problems += _nul_cells(name, header, frame)
+    headers, frame, more = _name_columns(name, header, frame)
+    return RawFile(name, name, "", frame, headers, problems + more, head=head)
+
+
+def _cells_per_row(data: bytes, sep: str, n_rows: int) -> pl.Series | None:
+    """How many cells each record has (header first; null for blank lines), or None when
+    that cannot be told. Fast path: each line's separators outside "..." counted in Polars;
+    a file with a value spanning lines (or an odd quote) goes to the exact csv module."""
+    unused = next((b for b in (b"\x1f", b"\x1e", b"\x1d", b"\x01") if b not in data), None)
+    if unused is not None:
+        lines = pl.read_csv(
+            io.BytesIO(data),
+            has_header=False,
+            infer_schema=False,
+            separator=unused.decode(),
+            quote_char=None,
+            new_columns=["line"],
+        ).get_column("line")
+        quotes = lines.str.count_matches('"', literal=True)
+        if lines.len() == n_rows and not (quotes % 2 != 0).any():
+            bare = pl.select(
+                pl.when(quotes > 0).then(lines.str.replace_all(r'"[^"]*"', "")).otherwise(lines)
+            ).to_series()
+            blank = lines.is_null() | (lines.str.strip_chars() == "")
+            counts = bare.str.count_matches(sep, literal=True) + 1
+            return pl.select(pl.when(~blank).then(counts)).to_series()
+    counts_list: list[int | None] = []
+    text = data.decode("utf-8", errors="replace")
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, len(text) + 1))
+    try:
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+            counts_list.append(len(record) if any(c.strip() for c in record) else None)
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(old)
+    if len(counts_list) != n_rows:
+        return None
+    return pl.Series(counts_list, dtype=pl.UInt32)
+
+
+def _short_rows(
+    name: str, data: bytes, sep: str, frame: pl.DataFrame, width: int, n_rows: int
+) -> list[Problem]:
+    """A row with fewer cells than the header (a lost separator, a file cut off mid-row)
+    is an error: Polars would fill the missing cells with blanks, i.e. "not applicable"."""
+    counts = _cells_per_row(data, sep, n_rows)
+    if counts is None or counts[0] != width:
+        return []
+    short = (
+        pl.DataFrame({"cells": counts.slice(1)})
+        .with_row_index(ROW, offset=2)
+        .filter(pl.col("cells") < width)
+    )
+    if short.height == 0:
+        return []
+    last_row = frame.get_column(ROW).max()
+    cut = not data.rstrip(b" ").endswith((b"\n", b"\r"))
+    out = []
+    for row, cells in short.iter_rows():
+        why = f"a missing {_SEPARATORS[sep]}, or a cell moved?"
+        if cut and row == last_row:
+            why = "the file ends part-way through this row: was it cut off?"
+        out.append(
             Problem(
                 name,
-                1,
+                row,
                 None,
                 None,
-                "the header has one column; is the file separated by ';' or tabs? "
-                "hmip reads comma-separated .csv and tab-separated .tsv",
+                f"this row has {cells} cell(s) but the header has {width} ({why}); "
+                "its cells were not checked further",
             )
         )
-    return headers, frame, problems
+    return out
 
 
-def _csv_trouble(data: bytes, sep: str, exc: BaseException) -> str:
-    """Find the row Polars choked on with the (slow, exact) csv module: error path only."""
+def _nul_cells(name: str, header: list[str], frame: pl.DataFrame) -> list[Problem]:
+    """Every cell holding a NUL byte (a damaged file, or binary pasted into text)."""
+    what = "a NUL byte (\\x00) in this cell: the file is damaged or not plain text; remove it"
+    problems = [
+        Problem(name, 1, f"#{i + 1}", None, what) for i, h in enumerate(header) if "\x00" in h
+    ]
+    cols = [c for c in frame.columns if c != ROW]
+    has = frame.select(
+        [pl.col(c).str.contains("\x00", literal=True).any().alias(c) for c in cols]
+    ).row(0)
+    cells = []
+    for i, (col, hit) in enumerate(zip(cols, has)):
+        if not hit:
+            continue
+        label = header[i] if "\x00" not in header[i] and header[i].strip() else f"#{i + 1}"
+        rows = frame.filter(pl.col(col).str.contains("\x00", literal=True)).get_column(ROW)
+        cells += [Problem(name, int(r), label, None, what) for r in rows.head(MAX_LINES + 1)]
+    return problems + capped(sorted(cells, key=lambda p: p.row or 0), "cells with a NUL byte")
+
+
+def _csv_trouble(data: bytes, sep: str) -> str:
+    """Find the row Polars choked on with the (slow, exact) csv module: error path only.
+    Returns the message after the file name: ", row 4: ..." (or ": ..." without a row)."""
     text = data.decode("utf-8", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    what = _SEPARATORS[sep]
     width = None
+    row = 0
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, len(text) + 1))
     try:
-        for i, record in enumerate(reader, start=1):
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+        for row, record in enumerate(reader, start=1):
             if width is None:
                 width = len(record)
             elif len(record) > width:
                 return (
-                    f"row {i} has {len(record)} cells but the header has {width} "
-                    "(a stray comma, or an unquoted comma inside a value?)"
+                    f", row {row}: this row has {len(record)} cells but the header has {width} "
+                    f"(a stray {what}, or an unquoted {what} inside a value? "
+                    'a value holding one must be in double quotes: "a, b")'
                 )
     except csv.Error as err:
-        return f"row {reader.line_num}: not readable as CSV ({err})"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "quote" in first.lower() or '"' in first:
-        return 'not readable as CSV: an unclosed quote (") somewhere in the file'
-    return f"not readable as CSV ({first})"
+        row += 1
+        if "unexpected end of data" in str(err):
+            return (
+                f', row {row}: a double quote (") opens a value that never closes, so the rest '
+                "of the file reads as one cell; close or remove that quote"
+            )
+        return (
+            f', row {row}: a stray double quote ("): a value in quotes must end at its closing '
+            'quote, and a quote inside a value is written twice (""); fix that cell, or '
+            "re-save the file from the spreadsheet"
+        )
+    finally:
+        csv.field_size_limit(old)
+    return ': not readable as CSV: an unclosed or stray double quote (") somewhere in the file'
+
+
+def clean_header(h: str) -> str:
+    """A header cell as matched: trimmed, without byte-order marks or zero-width spaces."""
+    return h.strip().replace("\ufeff", "").replace("\u200b", "").strip()
 
 
 def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
     """Give the frame the header's names; report blank and repeated header cells."""
     problems: list[Problem] = []
+    blank: list[Problem] = []
+    twice: list[Problem] = []
     names: list[str] = []
     seen: dict[str, int] = {}
     keep = []
     for i, h in enumerate(header):
-        h = str(h).strip()
+        written = str(h)
+        h = clean_header(written)
         col = f"c{i}"
+        if h != written.strip():  # a byte-order mark or zero-width space inside the cell
+            problems.append(
+                Problem(
+                    name,
+                    1,
+                    h,
+                    None,
+                    f"the header cell holds an invisible character ({quote_name(written)}); "
+                    f"it was read as {quote_name(h)}: retype the cell to be rid of it",
+                    "warning",
+                )
+            )
         if h == "":
             if frame.get_column(col).drop_nulls().str.strip_chars().str.len_chars().sum() > 0:
-                problems.append(
+                blank.append(
                     Problem(name, 1, f"#{i + 1}", None, "a column with values has no header")
                 )
             continue
@@ -261,7 +497,7 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
             )
             continue
         if h in seen:
-            problems.append(
+            twice.append(
                 Problem(
                     name,
                     1,
@@ -275,10 +511,12 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
         names.append(h)
         keep.append((col, h))
     frame = frame.select(pl.col(ROW), *[pl.col(c).alias(h) for c, h in keep])
+    problems += capped(blank, "columns with values but no header")
+    problems += capped(twice, "repeated header cells")
     return names, frame, problems
 
 
-def _read_excel(name: str, data: bytes, sheet: str | None):
+def _read_excel(name: str, data: bytes, sheet: str | None) -> RawFile:
     import fastexcel
 
     try:
@@ -286,8 +524,9 @@ def _read_excel(name: str, data: bytes, sheet: str | None):
         sheets = reader.sheet_names
         if sheet is not None and sheet not in sheets:
             raise BadInput(
-                f"{name}: no sheet named {sheet!r}; the workbook has: "
-                + ", ".join(repr(s) for s in sheets)
+                f"{name}: no sheet named {quote_name(sheet)}; the workbook has: "
+                + ", ".join(quote_name(s) for s in sheets[:MAX_LINES])
+                + (f" and {len(sheets) - MAX_LINES:,} more" if len(sheets) > MAX_LINES else "")
             )
         # fastexcel directly rather than pl.read_excel: Polars drops blank rows, which
         # would shift every row number after them. header_row=None + skip_rows=0 keeps
@@ -304,13 +543,52 @@ def _read_excel(name: str, data: bytes, sheet: str | None):
         _reraise_fatal(exc)
         raise BadInput(f"{name}: not a readable Excel workbook ({_first_line(exc)})") from None
     if raw.height == 0:
-        raise BadInput(f"{name}: the sheet {loaded.name!r} is empty")
+        raise BadInput(
+            f"{name}: the sheet {quote_name(loaded.name)} is empty"
+            + (
+                f" (the workbook has {len(sheets)} sheets: pick one with --sheet)"
+                if len(sheets) > 1
+                else ""
+            )
+        )
     raw = raw.select(pl.all().cast(pl.String))
     header = [("" if h is None else _excel_header(h)) for h in raw.row(0)]
+    head = [["" if v is None else v for v in r] for r in raw.head(10).iter_rows()]
     frame = raw.slice(1)
     frame.columns = [f"c{i}" for i in range(len(header))]
     frame = frame.with_row_index(ROW, offset=2)
-    return _name_columns(name, header, frame)
+    headers, frame, problems = _name_columns(name, header, frame)
+
+    def other_sheets() -> dict[str, list[list[str]]]:
+        """The first rows of the other sheets, for "the cases seem to be on sheet X"."""
+        out = {}
+        for s in sheets[:MAX_LINES]:
+            if s == loaded.name:
+                continue
+            try:
+                top = reader.load_sheet(
+                    s, header_row=None, skip_rows=0, n_rows=10, dtypes="string"
+                ).to_polars()
+            except _READ_ERRORS as exc:  # a damaged other sheet: just not a candidate
+                _reraise_fatal(exc)
+                continue
+            out[s] = [
+                ["" if v is None else str(v) for v in r]
+                for r in top.select(pl.all().cast(pl.String)).iter_rows()
+            ]
+        return out
+
+    return RawFile(
+        name,
+        name,
+        "",
+        frame,
+        headers,
+        problems,
+        head=head,
+        sheet=loaded.name,
+        other_sheets=other_sheets if sheet is None and len(sheets) > 1 else None,
+    )
 
 
 def _excel_header(h: str) -> str:
@@ -318,7 +596,7 @@ def _excel_header(h: str) -> str:
     return h[:-2] if h.endswith(".0") and h[:-2].isdigit() else h
 
 
-def _read_spss(name: str, data: bytes):
+def _read_spss(name: str, data: bytes) -> RawFile:
     import tempfile
 
     import pyreadstat
@@ -338,7 +616,7 @@ def _read_spss(name: str, data: bytes):
     return _typed_to_text(name, frame)
 
 
-def _read_parquet(name: str, data: bytes):
+def _read_parquet(name: str, data: bytes) -> RawFile:
     try:
         frame = pl.read_parquet(io.BytesIO(data))
     except _READ_ERRORS as exc:
@@ -347,21 +625,46 @@ def _read_parquet(name: str, data: bytes):
     return _typed_to_text(name, frame)
 
 
-def _typed_to_text(name: str, frame: pl.DataFrame):
-    """A typed frame (SPSS, Parquet) as text, so it is validated like a spreadsheet."""
+_NESTED = (pl.List, pl.Array, pl.Struct, pl.Duration, pl.Object)
+
+
+def _typed_to_text(name: str, frame: pl.DataFrame) -> RawFile:
+    """A typed frame (SPSS, Parquet) as text, so it is validated like a spreadsheet.
+
+    A cell must hold one plain value: list, array, struct, duration and object columns,
+    and binary columns that are not UTF-8 text, are refused with their names and types.
+    """
     header = list(frame.columns)
     if ROW in header:
         raise BadInput(f"{name}: a column is named {ROW!r}, which hmip reserves")
     exprs = []
+    refused: list[str] = []
     for col, dtype in frame.schema.items():
         e = pl.col(col)
+        if isinstance(dtype, _NESTED):
+            refused.append(f"{quote_name(col)} is {clip_name(dtype, 40)}")
+            continue
+        if dtype == pl.Binary:
+            try:
+                frame.select(e.cast(pl.String))
+            except _READ_ERRORS as exc:
+                _reraise_fatal(exc)
+                refused.append(f"{quote_name(col)} is Binary (bytes that are not UTF-8 text)")
+                continue
         if dtype == pl.Boolean:
             e = pl.when(e).then(pl.lit("yes")).when(~e).then(pl.lit("no"))
         elif isinstance(dtype, (pl.Datetime,)):
             e = e.dt.date()
         exprs.append(e.cast(pl.String).alias(col))
-    frame = frame.select(exprs).with_row_index(ROW, offset=2)
-    return header, frame, []
+    if refused:
+        more = f"; and {len(refused) - MAX_LINES:,} more" if len(refused) > MAX_LINES else ""
+        raise BadInput(
+            f"{name}: column " + ", column ".join(refused[:MAX_LINES]) + more + ": hmip "
+            "reads one plain value per cell (text, a number, yes/no or a date); convert "
+            "these columns, or leave them out of the file"
+        )
+    text = frame.select(exprs).with_row_index(ROW, offset=2)
+    return RawFile(name, name, "", text, header, [])
 
 
 def _reraise_fatal(exc: BaseException) -> None:
@@ -371,4 +674,4 @@ def _reraise_fatal(exc: BaseException) -> None:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return clip_name(text.splitlines()[0], 120) if text else type(exc).__name__

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from hmip_cli import schema
-from hmip_cli.errors import Problem
+from hmip_cli.errors import MAX_LINES, Problem
 from hmip_cli.ingest.readers import ROW
+from hmip_cli.privacy import clip_name, describe_value
 
-MAX_LINES = 20  # problem lines per (column, kind) before "... and N more rows"
-FREE_TEXT = "(free text not shown)"
+__all__ = ["MAX_LINES", "Validated", "validate"]
 
 YES = ("yes", "y", "true", "1", "1.0")
 NO = ("no", "n", "false", "0", "0.0")
@@ -116,25 +116,55 @@ class Validated:
     problems: list[Problem]
 
 
+class _Secrets:
+    """The file's identifiers and notes, to check a value against before a message quotes it.
+
+    Held as columns and asked only about the few values a message would show, so a file
+    of a million ids costs nothing unless something is wrong.
+    """
+
+    def __init__(self, columns: list[pl.Series]):
+        self.columns = [c.cast(pl.String) for c in columns if c.len()]
+        self._stripped: list[pl.Series] | None = None
+
+    def among(self, values: list[str]) -> set[str]:
+        """Those of `values` (as given, or trimmed) that are an id or a note in the file."""
+        if not values or not self.columns:
+            return set()
+        if self._stripped is None:
+            self._stripped = [c.str.strip_chars() for c in self.columns]
+        asked = pl.Series(values, dtype=pl.String)
+        trimmed = asked.str.strip_chars()
+        hit = pl.Series([False] * len(values))
+        for col in self._stripped:
+            hit = hit | trimmed.is_in(col.implode())
+        return {v for v, h in zip(values, hit.to_list()) if h}
+
+
 class _Collector:
-    def __init__(self, file: str, origin: dict[str, str]):
+    def __init__(self, file: str, origin: dict[str, str], secrets: _Secrets):
         self.file = file
         self.origin = origin
+        self.secrets = secrets
+        self.free_text: set[str] = set()  # coded columns whose values look like free text
         self.problems: list[Problem] = []
 
     def label(self, column: str | None) -> str | None:
         if column is None:
             return None
         theirs = self.origin.get(column, column)
-        return column if theirs == column else f"{theirs} ({column})"
+        return column if theirs == column else f"{clip_name(theirs)} ({column})"
 
-    def add(self, row, column, value, expected, severity="error"):
+    def add(self, row, column, value, expected, severity="error", secret=frozenset()):
         # Case data concerns real people: identifiers and free text never reach the screen;
         # the row number is enough to find the cell.
-        if column == "notes" and value is not None:
-            value = FREE_TEXT
-        elif column in schema.IDENTIFYING_COLUMNS:
-            value = None
+        if value is not None:
+            if column == "notes" or column in schema.IDENTIFYING_COLUMNS:
+                value = None
+            elif column in self.free_text:
+                value = f"a value of {len(value):,} characters"
+            else:
+                value = describe_value(value, secret)
         self.problems.append(Problem(self.file, row, self.label(column), value, expected, severity))
 
     def rows(
@@ -150,10 +180,18 @@ class _Collector:
         if n == 0:
             return
         shown = hits.head(MAX_LINES)
+        values = (
+            [str(v) for v in shown.get_column("value").drop_nulls().to_list()]
+            if show_value and "value" in shown.columns
+            else []
+        )
+        secret = self.secrets.among(values)
         for rec in shown.iter_rows(named=True):
             value = rec.get("value") if show_value else None
             text = expected(rec) if callable(expected) else expected
-            self.add(rec[ROW], column, None if value is None else str(value), text, severity)
+            self.add(
+                rec[ROW], column, None if value is None else str(value), text, severity, secret
+            )
         if n > MAX_LINES:
             rows = hits.get_column(ROW)
             first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
@@ -167,16 +205,28 @@ class _Collector:
                     f"... and {n - MAX_LINES:,} more rows (between rows {first:,} and {last:,}) "
                     f"with the same problem: {text}",
                     severity,
+                    summary=True,
+                    more=n - MAX_LINES,
                 )
             )
 
 
-def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validated:
+def validate(
+    file: str,
+    frame: pl.DataFrame,
+    origin: dict[str, str],
+    secrets: list[pl.Series] | None = None,
+) -> Validated:
     """Check a mapped all-text frame against the schema; return it typed and every problem.
 
     `origin` maps our column name to the file's header, so messages use the user's words.
+    `secrets`: columns of identifiers and notes besides the frame's own (e.g. the file's
+    `notes` column mapped elsewhere); a value found in any of them is never quoted.
     """
-    out = _Collector(file, origin)
+    own = [
+        frame.get_column(c) for c in ("notes", *schema.IDENTIFYING_COLUMNS) if c in frame.columns
+    ]
+    out = _Collector(file, origin, _Secrets(own + list(secrets or [])))
     present = [c for c in frame.columns if c != ROW]
     for col in schema.COLUMNS:
         if col.required and col.name not in present:
@@ -213,6 +263,11 @@ def validate(file: str, frame: pl.DataFrame, origin: dict[str, str]) -> Validate
         bad = keyed.filter(~pl.col("ok")).get_column("raw")
         if bad.len():
             bad_cols[c.name] = bad
+            closed = c.dtype == pl.Boolean or isinstance(c.dtype, pl.Enum)
+            if closed and bad.len() > MAX_LINES:
+                # A closed vocabulary has a few misspellings, not dozens of different
+                # values: this is free text (notes mapped to the wrong column?): not quoted.
+                out.free_text.add(c.name)
     parsed = frame.select(ROW, *typed_exprs).hstack(text.drop(ROW))
     for c in coded:
         if c.name in bad_cols:
