@@ -49,7 +49,9 @@ def ingest(
     inspection: Annotated[
         str | None,
         typer.Option(
-            metavar="NAME", help="Inspection name for files without an inspection column."
+            metavar="NAME",
+            help="Inspection name for files without an inspection column (in a file with "
+            "one, it fills only the blank cells, with a warning).",
         ),
     ] = None,
     replace: Annotated[

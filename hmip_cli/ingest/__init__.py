@@ -2,6 +2,7 @@
 
 read (readers.py)  every column as text, spreadsheet row numbers
 map  (mapping.py)  the analyst's mapping: rename columns, recode answers
+layout (layout.py)  is row 1 the header? (missing header, title rows, a cover sheet)
 validate (validate.py)  one typed frame, or every problem found
 write (core.py -> store.py)  atomically, with provenance
 """
