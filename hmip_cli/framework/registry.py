@@ -1,0 +1,58 @@
+"""The frameworks shipped with hmip, and resolving `NAME|FILE` arguments."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from hmip_cli.errors import BadRequest
+from hmip_cli.framework.loader import load_file, parse
+from hmip_cli.framework.model import Framework
+
+DEFAULT = "qi-2016"  # the bulletin's framework: what every store without a framework uses
+_SUFFIX = ".toml"
+_CROSSWALK_SUFFIX = ".crosswalk.toml"
+
+
+def _data_dir() -> Path:
+    return Path(str(resources.files("hmip_cli.framework") / "data"))
+
+
+def names() -> tuple[str, ...]:
+    """The shipped frameworks' names, the default first."""
+    found = sorted(
+        p.name[: -len(_SUFFIX)]
+        for p in _data_dir().glob(f"*{_SUFFIX}")
+        if not p.name.endswith(_CROSSWALK_SUFFIX)
+    )
+    return tuple(sorted(found, key=lambda n: (n != DEFAULT, n)))
+
+
+def is_shipped(name: str) -> bool:
+    return name in names()
+
+
+def shipped_path(name: str) -> Path:
+    if not is_shipped(name):
+        raise BadRequest(
+            f"unknown framework {name!r}; choose from: {', '.join(names())}, or give a .toml file"
+        )
+    return _data_dir() / f"{name}{_SUFFIX}"
+
+
+@functools.cache
+def _load_shipped(name: str) -> Framework:
+    path = shipped_path(name)
+    return parse(path.read_text(encoding="utf-8"), where=f"{name} ({path.name})")
+
+
+def load(name_or_file: str | Path) -> Framework:
+    """A shipped framework by name ("qi-2016"), or a framework file (a path, or any name
+    ending .toml). Unknown name or missing file: BadRequest; a bad file: FrameworkInvalid."""
+    text = str(name_or_file)
+    if isinstance(name_or_file, str) and is_shipped(text):
+        return _load_shipped(text)
+    if isinstance(name_or_file, Path) or text.endswith(_SUFFIX) or "/" in text:
+        return load_file(Path(text))
+    return _load_shipped(text)  # raises the "unknown framework" BadRequest
