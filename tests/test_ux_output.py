@@ -373,7 +373,7 @@ def test_head_one_is_quiet_for_every_command_and_format(real_store, tmp_path):
     )
     env = {**os.environ, "HMIP_DATA": str(real_store), "COLUMNS": "80"}
     done = subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=600
     )
     for row in done.stdout.split("\n"):
         if not row.strip():
