@@ -178,7 +178,7 @@ def test_all_with_fdr_matches_library(store):
     assert got.columns == want.columns
     assert got.height == want.height
     assert got.get_column("model").to_list() == want.get_column("model").to_list()
-    assert "p_fdr" in got.columns
+    assert "p_adjusted" in got.columns
 
 
 def test_separation_is_reported_on_stderr(tmp_path):

@@ -142,13 +142,13 @@ def test_regress_machine_formats_keep_full_precision(store):
 
 
 def test_regress_all_human_view_and_one_warning_per_model_and_problem(store):
-    r = invoke("regress", "--all", "--fdr")
+    r = invoke("regress", "--all", "--fdr")  # the old spelling of --adjust bh
     assert r.exit_code == 0, r.stderr
     warnings = [line for line in clean(r.stderr).splitlines() if line.startswith("warning:")]
     assert warnings and len(warnings) == len(set(warnings)), warnings
     assert sum(w.startswith("warning: finance/partner:") for w in warnings) == 1
     out = clean(r.stdout)
-    for header in ("Model", "Variable", "Odds", "ratio", "95% CI", "Sig.", "(FDR)"):
+    for header in ("Model", "Variable", "Odds", "ratio", "95% CI", "Sig.", "(BH)"):
         assert header in out, header
     assert "n_dropped" not in out and "p_wald" not in out and "e-0" not in out
     frame = pl.read_csv(io.StringIO(invoke("regress", "--all", "--fdr", "--format", "csv").stdout))
@@ -160,7 +160,7 @@ def test_regress_all_human_view_and_one_warning_per_model_and_problem(store):
         "ci_high",
         "p",
         "p_wald",
-        "p_fdr",
+        "p_adjusted",
         "note",
     } <= set(frame.columns)
 

@@ -70,6 +70,22 @@ RemovalOpt = Annotated[
 DEFAULT_CANDIDATES = ",".join(schema.DEFAULT_BREAKDOWNS)
 
 
+class Adjust(str, Enum):
+    bh = "bh"
+    holm = "holm"
+    none = "none"
+
+
+AdjustOpt = Annotated[
+    Adjust | None,
+    typer.Option(
+        "--adjust",
+        help="Multiple-testing adjustment over every model x every candidate: bh "
+        "(Benjamini-Hochberg), holm, or none (default). --fdr is --adjust bh.",
+    ),
+]
+
+
 def load_cases(data: Path | None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the
     name they import, so a test can replace it per command module."""

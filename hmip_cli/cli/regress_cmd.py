@@ -12,6 +12,7 @@ import typer
 
 from hmip_cli.cli.common import (
     DEFAULT_CANDIDATES,
+    AdjustOpt,
     DataOpt,
     FormatOpt,
     OutputOpt,
@@ -44,8 +45,9 @@ Three ways to choose the outcome:
   --factor F [--measure M]  or  --question Q       a judgement from the store, among the
                                                    cases where it applies; candidates are
                                                    breakdown keys (default: the bulletin's six)
-  --all [--fdr]                                    every factor x measure and the four
-                                                   case-level questions: one findings table
+  --all [--adjust bh|holm]                         every factor x measure and the four
+                                                   case-level questions: one findings table,
+                                                   p adjusted over every model x candidate
 
 The table format prints SPSS's blocks (Variables in the Equation, Variables not in the
 Equation, Model if Term Removed, Model Summary, Omnibus Tests, Hosmer-Lemeshow,
@@ -60,7 +62,7 @@ Example:
   hmip regress --factor accommodation --measure delivery
   hmip regress --factor accommodation --measure delivery --where provider=NPS
   hmip regress --question partner-info-review --format json
-  hmip regress --all --fdr --format csv
+  hmip regress --all --adjust bh --format csv
 """
 
 
@@ -350,15 +352,21 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
                 p_columns=("p",),
                 display={"step": "Step", "chi_square": "Chi-square", "p": "Sig."},
                 notes=[
-                    "Groups: deciles of predicted probability, ties kept together "
-                    "(SAS PROC LOGISTIC's documented rule; see docs/stepwise.md)."
+                    "Groups: deciles of predicted probability; cases with the same covariate "
+                    "pattern are never split (SAS PROC LOGISTIC's documented rule; see "
+                    "docs/stepwise.md).",
+                    *(
+                        f"Step {s.number}: {s.hosmer_lemeshow.note}."
+                        for s in steps[1:]
+                        if s.hosmer_lemeshow and s.hosmer_lemeshow.note
+                    ),
                 ],
             )
         )
     tables.append(
         Table(
             pl.DataFrame(cls),
-            f"{pre}Classification Table (cut value .500)",
+            f"{pre}Classification Table (cut value {_cut_text(steps[0].classification.cut)})",
             percent_columns=("percent_correct",),
             decimals={f"predicted_{res.nonevent}": 0, f"predicted_{res.event}": 0},
             display={
@@ -373,13 +381,24 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
     return tables
 
 
+def _cut_text(cut: float) -> str:
+    """SPSS prints the cut as .500."""
+    return f"{cut:.3f}".removeprefix("0")
+
+
 SWEEP_TITLE = "Stepwise logistic regression: findings across factors, measures and questions"
 
 
-def findings_table(frame: pl.DataFrame, fmt: Format, notes: list[str]) -> Table:
+def findings_table(
+    frame: pl.DataFrame, fmt: Format, notes: list[str], adjust: str = "none"
+) -> Table:
     """The --all sweep: the full frame for machines; for people, one row per model and term
-    with the model's label, the finding in words, the odds ratio with its CI, and Sig."""
+    with the model's label, the finding in words, the odds ratio with its CI, Sig. and the
+    adjusted Sig. (with --adjust)."""
     from hmip_cli import tables
+
+    adjusted = "p_adjusted" in frame.columns
+    adjust_label = {"bh": "BH", "holm": "Holm"}.get(adjust, "adjusted")
 
     if not tables.is_human(fmt):
         return Table(frame, SWEEP_TITLE, notes=notes)
@@ -408,7 +427,7 @@ def findings_table(frame: pl.DataFrame, fmt: Format, notes: list[str]) -> Table:
                 "odds_ratio": r["odds_ratio"],
                 "ci": ci,
                 "p": r["p"],
-                **({"p_fdr": r["p_fdr"]} if "p_fdr" in frame.columns else {}),
+                **({"p_adjusted": r["p_adjusted"]} if adjusted else {}),
             }
         )
     schema = {
@@ -420,14 +439,14 @@ def findings_table(frame: pl.DataFrame, fmt: Format, notes: list[str]) -> Table:
         "ci": pl.String,
         "p": pl.Float64,
     }
-    if "p_fdr" in frame.columns:
-        schema["p_fdr"] = pl.Float64
+    if adjusted:
+        schema["p_adjusted"] = pl.Float64
     return Table(
         pl.DataFrame(rows, schema=schema),
         SWEEP_TITLE,
         notes=notes,
         right_aligned=("ci",),
-        p_columns=("p", "p_fdr"),
+        p_columns=("p", "p_adjusted"),
         display={
             "model": "Model",
             "n": "n",
@@ -436,7 +455,7 @@ def findings_table(frame: pl.DataFrame, fmt: Format, notes: list[str]) -> Table:
             "odds_ratio": "Odds ratio",
             "ci": "95% CI",
             "p": "Sig.",
-            "p_fdr": "Sig. (FDR)",
+            "p_adjusted": f"Sig. ({adjust_label})",
         },
     )
 
@@ -523,9 +542,19 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--fdr",
-                help="With --all: add Benjamini-Hochberg adjusted p (p_fdr) across the sweep.",
+                help="With --all: the same as --adjust bh (Benjamini-Hochberg p_adjusted).",
             ),
         ] = False,
+        adjust: AdjustOpt = None,
+        cut: Annotated[
+            float,
+            typer.Option(
+                "--cut",
+                metavar="P",
+                show_default=True,
+                help="Classification cut: a case is predicted an event when p-hat >= P (SPSS CRITERIA CUT).",
+            ),
+        ] = 0.5,
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
@@ -595,7 +624,13 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.stepwise import sweeps as S
 
         ref = parse_reference(reference or [])
-        options: dict[str, Any] = {"pin": pin, "pout": pout, "removal": removal.value}
+        options: dict[str, Any] = {
+            "pin": pin,
+            "pout": pout,
+            "removal": removal.value,
+            "cut": cut,
+        }
+        adjust_method = S.resolve_adjust(adjust.value if adjust else None, fdr)
         method = method.strip().lower()
         if method not in METHOD_NAMES:
             raise BadRequest(f"--method must be fstep, bstep or enter; got {method!r}")
@@ -606,8 +641,8 @@ def register(app: typer.Typer) -> None:
             raise BadRequest(
                 "use either --input (a file) or --factor/--question/--all (the store), not both"
             )
-        if fdr and not all_:
-            raise BadRequest("--fdr goes with --all")
+        if (fdr or adjust is not None) and not all_:
+            raise BadRequest(f"{'--fdr' if fdr else '--adjust'} goes with --all")
 
         if input is not None:
             if where:
@@ -664,18 +699,18 @@ def register(app: typer.Typer) -> None:
         if all_:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
-            frame = S.sweep(cases, keys, fdr=fdr, reference=ref, **options)
+            sw = S.run_sweep(cases, keys, adjust=adjust_method, reference=ref, **options)
+            frame = sw.findings
+            adjust_note = sw.adjust_note()
             notes = [
                 *where_note,
                 f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
                 + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
-                + ". p: LR test of the term in the final model."
-                + (
-                    " p_fdr: Benjamini-Hochberg across the sweep (one p per model and term)."
-                    if fdr
-                    else ""
-                ),
+                + ". p: LR test of the term in the final model.",
+                *([adjust_note] if adjust_note else []),
             ]
+            if adjust_note:
+                say(f"note: {adjust_note}")
             # One warning per model and problem: a model's note is repeated on each of its terms' rows.
             seen: set[tuple[str, str]] = set()
             for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
@@ -683,7 +718,7 @@ def register(app: typer.Typer) -> None:
                 if row["note"] != "no variable met the entry criterion" and key not in seen:
                     seen.add(key)
                     say(f"warning: {row['model']}: {row['note']}", style="yellow")
-            emit(findings_table(frame, fmt, notes), fmt, output)
+            emit(findings_table(frame, fmt, notes, adjust_method), fmt, output)
             return
         if question and factor:
             raise BadRequest("use --factor or --question, not both")

@@ -12,6 +12,7 @@ import typer
 from hmip_cli import rates as R
 from hmip_cli.cli.common import (
     DEFAULT_CANDIDATES,
+    AdjustOpt,
     DataOpt,
     PinOpt,
     PoutOpt,
@@ -101,9 +102,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--fdr",
-                help="Add Benjamini-Hochberg adjusted p-values to the significant differences.",
+                help="The same as --adjust bh: Benjamini-Hochberg adjusted p-values beside p.",
             ),
         ] = False,
+        adjust: AdjustOpt = None,
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
@@ -145,7 +147,7 @@ def register(app: typer.Typer) -> None:
         Example:
           hmip report --output report.html
           hmip report --output bulletin.xlsx --date 2019-01-31
-          hmip report --output docs/report.md --no-suppress --min-n 20 --fdr
+          hmip report --output docs/report.md --no-suppress --min-n 20 --adjust holm
           hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
         """
         from hmip_cli.fileio import check_writable
@@ -159,6 +161,7 @@ def register(app: typer.Typer) -> None:
             min_n=min_n,
             suppress=suppress,
             fdr=fdr,
+            adjust=adjust.value if adjust else None,
             date=date,
             pin=pin,
             pout=pout,

@@ -43,14 +43,20 @@ class ReportParams:
     candidates: tuple[str, ...] = schema.DEFAULT_BREAKDOWNS
     date: str | None = None  # YYYY-MM-DD; None: SOURCE_DATE_EPOCH, else today
     removal: str = "lr"  # "lr" (SPSS FSTEP(LR)), "wald" or "conditional", as in `stepwise`
+    # Multiple-testing adjustment over every model x candidate: "bh", "holm" or "none";
+    # fdr=True is the old spelling of adjust="bh" (and is set when adjust="bh").
+    adjust: str | None = None
 
     def __post_init__(self) -> None:
         # Checked here, before minutes of work, with the messages `stepwise` and `sweep` give.
         from hmip_cli.stepwise.select import check_selection
-        from hmip_cli.stepwise.sweeps import candidate_columns
+        from hmip_cli.stepwise.sweeps import candidate_columns, resolve_adjust
 
         check_selection(self.pin, self.pout, self.removal)
         candidate_columns(list(self.candidates))
+        method = resolve_adjust(self.adjust, self.fdr)
+        object.__setattr__(self, "adjust", method)
+        object.__setattr__(self, "fdr", method == "bh")
 
     def to_dict(self) -> dict:
         d = {
@@ -65,7 +71,16 @@ class ReportParams:
             self.removal != "lr"
         ):  # listed only when not the default, so default reports stay as they were
             d["removal"] = self.removal
+        if self.adjust == "holm":  # bh is listed as fdr (its old name)
+            d["adjust"] = self.adjust
         return d
+
+    @property
+    def adjust_name(self) -> str:
+        """ "Benjamini-Hochberg", "Holm" or "none"."""
+        from hmip_cli.stepwise.adjust import METHODS
+
+        return METHODS[self.adjust or "none"]
 
     @property
     def method(self) -> str:
@@ -124,6 +139,7 @@ class Report:
     tables: list[DocTable]
     key_findings: list  # list[findings.Finding]
     figures: dict[int, pl.DataFrame]  # figure number -> figure_data frame
+    sweep: object = None  # stepwise.SweepResult: the family of tests and each fitted model
 
     def table(self, table_id: str) -> DocTable:
         for t in self.tables:
@@ -362,7 +378,7 @@ def significant(findings: pl.DataFrame) -> pl.DataFrame:
 
 def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[DocTable]:
     sig = significant(findings)
-    fdr = "p_fdr" in findings.columns
+    adjusted = "p_adjusted" in findings.columns
     cols = [
         Column("outcome", "Outcome"),
         Column("variable", "Variable"),
@@ -378,8 +394,8 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         Column("ci_high", "Odds ratio 95% CI upper", "ratio"),
         Column("p", "p (LR test)", "p"),
     ]
-    if fdr:
-        cols.append(Column("p_fdr", "p (Benjamini-Hochberg)", "p"))
+    if adjusted:
+        cols.append(Column("p_adjusted", f"p ({params.adjust_name})", "p"))
     cols += [Column("n", "Cases in model", "count"), Column("marker", "Marker")]
     rows, keys = [], []
     for r in sig.iter_rows(named=True):
@@ -404,8 +420,8 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
             "n": r["n"],
             "marker": marker,
         }
-        if fdr:
-            row["p_fdr"] = r["p_fdr"]
+        if adjusted:
+            row["p_adjusted"] = r["p_adjusted"]
         rows.append(row)
         keys.append(difference_key(r))
     cands = ", ".join(schema.get_breakdown(k).label for k in params.candidates)
@@ -417,10 +433,13 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         "Percentages are the raw % yes in each group; the odds ratio compares the group with the "
         "reference group, adjusted for the other variables in the model.",
     ]
-    if fdr:
+    if adjusted:
+        what = "false discovery rate" if params.adjust == "bh" else "family-wise error rate"
         notes.append(
-            "p (Benjamini-Hochberg): adjusted across every model and term in the sweep (false "
-            "discovery rate)."
+            f"p ({params.adjust_name}): adjusted for multiple testing ({what}) over the whole "
+            "family of tests the models considered: every model x every candidate variable (the "
+            "likelihood-ratio removal test in the final model for a variable in it, the score test "
+            "in the final step for one not in it)."
         )
     if any(r["marker"] for r in rows):
         notes.append(
@@ -504,8 +523,9 @@ def _level_code(b: schema.Breakdown | None, label: str | None) -> str:
 def analyse(
     cases: pl.DataFrame, params: ReportParams, progress: Callable[[str], None] | None = None
 ):
-    """The three analyses, each run once: (BulletinResults, sample profile, sweep findings)."""
-    from hmip_cli.stepwise import sweep
+    """The three analyses, each run once: (BulletinResults, sample profile, sweep findings,
+    the SweepResult with the family of tests and each model)."""
+    from hmip_cli.stepwise import run_sweep
 
     cases = cases.drop([c for c in _DROP if c in cases.columns])
     if progress:
@@ -516,15 +536,15 @@ def analyse(
     profile = R.sample_profile(cases)
     if progress:
         progress("stepwise sweep")
-    findings = sweep(
+    sw = run_sweep(
         cases,
         list(params.candidates),
-        fdr=params.fdr,
+        adjust=params.adjust or "none",
         pin=params.pin,
         pout=params.pout,
         removal=params.removal,
     )
-    return results, profile, findings
+    return results, profile, sw.findings, sw
 
 
 def layout(
@@ -563,15 +583,21 @@ def build_report(
 
     params = params or ReportParams()
     date = report_date(params.date)
-    results, profile, findings = analyse(cases, params, progress)
+    results, profile, findings, sw = analyse(cases, params, progress)
     tables, figures = layout(results, profile, findings, params)
     prov = (
         from_store_info(info, date, params.to_dict())
         if info is not None
         else from_cases(cases, date, params.to_dict())
     )
-    kf = key_findings(results, findings, profile=profile, min_n=params.min_n)
-    return Report(results, profile, findings, params, prov, tables, kf, figures)
+    kf = key_findings(
+        results,
+        findings,
+        profile=profile,
+        min_n=params.min_n,
+        adjust=(params.adjust or "none", sw.n_tests),
+    )
+    return Report(results, profile, findings, params, prov, tables, kf, figures, sw)
 
 
 # --------------------------------------------------------------------------------------

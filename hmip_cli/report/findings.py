@@ -420,7 +420,9 @@ def _more_likely(r: dict) -> tuple[str, str]:
     return (r["level"], r["reference"]) if r["odds_ratio"] > 1 else (r["reference"], r["level"])
 
 
-def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
+def _difference_findings(
+    findings: pl.DataFrame, min_n: int, adjust: tuple[str, int] = ("none", 0)
+) -> list[Finding]:
     sig = C.significant(findings)
     targets = C.target_index()
     provider = schema.get_breakdown("provider")
@@ -526,24 +528,34 @@ def _difference_findings(findings: pl.DataFrame, min_n: int) -> list[Finding]:
                     text, C.DIFFERENCES_ID, (C.difference_key(r),), ev, also=(C.table_id(q.table),)
                 )
             )
-    if "p_fdr" in findings.columns and rows:
-        kept = [r for r in rows if r["p_fdr"] is not None and r["p_fdr"] < 0.05]
-        terms = {(r["model"], r["term"]) for r in rows}
-        kept_terms = {(r["model"], r["term"]) for r in kept}
-        out.append(
-            Finding(
-                "After adjusting for the number of models fitted (Benjamini-Hochberg false discovery rate), "
-                + (
-                    f"all {number_word(len(terms))} significant variables remain"
-                    if len(kept_terms) == len(terms)
-                    else f"{number_word(len(kept_terms))} of the {number_word(len(terms))} significant variables remain"
-                )
-                + " significant at the 5% level.",
-                C.DIFFERENCES_ID,
-                tuple(C.difference_key(r) for r in kept),
-            )
-        )
+    if "p_adjusted" in findings.columns and rows:
+        out.append(_adjusted_finding(rows, *adjust))
     return out
+
+
+def _adjusted_finding(rows: list[dict], method: str, n_tests: int) -> Finding:
+    """How many of the significant differences survive the multiple-testing adjustment over
+    the whole family (every model x every candidate)."""
+    from hmip_cli.stepwise.adjust import ALPHA, METHODS
+
+    sig = [r for r in rows if r["p"] is not None and r["p"] < ALPHA]
+    kept = [r for r in sig if r["p_adjusted"] is not None and r["p_adjusted"] < ALPHA]
+    terms = {(r["model"], r["term"]) for r in sig}
+    kept_terms = {(r["model"], r["term"]) for r in kept}
+    what = "false discovery rate" if method == "bh" else "family-wise error rate"
+    n, k = len(terms), len(kept_terms)
+    survive = (
+        f"all {number_word(n)} significant differences remain"
+        if k == n
+        else f"{number_word(k)} of the {number_word(n)} significant differences remain"
+    )
+    return Finding(
+        f"After adjusting for the {n_tests:,} tests across every model and variable "
+        f"({METHODS.get(method, method)}, controlling the {what}), {survive} significant at the "
+        f"{ALPHA:.0%} level.",
+        C.DIFFERENCES_ID,
+        tuple(C.difference_key(r) for r in kept),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -584,10 +596,12 @@ def key_findings(
     *,
     profile: pl.DataFrame | None = None,
     min_n: int = R.DEFAULT_MIN_N,
+    adjust: tuple[str, int] = ("none", 0),
 ) -> list[Finding]:
     """The report's key findings, in the bulletin's order: the sample (if `profile` is given),
     priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences from the
-    stepwise `findings` (the frame `stepwise.sweep()` returns)."""
+    stepwise `findings` (the frame `stepwise.sweep()` returns). `adjust`: (method, number
+    of tests in the family) when `findings` has `p_adjusted`."""
     out: list[Finding | None] = []
     figs = {m.figure: C.figure_data(results.rates, m.figure) for m in schema.MEASURES}
     n_cases = None
@@ -610,5 +624,5 @@ def key_findings(
             out.append(_range_finding(m.figure, data, min_n))
     out.append(_compare_contributions(figs))
     out.extend(_protection_findings(results.protection))
-    out.extend(_difference_findings(findings, min_n))
+    out.extend(_difference_findings(findings, min_n, adjust))
     return [f for f in out if f is not None]

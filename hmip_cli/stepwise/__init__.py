@@ -23,6 +23,13 @@ __all__ = [
     "stepwise",
 ]
 
-from hmip_cli.stepwise.sweeps import Target, benjamini_hochberg, sweep, targets
+from hmip_cli.stepwise.sweeps import (
+    SweepResult,
+    Target,
+    benjamini_hochberg,
+    run_sweep,
+    sweep,
+    targets,
+)
 
-__all__ += ["Target", "benjamini_hochberg", "sweep", "targets"]
+__all__ += ["SweepResult", "Target", "benjamini_hochberg", "run_sweep", "sweep", "targets"]

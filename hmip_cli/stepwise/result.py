@@ -83,6 +83,7 @@ class HosmerLemeshow:
         dict, ...
     ]  # group, n, observed_events, expected_events, observed_nonevents, expected_nonevents
     log_p: float | None = None
+    note: str | None = None  # why the statistic is missing (df 0), in words
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,7 @@ class _Engine:
             scores, u, info = self.scores(current)
         not_in, residual = self.not_in(current, f, scores, u, info)
         if_removed = self.if_removed(current)
-        hl = hosmer_lemeshow(d.w, d.y, f.prob) if current else None
+        hl = hosmer_lemeshow(d.w, d.y, f.prob, patterns=d.X[:, f.cols]) if current else None
         cls = classification(d.w, d.y, f.prob, self.cut)
         return Step(
             number,

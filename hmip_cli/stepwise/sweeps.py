@@ -4,13 +4,22 @@ four case-level questions, one findings table (the report engineer calls `sweep`
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from hmip_cli import schema
 from hmip_cli.errors import BadRequest, HmipError, ModelFailure
+from hmip_cli.stepwise.adjust import (
+    ALPHA,
+    FAMILY_SCHEMA,
+    METHODS,
+    adjust_family,
+    check_method,
+    family_rows,
+)
+from hmip_cli.stepwise.adjust import adjust as adjust_p
 from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.select import stepwise
 
@@ -182,52 +191,65 @@ def findings(target: Target, result: StepwiseResult) -> list[dict]:
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """BH adjusted p-values (step-up, monotone, capped at 1)."""
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
+    """BH adjusted p-values (step-up, monotone, capped at 1); kept for callers of the old name."""
+    return adjust_p(np.asarray(p, dtype=float), "bh")
 
 
-def sweep(
+@dataclass
+class SweepResult:
+    """Everything a sweep computed: the findings frame (one row per parameter of each final
+    model), the family of tests (one row per model x candidate, with `p_adjusted` when
+    adjusting) and each model's result with the applicable cases it was fitted to."""
+
+    findings: pl.DataFrame
+    family: pl.DataFrame
+    adjust: str
+    results: list[tuple[Target, pl.DataFrame, StepwiseResult]] = field(default_factory=list)
+
+    @property
+    def n_tests(self) -> int:
+        return int(self.family.get_column("p").is_not_null().sum())
+
+    def significant_terms(self, adjusted: bool = False) -> set[tuple[str, str]]:
+        """(model, term) of final-model terms with p (or adjusted p) < ALPHA."""
+        col = "p_adjusted" if adjusted else "p"
+        part = self.family.filter(pl.col("in_model") & (pl.col(col) < ALPHA))
+        return set(zip(part.get_column("model").to_list(), part.get_column("term").to_list()))
+
+    def adjust_note(self) -> str | None:
+        """What the adjustment did, in words (None without one)."""
+        if self.adjust == "none":
+            return None
+        raw = self.significant_terms()
+        kept = self.significant_terms(adjusted=True)
+        return (
+            f"p_adjusted: {METHODS[self.adjust]} over the family of {self.n_tests} tests (every model x "
+            "every candidate: the LR removal test in the final model for a term in it, the score test "
+            "in the final step for one not in it). "
+            f"{len(kept)} of the {len(raw)} terms with p < {ALPHA:g} have adjusted p < {ALPHA:g}."
+        )
+
+
+def run_sweep(
     cases: pl.DataFrame,
     candidates: list[str] | None = None,
-    fdr: bool = False,
+    adjust: str = "none",
     targets_: list[Target] | None = None,
     progress: Callable[[str], None] | None = None,
     **options,
-) -> pl.DataFrame:
-    """Run the stepwise model for every target (default: every factor x measure and the four
-    case-level questions) and return one findings frame.
-
-    `candidates` are breakdown keys (default schema.DEFAULT_BREAKDOWNS); `options` go to
-    `stepwise` (pin, pout, removal, reference). Columns:
-      model, label               the outcome ("accommodation/delivery", "partner-info-review")
-      n, n_dropped               complete applicable cases used / dropped for missing values
-      entered                    terms in the final model, in order of entry
-      term, parameter, level, reference
-      direction                  e.g. "NPS more likely than CRC"
-      odds_ratio, ci_low, ci_high  Exp(B) and its 95% CI (empty when unreliable)
-      p                          LR test of the term in the final model (change in -2LL)
-      p_wald                     Wald test of the parameter
-      percent_level, n_level, percent_reference, n_reference, groups
-                                 raw % yes in the two groups ("NPS 74% vs CRC 54%")
-      reliable, note             problems (separation, small cells) in words
-      p_fdr                      (with fdr=True) Benjamini-Hochberg adjusted p across the
-                                 sweep, one p per model x term
-    """
+) -> SweepResult:
+    """`sweep`, returning the findings with the family of tests and the fitted models."""
+    check_method(adjust)
     cols = candidate_columns(candidates)
     rows: list[dict] = []
+    family: list[dict] = []
+    fitted: list[tuple[Target, pl.DataFrame, StepwiseResult]] = []
     for t in targets_ if targets_ is not None else targets(everything=True):
         if progress:
             progress(t.model)
+        applicable = cases.filter(pl.col(t.column).is_not_null())
         try:
-            res = run_target(cases, t, cols, **options)
+            res = stepwise(applicable, t.column, cols, categorical=cols, **options)
         except ModelFailure as exc:
             rows.append(
                 {
@@ -243,14 +265,61 @@ def sweep(
         except HmipError:
             raise
         rows.extend(findings(t, res))
+        family.extend(family_rows(t.model, res))
+        fitted.append((t, applicable, res))
     frame = pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
-    if fdr:
-        key = (
-            frame.select("model", "term", "p")
-            .filter(pl.col("p").is_not_null())
-            .unique(["model", "term"])
-        )
-        adj = benjamini_hochberg(key.get_column("p").to_numpy())
-        key = key.with_columns(p_fdr=pl.Series(adj)).drop("p")
+    fam = pl.DataFrame(family, schema=FAMILY_SCHEMA)
+    if adjust != "none":
+        fam = adjust_family(fam, adjust)
+        key = fam.filter(pl.col("in_model")).select("model", "term", "p_adjusted")
         frame = frame.join(key, on=["model", "term"], how="left", maintain_order="left")
-    return frame
+    return SweepResult(frame, fam, adjust, fitted)
+
+
+def sweep(
+    cases: pl.DataFrame,
+    candidates: list[str] | None = None,
+    fdr: bool = False,
+    targets_: list[Target] | None = None,
+    progress: Callable[[str], None] | None = None,
+    adjust: str | None = None,
+    **options,
+) -> pl.DataFrame:
+    """Run the stepwise model for every target (default: every factor x measure and the four
+    case-level questions) and return one findings frame.
+
+    `candidates` are breakdown keys (default schema.DEFAULT_BREAKDOWNS); `options` go to
+    `stepwise` (pin, pout, removal, reference). `adjust` ("bh", "holm" or "none") adjusts
+    p over the whole family of tests (every model x every candidate, see
+    hmip_cli.stepwise.adjust); `fdr=True` is the old spelling of adjust="bh". Columns:
+      model, label               the outcome ("accommodation/delivery", "partner-info-review")
+      n, n_dropped               complete applicable cases used / dropped for missing values
+      entered                    terms in the final model, in order of entry
+      term, parameter, level, reference
+      direction                  e.g. "NPS more likely than CRC"
+      odds_ratio, ci_low, ci_high  Exp(B) and its 95% CI (empty when unreliable)
+      p                          LR test of the term in the final model (change in -2LL)
+      p_wald                     Wald test of the parameter
+      percent_level, n_level, percent_reference, n_reference, groups
+                                 raw % yes in the two groups ("NPS 74% vs CRC 54%")
+      reliable, note             problems (separation, small cells) in words
+      p_adjusted                 (when adjusting) p adjusted over the family
+    """
+    return run_sweep(
+        cases,
+        candidates,
+        adjust=resolve_adjust(adjust, fdr),
+        targets_=targets_,
+        progress=progress,
+        **options,
+    ).findings
+
+
+def resolve_adjust(adjust: str | None, fdr: bool) -> str:
+    """`fdr=True` (CLI --fdr) is an alias of adjust="bh"; both given must agree."""
+    if adjust is None:
+        return "bh" if fdr else "none"
+    check_method(adjust)
+    if fdr and adjust != "bh":
+        raise BadRequest(f"--fdr means --adjust bh; it cannot be combined with --adjust {adjust}")
+    return adjust

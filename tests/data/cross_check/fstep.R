@@ -146,11 +146,12 @@ fstep_kv <- function(d, y, cands, pin = 0.05, pout = 0.10, removal = "lr", cut =
         put(paste0(q, "df"), dr[t, "Df"]); put(paste0(q, "p"), dr[t, "Pr(>Chi)"])
       }
     }
-    # Classification table, predicted event when p-hat > cut. A pattern with exactly half
-    # events has p-hat = .5 exactly; glm's fitted value lands an ulp or more either side,
-    # so p-hat within 1e-10 of the cut counts as on it (as hmip; R alone would say "event"
-    # for accommodation/contracted's 10 of 20 community cases).
-    pr <- fitted(fit) > cut + 1e-10; yy <- fit$y == 1
+    # Classification table, predicted event when p-hat >= cut (IBM, LOGISTIC REGRESSION
+    # CRITERIA subcommand: "A case is assigned to a group when the predicted event
+    # probability is greater than or equal to the cutoff value"). A pattern with exactly
+    # half events has p-hat = .5 exactly; glm's fitted value lands an ulp or more either
+    # side, so p-hat within 1e-10 of the cut counts as on it (an event, as hmip).
+    pr <- fitted(fit) >= cut - 1e-10; yy <- fit$y == 1
     put(paste0(s, "class.nn"), sum(!yy & !pr)); put(paste0(s, "class.ne"), sum(!yy & pr))
     put(paste0(s, "class.en"), sum(yy & !pr)); put(paste0(s, "class.ee"), sum(yy & pr))
     put(paste0(s, "class.pct"), 100 * mean(yy == pr))
