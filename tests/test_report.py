@@ -84,7 +84,7 @@ def test_analyses_run_once_for_three_formats(monkeypatch, tmp_path):
     from hmip_cli.stepwise import sweeps
 
     calls = {"bulletin": 0, "sweep": 0}
-    real_bulletin, real_sweep = R.bulletin, sweeps.sweep
+    real_bulletin, real_sweep = R.bulletin, sweeps.run_sweep
 
     def bulletin(*a, **k):
         calls["bulletin"] += 1
@@ -95,7 +95,7 @@ def test_analyses_run_once_for_three_formats(monkeypatch, tmp_path):
         return real_sweep(*a, **k)
 
     monkeypatch.setattr(R, "bulletin", bulletin)
-    monkeypatch.setattr("hmip_cli.stepwise.sweep", sweep)
+    monkeypatch.setattr("hmip_cli.stepwise.run_sweep", sweep)
     rep = report_for()
     for name in ("r.html", "r.md", "r.xlsx"):
         write_report(rep, tmp_path / name)

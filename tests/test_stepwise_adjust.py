@@ -16,9 +16,9 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
-from hmip_cli import schema, synth
-from hmip_cli.cli import regress_cmd
+from hmip_cli import store
 from hmip_cli.cli.app import app
+from hmip_cli.report.findings import number_word
 from hmip_cli.stepwise import run_sweep, sweep
 from hmip_cli.stepwise.adjust import adjust, adjust_family
 
@@ -26,14 +26,14 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def example_cases():
-    # examples/cases.csv is synth.generate(1066, 1) (tests/test_synth.py checks the bytes)
-    return schema.with_derived(synth.generate(1066, 1))
+def cases(_example_store_dir):
+    """examples/cases.csv as ingested (conftest), with the derived columns."""
+    return store.load_cases(_example_store_dir)
 
 
 @pytest.fixture(scope="module")
-def example_sweep(example_cases):
-    return run_sweep(example_cases)
+def example_sweep(cases):
+    return run_sweep(cases)
 
 
 def test_adjust_matches_statsmodels_on_random_p():
@@ -59,7 +59,7 @@ def test_adjust_by_hand_and_r():
     np.testing.assert_allclose(q[[0, 2, 3, 4]], [0.04, 0.09, 0.09, 0.5], rtol=1e-14)
 
 
-def test_family_is_every_model_times_every_candidate(example_cases, example_sweep):
+def test_family_is_every_model_times_every_candidate(example_sweep):
     fam = example_sweep.family
     models = {r[0].model for r in example_sweep.results}
     cands = example_sweep.results[0][2].candidates
@@ -94,9 +94,9 @@ def test_example_family_against_statsmodels_and_strictly_fewer(example_sweep, me
     assert 0 < kept.height < sig.height
 
 
-def test_sweep_p_adjusted_beside_p_and_fdr_alias(example_cases, example_sweep):
-    bh = sweep(example_cases, adjust="bh")
-    assert bh.equals(sweep(example_cases, fdr=True))
+def test_sweep_p_adjusted_beside_p_and_fdr_alias(cases, example_sweep):
+    bh = sweep(cases, adjust="bh")
+    assert bh.equals(sweep(cases, fdr=True))
     assert bh.columns.index("p_adjusted") > bh.columns.index("p")
     fam = adjust_family(example_sweep.family, "bh").filter(pl.col("in_model"))
     want = {(r["model"], r["term"]): r["p_adjusted"] for r in fam.iter_rows(named=True)}
@@ -108,11 +108,10 @@ def test_sweep_p_adjusted_beside_p_and_fdr_alias(example_cases, example_sweep):
     # .05. Over the family some do not survive.
     assert rows.filter((pl.col("p") < 0.05) & (pl.col("p_adjusted") >= 0.05)).height > 0
     with pytest.raises(Exception, match="--fdr means --adjust bh"):
-        sweep(example_cases, fdr=True, adjust="holm")
+        sweep(cases, fdr=True, adjust="holm")
 
 
-def test_cli_adjust_reports_fewer_and_says_how_many(monkeypatch, example_cases):
-    monkeypatch.setattr(regress_cmd, "load_cases", lambda data: example_cases)
+def test_cli_adjust_reports_fewer_and_says_how_many(example_store):
     plain = runner.invoke(app, ["regress", "--all", "--format", "csv"])
     holm = runner.invoke(app, ["regress", "--all", "--adjust", "holm", "--format", "csv"])
     assert plain.exit_code == 0 and holm.exit_code == 0, holm.stderr
@@ -130,3 +129,31 @@ def test_cli_adjust_reports_fewer_and_says_how_many(monkeypatch, example_cases):
     assert bad.exit_code == 2 and "--fdr means --adjust bh" in bad.stderr
     bad = runner.invoke(app, ["regress", "--factor", "ete", "--adjust", "bh"])
     assert bad.exit_code == 2 and "--adjust goes with --all" in bad.stderr
+
+
+def test_report_says_how_many_survive(cases, example_sweep):
+    from hmip_cli.report import ReportParams, build_report
+
+    rep = build_report(cases, params=ReportParams(adjust="holm", date="2019-01-31"))
+    diffs = rep.table("differences")
+    assert [c.header for c in diffs.columns if c.key == "p_adjusted"] == ["p (Holm)"]
+    assert any("family-wise error rate" in n for n in diffs.notes)
+    fam = adjust_family(example_sweep.family, "holm")
+    shown = {k.rsplit("|", 1)[0] for k in diffs.keys}
+    sig = fam.filter(pl.col("in_model") & (pl.col("p") < 0.05))
+    sig = sig.filter(
+        pl.struct("model", "term").map_elements(
+            lambda r: f"{r['model']}|{r['term']}" in shown, return_dtype=pl.Boolean
+        )
+    )
+    kept = sig.filter(pl.col("p_adjusted") < 0.05).height
+    text = [f.text for f in rep.key_findings if f.text.startswith("After adjusting")]
+    assert text == [
+        f"After adjusting for the {example_sweep.n_tests:,} tests across every model and variable "
+        f"(Holm, controlling the family-wise error rate), {kept} of the {sig.height} significant "
+        "differences remain significant at the 5% level.".replace(
+            f"{kept} of", f"{number_word(kept)} of"
+        ).replace(f"of the {sig.height}", f"of the {number_word(sig.height)}")
+    ]
+    assert kept < sig.height
+    assert rep.provenance.parameters["adjust"] == "holm"
