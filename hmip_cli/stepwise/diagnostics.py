@@ -86,7 +86,7 @@ def hosmer_lemeshow(
             max(df, 0),
             None,
             rows,
-            f"not computed: the cases form only {n_groups} group{'s' if n_groups != 1 else ''} "
+            note=f"not computed: the cases form only {n_groups} group{'s' if n_groups != 1 else ''} "
             f"({len(uniq)} covariate pattern{'s' if len(uniq) != 1 else ''} in the model), and "
             "the test needs at least 3 (df = groups - 2)",
         )
