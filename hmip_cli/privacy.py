@@ -9,6 +9,10 @@ its length instead. Both ingest and `regress --input` use this one rule.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_QUOTED = 30  # longer values are never quoted: codes are short, free text is not
 
@@ -62,3 +66,51 @@ def clip_name(name: object, limit: int = MAX_NAME) -> str:
 def quote_name(name: object, limit: int = MAX_NAME) -> str:
     """`'case_id'`: a header (a closed vocabulary, so quotable) clipped as `clip_name` does."""
     return f"'{clip_name(name, limit)}'"
+
+
+# ---- whole columns: which ones hold identifiers or free text ---------------------------
+# A case file handed to `regress --input` is arbitrary: its id and notes columns may have
+# any names. A text column is treated as sensitive when the schema says so (case_id, notes),
+# when it has one distinct value per row (an identifier), when it has more distinct values
+# than a coded answer could (`max_levels`), or when any value is too long to be a code.
+
+
+def identifying_columns() -> tuple[str, ...]:
+    """The stored columns the schema marks as identifying (case_id, notes)."""
+    from hmip_cli import schema
+
+    return tuple(c.name for c in schema.ATTRIBUTES if c.identifying)
+
+
+def is_identifier(series: pl.Series) -> bool:
+    """True when every non-missing value differs from every other one, among at least 3:
+    a column that picks out single cases rather than groups of them."""
+    present = series.drop_nulls()
+    return present.len() >= 3 and present.n_unique() == present.len()
+
+
+def sensitive_columns(frame: pl.DataFrame, max_levels: int = 50) -> list[str]:
+    """Text columns of `frame` whose values must never be quoted (see the comment above)."""
+    import polars as pl
+
+    named = set(identifying_columns())
+    out = []
+    for name, dtype in frame.schema.items():
+        if not (dtype == pl.String or isinstance(dtype, pl.Categorical)):
+            continue  # numbers, Booleans, dates and Enums (a declared vocabulary) are not text
+        s = frame.get_column(name).cast(pl.String)
+        if (
+            name in named
+            or is_identifier(s)
+            or s.n_unique() > max_levels + 1  # + 1: null counts as a unique value
+            or bool((s.str.len_chars() > MAX_QUOTED).any())
+        ):
+            out.append(name)
+    return out
+
+
+def frame_secrets(frame: pl.DataFrame, max_levels: int = 50) -> frozenset[str]:
+    """`secret_set` of every value in the sensitive columns of `frame`."""
+    return secret_set(
+        v for c in sensitive_columns(frame, max_levels) for v in frame.get_column(c).to_list()
+    )

@@ -577,6 +577,17 @@ def register(app: typer.Typer) -> None:
                 "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).",
             ),
         ] = None,
+        max_levels: Annotated[
+            int,
+            typer.Option(
+                "--max-levels",
+                metavar="N",
+                min=2,
+                show_default=True,
+                help="With --input: refuse a categorical candidate with more levels than this "
+                "before fitting (each level is a parameter; hundreds take minutes).",
+            ),
+        ] = 50,
         where: Annotated[
             list[str] | None,
             typer.Option(
@@ -660,6 +671,7 @@ def register(app: typer.Typer) -> None:
                 categorical=_split(categorical),
                 reference=ref,
                 event=event,
+                max_levels=max_levels,
                 **options,
                 **blocking,
             )

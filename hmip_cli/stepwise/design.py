@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from hmip_cli import privacy
 from hmip_cli.errors import BadInput, BadRequest, ModelFailure
+
+# A categorical candidate with more levels than this is refused before any fit: its k-1
+# indicator columns make every score test and refit slow (400 levels took 46 s, 3,000 more
+# than 10 minutes) and a model with hundreds of sparse levels is not interpretable anyway.
+# `hmip regress --max-levels` raises it (docs/stepwise.md).
+MAX_LEVELS = 50
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,31 @@ class Design:
     excluded: list[str]
 
 
+class _Secrets:
+    """The identifiers and notes of a frame (`privacy.frame_secrets`), computed once and only
+    when a message is about to quote a data value."""
+
+    def __init__(self, frame: pl.DataFrame, max_levels: int | None) -> None:
+        self._frame = frame
+        self._max_levels = max_levels or MAX_LEVELS
+        self._value: frozenset[str] | None = None
+
+    def get(self) -> frozenset[str]:
+        if self._value is None:
+            self._value = privacy.frame_secrets(self._frame, self._max_levels)
+        return self._value
+
+    def quote(self, value: object, bare: bool = False) -> str:
+        """'x' (x when `bare`) for a short coded value, else "a value of N characters"."""
+        if bare and privacy.is_quotable(value, self.get()):
+            return str(value)
+        return privacy.describe_value(value, self.get())
+
+    def quote_list(self, values: list, limit: int = 10) -> str:
+        shown = ", ".join(self.quote(_label(v), bare=True) for v in values[:limit])
+        return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
 def _is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
@@ -92,25 +124,32 @@ def _label(v) -> str:
     return str(v)
 
 
-def outcome_coding(frame: pl.DataFrame, outcome: str, event: str | None) -> tuple[object, object]:
+def outcome_coding(
+    frame: pl.DataFrame, outcome: str, event: str | None, secrets: _Secrets | None = None
+) -> tuple[object, object]:
     """(event value, non-event value) of a binary outcome. Boolean: True is the event; 0/1:
     1 is the event; otherwise the outcome must have exactly two values and the event is the
     later one in coding order (as SPSS: the higher value is coded 1), unless `event` names it."""
+    secrets = secrets or _Secrets(frame, None)
     col = frame.get_column(outcome)
+    if privacy.is_identifier(col) and col.drop_nulls().len() > 2:
+        raise BadInput(
+            f"outcome '{outcome}' has a different value in every row: it identifies cases "
+            "(an identifier), it is not a binary outcome; give a column with exactly two values"
+        )
     values = col.drop_nulls().unique().to_list()
     levels = _ordered_levels(values, col.dtype)
     if len(levels) > 2:
-        shown = ", ".join(_label(v) for v in levels[:5])
         raise BadInput(
-            f"outcome '{outcome}' is not binary: it has {len(levels)} distinct values ({shown}"
-            f"{', ...' if len(levels) > 5 else ''}); give a column with exactly two values"
+            f"outcome '{outcome}' is not binary: it has {len(levels)} distinct values "
+            f"({secrets.quote_list(levels, 5)}); give a column with exactly two values"
         )
     if col.dtype == pl.Boolean:
         levels = [False, True]
     elif _is_numeric(col.dtype) and set(levels) <= {0, 1}:
         levels = [0, 1]
     if len(levels) < 2:
-        only = _label(levels[0]) if levels else "nothing (all missing)"
+        only = secrets.quote(_label(levels[0]), bare=True) if levels else "nothing (all missing)"
         raise ModelFailure(
             f"outcome '{outcome}' has only one value ({only}); there is nothing to model"
         )
@@ -119,7 +158,8 @@ def outcome_coding(frame: pl.DataFrame, outcome: str, event: str | None) -> tupl
         i = _match_level(event, levels, labels)
         if i is None:
             raise BadRequest(
-                f"event {event!r} is not a value of '{outcome}' (values: {', '.join(labels)})"
+                f"event {secrets.quote(event)} is not a value of '{outcome}' "
+                f"(values: {secrets.quote_list(labels)})"
             )
         return levels[i], levels[1 - i]
     return levels[1], levels[0]
@@ -154,7 +194,7 @@ def _reference_for(name: str, reference: dict[str, str] | str) -> str:
     return reference
 
 
-def _pick_reference(name: str, levels: list, spec: str) -> int:
+def _pick_reference(name: str, levels: list, spec: str, secrets: _Secrets) -> int:
     labels = [_label(v) for v in levels]
     if spec == "last":
         return len(levels) - 1
@@ -163,7 +203,10 @@ def _pick_reference(name: str, levels: list, spec: str) -> int:
     i = _match_level(spec, levels, labels)
     if i is not None:
         return i
-    raise BadRequest(f"reference {spec!r} is not a level of '{name}' (levels: {', '.join(labels)})")
+    raise BadRequest(
+        f"reference {secrets.quote(spec)} is not a level of '{name}' "
+        f"(levels: {secrets.quote_list(labels)})"
+    )
 
 
 def build_design(
@@ -174,8 +217,14 @@ def build_design(
     reference: dict[str, str] | str = "last",
     event: str | None = None,
     collapse: bool | None = None,
+    max_levels: int | None = MAX_LEVELS,
 ) -> Design:
-    """Validate columns, drop incomplete cases once, code the outcome and the candidates."""
+    """Validate columns, drop incomplete cases once, code the outcome and the candidates.
+
+    Refused before any fit (BadRequest): an identifier (one distinct value per row, or a
+    column the schema marks identifying: case_id, notes) as a categorical candidate, and a
+    categorical candidate with more than `max_levels` levels (None: no limit)."""
+    secrets = _Secrets(frame, max_levels)
     if not candidates:
         raise BadRequest("no candidate variables given")
     if len(set(candidates)) != len(candidates):
@@ -189,10 +238,13 @@ def build_design(
             near = difflib.get_close_matches(c, frame.columns, n=1) or [
                 x for x in frame.columns if x.casefold() == c.casefold()
             ]
+            # A mistyped name is echoed only if it is not a value from the data (an id typed
+            # where a column name belongs must not be printed back).
+            name = secrets.quote(c)
             if near:
-                hints.append(f"'{c}' (did you mean '{near[0]}'?)")
+                hints.append(f"{name} (did you mean '{near[0]}'?)")
             else:
-                hints.append(f"'{c}'")
+                hints.append(name)
         cols = frame.columns
         shown = ", ".join(cols[:30]) + (f", ... ({len(cols)} columns)" if len(cols) > 30 else "")
         raise BadRequest(f"column(s) not found: {', '.join(hints)}; available: {shown}")
@@ -201,7 +253,10 @@ def build_design(
     categorical = list(categorical or [])
     unknown = [c for c in categorical if c not in candidates]
     if unknown:
-        raise BadRequest(f"categorical variable(s) not among the candidates: {', '.join(unknown)}")
+        raise BadRequest(
+            "categorical variable(s) not among the candidates: "
+            + ", ".join(secrets.quote(u) for u in unknown)
+        )
     schema = frame.schema
     kinds: dict[str, str] = {}
     for c in candidates:
@@ -211,12 +266,31 @@ def build_design(
             kinds[c] = "categorical"
         else:
             kinds[c] = "numeric"
+    named = set(privacy.identifying_columns())
+    for c in candidates:
+        if kinds[c] != "categorical":
+            continue
+        if c in named or privacy.is_identifier(frame.get_column(c)):
+            raise BadRequest(
+                f"candidate '{c}' "
+                + (
+                    "holds case identifiers or free text"
+                    if c in named
+                    else "has a different value in every row: it identifies cases (an "
+                    "identifier) rather than grouping them"
+                )
+                + "; it cannot be a candidate"
+            )
     if isinstance(reference, dict):
         bad = [k for k in reference if k not in candidates and k != "*"]
         if bad:
-            raise BadRequest(f"reference given for non-candidate(s): {', '.join(bad)}")
+            raise BadRequest(
+                f"reference given for non-candidate(s): {', '.join(secrets.quote(b) for b in bad)}"
+            )
 
-    ev_value, nonev_value = outcome_coding(frame, outcome, event)
+    if outcome in named:
+        raise BadRequest(f"outcome '{outcome}' holds case identifiers or free text")
+    ev_value, nonev_value = outcome_coding(frame, outcome, event, secrets)
     if schema[outcome] == pl.Boolean:
         # event=False must model False (this used to model True whatever `event` said).
         is_event = pl.col(outcome) if ev_value else ~pl.col(outcome)
@@ -251,7 +325,7 @@ def build_design(
         raise ModelFailure(_no_cases_message(frame, [outcome, *candidates]))
     events = float(y.sum())
     if events == 0 or events == n_used:
-        only = _label(nonev_value if events == 0 else ev_value)
+        only = secrets.quote(_label(nonev_value if events == 0 else ev_value), bare=True)
         raise ModelFailure(
             f"outcome '{outcome}' is {only} for every one of the {n_used} complete cases; "
             "there is nothing to model"
@@ -285,18 +359,24 @@ def build_design(
         values = s.unique().to_list()
         levels = _ordered_levels(values, s.dtype)
         labels = [_label(v) for v in levels]
+        if max_levels is not None and len(levels) > max_levels:
+            raise BadRequest(
+                f"candidate '{c}' has {len(levels):,} levels among the cases used, more than the "
+                f"limit of {max_levels} for a categorical candidate (each level is a parameter); "
+                "group its levels into fewer categories, or raise the limit with --max-levels"
+            )
         if len(levels) < 2:
             excluded.append(c)
             problems.append(
                 Problem(
                     "constant",
                     c,
-                    f"'{c}' has only one level ({labels[0]}) among the cases "
+                    f"'{c}' has only one level ({secrets.quote(labels[0], bare=True)}) among the cases "
                     "used; it was excluded before step 0",
                 )
             )
             continue
-        ref = _pick_reference(c, levels, _reference_for(c, reference))
+        ref = _pick_reference(c, levels, _reference_for(c, reference), secrets)
         codes = _codes(s, levels)
         level_n = np.bincount(codes, weights=w, minlength=len(levels))
         level_ev = np.bincount(codes, weights=y, minlength=len(levels))
@@ -325,8 +405,8 @@ def build_design(
                     Problem(
                         "no_events_level",
                         c,
-                        f"level '{lab}' of '{c}' has no events "
-                        f"(0 of {int(n_l)} cases are '{_label(ev_value)}'): its odds ratio "
+                        f"level {secrets.quote(lab)} of '{c}' has no events "
+                        f"(0 of {int(n_l)} cases are {secrets.quote(_label(ev_value))}): its odds ratio "
                         "cannot be estimated (quasi-complete separation if the term enters)",
                     )
                 )
@@ -335,8 +415,8 @@ def build_design(
                     Problem(
                         "all_events_level",
                         c,
-                        f"level '{lab}' of '{c}' has only events "
-                        f"({int(n_l)} of {int(n_l)} cases are '{_label(ev_value)}'): its odds "
+                        f"level {secrets.quote(lab)} of '{c}' has only events "
+                        f"({int(n_l)} of {int(n_l)} cases are {secrets.quote(_label(ev_value))}): its odds "
                         "ratio cannot be estimated (quasi-complete separation if the term enters)",
                     )
                 )

@@ -25,7 +25,7 @@ from scipy import stats
 
 from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise import fit as F
-from hmip_cli.stepwise.design import Design, Problem, build_design
+from hmip_cli.stepwise.design import MAX_LEVELS, Design, Problem, build_design
 from hmip_cli.stepwise.diagnostics import classification, hosmer_lemeshow
 from hmip_cli.stepwise.pvalues import chi2_logp, chi2_p
 from hmip_cli.stepwise.result import (
@@ -709,6 +709,7 @@ def stepwise(
     method: str = "fstep",
     enter: Sequence[str] | None = None,
     blocks: Sequence[Block | tuple[str, Sequence[str]]] | None = None,
+    max_levels: int | None = MAX_LEVELS,
 ) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
@@ -726,6 +727,8 @@ def stepwise(
     stepwise block; SAS INCLUDE=); they are never removed.
     blocks: several /METHOD blocks in order instead, e.g. [("enter", ["a"]), ("fstep", ["b",
     "c"])]; each starts from the previous block's model and only its own terms enter or leave.
+    max_levels: a categorical candidate with more levels is refused before fitting (None:
+    no limit); identifiers (one value per row, case_id, notes) are refused as candidates.
 
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
@@ -734,7 +737,9 @@ def stepwise(
     if not 0 < cut < 1:
         raise BadRequest("the classification cut must be between 0 and 1")
     plan = make_blocks(list(candidates), method, enter, blocks)
-    d = build_design(frame, outcome, list(candidates), categorical, reference, event, collapse)
+    d = build_design(
+        frame, outcome, list(candidates), categorical, reference, event, collapse, max_levels
+    )
     kept = {t.name for t in d.terms}  # constant candidates were excluded before step 0
     plan = [Block(b.method, tuple(t for t in b.terms if t in kept)) for b in plan]
     eng = _Engine(d, removal, pin, pout, cut, progress)
