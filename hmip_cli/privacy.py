@@ -79,7 +79,7 @@ def identifying_columns() -> tuple[str, ...]:
     """The stored columns the schema marks as identifying (case_id, notes)."""
     from hmip_cli import schema
 
-    return tuple(c.name for c in schema.ATTRIBUTES if c.identifying)
+    return schema.IDENTIFYING_COLUMNS
 
 
 def is_identifier(series: pl.Series) -> bool:

@@ -193,13 +193,32 @@ def _markdown(t: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def terminal_width() -> int:
-    width = int(os.environ.get("COLUMNS", "0") or 0) or None
-    if width is None:
-        import shutil
+DEFAULT_WIDTH = 120  # tables written to a file or a pipe, with no COLUMNS to go by
+MIN_WIDTH = 20  # narrower than this, even one record per line cannot be read
 
-        width = max(shutil.get_terminal_size((120, 24)).columns, 80)
-    return width
+
+def columns_env() -> int | None:
+    """$COLUMNS when it is a usable width (a whole number from 1 to 10,000), else None:
+    `COLUMNS=abc`, `1e3`, `-5` or `0` are ignored rather than crashing a command."""
+    text = os.environ.get("COLUMNS", "").strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= 10_000 else None
+
+
+def terminal_width() -> int:
+    """Width for human tables: $COLUMNS if usable; else the real width of the terminal
+    stdout is on (shells do not export COLUMNS, so this is the usual case, however narrow
+    or wide the terminal is); else DEFAULT_WIDTH for a file or pipe."""
+    width = columns_env()
+    if width is None:
+        try:
+            if sys.stdout.isatty():
+                width = os.get_terminal_size(sys.stdout.fileno()).columns or None
+        except (OSError, ValueError, AttributeError):  # no descriptor, or not a terminal
+            width = None
+    return max(width or DEFAULT_WIDTH, MIN_WIDTH)
 
 
 def _cells(t: Table, cols: list[str]) -> list[list[str]]:
