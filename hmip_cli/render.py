@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -147,7 +148,7 @@ def to_text(tables: list[Table], fmt: Format) -> str:
         else:
             frame = frames[0]
         buf = io.BytesIO()
-        frame.write_csv(buf, separator=sep)
+        csv_safe(frame).write_csv(buf, separator=sep)
         return buf.getvalue().decode("utf-8")
     if fmt is Format.markdown:
         return "\n".join(_markdown(t) for t in tables)
@@ -155,7 +156,7 @@ def to_text(tables: list[Table], fmt: Format) -> str:
 
 
 def _header(t: Table, col: str) -> str:
-    return t.display.get(col, col)
+    return strip_controls(t.display.get(col, col), keep_newlines=False)
 
 
 def _visible(t: Table) -> list[str]:
@@ -163,14 +164,19 @@ def _visible(t: Table) -> list[str]:
 
 
 def markdown_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text for a Markdown table cell, title or note: data cannot add HTML, links, rows
+    or cells. HTML special characters become entities, line breaks spaces, and the
+    characters that would end a cell or start a link are backslash-escaped."""
+    text = strip_controls(text, keep_newlines=False)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("](", "]\\(")
 
 
 def _markdown(t: Table) -> str:
     cols = _visible(t)
     lines = []
     if t.title:
-        lines += [f"### {t.title}", ""]
+        lines += [f"### {markdown_escape(t.title)}", ""]
     lines.append("| " + " | ".join(markdown_escape(_header(t, c)) for c in cols) + " |")
     lines.append(
         "|"
@@ -224,7 +230,10 @@ def terminal_width() -> int:
 def _cells(t: Table, cols: list[str]) -> list[list[str]]:
     return [
         [
-            _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3))
+            strip_controls(
+                _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3)),
+                keep_newlines=False,
+            )
             for v, c in zip(row, cols)
         ]
         for row in t.frame.select(cols).iter_rows()
@@ -261,7 +270,7 @@ def _rich_text(tables: list[Table]) -> str:
     shown: set[str] = set()
     for t in tables:
         if t.title:
-            console.print(Text(t.title))
+            console.print(Text(strip_controls(t.title)))
         cols = _visible(t)
         cells = _cells(t, cols)
         rt = None if t.vertical else _grid(t, cols, cells, width)
@@ -271,7 +280,7 @@ def _rich_text(tables: list[Table]) -> str:
         for note in t.notes:
             if note not in shown:
                 shown.add(note)
-                console.print(Text(note), style="dim")
+                console.print(Text(strip_controls(note)), style="dim")
         console.print()
     # Rich pads cells and titles with spaces; trailing spaces only get in the way of copying.
     return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
@@ -375,6 +384,65 @@ def _records(t: Table, cols: list[str], cells: list[list[str]]):
                 Text(label), Text(value), end_section=(j == len(shown) - 1 and r < len(cells) - 1)
             )
     return rt
+
+
+# --------------------------------------------------------------------------------------
+# Data cannot take over a spreadsheet or a terminal
+# --------------------------------------------------------------------------------------
+# Inspection names, source file names and any other text from the data go into outputs.
+# A CSV cell starting with = + - @ (or tab/CR) is a formula to Excel and LibreOffice
+# (OWASP "CSV injection"), so it gets a leading apostrophe, as the XLSX writer does; text
+# shown on a terminal loses control characters and ANSI/OSC escape sequences, which could
+# otherwise retitle the window, hide lines or plant a link.
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?"  # "-3.5", "+1,200"
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]*(\x07|\x1b\\)?"  # OSC ... BEL or ST (window title, hyperlinks)
+    r"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI (colours, cursor movement, erase)
+    r"|\x1b[PX^_][^\x1b]*(\x1b\\)?"  # DCS, SOS, PM, APC strings
+    r"|\x1b[@-Z\\-_]?"  # any other escape
+)
+# C0 and C1 controls and DEL, plus the Unicode bidirectional overrides that reorder text
+# (the first without the line feed, for text whose lines are kept).
+_CONTROLS_BUT_LF = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text`, with a leading apostrophe if a spreadsheet would read it as a formula. A
+    plain number written as text ("-3.5", "+2") is left alone: it is not a formula."""
+    if text.startswith(FORMULA_START) and not re.fullmatch(_PLAIN_NUMBER, text):
+        return "'" + text
+    return text
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with `spreadsheet_safe` applied to its text columns; numeric columns are
+    untouched, so a negative difference stays a number."""
+    text = [
+        c for c, dt in frame.schema.items() if dt == pl.String or isinstance(dt, pl.Categorical)
+    ]
+    if not text:
+        return frame
+    starts = "^[" + re.escape("".join(FORMULA_START)) + "]"
+    return frame.with_columns(
+        pl.when(cell.str.contains(starts) & ~cell.str.contains(f"^{_PLAIN_NUMBER}$"))
+        .then(pl.lit("'") + cell)
+        .otherwise(cell)
+        .alias(c)
+        for c, cell in ((c, pl.col(c).cast(pl.String)) for c in text)
+    )
+
+
+def strip_controls(text: str, keep_newlines: bool = True) -> str:
+    """`text` without escape sequences or control characters (a tab becomes a space; line
+    breaks are kept, or become spaces with keep_newlines=False)."""
+    text = _ESCAPES.sub("", text)
+    if not keep_newlines:
+        text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    text = text.replace("\t", " ")
+    return (_CONTROLS_BUT_LF if keep_newlines else _CONTROLS).sub("", text)
 
 
 def write_text(text: str, output: Path | None = None) -> None:

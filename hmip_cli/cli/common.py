@@ -104,8 +104,11 @@ def stderr_console():
 
 
 def say(message: str, style: str | None = None) -> None:
-    """Talk to the user on stderr. Markup is off: messages may contain [c]-style codes."""
-    stderr_console().print(message, style=style, markup=False, soft_wrap=True)
+    """Talk to the user on stderr. Markup is off: messages may contain [c]-style codes;
+    escape sequences and control characters from the data are dropped."""
+    from hmip_cli.render import strip_controls
+
+    stderr_console().print(strip_controls(message), style=style, markup=False, soft_wrap=True)
 
 
 def report_error(exc: HmipError) -> None:

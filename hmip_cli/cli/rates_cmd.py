@@ -184,10 +184,11 @@ def register(app: typer.Typer) -> None:
             suppress=suppress,
         )
         if chart:
-            from hmip_cli.render import write_text
+            from hmip_cli.render import strip_controls, write_text
             from hmip_cli.report.terminal import text_chart_for
 
-            write_text(text_chart_for(frame, min_n=min_n, to_file=output is not None), output)
+            chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
+            write_text(strip_controls(chart_text), output)
             return
         emit(
             tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),

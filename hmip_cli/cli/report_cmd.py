@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
           hmip chart figure2
         """
         from hmip_cli.fileio import atomic_write_bytes
-        from hmip_cli.render import write_text
+        from hmip_cli.render import strip_controls, write_text
         from hmip_cli.report import charts
         from hmip_cli.report.content import figure_data
         from hmip_cli.report.terminal import text_chart_for
@@ -252,7 +252,8 @@ def register(app: typer.Typer) -> None:
         measure = next(m for m in schema.MEASURES if m.figure == n)
         frame = R.rates(load_cases(data), measures=[measure.key], min_n=min_n, suppress=suppress)
         if kind is ChartFormat.text:
-            write_text(text_chart_for(frame, min_n=min_n, to_file=output is not None), output)
+            chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
+            write_text(strip_controls(chart_text), output)
             return
         fig = figure_data(frame, n)
         payload = (
