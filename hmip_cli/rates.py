@@ -291,7 +291,10 @@ def parse_where(
             k, _, v = text.partition("=")
             if not k.strip() or not v.strip():
                 raise BadRequest(f"--where needs key=value, got {text!r}")
-            items.append((k, [x for x in v.split(",") if x.strip()]))
+            values = [x for x in v.split(",") if x.strip()]
+            if not values:  # "provider=," would select nothing at all
+                raise BadRequest(f"--where needs key=value, got {text!r}")
+            items.append((k, values))
     return [_resolve_condition(k, vals, cases) for k, vals in items]
 
 
@@ -301,6 +304,9 @@ def filter_cases(cases: pl.DataFrame | pl.LazyFrame, where) -> tuple[pl.LazyFram
     conditions = parse_where(where, lf)
     for cond in conditions:
         lf = lf.filter(cond.expr())
+    if conditions and lf.select(pl.len()).collect().item() == 0:
+        # An empty selection would give tables of nothing with exit 0: say so instead.
+        raise BadRequest(f"no cases where {describe_where(conditions)}; nothing to analyse")
     return lf, conditions
 
 

@@ -106,8 +106,15 @@ def test_no_command_writes_a_formula_cell(hostile_store):
         ["sample", "--by", "inspection"],
         ["rates", "--measure", "delivery", "--by", "inspection"],
         ["protection", "--by", "inspection"],
-        ["regress", "--factor", "accommodation", "--measure", "delivery"]
-        + ["--candidates", "inspection,provider"],
+        [
+            "regress",
+            "--factor",
+            "accommodation",
+            "--measure",
+            "delivery",
+            "--candidates",
+            "inspection,provider",
+        ],
     ]
     for args in commands:
         for fmt, sep in (("csv", ","), ("tsv", "\t")):

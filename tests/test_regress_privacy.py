@@ -78,8 +78,15 @@ def test_identifier_refused_with_a_message_saying_so(files):
     path, ident, notes = files["ref_no"]
     r = runner.invoke(
         app,
-        ["regress", "--input", str(path), "--outcome", "accommodation_delivered"]
-        + ["--candidates", f"provider,{ident}"],
+        [
+            "regress",
+            "--input",
+            str(path),
+            "--outcome",
+            "accommodation_delivered",
+            "--candidates",
+            f"provider,{ident}",
+        ],
     )
     assert r.exit_code == 2
     assert f"candidate '{ident}'" in r.stderr and "identifier" in r.stderr
@@ -91,8 +98,17 @@ def test_identifier_refused_with_a_message_saying_so(files):
     path, ident, notes = files["case_id"]
     r = runner.invoke(
         app,
-        ["regress", "--input", str(path), "--outcome", "accommodation_delivered"]
-        + ["--candidates", notes, "--max-levels", "100000"],
+        [
+            "regress",
+            "--input",
+            str(path),
+            "--outcome",
+            "accommodation_delivered",
+            "--candidates",
+            notes,
+            "--max-levels",
+            "100000",
+        ],
     )
     assert r.exit_code == 2 and "free text" in r.stderr
 
@@ -131,3 +147,14 @@ def test_max_levels_option(tmp_path):
     assert r.exit_code == 2 and "60 levels" in r.stderr and "--max-levels" in r.stderr
     r = runner.invoke(app, [*base, "--max-levels", "60", "--format", "json"])
     assert r.exit_code == 0, r.stderr
+
+
+def test_cli_default_is_the_library_limit():
+    import inspect
+
+    from hmip_cli.cli import regress_cmd  # noqa: F401 - the option's default is read from help
+    from hmip_cli.stepwise.design import MAX_LEVELS
+
+    r = runner.invoke(app, ["regress", "--help"], env={"COLUMNS": "200"})
+    assert f"[default: {MAX_LEVELS};" in r.stdout
+    assert "max_levels" in inspect.signature(stepwise).parameters

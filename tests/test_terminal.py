@@ -60,8 +60,15 @@ def test_unusable_columns_is_ignored_by_every_table_command(store_and_file, monk
     monkeypatch.setenv("HMIP_DATA", str(data))
     commands = [
         *TABLE_COMMANDS,
-        ["regress", "--input", str(path), "--outcome", "accommodation_delivered"]
-        + ["--candidates", "provider,gender"],
+        [
+            "regress",
+            "--input",
+            str(path),
+            "--outcome",
+            "accommodation_delivered",
+            "--candidates",
+            "provider,gender",
+        ],
     ]
     for args in commands:
         r = runner.invoke(app, args)
@@ -107,7 +114,9 @@ def test_tables_fit_the_real_terminal(store_and_file, columns):
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # shells do not export it
     env["HMIP_DATA"] = str(data)
     env["NO_COLOR"] = "1"
-    out = _run_in_pty(["regress", "--factor", "accommodation", "--measure", "delivery"], columns, env)
+    out = _run_in_pty(
+        ["regress", "--factor", "accommodation", "--measure", "delivery"], columns, env
+    )
     widths = [len(line) for line in out.splitlines()]
     assert max(widths) <= columns
     if columns == 60:

@@ -152,3 +152,30 @@ def handle_errors(func):
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def typed(ctx: typer.Context, *names: str) -> list[str]:
+    """The options among the parameters `names` that the user gave on the command line, as
+    they are spelled there ("--format"); defaults and environment variables do not count."""
+    out = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":
+            param = next(p for p in ctx.command.params if p.name == name)
+            out.append(max(param.opts, key=len))
+    return out
+
+
+def refuse_ignored(
+    ctx: typer.Context, names: tuple[str, ...], context: str, hint: str = ""
+) -> None:
+    """A usage error (exit 2) when any of the options `names` was given where it would be
+    silently ignored: `context` says where ("with --chart"), `hint` what to do instead."""
+    flags = typed(ctx, *names)
+    if flags:
+        from hmip_cli.errors import BadRequest
+
+        verb = "does" if len(flags) == 1 else "do"
+        raise BadRequest(
+            f"{' and '.join(flags)} {verb} not apply {context}" + (f"; {hint}" if hint else "")
+        )

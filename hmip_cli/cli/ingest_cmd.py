@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, handle_errors, say, stderr_is_terminal
+from hmip_cli.cli.common import DataOpt, handle_errors, refuse_ignored, say, stderr_is_terminal
 
 BIG_FILE = 20 * 1024 * 1024  # show a progress bar only for inputs at least this large
 
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def ingest(
+    ctx: typer.Context,
     files: Annotated[
         list[str],
         typer.Argument(
@@ -77,7 +78,13 @@ def ingest(
       hmip ingest examples/cases.csv --replace --strict
     """
     from hmip_cli.ingest import ingest_files
+    from hmip_cli.ingest.readers import FORMATS, STDIN
 
+    kinds = {"csv" if f == STDIN else FORMATS.get(Path(f).suffix.lower()) for f in files}
+    if "excel" not in kinds:
+        refuse_ignored(ctx, ("sheet",), "to these files (it picks an Excel sheet)")
+    if not kinds & {"csv", "tsv"}:
+        refuse_ignored(ctx, ("encoding",), "to these files (it is for CSV/TSV text)")
     paths = [Path(f) if f != "-" else f for f in files]
     with _progress_for(files) as progress:
         result = ingest_files(

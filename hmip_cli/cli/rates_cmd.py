@@ -8,7 +8,14 @@ import typer
 
 from hmip_cli import rates as R
 from hmip_cli import schema, tables
-from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases
+from hmip_cli.cli.common import (
+    DataOpt,
+    FormatOpt,
+    OutputOpt,
+    handle_errors,
+    load_cases,
+    refuse_ignored,
+)
 from hmip_cli.render import Format, emit
 
 # ---- options shared by the three commands (declared once) ------------------------------
@@ -113,6 +120,7 @@ def register(app: typer.Typer) -> None:
     @app.command("rates", epilog=None)
     @handle_errors
     def rates_cmd(
+        ctx: typer.Context,
         measure: Annotated[
             list[str] | None,
             typer.Option(
@@ -173,6 +181,10 @@ def register(app: typer.Typer) -> None:
           hmip rates --by gender --where provider=NPS --suppress --format csv
           hmip rates --measure delivery --chart
         """
+        if chart:
+            refuse_ignored(
+                ctx, ("fmt",), "with --chart (text bars)", "leave out --chart for a table"
+            )
         cases = load_cases(data)
         frame = R.rates(
             cases,

@@ -22,6 +22,7 @@ from hmip_cli.cli.common import (
     RemovalOpt,
     handle_errors,
     load_cases,
+    refuse_ignored,
     say,
 )
 from hmip_cli.errors import BadRequest
@@ -477,6 +478,7 @@ def register(app: typer.Typer) -> None:
     @app.command("regress", help=HELP)
     @handle_errors
     def regress(
+        ctx: typer.Context,
         input: Annotated[
             Path | None,
             typer.Option(
@@ -587,7 +589,7 @@ def register(app: typer.Typer) -> None:
                 help="With --input: refuse a categorical candidate with more levels than this "
                 "before fitting (each level is a parameter; hundreds take minutes).",
             ),
-        ] = 50,
+        ] = 50,  # stepwise.design.MAX_LEVELS, not imported: it would load NumPy for --help
         where: Annotated[
             list[str] | None,
             typer.Option(
@@ -658,6 +660,7 @@ def register(app: typer.Typer) -> None:
         if input is not None:
             if where:
                 raise BadRequest("--where filters the store; with --input, filter the file first")
+            refuse_ignored(ctx, ("data",), "with --input (the file is read, not the store)")
             if not outcome or not (candidates or block):
                 raise BadRequest("--input needs --outcome and --candidates")
             names, blocking = method_options(_split(candidates), method, enter, block)
@@ -682,8 +685,12 @@ def register(app: typer.Typer) -> None:
             raise BadRequest(
                 "choose --input FILE --outcome COL --candidates ..., or --factor/--question/--all"
             )
-        if categorical:
-            say("note: store candidates are always categorical; --categorical is ignored")
+        refuse_ignored(
+            ctx,
+            ("outcome", "categorical", "max_levels"),
+            "to store models (--factor/--question/--all)",
+            "the outcome is the judgement, and breakdowns are always categorical",
+        )
         if event is not None:
             raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
         cases = load_cases(data)

@@ -8,7 +8,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from hmip_cli.cli.common import FormatOpt, OutputOpt, handle_errors, say
+from hmip_cli.cli.common import FormatOpt, OutputOpt, handle_errors, refuse_ignored, say
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import Format, Table, emit
 
@@ -118,6 +118,7 @@ def _write_xlsx(tmp: Path, names: list[str]) -> None:
 
 @handle_errors
 def schema_command(
+    ctx: typer.Context,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     template: Annotated[
@@ -140,6 +141,7 @@ def schema_command(
       hmip schema --template cases.xlsx
     """
     if template is not None:
+        refuse_ignored(ctx, ("fmt", "output"), "with --template (it writes FILE)")
         write_template(template)
         say(f"Wrote an empty template to {template}.")
         return
