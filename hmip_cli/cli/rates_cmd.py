@@ -181,7 +181,7 @@ def register(app: typer.Typer) -> None:
           hmip rates --by gender --where provider=NPS --suppress --format csv
           hmip rates --measure delivery --chart
         """
-        if chart:
+        if chart and fmt is not Format.table:
             refuse_ignored(
                 ctx, ("fmt",), "with --chart (text bars)", "leave out --chart for a table"
             )
