@@ -52,6 +52,7 @@ def _register_commands() -> None:
     # One module per command group; the order here is the order in `hmip --help`.
     from hmip_cli.cli import (
         demo_cmd,
+        framework_cmd,
         info_cmd,
         ingest_cmd,
         rates_cmd,
@@ -70,6 +71,7 @@ def _register_commands() -> None:
         rates_cmd,
         regress_cmd,
         report_cmd,
+        framework_cmd,
     ):
         module.register(app)
 

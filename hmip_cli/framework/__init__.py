@@ -12,17 +12,31 @@ framework back as an editable TOML file. See docs/frameworks.md.
 
 from __future__ import annotations
 
+from hmip_cli.framework.crosswalk import Crosswalk
 from hmip_cli.framework.loader import FrameworkInvalid, FrameworkProblem, load_file, parse
 from hmip_cli.framework.model import Framework
-from hmip_cli.framework.registry import DEFAULT, is_shipped, load, names, shipped_path
+from hmip_cli.framework.registry import (
+    DEFAULT,
+    crosswalk_between,
+    crosswalk_names,
+    is_shipped,
+    load,
+    load_crosswalk,
+    names,
+    shipped_path,
+)
 
 __all__ = [
     "DEFAULT",
+    "Crosswalk",
     "Framework",
     "FrameworkInvalid",
     "FrameworkProblem",
+    "crosswalk_between",
+    "crosswalk_names",
     "is_shipped",
     "load",
+    "load_crosswalk",
     "load_file",
     "names",
     "parse",

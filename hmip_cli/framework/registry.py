@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework.crosswalk import Crosswalk, load_crosswalk_file, parse_crosswalk
 from hmip_cli.framework.loader import load_file, parse
 from hmip_cli.framework.model import Framework
 
@@ -56,3 +57,41 @@ def load(name_or_file: str | Path) -> Framework:
     if isinstance(name_or_file, Path) or text.endswith(_SUFFIX) or "/" in text:
         return load_file(Path(text))
     return _load_shipped(text)  # raises the "unknown framework" BadRequest
+
+
+# --------------------------------------------------------------------------------------
+# Crosswalks
+# --------------------------------------------------------------------------------------
+
+
+def crosswalk_names() -> tuple[str, ...]:
+    """The shipped crosswalks' names ("qi-2016--pdu-2023")."""
+    return tuple(
+        sorted(p.name[: -len(_CROSSWALK_SUFFIX)] for p in _data_dir().glob(f"*{_CROSSWALK_SUFFIX}"))
+    )
+
+
+def load_crosswalk(name_or_file: str | Path) -> Crosswalk:
+    """A shipped crosswalk by name, or a crosswalk file; its frameworks are resolved with
+    `load` (shipped names, or framework files named in it)."""
+    text = str(name_or_file)
+    if isinstance(name_or_file, str) and text in crosswalk_names():
+        path = _data_dir() / f"{text}{_CROSSWALK_SUFFIX}"
+        return parse_crosswalk(
+            path.read_text(encoding="utf-8"), load, where=f"{text} ({path.name})"
+        )
+    if isinstance(name_or_file, Path) or text.endswith(_SUFFIX) or "/" in text:
+        return load_crosswalk_file(Path(text), load)
+    raise BadRequest(
+        f"unknown crosswalk {text!r}; choose from: {', '.join(crosswalk_names()) or 'none'}, "
+        "or give a .crosswalk.toml file"
+    )
+
+
+def crosswalk_between(a: str, b: str) -> Crosswalk | None:
+    """The shipped crosswalk between two shipped frameworks (either direction), if any."""
+    for name in crosswalk_names():
+        cw = load_crosswalk(name)
+        if {cw.source, cw.target} == {a, b}:
+            return cw
+    return None
