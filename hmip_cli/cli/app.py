@@ -76,6 +76,20 @@ def _register_commands() -> None:
         module.register(app)
 
 
+def _arguments_without_types() -> None:
+    # Typer prints an argument's Python type after its metavar ("FILE <list[str]>"): a type
+    # leaking into help. Where a metavar is given, it is all the help shows (as for options).
+    from typer.core import TyperArgument
+
+    shown = TyperArgument.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.metavar is not None else shown(self, ctx)
+
+    TyperArgument.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_arguments_without_types()
 _register_commands()
 
 

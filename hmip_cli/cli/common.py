@@ -18,7 +18,10 @@ from hmip_cli.render import Format
 FormatOpt = Annotated[
     Format,
     typer.Option(
-        "--format", "-f", help="Output format: table (for people), csv, tsv, json, markdown."
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="Output format: table (for people), csv, tsv, json, markdown.",
     ),
 ]
 OutputOpt = Annotated[
@@ -65,9 +68,14 @@ PoutOpt = Annotated[
 ]
 RemovalOpt = Annotated[
     Removal,
-    typer.Option("--removal", help="Removal statistic: lr (SPSS FSTEP(LR)), wald, or conditional."),
+    typer.Option(
+        "--removal",
+        metavar="STATISTIC",
+        help="Removal statistic: lr (SPSS FSTEP(LR)), wald, or conditional.",
+    ),
 ]
-DEFAULT_CANDIDATES = ",".join(schema.DEFAULT_BREAKDOWNS)
+# For help text: with spaces, so a help formatter wraps between keys, never inside one.
+DEFAULT_CANDIDATES = ", ".join(schema.DEFAULT_BREAKDOWNS)
 
 
 class Adjust(str, Enum):
@@ -80,6 +88,7 @@ AdjustOpt = Annotated[
     Adjust | None,
     typer.Option(
         "--adjust",
+        metavar="METHOD",
         help="Multiple-testing adjustment over every model x every candidate: bh "
         "(Benjamini-Hochberg), holm, or none (default). --fdr is --adjust bh.",
     ),

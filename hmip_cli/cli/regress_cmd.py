@@ -604,7 +604,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--method",
-                metavar="fstep|bstep|enter",
+                metavar="METHOD",
                 help="SPSS /METHOD for the candidates: fstep (forward stepwise, default), bstep "
                 "(backward stepwise from the full model) or enter (all in one step).",
             ),

@@ -92,6 +92,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--format",
                 "-f",
+                metavar="FORMAT",
                 help="html, markdown or xlsx. Default: from the --output extension.",
             ),
         ] = None,
@@ -205,6 +206,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--format",
                 "-f",
+                metavar="FORMAT",
                 help="svg, png or text. Default: from the --output extension, else text.",
             ),
         ] = None,
