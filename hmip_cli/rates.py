@@ -127,37 +127,55 @@ SAMPLE_COLUMNS = (
 
 
 def _z(confidence: float) -> float:
-    from scipy.stats import norm
+    # The standard library's normal quantile (Wichura's AS 241, about 1e-16 relative, the
+    # same as scipy.stats.norm.isf): importing scipy.stats for one constant cost every
+    # `hmip rates` about a second of start-up.
+    from statistics import NormalDist
 
     if not 0 < confidence < 1:
         raise BadRequest(f"confidence must be between 0 and 1, got {confidence}")
-    return float(norm.isf((1 - confidence) / 2))
+    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
 
 
-def wilson_interval(n_yes, n, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for yes/n, vectorised; returns (lower, upper) as proportions.
+def wilson_exprs(
+    n_yes: pl.Expr, n: pl.Expr, confidence: float = CONFIDENCE
+) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson score interval for n_yes/n as two Polars expressions (lower, upper), proportions.
 
     The same arithmetic as statsmodels' `proportion_confint(method="wilson")` (so they
     agree to rounding error), clipped to [0, 1], with the bound exactly 0 when n_yes = 0
-    and exactly 1 when n_yes = n. Where n = 0 both bounds are NaN.
+    and exactly 1 when n_yes = n. Where n = 0 both bounds are NaN. Expressions, not NumPy,
+    so that `hmip rates` need not import NumPy at all.
     """
-    import numpy as np  # here, not at the top: every command imports this module at start-up
-
-    k = np.asarray(n_yes, dtype=float)
-    m = np.asarray(n, dtype=float)
+    k, m = n_yes.cast(pl.Float64), n.cast(pl.Float64)
     z = _z(confidence)
     z2 = z * z
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / m
-        denom = 1 + z2 / m
-        center = (p + z2 / (2 * m)) / denom
-        dist = z * np.sqrt(p * (1.0 - p) / m + z2 / (4.0 * m**2)) / denom
-        lower = np.clip(center - dist, 0, 1)
-        upper = np.clip(center + dist, 0, 1)
-    lower = np.where(k == 0, 0.0, lower)
-    upper = np.where(k == m, 1.0, upper)
-    empty = m <= 0
-    return np.where(empty, np.nan, lower), np.where(empty, np.nan, upper)
+    p = k / m
+    denom = 1 + z2 / m
+    center = (p + z2 / (2 * m)) / denom
+    dist = z * (p * (1.0 - p) / m + z2 / (4.0 * m**2)).sqrt() / denom
+    empty = m <= 0  # checked first: 0/0 is NaN, which Polars would clip to 1
+    lower = pl.when(empty).then(float("nan")).when(k == 0).then(0.0)
+    upper = pl.when(empty).then(float("nan")).when(k == m).then(1.0)
+    return (
+        lower.otherwise((center - dist).clip(0.0, 1.0)),
+        upper.otherwise((center + dist).clip(0.0, 1.0)),
+    )
+
+
+def wilson_interval(n_yes, n, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """`wilson_exprs` on arrays (or scalars): (lower, upper) as NumPy float arrays."""
+    import numpy as np
+
+    k = np.atleast_1d(np.asarray(n_yes, dtype=float))
+    m = np.atleast_1d(np.asarray(n, dtype=float))
+    k, m = np.broadcast_arrays(k, m)
+    lower, upper = wilson_exprs(pl.col("k"), pl.col("m"), confidence)
+    out = pl.DataFrame({"k": k, "m": m}).select(lower.alias("lo"), upper.alias("hi"))
+    lo, hi = out["lo"].to_numpy(), out["hi"].to_numpy()
+    if np.ndim(n_yes) == 0 and np.ndim(n) == 0:
+        return lo[0], hi[0]
+    return lo, hi
 
 
 # --------------------------------------------------------------------------------------
@@ -441,13 +459,13 @@ def _finish_rates(
     """Add percent, Wilson CI, low-reliability flag, suppression and marker columns."""
     if not isinstance(min_n, int) or isinstance(min_n, bool) or min_n < 1:
         raise BadRequest(f"--min-n must be a whole number of at least 1, got {min_n!r}")
-    lower, upper = wilson_interval(frame["n_yes"].to_numpy(), frame["n"].to_numpy(), confidence)
     n, y = pl.col("n"), pl.col("n_yes")
+    lower, upper = wilson_exprs(y, n, confidence)
     is_group = pl.col("breakdown") != ALL
     frame = frame.with_columns(
         percent_yes=pl.when(n > 0).then(100.0 * y / n),
-        ci_lower=pl.Series(lower * 100.0).fill_nan(None),
-        ci_upper=pl.Series(upper * 100.0).fill_nan(None),
+        ci_lower=(lower * 100.0).fill_nan(None),
+        ci_upper=(upper * 100.0).fill_nan(None),
         low_reliability=(n > 0) & (n < min_n),
     )
     if suppress:

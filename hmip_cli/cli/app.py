@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli import __version__
-
 HELP = """Statistics for probation case-assessment data: ingest spreadsheets, compute the
 bulletin's rates and tables, run SPSS-style forward stepwise logistic regression.
 
@@ -30,6 +28,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from hmip_cli import __version__
+
         typer.echo(f"hmip {__version__}")
         raise typer.Exit()
 

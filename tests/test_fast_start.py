@@ -1,0 +1,82 @@
+"""Start-up cost: commands that do not need SciPy, statsmodels, matplotlib (or NumPy, for
+the table commands) must not import them (issue 13, item 5: `hmip rates` on a small store
+under 1 s, `hmip --help` under 0.4 s). Asserted on sys.modules in a fresh interpreter,
+not on timings, so a loaded machine cannot make the test flaky."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = {"scipy", "statsmodels", "matplotlib", "pyreadstat", "xlsxwriter", "numpy"}
+
+# Runs several commands in one interpreter (one start-up for the lot) and reports, after
+# each, the top-level modules it added to sys.modules.
+PROBE = """
+import json, sys
+from hmip_cli.cli.app import app
+report = []
+for args in json.loads(sys.argv[1]):
+    before = {m.split(".")[0] for m in sys.modules}
+    try:
+        app(args, prog_name="hmip")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    after = {m.split(".")[0] for m in sys.modules}
+    report.append({"args": args, "code": code, "added": sorted(after - before)})
+print(json.dumps(report), file=sys.stderr)
+"""
+
+
+def heavy_imports(*commands: list[str]) -> dict[str, set[str]]:
+    """{command: heavy modules it imported} for `hmip` commands run in a fresh interpreter;
+    the first command also counts what importing the app itself pulled in."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    runs = json.loads(out.stderr.strip().splitlines()[-1])
+    assert all(r["code"] == 0 for r in runs), out.stderr[-3000:]
+    seen: dict[str, set[str]] = {}
+    for r in runs:
+        seen[" ".join(r["args"])] = set(r["added"]) & HEAVY
+    return seen
+
+
+def test_help_and_version_import_no_heavy_library():
+    got = heavy_imports(
+        ["--help"], ["--version"], ["rates", "--help"], ["regress", "--help"], ["report", "--help"]
+    )
+    assert not any(got.values()), got
+    # The app module itself: nothing heavy at import (checked in the same process).
+    mods = subprocess.run(
+        [sys.executable, "-c", "import sys, hmip_cli.cli.app; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not {m.split(".")[0] for m in mods} & HEAVY
+
+
+def test_table_commands_import_neither_scipy_nor_numpy(example_store):
+    # NumPy too: these are Polars-only paths (the Wilson interval is a Polars expression).
+    data = ["--data", str(example_store)]
+    got = heavy_imports(
+        ["rates", *data],
+        ["rates", "--format", "json", *data],
+        ["protection", *data],
+        ["sample", *data],
+        ["info", *data],
+    )
+    assert not any(got.values()), got
+
+
+def test_the_probe_sees_an_import_when_there_is_one(example_store):
+    # `regress` needs SciPy and NumPy: the probe must report them, or the tests above
+    # prove nothing.
+    got = heavy_imports(["regress", "--factor", "thinking", "--measure", "delivery"])
+    assert {"scipy", "numpy"} <= next(iter(got.values()))
