@@ -25,6 +25,7 @@ from hmip_cli.cli.common import (
     refuse_ignored,
     say,
 )
+from hmip_cli.cli.vocabulary import Vocabulary
 from hmip_cli.errors import BadRequest
 from hmip_cli.jsonsafe import json_safe
 from hmip_cli.render import Format, Table, emit, write_text
@@ -102,16 +103,18 @@ def parse_reference(values: list[str]) -> str | dict[str, str]:
 # ---- rendering: SPSS's blocks as render.Tables --------------------------------------
 
 
-def _step_name(s, several_blocks: bool = False) -> str:
+def _step_name(s, several_blocks: bool = False, vocab: Vocabulary | None = None) -> str:
     if s.number == 0:
         return "Block 0, Step 0 (constant only)" if several_blocks else "Step 0 (constant only)"
     verb = "entered" if s.action == "enter" else "removed"
     block = f"Block {s.block}, " if several_blocks else ""
-    return f"{block}Step {s.number} ({s.term} {verb})"
+    term = vocab.term(s.term) if vocab is not None else s.term
+    return f"{block}Step {s.number} ({term} {verb})"
 
 
-def result_tables(res, heading: str | None = None) -> list[Table]:
-    """Every table SPSS prints for a FSTEP run, as render.Tables."""
+def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = None) -> list[Table]:
+    """Every table SPSS prints for a FSTEP run, as render.Tables. With `vocab` (store
+    models), terms and levels are named as in every other command (cli/vocabulary.py)."""
     from hmip_cli.stepwise.result import coefficients_frame, if_removed_frame, not_in_frame
 
     pre = f"{heading}: " if heading else ""
@@ -242,7 +245,7 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
             }
         )
     for s in steps:
-        title = f"{pre}{_step_name(s, len(res.blocks) > 1)}"
+        title = f"{pre}{_step_name(s, len(res.blocks) > 1, vocab)}"
         tables.append(
             Table(
                 coefficients_frame(s.in_equation).drop("kind"),
@@ -379,6 +382,9 @@ def result_tables(res, heading: str | None = None) -> list[Table]:
             },
         )
     )
+    if vocab is not None:
+        for table in tables:
+            table.frame = vocab.frame(table.frame)
     return tables
 
 
@@ -398,6 +404,7 @@ def findings_table(
     adjusted Sig. (with --adjust)."""
     from hmip_cli import tables
 
+    frame = Vocabulary(human=tables.is_human(fmt)).frame(frame)
     adjusted = "p_adjusted" in frame.columns
     adjust_label = {"bh": "BH", "holm": "Holm"}.get(adjust, "adjusted")
 
@@ -461,10 +468,10 @@ def findings_table(
     )
 
 
-def _report_problems(res, heading: str | None = None) -> None:
+def _report_problems(res, heading: str | None = None, vocab: Vocabulary | None = None) -> None:
     pre = f"{heading}: " if heading else ""
     for p in res.problems:
-        say(f"warning: {pre}{p.message}", style="yellow")
+        say(f"warning: {pre}{vocab.message(p.message) if vocab else p.message}", style="yellow")
     if not res.reliable:
         say(
             f"warning: {pre}the final model is unreliable (separation or non-convergence); its odds ratios "
@@ -736,7 +743,10 @@ def register(app: typer.Typer) -> None:
                 key = (row["model"], row["note"])
                 if row["note"] != "no variable met the entry criterion" and key not in seen:
                     seen.add(key)
-                    say(f"warning: {row['model']}: {row['note']}", style="yellow")
+                    say(
+                        f"warning: {row['model']}: {Vocabulary(human=True).message(row['note'])}",
+                        style="yellow",
+                    )
             emit(findings_table(frame, fmt, notes, adjust_method), fmt, output)
             return
         if question and factor:
@@ -752,14 +762,21 @@ def register(app: typer.Typer) -> None:
             columns = S.candidate_columns(keys)
         for t in S.targets(factor=factor, measure=measure, question=question):
             res = S.run_target(cases, t, columns, reference=ref, **options)
-            _report_problems(res, t.model)
+            _report_problems(res, t.model, Vocabulary(human=True))
             results.append((t, res))
-        _emit_results(results, fmt, output, where_note)
+        _emit_results(results, fmt, output, where_note, store=True)
 
 
 def _emit_results(
-    results, fmt: Format, output: Path | None, where_note: list[str] | None = None
+    results,
+    fmt: Format,
+    output: Path | None,
+    where_note: list[str] | None = None,
+    store: bool = False,
 ) -> None:
+    from hmip_cli import tables as T
+
+    vocab = Vocabulary(human=T.is_human(fmt)) if store else None
     if fmt is Format.json:
         if len(results) == 1 and results[0][0] is None:
             payload = results[0][1].to_dict()
@@ -768,6 +785,8 @@ def _emit_results(
             if where_note:
                 for item in payload:
                     item["where"] = where_note[0]
+        if vocab is not None:
+            payload = vocab.payload(payload)
         # allow_nan=False: the payload is cleaned (NaN/inf -> null); never emit invalid JSON.
         write_text(
             json.dumps(json_safe(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
@@ -776,7 +795,7 @@ def _emit_results(
         return
     tables: list[Table] = []
     for t, r in results:
-        tables.extend(result_tables(r, t.model if t is not None else None))
+        tables.extend(result_tables(r, t.model if t is not None else None, vocab))
     if where_note:  # under the first table (Case Processing Summary) of each model
         for table in tables:
             if table.title.endswith("Case Processing Summary"):

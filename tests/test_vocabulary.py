@@ -1,0 +1,67 @@
+"""One vocabulary (issue 14, item 1): every command accepts the same keys for a breakdown
+(`ethnicity`, `ogrs_band` and their aliases), people see the same labels everywhere
+("Ethnic group", "White", "Under 30"), and machine formats carry the same keys and codes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import polars as pl
+import pytest
+
+from hmip_cli import schema
+
+MODEL = ["regress", "--factor", "accommodation", "--measure", "delivery"]
+
+
+@pytest.mark.parametrize("key", ["ethnicity", "ethnic_group", "ogrs_band", "ogrs", "age"])
+def test_every_command_accepts_the_same_keys(cli, example_store, key):
+    b = schema.get_breakdown(key)
+    code = b.levels[0]
+    for args in (
+        ["sample", "--by", key],
+        ["rates", "--measure", "delivery", "--by", key],
+        ["protection", "--by", key],
+        ["rates", "--measure", "delivery", "--where", f"{key}={code}"],
+        [*MODEL, "--candidates", f"provider,{key}", "--format", "json"],
+        [*MODEL, "--candidates", "provider,gender", "--where", f"{key}={code}", "-f", "json"],
+    ):
+        r = cli(*args)
+        assert r.exit_code == 0, (args, r.stderr)
+
+
+def test_people_see_the_labels_rates_shows(cli, example_store):
+    cands = "provider,age_group,ethnicity,supervision,ogrs_band"
+    regress = cli(*MODEL, "--candidates", cands).stdout
+    rates = cli("rates", "--measure", "delivery", "--by", "ethnicity", "--by", "age_group").stdout
+    for label in ("Ethnic group", "White", "BAME", "Age group", "Under 30"):
+        assert label.lower() in rates.lower() and label in regress, label
+    for label in ("Post-custody", "Community sentence", "OGRS band", "Low/Medium"):
+        assert label in regress, label
+    for code in ("ethnic_group", "ogrs_group", "under_30", "post_custody", "low_medium"):
+        assert code not in regress and code not in rates, code
+    # Markdown is for people too.
+    md = cli(*MODEL, "--candidates", cands, "--format", "markdown").stdout
+    assert "Ethnic group (White)" in md or "Ethnic group" in md
+    assert "ethnic_group" not in md
+
+
+def test_machines_get_the_keys_rates_uses(cli, example_store):
+    payload = json.loads(
+        cli(*MODEL, "--candidates", "provider,ethnicity,ogrs_band", "--format", "json").stdout
+    )
+    text = json.dumps(payload)
+    assert "ethnic_group" not in text and "ogrs_group" not in text
+    model = payload[0]
+    assert set(model["candidates"]) == {"provider", "ethnicity", "ogrs_band"}
+    coding = {c["term"]: c for c in model["codings"]}
+    assert coding["ethnicity"]["levels"] == ["white", "bame"]  # codes, as in rates' `group`
+    assert coding["ogrs_band"]["parameters"] == ["ogrs_band(low_medium)"]
+    rates = pl.read_csv(
+        io.StringIO(cli("rates", "--measure", "delivery", "--by", "ethnicity", "-f", "csv").stdout)
+    )
+    assert set(rates["breakdown"].drop_nulls()) >= {"ethnicity"}
+    assert {"white", "bame"} <= set(rates["group"].drop_nulls())
+    csv = cli(*MODEL, "--candidates", "provider,ethnicity", "--format", "csv").stdout
+    assert "ethnicity(white)" in csv and "ethnic_group" not in csv
