@@ -118,8 +118,8 @@ def test_regress_table_has_three_decimals_and_sig_without_exponents(store):
     out = clean(r.stdout)
     assert "e-0" not in out and "e+0" not in out
     eq = out.split("Step 1 (Provider entered): Variables in the Equation", 1)[1].split("\n\n", 1)[0]
-    row = next(line for line in eq.splitlines() if "provider(CRC)" in line)
-    cells = re.findall(r"-?[\d.,<]+", row.split("provider(CRC)", 1)[1])
+    row = next(line for line in eq.splitlines() if "Provider (CRC)" in line)
+    cells = re.findall(r"-?[\d.,<]+", row.split("Provider (CRC)", 1)[1])
     b, se, wald, df, sig, exp_b = cells[:6]
     for value in (b, se, wald, exp_b):
         assert re.fullmatch(r"-?\d+\.\d{3}", value), row
