@@ -35,6 +35,12 @@ class BadRequest(HmipError):
     exit_code = EXIT_USAGE
 
 
+class WriteFailed(HmipError):
+    """A file could not be written (the disk is full); nothing was changed."""
+
+    exit_code = EXIT_DATA
+
+
 class ModelFailure(HmipError):
     """An analysis could not produce a trustworthy result (separation, non-convergence)."""
 

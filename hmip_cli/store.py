@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -309,12 +310,14 @@ def locked(data: Path | str | None = None) -> Iterator[Path]:
         yield directory
     finally:
         try:
-            # A failed first ingest leaves no empty store directory behind. Removed while
-            # still holding the lock: anyone waiting on this lock file sees it gone.
-            if created and not (directory / CASES_FILE).exists():
+            # A failed first ingest leaves nothing behind: no lock file, and no directory
+            # if it made one. Removed while still holding the lock: anyone waiting on this
+            # lock file sees it gone and starts again.
+            if not (directory / CASES_FILE).exists():
                 with contextlib.suppress(OSError):
                     lock.unlink()
-                    directory.rmdir()
+                    if created:
+                        directory.rmdir()
         finally:
             fh.close()  # releases the lock
 
@@ -383,4 +386,24 @@ def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict])
     # Under the lock, any temporary file beside the store is left over from a killed ingest.
     for stale in target.parent.glob(f".{CASES_FILE}.*.tmp"):
         stale.unlink(missing_ok=True)
-    atomic_write(target, lambda tmp: frame.write_parquet(tmp, metadata=payload))
+    # Encoded in memory, then written by Python: Polars writing to a full disk can report
+    # only "Invalid thrift: transport error", and the user must be told the disk is full.
+    buf = io.BytesIO()
+    frame.write_parquet(buf, metadata=payload)
+    atomic_write(target, lambda tmp: tmp.write_bytes(buf.getbuffer()), into_store=True)
+
+
+def store_holding(folder: Path) -> Path | None:
+    """The store directory that is `folder` or one above it, if any (outputs must not be
+    written there). A store directory holds cases.parquet and either the lock file or
+    hmip's metadata; a cases.parquet of the user's own beside their files is not one."""
+    for d in (folder, *folder.parents):
+        cases = d / CASES_FILE
+        if not os.path.lexists(cases):
+            continue
+        if (d / LOCK_FILE).exists():
+            return d
+        with contextlib.suppress(Exception):
+            if META_KEY in pl.read_parquet_metadata(cases):
+                return d
+    return None

@@ -5,6 +5,7 @@ odd --data paths (issue 8, items 1, 3, 4, 7 and part of 13)."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -260,3 +261,279 @@ def test_data_symlink_that_points_nowhere_is_named_as_such(tmp_path, kind):
         assert expect in r.stderr and f"{link} is a symbolic link" in r.stderr, r.stderr
         assert "is a file" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "gone").exists()
+
+
+# ---- 3. outputs never replace symlinks, FIFOs, devices, or anything in a store ---------------
+
+# Every command option that writes a file; {T} is the target (its name decides the format).
+WRITERS = {
+    "rates --output": (["rates", "-f", "csv", "--output", "{T}"], "out.csv"),
+    "sample --output": (["sample", "-f", "csv", "--output", "{T}"], "out.csv"),
+    "info --output": (["info", "-f", "csv", "--output", "{T}"], "out.csv"),
+    "schema --output": (["schema", "-f", "csv", "--output", "{T}"], "out.csv"),
+    "schema --template xlsx": (["schema", "--template", "{T}"], "template.xlsx"),
+    "synth --output": (["synth", "--cases", "5", "--output", "{T}"], "synth.csv"),
+    "synth --mapping-output": (
+        ["synth", "--cases", "5", "--messy", "--output", "{OK}", "--mapping-output", "{T}"],
+        "map.toml",
+    ),
+    "chart --output": (["chart", "figure1", "--output", "{T}"], "fig.svg"),
+    "report html": (["report", "--output", "{T}"], "report.html"),
+    "report markdown": (["report", "--output", "{T}"], "report.md"),
+    "report xlsx": (["report", "--output", "{T}"], "report.xlsx"),
+    "demo --output": (["demo", "-f", "csv", "--output", "{T}"], "demo.csv"),
+    "demo --report": (["demo", "-f", "json", "--report", "{T}"], "demo.html"),
+}
+
+
+def _args(case: str, target: Path, ok: Path) -> list[str]:
+    args, _ = WRITERS[case]
+    return [a.replace("{T}", str(target)).replace("{OK}", str(ok)) for a in args]
+
+
+def _refused(r, store_dir: Path, before: str) -> str:
+    assert r.exit_code == 2, (r.stdout, r.stderr, r.exception)
+    assert r.stderr.count("Error:") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "cannot write" in r.stderr, r.stderr
+    assert digest(store_dir) == before
+    return r.stderr
+
+
+@pytest.mark.parametrize("case", list(WRITERS))
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "inside store"])
+def test_outputs_never_replace_what_is_not_a_regular_file(example_store_copy, tmp_path, case, kind):
+    name = WRITERS[case][1]
+    before = digest(example_store_copy)
+    ok = tmp_path / "ok.csv"
+    if kind == "symlink":  # to a file of the user's: neither the link nor the file changes
+        victim = tmp_path / f"victim-{name}"
+        victim.write_bytes(b"precious")
+        target = tmp_path / name
+        target.symlink_to(victim)
+        expect = "is a symbolic link"
+    elif kind == "fifo":  # opening it for writing would block, replacing it breaks a pipe
+        target = tmp_path / name
+        os.mkfifo(target)
+        expect = "named pipe (FIFO), not a regular file"
+    else:
+        target = example_store_copy / name
+        expect = f"inside the store directory {example_store_copy}"
+    err = _refused(runner.invoke(app, _args(case, target, ok)), example_store_copy, before)
+    assert expect in err, err
+    if kind == "symlink":
+        assert target.is_symlink() and victim.read_bytes() == b"precious"
+    elif kind == "fifo":
+        assert target.is_fifo()
+    else:
+        assert not target.exists()
+    assert not ok.exists()  # synth's export is not written without its mapping
+    assert not list(tmp_path.glob(".*.tmp")) and not list(example_store_copy.glob(".*.tmp"))
+
+
+def test_outputs_cannot_replace_the_store_file_itself(example_store_copy):
+    before = digest(example_store_copy)
+    target = example_store_copy / store.CASES_FILE
+    for args in (
+        ["rates", "-f", "csv", "--output", str(target)],
+        ["synth", "--cases", "5", "--output", str(target)],
+        ["chart", "figure1", "-f", "svg", "--output", str(target)],
+    ):
+        _refused(runner.invoke(app, args), example_store_copy, before)
+    # nor through a folder that is a symbolic link to the store
+    link = example_store_copy.parent / "via-link"
+    link.symlink_to(example_store_copy)
+    err = _refused(
+        runner.invoke(app, ["rates", "-f", "csv", "--output", str(link / "x.csv")]),
+        example_store_copy,
+        before,
+    )
+    assert "inside the store directory" in err
+
+
+def test_other_special_targets_are_refused(example_store_copy, tmp_path):
+    import socket
+
+    before = digest(example_store_copy)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "nowhere.csv")
+    sock_path = tmp_path / "s.csv"
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(sock_path))
+        for target, expect in ((dangling, "symbolic link"), (sock_path, "a socket")):
+            r = runner.invoke(app, ["rates", "-f", "csv", "--output", str(target)])
+            assert expect in _refused(r, example_store_copy, before)
+    finally:
+        sock.close()
+    assert not (tmp_path / "nowhere.csv").exists()
+
+
+def test_devices_are_refused_before_anything_is_written():
+    # Checked at the library level only: a CLI test that ran on the old code as root would
+    # replace /dev/null.
+    from hmip_cli.errors import BadRequest
+    from hmip_cli.fileio import atomic_write_bytes, check_target
+
+    for dev in ("/dev/null", "/dev/full"):
+        with pytest.raises(BadRequest, match="is a device, not a regular file"):
+            check_target(Path(dev))
+        with pytest.raises(BadRequest, match="is a device"):
+            atomic_write_bytes(Path(dev), b"x")
+    assert Path("/dev/null").is_char_device()
+
+
+def test_a_cases_parquet_of_ones_own_is_not_a_store(example_store, tmp_path):
+    # a folder with somebody's own cases.parquet (no hmip metadata, no lock) takes outputs
+    pl.DataFrame({"a": [1]}).write_parquet(tmp_path / store.CASES_FILE)
+    target = tmp_path / "r.csv"
+    r = runner.invoke(app, ["rates", "-f", "csv", "--output", str(target)])
+    assert r.exit_code == 0, r.stderr
+    assert target.read_text().splitlines()[0].startswith("figure,measure,")
+    assert pl.read_parquet(tmp_path / store.CASES_FILE)["a"].to_list() == [1]
+
+
+# ---- 4. disk full ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """`disk_full(ok=0)`: after `ok` temporary files, every temporary file hmip writes
+    (`fileio` makes them with `tempfile.mkstemp(..., suffix=".tmp")`) is a symbolic link to
+    /dev/full, so the real writers (Polars, xlsxwriter, Python) meet the real ENOSPC a full
+    disk gives."""
+    import tempfile
+
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("needs /dev/full")
+    real = tempfile.mkstemp
+
+    def arm(ok: int = 0) -> None:
+        made = [0]
+
+        def full_after_ok(*args, **kwargs):
+            fd, name = real(*args, **kwargs)
+            if kwargs.get("suffix") == ".tmp":
+                made[0] += 1
+                if made[0] > ok:
+                    os.unlink(name)
+                    os.symlink("/dev/full", name)
+            return fd, name
+
+        monkeypatch.setattr(tempfile, "mkstemp", full_after_ok)
+
+    return arm
+
+
+def _says_disk_full(r, path: Path) -> None:
+    assert r.exit_code == 1, (r.stdout, r.stderr, r.exception)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.stderr.count("Error:") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "Exception ignored" not in r.stderr
+    assert "no space left on " in r.stderr and f"while writing {path}" in r.stderr, r.stderr
+    assert "mounted at" in r.stderr  # the device is named
+
+
+def _no_temporaries(*folders: Path) -> None:
+    for folder in folders:
+        assert not [p.name for p in folder.rglob(".*.tmp")], folder
+
+
+def test_disk_full_during_ingest_keeps_the_old_store(small_store, tmp_path, disk_full):
+    before = digest(small_store)
+    new = write_csv(as_text(make_cases(4, seed=4, prefix="N")), tmp_path / "new.csv")
+    disk_full()
+    r = runner.invoke(app, ["ingest", str(new), "--data", str(small_store)])
+    _says_disk_full(r, small_store / store.CASES_FILE)
+    assert digest(small_store) == before
+    assert sorted(p.name for p in small_store.iterdir()) == [".lock", store.CASES_FILE]
+
+
+def test_disk_full_during_a_first_ingest_leaves_nothing(tmp_path, disk_full):
+    new = write_csv(as_text(make_cases(4, seed=4, prefix="N")), tmp_path / "new.csv")
+    disk_full()
+    r = runner.invoke(app, ["ingest", str(new), "--data", str(tmp_path / "fresh")])
+    _says_disk_full(r, tmp_path / "fresh" / store.CASES_FILE)
+    assert not (tmp_path / "fresh").exists()
+    empty = tmp_path / "empty"  # a folder the user made: kept, and left empty
+    empty.mkdir()
+    r = runner.invoke(app, ["ingest", str(new), "--data", str(empty)])
+    assert r.exit_code == 1 and list(empty.iterdir()) == []
+
+
+def test_disk_full_during_demo_keep_leaves_no_store(tmp_path, disk_full):
+    disk_full()
+    keep = tmp_path / "demo-store"
+    r = runner.invoke(app, ["demo", "--keep", str(keep), "-f", "json"])
+    _says_disk_full(r, keep / store.CASES_FILE)
+    assert not keep.exists() and r.stdout == ""
+
+
+@pytest.mark.parametrize("name", ["template.xlsx", "template.csv"])
+def test_disk_full_writing_a_template(tmp_path, disk_full, name):
+    target = tmp_path / "sub" / name  # the folder made for it is removed again
+    disk_full()
+    r = runner.invoke(app, ["schema", "--template", str(target)])
+    _says_disk_full(r, target)
+    assert not (tmp_path / "sub").exists()
+    _no_temporaries(tmp_path)
+
+
+def test_disk_full_writing_a_markdown_report_leaves_no_figures(example_store, tmp_path, disk_full):
+    target = tmp_path / "report.md"
+    disk_full(ok=2)  # two figures written to temporary files, then the disk is full
+    r = runner.invoke(app, ["report", "--output", str(target)])
+    _says_disk_full(r, tmp_path / "report_figures" / "figure3.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no report, no figures folder
+    # an earlier report and its figures stay exactly as they were
+    folder = tmp_path / "report_figures"
+    folder.mkdir()
+    (folder / "figure1.svg").write_text("old figure")
+    target.write_text("old report")
+    disk_full(ok=4)  # every figure written, then the Markdown itself fails
+    r = runner.invoke(app, ["report", "--output", str(target)])
+    _says_disk_full(r, target)
+    assert target.read_text() == "old report"
+    assert [p.name for p in folder.iterdir()] == ["figure1.svg"]
+    assert (folder / "figure1.svg").read_text() == "old figure"
+    _no_temporaries(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (["rates", "-f", "csv"], "rates.csv"),
+        (["chart", "figure2"], "fig.png"),
+        (["report"], "report.xlsx"),
+    ],
+)
+def test_disk_full_keeps_an_earlier_output(example_store, tmp_path, disk_full, args, name):
+    target = tmp_path / name
+    target.write_bytes(b"earlier")
+    disk_full()
+    r = runner.invoke(app, [*args, "--output", str(target)])
+    _says_disk_full(r, target)
+    assert target.read_bytes() == b"earlier"
+    _no_temporaries(tmp_path)
+
+
+def test_disk_full_synth_writes_neither_the_export_nor_its_mapping(tmp_path, disk_full):
+    export, mapping = tmp_path / "export.csv", tmp_path / "map.toml"
+    disk_full(ok=1)
+    args = ["synth", "--cases", "5", "--messy", "--output", export, "--mapping-output", mapping]
+    r = runner.invoke(app, [str(a) for a in args])
+    _says_disk_full(r, export)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_standard_output_on_a_full_disk_is_one_message(tmp_path):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hmip_cli", "schema", "-f", "csv"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "no space left on " in err and "while writing standard output" in err, err
+    assert "Traceback" not in err and "Exception ignored" not in err and err.count("Error") == 1

@@ -13,6 +13,7 @@ import typer
 
 from hmip_cli import schema
 from hmip_cli.errors import EXIT_DATA, HmipError, ValidationFailed
+from hmip_cli.fileio import is_no_space, no_space_message
 from hmip_cli.render import Format
 
 FormatOpt = Annotated[
@@ -152,11 +153,28 @@ def handle_errors(func):
         except OSError as exc:  # disk full, file vanished, ...: a message, not a traceback
             if os.environ.get("HMIP_DEBUG") == "1" or isinstance(exc, BrokenPipeError):
                 raise
+            if is_no_space(exc):
+                say(f"Error: {_no_space(exc)}", style="bold red")
+                raise typer.Exit(EXIT_DATA) from None
             where = f" ({exc.filename})" if exc.filename else ""
             say(f"Error: {exc.strerror or exc}{where}", style="bold red")
             raise typer.Exit(EXIT_DATA) from None
 
     return wrapper
+
+
+def _no_space(exc: OSError) -> str:
+    """The disk-full message for an OSError that escaped `fileio` (standard output on a
+    full disk: its unwritten buffer is dropped, so exiting does not fail a second time)."""
+    if exc.filename:
+        return no_space_message(exc.filename)
+    try:
+        device = os.fstat(sys.stdout.fileno()).st_dev
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+        return no_space_message(None)
+    return no_space_message(None, device)
 
 
 def stderr_is_terminal() -> bool:

@@ -149,11 +149,11 @@ def register(app: typer.Typer) -> None:
             from hmip_cli.report.write import infer_format
 
             infer_format(report)  # an unknown extension is a usage error before any work
-            check_writable(report)
+            check_writable(report, store=keep)
         if output is not None:
             from hmip_cli.fileio import check_writable
 
-            check_writable(output)
+            check_writable(output, store=keep)  # not into the store --keep is about to make
         with contextlib.ExitStack() as stack:
             if keep is None:
                 store_dir = Path(

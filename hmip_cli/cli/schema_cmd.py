@@ -96,9 +96,14 @@ def write_template(path: Path) -> None:
 
 
 def _write_xlsx(tmp: Path, names: list[str]) -> None:
+    import io
+
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(tmp))
+    # Built in memory, then written in one go: xlsxwriter writing to a full disk raises
+    # from deep in zipfile and prints a second traceback when its file is collected.
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     bold = wb.add_format({"bold": True})
     ws = wb.add_worksheet("Cases")
     ws.write_row(0, 0, names, bold)
@@ -114,6 +119,7 @@ def _write_xlsx(tmp: Path, names: list[str]) -> None:
     ws2.set_column(0, 0, 28)
     ws2.set_column(3, 6, 40)
     wb.close()
+    tmp.write_bytes(buf.getvalue())
 
 
 @handle_errors

@@ -97,13 +97,19 @@ def register(app: typer.Typer) -> None:
             raise BadRequest("--output and --mapping-output must be different files")
         frame = synth.generate(cases, seed, id_prefix=id_prefix)
         text = synth.messy_csv_text(frame, seed) if messy else synth.to_csv_text(frame)
-        if mapping_output is not None:
-            from hmip_cli.fileio import atomic_write_bytes
-
-            atomic_write_bytes(mapping_output, synth.messy_mapping_toml().encode("utf-8"))
         from hmip_cli.render import write_text
 
-        write_text(text, output)
+        if mapping_output is not None:
+            from hmip_cli.fileio import atomic_write_files
+
+            files = [(mapping_output, synth.messy_mapping_toml().encode("utf-8"))]
+            if output is not None:
+                files.append((output, text.encode("utf-8")))
+            atomic_write_files(files)  # the export and its mapping: both or neither
+            if output is None:
+                write_text(text)
+        else:
+            write_text(text, output)
         if output is not None:
             kind = "messy export" if messy else "CSV"
             say(

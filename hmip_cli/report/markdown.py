@@ -1,7 +1,7 @@
 """The report as Markdown for a repository: tables, and figures as SVG files beside it.
 
 `write_markdown(report, path)` writes `path` and `<stem>_figures/figure1.svg ...` next to
-it, linked by relative paths. Data are escaped for Markdown tables (`|`) and for the HTML
+it, linked by relative paths, all or nothing (`fileio.atomic_write_files`). Data are escaped for Markdown tables (`|`) and for the HTML
 that Markdown renderers pass through (`<`, `>`, `&`).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hmip_cli.fileio import atomic_write_bytes
+from hmip_cli.fileio import atomic_write_files
 from hmip_cli.report import charts
 from hmip_cli.report import content as C
 from hmip_cli.report.html import anchor
@@ -86,13 +86,10 @@ def write_markdown(report: C.Report, path: Path, svgs: dict[int, str] | None = N
     svgs = svgs or {
         n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
     }
-    written = []
-    for n, svg in sorted(svgs.items()):
-        target = folder / f"figure{n}.svg"
-        atomic_write_bytes(target, svg.encode("utf-8"))
-        written.append(target)
-    atomic_write_bytes(path, render_markdown(report, folder.name).encode("utf-8"))
-    return [path, *written]
+    files = [(folder / f"figure{n}.svg", svg.encode("utf-8")) for n, svg in sorted(svgs.items())]
+    files.append((path, render_markdown(report, folder.name).encode("utf-8")))
+    atomic_write_files(files)  # all or nothing: no figures left without their report
+    return [path, *(f for f, _ in files[:-1])]
 
 
 __all__ = ["anchor", "md_escape", "render_markdown", "write_markdown"]
