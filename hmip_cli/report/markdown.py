@@ -1,8 +1,9 @@
 """The report as Markdown for a repository: tables, and figures as SVG files beside it.
 
 `write_markdown(report, path)` writes `path` and `<stem>_figures/figure1.svg ...` next to
-it, linked by relative paths, all or nothing (`fileio.atomic_write_files`). Data are escaped for Markdown tables (`|`) and for the HTML
-that Markdown renderers pass through (`<`, `>`, `&`).
+it, linked by relative paths, all or nothing (`fileio.atomic_write_files`). Data are
+escaped for Markdown tables (`|`) and for the HTML that Markdown renderers pass through
+(`<`, `>`, `&`).
 """
 
 from __future__ import annotations
