@@ -35,6 +35,7 @@ CASES_FILE = "cases.parquet"
 LOCK_FILE = ".lock"
 META_KEY = "hmip"
 STORE_FORMAT = 1
+_LOCK_ATTEMPTS = 10_000  # each retry follows a failed first ingest removing the lock
 
 
 def resolve_store(data: Path | str | None = None) -> Path:
@@ -289,7 +290,7 @@ def locked(data: Path | str | None = None) -> Iterator[Path]:
     the store only after taking the lock.
     """
     directory = resolve_store(data)
-    while True:
+    for _attempt in range(_LOCK_ATTEMPTS):
         created = _make_store_dir(directory)
         lock = directory / LOCK_FILE
         try:
@@ -306,6 +307,8 @@ def locked(data: Path | str | None = None) -> Iterator[Path]:
             fh.close()
             raise
         fh.close()  # we locked a lock file that was removed meanwhile: try again
+    else:  # only if the file system reports a different file each time (it should not)
+        raise BadRequest(f"cannot lock the store {directory}: its lock file keeps changing")
     try:
         yield directory
     finally:
