@@ -488,3 +488,41 @@ def test_crosswalk_file_names_its_frameworks_by_file(tmp_path):
     assert cw.target == str(fw_file) and cw.links
     with pytest.raises(BadRequest, match="unknown crosswalk"):
         framework.load_crosswalk("nope")
+
+
+def test_docs_describe_every_key():
+    """docs/frameworks.md names every key the loaders accept (docs that cannot rot)."""
+    from hmip_cli.framework import crosswalk, loader
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "frameworks.md").read_text(
+        encoding="utf-8"
+    )
+    groups = {
+        "top": loader.TOP_KEYS,
+        "framework": loader.FRAMEWORK_KEYS,
+        "source": loader.SOURCE_KEYS,
+        "column": loader.COLUMN_KEYS,
+        "derived": loader.DERIVED_KEYS,
+        "gate": loader.GATE_KEYS,
+        "area": loader.AREA_KEYS,
+        "applies": loader.APPLIES_KEYS,
+        "measure": loader.MEASURE_KEYS,
+        "measure wording": loader.MEASURE_WORDING_KEYS,
+        "topic": loader.TOPIC_KEYS,
+        "question table": loader.QTABLE_KEYS,
+        "question": loader.QUESTION_KEYS,
+        "breakdown": loader.BREAKDOWN_KEYS,
+        "profile": loader.PROFILE_KEYS,
+        "comparison": loader.COMPARISON_KEYS,
+        "wording": loader.WORDING_KEYS,
+        "crosswalk": crosswalk.HEAD_KEYS + crosswalk.LINK_KEYS + crosswalk.BREAKDOWN_LINK_KEYS,
+    }
+    missing = [
+        f"{group}.{k}"
+        for group, keys in groups.items()
+        for k in keys
+        if not any(
+            form in docs for form in (f"`{k}`", f"`{k} ", f"{k} =", f"[{k}]", f"[[{k}]]", f".{k}]]")
+        )
+    ]
+    assert not missing, missing

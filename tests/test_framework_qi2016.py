@@ -9,6 +9,8 @@ file), this test tells you to change the other too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -306,13 +308,43 @@ def test_spreadsheet_export_headers(fw):
     assert headers == synth.messy_headers()
 
 
-def test_methods_and_dictionary_wording(fw):
+def test_methods_and_cli_titles(fw):
+    from hmip_cli.cli import regress_cmd
     from hmip_cli.report import content as C
 
     assert fw.wording.methods_scope in C.METHODS_NOTE
-    assert fw.wording.dictionary_note == (
-        "Judgements: yes/no where applicable, blank where the question was not asked."
-    )  # cli/schema_cmd.py's note
+    assert fw.wording.sweep_title == regress_cmd.SWEEP_TITLE
+
+
+def test_demo_titles(fw):
+    """`hmip demo`'s machine-format titles: the sample profile, the figures, the tables."""
+    from hmip_cli.cli import demo_cmd
+    from hmip_cli.render import Format
+
+    one = pl.DataFrame({"x": [1]})
+    res = demo_cmd.DemoResults(Path("x.csv"), Path("store"), 1, one, one, one)
+    titles = [t.title for t in demo_cmd.demo_tables(res, Format.csv, min_n=10)]
+    assert titles[1:] == [fw.wording.figures_title, fw.wording.questions_machine_title]
+
+
+def test_data_dictionary_wording(fw, cli):
+    """`hmip schema`'s rows and note, as the framework states them."""
+    import json
+
+    r = cli("schema", "-f", "json")
+    rows = json.loads(r.stdout)
+    stored = [
+        (c.name, c.required, c.applicable, c.kind, c.description) for c in fw.stored_columns()
+    ]
+    derived = [
+        (c.name, False, "computed by hmip; not ingested", "derived", c.description)
+        for c in fw.derived_columns()
+    ]
+    assert [
+        (x["name"], x["required"], x["applicable"], x["kind"], x["description"]) for x in rows
+    ] == stored + derived
+    md = cli("schema", "-f", "markdown").stdout
+    assert f"_{fw.wording.dictionary_note}_" in md
 
 
 def test_chart_wording(fw):

@@ -403,6 +403,8 @@ WORDING_KEYS = (
     "methods_scope",
     "dictionary_note",
     "lead_breakdown",
+    "figures_title",
+    "sweep_title",
 )
 _REQUIRED_WORDING = (
     "report_title",

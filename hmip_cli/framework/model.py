@@ -379,6 +379,8 @@ class Wording:
     methods_scope: str = ""  # "For every factor and measure, and for each of the four ..."
     dictionary_note: str = ""  # `hmip schema` note
     lead_breakdown: str = ""  # breakdown whose differences key findings report first ("provider")
+    figures_title: str = ""  # the figures' long frame in `hmip demo`: "Figures 1-4"
+    sweep_title: str = ""  # `regress --all`: "Stepwise logistic regression: findings across ..."
 
 
 # --------------------------------------------------------------------------------------
