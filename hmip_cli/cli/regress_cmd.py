@@ -25,6 +25,7 @@ from hmip_cli.cli.common import (
     refuse_ignored,
     say,
 )
+from hmip_cli.cli.regress_extras import model_extras
 from hmip_cli.cli.vocabulary import Vocabulary
 from hmip_cli.errors import BadRequest
 from hmip_cli.jsonsafe import json_safe
@@ -258,8 +259,8 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
                     "df": "df",
                     "p": "Sig.",
                     "exp_b": "Exp(B)",
-                    "ci_low": "Exp(B) 95% CI lower",
-                    "ci_high": "Exp(B) 95% CI upper",
+                    "ci_low": "Exp(B) 95% Wald CI lower",
+                    "ci_high": "Exp(B) 95% Wald CI upper",
                 },
                 p_columns=("p",),
                 hidden=("term", "level", "reference", "reliable"),
@@ -406,6 +407,7 @@ def findings_table(
 
     frame = Vocabulary(human=tables.is_human(fmt)).frame(frame)
     adjusted = "p_adjusted" in frame.columns
+    clustered = "survives_clustering" in frame.columns
     adjust_label = {"bh": "BH", "holm": "Holm"}.get(adjust, "adjusted")
 
     if not tables.is_human(fmt):
@@ -436,6 +438,15 @@ def findings_table(
                 "ci": ci,
                 "p": r["p"],
                 **({"p_adjusted": r["p_adjusted"]} if adjusted else {}),
+                **(
+                    {
+                        "survives_clustering": None
+                        if r["survives_clustering"] is None
+                        else ("yes" if r["survives_clustering"] else "no")
+                    }
+                    if clustered
+                    else {}
+                ),
             }
         )
     schema = {
@@ -449,6 +460,8 @@ def findings_table(
     }
     if adjusted:
         schema["p_adjusted"] = pl.Float64
+    if clustered:
+        schema["survives_clustering"] = pl.String
     return Table(
         pl.DataFrame(rows, schema=schema),
         SWEEP_TITLE,
@@ -464,6 +477,7 @@ def findings_table(
             "ci": "95% CI",
             "p": "Sig.",
             "p_adjusted": f"Sig. ({adjust_label})",
+            "survives_clustering": "Survives clustering?",
         },
     )
 
@@ -564,6 +578,26 @@ def register(app: typer.Typer) -> None:
                 help="Classification cut: a case is predicted an event when p-hat >= P (SPSS CRITERIA CUT).",
             ),
         ] = 0.5,
+        ci: Annotated[
+            str | None,
+            typer.Option(
+                "--ci",
+                metavar="profile|wald",
+                help="Odds-ratio CIs: profile (profile likelihood, agrees with the LR p; the "
+                "default for --all) or wald. For one model, --ci profile adds a table (and JSON "
+                "profile_ci); SPSS's blocks always show the Wald CI.",
+            ),
+        ] = None,
+        cluster: Annotated[
+            str | None,
+            typer.Option(
+                "--cluster",
+                metavar="COLUMN",
+                help="Cluster-robust (CR1 sandwich) S.E., Wald CI and p for the final model's "
+                "terms, with cases clustered by COLUMN, e.g. inspection; with --all a p_cluster "
+                "and 'survives clustering?' column.",
+            ),
+        ] = None,
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
@@ -651,6 +685,8 @@ def register(app: typer.Typer) -> None:
             "cut": cut,
         }
         adjust_method = S.resolve_adjust(adjust.value if adjust else None, fdr)
+        if ci is not None and ci not in ("profile", "wald"):
+            raise BadRequest(f"--ci must be profile or wald; got {ci!r}")
         method = method.strip().lower()
         if method not in METHOD_NAMES:
             raise BadRequest(f"--method must be fstep, bstep or enter; got {method!r}")
@@ -686,7 +722,10 @@ def register(app: typer.Typer) -> None:
                 **blocking,
             )
             _report_problems(res)
-            _emit_results([(None, res)], fmt, output)
+            extra = model_extras(frame, res, ci, cluster)
+            for w in extra.warnings:
+                say(f"warning: {w}", style="yellow")
+            _emit_results([(None, res)], fmt, output, extras=[extra])
             return
         if not store_mode:
             raise BadRequest(
@@ -700,6 +739,8 @@ def register(app: typer.Typer) -> None:
         )
         if event is not None:
             raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
+        if cluster is not None:
+            cluster = S.schema.get_breakdown(cluster).column  # a breakdown key, e.g. inspection
         cases = load_cases(data)
         where_note: list[str] = []
         if where:
@@ -725,18 +766,27 @@ def register(app: typer.Typer) -> None:
         if all_:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
-            sw = S.run_sweep(cases, keys, adjust=adjust_method, reference=ref, **options)
+            sw = S.run_sweep(
+                cases,
+                keys,
+                adjust=adjust_method,
+                reference=ref,
+                ci=ci or "profile",
+                cluster=cluster,
+                **options,
+            )
             frame = sw.findings
-            adjust_note = sw.adjust_note()
+            extra_notes = [n for n in (sw.adjust_note(), sw.cluster_note()) if n]
             notes = [
                 *where_note,
                 f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
                 + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
-                + ". p: LR test of the term in the final model.",
-                *([adjust_note] if adjust_note else []),
+                + ". p: LR test of the term in the final model. 95% CI: "
+                + ("Wald (SPSS)." if ci == "wald" else "profile likelihood."),
+                *extra_notes,
             ]
-            if adjust_note:
-                say(f"note: {adjust_note}")
+            for n in extra_notes:
+                say(f"note: {n}")
             # One warning per model and problem: a model's note is repeated on each of its terms' rows.
             seen: set[tuple[str, str]] = set()
             for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
@@ -760,11 +810,17 @@ def register(app: typer.Typer) -> None:
             options.update(blocking)
         else:
             columns = S.candidate_columns(keys)
+        extras = []
         for t in S.targets(factor=factor, measure=measure, question=question):
             res = S.run_target(cases, t, columns, reference=ref, **options)
             _report_problems(res, t.model, Vocabulary(human=True))
             results.append((t, res))
-        _emit_results(results, fmt, output, where_note, store=True)
+            applicable = cases.filter(pl.col(t.column).is_not_null())
+            extra = model_extras(applicable, res, ci, cluster, t.model)
+            for w in extra.warnings:
+                say(f"warning: {w}", style="yellow")
+            extras.append(extra)
+        _emit_results(results, fmt, output, where_note, extras, store=True)
 
 
 def _emit_results(
@@ -772,16 +828,24 @@ def _emit_results(
     fmt: Format,
     output: Path | None,
     where_note: list[str] | None = None,
+    extras: list | None = None,
     store: bool = False,
 ) -> None:
     from hmip_cli import tables as T
 
     vocab = Vocabulary(human=T.is_human(fmt)) if store else None
+    extras = extras or [None] * len(results)
     if fmt is Format.json:
         if len(results) == 1 and results[0][0] is None:
-            payload = results[0][1].to_dict()
+            payload: dict | list = {
+                **results[0][1].to_dict(),
+                **(extras[0].json if extras[0] else {}),
+            }
         else:
-            payload = [{"model": t.model, "label": t.label, **r.to_dict()} for t, r in results]
+            payload = [
+                {"model": t.model, "label": t.label, **r.to_dict(), **(x.json if x else {})}
+                for (t, r), x in zip(results, extras)
+            ]
             if where_note:
                 for item in payload:
                     item["where"] = where_note[0]
@@ -794,8 +858,10 @@ def _emit_results(
         )
         return
     tables: list[Table] = []
-    for t, r in results:
+    for (t, r), x in zip(results, extras):
         tables.extend(result_tables(r, t.model if t is not None else None, vocab))
+        if x is not None:
+            tables.extend(x.tables)
     if where_note:  # under the first table (Case Processing Summary) of each model
         for table in tables:
             if table.title.endswith("Case Processing Summary"):

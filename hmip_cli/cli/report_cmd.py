@@ -107,6 +107,24 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         adjust: AdjustOpt = None,
+        ci: Annotated[
+            str,
+            typer.Option(
+                "--ci",
+                metavar="profile|wald",
+                help="Odds-ratio CIs in the differences table: profile likelihood (agrees with "
+                "the LR p) or wald (SPSS's).",
+            ),
+        ] = "profile",
+        cluster: Annotated[
+            str,
+            typer.Option(
+                "--cluster",
+                metavar="KEY",
+                help="Breakdown whose groups are the clusters for the 'survives clustering?' "
+                "check (cluster-robust S.E.), or none.",
+            ),
+        ] = "inspection",
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
@@ -151,6 +169,7 @@ def register(app: typer.Typer) -> None:
           hmip report --output docs/report.md --no-suppress --min-n 20 --adjust holm
           hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
         """
+        from hmip_cli import schema
         from hmip_cli.fileio import check_writable
         from hmip_cli.report.content import ReportParams
         from hmip_cli.report.write import infer_format, report_from_store
@@ -167,7 +186,9 @@ def register(app: typer.Typer) -> None:
             pin=pin,
             pout=pout,
             removal=removal.value,
-            **({"candidates": keys} if keys else {}),
+            candidates=keys or schema.DEFAULT_BREAKDOWNS,
+            ci=ci,
+            cluster=None if cluster == "none" else cluster,
         )
         rep, written = report_from_store(
             data, output, params, kind, progress=lambda step: say(f"Computing {step}...")

@@ -22,6 +22,7 @@ import polars as pl
 
 from hmip_cli import rates as R
 from hmip_cli import schema
+from hmip_cli.errors import BadRequest
 from hmip_cli.render import half_up, round_1dp
 from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
 from hmip_cli.tables import TABLE_TITLES, marker_notes
@@ -46,6 +47,11 @@ class ReportParams:
     # Multiple-testing adjustment over every model x candidate: "bh", "holm" or "none";
     # fdr=True is the old spelling of adjust="bh" (and is set when adjust="bh").
     adjust: str | None = None
+    # Odds-ratio CIs in the differences table: "profile" (profile likelihood, agrees with the
+    # LR p) or "wald" (SPSS's); the clustering check: a breakdown key whose groups are the
+    # clusters (cases are sampled within inspections), or None for no check.
+    ci: str = "profile"
+    cluster: str | None = "inspection"
 
     def __post_init__(self) -> None:
         # Checked here, before minutes of work, with the messages `stepwise` and `sweep` give.
@@ -57,6 +63,10 @@ class ReportParams:
         method = resolve_adjust(self.adjust, self.fdr)
         object.__setattr__(self, "adjust", method)
         object.__setattr__(self, "fdr", method == "bh")
+        if self.ci not in ("profile", "wald"):
+            raise BadRequest(f"--ci must be profile or wald; got {self.ci!r}")
+        if self.cluster is not None:
+            schema.get_breakdown(self.cluster)  # BadRequest naming the keys
 
     def to_dict(self) -> dict:
         d = {
@@ -73,7 +83,13 @@ class ReportParams:
             d["removal"] = self.removal
         if self.adjust == "holm":  # bh is listed as fdr (its old name)
             d["adjust"] = self.adjust
+        d["ci"] = self.ci
+        d["cluster"] = self.cluster
         return d
+
+    @property
+    def cluster_column(self) -> str | None:
+        return schema.get_breakdown(self.cluster).column if self.cluster else None
 
     @property
     def adjust_name(self) -> str:
@@ -376,9 +392,13 @@ def significant(findings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[DocTable]:
+def _difference_tables(
+    findings: pl.DataFrame, params: ReportParams, n_clusters: int = 0
+) -> list[DocTable]:
     sig = significant(findings)
     adjusted = "p_adjusted" in findings.columns
+    clustered = "survives_clustering" in findings.columns
+    ci_name = "profile likelihood" if params.ci == "profile" else "Wald"
     cols = [
         Column("outcome", "Outcome"),
         Column("variable", "Variable"),
@@ -390,12 +410,15 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         Column("percent_reference", "Reference group: percentage yes", "percent"),
         Column("n_reference", "Reference group: cases", "count"),
         Column("odds_ratio", "Odds ratio", "ratio"),
-        Column("ci_low", "Odds ratio 95% CI lower", "ratio"),
-        Column("ci_high", "Odds ratio 95% CI upper", "ratio"),
+        Column("ci_low", f"Odds ratio 95% CI lower ({ci_name})", "ratio"),
+        Column("ci_high", f"Odds ratio 95% CI upper ({ci_name})", "ratio"),
         Column("p", "p (LR test)", "p"),
     ]
     if adjusted:
         cols.append(Column("p_adjusted", f"p ({params.adjust_name})", "p"))
+    if clustered:
+        cols.append(Column("p_cluster", "p (cluster-robust)", "p"))
+        cols.append(Column("survives_clustering", "Survives clustering?"))
     cols += [Column("n", "Cases in model", "count"), Column("marker", "Marker")]
     rows, keys = [], []
     for r in sig.iter_rows(named=True):
@@ -422,6 +445,10 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         }
         if adjusted:
             row["p_adjusted"] = r["p_adjusted"]
+        if clustered:
+            row["p_cluster"] = r["p_cluster"]
+            sc = r["survives_clustering"]
+            row["survives_clustering"] = None if sc is None else ("yes" if sc else "no")
         rows.append(row)
         keys.append(difference_key(r))
     cands = ", ".join(schema.get_breakdown(k).label for k in params.candidates)
@@ -432,7 +459,26 @@ def _difference_tables(findings: pl.DataFrame, params: ReportParams) -> list[Doc
         f"Candidates: {cands}.",
         "Percentages are the raw % yes in each group; the odds ratio compares the group with the "
         "reference group, adjusted for the other variables in the model.",
+        (
+            "95% CI: profile likelihood, the odds ratios the likelihood-ratio test would not reject "
+            "at 5%, so the interval excludes 1 exactly when p (LR test) < 0.05."
+            if params.ci == "profile"
+            else "95% CI: Wald interval (as SPSS prints it); it can disagree with the LR p."
+        ),
     ]
+    if clustered:
+        notes.append(
+            f"p (cluster-robust): Wald test with cluster-robust (CR1 sandwich) standard errors, "
+            f"cases clustered by {schema.get_breakdown(params.cluster or 'inspection').label.lower()} "
+            "(cases in one inspection are not independent); a difference survives clustering "
+            "when this p is below 0.05."
+            + (
+                f" There are only {n_clusters} clusters; with fewer than 20 robust standard "
+                "errors tend to be too small, so this check is indicative."
+                if n_clusters < 20
+                else ""
+            )
+        )
     if adjusted:
         what = "false discovery rate" if params.adjust == "bh" else "family-wise error rate"
         notes.append(
@@ -540,6 +586,8 @@ def analyse(
         cases,
         list(params.candidates),
         adjust=params.adjust or "none",
+        ci=params.ci,
+        cluster=params.cluster_column,
         pin=params.pin,
         pout=params.pout,
         removal=params.removal,
@@ -548,7 +596,11 @@ def analyse(
 
 
 def layout(
-    results: R.BulletinResults, profile: pl.DataFrame, findings: pl.DataFrame, params: ReportParams
+    results: R.BulletinResults,
+    profile: pl.DataFrame,
+    findings: pl.DataFrame,
+    params: ReportParams,
+    n_clusters: int = 0,
 ) -> tuple[list[DocTable], dict[int, pl.DataFrame]]:
     """The report's tables, in the bulletin's order, and the figures' data."""
     figures = {m.figure: figure_data(results.rates, m.figure) for m in schema.MEASURES}
@@ -563,7 +615,7 @@ def layout(
         _protection_table(n, results.protection, params.min_n)
         for n in sorted(set(results.protection["table"].to_list()))
     ]
-    tables += _difference_tables(findings, params)
+    tables += _difference_tables(findings, params, n_clusters)
     return tables, figures
 
 
@@ -584,7 +636,7 @@ def build_report(
     params = params or ReportParams()
     date = report_date(params.date)
     results, profile, findings, sw = analyse(cases, params, progress)
-    tables, figures = layout(results, profile, findings, params)
+    tables, figures = layout(results, profile, findings, params, sw.n_clusters)
     prov = (
         from_store_info(info, date, params.to_dict())
         if info is not None
@@ -596,6 +648,7 @@ def build_report(
         profile=profile,
         min_n=params.min_n,
         adjust=(params.adjust or "none", sw.n_tests),
+        n_clusters=sw.n_clusters,
     )
     return Report(results, profile, findings, params, prov, tables, kf, figures, sw)
 

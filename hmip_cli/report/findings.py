@@ -421,7 +421,10 @@ def _more_likely(r: dict) -> tuple[str, str]:
 
 
 def _difference_findings(
-    findings: pl.DataFrame, min_n: int, adjust: tuple[str, int] = ("none", 0)
+    findings: pl.DataFrame,
+    min_n: int,
+    adjust: tuple[str, int] = ("none", 0),
+    n_clusters: int = 0,
 ) -> list[Finding]:
     sig = C.significant(findings)
     targets = C.target_index()
@@ -530,7 +533,34 @@ def _difference_findings(
             )
     if "p_adjusted" in findings.columns and rows:
         out.append(_adjusted_finding(rows, *adjust))
+    if "survives_clustering" in findings.columns and rows:
+        out.append(_clustering_finding(rows, n_clusters))
     return out
+
+
+def _clustering_finding(rows: list[dict], n_clusters: int) -> Finding:
+    """How many of the significant differences survive cluster-robust standard errors."""
+    from hmip_cli.stepwise.adjust import ALPHA
+    from hmip_cli.stepwise.robust import MIN_CLUSTERS
+
+    sig = {(r["model"], r["term"]): r for r in rows if r["p"] is not None and r["p"] < ALPHA}
+    kept = [r for r in sig.values() if r["survives_clustering"]]
+    n, k = len(sig), len(kept)
+    survive = (
+        f"all {number_word(n)} significant differences remain"
+        if k == n
+        else f"{number_word(k)} of the {number_word(n)} significant differences remain"
+    )
+    text = (
+        f"Allowing for cases within an inspection being alike (cluster-robust standard errors), "
+        f"{survive} significant at the {ALPHA:.0%} level"
+    )
+    if n_clusters < MIN_CLUSTERS:
+        text += (
+            f"; with only {number_word(n_clusters)} inspections this check is indicative "
+            "(robust standard errors tend to be too small with few clusters)"
+        )
+    return Finding(text + ".", C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in kept))
 
 
 def _adjusted_finding(rows: list[dict], method: str, n_tests: int) -> Finding:
@@ -597,6 +627,7 @@ def key_findings(
     profile: pl.DataFrame | None = None,
     min_n: int = R.DEFAULT_MIN_N,
     adjust: tuple[str, int] = ("none", 0),
+    n_clusters: int = 0,
 ) -> list[Finding]:
     """The report's key findings, in the bulletin's order: the sample (if `profile` is given),
     priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences from the
@@ -624,5 +655,5 @@ def key_findings(
             out.append(_range_finding(m.figure, data, min_n))
     out.append(_compare_contributions(figs))
     out.extend(_protection_findings(results.protection))
-    out.extend(_difference_findings(findings, min_n, adjust))
+    out.extend(_difference_findings(findings, min_n, adjust, n_clusters))
     return [f for f in out if f is not None]

@@ -20,7 +20,9 @@ from hmip_cli.stepwise.adjust import (
     family_rows,
 )
 from hmip_cli.stepwise.adjust import adjust as adjust_p
+from hmip_cli.stepwise.profile import CI_METHODS, final_model_cis
 from hmip_cli.stepwise.result import StepwiseResult
+from hmip_cli.stepwise.robust import MIN_CLUSTERS, cluster_robust
 from hmip_cli.stepwise.select import stepwise
 
 
@@ -104,6 +106,7 @@ FINDINGS_SCHEMA = {
     "odds_ratio": pl.Float64,
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
+    "ci_method": pl.String,
     "p": pl.Float64,
     "p_wald": pl.Float64,
     "percent_level": pl.Float64,
@@ -116,8 +119,14 @@ FINDINGS_SCHEMA = {
 }
 
 
-def findings(target: Target, result: StepwiseResult) -> list[dict]:
-    """One row per parameter of the final model (a model with nothing entered: one row)."""
+def findings(
+    target: Target,
+    result: StepwiseResult,
+    cis: dict[str, tuple[float | None, float | None]] | None = None,
+) -> list[dict]:
+    """One row per parameter of the final model (a model with nothing entered: one row).
+    `cis`: profile-likelihood CIs for Exp(B) by parameter (profile.final_model_cis); without
+    them the CI is SPSS's Wald interval."""
     base = {
         "model": target.model,
         "label": target.label,
@@ -154,8 +163,9 @@ def findings(target: Target, result: StepwiseResult) -> list[dict]:
             "p_wald": c.p,
             "reliable": c.reliable,
             "odds_ratio": c.exp_b,
-            "ci_low": c.ci_low,
-            "ci_high": c.ci_high,
+            "ci_low": c.ci_low if cis is None else cis.get(c.parameter, (None, None))[0],
+            "ci_high": c.ci_high if cis is None else cis.get(c.parameter, (None, None))[1],
+            "ci_method": ("wald" if cis is None else "profile") if c.exp_b is not None else None,
             "note": notes or None,
         }
         coding = codings.get(c.term)
@@ -205,6 +215,8 @@ class SweepResult:
     family: pl.DataFrame
     adjust: str
     results: list[tuple[Target, pl.DataFrame, StepwiseResult]] = field(default_factory=list)
+    cluster: str | None = None
+    n_clusters: int = 0  # clusters in the largest model (with `cluster`)
 
     @property
     def n_tests(self) -> int:
@@ -215,6 +227,26 @@ class SweepResult:
         col = "p_adjusted" if adjusted else "p"
         part = self.family.filter(pl.col("in_model") & (pl.col(col) < ALPHA))
         return set(zip(part.get_column("model").to_list(), part.get_column("term").to_list()))
+
+    def cluster_note(self) -> str | None:
+        """How many significant terms survive clustering, in words (None without it)."""
+        if self.cluster is None:
+            return None
+        f = self.findings.filter(pl.col("survives_clustering").is_not_null())
+        terms = f.unique(["model", "term"])
+        sig = terms.filter(pl.col("p") < ALPHA)
+        kept = sig.filter(pl.col("survives_clustering"))
+        text = (
+            f"p_cluster: CR1 cluster-robust Wald p over the clusters of '{self.cluster}' "
+            f"({self.n_clusters} in the largest model). {kept.height} of the {sig.height} terms "
+            f"with p < {ALPHA:g} survive clustering (p_cluster < {ALPHA:g})."
+        )
+        if self.n_clusters < MIN_CLUSTERS:
+            text += (
+                f" With fewer than {MIN_CLUSTERS} clusters robust standard errors tend to be too "
+                "small, so this is only indicative."
+            )
+        return text
 
     def adjust_note(self) -> str | None:
         """What the adjustment did, in words (None without one)."""
@@ -236,14 +268,21 @@ def run_sweep(
     adjust: str = "none",
     targets_: list[Target] | None = None,
     progress: Callable[[str], None] | None = None,
+    ci: str = "profile",
+    cluster: str | None = None,
     **options,
 ) -> SweepResult:
-    """`sweep`, returning the findings with the family of tests and the fitted models."""
+    """`sweep`, returning the findings with the family of tests and the fitted models.
+    `cluster` (e.g. "inspection"): add `p_cluster` (the term's CR1 cluster-robust Wald p in
+    its final model) and `survives_clustering` (p_cluster < ALPHA) to the findings."""
     check_method(adjust)
+    if ci not in CI_METHODS:
+        raise BadRequest(f"ci must be one of {', '.join(CI_METHODS)}; got {ci!r}")
     cols = candidate_columns(candidates)
     rows: list[dict] = []
     family: list[dict] = []
     fitted: list[tuple[Target, pl.DataFrame, StepwiseResult]] = []
+    n_clusters = 0
     for t in targets_ if targets_ is not None else targets(everything=True):
         if progress:
             progress(t.model)
@@ -264,16 +303,29 @@ def run_sweep(
             continue
         except HmipError:
             raise
-        rows.extend(findings(t, res))
+        cis = final_model_cis(applicable, res) if ci == "profile" and res.final_terms else None
+        found = findings(t, res, cis)
+        if cluster is not None and res.final_terms:
+            robust = cluster_robust(applicable, res, cluster)
+            n_clusters = max(n_clusters, robust.n_clusters)
+            for row in found:
+                if row.get("term") in robust.terms:
+                    p_c = robust.terms[row["term"]][2]
+                    row["p_cluster"] = p_c
+                    row["survives_clustering"] = bool(p_c < ALPHA)
+        rows.extend(found)
         family.extend(family_rows(t.model, res))
         fitted.append((t, applicable, res))
-    frame = pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
+    schema = dict(FINDINGS_SCHEMA)
+    if cluster is not None:
+        schema.update(p_cluster=pl.Float64, survives_clustering=pl.Boolean)
+    frame = pl.DataFrame(rows, schema=schema)
     fam = pl.DataFrame(family, schema=FAMILY_SCHEMA)
     if adjust != "none":
         fam = adjust_family(fam, adjust)
         key = fam.filter(pl.col("in_model")).select("model", "term", "p_adjusted")
         frame = frame.join(key, on=["model", "term"], how="left", maintain_order="left")
-    return SweepResult(frame, fam, adjust, fitted)
+    return SweepResult(frame, fam, adjust, fitted, cluster, n_clusters)
 
 
 def sweep(
@@ -283,6 +335,8 @@ def sweep(
     targets_: list[Target] | None = None,
     progress: Callable[[str], None] | None = None,
     adjust: str | None = None,
+    ci: str = "profile",
+    cluster: str | None = None,
     **options,
 ) -> pl.DataFrame:
     """Run the stepwise model for every target (default: every factor x measure and the four
@@ -297,13 +351,18 @@ def sweep(
       entered                    terms in the final model, in order of entry
       term, parameter, level, reference
       direction                  e.g. "NPS more likely than CRC"
-      odds_ratio, ci_low, ci_high  Exp(B) and its 95% CI (empty when unreliable)
+      odds_ratio, ci_low, ci_high  Exp(B) and its 95% CI (empty when unreliable):
+                                 profile likelihood (ci="profile", the default) or
+                                 SPSS's Wald interval (ci="wald"); ci_method says which
       p                          LR test of the term in the final model (change in -2LL)
       p_wald                     Wald test of the parameter
       percent_level, n_level, percent_reference, n_reference, groups
                                  raw % yes in the two groups ("NPS 74% vs CRC 54%")
       reliable, note             problems (separation, small cells) in words
       p_adjusted                 (when adjusting) p adjusted over the family
+      p_cluster, survives_clustering
+                                 (with cluster=) CR1 cluster-robust Wald p of the term in
+                                 its final model, and whether it is < .05
     """
     return run_sweep(
         cases,
@@ -311,6 +370,8 @@ def sweep(
         adjust=resolve_adjust(adjust, fdr),
         targets_=targets_,
         progress=progress,
+        ci=ci,
+        cluster=cluster,
         **options,
     ).findings
 
