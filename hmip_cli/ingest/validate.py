@@ -239,35 +239,45 @@ def validate(
     text = frame.select(ROW, *[_blank_to_null(pl.col(c.name)).alias(c.name) for c in texts])
     # Coded columns hold few distinct values, so each column's distinct values are parsed
     # (trim, case, spellings, ranges) and the column is then mapped through that small
-    # table: one hash look-up per cell instead of several new strings per cell.
-    uniques = frame.select([pl.col(c.name).unique().implode() for c in coded])
-    typed_exprs, bad_cols = [], {}
+    # table: one hash look-up per cell instead of several new strings per cell. Every
+    # yes/no column reads the same way, so they share one table; all tables are built in
+    # one collect_all (a small file costs a few milliseconds, not hundreds of queries).
+    uniques = dict(
+        zip(
+            [c.name for c in coded],
+            frame.select([pl.col(c.name).unique().implode() for c in coded]).row(0)
+            if coded
+            else (),
+        )
+    )
+    groups: dict[str, list[schema.Column]] = {}
     for c in coded:
-        table = pl.DataFrame({"raw": uniques.get_column(c.name)[0]}, schema={"raw": pl.String})
-        table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
-            parse_expr(c).alias("parsed"), readable_expr(c).alias("ok")
-        )
-        if c.dtype.is_integer() or c.dtype == pl.Date:  # readable = blank or parsed
-            table = table.with_columns(ok=pl.col(c.name).is_null() | pl.col("parsed").is_not_null())
+        groups.setdefault("*yes/no*" if c.dtype == pl.Boolean else c.name, []).append(c)
+    tables = pl.collect_all([_parse_table(cs, uniques) for cs in groups.values()])
+    typed_exprs, bad_cols = [], {}
+    for cs, table in zip(groups.values(), tables):
         keyed = table.filter(pl.col("raw").is_not_null())
-        typed_exprs.append(
-            pl.col(c.name)
-            .replace_strict(
-                keyed.get_column("raw"),
-                keyed.get_column("parsed"),
-                default=None,
-                return_dtype=table.schema["parsed"],
+        raws, oks = keyed.get_column("raw").to_list(), keyed.get_column("ok").to_list()
+        unreadable = {r for r, ok in zip(raws, oks) if not ok}
+        for c in cs:
+            typed_exprs.append(
+                pl.col(c.name)
+                .replace_strict(
+                    keyed.get_column("raw"),
+                    keyed.get_column("parsed"),
+                    default=None,
+                    return_dtype=table.schema["parsed"],
+                )
+                .alias(c.name)
             )
-            .alias(c.name)
-        )
-        bad = keyed.filter(~pl.col("ok")).get_column("raw")
-        if bad.len():
-            bad_cols[c.name] = bad
-            closed = c.dtype == pl.Boolean or isinstance(c.dtype, pl.Enum)
-            if closed and bad.len() > MAX_LINES:
-                # A closed vocabulary has a few misspellings, not dozens of different
-                # values: this is free text (notes mapped to the wrong column?): not quoted.
-                out.free_text.add(c.name)
+            bad = [v for v in uniques[c.name] if v in unreadable] if unreadable else []
+            if bad:
+                bad_cols[c.name] = pl.Series(bad, dtype=pl.String)
+                closed = c.dtype == pl.Boolean or isinstance(c.dtype, pl.Enum)
+                if closed and len(bad) > MAX_LINES:
+                    # A closed vocabulary has a few misspellings, not dozens of different
+                    # values: this is free text (notes mapped to the wrong column?).
+                    out.free_text.add(c.name)
     parsed = frame.select(ROW, *typed_exprs).hstack(text.drop(ROW))
     for c in coded:
         if c.name in bad_cols:
@@ -278,17 +288,33 @@ def validate(
             out.rows(hits, c.name, f"expected {expected_text(c)}")
     parsed = parsed.select(ROW, *[c.name for c in cols])
 
+    # Blank required cells and impossible numbers: counted in one pass; only the checks
+    # that fire are filtered for their rows.
+    checks: list[tuple[schema.Column, str, pl.Expr]] = []
     for c in cols:
         if c.required:
-            blank = parsed.get_column(c.name).is_null()
-            if c.name in bad_cols:
-                blank = blank & ~frame.get_column(c.name).is_in(bad_cols[c.name].implode())
-            hits = parsed.select(ROW).filter(blank)
-            out.rows(hits, c.name, "required: must not be blank", show_value=False)
+            blank = pl.col(c.name).is_null()
+            if c.name in bad_cols:  # an unreadable value is reported as such, not as blank
+                blank = blank & ~pl.col(f"__raw_{c.name}").is_in(bad_cols[c.name].implode())
+            checks.append((c, "blank", blank))
         if c.minimum is not None and c.name not in bad_cols:
             v = pl.col(c.name)
-            hits = parsed.filter((v < c.minimum) | (v > c.maximum)).select(ROW, v.alias("value"))
-            out.rows(hits, c.name, f"impossible value: expected {c.minimum:g} to {c.maximum:g}")
+            checks.append((c, "range", (v < c.minimum) | (v > c.maximum)))
+    if checks:
+        raw_needed = [c.name for c in cols if c.required and c.name in bad_cols]
+        view = parsed.hstack([frame.get_column(n).alias(f"__raw_{n}") for n in raw_needed])
+        counts = view.select(
+            [mask.sum().alias(str(i)) for i, (_, _, mask) in enumerate(checks)]
+        ).row(0)
+        for (c, kind, mask), n in zip(checks, counts):
+            if not n:
+                continue
+            if kind == "blank":
+                hits = view.filter(mask).select(ROW)
+                out.rows(hits, c.name, "required: must not be blank", show_value=False)
+            else:
+                hits = view.filter(mask).select(ROW, pl.col(c.name).alias("value"))
+                out.rows(hits, c.name, f"impossible value: expected {c.minimum:g} to {c.maximum:g}")
 
     _check_cases(parsed, present, out)
 
@@ -304,6 +330,19 @@ def validate(
         ],
     )
     return Validated(typed, out.problems)
+
+
+def _parse_table(cs: list[schema.Column], uniques: dict[str, list]) -> pl.LazyFrame:
+    """raw -> parsed, ok for the distinct values of columns that all read the same way."""
+    c = cs[0]
+    values = sorted({v for col in cs for v in uniques[col.name] if v is not None})
+    table = pl.LazyFrame({"raw": [None, *values]}, schema={"raw": pl.String})
+    table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
+        parse_expr(c).alias("parsed"), readable_expr(c).alias("ok")
+    )
+    if c.dtype.is_integer() or c.dtype == pl.Date:  # readable = blank or parsed
+        table = table.with_columns(ok=pl.col(c.name).is_null() | pl.col("parsed").is_not_null())
+    return table
 
 
 def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> None:
