@@ -10,29 +10,22 @@ from pathlib import Path
 import polars as pl
 import pytest
 import xlsxwriter
-from test_ingest_support import as_text, digest, make_cases
+from test_ingest_support import (
+    LONG_NOTE,
+    SECRET_ID,
+    SECRETS,
+    SHORT_NOTE,
+    as_text,
+    digest,
+    make_cases,
+    planted,
+)
 from typer.testing import CliRunner
 
 from hmip_cli import store
 from hmip_cli.cli.app import app
 
 runner = CliRunner()
-
-SECRET_ID = "ZQXID"  # every planted id starts with this
-LONG_NOTE = "ZQXNOTE about a named person and long enough to be free text"
-SHORT_NOTE = "ZQXN ok"  # a short note: quotable by length, but it is a note in the file
-SECRETS = (SECRET_ID, "ZQXNOTE", "ZQXN")
-
-
-def planted(n: int = 8, seed: int = 5) -> pl.DataFrame:
-    """n valid cases as text, with distinctive ids and notes (long and short)."""
-    text = as_text(make_cases(n, seed=seed))
-    return text.with_columns(
-        case_id=pl.format(SECRET_ID + "-{}", pl.int_range(pl.len())),
-        notes=pl.when(pl.int_range(pl.len()) % 2 == 0)
-        .then(pl.lit(LONG_NOTE))
-        .otherwise(pl.lit(SHORT_NOTE)),
-    )
 
 
 def lines(frame: pl.DataFrame | None = None) -> list[str]:
@@ -412,3 +405,24 @@ def test_mapping_inspection_for_a_file_with_the_column_warns(tmp_path, data):
     ok = ingest(path, data, "--mapping", str(mapping))
     assert ok.exit_code == 0 and "warning:" in ok.stderr
     assert "Elsewhere" not in store.store_info(data).inspections
+
+
+def test_a_header_cell_that_is_a_case_id_is_named_by_position(tmp_path, data):
+    """A row of data pasted over part of the header: the cell is not quoted."""
+    before = digest(data)
+    rows = lines()
+    header = rows[0].split(",")
+    at = header.index("rosh")
+    header[at] = f"{SECRET_ID}-3"
+    path = write(tmp_path / "a.csv", [",".join(header), *rows[1:]])
+    rejected(ingest(path, data), data, before, f"a.csv, column '#{at + 1}': unknown column")
+
+
+def test_ids_in_a_coded_column_are_not_quoted_even_without_an_id_column(tmp_path, data):
+    """Found by the fuzz: the id column damaged (every cell 'Z') and the ids copied into
+    a yes/no column: they match no id left in the file, but a different value in every
+    row is an identifier, not a misspelt code."""
+    before = digest(data)
+    frame = planted().with_columns(mappa=pl.col("case_id"), case_id=pl.lit("Z"))
+    path = write(tmp_path / "a.csv", lines(frame))
+    rejected(ingest(path, data), data, before, "a.csv, row 2, column 'mappa': got a value of 7")

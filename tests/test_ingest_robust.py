@@ -1,5 +1,5 @@
-"""Ingest under abuse: randomly corrupted files never give a traceback, and an ingest
-killed at any moment leaves the earlier store readable and unchanged."""
+"""Ingest under abuse: an ingest killed at any moment leaves the earlier store readable
+and unchanged. (Corrupted input files: test_ingest_fuzz.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import time
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from test_ingest_support import as_text, make_cases, write_csv
 from typer.testing import CliRunner
 
@@ -21,81 +19,6 @@ from hmip_cli import store
 from hmip_cli.cli.app import app
 
 runner = CliRunner()
-BASE = as_text(make_cases(8, seed=11))
-BASE_CSV = BASE.write_csv().encode()
-
-junk_cell = st.one_of(
-    st.sampled_from(
-        [
-            "",
-            "yes",
-            "no",
-            "maybe",
-            "N/A",
-            "99999",
-            "-1",
-            "1.5",
-            "Very high",
-            "31/02/2016",
-            '"',
-            ",",
-            "\n",
-            "é",
-            "C11-00000",
-        ]
-    ),
-    st.text(max_size=6),
-)
-
-
-@st.composite
-def corrupted(draw) -> bytes:
-    frame = BASE
-    kind = draw(st.sampled_from(["cells", "drop", "junk_rows", "truncate", "bytes", "mixed"]))
-    if kind in ("cells", "mixed"):
-        for _ in range(draw(st.integers(1, 6))):
-            r = draw(st.integers(0, frame.height - 1))
-            c = draw(st.sampled_from(frame.columns))
-            v = draw(junk_cell)
-            frame = frame.with_columns(
-                pl.when(pl.int_range(pl.len()) == r).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
-            )
-    if kind in ("drop", "mixed"):
-        cols = draw(st.lists(st.sampled_from(frame.columns), max_size=5, unique=True))
-        frame = frame.drop(cols) if len(cols) < frame.width else frame
-    data = frame.write_csv().encode()
-    if kind in ("junk_rows", "mixed"):
-        junk = draw(st.lists(st.text(max_size=40), min_size=1, max_size=3))
-        data += "\n".join(junk).encode("utf-8", "replace")
-    if kind == "truncate":
-        data = data[: draw(st.integers(0, len(data)))]
-    if kind == "bytes":
-        blob = draw(st.binary(min_size=1, max_size=60))
-        at = draw(st.integers(0, len(data)))
-        data = data[:at] + blob + data[at:]
-    return data
-
-
-@pytest.mark.slow
-@settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(corrupted())
-def test_corrupted_files_never_crash(tmp_path, data_bytes):
-    path = tmp_path / "fuzz.csv"
-    path.write_bytes(data_bytes)
-    store_dir = tmp_path / f"store{abs(hash(data_bytes))}"
-    result = runner.invoke(app, ["ingest", str(path), "--data", str(store_dir)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    assert "Traceback" not in result.stderr
-    if result.exit_code == 0:
-        cases = store.load_cases(store_dir)
-        assert cases.height >= 1
-    else:
-        assert result.exit_code in (1, 2)
-        assert result.stderr.strip()
 
 
 def committed_digest(data) -> str:

@@ -83,3 +83,21 @@ def digest(path: Path) -> str:
             h.update(p.name.encode())
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+# Distinctive ids and notes, planted so a test can assert they never reach a message.
+SECRET_ID = "ZQXID"  # every planted id starts with this
+LONG_NOTE = "ZQXNOTE about a named person and long enough to be free text"
+SHORT_NOTE = "ZQXN ok"  # a short note: quotable by length, but it is a note in the file
+SECRETS = (SECRET_ID, "ZQXNOTE", "ZQXN")
+
+
+def planted(n: int = 8, seed: int = 5) -> pl.DataFrame:
+    """n valid cases as text, with distinctive ids and notes (long and short, no commas)."""
+    text = as_text(make_cases(n, seed=seed))
+    return text.with_columns(
+        case_id=pl.format(SECRET_ID + "-{}", pl.int_range(pl.len())),
+        notes=pl.when(pl.int_range(pl.len()) % 2 == 0)
+        .then(pl.lit(LONG_NOTE))
+        .otherwise(pl.lit(SHORT_NOTE)),
+    )

@@ -122,11 +122,17 @@ def say(message: str, style: str | None = None) -> None:
 
 
 def report_error(exc: HmipError) -> None:
+    console = stderr_console()  # one console for every line: building one costs a few ms
     if isinstance(exc, ValidationFailed):
         for problem in exc.problems:
             tag = "error" if problem.severity == "error" else "warning"
-            say(f"{tag}: {problem}", style="red" if tag == "error" else "yellow")
-    say(f"Error: {exc}", style="bold red")
+            console.print(
+                f"{tag}: {problem}",
+                style="red" if tag == "error" else "yellow",
+                markup=False,
+                soft_wrap=True,
+            )
+    console.print(f"Error: {exc}", style="bold red", markup=False, soft_wrap=True)
 
 
 def handle_errors(func):

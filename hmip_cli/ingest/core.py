@@ -14,7 +14,7 @@ from hmip_cli.errors import MAX_LINES, Problem, ValidationFailed, capped, sort_p
 from hmip_cli.ingest.layout import not_a_header
 from hmip_cli.ingest.mapping import Mapped, Mapping, apply_mapping, load_mapping, normalise_header
 from hmip_cli.ingest.readers import ROW, RawFile, check_path, clean_header, read_file
-from hmip_cli.ingest.validate import validate
+from hmip_cli.ingest.validate import Secrets, validate
 from hmip_cli.privacy import quote_name
 
 Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
@@ -120,8 +120,9 @@ def ingest_files(
                 tick(f"checked {raw.name}")
                 tick(f"checked {raw.name}")
                 continue
-            problems += _column_problems(raw.name, mapped)
-            checked = validate(raw.name, mapped.frame, mapped.origin, _secret_columns(raw))
+            secret_columns = _secret_columns(raw)
+            problems += _column_problems(raw, mapped, Secrets(secret_columns))
+            checked = validate(raw.name, mapped.frame, mapped.origin, secret_columns)
             tick(f"validated {raw.name}")
             problems += checked.problems
             frames.append((raw.name, checked.frame))
@@ -165,11 +166,21 @@ UNKNOWN_HINT = (
 )
 
 
-def _column_problems(name: str, mapped: Mapped) -> list[Problem]:
-    """Header cells that map to nothing or clash, capped, with the fix said once."""
+def _column_problems(raw: RawFile, mapped: Mapped, secrets: Secrets) -> list[Problem]:
+    """Header cells that map to nothing or clash, capped, with the fix said once.
+
+    A header cell that is a case id or a note of the file (a row of data moved up) is
+    named by its position, not its text."""
+    name = raw.name
+    hidden = secrets.among(mapped.unknown[: MAX_LINES + 1])
+    position = {h: i + 1 for i, h in enumerate(raw.headers)}
+
+    def shown(h: str) -> str:
+        return h if h not in hidden else f"#{position.get(h, '?')}"
+
     # The fix is said once, on the first: one line per unknown column, not one hint each.
     unknown = [
-        Problem(name, None, h, None, UNKNOWN_HINT if i == 0 else "unknown column")
+        Problem(name, None, shown(h), None, UNKNOWN_HINT if i == 0 else "unknown column")
         for i, h in enumerate(mapped.unknown)
     ]
     out = capped(unknown, "unknown columns")
@@ -179,7 +190,7 @@ def _column_problems(name: str, mapped: Mapped) -> list[Problem]:
             None,
             h,
             None,
-            f"both {quote_name(other)} and {quote_name(h)} would be column {ours!r}",
+            f"both {quote_name(shown(other))} and {quote_name(shown(h))} would be column {ours!r}",
         )
         for h, ours, other in mapped.clashes
     ]

@@ -30,8 +30,10 @@ def header_row(rows: list[list[str]], mapping: Mapping | None) -> int | None:
 
 
 def not_a_header(raw: RawFile, n_known: int, mapping: Mapping | None) -> Problem | None:
-    """The one problem for a file whose row 1 names no hmip column, or None if it does."""
-    if n_known > 0:
+    """The one problem for a file whose row 1 names no hmip column (or just one, among
+    others: a case row whose cell happens to read as a column name), or None."""
+    width = len(raw.head[0]) if raw.head else len(raw.headers)
+    if n_known >= MIN_MATCHES or (n_known == 1 and width <= MIN_MATCHES):
         return None
     on = f" of the sheet {quote_name(raw.sheet)}" if raw.sheet is not None else ""
     below = header_row(raw.head[1:], mapping)
@@ -59,13 +61,13 @@ def not_a_header(raw: RawFile, n_known: int, mapping: Mapping | None) -> Problem
                     f"re-run with --sheet {quote_name(name)} (or set sheet in the mapping's "
                     "[file])",
                 )
-    width = len(raw.head[0]) if raw.head else len(raw.headers)
+    named = "none" if n_known == 0 else "only one"
     return Problem(
         raw.name,
         1,
         None,
         None,
-        f"row 1{on} is not a header: none of its {width:,} cells names a column `hmip "
+        f"row 1{on} is not a header: {named} of its {width:,} cells names a column `hmip "
         "schema` lists. Is the header row missing? Row 1 must hold the column names "
         "(`hmip schema --template cases.xlsx` writes them); other names can be mapped with "
         "--mapping (docs/mapping.md)",

@@ -21,7 +21,7 @@ import codecs
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -174,6 +174,7 @@ def _table(doc: dict, key: str, problems: list[str]) -> dict:
     return value
 
 
+@lru_cache(maxsize=4096)
 def normalise_header(h: str) -> str:
     """How a header is matched to a schema name: trimmed, lower case, spaces/hyphens as _."""
     return re.sub(r"[\s\-]+", "_", h.strip().lower())

@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,9 +130,7 @@ def read_file(
     value_cols = [c for c in frame.columns if c != ROW]
     if value_cols:
         empty = frame.select(
-            pl.all_horizontal(
-                [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in value_cols]
-            )
+            pl.concat_str(value_cols, ignore_nulls=True).fill_null("").str.strip_chars() == ""
         ).to_series()
         if empty.any():  # filtering copies every column: only when there is something to drop
             frame = frame.filter(~empty)
@@ -190,7 +189,10 @@ def _to_utf8(name: str, data: bytes, encoding: str | None) -> bytes:
     by its zero bytes) and the message names the --encoding to pass.
     """
     bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
-    wanted = codec_name(encoding) if encoding else None
+    try:
+        wanted = codec_name(encoding) if encoding else None
+    except BadRequest as exc:
+        raise BadRequest(f"{name}: {exc} (--encoding)") from None
     is_utf8 = wanted in (None, "utf-8", "utf-8-sig")
     if bom is not None and bom != "utf-8" and not (wanted or "").startswith(bom):
         given = f", not {encoding}" if encoding else ""
@@ -469,6 +471,20 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
     names: list[str] = []
     seen: dict[str, int] = {}
     keep = []
+    blank_cols = [f"c{i}" for i, h in enumerate(header) if clean_header(str(h)) == ""]
+    filled = (  # which headerless columns hold something: one pass, not one per column
+        dict(
+            zip(
+                blank_cols,
+                frame.select(
+                    (pl.col(c).str.strip_chars().str.len_chars().fill_null(0).sum() > 0)
+                    for c in blank_cols
+                ).row(0),
+            )
+        )
+        if blank_cols
+        else {}
+    )
     for i, h in enumerate(header):
         written = str(h)
         h = clean_header(written)
@@ -486,7 +502,7 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
                 )
             )
         if h == "":
-            if frame.get_column(col).drop_nulls().str.strip_chars().str.len_chars().sum() > 0:
+            if filled[col]:
                 blank.append(
                     Problem(name, 1, f"#{i + 1}", None, "a column with values has no header")
                 )
@@ -607,9 +623,11 @@ def _read_spss(name: str, data: bytes) -> RawFile:
         tmp.write(data)
         tmp.flush()
         try:
-            frame, _meta = pyreadstat.read_sav(
-                tmp.name, output_format="polars", apply_value_formats=True
-            )
+            with warnings.catch_warnings():  # pyreadstat warns on stderr about label types
+                warnings.simplefilter("ignore")
+                frame, _meta = pyreadstat.read_sav(
+                    tmp.name, output_format="polars", apply_value_formats=True
+                )
         except _READ_ERRORS as exc:
             _reraise_fatal(exc)
             raise BadInput(f"{name}: not a readable SPSS file ({_first_line(exc)})") from None

@@ -18,7 +18,9 @@ from hmip_cli.errors import MAX_LINES, Problem
 from hmip_cli.ingest.readers import ROW
 from hmip_cli.privacy import clip_name, describe_value
 
-__all__ = ["MAX_LINES", "Validated", "validate"]
+__all__ = ["MAX_LINES", "Secrets", "Validated", "validate"]
+
+ID_LIKE = 3  # this many unreadable values in a column, each in one row only: identifiers
 
 YES = ("yes", "y", "true", "1", "1.0")
 NO = ("no", "n", "false", "0", "0.0")
@@ -116,7 +118,13 @@ class Validated:
     problems: list[Problem]
 
 
-class _Secrets:
+def _id_shaped(value: str) -> bool:
+    """Letters and digits together (C11-00001, AB12345): a reference number, not a
+    misspelt code (codes are words or numbers), so never quoted."""
+    return any(ch.isalpha() for ch in value) and any(ch.isdigit() for ch in value)
+
+
+class Secrets:
     """The file's identifiers and notes, to check a value against before a message quotes it.
 
     Held as columns and asked only about the few values a message would show, so a file
@@ -142,7 +150,7 @@ class _Secrets:
 
 
 class _Collector:
-    def __init__(self, file: str, origin: dict[str, str], secrets: _Secrets):
+    def __init__(self, file: str, origin: dict[str, str], secrets: Secrets):
         self.file = file
         self.origin = origin
         self.secrets = secrets
@@ -155,13 +163,14 @@ class _Collector:
         theirs = self.origin.get(column, column)
         return column if theirs == column else f"{clip_name(theirs)} ({column})"
 
-    def add(self, row, column, value, expected, severity="error", secret=frozenset()):
+    def add(self, row, column, value, expected, severity="error", secret=frozenset(), cell=False):
+        """`cell`: the value is a cell as the file has it (not one hmip composed)."""
         # Case data concerns real people: identifiers and free text never reach the screen;
         # the row number is enough to find the cell.
         if value is not None:
             if column == "notes" or column in schema.IDENTIFYING_COLUMNS:
                 value = None
-            elif column in self.free_text:
+            elif cell and (column in self.free_text or _id_shaped(value)):
                 value = f"a value of {len(value):,} characters"
             else:
                 value = describe_value(value, secret)
@@ -174,8 +183,10 @@ class _Collector:
         expected,
         severity="error",
         show_value: bool = True,
+        cell: bool = False,
     ):
-        """One problem per offending row (capped), `hits` has ROW and optionally `value`."""
+        """One problem per offending row (capped), `hits` has ROW and optionally `value`
+        (`cell`: as the file has it)."""
         n = hits.height
         if n == 0:
             return
@@ -189,9 +200,8 @@ class _Collector:
         for rec in shown.iter_rows(named=True):
             value = rec.get("value") if show_value else None
             text = expected(rec) if callable(expected) else expected
-            self.add(
-                rec[ROW], column, None if value is None else str(value), text, severity, secret
-            )
+            shown_value = None if value is None else str(value)
+            self.add(rec[ROW], column, shown_value, text, severity, secret, cell)
         if n > MAX_LINES:
             rows = hits.get_column(ROW)
             first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
@@ -226,7 +236,7 @@ def validate(
     own = [
         frame.get_column(c) for c in ("notes", *schema.IDENTIFYING_COLUMNS) if c in frame.columns
     ]
-    out = _Collector(file, origin, _Secrets(own + list(secrets or [])))
+    out = _Collector(file, origin, Secrets(own + list(secrets or [])))
     present = [c for c in frame.columns if c != ROW]
     for col in schema.COLUMNS:
         if col.required and col.name not in present:
@@ -256,28 +266,19 @@ def validate(
     tables = pl.collect_all([_parse_table(cs, uniques) for cs in groups.values()])
     typed_exprs, bad_cols = [], {}
     for cs, table in zip(groups.values(), tables):
-        keyed = table.filter(pl.col("raw").is_not_null())
-        raws, oks = keyed.get_column("raw").to_list(), keyed.get_column("ok").to_list()
-        unreadable = {r for r, ok in zip(raws, oks) if not ok}
+        # Row 0 of each table is the null the blank cells map to (see _parse_table).
+        raw_s, parsed_s = table.get_column("raw").slice(1), table.get_column("parsed").slice(1)
+        oks = table.get_column("ok").slice(1).to_list()
+        unreadable = {r for r, ok in zip(raw_s.to_list(), oks) if not ok}
         for c in cs:
             typed_exprs.append(
                 pl.col(c.name)
-                .replace_strict(
-                    keyed.get_column("raw"),
-                    keyed.get_column("parsed"),
-                    default=None,
-                    return_dtype=table.schema["parsed"],
-                )
+                .replace_strict(raw_s, parsed_s, default=None, return_dtype=parsed_s.dtype)
                 .alias(c.name)
             )
             bad = [v for v in uniques[c.name] if v in unreadable] if unreadable else []
             if bad:
                 bad_cols[c.name] = pl.Series(bad, dtype=pl.String)
-                closed = c.dtype == pl.Boolean or isinstance(c.dtype, pl.Enum)
-                if closed and len(bad) > MAX_LINES:
-                    # A closed vocabulary has a few misspellings, not dozens of different
-                    # values: this is free text (notes mapped to the wrong column?).
-                    out.free_text.add(c.name)
     parsed = frame.select(ROW, *typed_exprs).hstack(text.drop(ROW))
     for c in coded:
         if c.name in bad_cols:
@@ -285,7 +286,13 @@ def validate(
                 pl.col("value").is_in(bad_cols[c.name].implode())
             )
             hits = hits.with_columns(pl.col("value").str.strip_chars())
-            out.rows(hits, c.name, f"expected {expected_text(c)}")
+            distinct = bad_cols[c.name].len()
+            if distinct > MAX_LINES or (distinct >= ID_LIKE and hits.height == distinct):
+                # Codes go wrong in a few ways, repeatedly: dozens of different values, or
+                # a different one in every row, are free text or identifiers (a notes or
+                # id column mapped here, cells shifted): described, never quoted.
+                out.free_text.add(c.name)
+            out.rows(hits, c.name, f"expected {expected_text(c)}", cell=True)
     parsed = parsed.select(ROW, *[c.name for c in cols])
 
     # Blank required cells and impossible numbers: counted in one pass; only the checks
