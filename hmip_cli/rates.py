@@ -649,6 +649,7 @@ def rates(
     min_n: int = DEFAULT_MIN_N,
     suppress: bool = False,
     confidence: float = CONFIDENCE,
+    test: bool = False,
 ) -> pl.DataFrame:
     """Figures 1-4 as one long frame: one row per measure x factor x (all cases, or group).
 
@@ -671,14 +672,74 @@ def rates(
       marker                           null, "[u]", "[c]" (suppressed) or "[z]" (n = 0)
       difference_pp, difference_basis  between-group difference in percentage points and
                                        what it is (see `_differences`); null on "all" rows
+    With `test`, also (`with_tests`, on every row of a breakdown; null where untested):
+      difference_ci_lower, difference_ci_upper  two groups: Newcombe's hybrid score interval
+                                       for difference_pp, percentage points
+      test_method                      "chi-square" or "Fisher's exact" (hmip_cli.compare)
+      chi_square, test_df, p_value     Pearson's statistic (null for Fisher's) and two-sided p
     """
     f_list, m_list, b_list = _as_factors(factors), _as_measures(measures), _breakdowns(by)
     lf, _ = filter_cases(cases, where)
     cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list))
     marg = _marginals(cross, b_list)
-    return _rates_from_marginals(
+    out = _rates_from_marginals(
         marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress, confidence=confidence
     )
+    return with_tests(out, confidence) if test else out
+
+
+TEST_COLUMNS = (
+    "difference_ci_lower",
+    "difference_ci_upper",
+    "test_method",
+    "chi_square",
+    "test_df",
+    "p_value",
+)
+
+
+def with_tests(frame: pl.DataFrame, confidence: float = CONFIDENCE) -> pl.DataFrame:
+    """`frame` (from `rates`) with TEST_COLUMNS: an unadjusted test of difference between the
+    groups of each breakdown, per measure and factor (`hmip_cli.compare.compare`). "Not
+    recorded" and groups without applicable cases are left out; nothing is tested where a
+    group is suppressed (as for difference_pp)."""
+    from hmip_cli.compare import compare
+
+    partition = ["measure", "factor", "breakdown"]
+    rows = []
+    groups = frame.filter((pl.col("breakdown") != ALL) & (pl.col("group") != NOT_RECORDED))
+    for key, part in groups.group_by(partition, maintain_order=True):
+        part = part.sort("_order") if "_order" in part.columns else part
+        tested = part.filter(pl.col("n") > 0)
+        if part["suppressed"].is_not_null().any() or tested.height < 2:
+            continue
+        c = compare(tested["n_yes"].to_list(), tested["n"].to_list(), confidence)
+        if c is None:
+            continue
+        rows.append(
+            {
+                **dict(zip(partition, key)),
+                "difference_ci_lower": None if c.ci_lower is None else 100 * c.ci_lower,
+                "difference_ci_upper": None if c.ci_upper is None else 100 * c.ci_upper,
+                "test_method": c.method,
+                "chi_square": c.statistic,
+                "test_df": c.df,
+                "p_value": c.p,
+            }
+        )
+    schema_: dict[str, pl.DataType] = {
+        "measure": frame.schema["measure"],
+        "factor": frame.schema["factor"],
+        "breakdown": frame.schema["breakdown"],
+        "difference_ci_lower": pl.Float64(),
+        "difference_ci_upper": pl.Float64(),
+        "test_method": pl.String(),
+        "chi_square": pl.Float64(),
+        "test_df": pl.Int64(),
+        "p_value": pl.Float64(),
+    }
+    tests = pl.DataFrame(rows, schema=schema_)
+    return frame.join(tests, on=partition, how="left", nulls_equal=True, maintain_order="left")
 
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import polars as pl
 
 from hmip_cli import rates as R
 from hmip_cli import schema
-from hmip_cli.render import Format, Table, percent_text, round_1dp
+from hmip_cli.render import Format, Table, p_text, percent_text, round_1dp
 
 HUMAN_FORMATS = (Format.table, Format.markdown)
 
@@ -160,6 +160,11 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
     else:
         diff_header = "Range (points)"
     columns["difference"] = diff_header
+    tested = "p_value" in sub.columns
+    if tested:
+        if len(real) == 2:
+            columns["difference_ci"] = "95% CI (points)"
+        columns["p"] = "p (unadjusted)"
     rows = []
     for (_,), fpart in sub.group_by("factor", maintain_order=True):
         recs = fpart.to_dicts()
@@ -187,6 +192,20 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
             if any(by_group[c]["low_reliability"] for c, _ in real):
                 cell += f" {R.MARK_LOW}"
         row["difference"] = cell
+        if tested:
+            if len(real) == 2:
+                lo, hi = first["difference_ci_lower"], first["difference_ci_upper"]
+                row["difference_ci"] = (
+                    ""
+                    if lo is None or diff is None
+                    else f"{round_1dp(lo, signed=True)} to {round_1dp(hi, signed=True)}"
+                )
+            p = first["p_value"]
+            row["p"] = (
+                ""
+                if p is None
+                else p_text(p) + ("\u2020" if "Fisher" in (first["test_method"] or "") else "")
+            )
         rows.append(row)
     frame = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String))
     notes = [*_where_note(where_text), "n: applicable cases."]
@@ -201,7 +220,24 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
             "and groups without applicable cases left out; the groups are named in machine "
             "output, column difference_basis)."
         )
-    notes.append("A difference is not a test of significance; see `hmip regress`.")
+    if tested:
+        notes.append(
+            "Unadjusted test of difference (the groups compared on this factor alone, ignoring "
+            "every other variable; for differences adjusted for the others, see `hmip regress`): "
+            + (
+                "95% CI of the difference by Newcombe's hybrid score method; "
+                if len(real) == 2
+                else ""
+            )
+            + "p from Pearson's chi-square test (no continuity correction)"
+            + (
+                ", \u2020 Fisher's exact test where an expected count is below 5."
+                if len(real) == 2
+                else f" on {len(real) - 1} df."
+            )
+        )
+    else:
+        notes.append("A difference is not a test of significance; see `hmip regress`.")
     notes += [*marker_notes(sub, min_n), ROUNDING_NOTE]
     return Table(
         frame,

@@ -76,6 +76,10 @@ Machine formats (csv, tsv, json) give one row per measure, factor and group:
                                two groups: second minus first (e.g. NPS minus CRC);
                                more: highest minus lowest (difference_basis says which)
   difference_basis
+With --test:
+  difference_ci_lower, difference_ci_upper   two groups: Newcombe 95% CI, points
+  test_method                  chi-square, or Fisher's exact (an expected count < 5)
+  chi_square, test_df, p_value unadjusted (see hmip regress for adjusted)
 """
 
 
@@ -162,6 +166,15 @@ def register(app: typer.Typer) -> None:
                 "readable without colour.",
             ),
         ] = False,
+        test: Annotated[
+            bool,
+            typer.Option(
+                "--test",
+                help="With --by: an unadjusted test of difference between the groups, per "
+                "factor: two groups, the 95% CI of the difference (Newcombe) and a p "
+                "(chi-square, or Fisher's exact for small counts); more, a chi-square p.",
+            ),
+        ] = False,
         data: DataOpt = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
@@ -179,8 +192,13 @@ def register(app: typer.Typer) -> None:
           hmip rates
           hmip rates --measure delivery --by provider
           hmip rates --by gender --where provider=NPS --suppress --format csv
+          hmip rates --measure delivery --by provider --test
           hmip rates --measure delivery --chart
         """
+        if not by:
+            refuse_ignored(ctx, ("test",), "without --by (it compares the groups of a breakdown)")
+        if chart:
+            refuse_ignored(ctx, ("test",), "with --chart (text bars)", "leave out --chart")
         if chart and fmt is not Format.table:
             refuse_ignored(
                 ctx, ("fmt",), "with --chart (text bars)", "leave out --chart for a table"
@@ -194,6 +212,7 @@ def register(app: typer.Typer) -> None:
             where=where,
             min_n=min_n,
             suppress=suppress,
+            test=test,
         )
         if chart:
             from hmip_cli.render import strip_controls, write_text
