@@ -588,6 +588,15 @@ def register(app: typer.Typer) -> None:
                 "profile_ci); SPSS's blocks always show the Wald CI.",
             ),
         ] = None,
+        firth_: Annotated[
+            bool,
+            typer.Option(
+                "--firth",
+                help="With --input: Firth's penalised-likelihood logistic regression of the outcome "
+                "on every candidate (finite estimates under separation; penalised LR tests and "
+                "profile penalised CIs, as R logistf).",
+            ),
+        ] = False,
         cluster: Annotated[
             str | None,
             typer.Option(
@@ -676,6 +685,7 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.cli.regress_spss import METHOD_NAMES, method_options
         from hmip_cli.stepwise import read_table, stepwise
         from hmip_cli.stepwise import sweeps as S
+        from hmip_cli.stepwise.firth import firth
 
         ref = parse_reference(reference or [])
         options: dict[str, Any] = {
@@ -697,6 +707,8 @@ def register(app: typer.Typer) -> None:
             raise BadRequest(
                 "use either --input (a file) or --factor/--question/--all (the store), not both"
             )
+        if firth_ and input is None:
+            raise BadRequest("--firth goes with --input FILE --outcome COL --candidates ...")
         if (fdr or adjust is not None) and not all_:
             raise BadRequest(f"{'--fdr' if fdr else '--adjust'} goes with --all")
 
@@ -710,6 +722,25 @@ def register(app: typer.Typer) -> None:
             frame, notes = read_table(input)
             for note in notes:
                 say(f"note: {note}")
+            if firth_:
+                if blocks_given or cluster or ci == "wald":
+                    raise BadRequest(
+                        "--firth fits one model with every candidate (profile penalised CIs); "
+                        "leave out --method/--enter/--block/--cluster/--ci wald"
+                    )
+                _emit_firth(
+                    firth(
+                        frame,
+                        outcome,
+                        names,
+                        categorical=_split(categorical),
+                        reference=ref,
+                        event=event,
+                    ),
+                    fmt,
+                    output,
+                )
+                return
             res = stepwise(
                 frame,
                 outcome,
@@ -821,6 +852,48 @@ def register(app: typer.Typer) -> None:
                 say(f"warning: {w}", style="yellow")
             extras.append(extra)
         _emit_results(results, fmt, output, where_note, extras, store=True)
+
+
+def _emit_firth(res, fmt: Format, output: Path | None) -> None:
+    """A Firth fit: JSON (`"method": "firth"`) or its Variables in the Equation table."""
+    for p in res.problems:
+        say(f"warning: {p.message}", style="yellow")
+    if fmt is Format.json:
+        write_text(
+            json.dumps(res.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+            output,
+        )
+        return
+    d = res.to_dict()
+    mc = d["model_chi_square"]
+    table = Table(
+        res.coefficients_frame(),
+        "Firth's penalised-likelihood logistic regression: Variables in the Equation",
+        display={
+            "parameter": "",
+            "b": "B",
+            "se": "S.E.",
+            "chi_square": "Penalised LR chi-square",
+            "df": "df",
+            "p": "Sig.",
+            "exp_b": "Exp(B)",
+            "ci_low": "Profile penalised 95% CI lower",
+            "ci_high": "Profile penalised 95% CI upper",
+        },
+        hidden=("term", "kind", "level", "reference", "reliable"),
+        p_columns=("p",),
+        notes=[
+            f"Dependent variable: {res.outcome}; event = {res.event}. {res.n} cases used, "
+            f"{res.n_dropped} dropped (missing values). Every candidate is in the model (no "
+            "stepwise selection).",
+            "B: maximum of the penalised log-likelihood l + 1/2 log det I (Firth 1993); S.E. from "
+            "the information at B; Sig.: penalised likelihood-ratio test (the term's coefficients "
+            "fixed at 0, penalty of the full model, as R logistf); CI: profile penalised likelihood.",
+            f"Penalised log-likelihood {res.penalised_log_likelihood:.4f}; penalised LR chi-square "
+            f"of the model {mc['chi_square']:.3f} on {mc['df']} df.",
+        ],
+    )
+    emit([table], fmt, output)
 
 
 def _emit_results(

@@ -416,7 +416,9 @@ class _Engine:
                     f"{self.d.n_used} cases (fitted probabilities 0 or 1), so the estimates do not exist (they "
                     "diverge to infinity) and their odds ratios are not reported; treat this model as unreliable. "
                     "Selection stopped at this step. SPSS would continue stepping from its non-converged "
-                    "estimates (it stops iterating and warns); its path past this point is not meaningful",
+                    "estimates (it stops iterating and warns); its path past this point is not meaningful. "
+                    "Firth's penalised likelihood gives finite estimates, tests and CIs for separated data: "
+                    "hmip regress --firth (firth() in Python; docs/stepwise.md)",
                     step,
                 )
             )
