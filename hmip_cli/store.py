@@ -216,15 +216,81 @@ def _read_existing(data: Path | str | None) -> tuple[Path, pl.DataFrame, dict]:
     return path, *got
 
 
+class ContentHasher:
+    """sha256 of the case data in the stored columns and order, fed in row batches.
+
+    Each column is hashed on its own, as two byte streams: validity (one bit per row) and
+    values (Booleans one bit per row; integers and dates as little-endian int64; Enum codes
+    as little-endian uint32; text as each value's UTF-8 length, uint32, in a third stream,
+    and its bytes). The result is the sha256 of a version tag, the row count, and every
+    column's name, type and stream digests. So the same cases give the same hash whatever
+    file they came from and however they are split into batches (a batch's bits are packed
+    separately, so batches are cut at multiples of 8 rows: `update` is called with any
+    sizes, the hasher buffers), at about 0.3 s per million cases (the former definition,
+    sha256 of the cases as CSV, took 2-3 s per million).
+    """
+
+    VERSION = b"hmip-content-2\n"
+
+    def __init__(self) -> None:
+        self._schema = schema.stored_schema()
+        self._parts = {name: [hashlib.sha256() for _ in range(3)] for name in self._schema}
+        self._pending: pl.DataFrame | None = None
+        self.n_rows = 0
+
+    def update(self, frame: pl.DataFrame) -> ContentHasher:
+        frame = frame.select(list(self._schema)).cast(self._schema)
+        self.n_rows += frame.height
+        if self._pending is not None:
+            frame = pl.concat([self._pending, frame])
+        whole = frame.height - frame.height % 8
+        self._pending = frame.slice(whole) if whole < frame.height else None
+        for start in range(0, whole, _HASH_BATCH):  # bounded memory per step
+            self._feed(frame.slice(start, min(_HASH_BATCH, whole - start)))
+        return self
+
+    def _feed(self, part: pl.DataFrame) -> None:
+        import numpy as np
+
+        def bits(flags: pl.Series) -> bytes:
+            return np.packbits(flags.to_numpy()).tobytes()
+
+        for name, s in zip(part.columns, part.get_columns()):
+            valid_h, values_h, lengths_h = self._parts[name]
+            valid_h.update(bits(s.is_not_null()))
+            if s.dtype == pl.Boolean:
+                values_h.update(bits(s.fill_null(False)))
+            elif s.dtype.is_integer() or s.dtype == pl.Date:
+                phys = s.to_physical().cast(pl.Int64).fill_null(0)
+                values_h.update(phys.to_numpy().astype("<i8").tobytes())
+            elif isinstance(s.dtype, pl.Enum):
+                codes = s.to_physical().cast(pl.UInt32).fill_null(0)
+                values_h.update(codes.to_numpy().astype("<u4").tobytes())
+            else:  # text
+                text = s.cast(pl.String).fill_null("")
+                lengths = text.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4")
+                lengths_h.update(lengths.tobytes())
+                values_h.update(text.str.join("").item().encode("utf-8"))
+
+    def hexdigest(self) -> str:
+        if self._pending is not None:  # the last rows (fewer than 8)
+            pending, self._pending = self._pending, None
+            self._feed(pending)
+        h = hashlib.sha256(self.VERSION)
+        h.update(f"{self.n_rows}\n".encode())
+        for name, dtype in self._schema.items():
+            h.update(f"{name}:{dtype}\n".encode())
+            for part in self._parts[name]:
+                h.update(part.digest())
+        return h.hexdigest()
+
+
+_HASH_BATCH = 1_000_000  # a multiple of 8
+
+
 def content_hash(frame: pl.DataFrame) -> str:
-    """sha256 of the case data as canonical CSV (stored columns and order, ISO dates,
-    true/false): the same cases give the same hash whatever file they came from."""
-    h = hashlib.sha256()
-    frame = frame.select(list(schema.stored_schema()))
-    step = 200_000  # bounded memory on big stores
-    for start in range(0, max(frame.height, 1), step):
-        h.update(frame.slice(start, step).write_csv(include_header=start == 0).encode("utf-8"))
-    return h.hexdigest()
+    """The content hash of a case frame (`ContentHasher`): the same cases, the same hash."""
+    return ContentHasher().update(frame).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -234,6 +300,8 @@ class StoreInfo:
     files: one provenance dict per ingested file, in ingest order: source (basename),
     sha256, rows, ingested_at (UTC ISO), hmip_version, mapping ({name, text} or None),
     inspection (names in that file).
+    counts: cases per inspection and provider: {inspection, provider, n_cases, first_date,
+    last_date} (dates ISO text or None), sorted by inspection, then provider (null last).
     """
 
     path: Path
@@ -243,6 +311,7 @@ class StoreInfo:
     first_date: date | None
     last_date: date | None
     files: list[dict] = field(default_factory=list)
+    counts: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -254,28 +323,108 @@ class StoreInfo:
 
 
 def store_info(data: Path | str | None = None) -> StoreInfo:
-    """Content hash, case count, inspections, date range and provenance of the store.
+    """Content hash, case count, inspections, date range, counts per inspection and
+    provider, and provenance of the store.
 
-    The content hash is computed here, from the cases (about a second per million cases),
-    rather than at ingest, to keep ingest fast.
+    All of it is computed once, when the store is written, and kept in the metadata, so
+    this reads only the Parquet footer. A store written before that (no `summary` in its
+    metadata) is read in full and summarised here, as before.
     """
-    return _info(*_read_existing(data))
+    meta = read_meta(data)
+    path = resolve_store(data)
+    if meta is None:
+        raise _missing(path)
+    summary = _stored_summary(meta)
+    if summary is None:
+        return _info(*_read_existing(data))
+    check_understood(data)  # columns and row count, from the footer too
+    return _info_from(path, meta, summary)
+
+
+def summarise(frame: pl.DataFrame, digest: str | None = None) -> dict:
+    """What `store_info` reports about a stored frame, as kept in the store's metadata:
+    content_hash (`digest` when the caller hashed the rows as it wrote them), inspections,
+    first and last inspection date, and counts per inspection and provider."""
+    counts = (
+        frame.lazy()
+        .group_by("inspection", "provider")
+        .agg(
+            n_cases=pl.len().cast(pl.Int64),
+            first_date=pl.col("inspection_date").min().cast(pl.String),
+            last_date=pl.col("inspection_date").max().cast(pl.String),
+        )
+        .with_columns(pl.col("provider").cast(pl.String))
+        .sort("inspection", "provider", nulls_last=True)
+        .collect()
+    )
+    dates = frame.select(
+        pl.col("inspection_date").min().cast(pl.String).alias("first"),
+        pl.col("inspection_date").max().cast(pl.String).alias("last"),
+    )
+    return {
+        "content_hash": digest or content_hash(frame),
+        "inspections": sorted(frame.get_column("inspection").drop_nulls().unique().to_list()),
+        "first_date": dates["first"][0],
+        "last_date": dates["last"][0],
+        "counts": counts.to_dicts(),
+    }
+
+
+def _stored_summary(meta: dict) -> dict | None:
+    """The metadata's summary if it is well formed (else None: summarise the data again)."""
+    got = meta.get("summary")
+    if not isinstance(got, dict):
+        return None
+    digest = got.get("content_hash")
+    ok = (
+        isinstance(digest, str)
+        and len(digest) == 64
+        and all(c in "0123456789abcdef" for c in digest)
+        and isinstance(got.get("inspections"), list)
+        and all(isinstance(x, str) for x in got["inspections"])
+        and all(isinstance(got.get(k), (str, type(None))) for k in ("first_date", "last_date"))
+        and isinstance(got.get("counts"), list)
+        and all(_is_count_row(r) for r in got["counts"])
+        and sum(r["n_cases"] for r in got["counts"]) == meta["n_cases"]
+    )
+    if not ok:
+        return None
+    try:
+        for k in ("first_date", "last_date"):
+            if got[k] is not None:
+                date.fromisoformat(got[k])
+    except ValueError:
+        return None
+    return got
+
+
+def _is_count_row(row: object) -> bool:
+    return (
+        isinstance(row, dict)
+        and isinstance(row.get("inspection"), (str, type(None)))
+        and isinstance(row.get("provider"), (str, type(None)))
+        and _is_count(row.get("n_cases"))
+        and all(isinstance(row.get(k), (str, type(None))) for k in ("first_date", "last_date"))
+    )
 
 
 def _info(path: Path, frame: pl.DataFrame, meta: dict) -> StoreInfo:
-    summary = frame.select(
-        pl.col("inspection").unique().sort().implode().alias("inspections"),
-        pl.col("inspection_date").min().alias("first"),
-        pl.col("inspection_date").max().alias("last"),
-    )
+    return _info_from(path, meta, _stored_summary(meta) or summarise(frame))
+
+
+def _info_from(path: Path, meta: dict, summary: dict) -> StoreInfo:
+    def day(text: str | None) -> date | None:
+        return None if text is None else date.fromisoformat(text)
+
     return StoreInfo(
         path=path,
-        content_hash=content_hash(frame),
-        n_cases=frame.height,
-        inspections=tuple(summary["inspections"][0].to_list()),
-        first_date=summary["first"][0],
-        last_date=summary["last"][0],
+        content_hash=summary["content_hash"],
+        n_cases=meta["n_cases"],
+        inspections=tuple(summary["inspections"]),
+        first_date=day(summary["first_date"]),
+        last_date=day(summary["last_date"]),
         files=list(meta.get("files", [])),
+        counts=[dict(r) for r in summary["counts"]],
     )
 
 
@@ -377,12 +526,18 @@ def describe_bad_location(directory: Path) -> None:
 
 
 def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict]) -> None:
-    """Replace the store with `frame` (stored schema) and provenance `files`, atomically.
+    """Replace the store with `frame` (stored schema) and provenance `files`, atomically;
+    the summary `store_info` reports (content hash included) goes into the metadata.
 
     Call it while holding `locked(data)`.
     """
     frame = frame.select(list(schema.stored_schema())).cast(schema.stored_schema())
-    meta = {"format": STORE_FORMAT, "n_cases": frame.height, "files": files}
+    meta = {
+        "format": STORE_FORMAT,
+        "n_cases": frame.height,
+        "files": files,
+        "summary": summarise(frame),
+    }
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
     target = cases_path(data)
     check_understood(data)  # never replace a store this hmip does not understand

@@ -21,7 +21,7 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
     cut = (lambda h: h[:12]) if short_hashes else (lambda h: h)
     from hmip_cli import store
 
-    cases, si = store.load_cases_and_info(data)  # one read of the store for both
+    si = store.store_info(data)  # the Parquet footer only: the summary is in the metadata
     summary = pl.DataFrame(
         {
             "store": [str(si.path)],
@@ -33,18 +33,16 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
             "content_hash": [cut(si.content_hash)],
         }
     )
-    counts = (
-        cases.lazy()
-        .group_by("inspection", "provider")
-        .agg(
-            n_cases=pl.len().cast(pl.Int64),
-            first_date=pl.col("inspection_date").min(),
-            last_date=pl.col("inspection_date").max(),
-        )
-        .with_columns(pl.col("provider").cast(pl.String))
-        .sort("inspection", "provider", nulls_last=True)
-        .collect()
-    )
+    counts = pl.DataFrame(
+        si.counts,
+        schema={
+            "inspection": pl.String,
+            "provider": pl.String,
+            "n_cases": pl.Int64,
+            "first_date": pl.String,
+            "last_date": pl.String,
+        },
+    ).with_columns(pl.col("first_date", "last_date").str.to_date())
     files = pl.DataFrame(
         {
             "source": [f["source"] for f in si.files],
