@@ -719,7 +719,9 @@ def register(app: typer.Typer) -> None:
             if not outcome or not (candidates or block):
                 raise BadRequest("--input needs --outcome and --candidates")
             names, blocking = method_options(_split(candidates), method, enter, block)
-            frame, notes = read_table(input)
+            # Only the columns the model uses are read (a wide file of millions of rows).
+            needed = [outcome, *names, *([cluster] if cluster else [])]
+            frame, notes = read_table(input, columns=needed)
             for note in notes:
                 say(f"note: {note}")
             if firth_:
