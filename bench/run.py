@@ -79,16 +79,16 @@ class Workload:
     results: dict = field(default_factory=dict)
 
 
-def measure(w: Workload, repeat: int) -> dict:
-    """`repeat` runs of each side, alternating, after one unmeasured warm-up of each."""
+def measure(w: Workload, repeat: int, warmup: int = 1) -> dict:
+    """`repeat` runs of each side, alternating, after `warmup` unmeasured ones of each."""
     hmip_runs: list[Run] = []
     base_runs: list[Run] = []
-    for i in range(repeat + 1):
+    for i in range(repeat + warmup):
         if w.before_each:
             w.before_each()
         h = run_process(w.hmip(), w.env)
         b = run_process(w.baseline(), w.env)
-        if i > 0:  # the first pair warms the page cache and the bytecode cache
+        if i >= warmup:  # the first pair warms the page cache and the bytecode cache
             hmip_runs.append(h)
             base_runs.append(b)
     hs = statistics.median(r.seconds for r in hmip_runs)
@@ -437,6 +437,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1,000,000 cases instead of 10,000,000")
     ap.add_argument("--cases", type=int, default=None, help="override the number of cases")
     ap.add_argument("--repeat", type=int, default=3, help="measured runs per side (median)")
+    ap.add_argument("--warmup", type=int, default=1, help="unmeasured runs per side first")
     ap.add_argument("--cache", type=Path, default=HERE / "out", help="where data is cached")
     ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(KEYS)}")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -463,7 +464,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
         for key, w in zip(KEYS, workloads(n, paths, Path(tmp))):
             if not only or key in only:
-                results.append(measure(w, args.repeat))
+                results.append(measure(w, args.repeat, args.warmup))
                 if key == "regress-numeric":
                     results[-1]["agreement"] = compare_numeric(paths)
     print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
