@@ -150,17 +150,27 @@ def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def read_stored(data: Path | str | None = None) -> tuple[pl.DataFrame, dict] | None:
-    """The stored case table (no derived columns) and its metadata; None when no store."""
+def read_stored(
+    data: Path | str | None = None, identifying: bool = True
+) -> tuple[pl.DataFrame, dict] | None:
+    """The stored case table (no derived columns) and its metadata; None when no store.
+
+    identifying=False leaves out the columns the schema marks identifying (case_id, notes):
+    no analysis reads them, and on a big store they are most of the reading."""
     meta = read_meta(data)
     if meta is None:
         return None
     path = cases_path(data)
+    wanted = None
+    if not identifying:
+        wanted = [c for c in schema.stored_schema() if c not in schema.IDENTIFYING_COLUMNS]
     try:
-        frame = pl.read_parquet(path)
+        _check_columns(path, pl.Schema(pl.read_parquet_schema(path)))
+        frame = pl.read_parquet(path, columns=wanted)
+    except BadInput:
+        raise
     except Exception:  # noqa: BLE001 - any failure to read it means damaged
         raise _not_ours(path, "its case data cannot be read") from None
-    _check_columns(path, frame.schema)
     if frame.height != meta["n_cases"]:
         raise _not_ours(path, "its case count does not match its metadata")
     return frame, meta
@@ -192,24 +202,31 @@ def check_understood(data: Path | str | None = None) -> None:
         raise _not_ours(path, "its case count does not match its metadata")
 
 
-def load_cases(data: Path | str | None = None) -> pl.DataFrame:
+def load_cases(data: Path | str | None = None, identifying: bool = True) -> pl.DataFrame:
     """The stored cases with `schema.with_derived()` applied: every column of
     `schema.stored_schema()` followed by age_group, ethnic_group, ogrs_group, rosh_group,
-    n_priorities. Raises BadRequest when there is no store."""
-    _, frame, _ = _read_existing(data)
+    n_priorities. Raises BadRequest when there is no store. identifying=False: without
+    case_id and notes (what analyses use; see `read_stored`)."""
+    _, frame, _ = _read_existing(data, identifying)
     return schema.with_derived(frame)
 
 
-def load_cases_and_info(data: Path | str | None = None) -> tuple[pl.DataFrame, StoreInfo]:
-    """`load_cases(data)` and `store_info(data)` from one read of the store (a report needs
-    both; calling the two reads the Parquet file twice)."""
-    path, frame, meta = _read_existing(data)
+def load_cases_and_info(
+    data: Path | str | None = None, identifying: bool = True
+) -> tuple[pl.DataFrame, StoreInfo]:
+    """`load_cases(data, identifying)` and `store_info(data)` from one read of the store (a
+    report needs both; calling the two reads the Parquet file twice)."""
+    path, frame, meta = _read_existing(data, identifying)
+    if not identifying and _stored_summary(meta) is None:
+        return schema.with_derived(frame), store_info(data)  # an old store: hash every column
     return schema.with_derived(frame), _info(path, frame, meta)
 
 
-def _read_existing(data: Path | str | None) -> tuple[Path, pl.DataFrame, dict]:
+def _read_existing(
+    data: Path | str | None, identifying: bool = True
+) -> tuple[Path, pl.DataFrame, dict]:
     """The store's directory, stored frame and metadata; BadRequest when there is no store."""
-    got = read_stored(data)
+    got = read_stored(data, identifying)
     path = resolve_store(data)
     if got is None:
         raise _missing(path)

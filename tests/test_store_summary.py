@@ -141,3 +141,30 @@ def test_the_hash_sees_text_moved_between_rows_and_false_versus_missing(synth_ca
     assert store.content_hash(_one_change(cases, j, 0, False)) != store.content_hash(
         _one_change(cases, j, 0, None)
     )
+
+
+# ---- analyses read neither ids nor notes -------------------------------------------------
+
+
+def test_analyses_load_the_store_without_ids_and_notes(example_store, monkeypatch):
+    from hmip_cli.cli import common
+
+    full = store.load_cases(example_store)
+    lean = store.load_cases(example_store, identifying=False)
+    assert lean.equals(full.drop(schema.IDENTIFYING_COLUMNS))
+    seen: list = []
+    real = store.pl.read_parquet
+    monkeypatch.setattr(store.pl, "read_parquet", lambda p, **kw: seen.append(kw) or real(p, **kw))
+    common.load_cases(example_store)
+    cases, info = store.load_cases_and_info(example_store, identifying=False)
+    assert len(seen) == 2
+    for kw in seen:
+        assert not set(schema.IDENTIFYING_COLUMNS) & set(kw["columns"])
+    assert info == store.store_info(example_store) and cases.equals(lean)
+
+
+def test_an_old_store_still_gets_its_hash_when_ids_are_not_read(example_store, tmp_path):
+    old = tmp_path / "old"
+    _without_summary(example_store, old)
+    _, info = store.load_cases_and_info(old, identifying=False)
+    assert info.content_hash == store.store_info(example_store).content_hash

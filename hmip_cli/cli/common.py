@@ -101,7 +101,7 @@ def load_cases(data: Path | None):
     name they import, so a test can replace it per command module."""
     from hmip_cli import store
 
-    return store.load_cases(data)
+    return store.load_cases(data, identifying=False)  # analyses never read ids or notes
 
 
 def stderr_console():

@@ -72,6 +72,6 @@ def report_from_store(
     from hmip_cli import store
 
     kind = infer_format(path, fmt)
-    cases, info = store.load_cases_and_info(data)
+    cases, info = store.load_cases_and_info(data, identifying=False)
     rep = C.build_report(cases, info=info, params=params, progress=progress)
     return rep, write_report(rep, path, kind)
