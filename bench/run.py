@@ -210,7 +210,8 @@ pl.scan_csv(sys.argv[1]).sink_parquet(sys.argv[2])
 INFO_BASE = r"""
 import sys, polars as pl
 pl.scan_parquet(sys.argv[1]).group_by("inspection", "provider").agg(
-    pl.len(), pl.col("inspection_date").min(), pl.col("inspection_date").max()).collect()
+    pl.len(), pl.col("inspection_date").min().alias("first"),
+    pl.col("inspection_date").max().alias("last")).collect()
 """
 
 # Every count any rate, table or sweep target needs, in one group_by over the stored
