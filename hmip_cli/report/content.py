@@ -649,6 +649,7 @@ def build_report(
         min_n=params.min_n,
         adjust=(params.adjust or "none", sw.n_tests),
         n_clusters=sw.n_clusters,
+        family=sw.family,
     )
     return Report(results, profile, findings, params, prov, tables, kf, figures, sw)
 

@@ -425,6 +425,7 @@ def _difference_findings(
     min_n: int,
     adjust: tuple[str, int] = ("none", 0),
     n_clusters: int = 0,
+    family: pl.DataFrame | None = None,
 ) -> list[Finding]:
     sig = C.significant(findings)
     targets = C.target_index()
@@ -453,11 +454,13 @@ def _difference_findings(
             continue
         if not prov:
             out.append(
-                Finding(
-                    f"After accounting for the other variables, there were no significant "
-                    f"differences between {prov_pair} cases for {noun}.",
-                    C.MODELS_ID,
-                    tuple(t.model for t in targets.values() if t.measure == m.key),
+                _no_difference_finding(
+                    [t for t in targets.values() if t.measure == m.key and t.model in modelled],
+                    provider.column,
+                    prov_pair,
+                    noun,
+                    min_n,
+                    family,
                 )
             )
         else:
@@ -536,6 +539,62 @@ def _difference_findings(
     if "survives_clustering" in findings.columns and rows:
         out.append(_clustering_finding(rows, n_clusters))
     return out
+
+
+def _no_difference_finding(
+    models: list,
+    column: str,
+    pair: str,
+    noun: str,
+    min_n: int,
+    family: pl.DataFrame | None,
+) -> Finding:
+    """'No significant differences' only for the models where each group had at least
+    `min_n` cases and MIN_GROUP_EVENTS yes and no answers (stepwise.samplesize); the others
+    are named as comparisons that were not possible."""
+    from hmip_cli.stepwise.samplesize import MIN_GROUP_EVENTS
+
+    keys = tuple(t.model for t in models)
+    ok: list = []
+    short: list = []
+    if family is None:
+        ok = list(models)
+    else:
+        counts = {
+            r["model"]: r for r in family.filter(pl.col("term") == column).iter_rows(named=True)
+        }
+        for t in models:
+            r = counts.get(t.model)
+            enough = (
+                r is not None
+                and r["p"] is not None
+                and (r["min_group_n"] or 0) >= min_n
+                and (r["min_group_events"] or 0) >= MIN_GROUP_EVENTS
+            )
+            (ok if enough else short).append(t)
+    rule = (
+        f"each group had at least {min_n} cases and at least {MIN_GROUP_EVENTS} yes and "
+        f"{MIN_GROUP_EVENTS} no answers"
+    )
+    if not short:
+        text = (
+            f"After accounting for the other variables, there were no significant differences "
+            f"between {pair} cases for {noun}."
+        )
+    elif not ok:
+        text = (
+            f"A comparison between {pair} cases for {noun} was not possible: for no factor "
+            f"did {rule.replace('each group had', 'each group have')}."
+        )
+    else:
+        names = join_words([factor_phrase(schema.get_factor(t.factor)) for t in short])
+        text = (
+            f"After accounting for the other variables, there were no significant differences "
+            f"between {pair} cases for {noun} for the {number_word(len(ok))} factor"
+            f"{'s' if len(ok) != 1 else ''} where {rule}; for {names} the comparison was not "
+            "possible (too few cases)."
+        )
+    return Finding(text, C.MODELS_ID, keys)
 
 
 def _clustering_finding(rows: list[dict], n_clusters: int) -> Finding:
@@ -628,6 +687,7 @@ def key_findings(
     min_n: int = R.DEFAULT_MIN_N,
     adjust: tuple[str, int] = ("none", 0),
     n_clusters: int = 0,
+    family: pl.DataFrame | None = None,
 ) -> list[Finding]:
     """The report's key findings, in the bulletin's order: the sample (if `profile` is given),
     priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences from the
@@ -655,5 +715,5 @@ def key_findings(
             out.append(_range_finding(m.figure, data, min_n))
     out.append(_compare_contributions(figs))
     out.extend(_protection_findings(results.protection))
-    out.extend(_difference_findings(findings, min_n, adjust, n_clusters))
+    out.extend(_difference_findings(findings, min_n, adjust, n_clusters, family))
     return [f for f in out if f is not None]

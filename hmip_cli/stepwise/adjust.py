@@ -70,11 +70,16 @@ FAMILY_SCHEMA = {
     "statistic": pl.Float64,
     "df": pl.Int64,
     "p": pl.Float64,
+    # the candidate's smallest group: cases, and min(events, non-events) (categorical only)
+    "min_group_n": pl.Int64,
+    "min_group_events": pl.Int64,
 }
 
 
 def family_rows(model: str, result: StepwiseResult) -> list[dict]:
     """One row per candidate of one model: its test in the family (see the module doc)."""
+    from hmip_cli.stepwise.samplesize import group_counts
+
     final = result.final
     removal = {r.term: r for r in final.if_removed}
     score = {s.term: s for s in final.not_in_equation if s.kind == "term"}
@@ -119,6 +124,9 @@ def family_rows(model: str, result: StepwiseResult) -> list[dict]:
                     "p": None,
                 }
             )
+    for row in rows:
+        counts = group_counts(result, str(row["term"]))
+        row["min_group_n"], row["min_group_events"] = counts if counts else (None, None)
     return rows
 
 

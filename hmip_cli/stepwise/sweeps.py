@@ -23,6 +23,7 @@ from hmip_cli.stepwise.adjust import adjust as adjust_p
 from hmip_cli.stepwise.profile import CI_METHODS, final_model_cis
 from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.robust import MIN_CLUSTERS, cluster_robust
+from hmip_cli.stepwise.samplesize import epv_warning, events_per_parameter, low_epv
 from hmip_cli.stepwise.select import stepwise
 
 
@@ -116,6 +117,8 @@ FINDINGS_SCHEMA = {
     "groups": pl.String,
     "reliable": pl.Boolean,
     "note": pl.String,
+    "events_per_parameter": pl.Float64,
+    "low_epv": pl.Boolean,
 }
 
 
@@ -132,12 +135,16 @@ def findings(
         "label": target.label,
         "n": result.n,
         "n_dropped": result.n_dropped,
+        "events_per_parameter": events_per_parameter(result),
+        "low_epv": low_epv(result),
     }
     entered = [
         s.term for s in result.steps[1:] if s.action == "enter" and s.term in result.final_terms
     ]
     entered_text = ", ".join(dict.fromkeys(entered))
-    notes = "; ".join(p.message for p in result.problems)
+    notes = "; ".join(
+        [p.message for p in result.problems] + [w for w in [epv_warning(result)] if w]
+    )
     if not result.final_terms:
         return [
             {
@@ -359,6 +366,9 @@ def sweep(
       percent_level, n_level, percent_reference, n_reference, groups
                                  raw % yes in the two groups ("NPS 74% vs CRC 54%")
       reliable, note             problems (separation, small cells) in words
+      events_per_parameter, low_epv
+                                 min(events, non-events) / parameters of the final model,
+                                 and whether it is below 10 (samplesize.MIN_EPV)
       p_adjusted                 (when adjusting) p adjusted over the family
       p_cluster, survives_clustering
                                  (with cluster=) CR1 cluster-robust Wald p of the term in
