@@ -27,13 +27,11 @@ def model_extras(
     heading: str | None = None,
 ) -> Extras:
     """Extras for one fitted model; `frame` is what the model was fitted to."""
-    from hmip_cli.stepwise.samplesize import MIN_EPV, epv_warning, events_per_parameter
+    from hmip_cli.stepwise.samplesize import epv_warning
 
     out = Extras()
     pre = f"{heading}: " if heading else ""
-    epv = events_per_parameter(res)
-    out.json["events_per_parameter"] = epv
-    out.json["low_epv"] = epv is not None and epv < MIN_EPV
+    # events_per_parameter / low_epv are in StepwiseResult.to_dict(); the warning is here
     if (w := epv_warning(res)) is not None:
         out.warnings.append(f"{pre}{w}")
     if ci == "profile" and res.final_terms:

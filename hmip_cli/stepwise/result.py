@@ -229,8 +229,14 @@ class StepwiseResult:
     def warnings(self) -> tuple[str, ...]:
         return tuple(p.message for p in self.problems)
 
+    def _epv(self) -> float | None:
+        from hmip_cli.stepwise.samplesize import events_per_parameter
+
+        return events_per_parameter(self)
+
     def to_dict(self) -> dict:
         final = self.final
+        epv = self._epv()
         d = {
             "outcome": self.outcome,
             "event": self.event,
@@ -258,6 +264,9 @@ class StepwiseResult:
             "nagelkerke_r2": final.nagelkerke_r2,
             "coefficients": [asdict(c) for c in final.in_equation],
             "reliable": self.reliable,
+            # min(events, non-events) per parameter of the final model; low below 10
+            "events_per_parameter": epv,
+            "low_epv": epv is not None and epv < 10.0,
             "problems": [p.to_dict() for p in self.problems],
             "warnings": list(self.warnings),
             "step_details": [s.to_dict() for s in self.steps],
