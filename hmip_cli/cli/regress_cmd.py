@@ -682,7 +682,12 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = None,
         data: DataOpt = None,
     ) -> None:
-        from hmip_cli.cli.regress_spss import METHOD_NAMES, method_options
+        from hmip_cli.cli.regress_spss import (
+            METHOD_NAMES,
+            method_options,
+            store_categorical,
+            store_column,
+        )
         from hmip_cli.stepwise import read_table, stepwise
         from hmip_cli.stepwise import sweeps as S
         from hmip_cli.stepwise.firth import firth
@@ -835,14 +840,10 @@ def register(app: typer.Typer) -> None:
         if question and factor:
             raise BadRequest("use --factor or --question, not both")
         results = []
-        if blocks_given:
-            base = keys or ([] if block else list(S.schema.DEFAULT_BREAKDOWNS))
-            columns, blocking = method_options(
-                base, method, enter, block, lambda k: S.candidate_columns([k])[0]
-            )
-            options.update(blocking)
-        else:
-            columns = S.candidate_columns(keys)
+        base = keys or ([] if block else list(S.schema.DEFAULT_BREAKDOWNS))
+        columns, blocking = method_options(base, method, enter, block, store_column)
+        options.update(blocking)
+        options["categorical"] = store_categorical(columns)
         extras = []
         for t in S.targets(factor=factor, measure=measure, question=question):
             res = S.run_target(cases, t, columns, reference=ref, **options)

@@ -10,6 +10,31 @@ from typing import Any
 from hmip_cli.errors import BadRequest
 
 METHOD_NAMES = ("fstep", "bstep", "enter")
+# Store columns usable as continuous covariates (`--candidates age,ogrs_score`): age in
+# years and the OGRS3 score; every other store candidate is a breakdown (categorical).
+NUMERIC_STORE_COLUMNS = ("age", "ogrs_score")
+
+
+def store_column(name: str) -> str:
+    """A store candidate name -> its case-frame column: a numeric covariate as itself, a
+    breakdown key (or alias) as its column; interactions part by part ('age*gender',
+    'age:gender')."""
+    from hmip_cli import schema
+
+    for sep in ("*", ":"):
+        if sep in name:
+            return sep.join(store_column(p) for p in name.split(sep))
+    key = name.strip()
+    if key.lower() in NUMERIC_STORE_COLUMNS:
+        return key.lower()
+    return schema.get_breakdown(key).column
+
+
+def store_categorical(columns: list[str]) -> list[str]:
+    """The categorical columns among store terms (everything but the numeric covariates)."""
+    from hmip_cli.stepwise.terms import base_columns, expand
+
+    return [c for c in base_columns(expand(columns)) if c not in NUMERIC_STORE_COLUMNS]
 
 
 def _split(text: str | None) -> list[str]:

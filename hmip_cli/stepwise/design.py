@@ -16,6 +16,11 @@ import polars as pl
 
 from hmip_cli import privacy
 from hmip_cli.errors import BadInput, BadRequest, ModelFailure
+from hmip_cli.stepwise import terms as T
+
+# Collapse onto covariate patterns when there are at most this share of cases as patterns
+# (always when every candidate is categorical).
+COLLAPSE_MAX_SHARE = 0.5
 
 # A categorical candidate with more levels than this is refused before any fit: its k-1
 # indicator columns make every score test and refit slow (400 levels took 46 s, 3,000 more
@@ -40,10 +45,11 @@ class Problem:
 
 @dataclass
 class Term:
-    """One candidate: a numeric covariate (1 column) or a categorical variable (k-1 columns)."""
+    """One candidate: a numeric covariate (1 column), a categorical variable (k-1 columns) or
+    an interaction of candidates (the products of their columns)."""
 
     name: str
-    kind: str  # "numeric" | "categorical"
+    kind: str  # "numeric" | "categorical" | "interaction"
     cols: list[int] = field(default_factory=list)  # design columns
     params: list[str] = field(default_factory=list)  # parameter names, SPSS style: race(1)
     levels: list[str] = field(default_factory=list)  # all levels, in coding order (categorical)
@@ -223,12 +229,19 @@ def build_design(
 
     Refused before any fit (BadRequest): an identifier (one distinct value per row, or a
     column the schema marks identifying: case_id, notes) as a categorical candidate, and a
-    categorical candidate with more than `max_levels` levels (None: no limit)."""
+    categorical candidate with more than `max_levels` levels (None: no limit).
+
+    A candidate may be an interaction `a:b` (terms.py) of candidates a and b: its columns are
+    the products of theirs."""
     secrets = _Secrets(frame, max_levels)
     if not candidates:
         raise BadRequest("no candidate variables given")
     if len(set(candidates)) != len(candidates):
         raise BadRequest("a candidate is listed twice")
+    candidates = T.expand(candidates)
+    term_order = {c: i for i, c in enumerate(candidates)}
+    interactions = [c for c in candidates if T.is_interaction(c)]
+    candidates = [c for c in candidates if not T.is_interaction(c)]
     missing = [c for c in [outcome, *candidates] if c not in frame.columns]
     if missing:
         import difflib
@@ -297,7 +310,7 @@ def build_design(
     else:
         is_event = pl.col(outcome) == pl.lit(ev_value, dtype=schema[outcome])
     all_cat = all(k == "categorical" for k in kinds.values())
-    use_collapse = all_cat if collapse is None else collapse
+    use_collapse = True if collapse is None else collapse
     n_total = frame.height
 
     if use_collapse:
@@ -313,6 +326,12 @@ def build_design(
         # sum in a different order and differ in the last bits. Sorted patterns make every
         # run bit-for-bit identical.
         table = table.filter(pl.col("n") > 0).drop_nulls(candidates).sort(candidates)
+        # With numeric candidates, collapse only when patterns repeat (at most half as many
+        # patterns as cases): otherwise the row-level fit is as fast and skips the table.
+        n_complete = int(table.get_column("n").sum())
+        if collapse is None and not all_cat and table.height > COLLAPSE_MAX_SHARE * n_complete:
+            use_collapse = False
+    if use_collapse:
         w = table.get_column("n").to_numpy().astype(np.float64)
         y = table.get_column("events").to_numpy().astype(np.float64)
         data = table
@@ -421,6 +440,8 @@ def build_design(
                     )
                 )
         terms.append(term)
+    _add_interactions(interactions, terms, columns, excluded, problems)
+    terms.sort(key=lambda t: term_order[t.name])  # candidate order decides ties
     if not terms:
         raise ModelFailure(
             "every candidate was excluded (constant among the cases used): " + ", ".join(excluded)
@@ -440,6 +461,45 @@ def build_design(
         problems,
         excluded,
     )
+
+
+def _add_interactions(
+    interactions: list[str],
+    terms: list[Term],
+    columns: list[np.ndarray],
+    excluded: list[str],
+    problems: list[Problem],
+) -> None:
+    """Append the product columns of each interaction term (every pairing of its components'
+    columns: indicator x indicator, indicator x covariate, covariate x covariate)."""
+    import itertools
+
+    by_name = {t.name: t for t in terms}
+    for name in interactions:
+        comps = T.parts(name)
+        gone = [c for c in comps if c not in by_name]
+        if gone:
+            excluded.append(name)
+            problems.append(
+                Problem(
+                    "constant",
+                    name,
+                    f"interaction '{name}' was excluded before step 0 with its component(s) "
+                    f"{', '.join(gone)}",
+                )
+            )
+            continue
+        parts_ = [by_name[c] for c in comps]
+        term = Term(name, "interaction")
+        for combo in itertools.product(*[zip(t.cols, t.params) for t in parts_]):
+            x = np.ones(len(columns[0]))
+            for col, _ in combo:
+                x = x * columns[col]
+            term.cols.append(len(columns))
+            term.params.append(":".join(p for _, p in combo))
+            columns.append(x)
+        terms.append(term)
+        by_name[name] = term
 
 
 def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:

@@ -36,6 +36,8 @@ from hmip_cli.stepwise.result import (
     Step,
     StepwiseResult,
 )
+from hmip_cli.stepwise.terms import expand as expand_terms
+from hmip_cli.stepwise.terms import parts as term_parts
 
 Z95 = stats.norm.ppf(0.975)
 REMOVALS = {"lr": "FSTEP(LR)", "wald": "FSTEP(WALD)", "conditional": "FSTEP(COND)"}
@@ -297,7 +299,7 @@ class _Engine:
         for t in sorted(current, key=self.order.__getitem__):
             term = self.by_name[t]
             pos = self.positions(f, t)
-            if term.kind == "categorical" and term.df > 1:
+            if term.kind in ("categorical", "interaction") and term.df > 1:
                 wald = F.wald_statistic(f, pos)
                 rows.append(
                     Coefficient(
@@ -438,6 +440,17 @@ class _Engine:
         return f.separation or not f.converged
 
     # ---- the selection -------------------------------------------------------------
+    @staticmethod
+    def _lower_terms(name: str) -> list[str]:
+        """The next-lower terms of an interaction: a:b:c -> b:c, a:c, a:b."""
+        ps = term_parts(name)
+        return [":".join(q for q in ps if q != p) for p in ps] if len(ps) > 1 else []
+
+    def _hierarchy_allows_entry(self, name: str, current: frozenset[str]) -> bool:
+        """SPSS's hierarchy rule: an interaction may enter only when its lower-order terms
+        are in the model."""
+        return all(t in current for t in self._lower_terms(name))
+
     def _worst_removal(
         self, current: frozenset[str], eligible: set[str] | None = None
     ) -> tuple[str, float, tuple[float, int]] | None:
@@ -445,7 +458,9 @@ class _Engine:
         p (log scale; ties: candidate order), its log p and (statistic, df)."""
         worst: tuple[str, float, tuple[float, int]] | None = None
         pool = current if eligible is None else current & eligible
-        for name in sorted(pool, key=self.order.__getitem__):
+        # Hierarchy: a term inside an interaction that is in the model is not removable.
+        held = {p for t in current if ":" in t for p in self._lower_terms(t)}
+        for name in sorted(pool - held, key=self.order.__getitem__):
             rstat, rdf = self.removal_stat(current, name)
             key = _logsf(rstat, rdf)
             if worst is None or key > worst[1] + _tie(worst[1]):
@@ -563,6 +578,8 @@ class _Engine:
                 best_key = math.inf
                 for t in self.d.terms:
                     if t.name not in scores or t.name not in pool:
+                        continue
+                    if not self._hierarchy_allows_entry(t.name, current):
                         continue
                     stat, df, collinear = scores[t.name]
                     if collinear:
@@ -738,6 +755,7 @@ def stepwise(
     check_selection(pin, pout, removal)
     if not 0 < cut < 1:
         raise BadRequest("the classification cut must be between 0 and 1")
+    candidates = expand_terms(list(candidates))
     plan = make_blocks(list(candidates), method, enter, blocks)
     d = build_design(
         frame, outcome, list(candidates), categorical, reference, event, collapse, max_levels

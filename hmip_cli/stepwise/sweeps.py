@@ -90,7 +90,10 @@ def run_target(
 ) -> StepwiseResult:
     """Stepwise model of one target among its applicable cases (judgement not null)."""
     applicable = cases.filter(pl.col(target.column).is_not_null())
-    return stepwise(applicable, target.column, candidates, categorical=candidates, **options)
+    # store breakdowns are categorical; numeric covariates (age, ogrs_score) come with
+    # categorical= naming the others
+    categorical = options.pop("categorical", candidates)
+    return stepwise(applicable, target.column, candidates, categorical=categorical, **options)
 
 
 FINDINGS_SCHEMA = {
