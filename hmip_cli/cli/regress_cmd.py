@@ -143,10 +143,14 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
         for c in res.codings:
             for lv, n in zip(c["levels"], c["level_n"]):
                 ev = c["level_events"][c["levels"].index(lv)]
-                param = next(
-                    (p for p, pl_ in zip(c["parameters"], c["parameter_levels"]) if pl_ == lv),
-                    "(reference)",
-                )
+                if c.get("coding"):  # a non-indicator contrast: its row of the coding matrix
+                    row = c["coding"][c["levels"].index(lv)]
+                    param = "(" + ", ".join(f"{v:.3f}" for v in row) + ")"
+                else:
+                    param = next(
+                        (p for p, pl_ in zip(c["parameters"], c["parameter_levels"]) if pl_ == lv),
+                        "(reference)",
+                    )
                 rows.append(
                     {
                         "variable": c["term"],
@@ -167,7 +171,12 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
                     "events": "Events",
                     "parameter": "Parameter",
                 },
-                notes=["Indicator coding; the reference level has no parameter."],
+                notes=[
+                    "Indicator coding; the reference level has no parameter."
+                    if all(c.get("contrast", "indicator") == "indicator" for c in res.codings)
+                    else "Parameter: indicator level, or the row of the contrast's coding "
+                    "(one value per parameter, in order)."
+                ],
             )
         )
     steps = res.steps
@@ -678,6 +687,16 @@ def register(app: typer.Typer) -> None:
                 "E.g. --block enter:age --block fstep:provider,gender.",
             ),
         ] = None,
+        contrast: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--contrast",
+                metavar="VAR=KIND",
+                help="SPSS /CONTRAST of a categorical variable: indicator (default), simple, "
+                "deviation, helmert, difference (reverse Helmert), repeated or polynomial; "
+                "--reference sets the reference of indicator, simple and deviation. Repeatable.",
+            ),
+        ] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
         data: DataOpt = None,
@@ -685,6 +704,7 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.cli.regress_spss import (
             METHOD_NAMES,
             method_options,
+            parse_contrasts,
             store_categorical,
             store_column,
         )
@@ -756,6 +776,7 @@ def register(app: typer.Typer) -> None:
                 reference=ref,
                 event=event,
                 max_levels=max_levels,
+                contrast=parse_contrasts(contrast),
                 **options,
                 **blocking,
             )
@@ -797,6 +818,8 @@ def register(app: typer.Typer) -> None:
             # candidates rather than warn about it in every model.
             fixed = {c.key for c in conditions if len(c.codes) == 1}
             keys = [k for k in S.schema.DEFAULT_BREAKDOWNS if k not in fixed]
+        if all_ and contrast:
+            raise BadRequest("--contrast goes with one model, not --all")
         if all_ and blocks_given:
             raise BadRequest(
                 "--all runs the bulletin's FSTEP models; --method/--enter/--block go with one model"
@@ -844,6 +867,7 @@ def register(app: typer.Typer) -> None:
         columns, blocking = method_options(base, method, enter, block, store_column)
         options.update(blocking)
         options["categorical"] = store_categorical(columns)
+        options["contrast"] = parse_contrasts(contrast, store_column)
         extras = []
         for t in S.targets(factor=factor, measure=measure, question=question):
             res = S.run_target(cases, t, columns, reference=ref, **options)

@@ -41,6 +41,25 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
+def parse_contrasts(
+    values: list[str] | None, to_column: Callable[[str], str] = lambda name: name
+) -> dict[str, str] | None:
+    """--contrast VAR=KIND (repeatable, or comma-separated) -> {column: kind}."""
+    from hmip_cli.stepwise.contrasts import check
+
+    out: dict[str, str] = {}
+    for part in (p.strip() for v in values or [] for p in v.split(",")):
+        if not part:
+            continue
+        var, sep, kind = part.partition("=")
+        if not sep or not var.strip() or not kind.strip():
+            raise BadRequest(
+                f"--contrast: expected VAR=KIND (e.g. provider=deviation), got {part!r}"
+            )
+        out[to_column(var.strip())] = check(kind)
+    return out or None
+
+
 def parse_block(text: str) -> tuple[str, list[str]]:
     """'fstep:a,b' -> ("fstep", ["a", "b"]); METHOD is enter, fstep or bstep (any case)."""
     method, sep, terms = text.partition(":")

@@ -16,6 +16,7 @@ import polars as pl
 
 from hmip_cli import privacy
 from hmip_cli.errors import BadInput, BadRequest, ModelFailure
+from hmip_cli.stepwise import contrasts as C
 from hmip_cli.stepwise import terms as T
 
 # Collapse onto covariate patterns when there are at most this share of cases as patterns
@@ -57,6 +58,8 @@ class Term:
     param_levels: list[str] = field(default_factory=list)  # level each indicator stands for
     level_n: list[float] = field(default_factory=list)  # cases per level (same order as levels)
     level_events: list[float] = field(default_factory=list)
+    contrast: str = "indicator"  # SPSS /CONTRAST (contrasts.py)
+    coding: list[list[float]] = field(default_factory=list)  # k x (k-1), non-indicator only
 
     @property
     def df(self) -> int:
@@ -224,6 +227,7 @@ def build_design(
     event: str | None = None,
     collapse: bool | None = None,
     max_levels: int | None = MAX_LEVELS,
+    contrasts: dict[str, str] | None = None,
 ) -> Design:
     """Validate columns, drop incomplete cases once, code the outcome and the candidates.
 
@@ -294,6 +298,10 @@ def build_design(
                 )
                 + "; it cannot be a candidate"
             )
+    contrasts = {k: C.check(v) for k, v in (contrasts or {}).items()}
+    bad_c = [k for k in contrasts if k not in candidates or kinds[k] != "categorical"]
+    if bad_c:
+        raise BadRequest(f"contrast given for non-categorical candidate(s): {', '.join(bad_c)}")
     if isinstance(reference, dict):
         bad = [k for k in reference if k not in candidates and k != "*"]
         if bad:
@@ -396,6 +404,7 @@ def build_design(
             )
             continue
         ref = _pick_reference(c, levels, _reference_for(c, reference), secrets)
+        contrast = contrasts.get(c, "indicator")
         codes = _codes(s, levels)
         level_n = np.bincount(codes, weights=w, minlength=len(levels))
         level_ev = np.bincount(codes, weights=y, minlength=len(levels))
@@ -403,21 +412,29 @@ def build_design(
             c,
             "categorical",
             levels=labels,
-            reference=labels[ref],
+            reference=labels[ref] if contrast in C.WITH_REFERENCE else None,
             level_n=level_n.tolist(),
             level_events=level_ev.tolist(),
+            contrast=contrast,
         )
-        idx = 0
-        for j, lab in enumerate(labels):
-            if j == ref:
-                continue
-            idx += 1
-            term.cols.append(len(columns))
-            # SPSS names indicator parameters var(1), var(2), ...; we name them by level,
-            # which reads better and is unambiguous.
-            term.params.append(f"{c}({lab})")
-            term.param_levels.append(lab)
-            columns.append((codes == j).astype(np.float64))
+        if contrast == "indicator":
+            for j, lab in enumerate(labels):
+                if j == ref:
+                    continue
+                term.cols.append(len(columns))
+                # SPSS names indicator parameters var(1), var(2), ...; we name them by level,
+                # which reads better and is unambiguous.
+                term.params.append(f"{c}({lab})")
+                term.param_levels.append(lab)
+                columns.append((codes == j).astype(np.float64))
+        else:
+            coding = C.coding(contrast, len(levels), ref)
+            term.coding = coding.tolist()
+            for m, what in enumerate(C.labels(contrast, labels, ref)):
+                term.cols.append(len(columns))
+                term.params.append(f"{c}({what})")
+                term.param_levels.append(what)
+                columns.append(coding[codes, m])
         for lab, n_l, e_l in zip(labels, level_n, level_ev):
             if e_l == 0:
                 problems.append(

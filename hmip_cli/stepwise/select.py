@@ -729,6 +729,7 @@ def stepwise(
     enter: Sequence[str] | None = None,
     blocks: Sequence[Block | tuple[str, Sequence[str]]] | None = None,
     max_levels: int | None = MAX_LEVELS,
+    contrast: dict[str, str] | None = None,
 ) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
@@ -748,6 +749,8 @@ def stepwise(
     "c"])]; each starts from the previous block's model and only its own terms enter or leave.
     max_levels: a categorical candidate with more levels is refused before fitting (None:
     no limit); identifiers (one value per row, case_id, notes) are refused as candidates.
+    contrast: SPSS /CONTRAST per categorical variable, {var: "deviation"} etc. (contrasts.py;
+    default indicator); `reference` is the refcat of indicator, simple and deviation.
 
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
@@ -758,7 +761,15 @@ def stepwise(
     candidates = expand_terms(list(candidates))
     plan = make_blocks(list(candidates), method, enter, blocks)
     d = build_design(
-        frame, outcome, list(candidates), categorical, reference, event, collapse, max_levels
+        frame,
+        outcome,
+        list(candidates),
+        categorical,
+        reference,
+        event,
+        collapse,
+        max_levels=max_levels,
+        contrasts=contrast,
     )
     kept = {t.name for t in d.terms}  # constant candidates were excluded before step 0
     plan = [Block(b.method, tuple(t for t in b.terms if t in kept)) for b in plan]
@@ -771,6 +782,8 @@ def stepwise(
             "reference": t.reference,
             "parameters": t.params,
             "parameter_levels": t.param_levels,
+            "contrast": t.contrast,
+            **({"coding": t.coding} if t.coding else {}),
             "level_n": t.level_n,
             "level_events": t.level_events,
         }
