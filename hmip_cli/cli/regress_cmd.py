@@ -697,6 +697,25 @@ def register(app: typer.Typer) -> None:
                 "--reference sets the reference of indicator, simple and deviation. Repeatable.",
             ),
         ] = None,
+        syntax: Annotated[
+            str | None,
+            typer.Option(
+                "--syntax",
+                metavar="spss|r|stata",
+                help="Print code that reruns this model (SPSS/PSPP LOGISTIC REGRESSION, R glm, "
+                "Stata logit) instead of the tables; with --export-data it reads that file.",
+            ),
+        ] = None,
+        export_data: Annotated[
+            Path | None,
+            typer.Option(
+                "--export-data",
+                metavar="FILE",
+                help="Write the cases used (outcome 0/1 and the candidates' columns, codes with "
+                "value labels; no identifiers) to FILE.sav or FILE.csv.",
+                dir_okay=False,
+            ),
+        ] = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
         data: DataOpt = None,
@@ -707,6 +726,7 @@ def register(app: typer.Typer) -> None:
             parse_contrasts,
             store_categorical,
             store_column,
+            syntax_and_export,
         )
         from hmip_cli.stepwise import read_table, stepwise
         from hmip_cli.stepwise import sweeps as S
@@ -784,6 +804,10 @@ def register(app: typer.Typer) -> None:
             extra = model_extras(frame, res, ci, cluster)
             for w in extra.warnings:
                 say(f"warning: {w}", style="yellow")
+            if (syntax or export_data) and syntax_and_export(
+                frame, res, syntax, export_data, output
+            ):
+                return
             _emit_results([(None, res)], fmt, output, extras=[extra])
             return
         if not store_mode:
@@ -818,6 +842,8 @@ def register(app: typer.Typer) -> None:
             # candidates rather than warn about it in every model.
             fixed = {c.key for c in conditions if len(c.codes) == 1}
             keys = [k for k in S.schema.DEFAULT_BREAKDOWNS if k not in fixed]
+        if all_ and (syntax or export_data):
+            raise BadRequest("--syntax and --export-data go with one model, not --all")
         if all_ and contrast:
             raise BadRequest("--contrast goes with one model, not --all")
         if all_ and blocks_given:
@@ -869,7 +895,13 @@ def register(app: typer.Typer) -> None:
         options["categorical"] = store_categorical(columns)
         options["contrast"] = parse_contrasts(contrast, store_column)
         extras = []
-        for t in S.targets(factor=factor, measure=measure, question=question):
+        chosen = S.targets(factor=factor, measure=measure, question=question)
+        if (syntax or export_data) and len(chosen) != 1:
+            raise BadRequest(
+                f"--syntax and --export-data go with one model; this runs {len(chosen)} "
+                "(give --measure)"
+            )
+        for t in chosen:
             res = S.run_target(cases, t, columns, reference=ref, **options)
             _report_problems(res, t.model, Vocabulary(human=True))
             results.append((t, res))
@@ -878,6 +910,10 @@ def register(app: typer.Typer) -> None:
             for w in extra.warnings:
                 say(f"warning: {w}", style="yellow")
             extras.append(extra)
+        if (syntax or export_data) and syntax_and_export(
+            cases.filter(pl.col(chosen[0].column).is_not_null()), res, syntax, export_data, output
+        ):
+            return
         _emit_results(results, fmt, output, where_note, extras, store=True)
 
 

@@ -5,6 +5,7 @@ Kept apart from regress_cmd.py so the option plumbing there stays small."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hmip_cli.errors import BadRequest
@@ -105,3 +106,28 @@ def method_options(
         "method": method,
         "enter": [to_column(t) for t in forced] or None,
     }
+
+
+def syntax_and_export(
+    frame: Any, result: Any, syntax_kind: str | None, export_path: Path | None, output: Path | None
+) -> bool:
+    """--export-data: write the cases used (no identifiers); --syntax: print SPSS/R/Stata code
+    for the model instead of the tables. Returns True when syntax was printed."""
+    from hmip_cli.cli.common import say
+    from hmip_cli.render import write_text
+    from hmip_cli.stepwise.syntax import SYNTAXES, export_frame, syntax, write_export
+
+    if syntax_kind is not None and syntax_kind.lower() not in SYNTAXES:
+        raise BadRequest(f"--syntax must be spss, r or stata; got {syntax_kind!r}")
+    export = export_frame(frame, result)
+    if export_path is not None:
+        write_export(export, export_path)
+        say(
+            f"note: wrote the {export.frame.height:,} cases used ({', '.join(export.frame.columns)}) "
+            f"to {export_path}; no identifiers"
+        )
+    if syntax_kind is None:
+        return False
+    data_file = str(export_path) if export_path is not None else "hmip_export.sav"
+    write_text(syntax(syntax_kind.lower(), result, export, data_file), output)
+    return True
