@@ -697,6 +697,16 @@ def register(app: typer.Typer) -> None:
                 "--reference sets the reference of indicator, simple and deviation. Repeatable.",
             ),
         ] = None,
+        iterate: Annotated[
+            str,
+            typer.Option(
+                "--iterate",
+                metavar="exact|spss",
+                help="exact (default): every fit to the exact maximum; spss: SPSS's rule "
+                "(ITERATE 20, BCON .001, S.E. from the last step's information), so the "
+                "printed digits are SPSS's.",
+            ),
+        ] = "exact",
         syntax: Annotated[
             str | None,
             typer.Option(
@@ -733,11 +743,14 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.stepwise.firth import firth
 
         ref = parse_reference(reference or [])
+        if iterate.strip().lower() not in ("exact", "spss"):
+            raise BadRequest(f"--iterate must be exact or spss; got {iterate!r}")
         options: dict[str, Any] = {
             "pin": pin,
             "pout": pout,
             "removal": removal.value,
             "cut": cut,
+            "iterate": iterate.strip().lower(),
         }
         adjust_method = S.resolve_adjust(adjust.value if adjust else None, fdr)
         if ci is not None and ci not in ("profile", "wald"):

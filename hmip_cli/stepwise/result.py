@@ -212,6 +212,7 @@ class StepwiseResult:
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     models_fitted: int = 0
     blocks: tuple[dict, ...] = ()  # /METHOD blocks: {block, method, terms}
+    iterate: str = "exact"  # "exact" or "spss" (SPSS's iteration rule)
 
     @property
     def final(self) -> Step:
@@ -243,6 +244,7 @@ class StepwiseResult:
             "nonevent": self.nonevent,
             "method": self.method,
             "blocks": list(self.blocks),
+            "iterate": self.iterate,
             "removal": self.removal,
             "pin": self.pin,
             "pout": self.pout,

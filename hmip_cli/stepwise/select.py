@@ -36,6 +36,7 @@ from hmip_cli.stepwise.result import (
     Step,
     StepwiseResult,
 )
+from hmip_cli.stepwise.spss_iteration import fit_logit_spss
 from hmip_cli.stepwise.terms import expand as expand_terms
 from hmip_cli.stepwise.terms import parts as term_parts
 
@@ -112,6 +113,7 @@ class _Engine:
         self.flagged_collinear: set[str] = set()
         self.block_no = 0
         self.block_start: frozenset[str] = frozenset()
+        self.iterate = "exact"
 
     # ---- fitting ---------------------------------------------------------------
     def cols(self, terms: frozenset[str]) -> tuple[int, ...]:
@@ -125,6 +127,11 @@ class _Engine:
         if hit is not None:
             return hit
         cols = self.cols(terms)
+        if self.iterate == "spss":
+            # SPSS's rule: each model from SPSS's start, stopped at BCON (spss_iteration.py)
+            f = fit_logit_spss(self.d.X, self.d.w, self.d.y, cols)
+            self.cache[terms] = f
+            return f
         start = self._warm_start(terms, cols)
         f = F.fit_logit(self.d.X, self.d.w, self.d.y, cols, start)
         if start is not None and (
@@ -730,6 +737,7 @@ def stepwise(
     blocks: Sequence[Block | tuple[str, Sequence[str]]] | None = None,
     max_levels: int | None = MAX_LEVELS,
     contrast: dict[str, str] | None = None,
+    iterate: str = "exact",
 ) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
@@ -751,6 +759,8 @@ def stepwise(
     no limit); identifiers (one value per row, case_id, notes) are refused as candidates.
     contrast: SPSS /CONTRAST per categorical variable, {var: "deviation"} etc. (contrasts.py;
     default indicator); `reference` is the refcat of indicator, simple and deviation.
+    iterate: "exact" (default: every fit to the exact maximum) or "spss" (SPSS's rule: ITERATE
+    20, BCON .001 from SPSS's start, S.E. from the last step's information; spss_iteration.py).
 
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
@@ -773,7 +783,10 @@ def stepwise(
     )
     kept = {t.name for t in d.terms}  # constant candidates were excluded before step 0
     plan = [Block(b.method, tuple(t for t in b.terms if t in kept)) for b in plan]
+    if iterate not in ("exact", "spss"):
+        raise BadRequest(f"iterate must be exact or spss; got {iterate!r}")
     eng = _Engine(d, removal, pin, pout, cut, progress)
+    eng.iterate = iterate
     steps, reason = eng.run(plan)
     codings = tuple(
         {
@@ -810,6 +823,7 @@ def stepwise(
         stop_reason=reason,
         problems=tuple(eng.problems),
         models_fitted=len(eng.cache),
+        iterate=iterate,
         blocks=tuple(
             {"block": i, "method": method_label([b], removal), "terms": list(b.terms)}
             for i, b in enumerate(plan, 1)

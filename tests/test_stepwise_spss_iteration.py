@@ -1,0 +1,165 @@
+"""--iterate spss (issue 11 item 4): SPSS's iteration rule reproduces SPSS's printed digits.
+
+Published output: the three LOGISTIC REGRESSION examples GNU PSPP's test suite transcribes
+(tests/language/stats/logistic.at in the PSPP repository), with their data in
+tests/data/spss/: Howell's survival-rate example (66 cases, outcome ~ survrate), UCLA's
+admissions example (400 cases, admit ~ gre gpa rank, rank categorical; "SPSS Data Analysis
+Examples: Logit Regression") and UCLA's hsb2 example (200 cases, honcomp ~ read science
+ses, ses a string categorical; "SPSS annotated output: logistic regression"). Every value
+printed there (3 decimals, SPSS style: .081, -5.541) must agree in --iterate spss mode: the
+iteration count, -2LL, both R squares, B, S.E., Wald, df, Sig., Exp(B) and the category
+frequencies. The exact (default) fit differs in three printed Walds, each by .001: the
+point of the mode.
+"""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmip_cli.stepwise import stepwise
+
+DATA = Path(__file__).parent / "data" / "spss"
+
+
+def spss(x: float) -> str:
+    """SPSS's printed form with 3 decimals: .081, -5.541, 1.000, .000."""
+    s = f"{x:.3f}"
+    if s.startswith("0."):
+        return s[1:]
+    if s.startswith("-0."):
+        return "-" + s[2:] if s != "-0.000" else ".000"
+    return s
+
+
+def _survrate():
+    f = pl.read_csv(
+        DATA / "survrate.txt", separator=" ", has_header=False, new_columns=["outcome", "survrate"]
+    )
+    return f, "outcome", ["survrate"], []
+
+
+def _admissions():
+    f = pl.read_csv(
+        DATA / "admissions.txt",
+        separator=" ",
+        has_header=False,
+        new_columns=["b1", "b2", "bcat", "y"],
+    )
+    return f, "y", ["b1", "b2", "bcat"], ["bcat"]
+
+
+def _hsb2():
+    f = pl.read_csv(
+        DATA / "hsb2.txt", separator=" ", has_header=False,
+        new_columns=["read", "honcomp", "wiz", "science"],
+    )  # fmt: skip
+    f = f.with_columns(ses=pl.col("wiz").replace_strict({7: "a", 8: "b", 9: "c"}))
+    return f, "honcomp", ["read", "science", "ses"], []
+
+
+# PSPP logistic.at, as printed: iterations; -2LL, Cox & Snell, Nagelkerke; per row of
+# Variables in the Equation: B, S.E., Wald, df, Sig., Exp(B) ("" where SPSS leaves it
+# empty); category frequencies.
+PUBLISHED = {
+    "survrate": (
+        _survrate,
+        6,
+        ("37.323", ".455", ".659"),
+        [
+            ("survrate", "-.081", ".019", "17.756", 1, ".000", ".922"),
+            ("Constant", "2.684", ".811", "10.941", 1, ".001", "14.639"),
+        ],
+        {},
+    ),
+    "admissions": (
+        _admissions,
+        4,
+        ("458.517", ".098", ".138"),
+        [
+            ("b1", ".002", ".001", "4.284", 1, ".038", "1.002"),
+            ("b2", ".804", ".332", "5.872", 1, ".015", "2.235"),
+            ("bcat", "", "", "20.895", 3, ".000", ""),
+            ("bcat(1)", "1.551", ".418", "13.788", 1, ".000", "4.718"),
+            ("bcat(2)", ".876", ".367", "5.706", 1, ".017", "2.401"),
+            ("bcat(3)", ".211", ".393", ".289", 1, ".591", "1.235"),
+            ("Constant", "-5.541", "1.138", "23.709", 1, ".000", ".004"),
+        ],
+        {"bcat": [61, 151, 121, 67]},
+    ),
+    "hsb2": (
+        _hsb2,
+        5,
+        ("165.701", ".280", ".408"),
+        [
+            ("read", ".098", ".025", "15.199", 1, ".000", "1.103"),
+            ("science", ".066", ".027", "5.867", 1, ".015", "1.068"),
+            ("ses", "", "", "6.690", 2, ".035", ""),
+            ("ses(a)", ".058", ".532", ".012", 1, ".913", "1.060"),
+            ("ses(b)", "-1.013", ".444", "5.212", 1, ".022", ".363"),
+            ("Constant", "-9.561", "1.662", "33.113", 1, ".000", ".000"),
+        ],
+        {"ses": [47, 95, 58]},
+    ),
+}
+
+
+def _printed(res):
+    """(iterations, model summary, rows, frequencies) as SPSS prints them."""
+    s = res.final
+    summary = (spss(s.minus_2ll), spss(s.cox_snell_r2), spss(s.nagelkerke_r2))
+    rows = [
+        (
+            c.parameter,
+            "" if c.b is None else spss(c.b),
+            "" if c.se is None else spss(c.se),
+            spss(c.wald),
+            c.df,
+            spss(c.p),
+            "" if c.kind == "term" else spss(c.exp_b),
+        )
+        for c in s.in_equation
+    ]
+    freqs = {c["term"]: [int(n) for n in c["level_n"]] for c in res.codings}
+    return s.iterations, summary, rows, freqs
+
+
+def _count_agreeing(printed, published) -> tuple[int, int]:
+    it, summary, rows, freqs = printed
+    _, p_it, p_summary, p_rows, p_freqs = published
+    pairs = [(it, p_it), *zip(summary, p_summary)]
+    for got, want in zip(rows, p_rows):
+        pairs.extend(zip(got[1:], want[1:]))
+    for k, v in p_freqs.items():
+        pairs.extend(zip(freqs[k], v))
+    return sum(a == b for a, b in pairs), len(pairs)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_iterate_spss_prints_what_spss_printed(name):
+    build = PUBLISHED[name][0]
+    frame, y, cands, cat = build()
+    res = stepwise(frame, y, cands, categorical=cat, method="enter", iterate="spss")
+    printed = _printed(res)
+    assert [r[0] for r in printed[2]] == [
+        r[0].replace("ses(1)", "ses(a)") for r in PUBLISHED[name][3]
+    ]
+    agree, total = _count_agreeing(printed, PUBLISHED[name])
+    assert agree == total, (printed, PUBLISHED[name])
+
+
+def test_count_of_agreeing_values_and_what_the_exact_fit_misses():
+    counts = {"spss": [0, 0], "exact": [0, 0]}
+    for build, *published in PUBLISHED.values():
+        frame, y, cands, cat = build()
+        for mode in counts:
+            res = stepwise(frame, y, cands, categorical=cat, method="enter", iterate=mode)
+            it, *rest = _printed(res)
+            if mode == "exact":
+                it = published[0]  # not compared: the exact fit runs to |dB| < 1e-11
+            a, t = _count_agreeing((it, *rest), (build, *published))
+            counts[mode][0] += a
+            counts[mode][1] += t
+    assert counts["spss"] == [109, 109]  # every printed value, 3 data sets
+    # the exact fit: survrate's Wald 17.755, bcat(1)'s 13.787 and hsb2's constant 33.112
+    assert counts["exact"] == [106, 109]
