@@ -701,17 +701,48 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--iterate",
-                metavar="exact|spss",
+                metavar="MODE",
                 help="exact (default): every fit to the exact maximum; spss: SPSS's rule "
                 "(ITERATE 20, BCON .001, S.E. from the last step's information), so the "
                 "printed digits are SPSS's.",
             ),
         ] = "exact",
+        save: Annotated[
+            Path | None,
+            typer.Option(
+                "--save",
+                metavar="FILE",
+                help="SPSS /SAVE: write each case's predicted probability, predicted group and "
+                "residuals (pred, pgroup, resid, zresid, dev) beside its row number (never an "
+                "identifier) to FILE.csv or FILE.parquet.",
+                dir_okay=False,
+            ),
+        ] = None,
+        casewise_z: Annotated[
+            float | None,
+            typer.Option(
+                "--casewise",
+                metavar="Z",
+                help="SPSS /CASEWISE OUTLIER(Z): list the cases whose standardized residual "
+                "exceeds Z in absolute value (SPSS's usual choice: 2).",
+            ),
+        ] = None,
+        correlations: Annotated[
+            bool,
+            typer.Option("--correlations", help="SPSS /PRINT=CORR: correlation of the estimates."),
+        ] = False,
+        classplot: Annotated[
+            bool,
+            typer.Option(
+                "--classplot",
+                help="SPSS's classification plot: predicted probabilities by observed group.",
+            ),
+        ] = False,
         syntax: Annotated[
             str | None,
             typer.Option(
                 "--syntax",
-                metavar="spss|r|stata",
+                metavar="LANGUAGE",
                 help="Print code that reruns this model (SPSS/PSPP LOGISTIC REGRESSION, R glm, "
                 "Stata logit) instead of the tables; with --export-data it reads that file.",
             ),
@@ -732,6 +763,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from hmip_cli.cli.regress_spss import (
             METHOD_NAMES,
+            case_extras,
             method_options,
             parse_contrasts,
             store_categorical,
@@ -821,7 +853,8 @@ def register(app: typer.Typer) -> None:
                 frame, res, syntax, export_data, output
             ):
                 return
-            _emit_results([(None, res)], fmt, output, extras=[extra])
+            case_tables = case_extras(frame, res, save, casewise_z, correlations, classplot)
+            _emit_results([(None, res)], fmt, output, extras=[extra], case_tables=case_tables)
             return
         if not store_mode:
             raise BadRequest(
@@ -979,6 +1012,7 @@ def _emit_results(
     where_note: list[str] | None = None,
     extras: list | None = None,
     store: bool = False,
+    case_tables: list[tuple[str, Table]] | None = None,
 ) -> None:
     from hmip_cli import tables as T
 
@@ -989,6 +1023,8 @@ def _emit_results(
             payload: dict | list = {
                 **results[0][1].to_dict(),
                 **(extras[0].json if extras[0] else {}),
+                # --correlations / --casewise / --classplot
+                **{key: table.frame.to_dicts() for key, table in case_tables or []},
             }
         else:
             payload = [
@@ -1015,4 +1051,4 @@ def _emit_results(
         for table in tables:
             if table.title.endswith("Case Processing Summary"):
                 table.notes = [*where_note, *table.notes]
-    emit(tables, fmt, output)
+    emit([*tables, *(t for _, t in case_tables or [])], fmt, output)

@@ -131,3 +131,61 @@ def syntax_and_export(
     data_file = str(export_path) if export_path is not None else "hmip_export.sav"
     write_text(syntax(syntax_kind.lower(), result, export, data_file), output)
     return True
+
+
+def case_extras(
+    frame: Any,
+    result: Any,
+    save: Path | None,
+    casewise_z: float | None,
+    correlations: bool,
+    classplot: bool,
+) -> list[tuple[str, Any]]:
+    """--save, --casewise, --correlations, --classplot for one model: writes the saved values
+    and returns the extra tables as (JSON key, render.Table)."""
+    from hmip_cli.cli.common import say
+    from hmip_cli.render import Table
+    from hmip_cli.stepwise import casewise as CW
+
+    tables: list[tuple[str, Any]] = []
+    if correlations:
+        t = Table(CW.correlation_frame(result), "Correlation Matrix", display={"parameter": ""})
+        tables.append(("correlations", t))
+    if save is None and casewise_z is None and not classplot:
+        return tables
+    values = CW.case_values(frame, result)
+    if save is not None:
+        suffix = save.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise BadRequest(f"--save: write a .csv or .parquet file, not {save.name!r}")
+        values.write_csv(save) if suffix == ".csv" else values.write_parquet(save)
+        say(f"note: wrote predicted values and residuals of {values.height:,} cases to {save}")
+    if casewise_z is not None:
+        listed = CW.casewise(values, casewise_z)
+        t = Table(
+            listed.drop("dev"),
+            "Casewise List",
+            display={
+                "case": "Case",
+                "observed": "Observed",
+                "pred": "Predicted",
+                "pgroup": "Predicted Group",
+                "resid": "Resid",
+                "zresid": "ZResid",
+            },
+            notes=[
+                f"Cases with |ZResid| > {casewise_z:g} (SPSS /CASEWISE OUTLIER); case = row number."
+            ],
+        )
+        tables.append(("casewise", t))
+    if classplot:
+        lines = CW.classification_plot(values).splitlines()
+        t = Table(pl_frame({"plot": lines[1:]}), "Classification Plot", notes=[lines[0]])
+        tables.append(("classification_plot", t))
+    return tables
+
+
+def pl_frame(data: dict) -> Any:
+    import polars as pl
+
+    return pl.DataFrame(data)

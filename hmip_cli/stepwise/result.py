@@ -213,6 +213,12 @@ class StepwiseResult:
     models_fitted: int = 0
     blocks: tuple[dict, ...] = ()  # /METHOD blocks: {block, method, terms}
     iterate: str = "exact"  # "exact" or "spss" (SPSS's iteration rule)
+    cut: float = 0.5  # classification cut
+    # the final model's estimates and covariance in fit order (Constant first), for the
+    # case-level extras (casewise.py)
+    final_parameters: tuple[str, ...] = ()
+    final_beta: tuple[float, ...] = ()
+    final_cov: tuple[tuple[float, ...], ...] = ()
 
     @property
     def final(self) -> Step:

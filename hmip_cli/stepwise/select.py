@@ -788,6 +788,10 @@ def stepwise(
     eng = _Engine(d, removal, pin, pout, cut, progress)
     eng.iterate = iterate
     steps, reason = eng.run(plan)
+    final_fit = eng.fit(frozenset(steps[-1].terms))
+    final_names = ["Constant"]
+    for t in sorted(steps[-1].terms, key=eng.order.__getitem__):
+        final_names.extend(eng.by_name[t].params)
     codings = tuple(
         {
             "term": t.name,
@@ -824,6 +828,10 @@ def stepwise(
         problems=tuple(eng.problems),
         models_fitted=len(eng.cache),
         iterate=iterate,
+        cut=cut,
+        final_parameters=tuple(final_names),
+        final_beta=tuple(float(b) for b in final_fit.beta),
+        final_cov=tuple(tuple(float(v) for v in row) for row in final_fit.cov),
         blocks=tuple(
             {"block": i, "method": method_label([b], removal), "terms": list(b.terms)}
             for i, b in enumerate(plan, 1)
