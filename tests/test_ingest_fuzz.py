@@ -50,6 +50,12 @@ COUNTS = {
     k: max(1, round(v * SCALE))
     for k, v in {"csv": 900, "xlsx": 300, "sav": 300, "parquet": 300, "mapping": 300}.items()
 }
+# Runs of at most 300 inputs, one test each, so `-n 2` shares them out evenly.
+RUNS = [
+    (kind, part, min(300, count - 300 * part))
+    for kind, count in COUNTS.items()
+    for part in range((count + 299) // 300)
+]
 
 JUNK = [
     "",
@@ -418,9 +424,9 @@ def base_store(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(COUNTS))
+@pytest.mark.parametrize(("kind", "part", "count"), RUNS, ids=[f"{k}{p}" for k, p, _ in RUNS])
 def test_corrupted_inputs_never_crash_leak_or_touch_the_store(
-    kind, base_store, tmp_path, monkeypatch
+    kind, part, count, base_store, tmp_path, monkeypatch
 ):
     # One Click command for the whole run: Typer rebuilds it on every invoke otherwise.
     command = get_command(app)
@@ -430,7 +436,7 @@ def test_corrupted_inputs_never_crash_leak_or_touch_the_store(
     store_dir = tmp_path / "store"
     shutil.copytree(base_store, store_dir)
 
-    seed = SEED + list(COUNTS).index(kind)
+    seed = SEED + RUNS.index((kind, part, count))
     gen = Generator(seed)
     gen.scratch = tmp_path
     base_sav = tmp_path / "base.sav"
@@ -446,7 +452,7 @@ def test_corrupted_inputs_never_crash_leak_or_touch_the_store(
 
     codes: Counter[int] = Counter()
     make = getattr(gen, kind)
-    for n in range(1, COUNTS[kind] + 1):
+    for n in range(1, count + 1):
         ext, data, args, mapping = make()
         path = tmp_path / f"in{n}{ext}"
         path.write_bytes(data)
@@ -457,7 +463,7 @@ def test_corrupted_inputs_never_crash_leak_or_touch_the_store(
             args = [*args, "--mapping", str(map_path)]
             names.append(str(map_path))
         result = runner.invoke(app, ["ingest", str(path), "--data", str(store_dir), *args])
-        where = f"case {n} ({kind}, HMIP_FUZZ_SEED={SEED}): {path.name} {args}"
+        where = f"case {n} of {kind}{part} (HMIP_FUZZ_SEED={SEED}): {path.name} {args}"
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             where,
             repr(result.exception),
@@ -486,14 +492,14 @@ def test_corrupted_inputs_never_crash_leak_or_touch_the_store(
         path.unlink()
 
     print(
-        f"\ningest fuzz, {kind} (seed {seed}): {sum(codes.values()):,} corrupted inputs; "
+        f"\ningest fuzz, {kind} part {part + 1} (seed {seed}): {sum(codes.values()):,} corrupted inputs; "
         f"rejected with exit 1: {codes[1]:,}, exit 2: {codes[2]:,}; ingested and read back "
         f"by hmip info: {codes[0]:,}; no traceback, no id or note shown, the store "
         "byte-identical after every rejection"
     )
-    assert sum(codes.values()) == COUNTS[kind]
+    assert sum(codes.values()) == count
     assert codes[1] > 0  # the corruptions do reach the error paths
 
 
 def test_the_fuzz_feeds_at_least_2000_inputs_per_run():
-    assert sum(COUNTS.values()) >= 2_000 * SCALE
+    assert sum(count for _, _, count in RUNS) == sum(COUNTS.values()) >= 2_000 * SCALE

@@ -263,9 +263,29 @@ def validate(
     groups: dict[str, list[schema.Column]] = {}
     for c in coded:
         groups.setdefault("*yes/no*" if c.dtype == pl.Boolean else c.name, []).append(c)
-    tables = pl.collect_all([_parse_table(cs, uniques) for cs in groups.values()])
+    keys = [
+        (
+            _YES_NO.name if cs[0].dtype == pl.Boolean else cs[0].name,
+            tuple(sorted({v for c in cs for v in uniques[c.name] if v is not None})),
+        )
+        for cs in groups.values()
+    ]
+    # Files of one export share their codes: tables already built are reused (only tables
+    # of values that all read: codes, numbers and dates, never a file's stray text).
+    tables = {i: _TABLES[k] for i, k in enumerate(keys) if k in _TABLES}
+    todo = [i for i in range(len(keys)) if i not in tables]
+    built = pl.collect_all(
+        [_parse_table(schema.COLUMN_BY_NAME[keys[i][0]], keys[i][1]) for i in todo]
+    )
+    for i, table in zip(todo, built):
+        tables[i] = table
+        if len(keys[i][1]) <= _CACHE_VALUES and table.get_column("ok").all():
+            if len(_TABLES) >= _CACHE_TABLES:
+                _TABLES.pop(next(iter(_TABLES)))
+            _TABLES[keys[i]] = table
     typed_exprs, bad_cols = [], {}
-    for cs, table in zip(groups.values(), tables):
+    for i, cs in enumerate(groups.values()):
+        table = tables[i]
         # Row 0 of each table is the null the blank cells map to (see _parse_table).
         raw_s, parsed_s = table.get_column("raw").slice(1), table.get_column("parsed").slice(1)
         oks = table.get_column("ok").slice(1).to_list()
@@ -339,10 +359,14 @@ def validate(
     return Validated(typed, out.problems)
 
 
-def _parse_table(cs: list[schema.Column], uniques: dict[str, list]) -> pl.LazyFrame:
-    """raw -> parsed, ok for the distinct values of columns that all read the same way."""
-    c = cs[0]
-    values = sorted({v for col in cs for v in uniques[col.name] if v is not None})
+_TABLES: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
+_CACHE_TABLES = 512  # parse tables kept (oldest dropped first)
+_YES_NO = next(c for c in schema.COLUMNS if c.dtype == pl.Boolean)  # every yes/no reads alike
+_CACHE_VALUES = 1_000  # only small ones: a column of a million distinct values is not kept
+
+
+def _parse_table(c: schema.Column, values: tuple[str, ...]) -> pl.LazyFrame:
+    """raw -> parsed, ok for the distinct values of columns that read as `c` does."""
     table = pl.LazyFrame({"raw": [None, *values]}, schema={"raw": pl.String})
     table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
         parse_expr(c).alias("parsed"), readable_expr(c).alias("ok")
