@@ -355,6 +355,7 @@ def _prepared(cases: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 # --------------------------------------------------------------------------------------
 
 _SEP = "\x1f"  # separates the parts of an internal count-column name
+CROSS_SEP = " x "  # between the parts of a crossed group's code: "NPS x female"
 
 
 def _breakdowns(by) -> list[schema.Breakdown]:
@@ -468,7 +469,9 @@ def _finish_rates(
         ci_upper=(upper * 100.0).fill_nan(None),
         low_reliability=(n > 0) & (n < min_n),
     )
-    if suppress:
+    if suppress and frame.filter(pl.col("breakdown").str.contains(CROSS_SEP, literal=True)).height:
+        frame = frame.with_columns(suppressed=_complementary(frame, partition))
+    elif suppress:
         primary = pl.col("low_reliability")
         eligible = is_group & ~primary & (n > 0)
         # Rank candidates by (n, display order): a unique integer per partition.
@@ -500,6 +503,48 @@ def _finish_rates(
         ]
     )
     return frame
+
+
+def _complementary(frame: pl.DataFrame, partition: list[str]) -> pl.Series:
+    """Suppression for a crossed breakdown: every cell below min_n (primary), then, until
+    nothing changes, wherever a row or a column of the cross (or the whole table) has
+    exactly one suppressed cell, its smallest other cell too (secondary), so no suppressed
+    cell can be worked out from a row's, a column's or the table's total."""
+    parts = pl.col("group").str.split(CROSS_SEP)
+    is_cross = pl.col("breakdown").str.contains(CROSS_SEP, literal=True)
+    df = frame.with_row_index("__i").with_columns(
+        _r=pl.when(is_cross).then(parts.list.get(0)),
+        _c=pl.when(is_cross).then(parts.list.get(1)),
+    )
+    groups = df.filter((pl.col("breakdown") != ALL) & (pl.col("group") != NOT_RECORDED))
+    status: dict[int, str] = {
+        i: "primary"
+        for i, low, is_group in df.select(
+            "__i", "low_reliability", pl.col("breakdown") != ALL
+        ).iter_rows()
+        if low and is_group
+    }
+    lines = [partition, [*partition, "_r"], [*partition, "_c"]]
+    cells = {key: part for cols in lines for key, part in _parts(groups, cols)}
+    changed = True
+    while changed:
+        changed = False
+        for part in cells.values():
+            hidden = [i for i in part["__i"] if i in status]
+            if len(hidden) != 1:
+                continue
+            free = part.filter(~pl.col("__i").is_in(list(status)) & (pl.col("n") > 0))
+            if free.height:
+                status[free.sort("n", "_order").row(0, named=True)["__i"]] = "secondary"
+                changed = True
+    return pl.Series("suppressed", [status.get(i) for i in range(frame.height)], pl.String)
+
+
+def _parts(frame: pl.DataFrame, cols: list[str]):
+    """(key, rows) per group of `cols`; rows outside the cross (null _r/_c) are skipped."""
+    for key, part in frame.group_by(cols, maintain_order=True):
+        if all(k is not None for k in key):
+            yield (tuple(cols), *key), part
 
 
 def _differences(frame: pl.DataFrame, partition: list[str]) -> pl.DataFrame:
@@ -650,6 +695,7 @@ def rates(
     suppress: bool = False,
     confidence: float = CONFIDENCE,
     test: bool = False,
+    cross: bool = False,
 ) -> pl.DataFrame:
     """Figures 1-4 as one long frame: one row per measure x factor x (all cases, or group).
 
@@ -680,12 +726,49 @@ def rates(
     """
     f_list, m_list, b_list = _as_factors(factors), _as_measures(measures), _breakdowns(by)
     lf, _ = filter_cases(cases, where)
-    cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list))
-    marg = _marginals(cross, b_list)
+    if cross:
+        lf, b_list = crossed(lf, b_list)
+    counts = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list))
+    marg = _marginals(counts, b_list)
     out = _rates_from_marginals(
         marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress, confidence=confidence
     )
     return with_tests(out, confidence) if test else out
+
+
+def crossed(
+    lf: pl.LazyFrame, breakdowns: list[schema.Breakdown]
+) -> tuple[pl.LazyFrame, list[schema.Breakdown]]:
+    """Two breakdowns as one crossed breakdown (provider x gender): a column of combined
+    codes ("NPS x female"; null where either is unknown: "Not recorded") and its Breakdown,
+    levels in the order of the first breakdown, then the second."""
+    if len(breakdowns) != 2:
+        raise BadRequest(f"--cross needs exactly two --by breakdowns, got {len(breakdowns)}")
+    a, b = breakdowns
+    names = lf.collect_schema()
+    codes: list[pl.Expr] = []
+    levels, labels = [], []
+    for part in (a, b):
+        col = pl.col(part.column)
+        if names[part.column] == pl.Boolean:
+            codes.append(pl.when(col).then(pl.lit("yes")).when(~col).then(pl.lit("no")))
+        else:
+            codes.append(col.cast(pl.String))
+        present = part.levels or tuple(
+            sorted(lf.select(col.cast(pl.String).drop_nulls().unique()).collect().to_series())
+        )
+        levels.append(present)
+        labels.append(tuple(part.label_of(v) for v in present))
+    column = f"__cross_{a.key}_{b.key}"
+    lf = lf.with_columns(pl.concat_str([codes[0], pl.lit(CROSS_SEP), codes[1]]).alias(column))
+    both = schema.Breakdown(
+        key=f"{a.key}{CROSS_SEP}{b.key}",
+        column=column,
+        label=f"{a.label} \u00d7 {b.label.lower()}",
+        levels=tuple(f"{x}{CROSS_SEP}{y}" for x in levels[0] for y in levels[1]),
+        labels=tuple(f"{x}, {y}" for x in labels[0] for y in labels[1]),
+    )
+    return lf, [both]
 
 
 TEST_COLUMNS = (

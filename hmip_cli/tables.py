@@ -139,7 +139,8 @@ def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Tabl
 
 
 def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) -> Table:
-    b = schema.get_breakdown(bkey)
+    # The label from the frame: a crossed breakdown (--cross) is not in the schema.
+    b_label = sub.filter(pl.col("breakdown") == bkey)["breakdown_label"][0]
     groups = (
         sub.filter(pl.col("breakdown") == bkey)
         .select("group", "group_label")
@@ -241,7 +242,7 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
     notes += [*marker_notes(sub, min_n), ROUNDING_NOTE]
     return Table(
         frame,
-        title=f"{title}, by {b.label.lower()}",
+        title=f"{title}, by {b_label.lower()}",
         notes=notes,
         display=columns,
         right_aligned=tuple(c for c in columns if c != "factor"),

@@ -166,6 +166,14 @@ def register(app: typer.Typer) -> None:
                 "readable without colour.",
             ),
         ] = False,
+        cross: Annotated[
+            bool,
+            typer.Option(
+                "--cross",
+                help="With two --by: one crossed table (e.g. provider x gender, a group per "
+                "combination), suppression applied to its cells, rows and columns.",
+            ),
+        ] = False,
         test: Annotated[
             bool,
             typer.Option(
@@ -193,9 +201,11 @@ def register(app: typer.Typer) -> None:
           hmip rates --measure delivery --by provider
           hmip rates --by gender --where provider=NPS --suppress --format csv
           hmip rates --measure delivery --by provider --test
+          hmip rates --measure delivery --by provider --by gender --cross --suppress
           hmip rates --measure delivery --chart
         """
         if not by:
+            refuse_ignored(ctx, ("cross",), "without two --by breakdowns")
             refuse_ignored(ctx, ("test",), "without --by (it compares the groups of a breakdown)")
         if chart:
             refuse_ignored(ctx, ("test",), "with --chart (text bars)", "leave out --chart")
@@ -213,6 +223,7 @@ def register(app: typer.Typer) -> None:
             min_n=min_n,
             suppress=suppress,
             test=test,
+            cross=cross,
         )
         if chart:
             from hmip_cli.render import strip_controls, write_text
