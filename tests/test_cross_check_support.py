@@ -34,8 +34,25 @@ def _stop(r: dict) -> str:
     raise AssertionError(reason)
 
 
+def _fitted_columns(value):
+    """hmip's JSON names store terms by breakdown key (ethnicity, ogrs_band, rosh), as every
+    command does; fstep.R by the derived column fitted (ethnic_group, ...): map back."""
+    from hmip_cli import schema
+
+    if isinstance(value, dict):
+        return {k: _fitted_columns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fitted_columns(v) for v in value]
+    if isinstance(value, str):
+        for b in schema.BREAKDOWNS:
+            if b.key != b.column and (value == b.key or value.startswith(b.key + "(")):
+                return b.column + value[len(b.key) :]
+    return value
+
+
 def hmip_kv(r: dict) -> dict[str, object]:
     """The same keys as fstep.R from one `hmip regress --format json` model object."""
+    r = _fitted_columns(r)
     kv: dict[str, object] = {
         "n": r["n"],
         "n_dropped": r["n_dropped"],

@@ -25,7 +25,6 @@ from hmip_cli.cli.common import (
     refuse_ignored,
     say,
 )
-from hmip_cli.cli.regress_extras import model_extras
 from hmip_cli.cli.vocabulary import Vocabulary
 from hmip_cli.errors import BadRequest
 from hmip_cli.jsonsafe import json_safe
@@ -591,7 +590,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--ci",
-                metavar="profile|wald",
+                metavar="METHOD",
                 help="Odds-ratio CIs: profile (profile likelihood, agrees with the LR p; the "
                 "default for --all) or wald. For one model, --ci profile adds a table (and JSON "
                 "profile_ci); SPSS's blocks always show the Wald CI.",
@@ -846,6 +845,8 @@ def register(app: typer.Typer) -> None:
                 **blocking,
             )
             _report_problems(res)
+            from hmip_cli.cli.regress_extras import model_extras
+
             extra = model_extras(frame, res, ci, cluster)
             for w in extra.warnings:
                 say(f"warning: {w}", style="yellow")
@@ -952,6 +953,8 @@ def register(app: typer.Typer) -> None:
             _report_problems(res, t.model, Vocabulary(human=True))
             results.append((t, res))
             applicable = cases.filter(pl.col(t.column).is_not_null())
+            from hmip_cli.cli.regress_extras import model_extras
+
             extra = model_extras(applicable, res, ci, cluster, t.model)
             for w in extra.warnings:
                 say(f"warning: {w}", style="yellow")

@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--ci",
-                metavar="profile|wald",
+                metavar="METHOD",
                 help="Odds-ratio CIs in the differences table: profile likelihood (agrees with "
                 "the LR p) or wald (SPSS's).",
             ),
