@@ -167,7 +167,7 @@ def outcome_coding(
         i = _match_level(event, levels, labels)
         if i is None:
             raise BadRequest(
-                f"event {secrets.quote(event)} is not a value of '{outcome}' "
+                f"the --event value given is not a value of '{outcome}' "
                 f"(values: {secrets.quote_list(labels)})"
             )
         return levels[i], levels[1 - i]
@@ -213,7 +213,9 @@ def _pick_reference(name: str, levels: list, spec: str, secrets: _Secrets) -> in
     if i is not None:
         return i
     raise BadRequest(
-        f"reference {secrets.quote(spec)} is not a level of '{name}' "
+        # The typed value is not echoed: it may be an id or a note typed by mistake, and
+        # the file's columns that would tell are not necessarily read (--input projection).
+        f"the reference given for '{name}' is not one of its levels "
         f"(levels: {secrets.quote_list(labels)})"
     )
 
