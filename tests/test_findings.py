@@ -174,7 +174,7 @@ def test_only_significant_provider_difference_sentence():
     t = texts(fake_results(BULLETIN), findings)
     assert (
         "The only significant difference between NPS and CRC cases for availability was for relationships "
-        "(NPS 89% vs CRC 81%)."
+        "(NPS 89% vs CRC 81%, of the 500 cases with every characteristic recorded)."
     ) in t
     # No provider difference for delivery among these findings: said so.
     assert (
@@ -332,3 +332,50 @@ def test_words():
     assert number_word(8) == "eight" and number_word(25) == "25"
     assert join_words(["a"]) == "a" and join_words(["a", "b"]) == "a and b"
     assert join_words(["a", "b and c", "d"]) == "a, b and c, and d"
+
+
+# Numbers a sentence may state that are counts of rows or documented rules, not cells.
+_COUNT_PHRASES = (
+    r"\b[\w,]+ of the [\w,]+ significant differences",
+    r"\ball [\w,]+ significant differences",
+    r"the \d[\d,]* tests",
+    r"at the \d+% level",
+    r"at least \d+ cases and at least \d+ yes and \d+ no answers",
+    r"only \d+ inspections",
+    r"over \d+%",
+    r"fewer than \d+ applicable cases",
+    r"Figures? \d+( and \d+)?",
+    r"Tables? \d+( and \d+)?",
+)
+
+
+def test_every_number_in_a_sentence_is_its_cited_cell(rep):
+    """Issue 10 item 2: every number a key finding quotes is the number in the cell it cites
+    (test_evidence_agrees_with_tables checks the cell), apart from documented counts/rules."""
+    for f in rep.key_findings:
+        text = f.text
+        for pattern in _COUNT_PHRASES:
+            text = re.sub(pattern, "", text)
+        for b in schema.BREAKDOWNS:  # group names such as "Under 30" and "30+" are not numbers
+            for label in sorted(b.labels, key=len, reverse=True):
+                text = text.replace(label, "")
+        shown = {e.shown for e in f.evidence}
+        for q in re.findall(r"(?<![\w.])\d[\d,]*%?", text):
+            assert q in shown, (q, f.text)
+
+
+def test_stepwise_percentages_say_which_cases(rep):
+    """A difference's percentages are of the model's cases (listwise deletion), which differ
+    from the all-cases rates of Tables 1-2 ('NPS 82% vs CRC 65%' beside Table 2's 64.2):
+    the sentence says so and quotes the model's n from the differences table."""
+    from hmip_cli.report.findings import CASES_IN_MODEL
+
+    quoted = [
+        f for f in rep.key_findings if f.table == "differences" and re.search(r"\d+%", f.text)
+    ]
+    quoted = [f for f in quoted if not f.text.startswith(("After adjusting", "Allowing for"))]
+    assert quoted
+    for f in quoted:
+        assert CASES_IN_MODEL in f.text, f.text
+        ns = [e for e in f.evidence if e.column == "n"]
+        assert ns and all(f"of the {e.shown} {CASES_IN_MODEL}" in f.text for e in ns), f.text

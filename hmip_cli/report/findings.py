@@ -408,11 +408,22 @@ def _groups_text(r: dict) -> tuple[str, tuple[Evidence, ...]]:
     if a[1] is None or b[1] is None:
         return "", ()
     hi, lo = (a, b) if a[1] >= b[1] else (b, a)
+    # The percentages are of the model's cases (listwise deletion), not of every applicable
+    # case as in Tables 1-2 and the figures: the sentence says which cases it describes.
     text = f"{hi[0]} {pct(hi[1])} vs {lo[0]} {pct(lo[1])}"
-    return text, (
+    ev = (
         Evidence(C.DIFFERENCES_ID, key, hi[2], pct(hi[1])),
         Evidence(C.DIFFERENCES_ID, key, lo[2], pct(lo[1])),
     )
+    if r.get("n") is not None:
+        text += f", of the {r['n']:,} {CASES_IN_MODEL}"
+        ev += (Evidence(C.DIFFERENCES_ID, key, "n", f"{r['n']:,}"),)
+    return text, ev
+
+
+# Which cases a stepwise difference's percentages describe (the model's, after listwise
+# deletion), so they are not mistaken for the all-cases rates of Tables 1-2.
+CASES_IN_MODEL = "cases with every characteristic recorded"
 
 
 def _more_likely(r: dict) -> tuple[str, str]:
