@@ -411,7 +411,7 @@ def _groups_text(r: dict) -> tuple[str, tuple[Evidence, ...]]:
     # The percentages are of the model's cases (listwise deletion), not of every applicable
     # case as in Tables 1-2 and the figures: the sentence says which cases it describes.
     text = f"{hi[0]} {pct(hi[1])} vs {lo[0]} {pct(lo[1])}"
-    ev = (
+    ev: tuple[Evidence, ...] = (
         Evidence(C.DIFFERENCES_ID, key, hi[2], pct(hi[1])),
         Evidence(C.DIFFERENCES_ID, key, lo[2], pct(lo[1])),
     )
