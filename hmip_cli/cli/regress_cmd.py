@@ -760,6 +760,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = None,
         data: DataOpt = None,
     ) -> None:
+        from hmip_cli.cli.regress_extras import model_extras
         from hmip_cli.cli.regress_spss import (
             METHOD_NAMES,
             case_extras,

@@ -5,11 +5,14 @@ tables after the model's SPSS tables."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from hmip_cli.render import Table
-from hmip_cli.stepwise.result import StepwiseResult
+
+if TYPE_CHECKING:  # the stepwise package imports numpy/scipy: not at CLI start-up
+    from hmip_cli.stepwise.result import StepwiseResult
 
 
 @dataclass
