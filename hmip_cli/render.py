@@ -14,6 +14,7 @@ import math
 import os
 import re
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
@@ -31,6 +32,67 @@ class Format(str, Enum):
     tsv = "tsv"
     json = "json"
     markdown = "markdown"
+    xlsx = "xlsx"
+    ods = "ods"
+    html = "html"
+
+
+# `-o FILE` picks the format from the extension when --format is not given.
+EXTENSIONS: dict[str, Format] = {
+    ".txt": Format.table,
+    ".csv": Format.csv,
+    ".tsv": Format.tsv,
+    ".json": Format.json,
+    ".md": Format.markdown,
+    ".markdown": Format.markdown,
+    ".xlsx": Format.xlsx,
+    ".ods": Format.ods,
+    ".html": Format.html,
+    ".htm": Format.html,
+}
+BINARY_FORMATS = (Format.xlsx, Format.ods)
+# Extensions only `hmip chart` writes: a table command asked for one is told where to go.
+CHART_EXTENSIONS = (".svg", ".png")
+
+
+# Whether the data behind this output are synthetic (`hmip synth` output): the CLI sets it
+# when it loads the store, and every title says so. A ContextVar, not a global, so library
+# callers in threads do not see each other's data.
+_SYNTHETIC: ContextVar[bool] = ContextVar("hmip_synthetic", default=False)
+SYNTHETIC_SUFFIX = " (synthetic data)"
+
+
+def mark_synthetic(flag: bool) -> None:
+    _SYNTHETIC.set(bool(flag))
+
+
+def data_synthetic() -> bool:
+    return _SYNTHETIC.get()
+
+
+def shown_title(title: str) -> str:
+    """A table title as people see it: marked when the data are synthetic."""
+    return title + SYNTHETIC_SUFFIX if title and data_synthetic() else title
+
+
+def resolve_format(fmt: Format | None, output: Path | None, *, given: bool = True) -> Format:
+    """The output format: from `output`'s extension unless --format was `given`; an
+    extension that contradicts a given --format is a usage error (`--format csv -o x.xlsx`)."""
+    suffix = Path(output).suffix.lower() if output is not None else ""
+    if suffix in CHART_EXTENSIONS:
+        raise BadRequest(
+            f"{Path(output).name!r}: this command writes tables, not figures; use a .csv, .tsv, "  # type: ignore[arg-type]
+            ".json, .md, .xlsx, .ods or .html name (figures: hmip chart ... -o FILE.svg)"
+        )
+    implied = EXTENSIONS.get(suffix)
+    if given and fmt is not None:
+        if implied is not None and implied is not fmt:
+            raise BadRequest(
+                f"--format {fmt.value} contradicts the file name {Path(output).name!r} "  # type: ignore[arg-type]
+                f"(which means {implied.value}): drop --format or change the extension"
+            )
+        return fmt
+    return implied or fmt or Format.table
 
 
 @dataclass
@@ -176,7 +238,7 @@ def _markdown(t: Table) -> str:
     cols = _visible(t)
     lines = []
     if t.title:
-        lines += [f"### {markdown_escape(t.title)}", ""]
+        lines += [f"### {markdown_escape(shown_title(t.title))}", ""]
     lines.append("| " + " | ".join(markdown_escape(_header(t, c)) for c in cols) + " |")
     lines.append(
         "|"
@@ -270,7 +332,7 @@ def _rich_text(tables: list[Table]) -> str:
     shown: set[str] = set()
     for t in tables:
         if t.title:
-            console.print(Text(strip_controls(t.title)))
+            console.print(Text(strip_controls(shown_title(t.title))))
         cols = _visible(t)
         cells = _cells(t, cols)
         rt = None if t.vertical else _grid(t, cols, cells, width)
@@ -477,6 +539,21 @@ def _quiet_broken_pipe() -> None:
 def emit(
     tables: Table | list[Table], fmt: Format = Format.table, output: Path | None = None
 ) -> None:
+    """Write `tables` to `output` (else stdout) in `fmt`. XLSX and ODS (the publication
+    workbook of `report.workbook`) need a file; HTML is one self-contained page."""
     if isinstance(tables, Table):
         tables = [tables]
+    if fmt in BINARY_FORMATS:
+        if output is None:
+            raise BadRequest(f"{fmt.value} output needs --output FILE.{fmt.value}")
+        from hmip_cli.fileio import atomic_write_bytes
+        from hmip_cli.report.workbook import tables_bytes
+
+        atomic_write_bytes(Path(output), tables_bytes(tables, fmt.value))
+        return
+    if fmt is Format.html:
+        from hmip_cli.report.html import tables_page
+
+        write_text(tables_page(tables), output)
+        return
     write_text(to_text(tables, fmt), output)

@@ -111,3 +111,81 @@ def test_print_to_pdf(html_file, tmp_path):
     pdf = tmp_path / "report.pdf"
     res = _chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html_file.as_uri())
     assert res.returncode == 0 and pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
+
+
+# --------------------------------------------------------------------------------------
+# Print to PDF (A4) and accessibility (axe-core), issue 12 items 5 and 6
+# --------------------------------------------------------------------------------------
+
+CHROMEDRIVER = shutil.which("chromedriver")
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
+def test_pdf_print_contains_every_column_and_value(html_file, tmp_path):
+    """Printed on A4, every table shows every column: each header's words and each cell's
+    text are in the PDF's text (the 16-column differences table used to lose p and n)."""
+    from hmip_cli.report import content as C
+    from hmip_cli.report.html import compact_differences
+
+    pdf = tmp_path / "report.pdf"
+    res = _chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_file.as_uri())
+    assert pdf.exists() and pdf.stat().st_size > 10_000, res.stderr[-2000:]
+    text = subprocess.run([PDFTOTEXT, str(pdf), "-"], capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    words = set(flat.split())
+    rep = report_for()
+    for t in rep.tables:
+        t = compact_differences(t) if t.id == C.DIFFERENCES_ID else t
+        for c in t.columns:  # multi-line headers interleave in extraction: check their words
+            missing = [w for w in c.header.split() if w not in words]
+            assert not missing, (t.id, c.header, missing)
+        for row in t.rows:
+            for c in t.columns:
+                value = " ".join(C.cell_text(c, row.get(c.key)).split())
+                if c.kind != "text":  # numbers and codes: whole, exactly as shown
+                    assert value in flat, (t.id, c.key, value)
+    assert "OR (95% CI)" in flat
+
+
+@pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
+def test_axe_core_finds_no_wcag_22_aa_violations(html_file, tmp_path):
+    """axe-core (the copy axe-selenium-python bundles; nothing downloaded) in headless
+    Chromium through Selenium: zero violations for the WCAG 2.0/2.1/2.2 A and AA rules."""
+    from pathlib import Path
+
+    selenium = pytest.importorskip("selenium.webdriver")
+    axe_pkg = pytest.importorskip("axe_selenium_python")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    axe_js = Path(axe_pkg.__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'axe-profile'}", "--window-size=1280,900"]:
+        opts.add_argument(flag)
+    driver = selenium.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        driver.set_script_timeout(180)
+        driver.get(html_file.as_uri())
+        driver.execute_script(axe_js.read_text(encoding="utf-8"))
+        result = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "const want = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];"
+            "const have = new Set(axe.getRules().flatMap(r => r.tags));"
+            "const tags = want.filter(t => have.has(t));"
+            "axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+            ".then(r => done({...r, tags: tags, version: axe.version}))"
+            ".catch(e => done({error: String(e)}));"
+        )
+    finally:
+        driver.quit()
+    assert "error" not in result, result
+    assert result["passes"], "axe ran no rules"
+    # the bundled axe-core names the WCAG 2.0 and 2.1 AA rules it has (2.2's new AA
+    # criteria are tagged only in newer axe-core releases)
+    assert {"wcag2a", "wcag2aa"} <= set(result["tags"]), result["tags"]
+    problems = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in result["violations"]
+    ]
+    assert problems == [], problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from contextvars import ContextVar
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,18 @@ import typer
 from hmip_cli import schema
 from hmip_cli.errors import EXIT_DATA, HmipError, ValidationFailed
 from hmip_cli.fileio import is_no_space, no_space_message
-from hmip_cli.render import Format
+from hmip_cli.render import Format, resolve_format
+
+# Whether --format was given on the command line (set by its callback while the options are
+# parsed, read by `handle_errors` before the command runs): `-o x.csv` alone means CSV.
+_FORMAT_GIVEN: ContextVar[bool] = ContextVar("hmip_format_given", default=False)
+
+
+def _note_format(ctx: typer.Context, param: typer.CallbackParam, value):
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    _FORMAT_GIVEN.set(source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"))
+    return value
+
 
 FormatOpt = Annotated[
     Format,
@@ -22,7 +34,9 @@ FormatOpt = Annotated[
         "--format",
         "-f",
         metavar="FORMAT",
-        help="Output format: table (for people), csv, tsv, json, markdown.",
+        callback=_note_format,
+        help="Output format: table (for people), csv, tsv, json, markdown, xlsx, ods, html. "
+        "Default: from the --output extension, else table.",
     ),
 ]
 OutputOpt = Annotated[
@@ -100,8 +114,13 @@ def load_cases(data: Path | None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the
     name they import, so a test can replace it per command module."""
     from hmip_cli import store
+    from hmip_cli.render import mark_synthetic
+    from hmip_cli.report.provenance import is_synthetic
 
-    return store.load_cases(data, identifying=False)  # analyses never read ids or notes
+    cases = store.load_cases(data, identifying=False)  # analyses never read ids or notes
+    # (ids and notes are not loaded, so commands cannot tell synthetic data here; reports can)
+    mark_synthetic(is_synthetic(cases))
+    return cases
 
 
 def stderr_console():
@@ -144,6 +163,7 @@ def handle_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            _format_from_output(kwargs)
             return func(*args, **kwargs)
         except HmipError as exc:
             if os.environ.get("HMIP_DEBUG") == "1":
@@ -181,6 +201,17 @@ def _no_space(exc: OSError) -> str:
     except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
         return no_space_message(None)
     return no_space_message(None, device)
+
+
+def _format_from_output(kwargs: dict) -> None:
+    """`-o rates.csv` writes CSV: a command's `fmt` comes from its --output extension unless
+    --format was given, and an extension contradicting --format is a usage error."""
+    fmt = kwargs.get("fmt")
+    if not isinstance(fmt, Format) or "output" not in kwargs:
+        return
+    given = _FORMAT_GIVEN.get()
+    _FORMAT_GIVEN.set(False)  # one command per parse (tests invoke many in one process)
+    kwargs["fmt"] = resolve_format(fmt, kwargs["output"], given=given)
 
 
 def stderr_is_terminal() -> bool:

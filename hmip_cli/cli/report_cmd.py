@@ -50,6 +50,7 @@ class ReportFormatOpt(str, Enum):
     html = "html"
     markdown = "markdown"
     xlsx = "xlsx"
+    ods = "ods"
 
 
 class ChartFormat(str, Enum):
@@ -73,6 +74,28 @@ def _figure_number(name: str) -> int:
     )
 
 
+_CHART_EXTENSIONS = {".svg": "svg", ".png": "png", ".txt": "text"}
+
+
+def _chart_format(fmt: ChartFormat | None, output: Path | None) -> ChartFormat:
+    """--format, else the --output extension, else text; a contradiction is a usage error."""
+    implied = _CHART_EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    if fmt is not None:
+        if output is not None and implied is not None and implied != fmt.value:
+            raise BadRequest(
+                f"--format {fmt.value} contradicts the file name {output.name!r} (which means "
+                f"{implied}): drop --format or change the extension"
+            )
+        return fmt
+    if output is None:
+        return ChartFormat.text
+    if implied is None:
+        raise BadRequest(
+            f"cannot tell the chart format from {output.name!r}: use .svg, .png or .txt, or --format"
+        )
+    return ChartFormat(implied)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("report")
     @handle_errors
@@ -84,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 "-o",
                 dir_okay=False,
                 metavar="FILE",
-                help="The report file: .html, .md or .xlsx (written atomically).",
+                help="The report file: .html, .md, .xlsx or .ods (written atomically).",
             ),
         ],
         fmt: Annotated[
@@ -93,10 +116,35 @@ def register(app: typer.Typer) -> None:
                 "--format",
                 "-f",
                 metavar="FORMAT",
-                help="html, markdown or xlsx. Default: from the --output extension.",
+                help="html, markdown, xlsx or ods. Default: from the --output extension "
+                "(an extension that contradicts it is an error).",
             ),
         ] = None,
         data: DataOpt = None,
+        where: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--where",
+                "-w",
+                metavar="KEY=VALUE",
+                help="Report on these cases only, e.g. --where inspection=Durham (repeatable; "
+                "as in `hmip rates --where`).",
+            ),
+        ] = None,
+        title: Annotated[
+            str | None,
+            typer.Option("--title", metavar="TEXT", help="The report's title."),
+        ] = None,
+        release: Annotated[
+            Path | None,
+            typer.Option(
+                "--release",
+                metavar="FILE",
+                dir_okay=False,
+                help="A release.toml with the cover text: title, about, source, contact, "
+                "published (see docs/report.md).",
+            ),
+        ] = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = True,
         fdr: Annotated[
@@ -125,6 +173,19 @@ def register(app: typer.Typer) -> None:
                 "check (cluster-robust S.E.), or none.",
             ),
         ] = "inspection",
+        disclosure: Annotated[
+            str,
+            typer.Option(
+                "--disclosure",
+                metavar="POLICY",
+                show_default=True,
+                help="Disclosure control across the whole report: threshold-10 (no count "
+                "below 10, zeros included, as the secure research services check), "
+                "threshold-5, or none. Cells that would let a suppressed one be worked out "
+                "are suppressed too; the log is written beside the report "
+                "(<name>.disclosure-audit.csv).",
+            ),
+        ] = "threshold-10",
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
@@ -157,8 +218,9 @@ def register(app: typer.Typer) -> None:
           html      one self-contained file (inline SVG and CSS; no network requests),
                     readable on a phone and printable
           markdown  tables and SVG figures written to <name>_figures/ beside the file
-          xlsx      an accessible publication spreadsheet: Cover, Contents, Notes, then
-                    one table per sheet from cell A1
+          xlsx      an accessible publication spreadsheet (Analysis Function guidance):
+                    Cover, Contents, Notes, then one table per sheet, title in A1
+          ods       the same workbook as OpenDocument (GOV.UK's open standard)
 
         Case identifiers and free-text notes never appear in a report.
 
@@ -167,15 +229,19 @@ def register(app: typer.Typer) -> None:
           hmip report --output report.html
           hmip report --output bulletin.xlsx --date 2019-01-31
           hmip report --output docs/report.md --no-suppress --min-n 20 --adjust holm
+          hmip report --output bulletin.ods --date 2019-01-31
+          hmip report --output durham.html --where inspection=Durham --title "Durham"
           hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
         """
         from hmip_cli import schema
         from hmip_cli.fileio import check_writable
         from hmip_cli.report.content import ReportParams
+        from hmip_cli.report.workbook import read_release
         from hmip_cli.report.write import infer_format, report_from_store
 
         kind = infer_format(output, fmt.value if fmt else None)
         check_writable(output)  # before minutes of work, not after
+        rel = read_release(release) if release is not None else None
         keys = tuple(k.strip() for k in (candidates or "").split(",") if k.strip())
         params = ReportParams(
             min_n=min_n,
@@ -189,15 +255,30 @@ def register(app: typer.Typer) -> None:
             candidates=keys or schema.DEFAULT_BREAKDOWNS,
             ci=ci,
             cluster=None if cluster == "none" else cluster,
+            disclosure=disclosure,
         )
         rep, written = report_from_store(
-            data, output, params, kind, progress=lambda step: say(f"Computing {step}...")
+            data,
+            output,
+            params,
+            kind,
+            progress=lambda step: say(f"Computing {step}..."),
+            release=rel,
+            where=where,
+            title=title,
         )
-        extra = (
-            f" and {len(written) - 1} figures in {written[1].parent}" if len(written) > 1 else ""
+        figures = [p for p in written if p.suffix == ".svg"]
+        extra = f" and {len(figures)} figures in {figures[0].parent}" if figures else ""
+        d = rep.disclosure
+        audit = (
+            f" Disclosure control ({d.policy}): {len(d.audit)} cells suppressed; log in "
+            f"{written[-1].name}."
+            if d is not None
+            else ""
         )
         say(
-            f"Wrote {output} ({kind.value}; {len(rep.key_findings)} key findings, {len(rep.tables)} tables){extra}."
+            f"Wrote {output} ({kind.value}; {len(rep.key_findings)} key findings, "
+            f"{len(rep.tables)} tables){extra}.{audit}"
         )
 
     @app.command("chart")
@@ -259,15 +340,7 @@ def register(app: typer.Typer) -> None:
             from hmip_cli.fileio import check_writable
 
             check_writable(output)
-        kind = fmt
-        if kind is None:
-            suffix = output.suffix.lower().lstrip(".") if output else "text"
-            if suffix not in ("svg", "png", "text", "txt"):
-                raise BadRequest(
-                    f"cannot tell the chart format from {output.name if output else ''!r}: "
-                    "use .svg or .png, or --format"
-                )
-            kind = ChartFormat("text" if suffix == "txt" else suffix)
+        kind = _chart_format(fmt, output)
         if kind is ChartFormat.png and output is None:
             raise BadRequest("PNG output needs --output FILE")
         from hmip_cli import schema

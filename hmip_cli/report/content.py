@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -52,6 +53,7 @@ class ReportParams:
     # clusters (cases are sampled within inspections), or None for no check.
     ci: str = "profile"
     cluster: str | None = "inspection"
+    disclosure: str = "threshold-10"  # disclosure control policy (report/disclosure.py)
 
     def __post_init__(self) -> None:
         # Checked here, before minutes of work, with the messages `stepwise` and `sweep` give.
@@ -67,6 +69,9 @@ class ReportParams:
             raise BadRequest(f"--ci must be profile or wald; got {self.ci!r}")
         if self.cluster is not None:
             schema.get_breakdown(self.cluster)  # BadRequest naming the keys
+        from hmip_cli.report.disclosure import check_policy
+
+        check_policy(self.disclosure)
 
     def to_dict(self) -> dict:
         d = {
@@ -76,6 +81,7 @@ class ReportParams:
             "pin": self.pin,
             "pout": self.pout,
             "candidates": list(self.candidates),
+            "disclosure": self.disclosure,
         }
         if (
             self.removal != "lr"
@@ -156,6 +162,8 @@ class Report:
     key_findings: list  # list[findings.Finding]
     figures: dict[int, pl.DataFrame]  # figure number -> figure_data frame
     sweep: object = None  # stepwise.SweepResult: the family of tests and each fitted model
+    custom_title: str | None = None  # --title (or the release file's title)
+    disclosure: Any = None  # disclosure.Disclosure: what was suppressed, why (the audit)
 
     def table(self, table_id: str) -> DocTable:
         for t in self.tables:
@@ -165,7 +173,23 @@ class Report:
 
     @property
     def title(self) -> str:
-        return "The availability and delivery of interventions"
+        return self.custom_title or DEFAULT_TITLE
+
+    @property
+    def synthetic(self) -> bool:
+        return self.provenance.synthetic
+
+    @property
+    def display_title(self) -> str:
+        """The title as headings show it: marked when the data are synthetic."""
+        return f"{self.title} (synthetic data)" if self.synthetic else self.title
+
+
+DEFAULT_TITLE = "The availability and delivery of interventions"
+SYNTHETIC_BANNER = (
+    "Synthetic data: every number here was computed from synthetic case assessments made "
+    "by hmip synth. They are not real case assessments and describe no real person or service."
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -270,14 +294,15 @@ def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTa
     rows, keys = [], []
     for r in data.iter_rows(named=True):
         code = r["marker"] if r["marker"] in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) else None
+        hidden_priority = r["n_priority"] is None  # suppressed by disclosure control
         rows.append(
             {
                 "factor": r["factor_label"],
-                "n_priority": r["n_priority"],
-                "priority_percent": 100.0 * r["n_priority"] / n_cases
-                if n_cases
-                else R.MARK_NOT_APPLICABLE,
-                "n": r["n"],
+                "n_priority": R.MARK_SUPPRESSED if hidden_priority else r["n_priority"],
+                "priority_percent": R.MARK_SUPPRESSED
+                if hidden_priority
+                else (100.0 * r["n_priority"] / n_cases if n_cases else R.MARK_NOT_APPLICABLE),
+                "n": R.MARK_SUPPRESSED if r["n"] is None else r["n"],
                 "n_yes": code if r["n_yes"] is None else r["n_yes"],
                 "percent_yes": code or r["percent_yes"],
                 "ci_lower": code or r["ci_lower"],
@@ -322,7 +347,7 @@ def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
         key = f"{r['breakdown']}/{r['group']}"
         row = rows.setdefault(key, {"breakdown": r["breakdown_label"], "group": r["group_label"]})
         code = r["marker"] if r["marker"] in (R.MARK_SUPPRESSED, R.MARK_NOT_APPLICABLE) else None
-        row[f"{r['topic']}_n"] = r["n"]
+        row[f"{r['topic']}_n"] = R.MARK_SUPPRESSED if r["n"] is None else r["n"]
         row[f"{r['topic']}_pct"] = code or r["percent_yes"]
         row[f"{r['topic']}_marker"] = r["marker"]
     notes = [
@@ -353,9 +378,11 @@ def _sample_table(profile: pl.DataFrame) -> DocTable:
     rows = [
         {
             "characteristic": r["characteristic_label"],
-            "n": r["n"],
-            "percent": r["percent"] if r["percent"] is not None else R.MARK_NOT_APPLICABLE,
-            "not_recorded": r["not_recorded"],
+            "n": R.MARK_SUPPRESSED if r["n"] is None else r["n"],
+            "percent": r["percent"]
+            if r["percent"] is not None
+            else (R.MARK_SUPPRESSED if r["n"] is None else R.MARK_NOT_APPLICABLE),
+            "not_recorded": R.MARK_SUPPRESSED if r["not_recorded"] is None else r["not_recorded"],
         }
         for r in part.iter_rows(named=True)
     ]
@@ -393,7 +420,7 @@ def significant(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def _difference_tables(
-    findings: pl.DataFrame, params: ReportParams, n_clusters: int = 0
+    findings: pl.DataFrame, params: ReportParams, n_clusters: int = 0, disclosure=None
 ) -> list[DocTable]:
     sig = significant(findings)
     adjusted = "p_adjusted" in findings.columns
@@ -423,24 +450,31 @@ def _difference_tables(
     rows, keys = [], []
     for r in sig.iter_rows(named=True):
         b = schema.breakdown_for_column(r["term"])
-        small = min(r["n_level"] or 0, r["n_reference"] or 0) < params.min_n
+        # (a count hidden by disclosure control is null here; it does not make a group small)
+        sizes = [v for v in (r["n_level"], r["n_reference"]) if v is not None]
+        small = min(sizes, default=params.min_n) < params.min_n
         hide = small and params.suppress
         marker = (R.MARK_SUPPRESSED if hide else R.MARK_LOW) if small else None
+        disclosed = any(
+            r[c] is None for c in ("percent_level", "percent_reference", "n_level", "n_reference")
+        )
+        if disclosed:
+            marker = R.MARK_SUPPRESSED  # disclosure control hid a count behind this row
         row = {
             "outcome": r["label"],
             "variable": b.label if b else r["term"],
             "direction": r["direction"],
             "group": r["level"],
-            "percent_level": R.MARK_SUPPRESSED if hide else r["percent_level"],
-            "n_level": r["n_level"],
+            "percent_level": _or_c(None if hide else r["percent_level"]),
+            "n_level": _or_c(r["n_level"]),
             "reference": r["reference"],
-            "percent_reference": R.MARK_SUPPRESSED if hide else r["percent_reference"],
-            "n_reference": r["n_reference"],
+            "percent_reference": _or_c(None if hide else r["percent_reference"]),
+            "n_reference": _or_c(r["n_reference"]),
             "odds_ratio": r["odds_ratio"],
             "ci_low": r["ci_low"],
             "ci_high": r["ci_high"],
             "p": r["p"],
-            "n": r["n"],
+            "n": _or_c(r["n"]),
             "marker": marker,
         }
         if adjusted:
@@ -522,8 +556,8 @@ def _difference_tables(
         mrows.append(
             {
                 "outcome": first["label"],
-                "n": "[x]" if first["n"] is None else first["n"],
-                "n_dropped": "[x]" if first["n_dropped"] is None else first["n_dropped"],
+                "n": _model_count(first, "n", disclosure),
+                "n_dropped": _model_count(first, "n_dropped", disclosure),
                 "entered": ", ".join(b.label for b in entered if b) or "none",
                 "note": note,
             }
@@ -546,6 +580,19 @@ def _difference_tables(
         mnotes,
     )
     return [diffs, models]
+
+
+def _or_c(value):
+    """A count or percentage hidden by suppression (null) reads [c]."""
+    return R.MARK_SUPPRESSED if value is None else value
+
+
+def _model_count(row: dict, column: str, disclosure) -> object:
+    if row[column] is not None:
+        return row[column]
+    if disclosure is not None and disclosure.is_hidden("models", (row["model"],), column):
+        return R.MARK_SUPPRESSED
+    return "[x]"  # the model could not be fitted
 
 
 def difference_key(r: dict) -> str:
@@ -601,6 +648,7 @@ def layout(
     findings: pl.DataFrame,
     params: ReportParams,
     n_clusters: int = 0,
+    disclosure=None,
 ) -> tuple[list[DocTable], dict[int, pl.DataFrame]]:
     """The report's tables, in the bulletin's order, and the figures' data."""
     figures = {m.figure: figure_data(results.rates, m.figure) for m in schema.MEASURES}
@@ -615,7 +663,7 @@ def layout(
         _protection_table(n, results.protection, params.min_n)
         for n in sorted(set(results.protection["table"].to_list()))
     ]
-    tables += _difference_tables(findings, params, n_clusters)
+    tables += _difference_tables(findings, params, n_clusters, disclosure)
     return tables, figures
 
 
@@ -625,23 +673,50 @@ def build_report(
     info=None,
     params: ReportParams | None = None,
     progress: Callable[[str], None] | None = None,
+    where=None,
+    title: str | None = None,
+    synthetic: bool | None = None,
 ) -> Report:
     """Compute everything a report shows, once.
 
     `cases`: the case frame with derived columns (`store.load_cases()`); `info`: the store's
-    `StoreInfo` for provenance (None: provenance from the frame itself).
+    `StoreInfo` for provenance (None: provenance from the frame itself). `where`: --where
+    conditions ("inspection=Durham") selecting the cases reported on; `title`: the report's
+    title; `synthetic`: whether the data are synthetic (None: `provenance.is_synthetic`).
     """
+    import dataclasses
+
+    from hmip_cli.errors import BadRequest
     from hmip_cli.report.findings import key_findings
+    from hmip_cli.report.provenance import is_synthetic
 
     params = params or ReportParams()
     date = report_date(params.date)
+    if synthetic is None:
+        synthetic = is_synthetic(cases)
+    selection = None
+    if where:
+        lf, conditions = R.filter_cases(cases, where)
+        selection = R.describe_where(conditions)
+        cases = lf.collect()
+        if cases.height == 0:
+            raise BadRequest(f"no cases where {selection}")
+        info = None  # provenance from the selected cases (the store's hash covers them all)
     results, profile, findings, sw = analyse(cases, params, progress)
-    tables, figures = layout(results, profile, findings, params, sw.n_clusters)
+    from hmip_cli.report.disclosure import control
+
+    if progress:
+        progress("disclosure control")
+    results, profile, findings, disclosure = control(
+        cases.drop([c for c in _DROP if c in cases.columns]), results, profile, findings, params
+    )
+    tables, figures = layout(results, profile, findings, params, sw.n_clusters, disclosure)
     prov = (
         from_store_info(info, date, params.to_dict())
         if info is not None
         else from_cases(cases, date, params.to_dict())
     )
+    prov = dataclasses.replace(prov, synthetic=synthetic, selection=selection)
     kf = key_findings(
         results,
         findings,
@@ -651,7 +726,9 @@ def build_report(
         n_clusters=sw.n_clusters,
         family=sw.family,
     )
-    return Report(results, profile, findings, params, prov, tables, kf, figures, sw)
+    return Report(
+        results, profile, findings, params, prov, tables, kf, figures, sw, title, disclosure
+    )
 
 
 # --------------------------------------------------------------------------------------

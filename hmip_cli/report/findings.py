@@ -175,6 +175,8 @@ def _suppressed_note(data: pl.DataFrame, min_n: int) -> tuple[str, list[str]]:
 
 
 def _priority_finding(data: pl.DataFrame, n_cases: int) -> Finding | None:
+    if data["n_priority"].null_count():
+        return None  # a count hidden by disclosure control: a ranking would hint at it
     rows = sorted(data.iter_rows(named=True), key=lambda r: (-r["n_priority"], r["factor"]))
     rows = [r for r in rows if r["n_priority"] > 0]
     if not rows or not n_cases:

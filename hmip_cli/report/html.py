@@ -26,6 +26,7 @@ main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
 h1 { font-size: 1.75rem; line-height: 1.2; margin: 0.5rem 0 0.25rem; }
 h2 { font-size: 1.35rem; margin: 2.25rem 0 0.5rem; border-top: 2px solid var(--accent); padding-top: 0.75rem; }
 a { color: var(--accent); }
+.banner { border: 3px solid #d4351c; padding: 0.5rem 0.75rem; margin: 0.5rem 0 1rem; }
 .meta { color: var(--muted); margin: 0 0 1rem; overflow-wrap: anywhere; }
 nav ol { padding-left: 1.25rem; }
 .key-findings li { margin-bottom: 0.5rem; }
@@ -40,7 +41,7 @@ th, td { padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--rule); vertical
 th { text-align: left; background: var(--band); }
 td.num { text-align: right; white-space: nowrap; }
 th.num { text-align: right; }
-th { min-width: 6rem; }
+th { min-width: 4.5rem; }
 tr:target, tr.cited:target { background: #fff7bf; }
 .notes { font-size: 0.9rem; color: var(--muted); }
 dl.provenance { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr; gap: 0.25rem 1rem; }
@@ -57,7 +58,10 @@ dl.provenance dd { margin: 0; overflow-wrap: anywhere; }
   nav, .ref { display: none; }
   a { color: inherit; text-decoration: none; }
   .table-wrap { overflow: visible; border: 0; }
-  table { font-size: 8.5pt; }
+  @page { size: A4; margin: 12mm; }
+  table { font-size: 7.5pt; }
+  th, td { padding: 0.2rem 0.3rem; }
+  th { min-width: 0; hyphens: manual; }
   figure, tr { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
   section { break-before: auto; }
@@ -76,7 +80,58 @@ def _ref_label(table_id: str, report: C.Report) -> str:
     return C.short_name(report.table(table_id))
 
 
+def compact_differences(t: C.DocTable) -> C.DocTable:
+    """The significant differences as publications print them: the comparison, each group's
+    % yes with its n, "OR (95% CI)" in one column, p and the cases in the model. Seven
+    columns that fit A4 and a 1280 px screen; every detail is in the XLSX/ODS."""
+    fdr = any(c.key == "p_fdr" for c in t.columns)
+    cols = [
+        C.Column("outcome", "Outcome"),
+        C.Column("comparison", "Comparison"),
+        C.Column("group_pct", "Group: % yes (n)", "ratio"),
+        C.Column("reference_pct", "Reference: % yes (n)", "ratio"),
+        C.Column("or_ci", "OR (95% CI)", "ratio"),
+        C.Column("p", "p", "p"),
+    ]
+    if fdr:
+        cols.append(C.Column("p_fdr", "p (BH)", "p"))
+    cols.append(C.Column("n", "n", "count"))
+
+    def pct_n(pct, n) -> str:
+        p = C.cell_text(C.Column("", "", "percent"), pct)
+        return f"{p} ({C.cell_text(C.Column('', '', 'count'), n)})"
+
+    rows = []
+    for r in t.rows:
+        ci = (
+            f"{r['odds_ratio']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})"
+            if isinstance(r["odds_ratio"], float) and isinstance(r["ci_low"], float)
+            else str(r["odds_ratio"])
+        )
+        row = {
+            "outcome": r["outcome"],
+            "comparison": f"{r['variable']}: {r['group']} vs {r['reference']}",
+            "group_pct": pct_n(r["percent_level"], r["n_level"]),
+            "reference_pct": pct_n(r["percent_reference"], r["n_reference"]),
+            "or_ci": ci,
+            "p": r["p"],
+            "n": r["n"],
+        }
+        if fdr:
+            row["p_fdr"] = r.get("p_fdr")
+        rows.append(row)
+    notes = [
+        *t.notes,
+        "OR: adjusted odds ratio of the group against the reference group, with its 95% "
+        "confidence interval. p: likelihood-ratio test of the variable in the final model. "
+        "n: cases in the model. The spreadsheet versions have every column separately.",
+    ]
+    return C.DocTable(t.id, t.title, t.sheet, cols, rows, list(t.keys), notes)
+
+
 def _table(t: C.DocTable) -> str:
+    if t.id == C.DIFFERENCES_ID:
+        t = compact_differences(t)
     out = [
         f'<div class="table-wrap" role="region" aria-label="{escape(t.title)}" tabindex="0">',
         f'<table id="{escape(t.id)}"><caption>{escape(t.title)}</caption><thead><tr>',
@@ -106,7 +161,7 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
     """The whole report as HTML text. `svgs` (figure -> SVG text) may be passed to reuse
     figures already drawn for another output."""
     p = report.provenance
-    title = report.title
+    title = report.display_title
     svgs = svgs or {
         n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
     }
@@ -125,6 +180,11 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
         "<body>",
         "<main>",
         f"<h1>{escape(title)}</h1>",
+        *(
+            [f'<p class="banner" role="note"><strong>{escape(C.SYNTHETIC_BANNER)}</strong></p>']
+            if report.synthetic
+            else []
+        ),
         f'<p class="meta">{p.n_cases:,} case assessments; {len(p.inspections)} inspections; report date '
         f"{escape(p.date.isoformat())}. Store content hash: <code>{escape(p.content_hash or 'none')}</code></p>",
         '<nav aria-label="Contents"><h2 id="contents">Contents</h2><ol>',
@@ -181,5 +241,59 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
     for label, text in p.items():
         h.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
     h.append("</dl></section>")
+    h += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(h)
+
+
+def tables_page(tables) -> str:
+    """A table command's output (`render.Table`s) as one self-contained, accessible HTML page
+    (`hmip rates -o rates.html`): the report's CSS and CSP, one captioned table per result."""
+    from hmip_cli.render import _fmt_cell, _header, _is_number_column, _visible, data_synthetic
+
+    synthetic = data_synthetic()
+    title = (tables[0].title if len(tables) == 1 and tables[0].title else "hmip results") + (
+        " (synthetic data)" if synthetic else ""
+    )
+    h = [
+        "<!DOCTYPE html>",
+        '<html lang="en-GB">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{escape(title)}</h1>",
+    ]
+    if synthetic:
+        h.append(f'<p class="banner" role="note"><strong>{escape(C.SYNTHETIC_BANNER)}</strong></p>')
+    for i, t in enumerate(tables, start=1):
+        cols = _visible(t)
+        caption = t.title or f"Table {i}"
+        h.append(
+            f'<div class="table-wrap" role="region" aria-label="{escape(caption)}" tabindex="0">'
+            f'<table id="table-{i}"><caption>{escape(caption)}</caption><thead><tr>'
+        )
+        nums = {c: _is_number_column(t, c) for c in cols}
+        for c in cols:
+            cls = ' class="num"' if nums[c] else ""
+            h.append(f'<th scope="col"{cls}>{escape(_header(t, c))}</th>')
+        h.append("</tr></thead><tbody>")
+        for row in t.frame.select(cols).iter_rows():
+            h.append("<tr>")
+            for j, (c, v) in enumerate(zip(cols, row)):
+                text = _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3))
+                tag, scope = ("th", ' scope="row"') if j == 0 else ("td", "")
+                cls = ' class="num"' if nums[c] else ""
+                h.append(f"<{tag}{scope}{cls}>{escape(text)}</{tag}>")
+            h.append("</tr>")
+        h.append("</tbody></table></div>")
+        if t.notes:
+            h.append(
+                '<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in t.notes) + "</div>"
+            )
     h += ["</main>", "</body>", "</html>", ""]
     return "\n".join(h)

@@ -44,8 +44,9 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
     """The Markdown text; figures are linked as `<figures_folder>/figureN.svg`."""
     p = report.provenance
     out = [
-        f"# {md_escape(report.title)}",
+        f"# {md_escape(report.display_title)}",
         "",
+        *([f"> **{md_escape(C.SYNTHETIC_BANNER)}**", ""] if report.synthetic else []),
         f"{p.n_cases:,} case assessments; {len(p.inspections)} inspections; report date {p.date.isoformat()}. "
         f"Store content hash: `{p.content_hash or 'none'}`",
         "",

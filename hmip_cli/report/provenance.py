@@ -54,6 +54,8 @@ class Provenance:
     hmip_version: str = __version__
     parameters: dict = field(default_factory=dict)
     files: tuple[str, ...] = ()  # basenames of the ingested files, in ingest order
+    synthetic: bool = False  # the cases were made by `hmip synth` (see `is_synthetic`)
+    selection: str | None = None  # the --where selection in words, if any
 
     def items(self) -> list[tuple[str, str]]:
         """(label, text) pairs in display order, shared by every writer."""
@@ -62,6 +64,12 @@ class Provenance:
             period = f"{self.first_date.isoformat()} to {self.last_date.isoformat()}"
         params = "; ".join(f"{k} = {_text(v)}" for k, v in self.parameters.items())
         rows = [
+            *(
+                [("Data", "SYNTHETIC (made by hmip synth; not real case assessments)")]
+                if self.synthetic
+                else []
+            ),
+            *([("Cases selected", self.selection)] if self.selection else []),
             ("Report date", self.date.isoformat()),
             ("Cases", f"{self.n_cases:,}"),
             (
@@ -89,6 +97,8 @@ class Provenance:
             "hmip_version": self.hmip_version,
             "parameters": dict(self.parameters),
             "files": list(self.files),
+            "synthetic": self.synthetic,
+            "selection": self.selection,
         }
 
 
@@ -98,6 +108,33 @@ def _text(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+# Case ids `hmip synth` writes: SYN-000001 (generate) and SYX-000001 (the messy export).
+_SYNTH_ID = r"^(SYN|SYX)-[0-9]+$"
+
+
+def is_synthetic(cases) -> bool:
+    """True when the cases are `hmip synth` output (the bundled example is too): every case
+    id has the generator's form (SYN-000001, SYX-000001), or a free-text note carries the
+    generator's marker. Real exports have neither. Only ever answers yes or no: no id or
+    note leaves this function."""
+    import polars as pl
+
+    from hmip_cli.synth import NOTE_MARKER
+
+    if cases.height == 0:
+        return False
+    checks = []
+    if "case_id" in cases.columns:
+        checks.append(pl.col("case_id").cast(pl.String).str.contains(_SYNTH_ID).all())
+    if "notes" in cases.columns:
+        checks.append(
+            pl.col("notes").cast(pl.String).str.starts_with(NOTE_MARKER).fill_null(False).any()
+        )
+    if not checks:
+        return False
+    return any(bool(v) for v in cases.select(checks).row(0))
 
 
 def from_store_info(info, date: dt.date, parameters: dict) -> Provenance:

@@ -9,12 +9,14 @@ from hmip_cli.errors import BadRequest
 from hmip_cli.fileio import atomic_write_bytes
 from hmip_cli.report import charts
 from hmip_cli.report import content as C
+from hmip_cli.report.workbook import Release
 
 
 class ReportFormat(str, Enum):
     html = "html"
     markdown = "markdown"
     xlsx = "xlsx"
+    ods = "ods"
 
 
 _EXTENSIONS = {
@@ -23,30 +25,79 @@ _EXTENSIONS = {
     ".md": ReportFormat.markdown,
     ".markdown": ReportFormat.markdown,
     ".xlsx": ReportFormat.xlsx,
+    ".ods": ReportFormat.ods,
 }
 
 
 def infer_format(path: Path, fmt: ReportFormat | str | None = None) -> ReportFormat:
-    if fmt:
-        return ReportFormat(fmt)
+    """The format `fmt` names, else the one the file name's extension names. A known
+    extension that contradicts `fmt` is a usage error (`--format xlsx -o report.ods`)."""
     got = _EXTENSIONS.get(Path(path).suffix.lower())
+    if fmt:
+        chosen = ReportFormat(fmt)
+        if got is not None and got is not chosen:
+            raise BadRequest(
+                f"--format {chosen.value} contradicts the file name {Path(path).name!r} "
+                f"(which means {got.value}): drop --format or change the extension"
+            )
+        return chosen
     if got is None:
         raise BadRequest(
-            f"cannot tell the report format from {Path(path).name!r}: use a .html, .md or .xlsx "
-            "name, or --format html|markdown|xlsx"
+            f"cannot tell the report format from {Path(path).name!r}: use a .html, .md, .xlsx "
+            "or .ods name, or --format html|markdown|xlsx|ods"
         )
     return got
 
 
-def write_report(report: C.Report, path: Path, fmt: ReportFormat | str | None = None) -> list[Path]:
+def write_report(
+    report: C.Report,
+    path: Path,
+    fmt: ReportFormat | str | None = None,
+    release: Release | None = None,
+) -> list[Path]:
     """Write `report` to `path` (atomically); return every file written (Markdown also writes
-    its figures to `<stem>_figures/`)."""
+    its figures to `<stem>_figures/`). `release`: the cover text (`read_release`)."""
     path = Path(path)
     fmt = infer_format(path, fmt)
+    audit = write_audit(report, path)
+    return [*_write(report, path, fmt, release), *audit]
+
+
+def audit_path(path: Path) -> Path:
+    """Where the disclosure audit log goes: `report.html` -> `report.disclosure-audit.csv`."""
+    return path.with_name(f"{path.stem}.disclosure-audit.csv")
+
+
+def write_audit(report: C.Report, path: Path) -> list[Path]:
+    """The disclosure audit log beside the report: one row per suppressed cell (which cell,
+    primary or secondary, which rule); never the suppressed value."""
+    import io
+
+    import polars as pl
+
+    d = report.disclosure
+    if d is None:
+        return []
+    frame = pl.DataFrame(
+        [e.to_dict() for e in d.audit],
+        schema={"cell": pl.String, "reason": pl.String, "rule": pl.String},
+    )
+    buf = io.BytesIO()
+    frame.write_csv(buf)
+    target = audit_path(path)
+    atomic_write_bytes(target, buf.getvalue())
+    return [target]
+
+
+def _write(report: C.Report, path: Path, fmt: ReportFormat, release) -> list[Path]:
     if fmt is ReportFormat.xlsx:
         from hmip_cli.report.xlsx import write_xlsx
 
-        return write_xlsx(report, path)
+        return write_xlsx(report, path, release)
+    if fmt is ReportFormat.ods:
+        from hmip_cli.report.ods import write_ods
+
+        return write_ods(report, path, release)
     svgs = {
         n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
     }
@@ -66,12 +117,38 @@ def report_from_store(
     params: C.ReportParams | None = None,
     fmt: ReportFormat | str | None = None,
     progress=None,
+    *,
+    release: Release | None = None,
+    where=None,
+    title: str | None = None,
 ) -> tuple[C.Report, list[Path]]:
     """Load the store, build the report once and write it: what `hmip report` and
-    `hmip demo --report` do. Returns the report and the files written."""
+    `hmip demo --report` do. Returns the report and the files written. `title` (else the
+    release file's title) replaces the default title everywhere."""
     from hmip_cli import store
 
     kind = infer_format(path, fmt)
     cases, info = store.load_cases_and_info(data, identifying=False)
-    rep = C.build_report(cases, info=info, params=params, progress=progress)
-    return rep, write_report(rep, path, kind)
+    rep = C.build_report(
+        cases,
+        info=info,
+        params=params,
+        progress=progress,
+        where=where,
+        title=title or (release.title if release else None),
+        synthetic=_store_is_synthetic(data),
+    )
+    return rep, write_report(rep, path, kind, release)
+
+
+def _store_is_synthetic(data) -> bool:
+    """Whether the store holds `hmip synth` output (its ids and notes say so; they are read
+    here for that yes/no only and never passed on)."""
+    from hmip_cli import store
+    from hmip_cli.report.provenance import is_synthetic
+
+    got = store.read_stored(data)
+    if got is None:
+        return False
+    frame = got[0]
+    return is_synthetic(frame.select([c for c in ("case_id", "notes") if c in frame.columns]))

@@ -1,0 +1,606 @@
+"""Disclosure control across a whole report: primary suppression by a named policy, then
+secondary suppression until no suppressed count can be derived from the published ones.
+
+Every count a report publishes (or implies: a percentage with its n gives the yes count) is
+a sum over cases, so it is a row of a 0/1 matrix over "atoms" (groups of cases that every
+published cell treats alike). A suppressed count s can be worked out by adding and
+subtracting published counts exactly when its row lies in the row space of the published
+rows. `protect()` suppresses by the policy (primary), then, while some suppressed cell is
+recoverable, suppresses one more published cell among those the recovery uses (the
+smallest count, preferring the same table), until none is. `recoverable()` is the same
+check the tests run as an attacker.
+
+Policies (`--disclosure`):
+  threshold-10  a count below 10, zero included, is suppressed: the threshold rule of the
+                ONS Secure Research Service and the UK Data Service SecureLab output
+                checks (at least 10 units behind every cell), with zeros treated as
+                disclosive as those services do for frequency tables ("all / none of the
+                group" is a group disclosure).
+  threshold-5   the same with 5 (the Government Statistical Service's common minimum for
+                published frequency tables of people).
+  none          no disclosure control (the reliability rule `--min-n` still applies).
+For a rate, the counts are the applicable cases n, the yes count and the no count n - yes:
+if any is below the threshold, the rate (yes count, percentage, CI) is suppressed; if n
+itself is, n is suppressed too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from hmip_cli import rates as R
+from hmip_cli import schema
+
+POLICIES: dict[str, int | None] = {"threshold-10": 10, "threshold-5": 5, "none": None}
+DEFAULT_POLICY = "threshold-10"
+# Above this many distinct case patterns the dense check would not fit in memory.
+MAX_ATOMS = 60_000
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One published (or publishable) count.
+
+    source/key/column locate it in the analyses' frames: ("rates", (factor, measure),
+    "n_yes"), ("protection", (question, breakdown, group), "n"), ("profile",
+    (characteristic,), "n"), ("differences", (model, term, level), "yes_level"),
+    ("models", (model,), "n"). `rate_of`: for a yes count, the index of its n cell.
+    """
+
+    source: str
+    key: tuple
+    column: str
+    value: int
+    label: str
+    zero_counts: bool = True  # a zero is below the threshold (people counts of a group)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Which cell, why, which rule (never the suppressed value)."""
+
+    cell: str
+    reason: str  # "primary" or "secondary"
+    rule: str
+
+    def to_dict(self) -> dict:
+        return {"cell": self.cell, "reason": self.reason, "rule": self.rule}
+
+
+@dataclass
+class System:
+    cells: list[Cell]
+    matrix: np.ndarray  # cells x atoms, 0/1 (weights of atoms do not matter for the span)
+
+    @property
+    def nonzero(self) -> np.ndarray:
+        """Cells that count at least one case pattern."""
+        return np.asarray(self.matrix.any(axis=1))
+
+    def span(self, published: np.ndarray) -> Span:
+        return Span(self.matrix, published)
+
+    def recoverable(self, published: np.ndarray, target: int) -> bool:
+        """Whether cell `target` is a linear combination of the `published` cells' rows."""
+        return self.span(published).recoverable(target)
+
+
+class Span:
+    """The row space of the published cells (one SVD), for many recoverability checks."""
+
+    def __init__(self, matrix: np.ndarray, published: np.ndarray):
+        self.matrix = matrix
+        self.index = np.flatnonzero(published)
+        p = matrix[self.index]
+        if p.shape[0] == 0:
+            self.u = np.zeros((0, 0))
+            self.sv = np.zeros(0)
+            self.vt = np.zeros((0, matrix.shape[1]))
+            return
+        u, sv, vt = np.linalg.svd(p, full_matrices=False)
+        rank = int((sv > sv[0] * max(p.shape) * np.finfo(float).eps).sum())
+        self.u, self.sv, self.vt = u[:, :rank], sv[:rank], vt[:rank]
+
+    def residual(self, targets) -> np.ndarray:
+        """max |s - projection of s| per target: 0 when the target is recoverable."""
+        s = self.matrix[np.asarray(targets, dtype=int)]
+        if s.shape[0] == 0:
+            return np.zeros(0)
+        proj = (s @ self.vt.T) @ self.vt
+        return np.abs(s - proj).max(axis=1)
+
+    def recoverable(self, target: int) -> bool:
+        return bool(self.residual([target])[0] < 1e-8)
+
+    def recovery(self, target: int) -> np.ndarray:
+        """Cells (indices into the system) the least-norm recovery of `target` uses."""
+        lam = self.u @ ((self.vt @ self.matrix[target]) / self.sv)
+        return self.index[np.abs(lam) > 1e-9]
+
+
+# --------------------------------------------------------------------------------------
+# Masks: which cases a cell counts
+# --------------------------------------------------------------------------------------
+
+
+def _group_mask(bkey: str, group: str) -> pl.Expr:
+    if bkey == R.ALL:
+        return pl.lit(True)
+    b = schema.get_breakdown(bkey)
+    col = pl.col(b.column)
+    if group == R.NOT_RECORDED:
+        return col.is_null()
+    return (col.cast(pl.String) == group).fill_null(False)
+
+
+def _candidate_columns(params) -> list[str]:
+    from hmip_cli.stepwise.sweeps import candidate_columns
+
+    return list(candidate_columns(list(params.candidates)))
+
+
+def cells_and_masks(results, profile, findings, params) -> list[tuple[Cell, pl.Expr]]:
+    """Every count the report publishes or implies, with the expression selecting its cases."""
+    out: list[tuple[Cell, pl.Expr]] = []
+    fig = results.rates.filter(pl.col("breakdown") == R.ALL)
+    seen_priority: set[str] = set()
+    for r in fig.iter_rows(named=True):
+        f, m = schema.get_factor(r["factor"]), schema.get_measure(r["measure"])
+        col = pl.col(schema.judgement_column(f, m))
+        name = f"Figure {r['figure']}, {r['factor_label']}"
+        if f.key not in seen_priority:
+            seen_priority.add(f.key)
+            out.append(
+                (
+                    Cell(
+                        "rates",
+                        (f.key, "priority"),
+                        "n_priority",
+                        r["n_priority"],
+                        f"{name}: priority cases",
+                    ),
+                    pl.col(schema.priority_column(f)).fill_null(False),
+                )
+            )
+        key = (f.key, m.key)
+        out.append(
+            (Cell("rates", key, "n", r["n"], f"{name}: applicable cases"), col.is_not_null())
+        )
+        y = r["n_yes"] if r["n_yes"] is not None else -1  # -1: counted from the data
+        out.append((Cell("rates", key, "n_yes", y, f"{name}: yes"), col.fill_null(False)))
+    for r in results.protection.iter_rows(named=True):
+        q = next(q for q in schema.QUESTIONS if q.key == r["question"])
+        col = pl.col(q.column)
+        g = _group_mask(r["breakdown"], r["group"])
+        pkey: tuple = (q.key, r["breakdown"], r["group"])
+        name = f"Table {r['table']}, {r['topic']}, {r['breakdown_label']}: {r['group_label']}"
+        out.append(
+            (
+                Cell("protection", pkey, "n", r["n"], f"{name}: applicable cases"),
+                col.is_not_null() & g,
+            )
+        )
+        y = r["n_yes"] if r["n_yes"] is not None else -1
+        out.append((Cell("protection", pkey, "n_yes", y, f"{name}: yes"), col.fill_null(False) & g))
+    chars = {c.key: c for c in R.characteristics()}
+    for r in profile.filter(pl.col("breakdown") == R.ALL).iter_rows(named=True):
+        c = chars[r["characteristic"]]
+        if c.breakdown is None:
+            mask, recorded = pl.lit(True), pl.lit(True)
+        else:
+            col = pl.col(schema.get_breakdown(c.breakdown).column)
+            mask = (
+                col if isinstance(c.code, bool) else col.cast(pl.String) == str(c.code)
+            ).fill_null(False)
+            recorded = col.is_not_null()
+        name = f"Sample profile, {r['characteristic_label']}"
+        out.append((Cell("profile", (c.key,), "n", r["n"], f"{name}: cases", False), mask))
+        if c.breakdown is not None:
+            out.append(
+                (
+                    Cell(
+                        "profile",
+                        (c.key,),
+                        "not_recorded",
+                        r["not_recorded"],
+                        f"{name}: not recorded",
+                        False,
+                    ),
+                    ~recorded,
+                )
+            )
+    out += _model_cells(findings, params)
+    return out
+
+
+def _model_cells(findings, params) -> list[tuple[Cell, pl.Expr]]:
+    from hmip_cli.report import content as C
+
+    targets = C.target_index()
+    cands = _candidate_columns(params)
+    out: list[tuple[Cell, pl.Expr]] = []
+    done: set[str] = set()
+    for r in findings.iter_rows(named=True):
+        t = targets.get(r["model"])
+        if t is None or r["n"] is None:
+            continue
+        outcome = pl.col(t.column)
+        complete = outcome.is_not_null()
+        for c in cands:
+            complete = complete & pl.col(c).is_not_null()
+        if r["model"] not in done:
+            done.add(r["model"])
+            name = f"Stepwise models, {r['label']}"
+            out.append(
+                (
+                    Cell("models", (r["model"],), "n", r["n"], f"{name}: cases in model", False),
+                    complete,
+                )
+            )
+            out.append(
+                (
+                    Cell(
+                        "models",
+                        (r["model"],),
+                        "n_dropped",
+                        r["n_dropped"],
+                        f"{name}: cases dropped",
+                        False,
+                    ),
+                    outcome.is_not_null() & ~complete,
+                )
+            )
+        if r["term"] is None or r["n_level"] is None or r["odds_ratio"] is None:
+            continue
+        if not r.get("reliable"):
+            continue
+        b = schema.breakdown_for_column(r["term"])
+        if b is None:
+            continue
+        key = C.difference_key(r)
+        name = f"Significant differences, {r['label']}, {b.label}"
+        for side, label in (("level", r["level"]), ("reference", r["reference"])):
+            code = C._level_code(b, label)
+            g = (pl.col(r["term"]).cast(pl.String) == code).fill_null(False) & complete
+            n_value, pct = r[f"n_{side}"], r[f"percent_{side}"]
+            # The differences table hides both percentages when a group is under --min-n.
+            sizes = [v for v in (r["n_level"], r["n_reference"]) if v is not None]
+            small = min(sizes, default=params.min_n) < params.min_n
+            shown = pct is not None and not (small and params.suppress)
+            y_value = int(round(pct * n_value / 100.0)) if shown else -1
+            out.append(
+                (Cell("differences", (key, side), "n", n_value, f"{name}: {label} cases"), g)
+            )
+            out.append(
+                (
+                    Cell("differences", (key, side), "n_yes", y_value, f"{name}: {label} yes"),
+                    g & outcome.fill_null(False),
+                )
+            )
+    return out
+
+
+def build_system(cases: pl.DataFrame, pairs: list[tuple[Cell, pl.Expr]]) -> System:
+    """The cells x atoms matrix. Atoms: cases grouped by their pattern over every mask."""
+    names = [f"c{i}" for i in range(len(pairs))]
+    masks = cases.lazy().select([e.alias(n) for (_, e), n in zip(pairs, names)])
+    atoms = masks.group_by(names).agg(pl.len().alias("__w")).collect()
+    if atoms.height > MAX_ATOMS:
+        from hmip_cli.errors import BadRequest
+
+        raise BadRequest(
+            f"disclosure control: {atoms.height:,} distinct case patterns is more than the linked "
+            f"check handles ({MAX_ATOMS:,}); report on fewer cases (--where) or use "
+            "--disclosure none and check the tables by hand"
+        )
+    matrix = atoms.select(names).to_numpy().T.astype(float)
+    weights = atoms["__w"].to_numpy()
+    counts = (matrix * weights).sum(axis=1).round().astype(int)
+    cells = [
+        c
+        if c.value is not None and c.value >= 0
+        else Cell(c.source, c.key, c.column, int(v), c.label, c.zero_counts)
+        for (c, _), v in zip(pairs, counts)
+    ]
+    return System(cells, matrix)
+
+
+# --------------------------------------------------------------------------------------
+# Primary and secondary suppression
+# --------------------------------------------------------------------------------------
+
+
+def _primary(system: System, already: set[int], k: int | None, min_n: int, suppress: bool):
+    """Cells suppressed by the policy (and those the analyses already hid), with the rule."""
+    out: dict[int, str] = {}
+    index = {(c.source, c.key, c.column): i for i, c in enumerate(system.cells)}
+    for i in already:
+        out[i] = f"reliability: fewer than {min_n} applicable cases (--min-n)"
+    if k is None:
+        return out
+    for i, c in enumerate(system.cells):
+        small = c.value < k and (c.value > 0 or c.zero_counts)
+        if c.column == "n_yes":
+            n = system.cells[index[(c.source, c.key, "n")]].value
+            if n > 0 and (small or (n - c.value < k)):
+                out.setdefault(i, f"threshold-{k}: fewer than {k} yes or no cases behind the rate")
+        elif c.column == "n" and c.source in ("rates", "protection", "differences"):
+            if 0 < c.value < k:
+                out.setdefault(i, f"threshold-{k}: fewer than {k} applicable cases")
+                out.setdefault(
+                    index[(c.source, c.key, "n_yes")], f"threshold-{k}: its n is suppressed"
+                )
+        elif c.source == "models" and c.column == "n_dropped":
+            continue  # cases with a missing value: data quality, not a group of people
+        elif c.value < k and (c.value > 0 or c.zero_counts):
+            out.setdefault(i, f"threshold-{k}: fewer than {k} cases")
+    return out
+
+
+def protect(system: System, primary: dict[int, str]) -> tuple[np.ndarray, list[AuditEntry]]:
+    """Secondary suppression until no suppressed cell is recoverable. Returns the published
+    mask and the audit log (primary first, then secondary in the order chosen). Each round
+    takes one SVD of the published cells and adds one complementary cell per recoverable
+    target; rounds repeat until a round finds nothing recoverable."""
+    n = len(system.cells)
+    published = np.ones(n, dtype=bool)
+    # A cell whose row equals another's is the same count (shown twice): hidden together.
+    same: dict[bytes, list[int]] = {}
+    for i in range(n):
+        same.setdefault(system.matrix[i].tobytes(), []).append(i)
+
+    # A rate's yes count goes with its n: a percentage without its n is not shown.
+    index = {(c.source, c.key, c.column): i for i, c in enumerate(system.cells)}
+
+    def hide(i: int) -> None:
+        group = same[system.matrix[i].tobytes()]
+        for j in group:
+            published[j] = False
+        for j in group:
+            c = system.cells[j]
+            yes = index.get((c.source, c.key, "n_yes")) if c.column == "n" else None
+            if yes is not None and published[yes]:
+                hide(yes)
+
+    for i in primary:
+        hide(i)
+    log = [
+        AuditEntry(system.cells[i].label, "primary", rule) for i, rule in sorted(primary.items())
+    ]
+    # The classic complement first: a group hidden alone in its breakdown (or one side of a
+    # difference) gets the smallest other group of the same breakdown and count hidden too,
+    # which is what the sums within one breakdown need; the linear check below does the rest.
+    families: dict[tuple, list[int]] = {}
+    for i, c in enumerate(system.cells):
+        fam = _family(c)
+        if fam is not None:
+            families.setdefault(fam, []).append(i)
+    for members in families.values():
+        hidden_now = [i for i in members if not published[i]]
+        if len(hidden_now) == 1:
+            others = [i for i in members if published[i]]
+            if others:
+                pick = min(others, key=lambda i: (system.cells[i].value, i))
+                hide(pick)
+                log.append(
+                    AuditEntry(
+                        system.cells[pick].label,
+                        "secondary",
+                        f"complementary: otherwise '{system.cells[hidden_now[0]].label}' could be "
+                        "worked out from the total and the other groups",
+                    )
+                )
+    while True:
+        span = system.span(published)
+        # A cell no case falls in has a zero vector, which every span contains: it is known
+        # to be 0 only if a published cell implies it, which the zero vector cannot tell.
+        # The atoms are the observed case patterns, so the attack assumed is stronger than a
+        # real reader's (who does not know which patterns exist) for every other cell.
+        hidden = np.flatnonzero(~published & system.nonzero)
+        bad = hidden[span.residual(hidden) < 1e-8]
+        if bad.size == 0:
+            return published, log
+        for target in bad:
+            if not published[span.recovery(int(target))].all():
+                continue  # a complement chosen this round already broke this recovery
+            used = span.recovery(int(target))
+            fam = _family(system.cells[target])
+            mine = [i for i in used if fam is not None and _family(system.cells[i]) == fam]
+            mine = mine or [
+                i for i in used if system.cells[i].source == system.cells[target].source
+            ]
+            # Prefer hiding a group's cell to an all-cases total, then the smallest count.
+            pick = min(
+                mine or list(used),
+                key=lambda i: (_is_total(system.cells[i]), system.cells[i].value, i),
+            )
+            hide(int(pick))
+            log.append(
+                AuditEntry(
+                    system.cells[pick].label,
+                    "secondary",
+                    f"complementary: otherwise '{system.cells[target].label}' could be worked "
+                    "out from published cells",
+                )
+            )
+
+
+def _family(c: Cell) -> tuple | None:
+    """Cells that add up to a total together: the groups of one breakdown for one question
+    and count, or the two sides of one difference."""
+    if c.source == "protection":
+        return ("protection", c.key[0], c.key[1], c.column) if c.key[1] != R.ALL else None
+    if c.source == "differences":
+        return ("differences", c.key[0], c.column)
+    return None
+
+
+def _is_total(c: Cell) -> bool:
+    """All-cases figures (what a reader looks for first) are hidden only as a last resort."""
+    if c.source == "protection":
+        return c.key[1] == R.ALL
+    return c.source in ("rates", "profile")
+
+
+def still_recoverable(system: System, published: np.ndarray) -> list[int]:
+    """Suppressed cells that can be worked out from the published ones (should be none)."""
+    from threadpoolctl import threadpool_limits
+
+    hidden = np.flatnonzero(~published & system.nonzero)
+    with threadpool_limits(limits=1):
+        return [int(i) for i in hidden[system.span(published).residual(hidden) < 1e-8]]
+
+
+# --------------------------------------------------------------------------------------
+# The whole step, and what it changes in the analyses' frames
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Disclosure:
+    """The outcome of disclosure control for one report."""
+
+    policy: str
+    hidden: set  # {(source, key, column)} of every suppressed cell
+    audit: list[AuditEntry]
+    system: System | None = None
+    published: np.ndarray | None = None
+
+    def is_hidden(self, source: str, key: tuple, column: str) -> bool:
+        return (source, key, column) in self.hidden
+
+    def to_dict(self) -> dict:
+        return {
+            "policy": self.policy,
+            "threshold": POLICIES.get(self.policy),
+            "suppressed": len(self.audit),
+            "primary": sum(e.reason == "primary" for e in self.audit),
+            "secondary": sum(e.reason == "secondary" for e in self.audit),
+            "cells": [e.to_dict() for e in self.audit],
+        }
+
+
+def check_policy(policy: str) -> str:
+    if policy not in POLICIES:
+        from hmip_cli.errors import BadRequest
+
+        raise BadRequest(f"unknown --disclosure {policy!r}; choose from: " + ", ".join(POLICIES))
+    return policy
+
+
+def control(cases, results, profile, findings, params):
+    """Disclosure control for a report: (results, profile, findings, Disclosure), the frames
+    with every suppressed count (and what implies it) set to null and marked [c]."""
+    policy = check_policy(getattr(params, "disclosure", DEFAULT_POLICY))
+    pairs = cells_and_masks(results, profile, findings, params)
+    system = build_system(cases, pairs)
+    already = {i for i, (c, _) in enumerate(pairs) if c.value is None or c.value < 0}
+    primary = _primary(system, already, POLICIES[policy], params.min_n, params.suppress)
+    if not primary:
+        return (
+            results,
+            profile,
+            findings,
+            Disclosure(policy, set(), [], system, np.ones(len(pairs), bool)),
+        )
+    # One BLAS thread: the SVDs are small, and on a busy machine OpenBLAS's thread pool made
+    # each one 20 times slower (measured: 7.7 s against 0.38 s for 350 x 800).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        published, audit = protect(system, primary)
+    hidden = {(c.source, c.key, c.column) for c, p in zip(system.cells, published) if not p}
+    audit = [e for e in audit if e.rule.startswith("reliability") is False] + [
+        e for e in audit if e.rule.startswith("reliability")
+    ]
+    d = Disclosure(policy, hidden, audit, system, published)
+    return _apply_rates(results, d), _apply_profile(profile, d), _apply_findings(findings, d), d
+
+
+def _hide(frame: pl.DataFrame, mask: pl.Series, columns: list[str]) -> pl.DataFrame:
+    return frame.with_columns(
+        [
+            pl.when(mask).then(None).otherwise(pl.col(c)).alias(c)
+            for c in columns
+            if c in frame.columns
+        ]
+    )
+
+
+def _apply_rates(results, d: Disclosure):
+    import dataclasses
+
+    def keyed(frame, key_of, source):
+        yes = pl.Series(
+            [d.is_hidden(source, key_of(r), "n_yes") for r in frame.iter_rows(named=True)]
+        )
+        n = pl.Series([d.is_hidden(source, key_of(r), "n") for r in frame.iter_rows(named=True)])
+        frame = _hide(frame, yes | n, ["n_yes", "percent_yes", "ci_lower", "ci_upper"])
+        frame = _hide(frame, n, ["n"])
+        newly = (yes | n) & frame["suppressed"].is_null()
+        return frame.with_columns(
+            suppressed=pl.when(newly).then(pl.lit("disclosure")).otherwise(pl.col("suppressed")),
+            marker=pl.when(yes | n).then(pl.lit(R.MARK_SUPPRESSED)).otherwise(pl.col("marker")),
+        )
+
+    rates = results.rates
+    is_all = rates["breakdown"] == R.ALL
+    top = keyed(rates.filter(is_all), lambda r: (r["factor"], r["measure"]), "rates")
+    pri = pl.Series(
+        [
+            d.is_hidden("rates", (r["factor"], "priority"), "n_priority")
+            for r in top.iter_rows(named=True)
+        ]
+    )
+    top = _hide(top, pri, ["n_priority"])
+    rates = pl.concat([top, rates.filter(~is_all)], how="vertical_relaxed")
+    prot = keyed(
+        results.protection, lambda r: (r["question"], r["breakdown"], r["group"]), "protection"
+    )
+    return dataclasses.replace(results, rates=rates, protection=prot)
+
+
+def _apply_profile(profile: pl.DataFrame, d: Disclosure) -> pl.DataFrame:
+    rows = list(profile.iter_rows(named=True))
+    n = pl.Series(
+        [
+            r["breakdown"] == R.ALL and d.is_hidden("profile", (r["characteristic"],), "n")
+            for r in rows
+        ]
+    )
+    nr = pl.Series(
+        [
+            r["breakdown"] == R.ALL
+            and d.is_hidden("profile", (r["characteristic"],), "not_recorded")
+            for r in rows
+        ]
+    )
+    profile = _hide(profile, n | nr, ["n", "percent"])
+    return _hide(profile, nr, ["not_recorded", "base"])
+
+
+def _apply_findings(findings: pl.DataFrame, d: Disclosure) -> pl.DataFrame:
+    from hmip_cli.report import content as C
+
+    rows = list(findings.iter_rows(named=True))
+    out = findings
+    for side in ("level", "reference"):
+
+        def hid(r, col, side=side):
+            return r["term"] is not None and d.is_hidden(
+                "differences", (C.difference_key(r), side), col
+            )
+
+        n = pl.Series([hid(r, "n") for r in rows], dtype=pl.Boolean)
+        y = pl.Series([hid(r, "n_yes") for r in rows], dtype=pl.Boolean)
+        out = _hide(out, n | y, [f"percent_{side}"])
+        out = _hide(out, n, [f"n_{side}"])
+    mn = pl.Series([d.is_hidden("models", (r["model"],), "n") for r in rows], dtype=pl.Boolean)
+    md = pl.Series(
+        [d.is_hidden("models", (r["model"],), "n_dropped") for r in rows], dtype=pl.Boolean
+    )
+    out = _hide(out, mn, ["n"])
+    return _hide(out, md, ["n_dropped"])

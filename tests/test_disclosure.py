@@ -1,0 +1,175 @@
+"""Disclosure control across the whole report: an attacker who sees every published cell of
+every table (and so every chart and sentence, which only show table cells) tries to work
+out each suppressed count by adding and subtracting published counts, and fails.
+
+The attack is linear algebra over the cases: each count is the indicator vector of the
+cases it counts; a suppressed count is recoverable exactly when its vector lies in the row
+space of the published cells' vectors. The published cells are read from the report's
+tables (what a reader sees), not from the disclosure module's own bookkeeping, and the
+attack uses numpy's least squares, not the module's SVD.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_report_support import report_for
+
+from hmip_cli import rates as R
+from hmip_cli import schema
+from hmip_cli.report import content as C
+from hmip_cli.report.disclosure import POLICIES, check_policy
+
+
+@pytest.fixture(scope="module")
+def rep():
+    return report_for()  # default policy: threshold-10
+
+
+def _shown(rep, cell):
+    """(table id, row key, column key, how it converts to a count) of a system cell."""
+    src, key, col = cell.source, cell.key, cell.column
+    if src == "rates":
+        f, m = key
+        if m == "priority":
+            fig = next(n for n in rep.figures)
+            for n in sorted(rep.figures):
+                if f in rep.table(C.figure_id(n)).keys:
+                    fig = n
+                    break
+            return C.figure_id(fig), f, "n_priority", None
+        fig = schema.get_measure(m).figure
+        return C.figure_id(fig), f, col, None
+    if src == "protection":
+        q, b, g = key
+        question = next(x for x in schema.QUESTIONS if x.key == q)
+        if col == "n":
+            return C.table_id(question.table), f"{b}/{g}", f"{question.topic}_n", None
+        return (
+            C.table_id(question.table),
+            f"{b}/{g}",
+            f"{question.topic}_pct",
+            f"{question.topic}_n",
+        )
+    if src == "profile":
+        return C.SAMPLE_ID, key[0], col, None
+    if src == "models":
+        return C.MODELS_ID, key[0], col, None
+    diff_key, side = key
+    if col == "n":
+        return C.DIFFERENCES_ID, diff_key, f"n_{side}", None
+    return C.DIFFERENCES_ID, diff_key, f"percent_{side}", f"n_{side}"
+
+
+def published_view(rep):
+    """For every count in the disclosure system: what the report shows (a count, or None
+    where it shows [c]). A percentage with its n is turned back into the yes count."""
+    out = []
+    for cell in rep.disclosure.system.cells:
+        table, row, column, n_column = _shown(rep, cell)
+        t = rep.table(table)
+        value = t.row(row)[column]
+        if value == R.MARK_SUPPRESSED:
+            out.append(None)
+        elif n_column is not None:  # a percentage: yes = pct * n / 100 (exact for n < 1000)
+            n = t.row(row)[n_column]
+            out.append(None if n == R.MARK_SUPPRESSED else int(round(value * n / 100.0)))
+        else:
+            assert isinstance(value, int), (cell.label, value)
+            out.append(value)
+    return out
+
+
+def attack(matrix: np.ndarray, published: np.ndarray) -> list[int]:
+    """Indices of hidden cells recoverable from the published ones (numpy least squares)."""
+    from threadpoolctl import threadpool_limits
+
+    p = matrix[published]
+    # cells with no cases have a zero vector (trivially in every span): see disclosure.protect
+    hidden = np.flatnonzero(~published & matrix.any(axis=1))
+    with threadpool_limits(limits=1):  # small solves: BLAS threads only slow them down
+        lam, *_ = np.linalg.lstsq(p.T, matrix[hidden].T, rcond=None)
+        resid = np.abs(p.T @ lam - matrix[hidden].T).max(axis=0)
+    return [int(i) for i, r in zip(hidden, resid) if r < 1e-6]
+
+
+@pytest.mark.slow
+def test_no_suppressed_cell_can_be_recovered_under_threshold_10(rep):
+    d = rep.disclosure
+    assert d.policy == "threshold-10" and d.audit
+    shown = published_view(rep)
+    system = d.system
+    # The system is what the report publishes: every count it shows equals the number of
+    # cases its vector counts, and every [c] is a cell the system hides.
+    for cell, value, pub in zip(system.cells, shown, d.published):
+        if value is None:
+            assert not pub, cell.label
+        else:
+            assert pub and value == cell.value, (cell.label, value, cell.value)
+    published = np.array([v is not None for v in shown])
+    assert (~published).sum() >= 50  # the fixture has small groups: real work was done
+    assert attack(system.matrix, published) == []
+
+
+@pytest.mark.slow
+def test_the_attack_works_on_within_table_suppression(rep):
+    """Not a hollow checker: with only the primary cells hidden (what suppression within
+    one breakdown amounted to), the attack recovers some of them."""
+    from hmip_cli.report.disclosure import _primary
+
+    d = rep.disclosure
+    primary = _primary(d.system, set(), 10, 30, True)
+    published = np.ones(len(d.system.cells), dtype=bool)
+    published[list(primary)] = False
+    recovered = attack(d.system.matrix, published)
+    assert recovered, "the attack should recover a primary-only suppression"
+
+
+def test_the_gender_by_provider_style_difference_attack_is_blocked(rep):
+    """The issue's example: a group total minus its other groups. For every breakdown of
+    Tables 1-2 with a hidden group, the group cannot be had from all-cases minus the rest."""
+    d = rep.disclosure
+    for t in (rep.table("table-1"), rep.table("table-2")):
+        by_b: dict[str, list[str]] = {}
+        for key in t.keys:
+            b, _ = key.split("/", 1)
+            by_b.setdefault(b, []).append(key)
+        for b, keys in by_b.items():
+            if b == R.ALL:
+                continue
+            for col in [c.key for c in t.columns if c.key.endswith("_n")]:
+                hidden = [k for k in keys if t.row(k)[col] == R.MARK_SUPPRESSED]
+                assert len(hidden) != 1, (t.id, b, col)  # never one alone in a breakdown
+    assert d.to_dict()["secondary"] > 0
+
+
+def test_key_findings_quote_no_suppressed_cell(rep):
+    for f in rep.key_findings:
+        for e in f.evidence:
+            value = rep.table(e.table).row(e.row)[e.column]
+            assert value != R.MARK_SUPPRESSED, (f.text, e)
+
+
+def test_audit_log_names_cells_and_rules_never_values(rep, tmp_path):
+    from hmip_cli.report.write import write_report
+
+    files = write_report(rep, tmp_path / "r.html")
+    audit = tmp_path / "r.disclosure-audit.csv"
+    assert audit in files
+    text = audit.read_text()
+    assert text.splitlines()[0] == "cell,reason,rule"
+    assert "threshold-10" in text and "complementary" in text
+    assert len(text.splitlines()) == len(rep.disclosure.audit) + 1
+
+
+def test_policies_and_none():
+    assert set(POLICIES) == {"threshold-10", "threshold-5", "none"}
+    from hmip_cli.errors import BadRequest
+
+    with pytest.raises(BadRequest, match="threshold-10"):
+        check_policy("threshold-7")
+    rep = report_for(disclosure="none")
+    assert not any(e.rule.startswith("threshold") for e in rep.disclosure.audit)
+    assert dataclasses.asdict(rep.params)["disclosure"] == "none"
