@@ -42,11 +42,11 @@ from scipy.special import expit, logit, ndtr, ndtri
 
 from hmip_cli import schema
 from hmip_cli.errors import BadRequest
+from hmip_cli.report.provenance import NOTE_MARKER
 
 MAX_CASES = 10_000_000
 DEFAULT_ID_PREFIX = "SYN"
 EXPORT_ID_PREFIX = "SYX"  # the messy example export: never collides with SYN- ids
-NOTE_MARKER = "SYNTHETIC NOTE"  # every generated note starts with this (leak tests grep it)
 NOTE_RATE = 0.03
 
 _F = schema.get_factor

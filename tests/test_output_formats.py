@@ -39,8 +39,13 @@ COMMANDS = {
 }
 
 
+def _args(store_dir, cmd):
+    # regress reads its --input file, and --data beside --input is a usage error
+    return COMMANDS[cmd] if cmd == "regress" else [*COMMANDS[cmd], "--data", store_dir]
+
+
 def _stdout(store_dir, cmd, fmt):
-    res = invoke(*COMMANDS[cmd], "--data", store_dir, "--format", fmt)
+    res = invoke(*_args(store_dir, cmd), "--format", fmt)
     assert res.exit_code == 0, res.stderr
     return res.stdout
 
@@ -51,16 +56,16 @@ def test_extension_picks_the_format(store_dir, tmp_path, cmd):
         if cmd == "regress" and fmt == "json":
             continue  # regress JSON is its own document; compared below
         path = tmp_path / f"out.{ext}"
-        res = invoke(*COMMANDS[cmd], "--data", store_dir, "-o", path)
+        res = invoke(*_args(store_dir, cmd), "-o", path)
         assert res.exit_code == 0, res.stderr
         assert path.read_text(encoding="utf-8") == _stdout(store_dir, cmd, fmt), (cmd, ext)
     path = tmp_path / "out.json"
-    assert invoke(*COMMANDS[cmd], "--data", store_dir, "-o", path).exit_code == 0
+    assert invoke(*_args(store_dir, cmd), "-o", path).exit_code == 0
     json.loads(path.read_text())
     csv = pl.read_csv(io.StringIO(_stdout(store_dir, cmd, "csv")), infer_schema_length=None)
     for ext in ("xlsx", "ods"):
         path = tmp_path / f"out.{ext}"
-        res = invoke(*COMMANDS[cmd], "--data", store_dir, "-o", path)
+        res = invoke(*_args(store_dir, cmd), "-o", path)
         assert res.exit_code == 0, res.stderr
         if ext == "xlsx":
             wb = openpyxl.load_workbook(path)
@@ -84,7 +89,7 @@ def test_extension_picks_the_format(store_dir, tmp_path, cmd):
             with zipfile.ZipFile(path) as z:
                 assert z.read("mimetype") == b"application/vnd.oasis.opendocument.spreadsheet"
     path = tmp_path / "out.html"
-    res = invoke(*COMMANDS[cmd], "--data", store_dir, "-o", path)
+    res = invoke(*_args(store_dir, cmd), "-o", path)
     assert res.exit_code == 0, res.stderr
     html = path.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<table" in html and "<caption>" in html
