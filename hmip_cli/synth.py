@@ -716,6 +716,50 @@ def _lowest(v: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.n
     return flag, 0.5 * (lo + hi)
 
 
+@dataclass(frozen=True)
+class _Draws:
+    """The one random stream of a generation run; `expo()` is a full-length Exp(1) draw."""
+
+    rng: np.random.Generator
+    n: int
+
+    def expo(self) -> np.ndarray:
+        return self.rng.standard_exponential(self.n)
+
+
+@dataclass(frozen=True)
+class _Attributes:
+    """Case attributes as arrays in generation order (one entry per case)."""
+
+    insp: np.ndarray  # index into INSPECTIONS
+    nps: np.ndarray
+    female: np.ndarray
+    post: np.ndarray
+    under30: np.ndarray
+    age: np.ndarray
+    ogrs_missing: np.ndarray
+    ogrs_high: np.ndarray
+    ogrs_score: np.ndarray
+    rosh: np.ndarray  # index into the rosh levels
+    mappa: np.ndarray
+    eth_missing: np.ndarray
+    ethnicity: np.ndarray  # index into the ethnicity levels
+
+    def effect_variables(self) -> dict[str, np.ndarray]:
+        """The planted-effect variables (EFFECT_VARIABLES) per case."""
+        return {"nps": self.nps, "ogrs_high": self.ogrs_high, "age_30_plus": ~self.under30}
+
+
+@dataclass(frozen=True)
+class _Involvement:
+    """Who was involved in each case: which Tables 1-2 questions apply."""
+
+    c_deliv: np.ndarray  # contracted providers delivered interventions
+    c_info: np.ndarray  # ... and their information was used in review
+    p_deliv: np.ndarray  # partners delivered interventions
+    p_info: np.ndarray  # partners' information was used in review
+
+
 def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> pl.DataFrame:
     """`n_cases` synthetic cases in exactly `schema.stored_schema()` (no derived columns).
 
@@ -728,47 +772,87 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
     has an effect. Rows are ordered by inspection date, and case ids ("SYN-000001", ...)
     follow that order. Judgements are True/False where applicable, null where not. The
     same (n_cases, seed, id_prefix) always gives the same frame.
+
+    The stages below draw from one stream in a fixed order (attributes, priorities,
+    involvement, judgements, notes), so their order is part of the output's definition.
     """
     _check_args(n_cases, seed, id_prefix)
     cal = calibration()
-    n = int(n_cases)
-    rng = np.random.default_rng(int(seed))
-    r = _round_half_up
+    draws = _Draws(np.random.default_rng(int(seed)), int(n_cases))
+    attrs = _draw_attributes(draws, cal)
+    priorities = _draw_priorities(draws, cal, attrs)
+    inv = _draw_involvement(draws, attrs)
+    values, applies = _draw_judgements(draws, cal, attrs, priorities, inv)
+    has_note = _select(draws.expo(), 1.0, _round_half_up(draws.n * NOTE_RATE))
+    return _assemble(attrs, values, applies, has_note, id_prefix)
 
-    def expo() -> np.ndarray:
-        return rng.standard_exponential(n)
 
-    # --- inspection, provider, demographics --------------------------------------------
+# --- stage 1: case attributes ---------------------------------------------------------
+
+
+def _by_provider(nps: np.ndarray, table: dict[str, float]) -> np.ndarray:
+    """Per case, the provider's entry of `table`."""
+    return np.where(nps, table["NPS"], table["CRC"])
+
+
+def _draw_attributes(draws: _Draws, cal: Calibration) -> _Attributes:
+    """Inspection, provider, gender, supervision, age, OGRS, RoSH, MAPPA, ethnicity."""
+    n, r = draws.n, _round_half_up
     insp_w = np.array([w for _, _, w, _ in INSPECTIONS], dtype=float)
-    insp = _deal(rng, _apportion(n, insp_w), n)
-    nps = ~_select(expo(), 1.0, r(n * P_CRC))
+    insp = _deal(draws.rng, _apportion(n, insp_w), n)
+    nps = ~_select(draws.expo(), 1.0, r(n * P_CRC))
 
-    def by_prov(table) -> np.ndarray:
-        return np.where(nps, table["NPS"], table["CRC"])
+    female = _select(draws.expo(), _hazard(_by_provider(nps, P_FEMALE_BY)), r(n * P_FEMALE))
+    post = _select(draws.expo(), _hazard(_by_provider(nps, P_POST_BY)), r(n * P_POST_CUSTODY))
+    under30, z_age, age = _draw_age(draws)
+    ogrs_missing, ogrs_high, ogrs_score = _draw_ogrs(draws, cal, z_age, female, nps)
+    rosh, mappa = _draw_rosh_mappa(draws, nps)
+    eth_missing, ethnicity = _draw_ethnicity(draws, cal, insp)
+    return _Attributes(
+        insp=insp,
+        nps=nps,
+        female=female,
+        post=post,
+        under30=under30,
+        age=age,
+        ogrs_missing=ogrs_missing,
+        ogrs_high=ogrs_high,
+        ogrs_score=ogrs_score,
+        rosh=rosh,
+        mappa=mappa,
+        eth_missing=eth_missing,
+        ethnicity=ethnicity,
+    )
 
-    female = _select(expo(), _hazard(by_prov(P_FEMALE_BY)), r(n * P_FEMALE))
-    post = _select(expo(), _hazard(by_prov(P_POST_BY)), r(n * P_POST_CUSTODY))
 
-    # age: exactly round(0.4 n) under 30 (the lowest z's; z shifted so the continuous
-    # ages agree with that split)
-    z_age = rng.standard_normal(n)
-    under30, cut = _lowest(z_age, r(n * P_UNDER_30))
+def _draw_age(draws: _Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(under 30, standardised log age, age): exactly round(0.4 n) under 30 (the lowest
+    z's; z shifted so the continuous ages agree with that split)."""
+    z_age = draws.rng.standard_normal(draws.n)
+    under30, cut = _lowest(z_age, _round_half_up(draws.n * P_UNDER_30))
     z_age = z_age + (_AGE_CUT_Z - cut)
     age = np.clip(AGE_MIN + np.floor(np.exp(AGE_MU + AGE_SIGMA * z_age)), AGE_MIN, AGE_MAX)
     age = np.where(under30, np.minimum(age, 29), np.maximum(age, 30)).astype(np.int16)
+    return under30, z_age, age
 
-    # OGRS: exactly round(0.03 n) missing; of the recorded, exactly round(0.28 n_recorded)
-    # high/very high (the highest latent scores; latent shifted to agree)
-    ogrs_missing = _select(expo(), 1.0, r(n * P_OGRS_MISSING))
+
+def _draw_ogrs(
+    draws: _Draws, cal: Calibration, z_age: np.ndarray, female: np.ndarray, nps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(missing, high/very high, score): exactly round(0.03 n) missing; of the recorded,
+    exactly round(0.28 n_recorded) high/very high (the highest latent scores; latent
+    shifted to agree)."""
+    n = draws.n
+    ogrs_missing = _select(draws.expo(), 1.0, _round_half_up(n * P_OGRS_MISSING))
     ogrs_latent = (
         cal.ogrs_g0
         + OGRS_AGE * z_age
         + OGRS_FEMALE * female
         + OGRS_NPS * nps
-        + OGRS_NOISE * rng.standard_normal(n)
+        + OGRS_NOISE * draws.rng.standard_normal(n)
     )
     n_recorded = n - int(ogrs_missing.sum())
-    ogrs_high, cut = _lowest(-ogrs_latent, r(n_recorded * P_OGRS_HIGH), ~ogrs_missing)
+    ogrs_high, cut = _lowest(-ogrs_latent, _round_half_up(n_recorded * P_OGRS_HIGH), ~ogrs_missing)
     ogrs_latent = ogrs_latent + (_OGRS_HIGH_CUT + cut)
     ogrs_score = np.clip(np.floor(100 * expit(ogrs_latent)), 0, 99)
     high_score = ogrs_score >= 75
@@ -777,104 +861,171 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
         np.maximum(ogrs_score, 75),
         np.minimum(ogrs_score, 74),
     ).astype(np.int16)
+    return ogrs_missing, ogrs_high, ogrs_score
 
-    # RoSH: exactly round(n * 177/1066) high/very high; within those, very high, and
-    # within the rest, low vs medium, at the model's expected counts
+
+def _draw_rosh_mappa(draws: _Draws, nps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(RoSH level index, MAPPA): exactly round(n * 177/1066) high/very high; within those,
+    very high, and within the rest, low vs medium, at the model's expected counts; MAPPA
+    exactly round(n * 271/1066), weighted by provider and RoSH group."""
+    n, r = draws.n, _round_half_up
+
     p_rosh = {prov: np.array(ROSH_PROBS[prov]) for prov in PROVIDERS}
-    p_high = by_prov({p: v[2] + v[3] for p, v in p_rosh.items()})
-    rosh_high = _select(expo(), _hazard(p_high), r(n * P_ROSH_HIGH))
-    p_vh = by_prov({p: v[3] / (v[2] + v[3]) for p, v in p_rosh.items()})
-    very_high = _select(expo(), _hazard(p_vh), r(p_vh[rosh_high].sum()), rosh_high)
-    p_low = by_prov({p: v[0] / (v[0] + v[1]) for p, v in p_rosh.items()})
-    low = _select(expo(), _hazard(p_low), r(p_low[~rosh_high].sum()), ~rosh_high)
+    p_high = _by_provider(nps, {p: v[2] + v[3] for p, v in p_rosh.items()})
+    rosh_high = _select(draws.expo(), _hazard(p_high), r(n * P_ROSH_HIGH))
+    p_vh = _by_provider(nps, {p: v[3] / (v[2] + v[3]) for p, v in p_rosh.items()})
+    very_high = _select(draws.expo(), _hazard(p_vh), r(p_vh[rosh_high].sum()), rosh_high)
+    p_low = _by_provider(nps, {p: v[0] / (v[0] + v[1]) for p, v in p_rosh.items()})
+    low = _select(draws.expo(), _hazard(p_low), r(p_low[~rosh_high].sum()), ~rosh_high)
     rosh = np.where(rosh_high, np.where(very_high, 3, 2), np.where(low, 0, 1))
     p_mappa = np.select(
         [~nps, nps & ~rosh_high, nps & rosh_high],
         [P_MAPPA_BY[("CRC", False)], P_MAPPA_BY[("NPS", False)], P_MAPPA_BY[("NPS", True)]],
     )
-    mappa = _select(expo(), _hazard(p_mappa), r(n * P_MAPPA))
+    mappa = _select(draws.expo(), _hazard(p_mappa), r(n * P_MAPPA))
+    return rosh, mappa
 
-    # ethnicity: exactly round(0.02 n) not recorded, round(0.15 n) BAME (more in London),
-    # the BAME split by largest remainder
-    eth_missing = _select(expo(), 1.0, r(n * P_ETHNICITY_MISSING))
+
+def _draw_ethnicity(
+    draws: _Draws, cal: Calibration, insp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(not recorded, level index): exactly round(0.02 n) not recorded, round(0.15 n) BAME
+    (more in London), the BAME split by largest remainder."""
+    n, r = draws.n, _round_half_up
+    eth_missing = _select(draws.expo(), 1.0, r(n * P_ETHNICITY_MISSING))
     p_bame = np.array(cal.bame_by_inspection)[insp]
-    is_bame = _select(expo(), _hazard(p_bame), r(n * P_BAME), ~eth_missing)
+    is_bame = _select(draws.expo(), _hazard(p_bame), r(n * P_BAME), ~eth_missing)
     eth_levels = _COL["ethnicity"].levels
     bame_codes = np.array([eth_levels.index(c) for c in BAME_SPLIT])
-    split = _deal(rng, _apportion(int(is_bame.sum()), list(BAME_SPLIT.values())), n, is_bame)
+    split = _deal(draws.rng, _apportion(int(is_bame.sum()), list(BAME_SPLIT.values())), n, is_bame)
     ethnicity = np.where(is_bame, bame_codes[np.maximum(split, 0)], eth_levels.index("white"))
+    return eth_missing, ethnicity
 
-    # --- priorities: factor by factor, each exactly round(n * prevalence) ---------------
-    # P(factor j | x, number already chosen among factors 1..j-1) under the set model
-    # keeps 1..5 priorities per case (forced in / kept out at the limits).
+
+# --- stage 2: priorities --------------------------------------------------------------
+
+
+def _draw_priorities(draws: _Draws, cal: Calibration, attrs: _Attributes) -> np.ndarray:
+    """(n, factors) priority flags, factor by factor, each exactly round(n * prevalence).
+
+    P(factor j | x, number already chosen among factors 1..j-1) under the set model keeps
+    1..5 priorities per case (forced in / kept out at the limits)."""
+    n = draws.n
     pcell = (
-        (female.astype(np.int64) << 3)
-        | (under30.astype(np.int64) << 2)
-        | (post.astype(np.int64) << 1)
-        | ogrs_high.astype(np.int64)
+        (attrs.female.astype(np.int64) << 3)
+        | (attrs.under30.astype(np.int64) << 2)
+        | (attrs.post.astype(np.int64) << 1)
+        | attrs.ogrs_high.astype(np.int64)
     )
-    k_factors = len(schema.FACTORS)
-    priorities = np.zeros((n, k_factors), dtype=bool)
+    priorities = np.zeros((n, len(schema.FACTORS)), dtype=bool)
     n_chosen = np.zeros(n, dtype=np.int64)
     for j, f in enumerate(schema.FACTORS):
         q = cal.priority_conditional[pcell, j, n_chosen]
-        sel = _select(expo(), _hazard(q), r(n * PRIORITY_PREVALENCE[f.key]))
+        sel = _select(draws.expo(), _hazard(q), _round_half_up(n * PRIORITY_PREVALENCE[f.key]))
         priorities[:, j] = sel
         n_chosen += sel
+    return priorities
 
-    # --- who was involved: exact counts within each provider -----------------------------
-    def within_provider(e: np.ndarray, share: dict[str, float], among: np.ndarray) -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        for prov, m in (("CRC", ~nps), ("NPS", nps)):
-            m = m & among
-            out |= _select(e, 1.0, r(m.sum() * share[prov]), m)
-        return out
 
-    everyone = np.ones(n, dtype=bool)
-    c_deliv = within_provider(expo(), P_CONTRACTED_DELIVERED, everyone)
-    c_info = within_provider(expo(), P_CONTRACTED_INFO_GIVEN_DELIVERED, c_deliv)
-    p_deliv = within_provider(expo(), P_PARTNER_DELIVERED, everyone)
-    e = expo()
-    p_info = np.zeros(n, dtype=bool)
+# --- stage 3: who was involved (which contribution questions apply) --------------------
+
+
+def _within_provider(
+    e: np.ndarray, nps: np.ndarray, share: dict[str, float], among: np.ndarray
+) -> np.ndarray:
+    """Exactly round(n_provider * share[provider]) of `among` in each provider, uniformly."""
+    out = np.zeros(nps.shape[0], dtype=bool)
+    for prov, m in (("CRC", ~nps), ("NPS", nps)):
+        m = m & among
+        out |= _select(e, 1.0, _round_half_up(m.sum() * share[prov]), m)
+    return out
+
+
+def _draw_involvement(draws: _Draws, attrs: _Attributes) -> _Involvement:
+    """Exact counts within each provider (the applicable n's of Tables 1-2)."""
+    r, nps = _round_half_up, attrs.nps
+    everyone = np.ones(draws.n, dtype=bool)
+    c_deliv = _within_provider(draws.expo(), nps, P_CONTRACTED_DELIVERED, everyone)
+    c_info = _within_provider(draws.expo(), nps, P_CONTRACTED_INFO_GIVEN_DELIVERED, c_deliv)
+    p_deliv = _within_provider(draws.expo(), nps, P_PARTNER_DELIVERED, everyone)
+    e = draws.expo()
+    p_info = np.zeros(draws.n, dtype=bool)
     for prov, m in (("CRC", ~nps), ("NPS", nps)):
         total = r(m.sum() * P_PARTNER_INFO_TOTAL[prov])
         k_a = min(r((m & p_deliv).sum() * P_PARTNER_INFO_GIVEN_DELIVERED[prov]), total)
         k_b = min(total - k_a, int((m & ~p_deliv).sum()))
         k_a = min(total - k_b, int((m & p_deliv).sum()))
         p_info |= _select(e, 1.0, k_a, m & p_deliv) | _select(e, 1.0, k_b, m & ~p_deliv)
+    return _Involvement(c_deliv, c_info, p_deliv, p_info)
 
-    # --- judgements: exactly round(n_applicable * rate) yes, weighted by the model -------
-    x = {"nps": nps, "ogrs_high": ogrs_high, "age_30_plus": ~under30}
 
-    def among(
-        app: np.ndarray, k: int, intercept: float = 0.0, effects: dict[str, float] | None = None
-    ) -> np.ndarray:
-        """Exactly k of the cases in `app`, weighted by the logistic model (draws only as
-        many exponentials as there are cases in `app`)."""
-        idx = np.flatnonzero(app)
-        e = rng.standard_exponential(idx.size)
-        out = np.zeros(n, dtype=bool)
-        if not effects:  # no effects: every applicable case has the same chance
-            out[idx[_top_k(e, 1.0, k)]] = True
-            return out
-        # the planted variables split the cases into cells with one probability each
-        cell = np.zeros(idx.size, dtype=np.int64)
-        p_cell = np.zeros(2 ** len(effects))
-        for bit, var in enumerate(effects):
-            cell |= x[var][idx].astype(np.int64) << bit
-        for c in range(p_cell.size):
-            p_cell[c] = expit(
-                intercept + sum(beta * ((c >> b) & 1) for b, beta in enumerate(effects.values()))
-            )
-        chosen = _allocate(e, cell, p_cell, k)
-        out[idx[chosen]] = True
+# --- stage 4: judgements ----------------------------------------------------------------
+
+
+def _among(
+    draws: _Draws,
+    x: dict[str, np.ndarray],
+    app: np.ndarray,
+    k: int,
+    intercept: float = 0.0,
+    effects: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Exactly k of the cases in `app`, weighted by the logistic model over the planted
+    variables `x` (draws only as many exponentials as there are cases in `app`)."""
+    idx = np.flatnonzero(app)
+    e = draws.rng.standard_exponential(idx.size)
+    out = np.zeros(draws.n, dtype=bool)
+    if not effects:  # no effects: every applicable case has the same chance
+        out[idx[_top_k(e, 1.0, k)]] = True
         return out
+    # the planted variables split the cases into cells with one probability each
+    cell = np.zeros(idx.size, dtype=np.int64)
+    p_cell = np.zeros(2 ** len(effects))
+    for bit, var in enumerate(effects):
+        cell |= x[var][idx].astype(np.int64) << bit
+    for c in range(p_cell.size):
+        p_cell[c] = expit(
+            intercept + sum(beta * ((c >> b) & 1) for b, beta in enumerate(effects.values()))
+        )
+    chosen = _allocate(e, cell, p_cell, k)
+    out[idx[chosen]] = True
+    return out
 
-    def outcome(
-        app: np.ndarray, intercept: float, effects: dict[str, float], rate: float
-    ) -> np.ndarray:
-        return among(app, r(app.sum() * rate), intercept, effects)
 
+def _outcome(
+    draws: _Draws,
+    x: dict[str, np.ndarray],
+    app: np.ndarray,
+    intercept: float,
+    effects: dict[str, float],
+    rate: float,
+) -> np.ndarray:
+    """A judgement's yes flags: exactly round(n applicable * rate) of `app`."""
+    return _among(draws, x, app, _round_half_up(app.sum() * rate), intercept, effects)
+
+
+def _contribution_asked(
+    draws: _Draws, eligible: np.ndarray, share: float, key: tuple[str, str]
+) -> np.ndarray:
+    """Which eligible cases are asked a factor's contribution question: round(eligible *
+    share), moved (`_n_showing_rate`) so the published whole percentage can show."""
+    k = _round_half_up(eligible.sum() * share)
+    if key not in FIGURE_RATES_NOT_PUBLISHED:
+        k = _n_showing_rate(eligible.sum() * share, FIGURE_RATES[key], int(eligible.sum()))
+    return _among(draws, {}, eligible, k)
+
+
+def _draw_judgements(
+    draws: _Draws,
+    cal: Calibration,
+    attrs: _Attributes,
+    priorities: np.ndarray,
+    inv: _Involvement,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(values, applies) by stored column: priorities and every judgement's yes flags, and
+    where each judgement applies. Exactly round(n_applicable * rate) yes, weighted by the
+    model."""
+    x = attrs.effect_variables()
     values: dict[str, np.ndarray] = {}
     applies: dict[str, np.ndarray] = {}
     for j, f in enumerate(schema.FACTORS):
@@ -882,91 +1033,91 @@ def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> 
         values[schema.priority_column(f)] = pri
         for meas in schema.MEASURES:
             col = schema.judgement_column(f, meas)
+            key = (f.key, meas.key)
             if meas.key == _mk("contracted"):
-                elig = pri & c_deliv
-                k = r(elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key])
-                if (f.key, meas.key) not in FIGURE_RATES_NOT_PUBLISHED:
-                    k = _n_showing_rate(
-                        elig.sum() * P_CONTRACTED_FOR_FACTOR[f.key],
-                        FIGURE_RATES[(f.key, meas.key)],
-                        int(elig.sum()),
-                    )
-                app = among(elig, k)
+                app = _contribution_asked(
+                    draws, pri & inv.c_deliv, P_CONTRACTED_FOR_FACTOR[f.key], key
+                )
             elif meas.key == _mk("partner"):
-                elig = pri & p_deliv
-                k = r(elig.sum() * P_PARTNER_FOR_FACTOR[f.key])
-                if (f.key, meas.key) not in FIGURE_RATES_NOT_PUBLISHED:
-                    k = _n_showing_rate(
-                        elig.sum() * P_PARTNER_FOR_FACTOR[f.key],
-                        FIGURE_RATES[(f.key, meas.key)],
-                        int(elig.sum()),
-                    )
-                app = among(elig, k)
+                app = _contribution_asked(
+                    draws, pri & inv.p_deliv, P_PARTNER_FOR_FACTOR[f.key], key
+                )
             else:
                 app = pri
-            values[col] = outcome(
-                app,
-                cal.intercepts[(f.key, meas.key)],
-                PLANTED_EFFECTS.get((f.key, meas.key), {}),
-                FIGURE_RATES[(f.key, meas.key)],
+            values[col] = _outcome(
+                draws, x, app, cal.intercepts[key], PLANTED_EFFECTS.get(key, {}), FIGURE_RATES[key]
             )
             applies[col] = app
     q_applies = {
-        "contracted_harm_focus": c_deliv,
-        "contracted_info_review": c_info,
-        "partner_harm_focus": p_deliv,
-        "partner_info_review": p_info,
+        "contracted_harm_focus": inv.c_deliv,
+        "contracted_info_review": inv.c_info,
+        "partner_harm_focus": inv.p_deliv,
+        "partner_info_review": inv.p_info,
     }
     for q in schema.QUESTIONS:
-        values[q.column] = outcome(
+        values[q.column] = _outcome(
+            draws,
+            x,
             q_applies[q.column],
             cal.question_intercepts[q.column],
             QUESTION_EFFECTS.get(q.column, {}),
             QUESTION_RATES[q.column],
         )
         applies[q.column] = q_applies[q.column]
+    return values, applies
 
-    has_note = _select(expo(), 1.0, r(n * NOTE_RATE))
 
-    # --- order by inspection (stable) and assemble ---------------------------------------
+# --- stage 5: order by inspection and assemble the frame --------------------------------
+
+
+def _level_series(order: np.ndarray, col: str, idx: np.ndarray) -> pl.Series:
+    """Column `col` (a category) from level indices, in row order `order`."""
+    levels = pl.Series(_COL[col].levels, dtype=_COL[col].dtype)
+    return levels.gather(pl.Series(idx[order].astype(np.uint32))).alias(col)
+
+
+def _assemble(
+    attrs: _Attributes,
+    values: dict[str, np.ndarray],
+    applies: dict[str, np.ndarray],
+    has_note: np.ndarray,
+    id_prefix: str,
+) -> pl.DataFrame:
+    """The frame in the stored schema: rows ordered by inspection date (stable), case ids
+    in that order, not-applicable judgements and missing attributes as null."""
+    n = attrs.insp.shape[0]
     date_rank = np.argsort(np.array([d.toordinal() for _, d, _, _ in INSPECTIONS]), kind="stable")
     rank_of = np.empty_like(date_rank)
     rank_of[date_rank] = np.arange(len(date_rank))
-    order = np.argsort(rank_of[insp], kind="stable")
-
-    def o(a: np.ndarray) -> np.ndarray:
-        return a[order]
+    order = np.argsort(rank_of[attrs.insp], kind="stable")
 
     width = max(6, len(str(n)))
     names = pl.Series([nm for nm, *_ in INSPECTIONS], dtype=pl.String)
     dates = pl.Series([d for _, d, *_ in INSPECTIONS], dtype=pl.Date)
 
-    def enum(col: str, idx: np.ndarray) -> pl.Series:
-        levels = pl.Series(_COL[col].levels, dtype=_COL[col].dtype)
-        return levels.gather(pl.Series(o(idx).astype(np.uint32))).alias(col)
-
-    ogrs_band_idx = np.select([ogrs_score >= 90, ogrs_score >= 75, ogrs_score >= 50], [3, 2, 1], 0)
-    o_note = o(has_note)
+    score = attrs.ogrs_score
+    ogrs_band_idx = np.select([score >= 90, score >= 75, score >= 50], [3, 2, 1], 0)
+    o_note = has_note[order]
     raw = pl.DataFrame(
         {
             "case_no": pl.int_range(1, n + 1, eager=True),
-            "inspection": names.gather(pl.Series(o(insp).astype(np.uint32))),
-            "inspection_date": dates.gather(pl.Series(o(insp).astype(np.uint32))),
-            "provider": enum("provider", nps.astype(np.int64)),
-            "gender": enum("gender", female.astype(np.int64)),
-            "age": pl.Series(o(age), dtype=pl.Int16),
-            "ethnicity": enum("ethnicity", ethnicity),
-            "__eth_missing": o(eth_missing),
-            "supervision": enum("supervision", post.astype(np.int64)),
-            "ogrs_score": pl.Series(o(ogrs_score), dtype=pl.Int16),
-            "ogrs_band": enum("ogrs_band", ogrs_band_idx),
-            "__ogrs_missing": o(ogrs_missing),
-            "rosh": enum("rosh", rosh),
-            "mappa": o(mappa),
+            "inspection": names.gather(pl.Series(attrs.insp[order].astype(np.uint32))),
+            "inspection_date": dates.gather(pl.Series(attrs.insp[order].astype(np.uint32))),
+            "provider": _level_series(order, "provider", attrs.nps.astype(np.int64)),
+            "gender": _level_series(order, "gender", attrs.female.astype(np.int64)),
+            "age": pl.Series(attrs.age[order], dtype=pl.Int16),
+            "ethnicity": _level_series(order, "ethnicity", attrs.ethnicity),
+            "__eth_missing": attrs.eth_missing[order],
+            "supervision": _level_series(order, "supervision", attrs.post.astype(np.int64)),
+            "ogrs_score": pl.Series(score[order], dtype=pl.Int16),
+            "ogrs_band": _level_series(order, "ogrs_band", ogrs_band_idx),
+            "__ogrs_missing": attrs.ogrs_missing[order],
+            "rosh": _level_series(order, "rosh", attrs.rosh),
+            "mappa": attrs.mappa[order],
             "__note_no": np.cumsum(o_note),
             "__has_note": o_note,
-            **{name: o(v) for name, v in values.items()},
-            **{f"__app_{name}": o(a) for name, a in applies.items()},
+            **{name: v[order] for name, v in values.items()},
+            **{f"__app_{name}": a[order] for name, a in applies.items()},
         }
     )
     frame = raw.with_columns(
@@ -1133,22 +1284,7 @@ def _messy_frame(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
                 .fill_null(_MESSY_ETHNICITY_MISSING)
             )
         elif col.name == "supervision":
-            e = pl.lit(None, pl.String)
-            for code in col.levels:
-                choices = [(t, s) for t, cd, s in _MESSY_SUPERVISION if cd == code]
-                cum = 0.0
-                for i, (text, share) in enumerate(choices):
-                    cum += share
-                    last = i == len(choices) - 1
-                    e = (
-                        pl.when(
-                            (c == code)
-                            & (pl.lit(sup_u) < cum if not last else pl.lit(True))
-                            & e.is_null()
-                        )
-                        .then(pl.lit(text))
-                        .otherwise(e)
-                    )
+            e = _messy_supervision(c, col.levels, sup_u)
         elif isinstance(col.dtype, pl.Enum):
             e = c.cast(pl.String).replace_strict(dict(zip(col.levels, col.labels)), default=None)
         elif col.dtype == pl.Date:
@@ -1157,6 +1293,24 @@ def _messy_frame(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
             e = c.cast(pl.String)
         exprs.append(e.fill_null("").alias(headers[col.name]))
     return cases.select(exprs)
+
+
+def _messy_supervision(c: pl.Expr, levels: tuple[str, ...], u: pl.Series) -> pl.Expr:
+    """Each supervision code as one of its sentence types in their words, chosen by the
+    uniform draw `u` with the shares of _MESSY_SUPERVISION."""
+    e = pl.lit(None, pl.String)
+    for code in levels:
+        choices = [(t, s) for t, cd, s in _MESSY_SUPERVISION if cd == code]
+        cum = 0.0
+        for i, (text, share) in enumerate(choices):
+            cum += share
+            last = i == len(choices) - 1
+            e = (
+                pl.when((c == code) & (pl.lit(u) < cum if not last else pl.lit(True)) & e.is_null())
+                .then(pl.lit(text))
+                .otherwise(e)
+            )
+    return e
 
 
 def messy_csv_text(cases: pl.DataFrame, seed: int) -> str:
