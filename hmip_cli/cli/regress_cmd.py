@@ -255,6 +255,8 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
         )
     for s in steps:
         title = f"{pre}{_step_name(s, len(res.blocks) > 1, vocab)}"
+        if s.iteration_history is not None:
+            tables.append(_history_table(s.iteration_history, title))
         tables.append(
             Table(
                 coefficients_frame(s.in_equation).drop("kind"),
@@ -395,6 +397,24 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
         for table in tables:
             table.frame = vocab.frame(table.frame)
     return tables
+
+
+def _history_table(h, title: str) -> Table:
+    """SPSS's Iteration History of one step's model (/PRINT=ITER)."""
+    return Table(
+        h.frame(),
+        f"{title}: Iteration History",
+        display={"iteration": "Iteration", "minus_2ll": "-2 Log likelihood"},
+        notes=[
+            f"Initial -2 Log Likelihood: {h.initial_minus_2ll:.3f}"
+            + (
+                " (every B = 0)."
+                if all(b == 0 for b in h.start)
+                else " (constant = logit of the event rate, other B = 0)."
+            ),
+            h.note,
+        ],
+    )
 
 
 def _cut_text(cut: float) -> str:
@@ -726,6 +746,15 @@ def register(app: typer.Typer) -> None:
                 "exceeds Z in absolute value (SPSS's usual choice: 2).",
             ),
         ] = None,
+        print_iterations: Annotated[
+            bool,
+            typer.Option(
+                "--print-iterations",
+                help="SPSS /PRINT=ITER: the -2 log likelihood and coefficients after each "
+                "iteration of each step's model (Iteration History tables; JSON "
+                "step_details[*].iteration_history).",
+            ),
+        ] = False,
         correlations: Annotated[
             bool,
             typer.Option("--correlations", help="SPSS /PRINT=CORR: correlation of the estimates."),
@@ -783,6 +812,7 @@ def register(app: typer.Typer) -> None:
             "removal": removal.value,
             "cut": cut,
             "iterate": iterate.strip().lower(),
+            "history": print_iterations,
         }
         adjust_method = S.resolve_adjust(adjust.value if adjust else None, fdr)
         if ci is not None and ci not in ("profile", "wald"):
@@ -799,6 +829,8 @@ def register(app: typer.Typer) -> None:
             )
         if firth_ and input is None:
             raise BadRequest("--firth goes with --input FILE --outcome COL --candidates ...")
+        if all_ and print_iterations:
+            raise BadRequest("--print-iterations goes with one model, not --all")
         if (fdr or adjust is not None) and not all_:
             raise BadRequest(f"{'--fdr' if fdr else '--adjust'} goes with --all")
 
@@ -815,10 +847,10 @@ def register(app: typer.Typer) -> None:
             for note in notes:
                 say(f"note: {note}")
             if firth_:
-                if blocks_given or cluster or ci == "wald":
+                if blocks_given or cluster or ci == "wald" or print_iterations:
                     raise BadRequest(
                         "--firth fits one model with every candidate (profile penalised CIs); "
-                        "leave out --method/--enter/--block/--cluster/--ci wald"
+                        "leave out --method/--enter/--block/--cluster/--ci wald/--print-iterations"
                     )
                 _emit_firth(
                     firth(

@@ -268,9 +268,11 @@ def _newton(
     beta: np.ndarray,
     max_iter: int,
     stop_on_divergence: bool,
+    trace: list[tuple[np.ndarray, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, bool, int, bool]:
     """Newton-Raphson with step halving. Returns (beta, eta, loglik, converged, iterations,
-    singular).
+    singular). `trace`, when given, gets (beta, loglik) after each iteration (the iteration
+    history, iteration_history.py).
 
     Converged: max |delta beta| / max(1, |beta|) < BETA_TOL and max |delta eta| /
     max(1, |eta|) < BETA_TOL (the second makes the test independent of the units of the
@@ -308,6 +310,8 @@ def _newton(
         )
         ll_gain = new_ll - ll
         beta, eta, ll = new_beta, new_eta, new_ll
+        if trace is not None:
+            trace.append((beta.copy(), ll))
         if change < BETA_TOL and change_eta < BETA_TOL:
             converged = True
             break

@@ -11,6 +11,7 @@ import polars as pl
 
 from hmip_cli.jsonsafe import json_safe
 from hmip_cli.stepwise.design import Problem
+from hmip_cli.stepwise.iteration_history import IterationHistory
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class Step:
     classification: Classification
     log_p: float | None = None  # natural log of p (p itself is floored at pvalues.P_FLOOR)
     block: int = 1  # the /METHOD block this step belongs to (0 for step 0)
+    # SPSS /PRINT=ITER: the model's iterations (only with stepwise(history=True))
+    iteration_history: IterationHistory | None = None
 
     def summary(self) -> dict:
         return {
@@ -185,6 +188,8 @@ class Step:
             "hosmer_lemeshow": asdict(self.hosmer_lemeshow) if self.hosmer_lemeshow else None,
             "classification": self.classification.to_dict(),
         }
+        if self.iteration_history is not None:
+            d["iteration_history"] = self.iteration_history.to_dict()
         return json_safe(d)
 
 

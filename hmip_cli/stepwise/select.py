@@ -27,6 +27,7 @@ from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise import fit as F
 from hmip_cli.stepwise.design import MAX_LEVELS, Design, Problem, build_design
 from hmip_cli.stepwise.diagnostics import classification, hosmer_lemeshow
+from hmip_cli.stepwise.iteration_history import IterationHistory, iteration_history
 from hmip_cli.stepwise.pvalues import chi2_logp, chi2_p
 from hmip_cli.stepwise.result import (
     ChiSquare,
@@ -114,6 +115,7 @@ class _Engine:
         self.block_no = 0
         self.block_start: frozenset[str] = frozenset()
         self.iterate = "exact"
+        self.history = False
 
     # ---- fitting ---------------------------------------------------------------
     def cols(self, terms: frozenset[str]) -> tuple[int, ...]:
@@ -269,7 +271,15 @@ class _Engine:
             cls,
             None if stat is None or df is None else _logsf(stat, df),
             self.block_no,
+            self.history_of(f, current) if self.history else None,
         )
+
+    def history_of(self, f: F.Fit, current: frozenset[str]) -> IterationHistory:
+        """SPSS's Iteration History of the step's model (iteration_history.py)."""
+        names = ["Constant"]
+        for t in sorted(current, key=self.order.__getitem__):
+            names.extend(self.by_name[t].params)
+        return iteration_history(self.d.X, self.d.w, self.d.y, f.cols, names, self.iterate)
 
     def coefficients(
         self, f: F.Fit, current: frozenset[str], unreliable: bool
@@ -738,6 +748,7 @@ def stepwise(
     max_levels: int | None = MAX_LEVELS,
     contrast: dict[str, str] | None = None,
     iterate: str = "exact",
+    history: bool = False,
 ) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
@@ -761,6 +772,8 @@ def stepwise(
     default indicator); `reference` is the refcat of indicator, simple and deviation.
     iterate: "exact" (default: every fit to the exact maximum) or "spss" (SPSS's rule: ITERATE
     20, BCON .001 from SPSS's start, S.E. from the last step's information; spss_iteration.py).
+    history: record each step's iteration history (SPSS /PRINT=ITER; iteration_history.py)
+    in `steps[k].iteration_history`.
 
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
@@ -787,6 +800,7 @@ def stepwise(
         raise BadRequest(f"iterate must be exact or spss; got {iterate!r}")
     eng = _Engine(d, removal, pin, pout, cut, progress)
     eng.iterate = iterate
+    eng.history = history
     steps, reason = eng.run(plan)
     final_fit = eng.fit(frozenset(steps[-1].terms))
     final_names = ["Constant"]

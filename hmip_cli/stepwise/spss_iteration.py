@@ -31,20 +31,31 @@ class SpssCriteria:
     lcon: float = 0.0  # percent
 
 
+def spss_start(w: np.ndarray, y: np.ndarray, cols: tuple[int, ...]) -> np.ndarray:
+    """SPSS's start for a model with predictors: the constant at logit(ȳ), every B at 0."""
+    beta = np.zeros(len(cols))
+    total_w, total_y = float(w.sum()), float(y.sum())
+    if 0 < total_y < total_w and cols and cols[0] == 0:
+        beta[0] = np.log(total_y / (total_w - total_y))
+    return beta
+
+
 def fit_logit_spss(
     X: np.ndarray,
     w: np.ndarray,
     y: np.ndarray,
     cols: tuple[int, ...],
     criteria: SpssCriteria = SpssCriteria(),
+    start: np.ndarray | None = None,
+    trace: list[tuple[np.ndarray, float]] | None = None,
 ) -> F.Fit:
-    """A fit by SPSS's rule (module docstring). `converged` is False when ITERATE ran out."""
+    """A fit by SPSS's rule (module docstring). `converged` is False when ITERATE ran out.
+
+    start: the initial B (default SPSS's: constant = logit(ȳ), the rest 0). trace: gets
+    (B, log-likelihood) after each iteration (SPSS's Iteration History)."""
     Xs = X[:, list(cols)]
     k = Xs.shape[1]
-    total_w, total_y = float(w.sum()), float(y.sum())
-    beta = np.zeros(k)
-    if 0 < total_y < total_w and cols and cols[0] == 0:
-        beta[0] = np.log(total_y / (total_w - total_y))
+    beta = spss_start(w, y, cols) if start is None else np.array(start, dtype=float)
     eta = Xs @ beta
     ll = F.loglik_at(Xs, w, y, beta)
     info = np.zeros((k, k))
@@ -63,6 +74,8 @@ def fit_logit_spss(
         lchange = abs(new_ll - ll) / max(abs(ll), 1e-300) * 100.0
         beta, ll = new_beta, new_ll
         eta = Xs @ beta
+        if trace is not None:
+            trace.append((beta.copy(), ll))
         if change < criteria.bcon or (criteria.lcon > 0 and lchange < criteria.lcon):
             converged = True
             break
