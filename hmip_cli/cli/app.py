@@ -52,6 +52,7 @@ def _register_commands() -> None:
     # One module per command group; the order here is the order in `hmip --help`.
     from hmip_cli.cli import (
         demo_cmd,
+        export_cmd,
         framework_cmd,
         info_cmd,
         ingest_cmd,
@@ -66,6 +67,7 @@ def _register_commands() -> None:
         demo_cmd,
         ingest_cmd,
         info_cmd,
+        export_cmd,
         schema_cmd,
         synth_cmd,
         rates_cmd,
