@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from hmip_cli import schema
+from hmip_cli import framework, schema
 from hmip_cli.errors import BadInput, BadRequest
+from hmip_cli.framework.model import Framework
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,6 +61,12 @@ NOT_RECORDED = "not_recorded"
 NOT_RECORDED_LABEL = "Not recorded"
 ALL = "all"
 ALL_LABEL = "All cases"
+
+
+def _fw(fw: Framework | None) -> Framework:
+    """The framework to use: the one given, else the default (qi-2016)."""
+    return framework.default() if fw is None else fw
+
 
 MARK_LOW = "[u]"
 MARK_SUPPRESSED = "[c]"
@@ -931,31 +938,11 @@ class Characteristic:
     short: str = ""  # column heading in wide tables
 
 
-def characteristics() -> tuple[Characteristic, ...]:
-    """The sample profile's rows, in the bulletin's order."""
-    provider = schema.get_breakdown("provider")
-    chars = [Characteristic("all_cases", "All cases", None, short="Cases")]
-    for code, label in zip(provider.levels, provider.labels):
-        chars.append(Characteristic(code.lower(), f"{label} cases", "provider", code, short=label))
-    chars += [
-        Characteristic("female", "Female service users", "gender", "female", short="Female"),
-        Characteristic(
-            "post_custody",
-            "Post-custody cases",
-            "supervision",
-            "post_custody",
-            short="Post-custody",
-        ),
-        Characteristic(
-            "rosh_high_very_high",
-            "High or very high risk of serious harm",
-            "rosh",
-            schema.TWO_BANDS[1],
-            short="RoSH high/very high",
-        ),
-        Characteristic("mappa_eligible", "Eligible for MAPPA", "mappa", True, short="MAPPA"),
-    ]
-    return tuple(chars)
+def characteristics(fw: Framework | None = None) -> tuple[Characteristic, ...]:
+    """The sample profile's rows, in the framework's order."""
+    return tuple(
+        Characteristic(p.key, p.label, p.breakdown, p.code, p.short) for p in _fw(fw).profile
+    )
 
 
 def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> pl.DataFrame:

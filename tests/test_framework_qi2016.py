@@ -1,5 +1,6 @@
-"""qi-2016.toml says exactly what the code spells today (schema.py, tables.py,
-report/content.py, report/findings.py, report/charts.py, rates.py, synth.py, the CLI).
+"""qi-2016.toml says exactly what the code spelt before frameworks (schema.py, kept as
+tests/data/legacy_schema.py; tables.py, report/content.py, report/findings.py,
+report/charts.py, rates.py, synth.py, the CLI).
 
 This is the contract the rewiring relies on: when a module switches from its constants to
 the framework, its output cannot change, because every name, type, level, label, rule and
@@ -9,14 +10,26 @@ file), this test tells you to change the other too.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from hmip_cli import framework, schema
+from hmip_cli import framework
+from hmip_cli import schema as facade
 from hmip_cli.framework.derive import with_derived
+
+# What schema.py spelt before it was computed from the framework (a frozen copy).
+_spec = importlib.util.spec_from_file_location(
+    "legacy_schema", Path(__file__).parent / "data" / "legacy_schema.py"
+)
+assert _spec is not None and _spec.loader is not None
+schema = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("legacy_schema", schema)  # dataclasses look their module up
+_spec.loader.exec_module(schema)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +83,39 @@ def test_derived_columns_match_schema(fw):
     assert schema.ETHNIC_GROUPS == fw.derived_spec("ethnic_group").levels
     assert schema.TWO_BANDS == fw.derived_spec("ogrs_group").levels
     assert schema.TWO_BANDS == fw.derived_spec("rosh_group").levels
+
+
+def test_schema_facade_is_the_legacy_schema():
+    """schema.py, now computed from qi-2016.toml, gives every old name its old value."""
+    for name in ("FACTORS", "MEASURES", "QUESTIONS", "BREAKDOWNS"):
+        old, new = getattr(schema, name), getattr(facade, name)
+        assert len(old) == len(new), name
+        for x, y in zip(old, new):
+            assert vars(x) == {k: getattr(y, k) for k in vars(x)}, (name, x)
+    for name in ("COLUMNS", "ATTRIBUTES", "DERIVED"):
+        old, new = getattr(schema, name), getattr(facade, name)
+        assert [_fields(x) for x in old] == [_fields(y) for y in new], name
+    for name in ("MAX_PRIORITIES", "DEFAULT_BREAKDOWNS", "IDENTIFYING_COLUMNS", "YES_NO"):
+        assert getattr(schema, name) == getattr(facade, name), name
+    assert list(facade.COLUMN_BY_NAME) == list(schema.COLUMN_BY_NAME)
+    assert list(facade.DERIVED_BY_NAME) == list(schema.DERIVED_BY_NAME)
+    assert facade.stored_schema() == schema.stored_schema()
+    for f in schema.FACTORS:
+        assert facade.priority_column(f.key) == schema.priority_column(f)
+        for m in schema.MEASURES:
+            assert facade.judgement_column(f.key, m.key) == schema.judgement_column(f, m)
+    assert facade.get_factor("Drug-Misuse").key == schema.get_factor("Drug-Misuse").key
+    assert facade.get_question("PARTNER_INFO_REVIEW").column == "partner_info_review"
+    assert facade.get_measure("available").key == schema.get_measure("available").key
+    assert facade.get_breakdown("ogrs").column == schema.get_breakdown("ogrs").column
+    assert facade.breakdown_for_column("ethnic_group").key == "ethnicity"
+    cases = _edge_cases()
+    assert_frame_equal(facade.with_derived(cases), schema.with_derived(cases))
+    scores = pl.DataFrame({"s": [None, -1, 0, 49, 50, 74, 75, 89, 90, 99]}, schema={"s": pl.Int16})
+    assert_frame_equal(
+        scores.select(facade.ogrs_band_expr(pl.col("s"))),
+        scores.select(schema.ogrs_band_expr(pl.col("s"))),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -256,7 +302,7 @@ def test_table_and_figure_titles(fw):
     assert {m.figure: m.wording.figure_title for m in fw.measures} == C.FIGURE_TITLES
     for m in fw.measures:
         assert m.wording.figure_title == C.figure_title(m.figure)
-    assert fw.wording.report_title == C.Report.title.fget(None)  # type: ignore[attr-defined]
+    assert fw.wording.report_title == C.DEFAULT_TITLE
 
 
 def test_topic_wording(fw):

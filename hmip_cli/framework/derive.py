@@ -14,9 +14,13 @@ import polars as pl
 from hmip_cli.framework.model import CountRule, CutRule, DerivedSpec, Framework, GroupRule
 
 
-def cut_expr(rule: CutRule, levels: tuple[str, ...], dtype: pl.DataType) -> pl.Expr:
-    """level i where lower[i] <= value < lower[i + 1]; below lower[0] or null: null."""
-    x = pl.col(rule.source)
+def cut_expr(
+    rule: CutRule, levels: tuple[str, ...], dtype: pl.DataType, value: pl.Expr | None = None
+) -> pl.Expr:
+    """level i where lower[i] <= value < lower[i + 1]; below lower[0] or null: null.
+
+    `value` defaults to the rule's source column (ingest passes a parsed expression)."""
+    x = pl.col(rule.source) if value is None else value
     expr: pl.Expr = pl.lit(None, pl.String)
     # Nested from the lowest band out, so the highest band is tested first and each test
     # needs only its lower bound.

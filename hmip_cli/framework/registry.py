@@ -48,6 +48,11 @@ def _load_shipped(name: str) -> Framework:
     return parse(path.read_text(encoding="utf-8"), where=f"{name} ({path.name})")
 
 
+def default() -> Framework:
+    """The default framework (qi-2016): what a store without a recorded framework uses."""
+    return _load_shipped(DEFAULT)
+
+
 def load(name_or_file: str | Path) -> Framework:
     """A shipped framework by name ("qi-2016"), or a framework file (a path, or any name
     ending .toml). Unknown name or missing file: BadRequest; a bad file: FrameworkInvalid."""
