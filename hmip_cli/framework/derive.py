@@ -7,11 +7,19 @@ columns, values and order for qi-2016 (a test checks it on edge values and synth
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import TypeVar
 
 import polars as pl
 
-from hmip_cli.framework.model import CountRule, CutRule, DerivedSpec, Framework, GroupRule
+from hmip_cli.framework.model import (
+    CountRule,
+    CutRule,
+    DerivedSpec,
+    Framework,
+    GroupRule,
+    YearRule,
+)
 
 
 def cut_expr(
@@ -39,8 +47,9 @@ def group_expr(rule: GroupRule, dtype: pl.DataType) -> pl.Expr:
     return expr.cast(dtype)
 
 
-def derived_expr(fw: Framework, d: DerivedSpec) -> pl.Expr:
-    """The expression computing one derived column (named `d.name`)."""
+def derived_expr(fw: Framework, d: DerivedSpec, present: Collection[str] | None = None) -> pl.Expr:
+    """The expression computing one derived column (named `d.name`). A year whose date
+    column is not among the `present` columns (a regression's input file) is null."""
     rule = d.rule
     if isinstance(rule, CutRule):
         expr = cut_expr(rule, d.levels, d.dtype)
@@ -54,6 +63,11 @@ def derived_expr(fw: Framework, d: DerivedSpec) -> pl.Expr:
     elif isinstance(rule, CountRule):
         gates = [pl.col(fw.gate_column(a)).cast(d.dtype) for a in fw.areas]
         expr = pl.sum_horizontal(gates).cast(d.dtype)
+    elif isinstance(rule, YearRule):
+        if present is not None and rule.source not in present:
+            expr = pl.lit(None, d.dtype)
+        else:
+            expr = pl.col(rule.source).dt.year().cast(d.dtype)
     return expr.alias(d.name)
 
 
@@ -66,8 +80,9 @@ def with_derived(fw: Framework, cases: Frame) -> Frame:
     Rules that replace a stored column come first (later rules may read them); the
     others are appended after the stored columns.
     """
-    first = [derived_expr(fw, d) for d in fw.derived if d.replaces_stored]
-    rest = [derived_expr(fw, d) for d in fw.derived if not d.replaces_stored]
+    present = cases.collect_schema().names()
+    first = [derived_expr(fw, d, present) for d in fw.derived if d.replaces_stored]
+    rest = [derived_expr(fw, d, present) for d in fw.derived if not d.replaces_stored]
     out = cases.with_columns(first) if first else cases
     # A derived column may read an earlier one: add them in dependency layers.
     names = {d.name for d in fw.derived if not d.replaces_stored}
@@ -85,4 +100,4 @@ def with_derived(fw: Framework, cases: Frame) -> Frame:
 
 def _source(d: DerivedSpec) -> str | None:
     rule = d.rule
-    return rule.source if isinstance(rule, (CutRule, GroupRule)) else None
+    return rule.source if isinstance(rule, (CutRule, GroupRule, YearRule)) else None

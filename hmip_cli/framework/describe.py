@@ -93,6 +93,8 @@ def _rule_text(d: M.DerivedSpec) -> str:
         return "; ".join(bands)
     if isinstance(r, M.GroupRule):
         return "; ".join(f"{code}: {r.source} in ({', '.join(m)})" for code, m in r.groups)
+    if isinstance(r, M.YearRule):
+        return f"calendar year of {r.source}"
     return "number of gate columns that are yes"
 
 

@@ -33,6 +33,7 @@ SECTION_HELP: dict[str, tuple[str, ...]] = {
         "  cut = { source = COLUMN, lower = [...] }: level i where lower[i] <= value < lower[i+1]",
         "  group = { source = COLUMN, groups = { CODE = [levels...] } }: levels grouped",
         '  count = "gate": how many gate columns are yes.',
+        "  year = { source = DATE_COLUMN }: the calendar year of a date (an integer column).",
         "replaces_stored = true: a stored column recomputed where the rule gives a value.",
     ),
     "parties": ("Whose involvement decides whether a question is asked (applies.involved).",),
@@ -102,6 +103,8 @@ def _rule(d: M.DerivedSpec) -> tuple[str, Value]:
         return "cut", {"source": r.source, "lower": [_num(x) for x in r.lower]}
     if isinstance(r, M.GroupRule):
         return "group", {"source": r.source, "groups": {c: list(m) for c, m in r.groups}}
+    if isinstance(r, M.YearRule):
+        return "year", {"source": r.source}
     return "count", r.of
 
 

@@ -346,6 +346,7 @@ DERIVED_KEYS = (
     "cut",
     "group",
     "count",
+    "year",
 )
 GATE_KEYS = (
     "suffix",
@@ -553,9 +554,12 @@ def _read_derived(
                 (*p, "name"), "a column name is snake_case: lower-case letters, digits and '_'"
             )
         levels, labels = _levels_labels(r, t, p)
-        rules = [k for k in ("cut", "group", "count") if k in t]
+        rules = [k for k in ("cut", "group", "count", "year") if k in t]
         if len(rules) != 1:
-            r.problem(p, 'give exactly one rule: cut = {...}, group = {...} or count = "gate"')
+            r.problem(
+                p,
+                'give exactly one rule: cut = {...}, group = {...}, count = "gate" or year = {...}',
+            )
             continue
         # Sources: stored columns, or derived columns defined above this one.
         known: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -625,6 +629,21 @@ def _read_derived(
             if [g for g, _ in groups] != list(levels):
                 r.problem((*p, "levels"), "the levels must be the group codes, in the same order")
             rule = M.GroupRule(src, tuple(groups))
+        elif rules[0] == "year":
+            rule_t = r.table(t, "year", p)
+            rp = (*p, "year")
+            r.known(rule_t, ("source",), rp)
+            src = r.text_(rule_t, "source", rp, required=True)
+            if src and src not in known:
+                r.problem((*rp, "source"), f"no column {src!r} (a year needs a date column)")
+            elif src and known[src][0] != "date":
+                r.problem(
+                    (*rp, "source"), f"{src!r} is {known[src][0]}; a year needs a date column"
+                )
+            rule = M.YearRule(src)
+            type_ = "integer"
+            if levels:
+                r.problem((*p, "levels"), "a year has no levels (they are the years in the data)")
         else:
             of = r.text_(t, "count", p)
             if of != "gate":
@@ -638,7 +657,10 @@ def _read_derived(
         declared = r.choice(t, "type", p, ("category", "integer"), type_)
         if declared != type_:
             r.problem((*p, "type"), f"a {rules[0]} rule makes a {type_} column")
-        bits = r.integer(t, "bits", p, default=8) or 8
+        default_bits = 16 if rules[0] == "year" else 8
+        bits = r.integer(t, "bits", p, default=default_bits) or default_bits
+        if rules[0] == "year" and bits < 16:
+            r.problem((*p, "bits"), "a year needs at least 16 bits")
         if bits not in M.INTEGER_BITS:
             r.problem((*p, "bits"), f"an integer is 8, 16, 32 or 64 bits, not {bits}")
             bits = 8

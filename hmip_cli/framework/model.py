@@ -125,7 +125,15 @@ class CountRule:
     of: str = "gate"
 
 
-Rule = CutRule | GroupRule | CountRule
+@dataclass(frozen=True)
+class YearRule:
+    """The calendar year of a date column (the inspection year, for `--by year` and trends).
+    A null date gives null."""
+
+    source: str
+
+
+Rule = CutRule | GroupRule | CountRule | YearRule
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ class DerivedSpec:
     """
 
     name: str
-    type: str  # "category" for cut/group rules, "integer" for counts
+    type: str  # "category" for cut/group rules, "integer" for counts and years
     description: str
     rule: Rule
     levels: tuple[str, ...] = ()
