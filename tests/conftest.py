@@ -8,6 +8,9 @@ Fixtures for modules to share instead of making their own:
 - `example_cases`: the bundled `examples/cases.csv` as a stored-schema frame, read once.
 - `example_store`: a store ingested from `examples/cases.csv` once per run; a test gets it
   as $HMIP_DATA. Read-only: a test that writes to a store makes its own.
+- `trend_store` / `trend_cases`: a store of several inspection rounds over four years (two
+  `hmip synth` files, the second's dates moved on three years, one inspection undated),
+  for `--by year`, `--by inspection` and `hmip trend`. Read-only.
 """
 
 from __future__ import annotations
@@ -58,6 +61,47 @@ def _example_store_dir(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("example") / "store"
     ingest_files([EXAMPLE_CSV], data=data)
     return data
+
+
+# The rounds of the trend store: (file, seed, cases, years to move the dates on, the
+# inspection whose dates are blanked). Synth dates fall in 2016-17; the second round is
+# moved to 2019-20, so the store has four years and a gap.
+TREND_ROUNDS = (("round1.csv", 91, 700, 0, None), ("round2.csv", 92, 500, 3, "Cumbria"))
+
+
+@pytest.fixture(scope="session")
+def _trend_store_dir(tmp_path_factory) -> Path:
+    from hmip_cli import synth
+    from hmip_cli.ingest import ingest_files
+
+    root = tmp_path_factory.mktemp("trend")
+    paths = []
+    for name, seed, n, years, undated in TREND_ROUNDS:
+        cases = synth.generate(n, seed, id_prefix=f"R{seed}").with_columns(
+            inspection_date=pl.when(pl.col("inspection") != (undated or ""))
+            .then(pl.col("inspection_date").dt.offset_by(f"{years}y"))
+            .otherwise(None)
+        )
+        synth.write_csv(cases, root / name)
+        paths.append(root / name)
+    data = root / "store"
+    ingest_files(paths, data=data)
+    return data
+
+
+@pytest.fixture
+def trend_store(_trend_store_dir, monkeypatch) -> Path:
+    """The multi-year store (see the module docstring) as this test's $HMIP_DATA (read-only)."""
+    monkeypatch.setenv("HMIP_DATA", str(_trend_store_dir))
+    return _trend_store_dir
+
+
+@pytest.fixture(scope="session")
+def trend_cases(_trend_store_dir) -> pl.DataFrame:
+    """The multi-year store's cases, as `store.load_cases` gives them (derived columns too)."""
+    from hmip_cli import store
+
+    return store.load_cases(_trend_store_dir)
 
 
 @pytest.fixture
