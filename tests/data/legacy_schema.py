@@ -357,6 +357,8 @@ DERIVED: tuple[Column, ...] = (
         labels=("Low/Medium", "High/Very high"),
     ),
     Column("n_priorities", pl.Int8(), "Number of factors that were a priority"),
+    # Added with issue 9 item 5 (trends): the framework derives it with a `year` rule.
+    Column("inspection_year", pl.Int16(), "Year of the inspection, from inspection_date"),
 )
 DERIVED_BY_NAME = {c.name: c for c in DERIVED}
 
@@ -415,6 +417,11 @@ def with_derived(cases: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFr
         n_priorities=pl.sum_horizontal(
             [pl.col(priority_column(f)).cast(pl.Int8) for f in FACTORS]
         ).cast(pl.Int8),
+        inspection_year=(
+            pl.col("inspection_date").dt.year()
+            if "inspection_date" in cases.collect_schema().names()
+            else pl.lit(None)
+        ).cast(pl.Int16),
     )
 
 
@@ -455,6 +462,7 @@ BREAKDOWNS: tuple[Breakdown, ...] = (
     _breakdown("rosh", "rosh_group", "RoSH", ("rosh_group",)),
     _breakdown("mappa", "mappa", "MAPPA"),
     Breakdown("inspection", "inspection", "Inspection"),
+    Breakdown("year", "inspection_year", "Year", ("inspection_year",)),
 )
 # The bulletin's breakdowns for Tables 1-2 and its regression candidates.
 DEFAULT_BREAKDOWNS: tuple[str, ...] = (
