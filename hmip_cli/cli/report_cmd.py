@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
                 "below 10, zeros included, as the secure research services check), "
                 "threshold-5, or none. Cells that would let a suppressed one be worked out "
                 "are suppressed too; the log is written beside the report "
-                "(<name>.disclosure-audit.csv).",
+                "(REPORT.disclosure-audit.csv for an --output REPORT.html).",
             ),
         ] = "threshold-10",
         pin: PinOpt = 0.05,

@@ -623,9 +623,9 @@ def analyse(
     cases = cases.drop([c for c in _DROP if c in cases.columns])
     if progress:
         progress("rates")
-    results = R.bulletin(
-        cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=params.suppress
-    )
+    # Unsuppressed here: disclosure control (report/disclosure.py) hides the small rates
+    # (--min-n) with the policy's cells and picks their complements across the whole report.
+    results = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=False)
     profile = R.sample_profile(cases)
     if progress:
         progress("stepwise sweep")

@@ -1,14 +1,17 @@
 """Disclosure control across a whole report: primary suppression by a named policy, then
-secondary suppression until no suppressed count can be derived from the published ones.
+secondary suppression at least cost until no suppressed count can be derived from the
+published ones.
 
 Every count a report publishes (or implies: a percentage with its n gives the yes count) is
 a sum over cases, so it is a row of a 0/1 matrix over "atoms" (groups of cases that every
 published cell treats alike). A suppressed count s can be worked out by adding and
 subtracting published counts exactly when its row lies in the row space of the published
-rows. `protect()` suppresses by the policy (primary), then, while some suppressed cell is
-recoverable, suppresses one more published cell among those the recovery uses (the
-smallest count, preferring the same table), until none is. `recoverable()` is the same
-check the tests run as an attacker.
+rows. `protect()` suppresses by the policy and the reliability rule (primary), then, while
+some suppressed cell is recoverable, lets a linear programme choose the complementary cells
+that protect it at least cost (the cost of a cell is its count, so small groups go first
+and all-cases figures last), and finally publishes again every complement that no
+suppressed cell needs. `still_recoverable()` is the same check the tests run as an
+attacker.
 
 Policies (`--disclosure`):
   threshold-10  a count below 10, zero included, is suppressed: the threshold rule of the
@@ -26,6 +29,7 @@ itself is, n is suppressed too.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +78,16 @@ class AuditEntry:
 class System:
     cells: list[Cell]
     matrix: np.ndarray  # cells x atoms, 0/1 (weights of atoms do not matter for the span)
+
+    @functools.cached_property
+    def basis(self) -> np.ndarray:
+        """The cells in coordinates of their row space (cells x rank): the same linear
+        relations among cells as `matrix`, in far fewer columns, so each check is cheap."""
+        u, sv, _ = np.linalg.svd(self.matrix, full_matrices=False)
+        if sv.size == 0 or sv[0] == 0:
+            return np.zeros((self.matrix.shape[0], 0))
+        rank = int((sv > sv[0] * max(self.matrix.shape) * np.finfo(float).eps).sum())
+        return u[:, :rank] * sv[:rank]
 
     @property
     def nonzero(self) -> np.ndarray:
@@ -317,8 +331,14 @@ def _primary(system: System, already: set[int], k: int | None, min_n: int, suppr
     """Cells suppressed by the policy (and those the analyses already hid), with the rule."""
     out: dict[int, str] = {}
     index = {(c.source, c.key, c.column): i for i, c in enumerate(system.cells)}
+    reliability = f"reliability: fewer than {min_n} applicable cases (--min-n)"
     for i in already:
-        out[i] = f"reliability: fewer than {min_n} applicable cases (--min-n)"
+        out[i] = reliability
+    if suppress:
+        # The analyses leave rates unsuppressed (marked [u]); a publication hides them.
+        for c in system.cells:
+            if c.column == "n" and c.source in ("rates", "protection") and 0 < c.value < min_n:
+                out[index[(c.source, c.key, "n_yes")]] = reliability
     if k is None:
         return out
     for i, c in enumerate(system.cells):
@@ -341,108 +361,207 @@ def _primary(system: System, already: set[int], k: int | None, min_n: int, suppr
 
 
 def protect(system: System, primary: dict[int, str]) -> tuple[np.ndarray, list[AuditEntry]]:
-    """Secondary suppression until no suppressed cell is recoverable. Returns the published
-    mask and the audit log (primary first, then secondary in the order chosen). Each round
-    takes one SVD of the published cells and adds one complementary cell per recoverable
-    target; rounds repeat until a round finds nothing recoverable."""
+    """Secondary suppression at least cost until no suppressed cell is recoverable. Returns
+    the published mask and the audit log (primary first, then secondary).
+
+    The cost of hiding a cell is its count (the number of cases whose figure a reader loses,
+    the information-loss measure tau-argus uses by default), so small groups go before
+    totals and before the figures the key findings quote. For each recoverable suppressed
+    cell t in turn, a linear programme picks the complement: a direction y over the case
+    patterns in which t changes (t.y = 1) while as little published count as possible moves,
+    minimising sum(cost_p * |p.y|) over the published cells p; the cells that move
+    (p.y != 0) are hidden. Then t is not recoverable: y is orthogonal to every cell still
+    published but not to t, and hiding more cells later keeps it so. (The weighted L1 norm
+    is the usual convex stand-in for the weighted number of cells; its optimum is a vertex,
+    which moves few cells.) Last, the complements are offered back, most costly first, and
+    each that no suppressed cell needs is published again, so none is redundant: publishing
+    any remaining complement would let some suppressed cell be worked out.
+    """
     n = len(system.cells)
     published = np.ones(n, dtype=bool)
-    # A cell whose row equals another's is the same count (shown twice): hidden together.
-    same: dict[bytes, list[int]] = {}
-    for i in range(n):
-        same.setdefault(system.matrix[i].tobytes(), []).append(i)
-
-    # A rate's yes count goes with its n: a percentage without its n is not shown.
-    index = {(c.source, c.key, c.column): i for i, c in enumerate(system.cells)}
-
-    def hide(i: int) -> None:
-        group = same[system.matrix[i].tobytes()]
-        for j in group:
-            published[j] = False
-        for j in group:
-            c = system.cells[j]
-            yes = index.get((c.source, c.key, "n_yes")) if c.column == "n" else None
-            if yes is not None and published[yes]:
-                hide(yes)
-
+    groups = _linked(system)
+    cost = np.array([max(c.value, 1) for c in system.cells], dtype=float)
+    # Hiding a rate's n hides its percentage too, so the n costs both.
+    cost_of = np.array([cost[list(groups[i])].sum() for i in range(n)])
     for i in primary:
-        hide(i)
+        published[list(groups[i])] = False
     log = [
         AuditEntry(system.cells[i].label, "primary", rule) for i, rule in sorted(primary.items())
     ]
-    # The classic complement first: a group hidden alone in its breakdown (or one side of a
-    # difference) gets the smallest other group of the same breakdown and count hidden too,
-    # which is what the sums within one breakdown need; the linear check below does the rest.
-    families: dict[tuple, list[int]] = {}
-    for i, c in enumerate(system.cells):
-        fam = _family(c)
-        if fam is not None:
-            families.setdefault(fam, []).append(i)
-    for members in families.values():
-        hidden_now = [i for i in members if not published[i]]
-        if len(hidden_now) == 1:
-            others = [i for i in members if published[i]]
-            if others:
-                pick = min(others, key=lambda i: (system.cells[i].value, i))
-                hide(pick)
-                log.append(
-                    AuditEntry(
-                        system.cells[pick].label,
-                        "secondary",
-                        f"complementary: otherwise '{system.cells[hidden_now[0]].label}' could be "
-                        "worked out from the total and the other groups",
-                    )
-                )
-    while True:
-        span = system.span(published)
-        # A cell no case falls in has a zero vector, which every span contains: it is known
-        # to be 0 only if a published cell implies it, which the zero vector cannot tell.
-        # The atoms are the observed case patterns, so the attack assumed is stronger than a
-        # real reader's (who does not know which patterns exist) for every other cell.
-        hidden = np.flatnonzero(~published & system.nonzero)
-        bad = hidden[span.residual(hidden) < 1e-8]
-        if bad.size == 0:
-            return published, log
-        for target in bad:
-            if not published[span.recovery(int(target))].all():
-                continue  # a complement chosen this round already broke this recovery
-            used = span.recovery(int(target))
-            fam = _family(system.cells[target])
-            mine = [i for i in used if fam is not None and _family(system.cells[i]) == fam]
-            mine = mine or [
-                i for i in used if system.cells[i].source == system.cells[target].source
-            ]
-            # Prefer hiding a group's cell to an all-cases total, then the smallest count.
-            pick = min(
-                mine or list(used),
-                key=lambda i: (_is_total(system.cells[i]), system.cells[i].value, i),
-            )
-            hide(int(pick))
+    order = {i: k for k, i in enumerate(sorted(primary))}
+    secondary: set[int] = set()
+    tried: set[int] = set()
+    while bad := _recoverable(system, published):
+        target = min(bad, key=lambda i: (order.get(i, n), i))
+        moved = (
+            [] if target in tried else _least_cost_complement(system, published, target, cost_of)
+        )
+        if not moved:  # numerically ill-posed (not seen): the cheapest cell of a recovery
+            used = system.span(published).recovery(target)
+            moved = [int(min(used, key=lambda i: (cost_of[i], i)))]
+        tried.add(target)
+        for i in moved:
+            secondary |= groups[i] & set(np.flatnonzero(published).tolist())
+            published[list(groups[i])] = False
+    published, needs = _prune(system, published, sorted(secondary, key=lambda i: -cost_of[i]))
+    for i in sorted(secondary):
+        if not published[i]:
             log.append(
                 AuditEntry(
-                    system.cells[pick].label,
+                    system.cells[i].label,
                     "secondary",
-                    f"complementary: otherwise '{system.cells[target].label}' could be worked "
-                    "out from published cells",
+                    f"complementary: otherwise '{system.cells[needs[i]].label}' could be "
+                    "worked out from published cells"
+                    if i in needs
+                    else "complementary: shown only with a suppressed cell",
                 )
             )
+    return published, log
 
 
-def _family(c: Cell) -> tuple | None:
-    """Cells that add up to a total together: the groups of one breakdown for one question
-    and count, or the two sides of one difference."""
-    if c.source == "protection":
-        return ("protection", c.key[0], c.key[1], c.column) if c.key[1] != R.ALL else None
-    if c.source == "differences":
-        return ("differences", c.key[0], c.column)
-    return None
+def _least_cost_complement(
+    system: System, published: np.ndarray, target: int, cost_of: np.ndarray
+) -> list[int]:
+    """The published cells the least-cost LP (see `protect`) moves to protect `target`:
+    min sum(cost_p (a_p + b_p)) subject to P y - a + b = 0, t.y = 1, a, b >= 0, y free,
+    over the case patterns (sparse 0/1 rows: HiGHS solves it in a fraction of a second)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, hstack, identity, vstack
+
+    pub = np.flatnonzero(published)
+    p = csr_matrix(system.matrix[pub])
+    k, r = p.shape
+    eye = identity(k, format="csr")
+    row = csr_matrix(np.concatenate([system.matrix[target], np.zeros(2 * k)])[None, :])
+    res = linprog(
+        np.concatenate([np.zeros(r), cost_of[pub], cost_of[pub]]),
+        A_eq=vstack([hstack([p, -eye, eye]), row]),
+        b_eq=np.concatenate([np.zeros(k), [1.0]]),
+        bounds=[(None, None)] * r + [(0, None)] * (2 * k),
+        method="highs",
+    )
+    if res.status != 0:
+        return []
+    return [int(i) for i in pub[np.abs(p @ res.x[:r]) > 1e-6]]
 
 
-def _is_total(c: Cell) -> bool:
-    """All-cases figures (what a reader looks for first) are hidden only as a last resort."""
-    if c.source == "protection":
-        return c.key[1] == R.ALL
-    return c.source in ("rates", "profile")
+def _prune(
+    system: System, published: np.ndarray, offers: list[int]
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Publish again each offered complement that no suppressed cell needs (in order), and
+    for each one kept, a suppressed cell publishing it would give away.
+
+    Rank-one updates of the published span: a hidden cell h becomes recoverable when s is
+    published exactly when h's residual (off the span) is a multiple of s's residual."""
+    basis = system.basis
+    span = Span(basis, published)
+    q = list(span.vt)  # orthonormal rows spanning the published cells
+    hidden = set(np.flatnonzero(~published & system.nonzero).tolist())
+
+    def residual(i: int) -> np.ndarray:
+        v = basis[i].copy()
+        for e in q:
+            v -= (v @ e) * e
+        return v
+
+    res = {h: residual(h) for h in hidden}
+    trial = published.copy()
+    for s in offers:
+        if trial[s] or not _may_publish(system, trial, s):
+            continue
+        twins = set(_same(system, s).tolist())
+        rs = residual(s)
+        norm = float(np.linalg.norm(rs))
+        if norm < 1e-8:
+            given_away = None  # s is already determined: showing it changes nothing
+        else:
+            e = rs / norm
+            given_away = next(
+                (
+                    h
+                    for h in sorted(hidden - twins)
+                    if np.abs(res[h] - (res[h] @ e) * e).max() < 1e-8
+                ),
+                None,
+            )
+            if given_away is not None:
+                continue
+            q.append(e)
+            for h in res:
+                res[h] = res[h] - (res[h] @ e) * e
+        trial[list(twins)] = True
+        hidden -= twins
+    if _recoverable(system, trial):  # rounding in the updates (not seen): keep them all
+        trial = published
+    # Why each remaining complement stays: what showing it would give away.
+    span = Span(basis, trial)
+    hid = np.flatnonzero(~trial & system.nonzero)
+    res_all = basis[hid] - (basis[hid] @ span.vt.T) @ span.vt
+    needs: dict[int, int] = {}
+    for s in offers:
+        if trial[s]:
+            continue
+        k = int(np.flatnonzero(hid == s)[0]) if s in hid else None
+        if k is None:
+            continue
+        e = res_all[k] / max(float(np.linalg.norm(res_all[k])), 1e-300)
+        twins = set(_same(system, s).tolist())
+        after = np.abs(res_all - np.outer(res_all @ e, e)).max(axis=1)
+        for j in np.flatnonzero(after < 1e-8):
+            if int(hid[j]) not in twins:
+                needs[s] = int(hid[j])
+                break
+    return trial, needs
+
+
+def _linked(system: System) -> list[frozenset[int]]:
+    """For each cell, the cells hidden with it: cells with the same row (the same count shown
+    twice) and, for a rate's n, its yes count (a percentage is not shown without its n)."""
+    n = len(system.cells)
+    same: dict[bytes, list[int]] = {}
+    for i in range(n):
+        same.setdefault(system.matrix[i].tobytes(), []).append(i)
+    index = {(c.source, c.key, c.column): i for i, c in enumerate(system.cells)}
+    out: list[frozenset[int]] = []
+    for i in range(n):
+        todo, seen = [i], set()
+        while todo:
+            j = todo.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            todo += same[system.matrix[j].tobytes()]
+            c = system.cells[j]
+            yes = index.get((c.source, c.key, "n_yes")) if c.column == "n" else None
+            if yes is not None:
+                todo.append(yes)
+        out.append(frozenset(seen))
+    return out
+
+
+def _same(system: System, i: int) -> np.ndarray:
+    """Cells showing the same count as cell i (published or hidden together)."""
+    return np.flatnonzero((system.matrix == system.matrix[i]).all(axis=1))
+
+
+def _may_publish(system: System, published: np.ndarray, i: int) -> bool:
+    """Whether cell i (and its twins) may be shown: a yes count only beside its n."""
+    index = {(c.source, c.key, c.column): j for j, c in enumerate(system.cells)}
+    twins = set(_same(system, i).tolist())
+    for j in twins:
+        c = system.cells[j]
+        if c.column == "n_yes":
+            n_cell = index.get((c.source, c.key, "n"))
+            if n_cell is not None and not published[n_cell] and n_cell not in twins:
+                return False
+    return True
+
+
+def _recoverable(system: System, published: np.ndarray) -> list[int]:
+    """Suppressed cells (with at least one case) that published cells determine."""
+    hidden = np.flatnonzero(~published & system.nonzero)
+    span = Span(system.basis, published)
+    return [int(i) for i in hidden[span.residual(hidden) < 1e-8]]
 
 
 def still_recoverable(system: System, published: np.ndarray) -> list[int]:
@@ -541,8 +660,11 @@ def _apply_rates(results, d: Disclosure):
         frame = _hide(frame, yes | n, ["n_yes", "percent_yes", "ci_lower", "ci_upper"])
         frame = _hide(frame, n, ["n"])
         newly = (yes | n) & frame["suppressed"].is_null()
+        why = pl.when(pl.col("low_reliability")).then(pl.lit("primary"))
         return frame.with_columns(
-            suppressed=pl.when(newly).then(pl.lit("disclosure")).otherwise(pl.col("suppressed")),
+            suppressed=pl.when(newly)
+            .then(why.otherwise(pl.lit("disclosure")))
+            .otherwise(pl.col("suppressed")),
             marker=pl.when(yes | n).then(pl.lit(R.MARK_SUPPRESSED)).otherwise(pl.col("marker")),
         )
 
