@@ -512,6 +512,10 @@ def _finish_rates(
     return frame
 
 
+# Public: `trend` applies the same small-number rules to its periods.
+finish_rates = _finish_rates
+
+
 def _complementary(frame: pl.DataFrame, partition: list[str]) -> pl.Series:
     """Suppression for a crossed breakdown: every cell below min_n (primary), then, until
     nothing changes, wherever a row or a column of the cross (or the whole table) has

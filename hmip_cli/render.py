@@ -114,6 +114,9 @@ class Table:
     p_columns: tuple[str, ...] = ()  # p-values: ".042", "<.001" in tables (SPSS's Sig.)
     decimals: dict[str, int] = field(default_factory=dict)  # other than 3 for floats in tables
     vertical: bool = False  # human table as "label  value" lines (for one-row summaries)
+    # Shorthand explained above the table ("[b] break in series: ..."), as the guidance
+    # asks; spreadsheets explain every code above their tables anyway (report/workbook.py).
+    legend: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------
@@ -239,6 +242,8 @@ def _markdown(t: Table) -> str:
     lines = []
     if t.title:
         lines += [f"### {markdown_escape(shown_title(t.title))}", ""]
+    for line in t.legend:
+        lines += [markdown_escape(line), ""]
     lines.append("| " + " | ".join(markdown_escape(_header(t, c)) for c in cols) + " |")
     lines.append(
         "|"
@@ -333,6 +338,8 @@ def _rich_text(tables: list[Table]) -> str:
     for t in tables:
         if t.title:
             console.print(Text(strip_controls(shown_title(t.title))))
+        for line in t.legend:
+            console.print(Text(strip_controls(line)))
         cols = _visible(t)
         cells = _cells(t, cols)
         rt = None if t.vertical else _grid(t, cols, cells, width)

@@ -104,6 +104,41 @@ def trend_cases(_trend_store_dir) -> pl.DataFrame:
     return store.load_cases(_trend_store_dir)
 
 
+@pytest.fixture(scope="session")
+def pdu_cases() -> pl.DataFrame:
+    """600 random cases in pdu-2023's stored schema, inspected in 2023 and 2024 (no synth
+    for pdu-2023 yet): for trends across the change of framework."""
+    import datetime as dt
+
+    import numpy as np
+
+    from hmip_cli import framework
+
+    fw = framework.load("pdu-2023")
+    rng = np.random.default_rng(2023)
+    n = 600
+    out: dict[str, pl.Series] = {}
+    for name, dtype in fw.stored_schema().items():
+        if name == "case_id":
+            values: list = [f"P{i:04d}" for i in range(n)]
+        elif name == "inspection":
+            values = list(rng.choice(["Leeds", "Cardiff", "Stockton and Hartlepool"], n))
+        elif name == "inspection_date":
+            values = [
+                dt.date(2023 + int(rng.integers(2)), int(rng.integers(1, 13)), 15) for _ in range(n)
+            ]
+        elif isinstance(dtype, pl.Enum):
+            values = list(rng.choice(dtype.categories.to_list(), n))
+        elif dtype == pl.Boolean:
+            values = [None if u < 0.05 else bool(u < 0.65) for u in rng.random(n)]
+        elif dtype.is_integer():
+            values = list(rng.integers(18, 90, n))
+        else:
+            values = [None] * n
+        out[name] = pl.Series(name, values, dtype=dtype)
+    return pl.DataFrame(out)
+
+
 @pytest.fixture
 def example_store(_example_store_dir, monkeypatch) -> Path:
     """The bundled example ingested once per run, as this test's $HMIP_DATA (read-only)."""

@@ -100,3 +100,200 @@ def test_cli_by_year_in_rates_protection_and_sample(cli, trend_store, trend_case
     r = cli("sample", "--by", "year")
     assert r.exit_code == 0, r.output
     assert "Year" in r.stdout and "2020" in r.stdout
+
+
+# --------------------------------------------------------------------------------------
+# hmip trend: one column per period
+# --------------------------------------------------------------------------------------
+
+
+def _direct_trend(cases: pl.DataFrame, column: str) -> dict[str, tuple[int, int]]:
+    d = _direct(cases, column, "inspection_year")
+    return {g: (n, y) for g, n, y in d.select("group", "n", "n_yes").iter_rows()}
+
+
+def test_trend_counts_match_direct_polars(trend_cases):
+    from hmip_cli import trend as TR
+
+    res = TR.trend(TR.segments_from_cases(trend_cases), measures=["delivery", "partner"])
+    assert [p for p, _ in res.periods] == ["2016", "2017", "2019", "2020", R.NOT_RECORDED]
+    assert res.frameworks == ("qi-2016",) and not res.breaks and not res.not_trended
+    for (series,), part in res.frame.group_by("series"):
+        area, measure = series.split("/")
+        column = f"{area}_{'delivered' if measure == 'delivery' else measure}"
+        want = _direct_trend(trend_cases, column)
+        got = {p: (n, y) for p, n, y in part.select("period", "n", "n_yes").iter_rows()}
+        assert got == want
+    assert res.frame["series"].n_unique() == 20  # ten factors x two measures, no questions
+    pct = res.frame.filter(pl.col("n") > 0)
+    assert (pct["percent_yes"] - 100 * pct["n_yes"] / pct["n"]).abs().max() < 1e-12
+
+
+def test_trend_suppression_per_series(trend_cases):
+    from hmip_cli import trend as TR
+
+    min_n = 40
+    res = TR.trend(
+        TR.segments_from_cases(trend_cases),
+        items=["ete/delivery", "finance/delivery"],
+        min_n=min_n,
+        suppress=True,
+    )
+    for (series,), part in res.frame.group_by("series"):
+        primary = part.filter((pl.col("n") > 0) & (pl.col("n") < min_n))["period"].sort()
+        assert part.filter(pl.col("suppressed") == "primary")["period"].sort().equals(primary)
+        sec = part.filter(pl.col("suppressed") == "secondary")
+        assert sec.height == (1 if primary.len() == 1 else 0)
+        hidden = part.filter(pl.col("suppressed").is_not_null())
+        assert hidden["n_yes"].null_count() == hidden.height
+        assert set(hidden["marker"]) <= {R.MARK_SUPPRESSED}
+
+
+def test_trend_by_inspection_is_an_area_in_a_year(trend_cases):
+    from hmip_cli import trend as TR
+
+    res = TR.trend(TR.segments_from_cases(trend_cases), period="inspection", items=["ete/delivery"])
+    periods = [p for p, _ in res.periods]
+    assert periods[0] == "Durham 2016" and "Durham 2019" in periods
+    assert periods[-1] == "Cumbria"  # round 2's Cumbria is undated: last
+    want = trend_cases.filter(
+        (pl.col("inspection") == "Durham") & (pl.col("inspection_year") == 2019)
+    )["ete_delivered"]
+    row = res.frame.filter(pl.col("period") == "Durham 2019").row(0, named=True)
+    assert (row["n"], row["n_yes"]) == (want.count(), want.sum())
+
+
+def _mixed(trend_cases, pdu_cases):
+    from hmip_cli import framework as F
+    from hmip_cli import trend as TR
+
+    return [TR.Segment(F.load("qi-2016"), trend_cases), TR.Segment(F.load("pdu-2023"), pdu_cases)]
+
+
+def test_mixed_frameworks_trend_through_the_crosswalk(trend_cases, pdu_cases):
+    """qi-2016 rounds then pdu-2023: only implementation/safety (approximately
+    partner-harm-focus) is trended; its first pdu-2023 year is [b]; nothing unmapped shows."""
+    from hmip_cli import trend as TR
+
+    res = TR.trend(_mixed(trend_cases, pdu_cases), suppress=False)
+    assert res.reference == "pdu-2023" and res.frameworks == ("qi-2016", "pdu-2023")
+    assert res.frame["series"].unique().to_list() == ["implementation/safety"]
+    assert "assessment/desistance" not in res.frame["series"].to_list()  # unmapped: absent
+    left_out = {(x.framework, x.item) for x in res.not_trended}
+    assert ("pdu-2023", "assessment/desistance") in left_out
+    assert ("pdu-2023", "reviewing/safety") in left_out
+    assert ("qi-2016", "ete/delivery") in left_out and (
+        "qi-2016",
+        "partner-harm-focus",
+    ) not in left_out
+    periods = res.frame.select("period", "framework", "item", "n", "n_yes", "break_in_series")
+    assert periods["period"].to_list() == [
+        "2016",
+        "2017",
+        "2019",
+        "2020",
+        "2023",
+        "2024",
+        "not_recorded",  # undated cases last
+    ]
+    assert periods.filter(pl.col("break_in_series"))["period"].to_list() == ["2023"]
+    qi = _direct_trend(trend_cases, "partner_harm_focus")
+    pdu = _direct_trend(
+        pdu_cases.with_columns(inspection_year=pl.col("inspection_date").dt.year()),
+        "implementation_safety",
+    )
+    for p, fw, item, n, y, _ in periods.iter_rows():
+        want = qi[p] if fw == "qi-2016" else pdu[p]
+        assert (n, y) == want
+        assert item == ("partner-harm-focus" if fw == "qi-2016" else "implementation/safety")
+
+
+def test_segments_from_a_mixed_frame(trend_cases, pdu_cases):
+    from hmip_cli import trend as TR
+
+    qi = trend_cases.with_columns(framework=pl.lit("qi-2016"))
+    pdu = pdu_cases.with_columns(framework=pl.lit("pdu-2023"))
+    # A mixed frame holds each framework's categories as text (their levels differ).
+    mixed = pl.concat(
+        [f.with_columns(pl.col(pl.Enum).cast(pl.String)) for f in (qi, pdu)], how="diagonal"
+    )
+    segs = TR.segments_from_cases(mixed)
+    assert sorted(s.framework.name for s in segs) == ["pdu-2023", "qi-2016"]
+    res = TR.trend(segs)
+    assert res.frame.filter(pl.col("break_in_series"))["period"].to_list() == ["2023"]
+
+
+def test_an_exact_link_continues_without_a_break(trend_cases, pdu_cases):
+    from hmip_cli import framework as F
+    from hmip_cli import trend as TR
+    from hmip_cli.framework.crosswalk import parse_crosswalk
+
+    text = """
+[crosswalk]
+name = "test-exact"
+from = "qi-2016"
+to = "pdu-2023"
+[[link]]
+from = "partner-harm-focus"
+to = "implementation/safety"
+match = "exact"
+[[link]]
+from = "ete/delivery"
+to = "implementation/desistance"
+match = "approximate"
+"""
+    cw = parse_crosswalk(text, F.load)
+    res = TR.trend(_mixed(trend_cases, pdu_cases), crosswalks=[cw])
+    assert sorted(res.frame["series"].unique()) == [
+        "implementation/desistance",
+        "implementation/safety",
+    ]
+    breaks = res.frame.filter(pl.col("break_in_series"))
+    assert breaks.select("series", "period").rows() == [("implementation/desistance", "2023")]
+    assert res.crosswalks == ("test-exact",)
+
+
+def test_mixed_human_tables_explain_b_above_and_list_the_unmapped(trend_cases, pdu_cases, tmp_path):
+    from hmip_cli import trend as TR
+    from hmip_cli import trend_tables as TT
+    from hmip_cli.render import Format, emit, to_text
+
+    res = TR.trend(_mixed(trend_cases, pdu_cases))
+    text = to_text(TT.trend_tables(res, Format.table), Format.table)
+    lines = text.splitlines()
+    legend = next(i for i, line in enumerate(lines) if line.startswith("[b] break in series"))
+    header = next(i for i, line in enumerate(lines) if "2023 %" in line or "2023" in line)
+    assert legend < header  # explained above the table
+    assert "Not trended: 7 pdu-2023 judgement(s)" in text
+    assert "[b]" in next(line for line in lines if "Implementation and delivery" in line)
+    assert "partner-harm-focus (approximate)" in text  # what the series continues
+    md = to_text(TT.trend_tables(res, Format.markdown), Format.markdown)
+    assert md.index("[b] break in series") < md.index("| Area")
+    wide = TT.trend_tables(res, Format.csv, layout="wide")[0].frame
+    assert wide["2023_marker"].to_list() == ["[b]"]
+    path = tmp_path / "trend.xlsx"
+    emit(TT.trend_tables(res, Format.xlsx), Format.xlsx, path)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path).worksheets[-1]
+    column_a = [c.value for c in sheet["A"] if c.value]
+    assert "[b] = break in series" in column_a
+    header_row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "Series")
+    assert "2023 %" in header_row
+
+
+def test_cli_trend_formats(cli, trend_store, trend_cases):
+    r = cli("trend", "--item", "ete/delivery", "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    frame = pl.read_csv(r.stdout.encode(), schema_overrides={"period": pl.String})
+    got = {p: (n, y) for p, n, y in frame.select("period", "n", "n_yes").iter_rows()}
+    assert got == _direct_trend(trend_cases, "ete_delivered")
+    r = cli("trend", "--measure", "delivery", "--format", "json", "--layout", "wide")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == 10 and {"2016_n", "2020_percent_yes", "not_recorded_marker"} <= set(rows[0])
+    r = cli("trend", "--measure", "delivery", "--suppress")
+    assert r.exit_code == 0 and "Trend by year" in r.stdout and "2019 %" in r.stdout
+    assert "[c]" in r.stdout
+    r = cli("trend", "--item", "no-such-thing")
+    assert r.exit_code == 2 and "no-such-thing" in r.stderr

@@ -61,6 +61,7 @@ def _register_commands() -> None:
         report_cmd,
         schema_cmd,
         synth_cmd,
+        trend_cmd,
     )
 
     for module in (
@@ -71,6 +72,7 @@ def _register_commands() -> None:
         schema_cmd,
         synth_cmd,
         rates_cmd,
+        trend_cmd,
         regress_cmd,
         report_cmd,
         framework_cmd,

@@ -273,6 +273,10 @@ def tables_page(tables) -> str:
     for i, t in enumerate(tables, start=1):
         cols = _visible(t)
         caption = t.title or f"Table {i}"
+        if t.legend:
+            h.append(
+                '<div class="notes">' + "".join(f"<p>{escape(x)}</p>" for x in t.legend) + "</div>"
+            )
         h.append(
             f'<div class="table-wrap" role="region" aria-label="{escape(caption)}" tabindex="0">'
             f'<table id="table-{i}"><caption>{escape(caption)}</caption><thead><tr>'

@@ -1,0 +1,170 @@
+"""`hmip trend`: every judgement's % yes per year (or inspection), with n, across a change
+of framework.
+
+A command of its own rather than `hmip rates --trend year`: it trends the per-area
+judgements of `rates` and the case-level questions of `protection` alike, and across
+frameworks (whose measures differ, so neither `rates` nor `protection` tables apply), and
+half of `rates`' options (--by, --cross, --test, --chart) mean nothing for it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hmip_cli import rates as R
+from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases
+from hmip_cli.cli.rates_cmd import MinNOpt, SuppressOpt, WhereOpt
+from hmip_cli.render import Format, emit
+
+
+class Period(str, Enum):
+    year = "year"
+    inspection = "inspection"
+
+
+class Layout(str, Enum):
+    long = "long"
+    wide = "wide"
+
+
+COLUMNS_TREND = """\b
+csv, tsv and json give one row per series and period:
+  series, series_label    item in the latest framework ("ete/delivery", or a
+                          question key) and its row label
+  group, group_label      the measure it is tabled under ("questions": case level)
+  period, period_label    year or inspection ("not_recorded": undated cases)
+  framework, item, match  framework of the period's cases, the item counted there,
+                          the crosswalk match (exact / approximate; null: same)
+  n, n_yes, percent_yes, ci_lower, ci_upper, low_reliability, suppressed, marker
+                          as in `hmip rates --help`
+  break_in_series         first period under another framework, where the
+                          series continues only approximately ([b])
+--layout wide gives the spreadsheet layout instead: per period <period>_n,
+<period>_percent_yes, <period>_marker.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trend")(trend_cmd)
+
+
+ItemOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--item",
+        metavar="ITEM",
+        help="Only this judgement: AREA/MEASURE (ete/delivery) or a case-level question "
+        "(partner-harm-focus). Repeatable.",
+    ),
+]
+MeasureOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--measure",
+        "-m",
+        metavar="MEASURE",
+        help="Only this measure's judgements (repeatable): availability, delivery, "
+        "contracted, partner for qi-2016. Default: every measure and the case-level questions.",
+    ),
+]
+FactorOpt = Annotated[
+    list[str] | None,
+    typer.Option("--factor", metavar="FACTOR", help="Only this factor (area); repeatable."),
+]
+PeriodOpt = Annotated[
+    Period,
+    typer.Option(
+        "--period",
+        "-p",
+        metavar="PERIOD",
+        help="year (calendar year of the inspection date) or inspection (an area in a year, "
+        "in date order). Undated cases form a 'Not recorded' period.",
+    ),
+]
+CrosswalkOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--crosswalk",
+        metavar="NAME|FILE",
+        help="A crosswalk between the store's frameworks (default: the shipped one).",
+    ),
+]
+
+
+@handle_errors
+def trend_cmd(
+    period: PeriodOpt = Period.year,
+    measure: MeasureOpt = None,
+    factor: FactorOpt = None,
+    item: ItemOpt = None,
+    where: WhereOpt = None,
+    min_n: MinNOpt = R.DEFAULT_MIN_N,
+    suppress: SuppressOpt = False,
+    crosswalk: CrosswalkOpt = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--layout",
+            metavar="LAYOUT",
+            help="csv/tsv/json: long (a row per series and period) or wide (a column per "
+            "period, as the tables for people and the spreadsheets).",
+        ),
+    ] = Layout.long,
+    data: DataOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """Trends: per judgement, n and % yes in each year (or inspection), a column per period.
+
+    Counts as in `hmip rates`: n is the applicable cases, % yes of them, small numbers
+    marked [u] or, with --suppress, hidden [c] (and a second period where one would be
+    worked out). When the store's cases were assessed under different frameworks, a
+    crosswalk maps their judgements: a series continues where the match is exact or
+    approximate, its first period after an approximate match is marked [b] (break in
+    series), and judgements with no counterpart are not trended (a note lists them).
+
+    {columns}
+    \b
+    Example:
+      hmip trend
+      hmip trend --measure delivery --suppress
+      hmip trend --item partner-harm-focus --period inspection --format csv
+      hmip trend --measure availability -o trend.xlsx
+    """
+    from hmip_cli import trend as TR
+    from hmip_cli import trend_tables as TT
+
+    cases = load_cases(data)
+    crosswalks = [_crosswalk(c) for c in crosswalk or ()]
+    result = TR.trend(
+        TR.segments_from_cases(cases),
+        period=period.value,
+        measures=measure,
+        areas=factor,
+        items=item,
+        crosswalks=crosswalks,
+        where=where,
+        min_n=min_n,
+        suppress=suppress,
+    )
+    where_text = R.describe_where(R.parse_where(where, cases)) if where else None
+    emit(
+        TT.trend_tables(result, fmt, min_n=min_n, where_text=where_text, layout=layout.value),
+        fmt,
+        output,
+    )
+
+
+def _crosswalk(name_or_file: str):
+    from hmip_cli import framework as F
+
+    return F.load_crosswalk(Path(name_or_file) if name_or_file.endswith(".toml") else name_or_file)
+
+
+trend_cmd.__doc__ = (trend_cmd.__doc__ or "").replace(
+    "{columns}", COLUMNS_TREND.replace("\n", "\n    ").rstrip() + "\n"
+)
