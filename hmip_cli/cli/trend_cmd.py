@@ -89,8 +89,9 @@ CrosswalkOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--crosswalk",
-        metavar="NAME|FILE",
-        help="A crosswalk between the store's frameworks (default: the shipped one).",
+        metavar="CROSSWALK",
+        help="A crosswalk between the store's frameworks: a shipped name or a .toml file "
+        "(default: the shipped one).",
     ),
 ]
 
