@@ -13,13 +13,20 @@ from hmip_cli import __version__, schema, store
 from hmip_cli.errors import MAX_LINES, Problem, ValidationFailed, capped, sort_problems
 from hmip_cli.ingest.layout import not_a_header
 from hmip_cli.ingest.mapping import Mapped, Mapping, apply_mapping, load_mapping, normalise_header
-from hmip_cli.ingest.readers import ROW, RawFile, check_path, clean_header, read_file
-from hmip_cli.ingest.validate import Secrets, validate
+from hmip_cli.ingest.readers import (
+    ROW,
+    STDIN,
+    STDIN_NAME,
+    RawFile,
+    Source,
+    check_path,
+    clean_header,
+    open_file,
+)
+from hmip_cli.ingest.validate import Validator
 from hmip_cli.privacy import quote_name
 
 Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
-
-_STEPS_PER_FILE = 3  # read, map + validate, checks; plus one final step for writing
 
 
 @dataclass(frozen=True)
@@ -74,14 +81,16 @@ def ingest_files(
     fileopts = mapping.file if mapping else {}
     sheet = sheet or fileopts.get("sheet")
     encoding = encoding or fileopts.get("encoding")
-    total = _STEPS_PER_FILE * len(names) + 1
-    step = 0
+    # Progress in bytes of input (a file's batches as they are read), then the writing.
+    sizes = [_size(name) for name in names]
+    total = sum(sizes) + max(1, sum(sizes) // 10)
+    done = 0
 
-    def tick(what: str) -> None:
-        nonlocal step
-        step += 1
+    def tick(what: str, n_bytes: int) -> None:
+        nonlocal done
+        done = min(done + n_bytes, total)
         if progress is not None:
-            progress(what, step, total)
+            progress(what, done, total)
 
     with store.locked(data) as directory:
         if replace_store:  # --replace never overwrites a store hmip cannot read
@@ -92,16 +101,17 @@ def ingest_files(
         frames: list[tuple[str, pl.DataFrame]] = []
         records: list[dict] = []
         seen_hashes = {f["sha256"]: f for f in old_meta.get("files", [])}
-        for path in names:
-            raw = read_file(path, sheet=sheet, encoding=encoding, stdin=stdin)
-            tick(f"read {raw.name}")
-            problems += raw.problems
-            if raw.sha256 in seen_hashes:
-                earlier = seen_hashes[raw.sha256]
+        for path, size in zip(names, sizes):
+            at, start = len(problems), done
+            checked = _check_file(path, mapping, sheet, encoding, inspection, stdin, tick)
+            tick(f"checked {checked.name}", max(0, start + size - done))
+            problems += checked.read_problems
+            if checked.sha256 in seen_hashes:  # nothing else about it matters
+                earlier = seen_hashes[checked.sha256]
                 when = earlier.get("ingested_at", "in this run")
                 problems.append(
                     Problem(
-                        raw.name,
+                        checked.name,
                         None,
                         None,
                         None,
@@ -109,39 +119,25 @@ def ingest_files(
                         "nothing new to add (use --replace to start the store afresh)",
                     )
                 )
-                tick(f"checked {raw.name}")
-                tick(f"checked {raw.name}")
                 continue
-            mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
-            n_known = len(raw.headers) - len(mapped.unknown) - len(mapped.ignored)
-            layout = not_a_header(raw, n_known, mapping)
-            if layout is not None:  # nothing else about this file means anything
-                problems = [p for p in problems if p.file != raw.name] + [layout]
-                tick(f"checked {raw.name}")
-                tick(f"checked {raw.name}")
+            if checked.frame is None:  # only the layout problem: nothing else means anything
+                problems[at:] = checked.problems
                 continue
-            secret_columns = _secret_columns(raw)
-            problems += _column_problems(raw, mapped, Secrets(secret_columns))
-            checked = validate(raw.name, mapped.frame, mapped.origin, secret_columns)
-            tick(f"validated {raw.name}")
             problems += checked.problems
-            frames.append((raw.name, checked.frame))
+            frames.append((checked.name, checked.frame))
             record = {
-                "source": raw.source,
-                "sha256": raw.sha256,
+                "source": checked.source,
+                "sha256": checked.sha256,
                 "rows": checked.frame.height,
                 "ingested_at": datetime.now(UTC)
                 .isoformat(timespec="seconds")
                 .replace("+00:00", "Z"),
                 "hmip_version": __version__,
                 "mapping": mapping.to_dict() if mapping else None,
-                "inspections": sorted(
-                    set(checked.frame.get_column("inspection").drop_nulls().to_list())
-                ),
+                "inspections": checked.inspections,
             }
-            seen_hashes[raw.sha256] = {**record, "ingested_at": "earlier in this command"}
+            seen_hashes[checked.sha256] = {**record, "ingested_at": "earlier in this command"}
             records.append(record)
-            tick(f"checked {raw.name}")
 
         problems += _cross_duplicates(frames, old_frame)
         problems = sort_problems(problems)
@@ -155,9 +151,87 @@ def ingest_files(
         added = sum(f.height for f in new)
         combined = pl.concat(([old_frame] if old_frame is not None else []) + new, how="vertical")
         files = list(old_meta.get("files", [])) + records
+        del frames, new, old_frame
         store.write_store(data, combined, files)
-        tick("written")
+        tick("written", total)
         return IngestResult(directory, added, combined.height, records, warnings)
+
+
+def _size(name: str) -> int:
+    try:
+        return 1 if name == STDIN else max(1, Path(name).stat().st_size)
+    except OSError:
+        return 1
+
+
+@dataclass
+class _Checked:
+    """One file read and validated: its typed cases (None when its row 1 is not a header),
+    every problem found in it (reader's, columns', rows'), its hash and inspections."""
+
+    name: str
+    source: str
+    sha256: str
+    frame: pl.DataFrame | None
+    read_problems: list[Problem]  # the reader's
+    problems: list[Problem]  # all the others
+    inspections: list[str]
+
+
+def _check_file(
+    path: str,
+    mapping: Mapping | None,
+    sheet: str | None,
+    encoding: str | None,
+    inspection: str | None,
+    stdin,
+    tick: Callable[[str, int], None],
+) -> _Checked:
+    """Read, map and validate one file batch by batch (see readers.open_file): only one
+    batch of text is held at a time; the typed batches are kept for the store."""
+    src = open_file(path, sheet=sheet, encoding=encoding, stdin=stdin)
+    problems: list[Problem] = []
+    typed: list[pl.DataFrame] = []
+    validator: Validator | None = None
+    first: Mapped | None = None
+    blanks_filled: dict[str, int] = {}
+    inspections: set[str] = set()
+    for raw in src.batches():
+        mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
+        for col, _source, n_blank in mapped.filled:
+            blanks_filled[col] = blanks_filled.get(col, 0) + n_blank
+        if validator is None:
+            first = mapped
+            n_known = len(raw.headers) - len(mapped.unknown) - len(mapped.ignored)
+            layout = not_a_header(raw, n_known, mapping)
+            if layout is not None:  # nothing else about this file means anything
+                return _Checked(src.name, src.source, _finish_hash(src), None, [], [layout], [])
+            validator = Validator(raw.name, mapped.origin, mapped.frame.columns)
+        secret_columns = _secret_columns(raw)
+        batch = validator.batch(mapped.frame, secret_columns)
+        typed.append(batch)
+        inspections.update(batch.get_column("inspection").drop_nulls().unique().to_list())
+        tick(f"validated {src.name}: {src.n_rows:,} cases", raw.n_bytes)
+    assert validator is not None and first is not None
+    filled = [(c, s, blanks_filled[c]) for c, s, _ in first.filled]
+    problems += _column_problems(src.name, raw.headers, replace(first, filled=filled), validator)
+    problems += validator.finish()
+    frame = pl.concat(typed, rechunk=False) if len(typed) > 1 else typed[0]
+    return _Checked(
+        src.name, src.source, src.sha256, frame, src.problems, problems, sorted(inspections)
+    )
+
+
+def _finish_hash(src: Source) -> str:
+    """The file's hash when it is not read to the end (its header is not a header)."""
+    if src.sha256:
+        return src.sha256
+    import hashlib
+
+    if src.name == STDIN_NAME:
+        return ""
+    with open(src.name, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 UNKNOWN_HINT = (
@@ -166,14 +240,15 @@ UNKNOWN_HINT = (
 )
 
 
-def _column_problems(raw: RawFile, mapped: Mapped, secrets: Secrets) -> list[Problem]:
+def _column_problems(
+    name: str, headers: list[str], mapped: Mapped, validator: Validator
+) -> list[Problem]:
     """Header cells that map to nothing or clash, capped, with the fix said once.
 
     A header cell that is a case id or a note of the file (a row of data moved up) is
     named by its position, not its text."""
-    name = raw.name
-    hidden = secrets.among(mapped.unknown[: MAX_LINES + 1])
-    position = {h: i + 1 for i, h in enumerate(raw.headers)}
+    hidden = validator.secrets.among(mapped.unknown[: MAX_LINES + 1])
+    position = {h: i + 1 for i, h in enumerate(headers)}
 
     def shown(h: str) -> str:
         return h if h not in hidden else f"#{position.get(h, '?')}"

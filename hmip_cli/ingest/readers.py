@@ -5,6 +5,11 @@ frame whose cells are all strings (or null), plus a row-number column (`ROW`) co
 the way a spreadsheet user counts: the header is row 1, the first case row 2. Typing is
 left to validation so that every bad cell can be reported with its row and column,
 instead of the first one stopping the reader.
+
+Files are read in batches (`open_file(...).batches()`): a CSV is cut into pieces of about
+`BATCH_BYTES` at record ends, each parsed and checked on its own with its rows numbered as
+in the whole file, so memory stays flat in the file size; the problems that concern the
+whole file (capped lists, headerless columns) are gathered in `Source.problems`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import io
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +101,106 @@ def check_path(path: str | Path) -> None:
         raise BadRequest(f"{path}: permission denied")
 
 
+BATCH_BYTES = 16 * 2**20  # CSV text parsed and validated at a time (memory flat in file size)
+BATCH_ROWS = 250_000  # rows of a workbook, SPSS or Parquet file validated at a time
+_BLOCK = 1 << 20  # the first bytes read: format, encoding and emptiness checks
+
+
+@dataclass
+class Source:
+    """One input file, read in batches of rows.
+
+    `batches()` yields RawFiles of consecutive rows, numbered as in the whole file; the
+    first carries the header, `head`, `sheet` and `other_sheets`. Once the last batch has
+    been read, `sha256` is the hash of the file's bytes and `problems` holds what the
+    reader found (capped over the whole file, not per batch).
+    """
+
+    name: str
+    source: str
+    fmt: str
+    _batches: Callable[[Source], Iterator[RawFile]]
+    sha256: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    n_rows: int = 0
+
+    def batches(self) -> Iterator[RawFile]:
+        for raw in self._batches(self):
+            raw.frame = _drop_empty_rows(raw.frame)
+            raw.name, raw.source = self.name, self.source
+            self.n_rows += raw.frame.height
+            yield raw
+        if self.n_rows == 0 and not any(p.severity == "error" for p in self.problems):
+            raise BadInput(f"{self.name}: no cases (the file has a header row but no data rows)")
+
+
+def open_file(
+    path: str,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    stdin: io.BufferedReader | None = None,
+    batch_bytes: int | None = None,
+    batch_rows: int | None = None,
+) -> Source:
+    """Open one file (or stdin for "-") to be read in batches; BadInput for a file that is
+    empty, or whose contents do not match its extension. Reading happens in `batches()`."""
+    check_path(path)
+    fmt = describe_format(path)
+    size = batch_bytes or BATCH_BYTES
+    data: bytes | None = None
+    if path == STDIN:
+        data = (stdin or sys.stdin.buffer).read()
+        name, source = STDIN_NAME, STDIN_NAME
+        first = data[:_BLOCK]
+        blank = not data or data.isspace()
+    else:
+        name, source = path, Path(path).name
+        first, blank = _first_block(Path(path))
+    if blank:
+        raise BadInput(f"{name}: the file is empty")
+    _check_magic(name, first, fmt)
+    if fmt in ("csv", "tsv"):
+        sep = "\t" if fmt == "tsv" else ","
+
+        def delimited(src: Source) -> Iterator[RawFile]:
+            if data is not None:
+                src.sha256 = hashlib.sha256(data).hexdigest()
+                yield from _delimited_batches(src, io.BytesIO(data).read, sep, encoding, size)
+                return
+            with open(path, "rb") as fh:
+                hashing = _Hashing(fh)
+                yield from _delimited_batches(src, hashing.read, sep, encoding, size)
+                src.sha256 = hashing.hexdigest()
+
+        return Source(name, source, fmt, delimited)
+    # Workbooks, SPSS and Parquet files are decoded whole by their libraries; their rows
+    # are then checked in batches like a CSV's.
+    whole = data if data is not None else Path(path).read_bytes()
+    rows = batch_rows or BATCH_ROWS
+
+    def sliced(src: Source) -> Iterator[RawFile]:
+        src.sha256 = hashlib.sha256(whole).hexdigest()
+        if fmt == "excel":
+            raw = _read_excel(name, whole, sheet)
+        elif fmt == "spss":
+            raw = _read_spss(name, whole)
+        else:
+            raw = _read_parquet(name, whole)
+        src.problems = raw.problems
+        frame, raw.problems = raw.frame, []
+        for start in range(0, max(frame.height, 1), rows):
+            part = frame.slice(start, rows)
+            n_bytes = len(whole) * part.height // max(frame.height, 1)
+            if start == 0:
+                raw.frame, raw.n_bytes = part, n_bytes
+                yield raw
+            else:
+                yield RawFile(name, source, "", part, raw.headers, n_bytes=n_bytes)
+
+    return Source(name, source, fmt, sliced)
+
+
 def read_file(
     path: str,
     *,
@@ -103,42 +208,53 @@ def read_file(
     encoding: str | None = None,
     stdin: io.BufferedReader | None = None,
 ) -> RawFile:
-    """Read one file (or stdin for "-") as text. Raises BadInput for unreadable files."""
-    check_path(path)
-    fmt = describe_format(path)
-    if path == STDIN:
-        data = (stdin or sys.stdin.buffer).read()
-        name, source = STDIN_NAME, STDIN_NAME
-    else:
-        data = Path(path).read_bytes()
-        name, source = path, Path(path).name
-    digest = hashlib.sha256(data).hexdigest()
-    if not data.strip():
-        raise BadInput(f"{name}: the file is empty")
-    _check_magic(name, data, fmt)
-    if fmt in ("csv", "tsv"):
-        raw = _read_delimited(name, data, "\t" if fmt == "tsv" else ",", encoding)
-    elif fmt == "excel":
-        raw = _read_excel(name, data, sheet)
-    elif fmt == "spss":
-        raw = _read_spss(name, data)
-    else:
-        raw = _read_parquet(name, data)
-    del data
-    # Rows with nothing in them (blank lines, a spreadsheet's empty rows) are not cases.
-    frame = raw.frame
+    """Read one whole file (or stdin for "-") as text: every batch of `open_file` in one
+    frame. Raises BadInput for unreadable files."""
+    src = open_file(path, sheet=sheet, encoding=encoding, stdin=stdin)
+    parts = list(src.batches())
+    first = parts[0]
+    first.frame = pl.concat([p.frame for p in parts]) if len(parts) > 1 else first.frame
+    first.sha256, first.problems = src.sha256, src.problems
+    return first
+
+
+def _first_block(path: Path) -> tuple[bytes, bool]:
+    """The file's first bytes, and whether the whole file is blank (read on only while it is)."""
+    with open(path, "rb") as fh:
+        first = fh.read(_BLOCK)
+        block = first
+        while block and block.isspace():
+            block = fh.read(_BLOCK)
+        return first, not first or (first.isspace() and not block)
+
+
+class _Hashing:
+    """A binary file's `read`, hashing every byte as it goes by."""
+
+    def __init__(self, fh: io.BufferedReader):
+        self.fh = fh
+        self.sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        block = self.fh.read(n)
+        self.sha.update(block)
+        return block
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
+def _drop_empty_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows with nothing in them (blank lines, a spreadsheet's empty rows) are not cases."""
     value_cols = [c for c in frame.columns if c != ROW]
-    if value_cols:
-        empty = frame.select(
-            pl.concat_str(value_cols, ignore_nulls=True).fill_null("").str.strip_chars() == ""
-        ).to_series()
-        if empty.any():  # filtering copies every column: only when there is something to drop
-            frame = frame.filter(~empty)
-    if frame.height == 0 and not any(p.severity == "error" for p in raw.problems):
-        raise BadInput(f"{name}: no cases (the file has a header row but no data rows)")
-    raw.frame = frame
-    raw.name, raw.source, raw.sha256 = name, source, digest
-    return raw
+    if not value_cols or frame.height == 0:
+        return frame
+    empty = frame.select(
+        pl.concat_str(value_cols, ignore_nulls=True).fill_null("").str.strip_chars() == ""
+    ).to_series()
+    if empty.any():  # filtering copies every column: only when there is something to drop
+        frame = frame.filter(~empty)
+    return frame
 
 
 def _check_magic(name: str, data: bytes, fmt: str) -> None:
@@ -245,12 +361,13 @@ def _looks_binary(data: bytes) -> bool:
 _CONTROL_BYTES = [b for b in range(32) if b not in (9, 10, 12, 13)]
 
 
-def _not_utf8(name: str, data: bytes) -> BadInput | None:
-    """The message for a file that is not UTF-8 (None if it is): names --encoding."""
+def _not_utf8(name: str, data: bytes, lines_before: int = 0) -> BadInput | None:
+    """The message for a file that is not UTF-8 (None if it is): names --encoding.
+    `lines_before`: newlines in the file before `data` (a later piece of it)."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        row = data[: exc.start].count(b"\n") + 1
+        row = data[: exc.start].count(b"\n") + 1 + lines_before
         return BadInput(
             f"{name}, row {row}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
             "if it was saved by Excel on Windows, re-run with --encoding cp1252 "
@@ -285,47 +402,210 @@ def _check_separator(name: str, data: bytes, sep: str) -> None:
             )
 
 
-def _read_delimited(name: str, data: bytes, sep: str, encoding: str | None) -> RawFile:
-    data = _to_utf8(name, data, encoding)
-    if not data.strip():
-        raise BadInput(f"{name}: the file is empty")
-    has_nul = b"\x00" in data
-    if has_nul and _looks_binary(data):
-        raise BadInput(f"{name}: this is a binary file, not CSV text")
-    if b"\r" in data and b"\n" not in data:
-        raise BadInput(
-            f"{name}: the lines end with a carriage return only (classic Mac line endings), "
-            "so the whole file reads as one row; re-save it with Windows or Unix line endings "
-            "(Excel: Save As 'CSV UTF-8')"
-        )
-    _check_separator(name, data, sep)
+def _delimited_batches(
+    src: Source, read: Callable[[int], bytes], sep: str, encoding: str | None, size: int
+) -> Iterator[RawFile]:
+    """A CSV/TSV in pieces of about `size` bytes cut at record ends (`_record_chunks`),
+    each parsed on its own; rows are numbered as in the whole file. UTF-8 is read as it
+    comes; a file in another encoding is decoded whole first (as before)."""
+    name = src.name
+    first = read(_BLOCK)
+    bom = next((enc for mark, enc in _BOMS if first.startswith(mark)), None)
     try:
-        # has_header=False: the header is read as a row, so duplicate or blank header
-        # cells are seen as written (Polars would rename them).
-        raw = pl.read_csv(
-            io.BytesIO(data), has_header=False, infer_schema=False, separator=sep, quote_char='"'
-        )
-    except pl.exceptions.NoDataError:
-        raise BadInput(f"{name}: the file is empty") from None
-    except _READ_ERRORS as exc:
-        _reraise_fatal(exc)
-        # Polars checks UTF-8 itself (fast); the slow exact diagnosis runs only on failure.
-        # Polars' own message quotes the cell it choked on, so it is never shown.
-        raise (_not_utf8(name, data) or BadInput(f"{name}{_csv_trouble(data, sep)}")) from None
-    header = [("" if h is None else h) for h in raw.row(0)]
-    head = [["" if v is None else v for v in r] for r in raw.head(10).iter_rows()]
-    frame = raw.slice(1)
-    frame.columns = [f"c{i}" for i in range(len(header))]
-    frame = frame.with_row_index(ROW, offset=2)
-    problems = _short_rows(name, data, sep, frame, len(header), raw.height)
-    if problems:  # misaligned cells: nothing in a short row is checked (or quoted) further
-        short = pl.Series([p.row for p in problems if p.row is not None], dtype=pl.UInt32)
-        frame = frame.filter(~pl.col(ROW).is_in(short.implode()))
-        problems = capped(problems, "rows with fewer cells than the header")
-    if has_nul:
-        problems += _nul_cells(name, header, frame)
-    headers, frame, more = _name_columns(name, header, frame)
-    return RawFile(name, name, "", frame, headers, problems + more, head=head)
+        wanted = codec_name(encoding) if encoding else None
+    except BadRequest as exc:
+        raise BadRequest(f"{name}: {exc} (--encoding)") from None
+    if bom not in (None, "utf-8") or wanted not in (None, "utf-8", "utf-8-sig"):
+        text = _to_utf8(name, first + read(-1), encoding)  # decoded whole
+        first, read = text[:_BLOCK], io.BytesIO(text[_BLOCK:]).read
+    else:
+        first = _to_utf8(name, first, encoding)  # its checks; drops a UTF-8 byte-order mark
+    if not first.strip():  # only blank so far (rare): the file is empty unless more follows
+        first += read(-1)
+        if not first.strip():
+            raise BadInput(f"{name}: the file is empty")
+    reading = _DelimitedState(name, sep)
+    for chunk in _record_chunks(first, read, size):
+        raw = reading.parse(chunk)
+        if raw is not None:
+            yield raw
+    src.problems = reading.problems()
+
+
+def _record_chunks(first: bytes, read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
+    """The text in pieces of about `size` bytes, each ending at the end of a record (a
+    newline outside double quotes), so each piece parses on its own. A piece grows while
+    no record ends in it (a value spanning many lines, an unclosed quote, no newlines)."""
+    buf = bytearray(first)
+    target = size
+    eof = False
+    while True:
+        while not eof and len(buf) < target:
+            block = read(target - len(buf))
+            if block:
+                buf += block
+            else:
+                eof = True
+        cut = len(buf) if eof else _last_record_end(buf)
+        if cut is None:
+            target *= 2
+            continue
+        if cut:
+            yield bytes(buf[:cut])
+            del buf[:cut]
+        target = size
+        if eof and not buf:
+            return
+
+
+def _last_record_end(buf: bytearray | bytes) -> int | None:
+    """Just after the last newline with an even number of double quotes before it (outside
+    any quoted value: a quote inside one is doubled), or None."""
+    pos = buf.rfind(b"\n")
+    if pos < 0:
+        return None
+    quotes = buf.count(b'"', 0, pos)
+    while quotes % 2:
+        prev = buf.rfind(b"\n", 0, pos)
+        if prev < 0:
+            return None
+        quotes -= buf.count(b'"', prev, pos)
+        pos = prev
+    return pos + 1
+
+
+def _first_record_end(buf: bytes) -> int:
+    """Just after the first newline outside double quotes (the header's end), or the end."""
+    pos = buf.find(b"\n")
+    while pos >= 0 and buf.count(b'"', 0, pos) % 2:
+        pos = buf.find(b"\n", pos + 1)
+    return len(buf) if pos < 0 else pos + 1
+
+
+class _DelimitedState:
+    """What reading a delimited file piece by piece carries from one piece to the next:
+    the header, the rows and lines read so far, and the problems to cap over the file."""
+
+    def __init__(self, name: str, sep: str):
+        self.name, self.sep = name, sep
+        self.header: list[str] | None = None
+        self.header_bytes = b""
+        self.binary_start = False
+        self.records = 0  # records read so far (the header included)
+        self.lines = 0  # newlines read so far
+        self.columns: _HeaderColumns | None = None
+        self.short: list[Problem] = []
+        self.n_short = 0
+        self.nul: list[Problem] = []
+        self.nul_header: list[Problem] = []
+        self.filled: set[str] = set()  # headerless columns seen holding something
+
+    def parse(self, chunk: bytes) -> RawFile | None:
+        name, sep = self.name, self.sep
+        first = self.header is None
+        if first:
+            if b"\x00" in chunk and _looks_binary(chunk):
+                raise BadInput(f"{name}: this is a binary file, not CSV text")
+            self.binary_start = _looks_binary(chunk)
+            if b"\r" in chunk and b"\n" not in chunk:
+                raise BadInput(
+                    f"{name}: the lines end with a carriage return only (classic Mac line "
+                    "endings), so the whole file reads as one row; re-save it with Windows or "
+                    "Unix line endings (Excel: Save As 'CSV UTF-8')"
+                )
+            _check_separator(name, chunk, sep)
+        has_nul = b"\x00" in chunk
+        if has_nul and self.binary_start:
+            raise BadInput(f"{name}: this is a binary file, not CSV text")
+        # The header's bytes go in front of a later piece for the checks that need a whole
+        # file's shape (cells per row, the exact CSV diagnosis); rows are then shifted.
+        whole = chunk if first else self.header_bytes + chunk
+        offset = 0 if first else self.records - 1
+        try:
+            # has_header=False: the header is read as a row, so duplicate or blank header
+            # cells are seen as written (Polars would rename them).
+            if first:
+                raw = pl.read_csv(
+                    io.BytesIO(chunk),
+                    has_header=False,
+                    infer_schema=False,
+                    separator=sep,
+                    quote_char='"',
+                )
+            else:
+                assert self.header is not None
+                raw = pl.read_csv(
+                    io.BytesIO(chunk),
+                    has_header=False,
+                    separator=sep,
+                    quote_char='"',
+                    schema={f"c{i}": pl.String for i in range(len(self.header))},
+                    missing_columns="insert",
+                )
+        except pl.exceptions.NoDataError:
+            if first:
+                raise BadInput(f"{name}: the file is empty") from None
+            return None
+        except _READ_ERRORS as exc:
+            _reraise_fatal(exc)
+            # Polars checks UTF-8 itself (fast); the slow exact diagnosis runs only on
+            # failure. Polars' own message quotes the cell it choked on: never shown.
+            raise (
+                _not_utf8(name, chunk, self.lines)
+                or BadInput(f"{name}{_csv_trouble(whole, sep, offset)}")
+            ) from None
+        if first:
+            self.header = [("" if h is None else h) for h in raw.row(0)]
+            self.header_bytes = chunk[: _first_record_end(chunk)]
+            head = [["" if v is None else v for v in r] for r in raw.head(10).iter_rows()]
+            frame = raw.slice(1)
+            frame.columns = [f"c{i}" for i in range(len(self.header))]
+            self.columns = _header_columns(name, self.header)
+        else:
+            head = []
+            frame = raw
+        assert self.header is not None and self.columns is not None
+        frame = frame.with_row_index(ROW, offset=self.records + (1 if not first else 2))
+        n_rows = raw.height if first else raw.height + 1
+        short = _short_rows(name, whole, sep, frame, len(self.header), n_rows, offset)
+        self.records += raw.height
+        self.lines += chunk.count(b"\n")
+        if short:  # misaligned cells: nothing in a short row is checked (or quoted) further
+            rows = pl.Series([p.row for p in short if p.row is not None], dtype=pl.UInt32)
+            frame = frame.filter(~pl.col(ROW).is_in(rows.implode()))
+            self.n_short += len(short)
+            self.short += short[: MAX_LINES + 1 - len(self.short)]
+        if has_nul:
+            if first:
+                self.nul_header = _nul_header(name, self.header)
+            self.nul += _nul_cells(name, self.header, frame)
+        frame = self.columns.apply(frame, self.filled)
+        return RawFile(name, name, "", frame, self.columns.names, [], n_bytes=len(chunk), head=head)
+
+    def problems(self) -> list[Problem]:
+        """The reader's problems about the whole file, each kind capped once."""
+        short = self.short
+        if self.n_short > MAX_LINES:
+            last = short[MAX_LINES]
+            rest = self.n_short - MAX_LINES
+            summary = Problem(
+                last.file,
+                None,
+                None,
+                None,
+                f"... and {rest:,} more rows with fewer cells than the header",
+                last.severity,
+                True,
+                rest,
+            )
+            short = [*short[:MAX_LINES], summary]
+        out = list(short)
+        if self.nul_header or self.nul:
+            cells = sorted(self.nul, key=lambda p: p.row or 0)
+            out += self.nul_header + capped(cells, "cells with a NUL byte")
+        if self.columns is not None:
+            out += self.columns.problems(self.filled)
+        return out
 
 
 def _cells_per_row(data: bytes, sep: str, n_rows: int) -> pl.Series | None:
@@ -367,16 +647,17 @@ def _cells_per_row(data: bytes, sep: str, n_rows: int) -> pl.Series | None:
 
 
 def _short_rows(
-    name: str, data: bytes, sep: str, frame: pl.DataFrame, width: int, n_rows: int
+    name: str, data: bytes, sep: str, frame: pl.DataFrame, width: int, n_rows: int, offset: int
 ) -> list[Problem]:
     """A row with fewer cells than the header (a lost separator, a file cut off mid-row)
-    is an error: Polars would fill the missing cells with blanks, i.e. "not applicable"."""
+    is an error: Polars would fill the missing cells with blanks, i.e. "not applicable".
+    `data` is the header's line and a piece of the file whose rows come `offset` rows later."""
     counts = _cells_per_row(data, sep, n_rows)
     if counts is None or counts[0] != width:
         return []
     short = (
         pl.DataFrame({"cells": counts.slice(1)})
-        .with_row_index(ROW, offset=2)
+        .with_row_index(ROW, offset=2 + offset)
         .filter(pl.col("cells") < width)
     )
     if short.height == 0:
@@ -401,12 +682,17 @@ def _short_rows(
     return out
 
 
+_NUL = "a NUL byte (\\x00) in this cell: the file is damaged or not plain text; remove it"
+
+
+def _nul_header(name: str, header: list[str]) -> list[Problem]:
+    return [Problem(name, 1, f"#{i + 1}", None, _NUL) for i, h in enumerate(header) if "\x00" in h]
+
+
 def _nul_cells(name: str, header: list[str], frame: pl.DataFrame) -> list[Problem]:
-    """Every cell holding a NUL byte (a damaged file, or binary pasted into text)."""
-    what = "a NUL byte (\\x00) in this cell: the file is damaged or not plain text; remove it"
-    problems = [
-        Problem(name, 1, f"#{i + 1}", None, what) for i, h in enumerate(header) if "\x00" in h
-    ]
+    """Cells holding a NUL byte (a damaged file, or binary pasted into text), at most
+    MAX_LINES + 1 per column (the caller caps them over the whole file)."""
+    what = _NUL
     cols = [c for c in frame.columns if c != ROW]
     has = frame.select(
         [pl.col(c).str.contains("\x00", literal=True).any().alias(c) for c in cols]
@@ -418,12 +704,13 @@ def _nul_cells(name: str, header: list[str], frame: pl.DataFrame) -> list[Proble
         label = header[i] if "\x00" not in header[i] and header[i].strip() else f"#{i + 1}"
         rows = frame.filter(pl.col(col).str.contains("\x00", literal=True)).get_column(ROW)
         cells += [Problem(name, int(r), label, None, what) for r in rows.head(MAX_LINES + 1)]
-    return problems + capped(sorted(cells, key=lambda p: p.row or 0), "cells with a NUL byte")
+    return cells
 
 
-def _csv_trouble(data: bytes, sep: str) -> str:
+def _csv_trouble(data: bytes, sep: str, offset: int = 0) -> str:
     """Find the row Polars choked on with the (slow, exact) csv module: error path only.
-    Returns the message after the file name: ", row 4: ..." (or ": ..." without a row)."""
+    Returns the message after the file name: ", row 4: ..." (or ": ..." without a row).
+    `data` may be the header's line and a piece of the file `offset` rows further on."""
     text = data.decode("utf-8", errors="replace")
     what = _SEPARATORS[sep]
     width = None
@@ -437,12 +724,12 @@ def _csv_trouble(data: bytes, sep: str) -> str:
                 width = len(record)
             elif len(record) > width:
                 return (
-                    f", row {row}: this row has {len(record)} cells but the header has {width} "
+                    f", row {row + offset}: this row has {len(record)} cells but the header has {width} "
                     f"(a stray {what}, or an unquoted {what} inside a value? "
                     'a value holding one must be in double quotes: "a, b")'
                 )
     except csv.Error as err:
-        row += 1
+        row += 1 + (offset if row > 0 else 0)
         if "unexpected end of data" in str(err):
             return (
                 f', row {row}: a double quote (") opens a value that never closes, so the rest '
@@ -463,28 +750,50 @@ def clean_header(h: str) -> str:
     return h.strip().replace("\ufeff", "").replace("\u200b", "").strip()
 
 
-def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
-    """Give the frame the header's names; report blank and repeated header cells."""
+@dataclass
+class _HeaderColumns:
+    """What the header says about the columns: their names, which of the reader's columns
+    (c0, c1, ...) they are, and the header's problems; headerless columns are reported only
+    if some piece of the file has values in them."""
+
+    file: str
+    names: list[str]
+    keep: list[tuple[str, str]]  # (reader's column, name)
+    blank: list[tuple[str, int]]  # (reader's column, position) of blank header cells
+    cell_problems: list[Problem]  # invisible characters, reserved names
+    twice: list[Problem]
+
+    def apply(self, frame: pl.DataFrame, filled: set[str]) -> pl.DataFrame:
+        """The frame with the header's names; headerless columns with values go in `filled`."""
+        todo = [c for c, _ in self.blank if c not in filled]
+        if todo:  # which headerless columns hold something: one pass, not one per column
+            hits = frame.select(
+                (pl.col(c).str.strip_chars().str.len_chars().fill_null(0).sum() > 0) for c in todo
+            ).row(0)
+            filled.update(c for c, hit in zip(todo, hits) if hit)
+        return frame.select(pl.col(ROW), *[pl.col(c).alias(h) for c, h in self.keep])
+
+    def problems(self, filled: set[str]) -> list[Problem]:
+        blank = [
+            Problem(self.file, 1, f"#{i + 1}", None, "a column with values has no header")
+            for c, i in self.blank
+            if c in filled
+        ]
+        return (
+            self.cell_problems
+            + capped(blank, "columns with values but no header")
+            + capped(self.twice, "repeated header cells")
+        )
+
+
+def _header_columns(name: str, header: list[str]) -> _HeaderColumns:
+    """Name the columns from the header; note blank and repeated header cells."""
     problems: list[Problem] = []
-    blank: list[Problem] = []
     twice: list[Problem] = []
     names: list[str] = []
     seen: dict[str, int] = {}
     keep = []
-    blank_cols = [f"c{i}" for i, h in enumerate(header) if clean_header(str(h)) == ""]
-    filled = (  # which headerless columns hold something: one pass, not one per column
-        dict(
-            zip(
-                blank_cols,
-                frame.select(
-                    (pl.col(c).str.strip_chars().str.len_chars().fill_null(0).sum() > 0)
-                    for c in blank_cols
-                ).row(0),
-            )
-        )
-        if blank_cols
-        else {}
-    )
+    blank = []
     for i, h in enumerate(header):
         written = str(h)
         h = clean_header(written)
@@ -502,10 +811,7 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
                 )
             )
         if h == "":
-            if filled[col]:
-                blank.append(
-                    Problem(name, 1, f"#{i + 1}", None, "a column with values has no header")
-                )
+            blank.append((col, i))
             continue
         if h == ROW:
             problems.append(
@@ -526,10 +832,15 @@ def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
         seen[h] = i
         names.append(h)
         keep.append((col, h))
-    frame = frame.select(pl.col(ROW), *[pl.col(c).alias(h) for c, h in keep])
-    problems += capped(blank, "columns with values but no header")
-    problems += capped(twice, "repeated header cells")
-    return names, frame, problems
+    return _HeaderColumns(name, names, keep, blank, problems, twice)
+
+
+def _name_columns(name: str, header: list[str], frame: pl.DataFrame):
+    """Give a whole frame the header's names; report blank and repeated header cells."""
+    columns = _header_columns(name, header)
+    filled: set[str] = set()
+    frame = columns.apply(frame, filled)
+    return columns.names, frame, columns.problems(filled)
 
 
 def _read_excel(name: str, data: bytes, sheet: str | None) -> RawFile:

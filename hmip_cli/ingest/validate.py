@@ -127,35 +127,62 @@ def _id_shaped(value: str) -> bool:
 class Secrets:
     """The file's identifiers and notes, to check a value against before a message quotes it.
 
-    Held as columns and asked only about the few values a message would show, so a file
-    of a million ids costs nothing unless something is wrong.
+    Kept as 64-bit hashes of the trimmed values, batch by batch (a file of ten million ids
+    costs 80 MB, not its text), and asked only about the few values a message would show,
+    once every batch has been read. A hash collision can only hide a value, never show one.
     """
 
-    def __init__(self, columns: list[pl.Series]):
-        self.columns = [c.cast(pl.String) for c in columns if c.len()]
-        self._stripped: list[pl.Series] | None = None
+    def __init__(self, columns: list[pl.Series] | None = None):
+        self._hashes: list[pl.Series] = []
+        self._all: pl.Series | None = None
+        self.add(columns or [])
+
+    def add(self, columns: list[pl.Series]) -> None:
+        for c in columns:
+            if c.len():
+                text = c.cast(pl.String).drop_nulls().str.strip_chars()
+                self._hashes.append(text.hash(_SEED).unique())
+        self._all = None
 
     def among(self, values: list[str]) -> set[str]:
         """Those of `values` (as given, or trimmed) that are an id or a note in the file."""
-        if not values or not self.columns:
+        if not values or not self._hashes:
             return set()
-        if self._stripped is None:
-            self._stripped = [c.str.strip_chars() for c in self.columns]
-        asked = pl.Series(values, dtype=pl.String)
-        trimmed = asked.str.strip_chars()
-        hit = pl.Series([False] * len(values))
-        for col in self._stripped:
-            hit = hit | trimmed.is_in(col.implode())
+        if self._all is None:
+            self._all = pl.concat(self._hashes).unique()
+        asked = pl.Series(values, dtype=pl.String).str.strip_chars().hash(_SEED)
+        hit = asked.is_in(self._all.implode())
         return {v for v, h in zip(values, hit.to_list()) if h}
 
 
+_SEED = 20_160_314  # any fixed seed: the hashes are compared within one process
+
+
+@dataclass
+class _Run:
+    """The rows of one kind of problem in one column, over every batch: the first
+    MAX_LINES as (row, value, message), how many in all, the first and last row."""
+
+    column: str | None
+    severity: str
+    cell: bool
+    shown: list[tuple[int, str | None, str]]
+    n: int = 0
+    first: int = 0
+    last: int = 0
+
+
 class _Collector:
+    """Problems as found, batch by batch; shown values are decided only at the end (`done`),
+    when it is known which columns hold free text and which values are ids or notes."""
+
     def __init__(self, file: str, origin: dict[str, str], secrets: Secrets):
         self.file = file
         self.origin = origin
         self.secrets = secrets
         self.free_text: set[str] = set()  # coded columns whose values look like free text
-        self.problems: list[Problem] = []
+        self._found: list[Problem | _Run] = []
+        self._runs: dict[tuple, _Run] = {}
 
     def label(self, column: str | None) -> str | None:
         if column is None:
@@ -163,18 +190,9 @@ class _Collector:
         theirs = self.origin.get(column, column)
         return column if theirs == column else f"{clip_name(theirs)} ({column})"
 
-    def add(self, row, column, value, expected, severity="error", secret=frozenset(), cell=False):
-        """`cell`: the value is a cell as the file has it (not one hmip composed)."""
-        # Case data concerns real people: identifiers and free text never reach the screen;
-        # the row number is enough to find the cell.
-        if value is not None:
-            if column == "notes" or column in schema.IDENTIFYING_COLUMNS:
-                value = None
-            elif cell and (column in self.free_text or _id_shaped(value)):
-                value = f"a value of {len(value):,} characters"
-            else:
-                value = describe_value(value, secret)
-        self.problems.append(Problem(self.file, row, self.label(column), value, expected, severity))
+    def add(self, row, column, expected, severity="error"):
+        """A problem that shows no value."""
+        self._found.append(Problem(self.file, row, self.label(column), None, expected, severity))
 
     def rows(
         self,
@@ -184,41 +202,147 @@ class _Collector:
         severity="error",
         show_value: bool = True,
         cell: bool = False,
+        kind: str | None = None,
     ):
-        """One problem per offending row (capped), `hits` has ROW and optionally `value`
-        (`cell`: as the file has it)."""
+        """One problem per offending row (the first MAX_LINES over the whole file, then a
+        count), `hits` has ROW and optionally `value` (`cell`: as the file has it). Hits
+        of one `kind` (default: the message) in one column from every batch form one run."""
         n = hits.height
         if n == 0:
             return
-        shown = hits.head(MAX_LINES)
-        values = (
-            [str(v) for v in shown.get_column("value").drop_nulls().to_list()]
-            if show_value and "value" in shown.columns
-            else []
-        )
-        secret = self.secrets.among(values)
-        for rec in shown.iter_rows(named=True):
+        key = (column, kind or expected, severity)
+        run = self._runs.get(key)
+        if run is None:
+            run = self._runs[key] = _Run(column, severity, cell, [])
+            self._found.append(run)
+        rows = hits.get_column(ROW)
+        first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
+        run.first = first if run.n == 0 else min(run.first, first)
+        run.last = max(run.last, last)
+        run.n += n
+        room = MAX_LINES - len(run.shown)
+        for rec in hits.head(max(room, 0)).iter_rows(named=True):
             value = rec.get("value") if show_value else None
             text = expected(rec) if callable(expected) else expected
-            shown_value = None if value is None else str(value)
-            self.add(rec[ROW], column, shown_value, text, severity, secret, cell)
-        if n > MAX_LINES:
-            rows = hits.get_column(ROW)
-            first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
-            text = expected(shown.row(0, named=True)) if callable(expected) else expected
-            self.problems.append(
-                Problem(
-                    self.file,
-                    None,
-                    self.label(column),
-                    None,
-                    f"... and {n - MAX_LINES:,} more rows (between rows {first:,} and {last:,}) "
-                    f"with the same problem: {text}",
-                    severity,
-                    summary=True,
-                    more=n - MAX_LINES,
+            run.shown.append((rec[ROW], None if value is None else str(value), text))
+
+    def done(self) -> list[Problem]:
+        """Every problem, in the order found, with values shown only where safe."""
+        runs = [f for f in self._found if isinstance(f, _Run)]
+        values = [v for r in runs for _, v, _ in r.shown if v is not None]
+        secret = self.secrets.among(values)
+        out: list[Problem] = []
+        for f in self._found:
+            if isinstance(f, Problem):
+                out.append(f)
+                continue
+            label = self.label(f.column)
+            for row, value, text in f.shown:
+                shown = None if value is None else self._show(f.column, value, secret, f.cell)
+                out.append(Problem(self.file, row, label, shown, text, f.severity))
+            if f.n > MAX_LINES:
+                out.append(
+                    Problem(
+                        self.file,
+                        None,
+                        label,
+                        None,
+                        f"... and {f.n - MAX_LINES:,} more rows (between rows {f.first:,} and "
+                        f"{f.last:,}) with the same problem: {f.shown[0][2]}",
+                        f.severity,
+                        summary=True,
+                        more=f.n - MAX_LINES,
+                    )
                 )
+        return out
+
+    def _show(self, column: str | None, value: str, secret: set[str], cell: bool) -> str | None:
+        # Case data concerns real people: identifiers and free text never reach the screen;
+        # the row number is enough to find the cell.
+        if column == "notes" or column in schema.IDENTIFYING_COLUMNS:
+            return None
+        if cell and (column in self.free_text or _id_shaped(value)):
+            return f"a value of {len(value):,} characters"
+        return describe_value(value, secret)
+
+
+class Validator:
+    """Checks a mapped all-text file batch by batch against the schema.
+
+    `batch(frame)` returns the batch typed (the stored schema's columns plus ROW); rules
+    within a row run per batch, rules across rows (duplicate ids) and the capping of every
+    kind of problem run over the whole file in `finish()`, which returns every problem.
+    `origin` maps our column name to the file's header, so messages use the user's words.
+    """
+
+    def __init__(self, file: str, origin: dict[str, str], present: list[str]):
+        self.secrets = Secrets()
+        self.out = _Collector(file, origin, self.secrets)
+        self.present = [c for c in present if c != ROW]
+        for col in schema.COLUMNS:
+            if col.required and col.name not in self.present:
+                self.out.add(None, col.name, f"required column is missing ({col.description})")
+        self.cols = [schema.COLUMN_BY_NAME[c] for c in self.present]
+        self._ids: list[pl.DataFrame] = []  # (ROW, case_id) of every batch
+        self._missing: dict[str, int] = {}  # judgement column absent: priority cases
+        self._bad: dict[str, set[str]] = {}  # distinct unreadable values (up to MAX_LINES + 1)
+        self._bad_rows: dict[str, int] = {}
+
+    def batch(self, frame: pl.DataFrame, secrets: list[pl.Series] | None = None) -> pl.DataFrame:
+        """Check one batch (`secrets`: the file's id and notes columns wherever the mapping
+        sent them, for this batch); returns it typed."""
+        self.secrets.add(
+            [
+                frame.get_column(c)
+                for c in ("notes", *schema.IDENTIFYING_COLUMNS)
+                if c in frame.columns
+            ]
+            + list(secrets or [])
+        )
+        parsed = _parse_batch(frame, self.cols, self)
+        _check_rows(parsed, self.present, self.out, self._missing)
+        if "case_id" in self.present:
+            self._ids.append(parsed.select(ROW, "case_id"))
+        return parsed.select(
+            pl.col(ROW),
+            *[
+                (
+                    pl.col(c.name).cast(c.dtype, strict=False)
+                    if c.name in self.present
+                    else pl.lit(None, c.dtype)
+                ).alias(c.name)
+                for c in schema.COLUMNS
+            ],
+        )
+
+    def unreadable(self, column: str, values: pl.Series, n_rows: int) -> None:
+        """Note a batch's distinct unreadable values of a coded column and their rows."""
+        seen = self._bad.setdefault(column, set())
+        if len(seen) <= MAX_LINES:
+            seen.update(values.head(MAX_LINES + 1 - len(seen)).to_list())
+        self._bad_rows[column] = self._bad_rows.get(column, 0) + n_rows
+
+    def finish(self) -> list[Problem]:
+        out = self.out
+        for column, seen in self._bad.items():
+            distinct = len(seen)
+            if distinct > MAX_LINES or (distinct >= ID_LIKE and self._bad_rows[column] == distinct):
+                # Codes go wrong in a few ways, repeatedly: dozens of different values, or
+                # a different one in every row, are free text or identifiers (a notes or
+                # id column mapped here, cells shifted): described, never quoted.
+                out.free_text.add(column)
+        for jcol, n in self._missing.items():
+            f = next(f for f in schema.FACTORS if jcol.startswith(f.key + "_"))
+            out.add(
+                None,
+                jcol,
+                f"not recorded: the column is missing, and "
+                f"{f.label.lower()} is a priority in {n:,} cases",
+                severity="warning",
             )
+        if self._ids:
+            _check_duplicates(pl.concat(self._ids, rechunk=False), out)
+        return out.done()
 
 
 def validate(
@@ -227,22 +351,20 @@ def validate(
     origin: dict[str, str],
     secrets: list[pl.Series] | None = None,
 ) -> Validated:
-    """Check a mapped all-text frame against the schema; return it typed and every problem.
-
-    `origin` maps our column name to the file's header, so messages use the user's words.
+    """Check a whole mapped all-text frame (one batch); return it typed and every problem.
     `secrets`: columns of identifiers and notes besides the frame's own (e.g. the file's
-    `notes` column mapped elsewhere); a value found in any of them is never quoted.
-    """
-    own = [
-        frame.get_column(c) for c in ("notes", *schema.IDENTIFYING_COLUMNS) if c in frame.columns
-    ]
-    out = _Collector(file, origin, Secrets(own + list(secrets or [])))
-    present = [c for c in frame.columns if c != ROW]
-    for col in schema.COLUMNS:
-        if col.required and col.name not in present:
-            out.add(None, col.name, None, f"required column is missing ({col.description})")
+    `notes` column mapped elsewhere); a value found in any of them is never quoted."""
+    v = Validator(file, origin, frame.columns)
+    typed = v.batch(frame, secrets)
+    return Validated(typed, v.finish())
 
-    cols = [schema.COLUMN_BY_NAME[c] for c in present]
+
+def _parse_batch(
+    frame: pl.DataFrame, cols: list[schema.Column], validator: Validator
+) -> pl.DataFrame:
+    """The batch parsed to the stored types (ROW first); unreadable values, blank required
+    cells and impossible numbers noted."""
+    out = validator.out
     coded = [c for c in cols if c.dtype != pl.String]
     texts = [c for c in cols if c.dtype == pl.String]
     # Free text: trimmed, blank -> null.
@@ -306,12 +428,7 @@ def validate(
                 pl.col("value").is_in(bad_cols[c.name].implode())
             )
             hits = hits.with_columns(pl.col("value").str.strip_chars())
-            distinct = bad_cols[c.name].len()
-            if distinct > MAX_LINES or (distinct >= ID_LIKE and hits.height == distinct):
-                # Codes go wrong in a few ways, repeatedly: dozens of different values, or
-                # a different one in every row, are free text or identifiers (a notes or
-                # id column mapped here, cells shifted): described, never quoted.
-                out.free_text.add(c.name)
+            validator.unreadable(c.name, bad_cols[c.name], hits.height)
             out.rows(hits, c.name, f"expected {expected_text(c)}", cell=True)
     parsed = parsed.select(ROW, *[c.name for c in cols])
 
@@ -343,20 +460,7 @@ def validate(
                 hits = view.filter(mask).select(ROW, pl.col(c.name).alias("value"))
                 out.rows(hits, c.name, f"impossible value: expected {c.minimum:g} to {c.maximum:g}")
 
-    _check_cases(parsed, present, out)
-
-    typed = parsed.select(
-        pl.col(ROW),
-        *[
-            (
-                pl.col(c.name).cast(c.dtype, strict=False)
-                if c.name in present
-                else pl.lit(None, c.dtype)
-            ).alias(c.name)
-            for c in schema.COLUMNS
-        ],
-    )
-    return Validated(typed, out.problems)
+    return parsed
 
 
 _TABLES: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
@@ -376,17 +480,22 @@ def _parse_table(c: schema.Column, values: tuple[str, ...]) -> pl.LazyFrame:
     return table
 
 
-def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> None:
-    """Rules across columns: duplicates, judgements vs priorities, OGRS agreement."""
-    if "case_id" in present:
-        dup = parsed.select(ROW, pl.col("case_id").alias("value")).filter(
-            pl.col("value").is_not_null() & pl.col("value").is_duplicated()
-        )
-        if dup.height:
-            first = dup.group_by("value").agg(pl.col(ROW).min().alias("__first"))
-            dup = dup.join(first, on="value").filter(pl.col(ROW) != pl.col("__first")).sort(ROW)
-            out.rows(dup, "case_id", lambda r: f"duplicate case id (first at row {r['__first']})")
+def _check_duplicates(ids: pl.DataFrame, out: _Collector) -> None:
+    """Case ids that repeat within the file (over all its batches)."""
+    dup = ids.select(ROW, pl.col("case_id").alias("value")).filter(
+        pl.col("value").is_not_null() & pl.col("value").is_duplicated()
+    )
+    if dup.height:
+        first = dup.group_by("value").agg(pl.col(ROW).min().alias("__first"))
+        dup = dup.join(first, on="value").filter(pl.col(ROW) != pl.col("__first")).sort(ROW)
+        out.rows(dup, "case_id", lambda r: f"duplicate case id (first at row {r['__first']})")
 
+
+def _check_rows(
+    parsed: pl.DataFrame, present: list[str], out: _Collector, missing: dict[str, int]
+) -> None:
+    """Rules across the columns of a row: judgements vs priorities, OGRS agreement.
+    `missing` counts, per absent judgement column, the cases where it was a priority."""
     # Every judgement-vs-priority rule as one boolean column; counted in one pass, and
     # only the rules that fire are filtered for their rows.
     pcols = [(f, schema.priority_column(f)) for f in schema.FACTORS]
@@ -430,15 +539,7 @@ def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> N
             if not n:
                 continue
             if severity == "missing":
-                f = next(f for f in schema.FACTORS if jcol.startswith(f.key + "_"))
-                out.add(
-                    None,
-                    jcol,
-                    None,
-                    f"not recorded: the column is missing, and "
-                    f"{f.label.lower()} is a priority in {n:,} cases",
-                    severity="warning",
-                )
+                missing[jcol] = missing.get(jcol, 0) + n
                 continue
             hits = parsed.filter(mask).select(
                 ROW,
@@ -482,4 +583,5 @@ def _check_cases(parsed: pl.DataFrame, present: list[str], out: _Collector) -> N
                 f"{r['__implied']}); the band will be taken from the score"
             ),
             severity="warning",
+            kind="ogrs",
         )
