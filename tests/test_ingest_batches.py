@@ -1,0 +1,167 @@
+"""Ingest reads and validates a file in batches (`readers.BATCH_BYTES` of CSV text,
+`readers.BATCH_ROWS` rows of other formats), so memory stays flat in the file size. With
+tiny batches (a few dozen rows each) every message, row number and stored case must be
+what reading the file whole gives: rows are numbered in the whole file, problems are
+capped over the whole file, and a value is quoted only if it is not an id or a note
+anywhere in the file."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import pytest
+from test_ingest_support import as_text, make_cases
+
+from hmip_cli import store
+from hmip_cli.errors import ValidationFailed
+from hmip_cli.ingest import ingest_files, readers
+
+N = 1_500  # cases: with 4 KiB batches, about 75 batches
+
+
+@pytest.fixture(scope="module")
+def text() -> pl.DataFrame:
+    return as_text(make_cases(N, seed=3))
+
+
+def set_cells(frame: pl.DataFrame, cells: dict[tuple[int, str], str | None]) -> pl.DataFrame:
+    """Set spreadsheet row (header = 1) `row` of `column` for each ((row, column), value)."""
+    idx = pl.int_range(pl.len()) + 2
+    for (row, column), value in cells.items():
+        frame = frame.with_columns(
+            pl.when(idx == row)
+            .then(pl.lit(value, pl.String))
+            .otherwise(pl.col(column))
+            .alias(column)
+        )
+    return frame
+
+
+def outcome(path, data, batch_bytes: int, batch_rows: int = readers.BATCH_ROWS, **kw):
+    """(every problem as printed, the store's content hash or None) for one ingest."""
+    old = readers.BATCH_BYTES, readers.BATCH_ROWS
+    readers.BATCH_BYTES, readers.BATCH_ROWS = batch_bytes, batch_rows
+    try:
+        result = ingest_files([path], data=data, replace_store=True, **kw)
+        return [str(w) for w in result.warnings], store.store_info(data).content_hash
+    except ValidationFailed as exc:
+        return [str(p) for p in exc.problems], None
+    finally:
+        readers.BATCH_BYTES, readers.BATCH_ROWS = old
+
+
+def test_tiny_batches_store_the_same_cases(tmp_path, text):
+    # Notes with commas, quotes and line breaks inside quoted values sit across the cuts.
+    notes = pl.Series(['line one\nline two, "quoted"', None, "plain", 'a ""b""'] * (N // 4))
+    path = tmp_path / "cases.csv"
+    text.with_columns(notes=notes).write_csv(path)
+    whole = outcome(path, tmp_path / "a", 1 << 30)
+    batched = outcome(path, tmp_path / "b", 4096)
+    assert whole[1] is not None and batched == whole
+    assert store.load_cases(tmp_path / "b")["notes"].to_list()[:4] == notes.to_list()[:4]
+
+
+def test_a_bad_row_far_into_a_many_batch_file_keeps_its_row_number(tmp_path, text):
+    bad = set_cells(
+        text,
+        {
+            (1_476, "age"): "thirty",  # far into the file: row 1,476 of 1,501
+            (1_490, "case_id"): text["case_id"][8],  # the id of row 10
+            (1_495, "gender"): "",  # fine: gender may be blank
+            (1_497, "provider"): None,  # required
+        },
+    )
+    path = tmp_path / "bad.csv"
+    bad.write_csv(path)
+    got, digest = outcome(path, tmp_path / "s", 4096)
+    assert digest is None
+    assert any(g.startswith(f"{path}, row 1476, column 'age': got 'thirty'") for g in got)
+    assert any("row 1490, column 'case_id'" in g and "first at row 10)" in g for g in got)
+    assert any("row 1497, column 'provider'" in g and "must not be blank" in g for g in got)
+    assert got == outcome(path, tmp_path / "w", 1 << 30)[0]  # exactly as read whole
+
+
+def test_problems_are_capped_over_the_whole_file_not_per_batch(tmp_path, text):
+    # A bad code in every 10th row: 150 rows over ~75 batches -> 20 lines and one count.
+    rows = range(2, N + 2, 10)
+    path = tmp_path / "many.csv"
+    set_cells(text, {(r, "rosh"): "sky high" for r in rows}).write_csv(path)
+    got, _ = outcome(path, tmp_path / "s", 4096)
+    located = [g for g in got if ", column 'rosh':" in g and ", row " in g]
+    assert len(located) == 20 and "row 2," in located[0] and "row 192," in located[-1]
+    summary = [g for g in got if "more rows" in g]
+    assert summary == [
+        f"{path}, column 'rosh': ... and 130 more rows (between rows 2 and {rows[-1]:,}) with the "
+        "same problem: expected one of low, medium, high, very_high (or their labels: Low, "
+        "Medium, High, Very high)"
+    ]
+    assert got == outcome(path, tmp_path / "w", 1 << 30)[0]
+
+
+def test_ids_and_free_text_are_recognised_across_batches(tmp_path, text):
+    # A different unreadable word in 5 far-apart rows: free text over the file, so never
+    # quoted (each batch alone holds one, which would look like a misspelt code) ...
+    words = ["alpha", "bravo", "charlie", "delta", "echo"]
+    cells: dict[tuple[int, str], str | None] = {
+        (2 + 300 * i, "gender"): w for i, w in enumerate(words)
+    }
+    # ... and a value that is a note 1,400 rows later is not quoted either.
+    cells[(3, "ethnicity")] = "Withheld"
+    cells[(1_403, "notes")] = "Withheld"
+    path = tmp_path / "secret.csv"
+    set_cells(text, cells).write_csv(path)
+    got, _ = outcome(path, tmp_path / "s", 4096)
+    joined = "\n".join(got)
+    assert "row 302, column 'gender': got a value of 5 characters" in joined
+    assert not any(w in joined for w in [*words, "Withheld"])
+    assert "row 3, column 'ethnicity': got a value of 8 characters" in joined
+    assert got == outcome(path, tmp_path / "w", 1 << 30)[0]
+
+
+def test_reader_problems_far_in_are_located(tmp_path, text):
+    lines = text.write_csv().splitlines(keepends=True)
+    # Row 1,300 loses a separator (fewer cells); row 1,450 is not UTF-8.
+    lines[1_299] = lines[1_299].replace(",", "", 1)
+    data = "".join(lines).encode()
+    cut = data.index(lines[1_449].encode())
+    path = tmp_path / "short.csv"
+    path.write_bytes(data)
+    got, _ = outcome(path, tmp_path / "s", 4096)
+    assert any(", row 1300: this row has" in g and "cell(s) but the header has" in g for g in got)
+    assert got == outcome(path, tmp_path / "w", 1 << 30)[0]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(data[:cut] + b"\xe9" + data[cut:])
+    with pytest.raises(Exception, match=r"latin.csv, row 1450: the file is not UTF-8 text"):
+        outcome(latin, tmp_path / "l", 4096)
+
+
+def test_an_unclosed_quote_far_in_is_located(tmp_path, text):
+    lines = text.write_csv().splitlines(keepends=True)
+    lines[1_399] = '"' + lines[1_399]  # row 1,400 opens a quote that never closes
+    path = tmp_path / "quote.csv"
+    path.write_bytes("".join(lines).encode())
+    with pytest.raises(Exception, match=r"quote.csv, row 1400: a (stray )?double quote"):
+        outcome(path, tmp_path / "s", 4096)
+    extra = text.write_csv().splitlines(keepends=True)
+    extra[1_199] = extra[1_199].rstrip("\n") + ",surplus\n"  # row 1,200 has a cell too many
+    path2 = tmp_path / "wide.csv"
+    path2.write_bytes("".join(extra).encode())
+    with pytest.raises(Exception, match=r"wide.csv, row 1200: this row has \d+ cells"):
+        outcome(path2, tmp_path / "w", 4096)
+
+
+def test_spreadsheet_rows_are_validated_in_batches_too(tmp_path, text):
+    path = tmp_path / "cases.parquet"
+    set_cells(text, {(1_234, "age"): "old"}).write_parquet(path)
+    got, _ = outcome(path, tmp_path / "s", 4096, batch_rows=100)
+    assert any("row 1234, column 'age': got 'old'" in g for g in got)
+    assert got == outcome(path, tmp_path / "w", 1 << 30, batch_rows=1 << 30)[0]
+
+
+def test_record_ends_outside_quotes():
+    assert readers._last_record_end(b'a,b\n"x\ny",z\n"open\n') == len(b'a,b\n"x\ny",z\n')
+    assert readers._last_record_end(b'"a\nb') is None
+    assert readers._first_record_end(b'"h\n1",h2\nrow\n') == len(b'"h\n1",h2\n')
+    pieces = list(readers._record_chunks(b"", io.BytesIO(b'a\n"b\n\nc"\nd\n').read, 4))
+    assert pieces == [b"a\n", b'"b\n\nc"\n', b"d\n"]
