@@ -143,7 +143,35 @@ def _checked_meta(path: Path, text: str) -> dict:
         checked.append(
             {"ingested_at": None, "hmip_version": None, "mapping": None, "inspections": []} | rec
         )
-    return {**meta, "files": checked}
+    return {**meta, "files": checked, "removed": _checked_removals(path, meta.get("removed"))}
+
+
+# The record of one file's cases taken out again (`hmip remove`): its provenance record's
+# source, sha256, rows and inspections, and when and by which hmip it was removed.
+_REMOVAL_FIELDS: dict[str, tuple[type, ...]] = {
+    "source": (str,),
+    "sha256": (str,),
+    "rows": (int,),
+    "ingested_at": (str, type(None)),
+    "removed_at": (str,),
+    "hmip_version": (str, type(None)),
+    "inspections": (list,),
+}
+
+
+def _checked_removals(path: Path, removed: object) -> list[dict]:
+    """The metadata's removal records, checked (absent in stores with none)."""
+    if removed is None:
+        return []
+    if not isinstance(removed, list):
+        raise _not_ours(path, "its hmip metadata has a bad list of removed files")
+    for i, rec in enumerate(removed, start=1):
+        ok = isinstance(rec, dict) and all(
+            isinstance(rec.get(k), types) for k, types in _REMOVAL_FIELDS.items()
+        )
+        if not ok or not _is_count(rec["rows"]):
+            raise _not_ours(path, f"removed file record {i} is not valid")
+    return removed
 
 
 def _is_count(value: object) -> TypeGuard[int]:
@@ -319,6 +347,8 @@ class StoreInfo:
     inspection (names in that file).
     counts: cases per inspection and provider: {inspection, provider, n_cases, first_date,
     last_date} (dates ISO text or None), sorted by inspection, then provider (null last).
+    removed: one record per file whose cases were removed (`hmip remove`), in order:
+    source, sha256, rows, ingested_at, removed_at (UTC ISO), hmip_version, inspections.
     """
 
     path: Path
@@ -329,6 +359,7 @@ class StoreInfo:
     last_date: date | None
     files: list[dict] = field(default_factory=list)
     counts: list[dict] = field(default_factory=list)
+    removed: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -442,6 +473,7 @@ def _info_from(path: Path, meta: dict, summary: dict) -> StoreInfo:
         last_date=day(summary["last_date"]),
         files=list(meta.get("files", [])),
         counts=[dict(r) for r in summary["counts"]],
+        removed=list(meta.get("removed", [])),
     )
 
 
@@ -542,9 +574,15 @@ def describe_bad_location(directory: Path) -> None:
             raise
 
 
-def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict]) -> None:
-    """Replace the store with `frame` (stored schema) and provenance `files`, atomically;
-    the summary `store_info` reports (content hash included) goes into the metadata.
+def write_store(
+    data: Path | str | None,
+    frame: pl.DataFrame,
+    files: list[dict],
+    removed: list[dict] | None = None,
+) -> None:
+    """Replace the store with `frame` (stored schema) and provenance `files` (and the
+    records of files `removed` since, `hmip remove`), atomically; the summary `store_info`
+    reports (content hash included) goes into the metadata.
 
     Call it while holding `locked(data)`.
     """
@@ -555,6 +593,8 @@ def write_store(data: Path | str | None, frame: pl.DataFrame, files: list[dict])
         "files": files,
         "summary": summarise(frame),
     }
+    if removed:  # older hmips read the store as before (they ignore the key)
+        meta["removed"] = removed
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
     target = cases_path(data)
     check_understood(data)  # never replace a store this hmip does not understand

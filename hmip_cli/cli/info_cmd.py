@@ -62,6 +62,48 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
         },
     )
     # Headers for people; machine formats keep the snake_case columns (public API).
+    return _store_tables(summary, counts, files) + _removed_table(si.removed, cut)
+
+
+def _removed_table(removed: list[dict], cut) -> list[Table]:
+    """The files whose cases were removed (`hmip remove`); no table when there are none."""
+    if not removed:
+        return []
+    frame = pl.DataFrame(
+        {
+            "source": [r["source"] for r in removed],
+            "rows": [int(r["rows"]) for r in removed],
+            "ingested_at": [r.get("ingested_at") for r in removed],
+            "removed_at": [r["removed_at"] for r in removed],
+            "sha256": [cut(r["sha256"]) for r in removed],
+            "hmip_version": [r.get("hmip_version") for r in removed],
+        },
+        schema={
+            "source": pl.String,
+            "rows": pl.Int64,
+            "ingested_at": pl.String,
+            "removed_at": pl.String,
+            "sha256": pl.String,
+            "hmip_version": pl.String,
+        },
+    )
+    return [
+        Table(
+            frame,
+            "Files removed (hmip remove)",
+            display={
+                "source": "File",
+                "rows": "Cases removed",
+                "ingested_at": "Ingested at (UTC)",
+                "removed_at": "Removed at (UTC)",
+                "sha256": "SHA-256",
+                "hmip_version": "hmip version",
+            },
+        )
+    ]
+
+
+def _store_tables(summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFrame) -> list[Table]:
     return [
         Table(
             summary,
@@ -108,7 +150,8 @@ def info(data: DataOpt = None, fmt: FormatOpt = Format.table, output: OutputOpt 
     """Show what is in the store: cases per inspection and provider, the date range, and
     every file ingested (name, sha256, rows, time, hmip version, mapping). No case ids.
 
-    JSON output has three tables: store, cases per inspection and provider, files.
+    JSON output has three tables: store, cases per inspection and provider, files; and a
+    fourth, files removed, once `hmip remove` has removed any.
 
     \b
     Example:

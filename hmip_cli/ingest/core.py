@@ -151,8 +151,9 @@ def ingest_files(
         added = sum(f.height for f in new)
         combined = pl.concat(([old_frame] if old_frame is not None else []) + new, how="vertical")
         files = list(old_meta.get("files", [])) + records
+        removed = old_meta.get("removed")
         del frames, new, old_frame
-        store.write_store(data, combined, files)
+        store.write_store(data, combined, files, removed)
         tick("written", total)
         return IngestResult(directory, added, combined.height, records, warnings)
 
