@@ -28,7 +28,8 @@ def row_by_row(frame: pl.DataFrame) -> pl.DataFrame:
             out.append(col)
             continue
         s = frame.get_column(name).str.strip_chars()
-        s = s.set(s.is_in(list(MISSING_TOKENS)).fill_null(False), None) if s.len() else s
+        missing = s.str.to_lowercase().is_in(list(MISSING_TOKENS)).fill_null(False)
+        s = s.set(missing, None) if s.len() else s
         present = s.drop_nulls()
         if present.len() == 0:
             out.append(pl.lit(s))

@@ -534,7 +534,8 @@ def register(app: typer.Typer) -> None:
                 "--input",
                 "-i",
                 metavar="FILE",
-                help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN and . are missing), "
+                help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN, ., Unknown, Not "
+                "known, Not recorded, Don't know are missing, any case), "
                 "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
                 dir_okay=False,
             ),

@@ -16,6 +16,7 @@ import polars as pl
 from hmip_cli import schema
 from hmip_cli.errors import MAX_LINES, Problem
 from hmip_cli.ingest.readers import ROW
+from hmip_cli.missing import MISSING
 from hmip_cli.privacy import clip_name, describe_value
 
 __all__ = ["MAX_LINES", "Secrets", "Validated", "validate"]
@@ -24,9 +25,11 @@ ID_LIKE = 3  # this many unreadable values in a column, each in one row only: id
 
 YES = ("yes", "y", "true", "1", "1.0")
 NO = ("no", "n", "false", "0", "0.0")
-NOT_APPLICABLE = ("na", "n/a", "not applicable")
+# Blank, NA, n/a, not applicable, Unknown, Don't know, ...: not applicable (or not
+# recorded), never "no" (hmip_cli.missing, shared with `regress --input`).
 YES_NO_EXPECTED = (
-    "yes or no (y/n, true/false, 1/0 also accepted; blank, NA or n/a if not applicable)"
+    "yes or no (y/n, true/false, 1/0 also accepted; blank, NA or n/a if not applicable; "
+    "Unknown or Not known if not recorded)"
 )
 
 _INT = r"^[+-]?\d+(\.0*)?$"
@@ -72,8 +75,8 @@ def parse_expr(col: schema.Column) -> pl.Expr:
     if col.dtype == pl.Boolean:
         low = e.str.to_lowercase()
         return low.replace_strict(
-            [*YES, *NO, *NOT_APPLICABLE],
-            [True] * len(YES) + [False] * len(NO) + [None] * len(NOT_APPLICABLE),
+            [*YES, *NO],
+            [True] * len(YES) + [False] * len(NO),
             default=None,
             return_dtype=pl.Boolean,
         )
@@ -103,13 +106,16 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
 
 
 def readable_expr(col: schema.Column) -> pl.Expr:
-    """True where the text is blank or was understood (so a null parse means 'bad value')."""
+    """True where the text is blank, missing (`hmip_cli.missing`) or was understood (so a
+    null parse means 'bad value'). A category's own levels win over the missing spellings."""
     e = pl.col(col.name)
+    missing = e.str.to_lowercase().is_in(list(MISSING))
     if col.dtype == pl.Boolean:
-        return e.is_null() | e.str.to_lowercase().is_in([*YES, *NO, *NOT_APPLICABLE])
+        return e.is_null() | e.str.to_lowercase().is_in([*YES, *NO]) | missing
     if isinstance(col.dtype, pl.Enum):
-        return e.is_null() | _norm_level_expr(e).is_in(list(level_lookup(col)))
-    return pl.lit(True)  # ints and dates: a null parse of a non-null input is the signal
+        return e.is_null() | _norm_level_expr(e).is_in(list(level_lookup(col))) | missing
+    # ints and dates: a null parse of a non-null, non-missing input is the signal
+    return e.is_null() | missing | parse_expr(col).is_not_null()
 
 
 @dataclass
@@ -455,7 +461,12 @@ def _parse_batch(
                 continue
             if kind == "blank":
                 hits = view.filter(mask).select(ROW)
-                out.rows(hits, c.name, "required: must not be blank", show_value=False)
+                out.rows(
+                    hits,
+                    c.name,
+                    "required: must not be blank, NA or unknown",
+                    show_value=False,
+                )
             else:
                 hits = view.filter(mask).select(ROW, pl.col(c.name).alias("value"))
                 out.rows(hits, c.name, f"impossible value: expected {c.minimum:g} to {c.maximum:g}")
@@ -475,8 +486,6 @@ def _parse_table(c: schema.Column, values: tuple[str, ...]) -> pl.LazyFrame:
     table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
         parse_expr(c).alias("parsed"), readable_expr(c).alias("ok")
     )
-    if c.dtype.is_integer() or c.dtype == pl.Date:  # readable = blank or parsed
-        table = table.with_columns(ok=pl.col(c.name).is_null() | pl.col("parsed").is_not_null())
     return table
 
 
@@ -524,7 +533,8 @@ def _check_rows(
                     (
                         jcol,
                         (p == True) & pl.col(jcol).is_null(),  # noqa: E712
-                        f"not recorded: {f.label.lower()} is a priority but this judgement is blank",
+                        f"not recorded: {f.label.lower()} is a priority but this judgement is blank "
+                        "(or unknown)",
                         "warning",
                         False,
                     )

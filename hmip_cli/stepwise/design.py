@@ -16,6 +16,7 @@ import polars as pl
 
 from hmip_cli import privacy
 from hmip_cli.errors import BadInput, BadRequest, ModelFailure
+from hmip_cli.missing import DESCRIPTION as MISSING_DESCRIPTION
 from hmip_cli.stepwise import contrasts as C
 from hmip_cli.stepwise import terms as T
 
@@ -533,7 +534,7 @@ def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:
             "no case has a value on the outcome and every candidate: "
             + ", ".join(f"'{c}'" for c in empty)
             + f" {'is' if len(empty) == 1 else 'are'} missing "
-            "for every case (missing values: blank, NA, N/A, #N/A, NaN, '.')"
+            f"for every case (missing values: {MISSING_DESCRIPTION})"
         )
     worst = sorted(((k, c) for c, k in zip(columns, nulls) if k), reverse=True)[:5]
     detail = ", ".join(f"'{c}' missing for {k} of {n}" for k, c in worst)

@@ -16,10 +16,12 @@ from pathlib import Path
 import polars as pl
 
 from hmip_cli.errors import BadInput, BadRequest
+from hmip_cli.missing import CSV_NULLS, MISSING
 
-# Cell values read as missing in CSV/TSV (and in text columns of any input), after trimming
-# spaces: blank, NA (R), N/A and #N/A (Excel), NaN/nan (Python, R), "." (SAS, SPSS exports).
-MISSING_TOKENS = ("", "NA", "N/A", "#N/A", "NaN", "nan", ".")
+# Cell values read as missing in text columns of any input, trimmed, in any case: the
+# definition `hmip ingest` uses too (hmip_cli.missing): blank, NA, N/A, #N/A, NaN, ".",
+# not applicable, Unknown, Not known, Not recorded, Don't know.
+MISSING_TOKENS = MISSING
 FILE_TYPES = ".csv, .tsv, .txt, .parquet, .xlsx, .xls, .sav, .zsav or .dta"
 
 
@@ -36,7 +38,7 @@ def read_table(
     is not in the file, every column is read, so the caller's "not found" message can list
     what there is.
 
-    CSV/TSV: MISSING_TOKENS are null; a text column whose values (trimmed) are all numbers
+    CSV/TSV: MISSING_TOKENS (trimmed, any case) are null; a text column whose values (trimmed) are all numbers
     or all true/false becomes numeric or Boolean. Parquet and Excel (first sheet): the same
     clean-up of text columns. SPSS .sav/.zsav and Stata .dta (pyreadstat): numeric codes are
     kept as they are (value labels are not applied), system- and user-missing values are null;
@@ -58,7 +60,7 @@ def read_table(
                 separator=separator,
                 columns=wanted,
                 infer_schema_length=None,
-                null_values=list(MISSING_TOKENS),
+                null_values=list(CSV_NULLS),  # the rest: `normalise_frame`
             )
         elif suffix in (".xlsx", ".xls", ".xlsm"):
             frame = pl.read_excel(path, infer_schema_length=None)
@@ -104,7 +106,7 @@ _BOOL_TEXT = {"true": True, "false": False}
 
 
 def normalise_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Float NaN -> null; text columns trimmed, MISSING_TOKENS -> null, and converted to
+    """Float NaN -> null; text columns trimmed, MISSING_TOKENS (any case) -> null, and converted to
     Int64/Float64 (every non-missing value a number) or Boolean (every one true/false, any case).
 
     Text is examined and converted once per distinct value, then mapped back onto the rows:
@@ -124,7 +126,7 @@ def normalise_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _normalise_text(s: pl.Series) -> pl.Series:
     distinct = s.drop_nulls().unique()
     t = distinct.str.strip_chars()
-    t = t.set(t.is_in(list(MISSING_TOKENS)), None) if t.len() else t
+    t = t.set(t.str.to_lowercase().is_in(list(MISSING_TOKENS)), None) if t.len() else t
     present = t.drop_nulls()
     if present.len() == 0:
         return pl.Series(s.name, [None] * s.len(), dtype=pl.String)
