@@ -297,3 +297,30 @@ def test_cli_trend_formats(cli, trend_store, trend_cases):
     assert "[c]" in r.stdout
     r = cli("trend", "--item", "no-such-thing")
     assert r.exit_code == 2 and "no-such-thing" in r.stderr
+
+
+def test_trend_chart_is_accessible_and_marks_the_break(trend_cases, pdu_cases):
+    from hmip_cli import trend as TR
+    from hmip_cli.render import percent_text
+    from hmip_cli.report import trend_chart
+
+    res = TR.trend(_mixed(trend_cases, pdu_cases))
+    svg = trend_chart.trend_svg(res)
+    assert 'role="img"' in svg and '<title id="hmip-trend-title">Trend by year' in svg
+    desc = svg.split('<desc id="hmip-trend-desc">')[1].split("</desc>")[0]
+    row = res.frame.filter(pl.col("period") == "2023").row(0, named=True)
+    pct = percent_text(row["n_yes"], row["n"])
+    assert f"2023: {pct}% (n = {row['n']:,}) [b]" in desc  # the data table, break included
+    assert "[b]" in svg.split("</desc>")[1]  # drawn on the chart, not only described
+    assert trend_chart.trend_svg(res) == svg  # byte-identical
+
+
+def test_cli_chart_trend(cli, trend_store, tmp_path):
+    out = tmp_path / "t.svg"
+    r = cli("chart", "trend", "--measure", "delivery", "--factor", "ete", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    assert "Education, training and employment" in out.read_text()
+    r = cli("chart", "trend", "--measure", "delivery", "-o", out)  # ten series
+    assert r.exit_code == 2 and "at most 6" in r.stderr
+    r = cli("chart", "figure1", "--item", "ete/delivery")
+    assert r.exit_code == 2 and "--item" in r.stderr

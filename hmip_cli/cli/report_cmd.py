@@ -20,8 +20,10 @@ from hmip_cli.cli.common import (
     RemovalOpt,
     handle_errors,
     load_cases,
+    refuse_ignored,
     say,
 )
+from hmip_cli.cli.trend_cmd import FactorOpt, ItemOpt, MeasureOpt, Period, PeriodOpt
 from hmip_cli.errors import BadRequest
 
 MinNOpt = Annotated[
@@ -284,13 +286,15 @@ def register(app: typer.Typer) -> None:
     @app.command("chart")
     @handle_errors
     def chart_cmd(
+        ctx: typer.Context,
         figure: Annotated[
             str,
             typer.Argument(
                 metavar="FIGURE",
                 show_default=False,
                 help="figure1 (availability), figure2 (delivery), figure3 "
-                "(contracted providers) or figure4 (partners).",
+                "(contracted providers), figure4 (partners), or trend (a line per series, "
+                "as `hmip trend`; at most six: choose with --item, --factor, --measure).",
             ),
         ],
         output: Annotated[
@@ -315,6 +319,10 @@ def register(app: typer.Typer) -> None:
         data: DataOpt = None,
         min_n: MinNOpt = R.DEFAULT_MIN_N,
         suppress: SuppressOpt = True,
+        period: PeriodOpt = Period.year,
+        measure: MeasureOpt = None,
+        factor: FactorOpt = None,
+        item: ItemOpt = None,
     ) -> None:
         """One of the bulletin's Figures 1-4 as a chart: per factor, the applicable cases
         (full bar) and the cases judged yes (filled segment), labelled with % yes and n.
@@ -324,11 +332,23 @@ def register(app: typer.Typer) -> None:
         <desc> (alt text) and keeps its text as text.
 
         \b
+        `trend` draws a trend (`hmip trend`) as lines: % yes per period, hollow points
+        for [u], gaps for [c] and [z], a dashed line at a break in series [b]; the SVG's
+        <desc> holds the whole data table. As text it prints the trend table.
+
+        \b
         Example:
           hmip chart figure1 --output fig1.svg
           hmip chart figure3 --output fig3.png --no-suppress
           hmip chart figure2
+          hmip chart trend --measure delivery --factor ete --factor drugs -o trend.svg
         """
+        if figure.strip().lower() == "trend":
+            _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, item)
+            return
+        refuse_ignored(
+            ctx, ("period", "measure", "factor", "item"), "to figures 1-4", "use FIGURE trend"
+        )
         from hmip_cli.fileio import atomic_write_bytes
         from hmip_cli.render import strip_controls, write_text
         from hmip_cli.report import charts
@@ -345,8 +365,8 @@ def register(app: typer.Typer) -> None:
             raise BadRequest("PNG output needs --output FILE")
         from hmip_cli import schema
 
-        measure = next(m for m in schema.MEASURES if m.figure == n)
-        frame = R.rates(load_cases(data), measures=[measure.key], min_n=min_n, suppress=suppress)
+        shown = next(m for m in schema.MEASURES if m.figure == n)
+        frame = R.rates(load_cases(data), measures=[shown.key], min_n=min_n, suppress=suppress)
         if kind is ChartFormat.text:
             chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
             write_text(strip_controls(chart_text), output)
@@ -362,3 +382,42 @@ def register(app: typer.Typer) -> None:
             return
         atomic_write_bytes(output, payload)
         say(f"Wrote {output} ({kind.value}).")
+
+
+def _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, item) -> None:
+    """`hmip chart trend`: the trend's lines as SVG/PNG, or its table as text."""
+    from hmip_cli import trend as TR
+    from hmip_cli import trend_tables as TT
+    from hmip_cli.fileio import atomic_write_bytes, check_writable
+    from hmip_cli.render import Format, to_text, write_text
+    from hmip_cli.report import trend_chart
+
+    if output is not None:
+        check_writable(output)
+    kind = _chart_format(fmt, output)
+    if kind is ChartFormat.png and output is None:
+        raise BadRequest("PNG output needs --output FILE")
+    result = TR.trend(
+        TR.segments_from_cases(load_cases(data)),
+        period=period.value,
+        measures=measure,
+        areas=factor,
+        items=item,
+        min_n=min_n,
+        suppress=suppress,
+    )
+    if kind is ChartFormat.text:
+        write_text(
+            to_text(TT.trend_tables(result, Format.table, min_n=min_n), Format.table), output
+        )
+        return
+    payload = (
+        trend_chart.trend_svg(result, min_n=min_n).encode("utf-8")
+        if kind is ChartFormat.svg
+        else trend_chart.trend_png(result, min_n=min_n)
+    )
+    if output is None:
+        write_text(payload.decode("utf-8"))
+        return
+    atomic_write_bytes(output, payload)
+    say(f"Wrote {output} ({kind.value}).")
