@@ -59,8 +59,10 @@ def write_report(
     its figures to `<stem>_figures/`). `release`: the cover text (`read_release`)."""
     path = Path(path)
     fmt = infer_format(path, fmt)
-    audit = write_audit(report, path)
-    return [*_write(report, path, fmt, release), *audit]
+    # The report first: a full disk then fails on the file the user named, before anything
+    # is replaced; the audit log (a few KiB) follows it.
+    written = _write(report, path, fmt, release)
+    return [*written, *write_audit(report, path)]
 
 
 def audit_path(path: Path) -> Path:
