@@ -188,6 +188,16 @@ def register(app: typer.Typer) -> None:
                 "(REPORT.disclosure-audit.csv for an --output REPORT.html).",
             ),
         ] = "threshold-10",
+        reference: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--reference",
+                metavar="VAR=LEVEL",
+                help="The reference group of a breakdown's odds ratios, so they read in your "
+                "direction (e.g. provider=CRC: NPS against CRC); default the last group. "
+                "Repeatable.",
+            ),
+        ] = None,
         pin: PinOpt = 0.05,
         pout: PoutOpt = 0.10,
         removal: RemovalOpt = Removal.lr,
@@ -234,6 +244,7 @@ def register(app: typer.Typer) -> None:
           hmip report --output bulletin.ods --date 2019-01-31
           hmip report --output durham.html --where inspection=Durham --title "Durham"
           hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
+          hmip report --output report.html --reference provider=CRC --reference ethnicity=white
         """
         from hmip_cli import schema
         from hmip_cli.fileio import check_writable
@@ -258,6 +269,7 @@ def register(app: typer.Typer) -> None:
             ci=ci,
             cluster=None if cluster == "none" else cluster,
             disclosure=disclosure,
+            reference=_reference_pairs(reference or []),
         )
         rep, written = report_from_store(
             data,
@@ -421,3 +433,16 @@ def _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, it
         return
     atomic_write_bytes(output, payload)
     say(f"Wrote {output} ({kind.value}).")
+
+
+def _reference_pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """--reference VAR=LEVEL (repeatable, or comma-separated) -> ((var, level), ...)."""
+    pairs = []
+    for part in (p.strip() for v in values for p in v.split(",")):
+        if not part:
+            continue
+        key, sep, level = part.partition("=")
+        if not sep or not key.strip() or not level.strip():
+            raise BadRequest(f"--reference: expected VAR=LEVEL (e.g. provider=CRC), got {part!r}")
+        pairs.append((key.strip(), level.strip()))
+    return tuple(pairs)

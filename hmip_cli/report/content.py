@@ -54,6 +54,10 @@ class ReportParams:
     ci: str = "profile"
     cluster: str | None = "inspection"
     disclosure: str = "threshold-10"  # disclosure control policy (report/disclosure.py)
+    # Reference groups of the odds ratios (`--reference provider=CRC`): (breakdown key, level)
+    # pairs, the level as its code or label; normalised to (key, code). Default: the last
+    # level of each breakdown, as SPSS.
+    reference: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Checked here, before minutes of work, with the messages `stepwise` and `sweep` give.
@@ -72,6 +76,7 @@ class ReportParams:
         from hmip_cli.report.disclosure import check_policy
 
         check_policy(self.disclosure)
+        object.__setattr__(self, "reference", _check_reference(self.reference, self.candidates))
 
     def to_dict(self) -> dict:
         d = {
@@ -91,7 +96,14 @@ class ReportParams:
             d["adjust"] = self.adjust
         d["ci"] = self.ci
         d["cluster"] = self.cluster
+        if self.reference:  # listed only when chosen, so default reports stay as they were
+            d["reference"] = dict(self.reference)
         return d
+
+    @property
+    def reference_columns(self) -> dict[str, str] | str:
+        """`reference` for `stepwise`: {case-frame column: level code}, or "last"."""
+        return {schema.get_breakdown(k).column: v for k, v in self.reference} or "last"
 
     @property
     def cluster_column(self) -> str | None:
@@ -115,6 +127,27 @@ class ReportParams:
     def removal_test(self) -> str:
         """The removal test in words, for the methods notes."""
         return REMOVAL_TESTS[self.removal]
+
+
+def _check_reference(
+    pairs: tuple[tuple[str, str], ...], candidates: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """(key, level) pairs -> (breakdown key, level code); each key a candidate, once."""
+    from hmip_cli.stepwise.sweeps import store_reference
+
+    out: dict[str, str] = {}
+    offered = {schema.get_breakdown(c).key for c in candidates}
+    for key, level in pairs:
+        b = schema.get_breakdown(key)
+        if b.key not in offered:
+            raise BadRequest(
+                f"--reference {b.key}: not among the candidates ({', '.join(sorted(offered))})"
+            )
+        code = store_reference({b.key: level})[b.column]  # type: ignore[index]
+        if out.get(b.key, code) != code:
+            raise BadRequest(f"--reference: two references for '{b.key}'")
+        out[b.key] = code
+    return tuple(out.items())
 
 
 # How the methods notes name each removal test (SPSS LOGISTIC REGRESSION's FSTEP(LR|WALD|COND)).
@@ -492,7 +525,17 @@ def _difference_tables(
         f"{params.pout:g} (POUT), so each difference holds after accounting for the other variables. "
         f"Candidates: {cands}.",
         "Percentages are the raw % yes in each group; the odds ratio compares the group with the "
-        "reference group, adjusted for the other variables in the model.",
+        "reference group, adjusted for the other variables in the model"
+        + (
+            " (reference groups chosen: "
+            + "; ".join(
+                f"{schema.get_breakdown(k).label}: {schema.get_breakdown(k).label_of(v)}"
+                for k, v in params.reference
+            )
+            + "; otherwise the last group)."
+            if params.reference
+            else "."
+        ),
         (
             "95% CI: profile likelihood, the odds ratios the likelihood-ratio test would not reject "
             "at 5%, so the interval excludes 1 exactly when p (LR test) < 0.05."
@@ -638,6 +681,7 @@ def analyse(
         pin=params.pin,
         pout=params.pout,
         removal=params.removal,
+        reference=params.reference_columns,
     )
     return results, profile, sw.findings, sw
 

@@ -80,6 +80,34 @@ def candidate_columns(keys: list[str] | None = None) -> list[str]:
     return [schema.get_breakdown(k).column for k in keys]
 
 
+def store_reference(reference: str | dict[str, str]) -> str | dict[str, str]:
+    """A `reference` for store models: breakdown keys or aliases (`ethnicity`) -> their
+    columns (`ethnic_group`), and a level given by its code or its label, any case
+    (`bame`, `BAME`; `under_30`, `Under 30`) -> its code. "first"/"last" pass through."""
+    if not isinstance(reference, dict):
+        return reference
+    out: dict[str, str] = {}
+    for key, level in reference.items():
+        if key == "*":
+            out[key] = level
+            continue
+        b = schema.get_breakdown(key)  # BadRequest naming the keys
+        out[b.column] = _store_level(b, level)
+    return out
+
+
+def _store_level(b: schema.Breakdown, level: str) -> str:
+    if level in ("first", "last") or not b.levels:
+        return level
+    wanted = level.strip().lower()
+    for code, label in zip(b.levels, b.labels):
+        if wanted in (code.lower(), label.lower()):
+            return code
+    raise BadRequest(
+        f"the reference given for '{b.key}' is not one of its levels ({', '.join(b.labels)})"
+    )
+
+
 def level_label(column: str, code: str) -> str:
     b = schema.breakdown_for_column(column)
     return b.label_of(code) if b else code
