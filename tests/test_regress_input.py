@@ -198,7 +198,7 @@ def test_numeric_categorical_levels_sort_numerically(tmp_path):
     assert coding["parameters"] == ["g(1)", "g(2)", "g(9)"]
 
 
-def test_spss_sav_uses_codes_and_user_missing(tmp_path):
+def test_spss_sav_shows_labels_and_user_missing(tmp_path):
     pyreadstat = pytest.importorskip("pyreadstat")
     f = BW.select("low", "race", "smoke", "ptd", "lwt").with_columns(
         pl.col(pl.Int64).cast(pl.Float64)
@@ -226,11 +226,14 @@ def test_spss_sav_uses_codes_and_user_missing(tmp_path):
         ]
     )
     assert r.exit_code == 0, r.stderr
-    assert "value labels are not applied" in r.stderr
+    assert "value labels shown for race" in r.stderr
+    assert "treated as missing: ptd 4 value(s)" in r.stderr
     d = json.loads(r.stdout)
+    d = d.get("data", d)
     assert d["n"] == 185  # the four user-missing ptd = 9 are missing
     race = next(c for c in d["codings"] if c["term"] == "race")
-    assert race["levels"] == ["1", "2", "3"] and race["reference"] == "3"
+    # labels in code order: the reference (last) is the highest code, as SPSS
+    assert race["levels"] == ["white", "black", "other"] and race["reference"] == "other"
 
 
 def test_excel_input(tmp_path):
@@ -392,5 +395,13 @@ def test_library_notes_for_spss_codes(tmp_path):
     pyreadstat.write_sav(BW.select("low", "race").cast(pl.Float64).to_pandas(), str(path))
     frame, notes = read_table(path)
     assert frame.height == BW.height
-    assert len(notes) == 1 and "value labels are not applied" in notes[0]
+    assert notes == []  # no value labels, no user-missing values: nothing to say
+    pyreadstat.write_sav(
+        BW.select("low", "race").cast(pl.Float64).to_pandas(),
+        str(path),
+        variable_value_labels={"race": {1.0: "white", 2.0: "black", 3.0: "other"}},
+    )
+    frame, notes = read_table(path)  # labels asked for no column: race keeps its codes
+    assert frame.schema["race"].is_numeric()
+    assert len(notes) == 1 and "race keep their numeric codes" in notes[0]
     assert not notes[0].startswith("note:")  # the CLI adds its own prefix

@@ -844,7 +844,8 @@ def register(app: typer.Typer) -> None:
             names, blocking = method_options(_split(candidates), method, enter, block)
             # Only the columns the model uses are read (a wide file of millions of rows).
             needed = [outcome, *names, *([cluster] if cluster else [])]
-            frame, notes = read_table(input, columns=needed)
+            # .sav/.dta: value labels replace the codes of the outcome and categorical columns
+            frame, notes = read_table(input, columns=needed, labels=[outcome, *_split(categorical)])
             for note in notes:
                 say(f"note: {note}")
             if firth_:
@@ -903,6 +904,8 @@ def register(app: typer.Typer) -> None:
         )
         if event is not None:
             raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
+        # breakdown keys and level labels, as every other command takes them (ethnicity=BAME)
+        ref = S.store_reference(ref)
         if cluster is not None:
             cluster = S.schema.get_breakdown(cluster).column  # a breakdown key, e.g. inspection
         cases = load_cases(data)

@@ -26,7 +26,9 @@ FILE_TYPES = ".csv, .tsv, .txt, .parquet, .xlsx, .xls, .sav, .zsav or .dta"
 
 
 def read_table(
-    path: str | Path, columns: Sequence[str] | None = None
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Cases from a file, with missing values as nulls (docs/stepwise.md, "--input").
 
@@ -40,12 +42,14 @@ def read_table(
 
     CSV/TSV: MISSING_TOKENS (trimmed, any case) are null; a text column whose values (trimmed) are all numbers
     or all true/false becomes numeric or Boolean. Parquet and Excel (first sheet): the same
-    clean-up of text columns. SPSS .sav/.zsav and Stata .dta (pyreadstat): numeric codes are
-    kept as they are (value labels are not applied), system- and user-missing values are null;
-    a categorical variable's levels are its codes in numeric order, so the default reference
-    (last) is the highest code, as in SPSS. Float NaN is null everywhere.
+    clean-up of text columns. SPSS .sav/.zsav and Stata .dta (pyreadstat, savfile.py): system-
+    and user-missing values are null; the value labels of the columns in `labels` (the
+    outcome and the categorical candidates) replace their codes, as an Enum in code order,
+    so the default reference (last) is the highest code, as in SPSS; other columns keep their
+    codes. Float NaN is null everywhere.
     """
     path = Path(path)
+    notes: list[str] = []
     if not path.exists():
         raise BadRequest(f"no such file: {path}")
     suffix = path.suffix.lower()
@@ -65,10 +69,9 @@ def read_table(
         elif suffix in (".xlsx", ".xls", ".xlsm"):
             frame = pl.read_excel(path, infer_schema_length=None)
         elif suffix in (".sav", ".zsav", ".dta"):
-            import pyreadstat
+            from hmip_cli.stepwise.savfile import read_labelled
 
-            reader = pyreadstat.read_dta if suffix == ".dta" else pyreadstat.read_sav
-            frame, _meta = reader(str(path), output_format="polars")
+            frame, notes = read_labelled(path, columns, labels)
         else:
             raise BadRequest(f"{path}: expected a {FILE_TYPES} file")
     except BadRequest:
@@ -79,12 +82,6 @@ def read_table(
         ) from None
     if columns is not None and wanted is None and set(columns) <= set(frame.columns):
         frame = frame.select(list(dict.fromkeys(columns)))  # read whole: Excel, SPSS, Stata
-    notes: list[str] = []
-    if suffix in (".sav", ".zsav", ".dta"):
-        notes.append(
-            "categorical variables use the file's numeric codes (value labels are not applied); "
-            "levels are in numeric order, so the default reference (last) is the highest code, as in SPSS"
-        )
     return normalise_frame(frame), notes
 
 

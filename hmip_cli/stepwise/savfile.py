@@ -1,0 +1,141 @@
+"""SPSS `.sav`/`.zsav` and Stata `.dta` files for `hmip regress --input` (issue 11 item 7), read
+with pyreadstat as `hmip ingest` reads them.
+
+* **User-missing values** declared in a `.sav` (`MISSING VALUES`: up to three discrete codes,
+  or a range `LO THRU HI` plus one code) are missing, as SPSS treats them; the file is read
+  with the codes kept (`user_missing=True`) and the declared values set to null here, so the
+  note can say how many values each column lost. System-missing values are null anyway.
+  (Stata's extended missing values `.a`-`.z` are null, as pyreadstat reads them.)
+* **Value labels** of the columns named in `labels` (the outcome and the categorical
+  candidates) replace the codes: the column becomes an Enum of the labels **in code order**,
+  so levels sort as SPSS sorts the codes and the default reference (last) is the highest
+  code. A code without a label keeps its number as its name; two codes with the same label
+  are told apart by the code ("Other (3)"). Other columns keep their codes (a labelled
+  numeric covariate stays numeric).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+
+def read_labelled(
+    path: Path, columns: Sequence[str] | None, labels: Sequence[str] | None
+) -> tuple[pl.DataFrame, list[str]]:
+    """(frame, notes) from a .sav/.zsav/.dta file (module docstring). `columns`: read only
+    these when the file has them all (else everything, so a caller can list what there is)."""
+    import pyreadstat
+
+    spss = path.suffix.lower() in (".sav", ".zsav")
+    with warnings.catch_warnings():  # pyreadstat warns on stderr about label types
+        warnings.simplefilter("ignore")
+        if spss:
+            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        else:
+            _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
+        names = list(meta.column_names)
+        usecols = list(dict.fromkeys(columns)) if columns and set(columns) <= set(names) else None
+        if spss:  # codes kept, so the declared values can be counted (_user_missing)
+            frame, meta = pyreadstat.read_sav(
+                str(path), output_format="polars", usecols=usecols, user_missing=True
+            )
+        else:
+            frame, meta = pyreadstat.read_dta(str(path), output_format="polars", usecols=usecols)
+    notes: list[str] = []
+    if spss:
+        frame, lost = _user_missing(frame, meta.missing_ranges or {})
+        if lost:
+            notes.append(
+                "user-missing values declared in the file are treated as missing: "
+                + ", ".join(f"{c} {n:,}" for c, n in lost.items())
+                + " value(s)"
+            )
+    frame, labelled = _apply_labels(frame, meta.variable_value_labels or {}, labels or [])
+    if labelled:
+        notes.append(
+            f"value labels shown for {', '.join(labelled)}; levels are in code order, so the "
+            "default reference (last) is the highest code, as in SPSS"
+        )
+    unlabelled = [
+        c
+        for c in (meta.variable_value_labels or {})
+        if c in frame.columns and c not in labelled and frame.schema[c].is_numeric()
+    ]
+    if unlabelled:
+        notes.append(
+            f"{', '.join(unlabelled)} keep their numeric codes (value labels are applied to "
+            "the outcome and the --categorical variables)"
+        )
+    return frame, notes
+
+
+def _user_missing(
+    frame: pl.DataFrame, ranges: Mapping[str, Sequence[Any]]
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Declared user-missing values -> null; returns the frame and the count per column."""
+    exprs, lost = [], {}
+    for col, spans in ranges.items():
+        if col not in frame.columns or not spans:
+            continue
+        c = pl.col(col)
+        hit = pl.lit(False)
+        for span in spans:
+            # a range {lo, hi} (a discrete code has lo == hi), or a bare value
+            lo, hi = (span["lo"], span["hi"]) if isinstance(span, dict) else (span, span)
+            if isinstance(lo, str) or isinstance(hi, str):  # string variables: discrete values
+                hit = hit | (c == lo) | (c == hi)
+            else:
+                lo_ok = pl.lit(True) if math.isinf(lo) else c >= lo
+                hi_ok = pl.lit(True) if math.isinf(hi) else c <= hi
+                hit = hit | (lo_ok & hi_ok)
+        n = int(frame.select(hit.fill_null(False).sum()).item())
+        if n:
+            lost[col] = n
+            exprs.append(pl.when(hit.fill_null(False)).then(None).otherwise(c).alias(col))
+    return (frame.with_columns(exprs) if exprs else frame), lost
+
+
+def _apply_labels(
+    frame: pl.DataFrame, value_labels: dict[str, dict], columns: Sequence[str]
+) -> tuple[pl.DataFrame, list[str]]:
+    """Codes -> labels (an Enum in code order) for the named columns that have labels."""
+    done: list[str] = []
+    for col in dict.fromkeys(columns):
+        labels = value_labels.get(col)
+        if not labels or col not in frame.columns:
+            continue
+        s = frame.get_column(col)
+        present = s.drop_nulls().unique().to_list()
+        codes = sorted(set(present) | set(labels), key=_code_key)
+        names = [_name(code, labels) for code in codes]
+        seen: dict[str, int] = {}
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+        names = [f"{n} ({_code_text(c)})" if seen[n] > 1 else n for n, c in zip(names, codes)]
+        frame = frame.with_columns(
+            s.replace_strict(codes, names, default=None, return_dtype=pl.Enum(names)).alias(col)
+        )
+        done.append(col)
+    return frame, done
+
+
+def _code_key(code: object) -> tuple[int, float | str]:
+    return (0, float(code)) if isinstance(code, int | float) else (1, str(code))
+
+
+def _code_text(code: object) -> str:
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code)
+
+
+def _name(code: object, labels: dict) -> str:
+    label = labels.get(code)
+    text = str(label).strip() if label is not None else ""
+    return text or _code_text(code)
