@@ -163,3 +163,77 @@ def test_count_of_agreeing_values_and_what_the_exact_fit_misses():
     assert counts["spss"] == [109, 109]  # every printed value, 3 data sets
     # the exact fit: survrate's Wald 17.755, bcat(1)'s 13.787 and hsb2's constant 33.112
     assert counts["exact"] == [106, 109]
+
+
+# PSPP logistic.at, "LOGISTIC REGRESSION confidence interval": data from G. Chang's SPSS lab
+# (people.ysu.edu/~gchang/SPSSE/SPSS_lab2Regression.pdf; tests/data/spss/disease.txt: disease
+# age sciostat sector savings), LOGISTIC REGRESSION disease WITH age sciostat sector savings
+# /CATEGORICAL = sciostat sector /PRINT = CI(95). Rows: B, S.E., Wald, df, Sig., Exp(B), 95%
+# CI lower, upper. (PSPP lists savings before the factors and adds a joint row for the
+# two-level sector; SPSS and hmip do not, so that row, whose Wald is sector(1)'s, is left out.)
+DISEASE_ROWS = [
+    ("age", ".027", ".009", "8.647", 1, ".003", "1.027", "1.009", "1.045"),
+    ("sciostat", "", "", ".440", 2, ".803", "", "", ""),
+    ("sciostat(1)", "-.278", ".434", ".409", 1, ".522", ".757", ".323", "1.775"),
+    ("sciostat(2)", "-.219", ".459", ".227", 1, ".634", ".803", ".327", "1.976"),
+    ("sector(1)", "-1.235", ".357", "11.974", 1, ".001", ".291", ".145", ".586"),
+    ("savings", ".061", ".386", ".025", 1, ".874", "1.063", ".499", "2.264"),
+    ("Constant", "-.814", ".452", "3.246", 1, ".072", ".443", "", ""),
+]
+# Classification Tables as PSPP's logistic.at prints them (cut .5): observed non-event
+# (predicted non-event, event, % correct), observed event (the same), overall %.
+CLASSIFICATION = {
+    "survrate": ((43, 5, "89.583"), (4, 14, "77.778"), "86.364"),
+    "hsb2": ((132, 15, "89.796"), (26, 27, "50.943"), "79.500"),
+    "disease": ((131, 8, "94.245"), (41, 16, "28.070"), "75.000"),
+}
+
+
+def _disease():
+    f = pl.read_csv(
+        DATA / "disease.txt", separator=" ", has_header=False,
+        new_columns=["disease", "age", "sciostat", "sector", "savings"],
+    )  # fmt: skip
+    return f, "disease", ["age", "sciostat", "sector", "savings"], ["sciostat", "sector"]
+
+
+def _classification(res):
+    d = res.final.classification.to_dict()
+    return (
+        (int(d["nonevent_predicted_nonevent"]), int(d["nonevent_predicted_event"]),
+         f"{d['percent_correct_nonevent']:.3f}"),
+        (int(d["event_predicted_nonevent"]), int(d["event_predicted_event"]),
+         f"{d['percent_correct_event']:.3f}"),
+        f"{d['percent_correct']:.3f}",
+    )  # fmt: skip
+
+
+def test_ci_and_classification_as_printed():
+    """79 more printed values: the CI example (65: iterations, model summary, every row with its
+    95% CI for Exp(B), frequencies, classification) and two more classification tables (14)."""
+    frame, y, cands, cat = _disease()
+    res = stepwise(frame, y, cands, categorical=cat, method="enter", iterate="spss")
+    s = res.final
+    assert s.iterations == 4
+    assert (spss(s.minus_2ll), spss(s.cox_snell_r2), spss(s.nagelkerke_r2)) == (
+        "211.195", ".120", ".172",
+    )  # fmt: skip
+    got = {
+        c.parameter: (
+            c.parameter,
+            *("" if v is None else spss(v) for v in (c.b, c.se, c.wald)),
+            c.df,
+            spss(c.p),
+            *("" if v is None else spss(v) for v in (c.exp_b, c.ci_low, c.ci_high)),
+        )
+        for c in s.in_equation
+    }
+    assert sorted(got) == sorted(r[0] for r in DISEASE_ROWS)
+    for row in DISEASE_ROWS:
+        assert got[row[0]] == row
+    assert [c["level_n"] for c in res.codings] == [[77, 49, 70], [117, 79]]
+    assert _classification(res) == CLASSIFICATION["disease"]
+    for name in ("survrate", "hsb2"):
+        frame, y, cands, cat = PUBLISHED[name][0]()
+        res = stepwise(frame, y, cands, categorical=cat, method="enter", iterate="spss")
+        assert _classification(res) == CLASSIFICATION[name]
