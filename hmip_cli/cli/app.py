@@ -56,6 +56,7 @@ def _register_commands() -> None:
         framework_cmd,
         info_cmd,
         ingest_cmd,
+        mapping_cmd,
         rates_cmd,
         regress_cmd,
         remove_cmd,
@@ -68,6 +69,7 @@ def _register_commands() -> None:
     for module in (
         demo_cmd,
         ingest_cmd,
+        mapping_cmd,
         info_cmd,
         remove_cmd,
         export_cmd,

@@ -35,13 +35,12 @@ def remove(
     rewritten in one atomic step under its lock: a crash leaves it as it was, or without
     the file's cases, never in between. The removal is recorded (`hmip info` lists removed
     files). A name that fits several ingested files is refused: give the start of the
-    sha256 that `hmip info` shows.
+    sha256 that `hmip info` shows (`hmip remove --source 3f9a1c2e7b04`).
 
     \b
-    Example:
-      hmip remove --source durham_2016.csv
-      hmip remove --source 3f9a1c2e7b04
-      hmip remove --source durham_2016.csv && hmip ingest durham_2016_corrected.csv
+    Example (from a clone of the repository, after `hmip ingest examples/cases.csv`):
+      hmip remove --source cases.csv
+      hmip ingest examples/cases.csv && hmip remove --source examples/cases.csv
     """
     from hmip_cli.removal import remove_source
 
