@@ -40,7 +40,7 @@ import polars as pl
 from scipy.optimize import brentq
 from scipy.special import expit, logit, ndtr, ndtri
 
-from hmip_cli import schema
+from hmip_cli import schema, synth_margins
 from hmip_cli.errors import BadRequest
 from hmip_cli.report.provenance import NOTE_MARKER
 
@@ -73,6 +73,7 @@ P_POST_CUSTODY = 500 / 1066  # 47%
 P_ROSH_HIGH = 177 / 1066  # 17% high or very high
 P_MAPPA = 271 / 1066  # 26%
 P_UNDER_30 = 0.40  # Tables 1-2: 104/248 and 166/406 under 30
+P_AGE_MISSING = 0.001  # Table 1: 248 of 249 have an age group (1 case in 1,066)
 P_OGRS_HIGH = 0.28  # share of recorded OGRS scores that are 75+ (high / very high)
 P_OGRS_MISSING = 0.03  # Table 1: 241 of 249 have an OGRS band
 P_ETHNICITY_MISSING = 0.02  # Tables 1-2: 246 of 249, 376 of 406 recorded
@@ -121,6 +122,56 @@ QUESTION_RATES: dict[str, float] = {
     "partner_harm_focus": 0.707,
     "partner_info_review": 0.724,
 }
+
+# Tables 1-2, the breakdown rows: question -> breakdown -> level -> (printed n, printed % yes).
+# Each row's n and yes count (the nearest whole number to n x %) are reproduced exactly at
+# 1,066 cases (scaled for other n). Rows the bulletin misprints (tables.csv `note`) are
+# left out: the OGRS rows of three questions sum to more than the all-cases n, and the two
+# BAME rows of Table 2 cannot be reached with their printed n; their cases pool with the
+# unrecorded ones (a rest group). Partner info review's provider rows take their yes
+# counts from PROVIDER_YES below. Level codes as in schema (derived breakdown columns).
+TABLE_BREAKDOWNS: dict[str, tuple[str, ...]] = {
+    column: schema.FRAMEWORK.levels_of(column)[0]
+    for column in ("provider", "gender", "age_group", "ethnic_group", "supervision", "ogrs_group")
+}
+TABLE_ROWS: dict[str, dict[str, dict[str, tuple[int, float]]]] = {
+    "contracted_harm_focus": {
+        "provider": {"CRC": (150, 61.3), "NPS": (99, 60.6)},
+        "gender": {"male": (203, 61.1), "female": (46, 60.9)},
+        # 104 + 144 = 248 of 249: one case without a recorded age (P_AGE_MISSING)
+        "age_group": {"under_30": (104, 50.0), "30_plus": (144, 68.7)},
+        "ethnic_group": {"white": (202, 61.9), "bame": (44, 56.8)},
+        "supervision": {"community": (131, 58.8), "post_custody": (118, 63.6)},
+        "ogrs_group": {"low_medium": (190, 61.6), "high_very_high": (51, 58.8)},
+    },
+    "contracted_info_review": {
+        "provider": {"CRC": (127, 62.2), "NPS": (53, 75.5)},
+        "gender": {"male": (144, 66.0), "female": (36, 66.7)},
+        "age_group": {"under_30": (67, 67.2), "30_plus": (113, 65.5)},
+        "ethnic_group": {"white": (145, 64.1), "bame": (33, 72.7)},
+        "supervision": {"community": (92, 65.2), "post_custody": (88, 67.0)},
+    },
+    "partner_harm_focus": {
+        "provider": {"CRC": (183, 65.6), "NPS": (223, 74.9)},
+        "gender": {"male": (349, 70.5), "female": (57, 71.9)},
+        "age_group": {"under_30": (166, 60.8), "30_plus": (240, 77.5)},
+        # BAME (printed n 52 at 69.3%: 52 is rather its yes count, 52/75 = 69.3%) is left out
+        "ethnic_group": {"white": (324, 71.0)},
+        "supervision": {"community": (187, 72.7), "post_custody": (219, 68.9)},
+    },
+    "partner_info_review": {
+        "provider": {"CRC": (215, 63.6), "NPS": (176, 82.3)},
+        "gender": {"male": (325, 71.4), "female": (66, 77.3)},
+        "age_group": {"under_30": (147, 75.5), "30_plus": (244, 70.5)},
+        "ethnic_group": {"white": (301, 70.8)},
+        "supervision": {"community": (189, 70.9), "post_custody": (202, 73.8)},
+    },
+}
+# Partner info review by provider: printed 63.6% of 215 and 82.3% of 176 cannot both hold
+# with the all-cases 72.4% of 391 (283 yes); 138 + 145 = 283 keep the significant
+# difference as the bulletin states it (CRC 64% vs NPS 82%).
+PROVIDER_YES = {"partner_info_review": {"CRC": 138, "NPS": 145}}
+TABLE_CASES = 1066  # the sample the rows describe
 
 # Who was involved, by provider (Tables 1-2 n's: CRC / NPS).
 #   contracted harm focus 150/99, contracted info review 127/53,
@@ -200,9 +251,8 @@ for _name in (
         ogrs_high=OGRS_EFFECT, age_30_plus=AGE_EFFECT
     )
 
-QUESTION_EFFECTS: dict[str, dict[str, float]] = {
-    "partner_info_review": {"nps": _lor(0.82, 0.64)},
-}
+# Partner info review's planted provider difference (NPS 82% vs CRC 64%) is in its Tables
+# 1-2 rows (PROVIDER_YES): the four questions take every printed row as an exact margin.
 EFFECT_VARIABLES = ("nps", "ogrs_high", "age_30_plus")
 
 # --------------------------------------------------------------------------------------
@@ -304,7 +354,6 @@ class Calibration:
     subsets: np.ndarray  # (n_sets, n_factors) 0/1
     subset_probs: np.ndarray  # (16 priority cells, n_sets)
     intercepts: dict[tuple[str, str], float]  # (factor, measure) -> intercept
-    question_intercepts: dict[str, float]
     # P(cell) over (nps, female, under_30, post_custody, ogrs_high): shape (2,2,2,2,2)
     cell_probs: np.ndarray
     # P(factor j is a priority | priority cell, c of factors 0..j-1 are): (16, n_factors, 6)
@@ -493,24 +542,6 @@ def calibration() -> Calibration:
                 w.ravel(), _effect_offsets(effects).ravel(), FIGURE_RATES[(f.key, m.key)]
             )
 
-    q_weights = {
-        "contracted_harm_focus": cells * p_c,
-        "contracted_info_review": cells
-        * p_c
-        * np.array([P_CONTRACTED_INFO_GIVEN_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis),
-        "partner_harm_focus": cells * p_p,
-        "partner_info_review": cells
-        * np.array([P_PARTNER_INFO_TOTAL[p] for p in PROVIDERS]).reshape(prov_axis),
-    }
-    question_intercepts = {
-        q.column: _solve_intercept(
-            q_weights[q.column].ravel(),
-            _effect_offsets(QUESTION_EFFECTS.get(q.column, {})).ravel(),
-            QUESTION_RATES[q.column],
-        )
-        for q in schema.QUESTIONS
-    }
-
     weights = np.array([w for _, _, w, _ in INSPECTIONS], dtype=float)
     weights /= weights.sum()
     rel = np.array([r for *_, r in INSPECTIONS])
@@ -525,7 +556,6 @@ def calibration() -> Calibration:
         subsets,
         probs,
         intercepts,
-        question_intercepts,
         cells,
         _priority_conditional(theta, _priority_design()),
     )
@@ -737,6 +767,7 @@ class _Attributes:
     post: np.ndarray
     under30: np.ndarray
     age: np.ndarray
+    age_missing: np.ndarray  # age not recorded (under30 still holds the drawn group)
     ogrs_missing: np.ndarray
     ogrs_high: np.ndarray
     ogrs_score: np.ndarray
@@ -758,6 +789,7 @@ class _Involvement:
     c_info: np.ndarray  # ... and their information was used in review
     p_deliv: np.ndarray  # partners delivered interventions
     p_info: np.ndarray  # partners' information was used in review
+    codes: dict[str, np.ndarray]  # Tables 1-2 breakdown levels per case (_table_codes)
 
 
 def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> pl.DataFrame:
@@ -805,6 +837,8 @@ def _draw_attributes(draws: _Draws, cal: Calibration) -> _Attributes:
     female = _select(draws.expo(), _hazard(_by_provider(nps, P_FEMALE_BY)), r(n * P_FEMALE))
     post = _select(draws.expo(), _hazard(_by_provider(nps, P_POST_BY)), r(n * P_POST_CUSTODY))
     under30, z_age, age = _draw_age(draws)
+    # ages not recorded: among the 30+ cases, so the under-30 count stays exact
+    age_missing = _select(draws.expo(), 1.0, r(n * P_AGE_MISSING), ~under30)
     ogrs_missing, ogrs_high, ogrs_score = _draw_ogrs(draws, cal, z_age, female, nps)
     rosh, mappa = _draw_rosh_mappa(draws, nps)
     eth_missing, ethnicity = _draw_ethnicity(draws, cal, insp)
@@ -815,6 +849,7 @@ def _draw_attributes(draws: _Draws, cal: Calibration) -> _Attributes:
         post=post,
         under30=under30,
         age=age,
+        age_missing=age_missing,
         ogrs_missing=ogrs_missing,
         ogrs_high=ogrs_high,
         ogrs_score=ogrs_score,
@@ -930,33 +965,127 @@ def _draw_priorities(draws: _Draws, cal: Calibration, attrs: _Attributes) -> np.
 # --- stage 3: who was involved (which contribution questions apply) --------------------
 
 
-def _within_provider(
-    e: np.ndarray, nps: np.ndarray, share: dict[str, float], among: np.ndarray
-) -> np.ndarray:
-    """Exactly round(n_provider * share[provider]) of `among` in each provider, uniformly."""
-    out = np.zeros(nps.shape[0], dtype=bool)
-    for prov, m in (("CRC", ~nps), ("NPS", nps)):
-        m = m & among
-        out |= _select(e, 1.0, _round_half_up(m.sum() * share[prov]), m)
+def _table_codes(attrs: _Attributes) -> dict[str, np.ndarray]:
+    """Per Tables 1-2 breakdown, each case's level (index into TABLE_BREAKDOWNS[b]), or
+    -1 where it is not recorded."""
+    eth_levels = _COL["ethnicity"].levels
+    bame = attrs.ethnicity != eth_levels.index("white")
+    missing = np.int64(-1)
+    return {
+        "provider": attrs.nps.astype(np.int64),
+        "gender": attrs.female.astype(np.int64),
+        "age_group": np.where(attrs.age_missing, missing, (~attrs.under30).astype(np.int64)),
+        "ethnic_group": np.where(attrs.eth_missing, missing, bame.astype(np.int64)),
+        "supervision": attrs.post.astype(np.int64),
+        "ogrs_group": np.where(attrs.ogrs_missing, missing, attrs.ogrs_high.astype(np.int64)),
+    }
+
+
+def _table_margins(
+    codes: dict[str, np.ndarray], question: str, total: int, *, yes: bool, skip: str = ""
+) -> list[synth_margins.Margin]:
+    """The Tables 1-2 rows of `question` as margins for `total` cases: each printed row's n
+    (or, with `yes`, its yes count) scaled from TABLE_CASES to `total` by largest
+    remainder; levels without a row (not recorded, misprinted) pool in one rest group."""
+    rows = TABLE_ROWS[question]
+    ref_total = _table_reference_total(question, yes=yes)
+    out = []
+    for b, levels in TABLE_BREAKDOWNS.items():
+        if b == skip or b not in rows:
+            continue
+        kept = [lv for lv in levels if lv in rows[b]]
+        ref = [_table_count(question, b, lv, yes=yes) for lv in kept]
+        # level index (-1 = not recorded) -> group; levels without a row -> the rest
+        lookup = np.full(len(levels) + 1, len(kept), dtype=np.int64)
+        for g, lv in enumerate(kept):
+            lookup[levels.index(lv) + 1] = g
+        group = lookup[codes[b] + 1]
+        targets = (
+            _apportion(total, [*ref, ref_total - sum(ref)])
+            if total
+            else np.zeros(len(kept) + 1, np.int64)
+        )
+        out.append(synth_margins.Margin(group, targets))
     return out
 
 
+def _table_count(question: str, breakdown: str, level: str, *, yes: bool) -> int:
+    """A printed row's n, or its yes count (the nearest whole number to n x %)."""
+    n, pct = TABLE_ROWS[question][breakdown][level]
+    if not yes:
+        return n
+    override = PROVIDER_YES.get(question, {}) if breakdown == "provider" else {}
+    return override.get(level, _round_half_up(n * pct / 100))
+
+
+def _table_reference_total(question: str, *, yes: bool) -> int:
+    """The all-cases n (or yes count) of a question at TABLE_CASES cases."""
+    n = sum(n for n, _ in TABLE_ROWS[question]["provider"].values())
+    return _round_half_up(n * QUESTION_RATES[question]) if yes else n
+
+
+def _provider_margin(
+    nps: np.ndarray, pool: np.ndarray, share: dict[str, float]
+) -> synth_margins.Margin:
+    """Exactly round(n_provider * share[provider]) of the pool's cases in each provider."""
+    counts = [_round_half_up((pool & m).sum() * share[p]) for p, m in (("CRC", ~nps), ("NPS", nps))]
+    return synth_margins.Margin(nps.astype(np.int64), np.array(counts, dtype=np.int64))
+
+
+def _involved(
+    draws: _Draws,
+    codes: dict[str, np.ndarray],
+    pool: np.ndarray,
+    first: synth_margins.Margin,
+    question: str,
+) -> np.ndarray:
+    """The cases of `pool` a question applies to: the involvement margin `first` (counts
+    by provider) and the question's Tables 1-2 rows for n."""
+    total = int(first.targets.sum())
+    margins = [first, *_table_margins(codes, question, total, yes=False, skip="provider")]
+    e = draws.rng.standard_exponential(int(pool.sum()))
+    return synth_margins.exact_subset(e, pool, margins, total)
+
+
 def _draw_involvement(draws: _Draws, attrs: _Attributes) -> _Involvement:
-    """Exact counts within each provider (the applicable n's of Tables 1-2)."""
+    """Who was involved: exact counts within each provider (the applicable n's of Tables
+    1-2), and every other printed row's n (gender, age group, ...)."""
     r, nps = _round_half_up, attrs.nps
+    codes = _table_codes(attrs)
     everyone = np.ones(draws.n, dtype=bool)
-    c_deliv = _within_provider(draws.expo(), nps, P_CONTRACTED_DELIVERED, everyone)
-    c_info = _within_provider(draws.expo(), nps, P_CONTRACTED_INFO_GIVEN_DELIVERED, c_deliv)
-    p_deliv = _within_provider(draws.expo(), nps, P_PARTNER_DELIVERED, everyone)
-    e = draws.expo()
-    p_info = np.zeros(draws.n, dtype=bool)
-    for prov, m in (("CRC", ~nps), ("NPS", nps)):
+    c_deliv = _involved(
+        draws,
+        codes,
+        everyone,
+        _provider_margin(nps, everyone, P_CONTRACTED_DELIVERED),
+        "contracted_harm_focus",
+    )
+    c_info = _involved(
+        draws,
+        codes,
+        c_deliv,
+        _provider_margin(nps, c_deliv, P_CONTRACTED_INFO_GIVEN_DELIVERED),
+        "contracted_info_review",
+    )
+    p_deliv = _involved(
+        draws,
+        codes,
+        everyone,
+        _provider_margin(nps, everyone, P_PARTNER_DELIVERED),
+        "partner_harm_focus",
+    )
+    # partner info review: round(share x delivered) where partners delivered (a), the rest
+    # of the provider's total where they did not (b)
+    split = np.zeros(4, dtype=np.int64)  # (CRC b, CRC a, NPS b, NPS a)
+    for i, (prov, m) in enumerate((("CRC", ~nps), ("NPS", nps))):
         total = r(m.sum() * P_PARTNER_INFO_TOTAL[prov])
         k_a = min(r((m & p_deliv).sum() * P_PARTNER_INFO_GIVEN_DELIVERED[prov]), total)
         k_b = min(total - k_a, int((m & ~p_deliv).sum()))
         k_a = min(total - k_b, int((m & p_deliv).sum()))
-        p_info |= _select(e, 1.0, k_a, m & p_deliv) | _select(e, 1.0, k_b, m & ~p_deliv)
-    return _Involvement(c_deliv, c_info, p_deliv, p_info)
+        split[2 * i : 2 * i + 2] = (k_b, k_a)
+    by = synth_margins.Margin(2 * nps.astype(np.int64) + p_deliv, split)
+    p_info = _involved(draws, codes, everyone, by, "partner_info_review")
+    return _Involvement(c_deliv, c_info, p_deliv, p_info, codes)
 
 
 # --- stage 4: judgements ----------------------------------------------------------------
@@ -1002,6 +1131,18 @@ def _outcome(
 ) -> np.ndarray:
     """A judgement's yes flags: exactly round(n applicable * rate) of `app`."""
     return _among(draws, x, app, _round_half_up(app.sum() * rate), intercept, effects)
+
+
+def _question_yes(
+    draws: _Draws, codes: dict[str, np.ndarray], app: np.ndarray, question: str
+) -> np.ndarray:
+    """A Tables 1-2 question's yes answers: exactly round(n applicable * rate), with every
+    printed row's yes count (scaled to the applicable n; planted provider effects are in
+    the rows)."""
+    k = _round_half_up(app.sum() * QUESTION_RATES[question])
+    margins = _table_margins(codes, question, k, yes=True)
+    e = draws.rng.standard_exponential(int(app.sum()))
+    return synth_margins.exact_subset(e, app, margins, k)
 
 
 def _contribution_asked(
@@ -1055,15 +1196,9 @@ def _draw_judgements(
         "partner_info_review": inv.p_info,
     }
     for q in schema.QUESTIONS:
-        values[q.column] = _outcome(
-            draws,
-            x,
-            q_applies[q.column],
-            cal.question_intercepts[q.column],
-            QUESTION_EFFECTS.get(q.column, {}),
-            QUESTION_RATES[q.column],
-        )
-        applies[q.column] = q_applies[q.column]
+        app = q_applies[q.column]
+        values[q.column] = _question_yes(draws, inv.codes, app, q.column)
+        applies[q.column] = app
     return values, applies
 
 
@@ -1106,6 +1241,7 @@ def _assemble(
             "provider": _level_series(order, "provider", attrs.nps.astype(np.int64)),
             "gender": _level_series(order, "gender", attrs.female.astype(np.int64)),
             "age": pl.Series(attrs.age[order], dtype=pl.Int16),
+            "__age_missing": attrs.age_missing[order],
             "ethnicity": _level_series(order, "ethnicity", attrs.ethnicity),
             "__eth_missing": attrs.eth_missing[order],
             "supervision": _level_series(order, "supervision", attrs.post.astype(np.int64)),
@@ -1122,6 +1258,7 @@ def _assemble(
     )
     frame = raw.with_columns(
         case_id=pl.format(f"{id_prefix}-{{}}", pl.col("case_no").cast(pl.String).str.zfill(width)),
+        age=pl.when(~pl.col("__age_missing")).then(pl.col("age")),
         ethnicity=pl.when(~pl.col("__eth_missing")).then(pl.col("ethnicity")),
         ogrs_score=pl.when(~pl.col("__ogrs_missing")).then(pl.col("ogrs_score")),
         ogrs_band=pl.when(~pl.col("__ogrs_missing")).then(pl.col("ogrs_band")),

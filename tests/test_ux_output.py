@@ -146,7 +146,7 @@ def test_regress_all_human_view_and_one_warning_per_model_and_problem(store):
     assert r.exit_code == 0, r.stderr
     warnings = [line for line in clean(r.stderr).splitlines() if line.startswith("warning:")]
     assert warnings and len(warnings) == len(set(warnings)), warnings
-    assert sum(w.startswith("warning: finance/partner:") for w in warnings) == 1
+    assert sum(w.startswith("warning: finance/contracted:") for w in warnings) == 1
     out = clean(r.stdout)
     for header in ("Model", "Variable", "Odds", "ratio", "95% CI", "Sig.", "(BH)"):
         assert header in out, header
