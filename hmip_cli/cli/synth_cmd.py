@@ -28,11 +28,17 @@ has hmip's own columns (yes/no, blank = not applicable) and `hmip ingest` reads 
 is. With --messy it looks like a real spreadsheet export (their headers, Y/N/N/A, labels,
 DD/MM/YYYY dates); --mapping-output writes the mapping that reads it back.
 
+--framework NAME|FILE generates cases for another framework (pdu-2023, or your own
+file) from its synth plan: assumed shares and rates, listed in the plan file
+(docs/synth_model.md section 8). qi-2016, the default, is the bulletin's exact model.
+--years FIRST-LAST spreads the inspections over those years (for trends).
+
 \b
 Example:
   hmip synth --cases 1066 --seed 1 --output cases.csv
   hmip synth --cases 200 --seed 2 --id-prefix SYX --messy --output export.csv --mapping-output mapping.toml
   hmip ingest export.csv --mapping mapping.toml
+  hmip synth --framework pdu-2023 --cases 2000 --years 2023-2025 --output pdu.csv
 """
 
 
@@ -84,8 +90,26 @@ def register(app: typer.Typer) -> None:
                 show_default=True,
             ),
         ] = DEFAULT_ID_PREFIX,
+        framework_name: Annotated[
+            str,
+            typer.Option(
+                "--framework",
+                metavar="FRAMEWORK",
+                help="The framework to generate cases for: a shipped name (qi-2016, "
+                "pdu-2023) or a framework TOML file.",
+                show_default=True,
+            ),
+        ] = "qi-2016",
+        years: Annotated[
+            str | None,
+            typer.Option(
+                "--years",
+                metavar="FIRST-LAST",
+                help="Spread the inspections over these years, e.g. 2016-2019.",
+            ),
+        ] = None,
     ) -> None:
-        from hmip_cli import synth
+        from hmip_cli import framework, synth, synth_framework
 
         if mapping_output is not None and not messy:
             raise BadRequest("--mapping-output needs --messy (hmip's own CSV needs no mapping)")
@@ -95,7 +119,11 @@ def register(app: typer.Typer) -> None:
             and Path(output).resolve() == Path(mapping_output).resolve()
         ):
             raise BadRequest("--output and --mapping-output must be different files")
-        frame = synth.generate(cases, seed, id_prefix=id_prefix)
+        span = synth_framework.parse_years(years) if years is not None else None
+        fw = framework.load(framework_name)
+        if messy and not synth_framework.is_bulletin_framework(fw):
+            raise BadRequest("--messy writes the qi-2016 export only; drop --messy or --framework")
+        frame = synth_framework.synthesize(fw, cases, seed, id_prefix=id_prefix, years=span)
         text = synth.messy_csv_text(frame, seed) if messy else synth.to_csv_text(frame)
         from hmip_cli.render import write_text
 
