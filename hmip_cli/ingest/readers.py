@@ -249,9 +249,15 @@ def _drop_empty_rows(frame: pl.DataFrame) -> pl.DataFrame:
     value_cols = [c for c in frame.columns if c != ROW]
     if not value_cols or frame.height == 0:
         return frame
-    empty = frame.select(
-        pl.concat_str(value_cols, ignore_nulls=True).fill_null("").str.strip_chars() == ""
-    ).to_series()
+    # A cell is empty when null (Polars reads an empty field so) or only spaces. Columns
+    # are looked at one by one until every row has shown something (a case's id, in the
+    # first): a typical file costs one column's test, not a joined string per row.
+    empty = pl.Series([True] * frame.height)
+    for c in value_cols:
+        cells = frame.get_column(c)
+        empty = empty & (cells.is_null() | cells.str.contains(r"^\s*$")).fill_null(True)
+        if not empty.any():
+            return frame
     if empty.any():  # filtering copies every column: only when there is something to drop
         frame = frame.filter(~empty)
     return frame
