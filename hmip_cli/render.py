@@ -23,7 +23,6 @@ from pathlib import Path
 import polars as pl
 
 from hmip_cli.errors import BadRequest
-from hmip_cli.jsonsafe import json_safe
 
 
 class Format(str, Enum):
@@ -78,6 +77,8 @@ def shown_title(title: str) -> str:
 def resolve_format(fmt: Format | None, output: Path | None, *, given: bool = True) -> Format:
     """The output format: from `output`'s extension unless --format was `given`; an
     extension that contradicts a given --format is a usage error (`--format csv -o x.xlsx`)."""
+    if output is not None and is_directory(output):
+        return fmt if given and fmt is not None else Format.csv  # -o DIR/: one CSV per table
     suffix = Path(output).suffix.lower() if output is not None else ""
     if suffix in CHART_EXTENSIONS:
         raise BadRequest(
@@ -117,6 +118,7 @@ class Table:
     # Shorthand explained above the table ("[b] break in series: ..."), as the guidance
     # asks; spreadsheets explain every code above their tables anyway (report/workbook.py).
     legend: list[str] = field(default_factory=list)
+    name: str = ""  # snake_case key in JSON and the file name of `-o DIR/`; default: from title
 
 
 # --------------------------------------------------------------------------------------
@@ -189,35 +191,43 @@ def _fmt_cell(value, is_percent: bool, is_p: bool = False, decimals: int = 3) ->
     return str(value)
 
 
-def to_text(tables: list[Table], fmt: Format) -> str:
-    """Render one or more tables in a machine or human format and return the text."""
+def to_text(tables: list[Table], fmt: Format, extra: dict | None = None) -> str:
+    """Render one or more tables in a machine or human format and return the text.
+
+    JSON is the one document of `envelope.document` (`extra` adds keys such as regress's
+    `models`). CSV/TSV of several tables in one stream (standard output) are stacked with a
+    `table` column holding each table's name (`table_name` if a frame already has a
+    `table` column); `emit` writes them one file per table to `-o DIR/` instead."""
     if fmt is Format.table:
         return _rich_text(tables)
     if fmt is Format.json:
-        if len(tables) == 1:
-            payload = json_safe(tables[0].frame.to_dicts())
-        else:
-            payload = [{"title": t.title, "rows": json_safe(t.frame.to_dicts())} for t in tables]
-        return json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
+        from hmip_cli.envelope import document
+
+        payload = document(tables, extra)
+        # allow_nan=False: the document is cleaned (NaN/inf -> null); never write invalid JSON
+        text = json.dumps(payload, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+        return text + "\n"
     if fmt in (Format.csv, Format.tsv):
-        sep = "," if fmt is Format.csv else "\t"
+        if len(tables) == 1:
+            return _delimited(tables[0].frame, fmt)
+        from hmip_cli.envelope import table_names
+
         frames = [t.frame for t in tables]
-        if len(frames) > 1:
-            # Several tables in one CSV: stack them with a `table` column (the title) so it
-            # stays one CSV; `table_title` if a frame already has a column named `table`.
-            key = "table_title" if any("table" in f.columns for f in frames) else "table"
-            frames = [
-                f.select(pl.lit(t.title).alias(key), pl.all()) for f, t in zip(frames, tables)
-            ]
-            frame = pl.concat(frames, how="diagonal_relaxed")
-        else:
-            frame = frames[0]
-        buf = io.BytesIO()
-        csv_safe(frame).write_csv(buf, separator=sep)
-        return buf.getvalue().decode("utf-8")
+        key = "table_name" if any("table" in f.columns for f in frames) else "table"
+        stacked = pl.concat(
+            [f.select(pl.lit(n).alias(key), pl.all()) for f, n in zip(frames, table_names(tables))],
+            how="diagonal_relaxed",
+        )
+        return _delimited(stacked, fmt)
     if fmt is Format.markdown:
         return "\n".join(_markdown(t) for t in tables)
     raise BadRequest(f"unknown format {fmt!r}")
+
+
+def _delimited(frame: pl.DataFrame, fmt: Format) -> str:
+    buf = io.BytesIO()
+    csv_safe(frame).write_csv(buf, separator="," if fmt is Format.csv else "\t")
+    return buf.getvalue().decode("utf-8")
 
 
 def _header(t: Table, col: str) -> str:
@@ -544,12 +554,22 @@ def _quiet_broken_pipe() -> None:
 
 
 def emit(
-    tables: Table | list[Table], fmt: Format = Format.table, output: Path | None = None
+    tables: Table | list[Table],
+    fmt: Format = Format.table,
+    output: Path | None = None,
+    extra: dict | None = None,
 ) -> None:
     """Write `tables` to `output` (else stdout) in `fmt`. XLSX and ODS (the publication
-    workbook of `report.workbook`) need a file; HTML is one self-contained page."""
+    workbook of `report.workbook`) need a file; HTML is one self-contained page. `extra`:
+    keys added to the JSON document (`envelope.document`).
+
+    CSV/TSV to a directory (`-o DIR/`, or an existing directory) write one file per table,
+    DIR/NAME.csv; several tables to one CSV file are refused (they would not be one CSV)."""
     if isinstance(tables, Table):
         tables = [tables]
+    if output is not None and is_directory(output):
+        _emit_directory(tables, fmt, Path(output))
+        return
     if fmt in BINARY_FORMATS:
         if output is None:
             raise BadRequest(f"{fmt.value} output needs --output FILE.{fmt.value}")
@@ -563,4 +583,51 @@ def emit(
 
         write_text(tables_page(tables), output)
         return
-    write_text(to_text(tables, fmt), output)
+    if output is not None and fmt in (Format.csv, Format.tsv) and len(tables) > 1:
+        from hmip_cli.envelope import table_names
+        from hmip_cli.fileio import check_writable
+
+        check_writable(Path(output))  # a target that cannot be written is the first thing to say
+
+        folder = Path(output).with_suffix("")
+        raise BadRequest(
+            f"this output has {len(tables)} tables ({', '.join(table_names(tables))}), and one "
+            f"{fmt.value} file holds one table: write one file per table with "
+            f"-o {folder}/ (or use --format json for one file)"
+        )
+    write_text(to_text(tables, fmt, extra), output)
+
+
+# `-o DIR/`: the trailing slash is lost when the option becomes a Path, so the CLI's parser
+# says here which output was given as a directory.
+_DIRECTORY: ContextVar[Path | None] = ContextVar("hmip_output_directory", default=None)
+
+
+def request_directory(path: Path | None) -> None:
+    _DIRECTORY.set(path)
+
+
+def is_directory(output: Path | str) -> bool:
+    """Whether `output` names a directory: one that exists, or `-o DIR/` (made if needed)."""
+    path = Path(output)
+    return path.is_dir() or _DIRECTORY.get() == path
+
+
+_EXT = {Format.table: "txt", Format.markdown: "md"}
+
+
+def _emit_directory(tables: list[Table], fmt: Format, folder: Path) -> None:
+    if fmt not in (Format.csv, Format.tsv):
+        raise BadRequest(
+            f"-o {folder}/ writes one csv or tsv file per table; for {fmt.value} give a file "
+            f"name (-o {folder / 'out'}.{_EXT.get(fmt, fmt.value)})"
+        )
+    from hmip_cli.envelope import table_names
+    from hmip_cli.fileio import atomic_write_files
+
+    atomic_write_files(
+        [
+            (folder / f"{name}.{fmt.value}", _delimited(t.frame, fmt).encode("utf-8"))
+            for t, name in zip(tables, table_names(tables))
+        ]
+    )

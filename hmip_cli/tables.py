@@ -251,7 +251,10 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
 
 def rates_machine(frame: pl.DataFrame) -> Table:
     return Table(
-        frame, title="Rates (Figures 1-4)", percent_columns=("percent_yes", "ci_lower", "ci_upper")
+        frame,
+        title="Rates (Figures 1-4)",
+        percent_columns=("percent_yes", "ci_lower", "ci_upper"),
+        name="rates",
     )
 
 
@@ -330,7 +333,12 @@ def protection_tables(
     if is_human(fmt):
         return protection_human(frame, min_n=min_n, where_text=where_text)
     return [
-        Table(frame, title="Tables 1-2", percent_columns=("percent_yes", "ci_lower", "ci_upper"))
+        Table(
+            frame,
+            title="Tables 1-2",
+            percent_columns=("percent_yes", "ci_lower", "ci_upper"),
+            name="protection",
+        )
     ]
 
 
@@ -420,4 +428,4 @@ def sample_tables(
 ) -> list[Table]:
     if is_human(fmt):
         return sample_human(frame, where_text=where_text)
-    return [Table(frame, title="Sample profile", percent_columns=("percent",))]
+    return [Table(frame, title="Sample profile", percent_columns=("percent",), name="sample")]

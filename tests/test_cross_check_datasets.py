@@ -15,11 +15,11 @@ classification table, to 1e-6 relative (observed: see the printed maxima). Tests
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from test_cross_check_support import assert_kv_close, hmip_kv, load_r_kv
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
@@ -68,7 +68,7 @@ def regress(name: str, removal: str) -> dict:
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)
+    return model(result.stdout)
 
 
 @pytest.mark.parametrize(("name", "removal"), RUNS)

@@ -15,12 +15,12 @@ tests/data/cross_check/{rates_r,protection_r,example_stepwise_r}.csv; regenerate
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
 import pytest
 from test_cross_check_support import assert_kv_close, hmip_kv, load_r_kv
+from test_json_support import models as json_models
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
@@ -169,10 +169,10 @@ def test_wilson_reference_is_the_score_interval():
 def regress_lr(store) -> dict[str, dict]:
     models: dict[str, dict] = {}
     for f in FACTORS:
-        for m in json.loads(cli("regress", "--factor", f, "--format", "json", "--data", store)):
+        for m in json_models(cli("regress", "--factor", f, "--format", "json", "--data", store)):
             models[m["model"]] = m
     for q in QUESTIONS:
-        (m,) = json.loads(cli("regress", "--question", q, "--format", "json", "--data", store))
+        (m,) = json_models(cli("regress", "--question", q, "--format", "json", "--data", store))
         models[m["model"]] = m
     return models
 
@@ -206,7 +206,7 @@ def test_stepwise_path_and_statistics_match_r(regress_lr, model):
 @pytest.mark.parametrize("factor", ["thinking", "emotional"])
 def test_stepwise_wald_removal_matches_r(store, factor):
     """--removal wald: the removal statistic is (B/SE)^2 for these 1-df terms (R: fstep.R)."""
-    (m,) = json.loads(
+    (m,) = json_models(
         cli(
             "regress",
             "--factor",

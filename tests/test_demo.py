@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_json_support import doc, rows
 from typer.testing import CliRunner
 
 from hmip_cli.cli import demo_cmd
@@ -52,10 +52,16 @@ def test_demo_uses_the_package_copy_when_there_is_no_clone(monkeypatch, tmp_path
     assert demo_cmd.example_path() == demo_cmd.packaged_example()
     result = runner.invoke(app, ["demo", "--format", "json"])
     assert result.exit_code == 0, result.stderr
-    payload = json.loads(result.stdout)
-    assert [t["title"] for t in payload] == ["Sample profile", "Figures 1-4", "Tables 1-2"]
-    assert payload[0]["rows"][0]["n"] == 1066
-    assert {r["breakdown"] for r in payload[1]["rows"]} == {
+    payload = doc(result.stdout)
+    assert payload["command"] == "demo" and payload["provenance"]["store"]["n_cases"] == 1066
+    assert [t["title"] for t in payload["tables"]] == [
+        "Sample profile",
+        "Figures 1-4",
+        "Tables 1-2",
+    ]
+    assert [t["name"] for t in payload["tables"]] == ["sample", "rates", "protection"]
+    assert payload["tables"][0]["rows"][0]["n"] == 1066
+    assert {r["breakdown"] for r in payload["tables"][1]["rows"]} == {
         "all",
         "provider",
         "gender",
@@ -71,7 +77,7 @@ def test_keep_leaves_a_store_to_explore_and_is_never_overwritten(tmp_path):
     first = runner.invoke(app, ["demo", "--keep", str(keep), "--format", "csv"])
     assert first.exit_code == 0, first.stderr
     assert "(kept)" in first.stderr
-    assert first.stdout.splitlines()[0].startswith("table_title,breakdown,")
+    assert first.stdout.splitlines()[0].startswith("table_name,breakdown,")
     rates = runner.invoke(app, ["rates", "--data", str(keep), "--by", "provider"])
     assert rates.exit_code == 0 and "NPS minus CRC" in rates.stdout
     again = runner.invoke(app, ["demo", "--keep", str(keep)])
@@ -82,10 +88,9 @@ def test_keep_leaves_a_store_to_explore_and_is_never_overwritten(tmp_path):
 def test_demo_suppression_hides_the_small_financial_management_cells():
     # The bulletin left financial management out of Figures 3 and 4 for small numbers.
     result = runner.invoke(app, ["demo", "--suppress", "--format", "json"])
-    rows = json.loads(result.stdout)[1]["rows"]
     fin = [
         r
-        for r in rows
+        for r in rows(result.stdout, "rates")
         if r["factor"] == "finance"
         and r["measure"] in ("contracted", "partner")
         and r["breakdown"] == "all"

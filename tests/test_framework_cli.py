@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 
 import pytest
+from test_json_support import by_title
 
 from hmip_cli import framework
 from hmip_cli.framework.export import to_toml
 
 
 def _json(result) -> dict[str, list[dict]]:
-    return {t["title"]: t["rows"] for t in json.loads(result.stdout)}
+    return by_title(result.stdout)
 
 
 def test_list(cli):

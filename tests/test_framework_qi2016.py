@@ -375,10 +375,11 @@ def test_demo_titles(fw):
 
 def test_data_dictionary_wording(fw, cli):
     """`hmip schema`'s rows and note, as the framework states them."""
-    import json
 
     r = cli("schema", "-f", "json")
-    rows = json.loads(r.stdout)
+    from test_json_support import rows as json_rows
+
+    rows = json_rows(r.stdout)
     stored = [
         (c.name, c.required, c.applicable, c.kind, c.description) for c in fw.stored_columns()
     ]

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from test_ingest_support import as_text, digest, make_cases, write_csv
+from test_json_support import tables
 from typer.testing import CliRunner
 
 from hmip_cli import store
@@ -236,7 +237,7 @@ def test_old_provenance_records_without_optional_keys_still_read(small_store):
     _set_meta(small_store, _meta())
     r = runner.invoke(app, ["info", "--data", str(small_store), "--format", "json"])
     assert r.exit_code == 0, (r.stderr, r.exception)
-    files = {t["title"]: t["rows"] for t in json.loads(r.stdout)}["Files ingested (provenance)"]
+    files = tables(r.stdout)["files"]
     assert files[0]["source"] == "a.csv" and files[0]["ingested_at"] is None
 
 

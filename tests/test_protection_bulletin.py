@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import polars as pl
 import pytest
+from test_json_support import rows as json_rows
 from test_rates_support import exact_cases
 from typer.testing import CliRunner
 
@@ -220,6 +220,6 @@ def test_protection_markdown_and_csv_carry_the_same_numbers(table1_cases, monkey
     assert (hit[0]["n"], hit[0]["n_yes"], float(hit[0]["percent_yes"])) == ("144", "99", 68.75)
 
     js = CliRunner().invoke(app, ["protection", "--format", "json", "--by", "provider"])
-    data = json.loads(js.stdout)
+    data = json_rows(js.stdout)
     nps = [r for r in data if r["question"] == "contracted-info-review" and r["group"] == "NPS"][0]
     assert (nps["n"], nps["n_yes"]) == (53, 40)

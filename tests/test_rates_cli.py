@@ -4,7 +4,6 @@ CLI-vs-library parity, usage errors, --output, and a real `| head -1` pipe."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_json_support import rows
 from test_rates_support import random_cases
 from typer.testing import CliRunner
 
@@ -48,7 +48,7 @@ def invoke(*args):
 
 def _parse(text: str, fmt: str) -> pl.DataFrame:
     if fmt == "json":
-        return pl.DataFrame(json.loads(text), infer_schema_length=None)
+        return pl.DataFrame(rows(text), infer_schema_length=None)
     return pl.read_csv(
         io.StringIO(text), separator="," if fmt == "csv" else "\t", infer_schema_length=None
     )

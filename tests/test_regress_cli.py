@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_json_support import model, models
 from typer.testing import CliRunner
 
 from hmip_cli import schema
@@ -51,7 +52,7 @@ def test_file_json_matches_library():
         ]
     )
     assert r.exit_code == 0, r.stderr
-    got = json.loads(r.stdout)
+    got = model(r.stdout)
     want = stepwise(
         pl.read_csv(BW),
         "low",
@@ -147,7 +148,7 @@ def test_errors_exit_codes_and_messages(args, code, text):
 def test_factor_measure_from_store(store):
     r = run(["--factor", "accommodation", "--measure", "delivery", "--format", "json"])
     assert r.exit_code == 0, r.stderr
-    got = json.loads(r.stdout)
+    got = models(r.stdout)
     assert len(got) == 1 and got[0]["model"] == "accommodation/delivery"
     col = schema.judgement_column("accommodation", "delivery")
     cands = [schema.get_breakdown(k).column for k in schema.DEFAULT_BREAKDOWNS]
@@ -161,7 +162,7 @@ def test_factor_measure_from_store(store):
 def test_factor_without_measure_runs_four_models(store):
     r = run(["--factor", "ete", "--format", "json", "--candidates", "provider,gender"])
     assert r.exit_code == 0, r.stderr
-    got = json.loads(r.stdout)
+    got = models(r.stdout)
     assert [m["model"] for m in got] == [f"ete/{m.key}" for m in schema.MEASURES]
     assert all(m["candidates"] == ["provider", "gender"] for m in got)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
@@ -43,7 +44,7 @@ def run_json(path, *extra, outcome="low", cands=CANDS, cat="race"):
         args += ["--categorical", cat]
     r = run(args)
     assert r.exit_code == 0, r.stderr
-    return json.loads(r.stdout, parse_constant=_no_constants)
+    return model(r.stdout, parse_constant=_no_constants)
 
 
 def _no_constants(token):
@@ -228,8 +229,7 @@ def test_spss_sav_shows_labels_and_user_missing(tmp_path):
     assert r.exit_code == 0, r.stderr
     assert "value labels shown for race" in r.stderr
     assert "treated as missing: ptd 4 value(s)" in r.stderr
-    d = json.loads(r.stdout)
-    d = d.get("data", d)
+    d = model(r.stdout)
     assert d["n"] == 185  # the four user-missing ptd = 9 are missing
     race = next(c for c in d["codings"] if c["term"] == "race")
     # labels in code order: the reference (last) is the highest code, as SPSS
@@ -333,7 +333,7 @@ def test_json_is_strict_and_has_the_documented_keys(tmp_path):
     ):
         r = run(["--input", str(p), *extra, "--format", "json"])
         assert r.exit_code == 0, r.stderr
-        d = json.loads(r.stdout, parse_constant=_no_constants)
+        d = model(r.stdout, parse_constant=_no_constants)
         for key in (
             "n",
             "n_dropped",

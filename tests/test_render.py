@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,8 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_json_support import doc
+from test_json_support import rows as json_rows
 
 from hmip_cli.render import Format, Table, percent_text, round_1dp, to_text, write_text
 
@@ -89,7 +90,7 @@ def test_markdown_escapes_pipes_and_keeps_markers():
 
 def test_machine_formats_keep_full_precision_and_nulls():
     t = _table()
-    rows = json.loads(to_text([t], Format.json))
+    rows = json_rows(to_text([t], Format.json))
     assert rows[0]["percent_yes"] == 68.75 and rows[1]["percent_yes"] is None
     csv = to_text([t], Format.csv)
     assert csv.splitlines()[0] == "group,n,percent_yes,cell"
@@ -99,15 +100,32 @@ def test_machine_formats_keep_full_precision_and_nulls():
     assert tsv.splitlines()[1].split("\t")[0] == "[bold]North"
 
 
-def test_several_tables_stack_into_one_csv_and_a_json_list():
-    a = Table(pl.DataFrame({"x": [1]}), title="A")
-    b = Table(pl.DataFrame({"y": ["z"]}), title="B")
+def test_several_tables_stack_into_one_csv_stream_and_one_json_document():
+    a = Table(pl.DataFrame({"x": [1]}), title="A", notes=["same note"])
+    b = Table(pl.DataFrame({"y": ["z"]}), title="B b", notes=["same note", "other"])
     csv = to_text([a, b], Format.csv).splitlines()
-    assert csv[0] == "table,x,y" and csv[1] == "A,1," and csv[2] == "B,,z"
-    both = json.loads(to_text([a, b], Format.json))
-    assert both == [{"title": "A", "rows": [{"x": 1}]}, {"title": "B", "rows": [{"y": "z"}]}]
+    assert csv[0] == "table,x,y" and csv[1] == "a,1," and csv[2] == "b_b,,z"
+    both = doc(to_text([a, b], Format.json))
+    assert both["tables"] == [
+        {
+            "name": "a",
+            "title": "A",
+            "columns": [{"name": "x", "type": "integer"}],
+            "rows": [{"x": 1}],
+        },
+        {
+            "name": "b_b",
+            "title": "B b",
+            "columns": [{"name": "y", "type": "string"}],
+            "rows": [{"y": "z"}],
+        },
+    ]
+    assert both["notes"] == ["same note", "other"]  # each once, as people see them
+    assert both["command"] is None and both["parameters"] == {}  # a library call
     clash = Table(pl.DataFrame({"table": [1]}), title="C")
-    assert to_text([a, clash], Format.csv).splitlines()[0] == "table_title,x,table"
+    assert to_text([a, clash], Format.csv).splitlines()[0] == "table_name,x,table"
+    same = [Table(pl.DataFrame({"x": [1]}), title="T"), Table(pl.DataFrame({"x": [2]}), title="T")]
+    assert [t["name"] for t in doc(to_text(same, Format.json))["tables"]] == ["t", "t_2"]
 
 
 def test_write_text_to_file_is_atomic_and_exact(tmp_path):

@@ -422,7 +422,7 @@ def test_demo_report(tmp_path):
     md = (tmp_path / "demo.md").read_text()
     assert "1,066 case assessments" in md and "## Key findings" in md
     assert (tmp_path / "demo_figures" / "figure4.svg").exists()
-    assert res.stdout.startswith("table_title") or "," in res.stdout.splitlines()[0]
+    assert res.stdout.startswith("table_name") or "," in res.stdout.splitlines()[0]
     res = runner.invoke(app, ["demo", "--report", str(tmp_path / "demo.pdf")])
     assert res.exit_code == 2 and not (tmp_path / "demo.pdf").exists()
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
+from test_json_support import rows as json_rows
 from typer.testing import CliRunner
 
 from hmip_cli import schema
@@ -16,7 +15,7 @@ runner = CliRunner()
 def test_dictionary_lists_every_stored_and_derived_column():
     result = runner.invoke(app, ["schema", "--format", "json"])
     assert result.exception is None and result.exit_code == 0
-    rows = json.loads(result.stdout)
+    rows = json_rows(result.stdout, "dictionary")
     assert [r["name"] for r in rows] == [c.name for c in schema.COLUMNS] + [
         c.name for c in schema.DERIVED
     ]

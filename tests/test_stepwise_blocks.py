@@ -274,7 +274,7 @@ def test_bad_blocks_are_refused(kwargs, message):
 
 
 def test_cli_block_and_enter_options(cli, tmp_path):
-    import json
+    from test_json_support import model
 
     args = ["regress", "--input", str(DATA / "pima_tr.csv"), "--outcome", "type", "-f", "json"]
     r = cli(
@@ -287,13 +287,13 @@ def test_cli_block_and_enter_options(cli, tmp_path):
         "fstep:bmi,ped,age,npreg",
     )
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = model(r.stdout)
     ref = REF["pima_3blocks"]
     assert [(s["block"], s["term"]) for s in d["steps"]] == [(b, t) for b, _, t, *_ in ref["steps"]]
     assert d["method"] == "FSTEP(LR); ENTER; FSTEP(LR)"
     r = cli(*args, "--candidates", "glu,bp,skin", "--enter", "skin", "--method", "bstep")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = model(r.stdout)
     assert d["blocks"][0] == {"block": 1, "method": "ENTER", "terms": ["skin"]}
     assert d["blocks"][1]["method"] == "BSTEP(LR)" and "skin" in d["final_terms"]
     r = cli(*args, "--block", "sideways:glu")

@@ -259,7 +259,7 @@ def test_bad_contrast_is_refused():
 
 
 def test_cli_contrast_option(cli):
-    import json
+    from test_json_support import model
 
     r = cli(
         "regress", "--input", str(DATA / "stepwise" / "birthwt.csv"), "--outcome", "low",
@@ -267,7 +267,7 @@ def test_cli_contrast_option(cli):
         "--method", "enter", "-f", "json",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = model(r.stdout)
     assert d["codings"][0]["contrast"] == "repeated"
     b = [c["b"] for c in d["coefficients"] if c["kind"] != "term"]
     assert b[-1:] + b[:-1] == pytest.approx(REF[("birthwt", "repeated")]["B"], rel=REL)

@@ -12,12 +12,12 @@ added to every cell (Haldane's correction), finite when a cell is 0.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import polars as pl
 import pytest
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
@@ -72,7 +72,7 @@ def test_cli_firth_json_on_separated_data():
     args = ["regress", "--input", str(ENDO), "--outcome", "HG", "--candidates", "NV,PI,EH"]
     r = runner.invoke(app, [*args, "--firth", "--format", "json"])
     assert r.exit_code == 0, r.stderr
-    got = json.loads(r.stdout)
+    got = model(r.stdout)
     assert got["method"] == "firth" and got["n"] == 79
     nv = next(c for c in got["coefficients"] if c["parameter"] == "NV")
     assert nv["b"] == pytest.approx(R["NV"][0], rel=1e-8)

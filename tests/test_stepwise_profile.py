@@ -11,13 +11,13 @@ we match it to 5e-4 relative (1e-5 absolute near 0) and say so.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli import store
@@ -88,7 +88,7 @@ def test_cli_ci_profile_table_and_json(birthwt_final):
     ]
     r = runner.invoke(app, [*args, "--ci", "profile", "--format", "json"])
     assert r.exit_code == 0, r.stderr
-    got = {row["parameter"]: row for row in json.loads(r.stdout)["profile_ci"]["rows"]}
+    got = {row["parameter"]: row for row in model(r.stdout)["profile_ci"]["rows"]}
     lo, hi, _, _ = R_LIMITS["ht"]
     assert got["ht"]["ci_low"] == pytest.approx(math.exp(lo), rel=1e-9)
     assert got["ht"]["ci_high"] == pytest.approx(math.exp(hi), rel=1e-9)

@@ -7,13 +7,13 @@ the case-level data), both to 1e-8 relative.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 import statsmodels.api as sm
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli import store
@@ -117,7 +117,7 @@ def test_cli_cluster_json_and_table(tmp_path):
     args += ["--method", "enter"]  # all three in the model (SPSS ENTER)
     r = runner.invoke(app, [*args, "--cluster", "stratum", "--format", "json"])
     assert r.exit_code == 0, r.stderr
-    got = json.loads(r.stdout)["cluster_robust"]
+    got = model(r.stdout)["cluster_robust"]
     assert got["n_clusters"] == 83 and got["estimator"] == "CR1"
     assert {t["term"] for t in got["terms"]} == {"education", "spontaneous", "induced"}
     r = runner.invoke(app, [*args, "--cluster", "stratum"])

@@ -5,10 +5,10 @@ the documented minimum of cases (--min-n) and of yes and no answers (samplesize.
 from __future__ import annotations
 
 import io
-import json
 
 import polars as pl
 import pytest
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli import store
@@ -37,7 +37,7 @@ def test_epv_by_hand_and_in_json_and_stderr(tmp_path):
     assert events_per_parameter(res) == pytest.approx(12 / 2)
     args = ["regress", "--input", str(path), "--outcome", "y", "--candidates", "g"]
     r = runner.invoke(app, [*args, "--format", "json"])
-    got = json.loads(r.stdout)
+    got = model(r.stdout)
     assert got["events_per_parameter"] == pytest.approx(6.0) and got["low_epv"] is True
     assert "6.0 events per parameter (fewer than 10)" in r.stderr
     r = runner.invoke(app, args)

@@ -46,7 +46,7 @@ def _num(text: str) -> float:
     shutil.which("pspp") is None, reason="GNU PSPP (Debian package pspp) is not installed"
 )
 def test_pspp_reruns_the_final_model(cli, tmp_path):
-    import json
+    from test_json_support import model
 
     sav = tmp_path / "birthwt.sav"
     r = cli(*BIRTHWT, "--syntax", "spss", "--export-data", str(sav))
@@ -54,7 +54,7 @@ def test_pspp_reruns_the_final_model(cli, tmp_path):
     syntax = r.stdout
     assert "/METHOD=FSTEP(LR) age lwt race smoke ptd ht ui" in syntax
     assert "LOGISTIC REGRESSION VARIABLES low WITH lwt race smoke ptd ht ui" in syntax
-    res = json.loads(cli(*BIRTHWT, "-f", "json").stdout)
+    res = model(cli(*BIRTHWT, "-f", "json").stdout)
     sps = tmp_path / "final.sps"
     sps.write_text(
         "SET FORMAT=F30.12.\n"

@@ -6,7 +6,6 @@ coding with reference = last, glm polished to exact convergence, score statistic
 the final fit); printed numbers pasted beside each test.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_json_support import model
 
 from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise import stepwise
@@ -166,8 +166,7 @@ def test_store_numeric_candidates_and_interactions(cli, example_store):
         "provider,age,ogrs_score,age*gender", "--data", str(example_store), "-f", "json",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
-    d = d[0] if isinstance(d, list) else d
+    d = model(r.stdout)
     assert d["candidates"] == ["provider", "age", "ogrs_score", "gender", "age:gender"]
     assert d["categorical"] == ["provider", "gender"]  # age and ogrs_score are covariates
     s0 = {x["term"]: x for x in d["step_details"][0]["variables_not_in_equation"]}

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from test_ingest_support import make_cases, write_csv
+from test_json_support import by_title
 from typer.testing import CliRunner
 
 from hmip_cli import schema, store
@@ -95,7 +96,7 @@ def test_info_shows_counts_and_provenance_without_case_ids(tmp_path):
     )
     result = runner.invoke(app, ["info", "--data", str(data), "--format", "json"])
     assert result.exit_code == 0 and result.stderr == ""
-    tables = {t["title"]: t["rows"] for t in json.loads(result.stdout)}
+    tables = by_title(result.stdout)
     summary = tables["Store"][0]
     assert summary["n_cases"] == 10 and summary["n_files"] == 2
     assert summary["content_hash"] == store.store_info(data).content_hash

@@ -7,13 +7,13 @@ stdout and stderr are checked separately; ANSI codes are stripped before any ass
 from __future__ import annotations
 
 import io
-import json
 import re
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_json_support import models, tables
 from typer.testing import CliRunner
 
 from hmip_cli import schema, synth
@@ -94,8 +94,8 @@ def test_info_table_uses_display_labels_and_machine_formats_keep_snake_case(real
         assert snake not in out, snake
     csv = invoke("info", "--format", "csv").stdout.splitlines()[0].split(",")
     assert {"n_cases", "first_inspection_date", "content_hash", "ingested_at", "sha256"} <= set(csv)
-    rows = json.loads(invoke("info", "--format", "json").stdout)
-    assert rows[0]["rows"][0]["n_cases"] == 300
+    rows = tables(invoke("info", "--format", "json").stdout)
+    assert rows["store"][0]["n_cases"] == 300
 
 
 def test_info_store_summary_is_shown_as_label_value_lines(real_store):
@@ -268,9 +268,16 @@ def test_report_checks_the_output_before_computing(real_store, tmp_path):
     assert "Computing" not in r.stderr and "cannot write" in r.stderr
 
 
-def test_output_onto_a_directory_is_a_usage_error(real_store, tmp_path):
-    r = invoke("rates", "--output", str(tmp_path))
-    assert r.exit_code == 2 and r.stdout == "" and "directory" in clean(r.stderr)
+def test_output_onto_a_directory_is_one_csv_per_table_else_a_usage_error(real_store, tmp_path):
+    # A directory takes one CSV (or TSV) per table (`-o DIR/`, docs/output.md) ...
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = invoke("rates", "--output", str(folder))
+    assert r.exit_code == 0 and r.stdout == "", r.stderr
+    assert [p.name for p in folder.iterdir()] == ["rates.csv"]
+    # ... and nothing else: one JSON or Markdown file is not a folder of files.
+    r = invoke("rates", "--output", str(folder), "--format", "json")
+    assert r.exit_code == 2 and r.stdout == "" and "give a file name" in clean(r.stderr)
     assert "Traceback" not in r.stderr
 
 
@@ -285,7 +292,7 @@ def test_regress_where_filters_notes_and_drops_the_fixed_candidate(store):
     n_nps = int((store["provider"].cast(pl.String) == "NPS").sum())
     assert f"Cases selected: provider = NPS ({n_nps:,} cases)." in clean(r.stdout)
     assert "only one level" not in r.stderr  # provider is constant by construction: not a candidate
-    got = json.loads(
+    got = models(
         invoke(
             "regress",
             "--factor",

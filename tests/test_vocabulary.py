@@ -9,6 +9,7 @@ import json
 
 import polars as pl
 import pytest
+from test_json_support import doc
 
 from hmip_cli import schema
 
@@ -48,12 +49,12 @@ def test_people_see_the_labels_rates_shows(cli, example_store):
 
 
 def test_machines_get_the_keys_rates_uses(cli, example_store):
-    payload = json.loads(
+    payload = doc(
         cli(*MODEL, "--candidates", "provider,ethnicity,ogrs_band", "--format", "json").stdout
     )
     text = json.dumps(payload)
     assert "ethnic_group" not in text and "ogrs_group" not in text
-    model = payload[0]
+    (model,) = payload["models"]
     assert set(model["candidates"]) == {"provider", "ethnicity", "ogrs_band"}
     coding = {c["term"]: c for c in model["codings"]}
     assert coding["ethnicity"]["levels"] == ["white", "bame"]  # codes, as in rates' `group`

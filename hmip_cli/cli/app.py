@@ -82,6 +82,9 @@ def _register_commands() -> None:
         framework_cmd,
     ):
         module.register(app)
+    from hmip_cli.cli.common import name_commands
+
+    name_commands(app)
 
 
 def _arguments_without_types() -> None:

@@ -15,7 +15,7 @@ import typer
 from hmip_cli import schema
 from hmip_cli.errors import EXIT_DATA, HmipError, ValidationFailed
 from hmip_cli.fileio import is_no_space, no_space_message
-from hmip_cli.render import Format, resolve_format
+from hmip_cli.render import Format, request_directory, resolve_format
 
 # Whether --format was given on the command line (set by its callback while the options are
 # parsed, read by `handle_errors` before the command runs): `-o x.csv` alone means CSV.
@@ -39,14 +39,24 @@ FormatOpt = Annotated[
         "Default: from the --output extension, else table.",
     ),
 ]
+
+
+def _output_path(value: str) -> Path:
+    # `-o DIR/` asks for one CSV per table; Path("out/") forgets the slash, so say it here.
+    path = Path(value)
+    request_directory(path if value.endswith(("/", os.sep)) else None)
+    return path
+
+
 OutputOpt = Annotated[
     Path | None,
     typer.Option(
         "--output",
         "-o",
         metavar="FILE",
-        help="Write to this file instead of stdout (written atomically).",
-        dir_okay=False,
+        parser=_output_path,
+        help="Write to this file instead of stdout (written atomically). "
+        "DIR/ writes one CSV per table.",
     ),
 ]
 DataOpt = Annotated[
@@ -114,10 +124,12 @@ def load_cases(data: Path | None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the
     name they import, so a test can replace it per command module."""
     from hmip_cli import store
+    from hmip_cli.envelope import note_provenance, store_provenance
     from hmip_cli.render import mark_synthetic
     from hmip_cli.report.provenance import is_synthetic
 
     cases = store.load_cases(data, identifying=False)  # analyses never read ids or notes
+    note_provenance("store", store_provenance(data))
     # (ids and notes are not loaded, so commands cannot tell synthetic data here; reports can)
     mark_synthetic(is_synthetic(cases))
     return cases
@@ -164,6 +176,7 @@ def handle_errors(func):
     def wrapper(*args, **kwargs):
         try:
             _format_from_output(kwargs)
+            _note_invocation(getattr(wrapper, "hmip_command", None), kwargs)
             return func(*args, **kwargs)
         except HmipError as exc:
             if os.environ.get("HMIP_DEBUG") == "1":
@@ -185,8 +198,40 @@ def handle_errors(func):
             where = f" ({exc.filename})" if exc.filename else ""
             say(f"Error: {exc.strerror or exc}{where}", style="bold red")
             raise typer.Exit(EXIT_DATA) from None
+        finally:
+            # one command per parse (tests invoke many in one process); library calls after
+            # a command are not that command
+            from hmip_cli.envelope import clear_invocation
+
+            request_directory(None)
+            clear_invocation()
 
     return wrapper
+
+
+# Options that say where and how to write, not what: left out of the JSON's `parameters`.
+_NOT_PARAMETERS = ("fmt", "output", "ctx")
+
+
+def _note_invocation(command: str | None, kwargs: dict) -> None:
+    """The command's name ("rates", "framework show") and parameters for the JSON document."""
+    from hmip_cli.envelope import set_invocation
+
+    params = {k: v for k, v in kwargs.items() if k not in _NOT_PARAMETERS}
+    set_invocation(command, params)
+
+
+def name_commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> None:
+    """Tell each registered command's `handle_errors` wrapper its name as typed
+    ("framework show"), for the JSON document's `command` (Typer's own Click, which knows
+    it, is private)."""
+    for info in app.registered_commands:
+        if info.callback is not None:
+            name = info.name or info.callback.__name__.replace("_", "-")
+            info.callback.hmip_command = " ".join((*prefix, name))  # type: ignore[attr-defined]
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            name_commands(group.typer_instance, (*prefix, group.name or ""))
 
 
 def _no_space(exc: OSError) -> str:

@@ -21,8 +21,9 @@ from hmip_cli import rates as R
 from hmip_cli import schema, tables
 from hmip_cli.cli.common import FormatOpt, OutputOpt, handle_errors, say
 from hmip_cli.cli.rates_cmd import MinNOpt, SuppressOpt
+from hmip_cli.envelope import note_provenance, store_provenance
 from hmip_cli.errors import BadRequest
-from hmip_cli.render import Format, Table, emit
+from hmip_cli.render import Format, Table, emit, is_directory
 
 EXAMPLE_NAME = "cases.csv"
 
@@ -92,9 +93,9 @@ def demo_tables(res: DemoResults, fmt: Format, *, min_n: int) -> list[Table]:
             + tables.protection_tables(res.protection, fmt, min_n=min_n)
         )
     return [
-        Table(res.sample, title="Sample profile"),
-        Table(res.rates, title="Figures 1-4"),
-        Table(res.protection, title="Tables 1-2"),
+        Table(res.sample, title="Sample profile", name="sample"),
+        Table(res.rates, title="Figures 1-4", name="rates"),
+        Table(res.protection, title="Tables 1-2", name="protection"),
     ]
 
 
@@ -134,8 +135,9 @@ def register(app: typer.Typer) -> None:
         The example cases are synthetic (generated to match the bulletin's published
         figures), not real case data. Your own store is not touched.
 
-        With --format csv/tsv the three results are stacked into one CSV whose first
-        column, table_title, says which; with json they are a list of {title, rows}. Columns are described in
+        With --format csv/tsv on standard output the three results are stacked into one CSV
+        whose first column, table_name, says which (sample, rates, protection); -o DIR/
+        writes one CSV per table; json is one document (docs/output.md). Columns are described in
         `hmip sample --help`, `hmip rates --help` and `hmip protection --help`.
 
         \b
@@ -150,7 +152,7 @@ def register(app: typer.Typer) -> None:
 
             infer_format(report)  # an unknown extension is a usage error before any work
             check_writable(report, store=keep)
-        if output is not None:
+        if output is not None and not is_directory(output):
             from hmip_cli.fileio import check_writable
 
             check_writable(output, store=keep)  # not into the store --keep is about to make
@@ -162,6 +164,7 @@ def register(app: typer.Typer) -> None:
             else:
                 store_dir = keep
             res = run_demo(store_dir, min_n=min_n, suppress=suppress)
+            note_provenance("store", store_provenance(store_dir))
             say(
                 f"Demo: {res.n_cases:,} example cases from {res.source.name} ingested into "
                 + (

@@ -108,6 +108,7 @@ def _store_tables(summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFra
         Table(
             summary,
             "Store",
+            name="store",
             vertical=True,
             display={
                 "store": "Store",
@@ -122,6 +123,7 @@ def _store_tables(summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFra
         Table(
             counts,
             "Cases per inspection and provider",
+            name="counts",
             display={
                 "inspection": "Inspection",
                 "provider": "Provider",
@@ -133,6 +135,7 @@ def _store_tables(summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFra
         Table(
             files,
             "Files ingested (provenance)",
+            name="files",
             display={
                 "source": "File",
                 "rows": "Rows",
@@ -158,4 +161,8 @@ def info(data: DataOpt = None, fmt: FormatOpt = Format.table, output: OutputOpt 
       hmip info
       hmip info --format json
     """
-    emit(info_tables(data, short_hashes=fmt is Format.table), fmt, output)
+    from hmip_cli.envelope import note_provenance, store_provenance
+
+    tables = info_tables(data, short_hashes=fmt is Format.table)
+    note_provenance("store", store_provenance(data))
+    emit(tables, fmt, output)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,8 +26,7 @@ from hmip_cli.cli.common import (
 )
 from hmip_cli.cli.vocabulary import Vocabulary
 from hmip_cli.errors import BadRequest
-from hmip_cli.jsonsafe import json_safe
-from hmip_cli.render import Format, Table, emit, write_text
+from hmip_cli.render import Format, Table, emit
 
 HELP = """Forward stepwise logistic regression, as SPSS LOGISTIC REGRESSION /METHOD=FSTEP.
 
@@ -439,7 +437,7 @@ def findings_table(
     adjust_label = {"bh": "BH", "holm": "Holm"}.get(adjust, "adjusted")
 
     if not tables.is_human(fmt):
-        return Table(frame, SWEEP_TITLE, notes=notes)
+        return Table(frame, SWEEP_TITLE, notes=notes, name="findings")
     rows = []
     last_model = None
     for r in frame.iter_rows(named=True):
@@ -494,6 +492,7 @@ def findings_table(
         pl.DataFrame(rows, schema=schema),
         SWEEP_TITLE,
         notes=notes,
+        name="findings",
         right_aligned=("ci",),
         p_columns=("p", "p_adjusted"),
         display={
@@ -846,6 +845,9 @@ def register(app: typer.Typer) -> None:
             needed = [outcome, *names, *([cluster] if cluster else [])]
             # .sav/.dta: value labels replace the codes of the outcome and categorical columns
             frame, notes = read_table(input, columns=needed, labels=[outcome, *_split(categorical)])
+            from hmip_cli.envelope import note_provenance
+
+            note_provenance("input", {"file": Path(input).name, "rows": frame.height})
             for note in notes:
                 say(f"note: {note}")
             if firth_:
@@ -1007,12 +1009,6 @@ def _emit_firth(res, fmt: Format, output: Path | None) -> None:
     """A Firth fit: JSON (`"method": "firth"`) or its Variables in the Equation table."""
     for p in res.problems:
         say(f"warning: {p.message}", style="yellow")
-    if fmt is Format.json:
-        write_text(
-            json.dumps(res.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-            output,
-        )
-        return
     d = res.to_dict()
     mc = d["model_chi_square"]
     table = Table(
@@ -1042,7 +1038,7 @@ def _emit_firth(res, fmt: Format, output: Path | None) -> None:
             f"of the model {mc['chi_square']:.3f} on {mc['df']} df.",
         ],
     )
-    emit([table], fmt, output)
+    emit([table], fmt, output, extra={"models": [d]})
 
 
 def _emit_results(
@@ -1058,30 +1054,6 @@ def _emit_results(
 
     vocab = Vocabulary(human=T.is_human(fmt)) if store else None
     extras = extras or [None] * len(results)
-    if fmt is Format.json:
-        if len(results) == 1 and results[0][0] is None:
-            payload: dict | list = {
-                **results[0][1].to_dict(),
-                **(extras[0].json if extras[0] else {}),
-                # --correlations / --casewise / --classplot
-                **{key: table.frame.to_dicts() for key, table in case_tables or []},
-            }
-        else:
-            payload = [
-                {"model": t.model, "label": t.label, **r.to_dict(), **(x.json if x else {})}
-                for (t, r), x in zip(results, extras)
-            ]
-            if where_note:
-                for item in payload:
-                    item["where"] = where_note[0]
-        if vocab is not None:
-            payload = vocab.payload(payload)
-        # allow_nan=False: the payload is cleaned (NaN/inf -> null); never emit invalid JSON.
-        write_text(
-            json.dumps(json_safe(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-            output,
-        )
-        return
     tables: list[Table] = []
     for (t, r), x in zip(results, extras):
         tables.extend(result_tables(r, t.model if t is not None else None, vocab))
@@ -1091,4 +1063,15 @@ def _emit_results(
         for table in tables:
             if table.title.endswith("Case Processing Summary"):
                 table.notes = [*where_note, *table.notes]
-    emit([*tables, *(t for _, t in case_tables or [])], fmt, output)
+    for key, table in case_tables or []:  # --correlations / --casewise / --classplot
+        table.name = key
+        tables.append(table)
+    models: list[dict] = []
+    if fmt is Format.json:  # everything the tables show, and every step and statistic
+        for (t, r), x in zip(results, extras):
+            named = {"model": t.model, "label": t.label} if t is not None else {}
+            model = {**named, **r.to_dict(), **(x.json if x else {})}
+            if where_note:
+                model["where"] = where_note[0]
+            models.append(vocab.payload(model) if vocab is not None else model)
+    emit(tables, fmt, output, extra={"models": models} if models else None)

@@ -155,6 +155,7 @@ def schema_command(
         Table(
             dictionary(),
             "hmip data dictionary",
+            name="dictionary",
             notes=["Judgements: yes/no where applicable, blank where the question was not asked."],
         ),
         fmt,
