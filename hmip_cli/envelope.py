@@ -148,8 +148,10 @@ def document(tables: list[Table], extra: dict[str, Any] | None = None) -> dict[s
 
     inv = _INVOCATION.get() or Invocation()
     notes: list[str] = []
-    for t in tables:
-        notes.extend(n for n in t.notes if n not in notes)
+    for t in tables:  # the legend ("[b] break in series") first, as people see it
+        for n in [*t.legend, *t.notes]:
+            if n not in notes:
+                notes.append(n)
     provenance = {k: (v() if callable(v) else v) for k, v in inv.provenance.items()}
     provenance["synthetic"] = data_synthetic()
     return {

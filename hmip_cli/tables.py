@@ -78,21 +78,133 @@ def _where_note(where_text: str | None) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
+# A breakdown with more groups than this (Not recorded included) is shown one row per
+# group (`rates --rows auto`): 14 inspections side by side would be 30 columns, which no
+# terminal holds, so the table fell back to one "label value" line per cell (1,300 lines).
+GROUPS_AS_ROWS_ABOVE = 6
+ROWS = ("auto", "factors", "groups")
+
+
+def groups_as_rows(frame: pl.DataFrame, bkey: str, rows: str = "auto") -> bool:
+    """Whether breakdown `bkey` is shown one row per group (else one row per factor)."""
+    if rows not in ROWS:
+        raise ValueError(f"rows must be one of {ROWS}")
+    if rows != "auto":
+        return rows == "groups"
+    n_groups = frame.filter(pl.col("breakdown") == bkey)["group"].n_unique()
+    return n_groups > GROUPS_AS_ROWS_ABOVE
+
+
 def rates_human(
-    frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+    frame: pl.DataFrame,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    where_text: str | None = None,
+    rows: str = "auto",
 ) -> list[Table]:
-    """One table per measure (no breakdown), or per measure and breakdown (side by side)."""
+    """One table per measure (no breakdown), or per measure and breakdown (groups side by
+    side, one row per factor); a breakdown with many groups (`groups_as_rows`) gets one table
+    per factor instead, one row per group and the measures side by side."""
     tables: list[Table] = []
     breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
+    down = [b for b in breakdowns if groups_as_rows(frame, b, rows)]
+    across = [b for b in breakdowns if b not in down]
     for (measure,), part in frame.group_by("measure", maintain_order=True):
         m = schema.get_measure(measure)
         title = f"Figure {m.figure}: {m.label}, where the factor was a priority"
         if not breakdowns:
             tables.append(_rates_plain(part, title, min_n, where_text))
-        for bkey in breakdowns:
+        for bkey in across:
             sub = part.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
             tables.append(_rates_by(sub, bkey, title, min_n, where_text))
+    for bkey in down:
+        sub = frame.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
+        for (_,), fpart in sub.group_by("factor", maintain_order=True):
+            tables.append(_rates_by_group(fpart, bkey, min_n, where_text))
     return tables
+
+
+def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text) -> Table:
+    """One factor's rates by a breakdown with many groups: a row per group (All cases
+    first), n and % yes for each measure side by side, then the difference (or range) and,
+    with --test, its p, as the last rows."""
+    b_label = part.filter(pl.col("breakdown") == bkey)["breakdown_label"][0]
+    factor_label = part["factor_label"][0]
+    measures = part["measure"].unique(maintain_order=True).to_list()
+    # n beside % yes in one cell, so four measures fit an 80-column terminal
+    columns: dict[str, str] = {"group": b_label}
+    for m in measures:
+        columns[f"{m}_pct"] = f"{schema.get_measure(m).label}: % yes (n)"
+    by_key = {(r["measure"], r["breakdown"], r["group"]): r for r in part.to_dicts()}
+    groups = [(R.ALL, R.ALL, R.ALL_LABEL)] + [
+        (bkey, g, label)
+        for g, label in part.filter(pl.col("breakdown") == bkey)
+        .select("group", "group_label")
+        .unique(maintain_order=True)
+        .rows()
+    ]
+    rows = []
+    for breakdown, group, label in groups:
+        row = {"group": label}
+        for m in measures:
+            r = by_key[(m, breakdown, group)]
+            row[f"{m}_pct"] = f"{_pct_cell(r)} ({r['n']:,})"
+        rows.append(row)
+    real = [g for _, g, _ in groups[1:] if g != R.NOT_RECORDED]
+    firsts = {m: by_key[(m, bkey, groups[1][1])] for m in measures}
+    tested = "p_value" in part.columns
+    summary = {"group": "Range (points)" if len(real) != 2 else "Difference (points)"}
+    p_row = {"group": "p (unadjusted)"}
+    for m, r in firsts.items():
+        diff = r["difference_pp"]
+        suppressed = r["difference_basis"] and "suppressed" in r["difference_basis"]
+        summary[f"{m}_pct"] = (
+            round_1dp(diff, signed=True)
+            if diff is not None
+            else (R.MARK_SUPPRESSED if suppressed else "")
+        )
+        p = r["p_value"] if tested else None
+        fisher = "Fisher" in (r.get("test_method") or "")
+        p_row[f"{m}_pct"] = "" if p is None else p_text(p) + ("\u2020" if fisher else "")
+    rows.append(summary)
+    if tested:
+        rows.append(p_row)
+    frame = pl.DataFrame(
+        [{c: row.get(c, "") for c in columns} for row in rows],
+        schema=dict.fromkeys(columns, pl.String),
+    )
+    if len(real) == 2:
+        names = [lab for _, g, lab in groups[1:] if g != R.NOT_RECORDED]
+        diff_note = f"Difference: {names[1]} % minus {names[0]} %, in percentage points."
+    else:
+        diff_note = (
+            "Range: the highest group % minus the lowest, in percentage points (Not recorded "
+            "and groups without applicable cases left out)."
+        )
+    notes = [
+        *_where_note(where_text),
+        "One row per group (more than "
+        f"{GROUPS_AS_ROWS_ABOVE} groups; --rows factors puts the groups side by side). "
+        "n: applicable cases.",
+        diff_note,
+    ]
+    if tested:
+        notes.append(
+            "p: unadjusted test of difference between the groups on this factor alone (Not "
+            "recorded left out), Pearson's chi-square (no continuity correction; \u2020 "
+            "Fisher's exact test where an expected count is below 5); for differences "
+            "adjusted for the other variables, see `hmip regress`."
+        )
+    else:
+        notes.append("A difference is not a test of significance; see `hmip regress`.")
+    notes += [*marker_notes(part, min_n), ROUNDING_NOTE]
+    return Table(
+        frame,
+        title=f"{factor_label}: rates by {b_label.lower()}, where the factor was a priority",
+        notes=notes,
+        display=columns,
+        right_aligned=tuple(c for c in columns if c != "group"),
+    )
 
 
 def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Table:
@@ -259,10 +371,15 @@ def rates_machine(frame: pl.DataFrame) -> Table:
 
 
 def rates_tables(
-    frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+    frame: pl.DataFrame,
+    fmt: Format,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    where_text: str | None = None,
+    rows: str = "auto",
 ) -> list[Table]:
     return (
-        rates_human(frame, min_n=min_n, where_text=where_text)
+        rates_human(frame, min_n=min_n, where_text=where_text, rows=rows)
         if is_human(fmt)
         else [rates_machine(frame)]
     )

@@ -180,6 +180,7 @@ def trend_machine(result: TR.TrendResult) -> Table:
     return Table(
         result.frame,
         title=f"Trend by {result.period}",
+        name="trend",
         notes=not_trended_note(result),
         percent_columns=("percent_yes", "ci_lower", "ci_upper"),
     )

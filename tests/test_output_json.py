@@ -25,6 +25,7 @@ STORE_COMMANDS = {
     "rates test": ["rates", "--measure", "delivery", "--by", "gender", "--test"],
     "protection": ["protection", "--by", "mappa"],
     "info": ["info"],
+    "trend": ["trend", "--measure", "delivery"],
     "regress": ["regress", "--factor", "accommodation", "--measure", "delivery"],
     "regress factor": ["regress", "--factor", "ete", "--candidates", "provider,gender"],
 }
@@ -140,6 +141,11 @@ def test_the_sweep_writes_the_document(cli, example_store):
     (t,) = d["tables"]
     assert t["name"] == "findings" and d["command"] == "regress"
     assert {r["model"] for r in t["rows"]} >= {"accommodation/delivery"}
+    from hmip_cli import schema
+
+    codes = {lv for b in schema.BREAKDOWNS for lv in b.levels}
+    levels = {r[c] for r in t["rows"] for c in ("level", "reference")} - {None}
+    assert levels and levels <= codes, levels - codes  # codes in machine formats (issue 14)
 
 
 # ---- one CSV per table ------------------------------------------------------------------

@@ -11,11 +11,11 @@ terminated at iteration number 6 / 4 / 5", tests/test_stepwise_spss_iteration.py
 lengths of the Block 1 histories, and their last rows are SPSS's printed B.
 """
 
-import json
 from pathlib import Path
 
 import polars as pl
 import pytest
+from test_json_support import model
 from test_stepwise_spss_iteration import PUBLISHED, spss
 
 from hmip_cli.stepwise import stepwise
@@ -179,8 +179,7 @@ def test_cli_prints_iteration_history_tables_and_json(cli):
     assert "Initial -2 Log Likelihood: 234.672 (constant = logit" in r.stdout
     r = cli(*args, "--format", "json")
     assert r.exit_code == 0, r.output
-    payload = json.loads(r.stdout)
-    details = payload.get("step_details") or payload["data"]["step_details"]
+    details = model(r.stdout)["step_details"]
     h = details[5]["iteration_history"]
     assert h["parameters"] == ["Constant", "race(1)", "race(2)", "lwt", "smoke", "ptd", "ht"]
     assert [it["minus_2ll"] for it in h["iterations"]] == pytest.approx(

@@ -3,10 +3,9 @@ item 5). Every number is checked against a direct Polars count over the stored c
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 import pytest
+from test_json_support import rows as json_rows
 
 from hmip_cli import rates as R
 
@@ -83,7 +82,7 @@ def test_where_year_selects_one_year(trend_cases):
 def test_cli_by_year_in_rates_protection_and_sample(cli, trend_store, trend_cases):
     r = cli("rates", "--measure", "partner", "--factor", "ete", "--by", "year", "--format", "json")
     assert r.exit_code == 0, r.output
-    rows = [x for x in json.loads(r.stdout) if x["breakdown"] == "year"]
+    rows = [x for x in json_rows(r.stdout) if x["breakdown"] == "year"]
     want = _direct(trend_cases, "ete_partner", "inspection_year").sort("group")
     got = sorted((x["group"], x["n"], x["n_yes"]) for x in rows)
     assert got == sorted(want.select("group", "n", "n_yes").iter_rows())
@@ -290,7 +289,7 @@ def test_cli_trend_formats(cli, trend_store, trend_cases):
     assert got == _direct_trend(trend_cases, "ete_delivered")
     r = cli("trend", "--measure", "delivery", "--format", "json", "--layout", "wide")
     assert r.exit_code == 0, r.stderr
-    rows = json.loads(r.stdout)
+    rows = json_rows(r.stdout)
     assert len(rows) == 10 and {"2016_n", "2020_percent_yes", "not_recorded_marker"} <= set(rows[0])
     r = cli("trend", "--measure", "delivery", "--suppress")
     assert r.exit_code == 0 and "Trend by year" in r.stdout and "2019 %" in r.stdout

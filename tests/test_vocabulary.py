@@ -66,3 +66,35 @@ def test_machines_get_the_keys_rates_uses(cli, example_store):
     assert {"white", "bame"} <= set(rates["group"].drop_nulls())
     csv = cli(*MODEL, "--candidates", "provider,ethnicity", "--format", "csv").stdout
     assert "ethnicity(white)" in csv and "ethnic_group" not in csv
+
+
+def test_the_sweep_gives_machines_codes_and_people_labels():
+    """Issue 14 item 1 leftover: the findings' level/reference columns were labels
+    ("Community sentence", "Post-custody") in CSV/JSON, where every other machine output
+    has codes. The sweep keeps labels (the report's sentences use them); the CLI gives
+    machines the codes and people the labels."""
+    from hmip_cli.cli.regress_cmd import findings_table
+    from hmip_cli.render import Format
+    from hmip_cli.stepwise.sweeps import FINDINGS_SCHEMA
+
+    row = dict.fromkeys(FINDINGS_SCHEMA)
+    row |= {
+        "model": "accommodation/contracted",
+        "label": "Accommodation: contracted",
+        "n": 100,
+        "term": "supervision",
+        "parameter": "supervision(community)",
+        "level": "Community sentence",
+        "reference": "Post-custody",
+        "groups": "Community sentence 50% vs Post-custody 79%",
+        "odds_ratio": 0.3,
+        "p": 0.01,
+        "reliable": True,
+    }
+    frame = pl.DataFrame([row], schema=FINDINGS_SCHEMA)
+    machine = findings_table(frame, Format.csv, []).frame.row(0, named=True)
+    assert (machine["level"], machine["reference"]) == ("community", "post_custody")
+    assert machine["parameter"] == "supervision(community)" and machine["term"] == "supervision"
+    people = findings_table(frame, Format.table, []).frame.row(0, named=True)
+    assert people["finding"] == "Community sentence 50% vs Post-custody 79%"
+    assert people["term"] == "Supervision type"

@@ -59,6 +59,17 @@ OutputOpt = Annotated[
         "DIR/ writes one CSV per table.",
     ),
 ]
+# For commands that write one file of cases (export, synth): no directory form.
+FileOutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file instead of stdout (written atomically).",
+        dir_okay=False,
+    ),
+]
 DataOpt = Annotated[
     Path | None,
     typer.Option(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, OutputOpt, handle_errors, say
+from hmip_cli.cli.common import DataOpt, FileOutputOpt, handle_errors, say
 from hmip_cli.cli.rates_cmd import WhereOpt
 from hmip_cli.export import ExportFormat
 
@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def export(
-    output: OutputOpt = None,
+    output: FileOutputOpt = None,
     fmt: Annotated[
         ExportFormat | None,
         typer.Option(

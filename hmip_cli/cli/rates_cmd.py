@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -53,6 +54,12 @@ SuppressOpt = Annotated[
         "in the same breakdown so the first cannot be worked out.",
     ),
 ]
+
+
+class Rows(str, Enum):
+    auto = "auto"
+    factors = "factors"
+    groups = "groups"
 
 
 def _where_text(cases, where) -> str | None:
@@ -152,7 +159,8 @@ def register(app: typer.Typer) -> None:
                 "-b",
                 metavar="KEY",
                 help=f"Break down by this variable, groups side by side with their difference "
-                f"(repeatable: one table per breakdown). Keys: {_BREAKDOWN_KEYS}.",
+                f"(repeatable: one table per breakdown; many groups: see --rows). Keys: "
+                f"{_BREAKDOWN_KEYS}.",
             ),
         ] = None,
         where: WhereOpt = None,
@@ -183,6 +191,17 @@ def register(app: typer.Typer) -> None:
                 "(chi-square, or Fisher's exact for small counts); more, a chi-square p.",
             ),
         ] = False,
+        rows: Annotated[
+            Rows,
+            typer.Option(
+                "--rows",
+                metavar="LAYOUT",
+                help="With --by, for people: factors (one row per factor, the groups side by "
+                "side), groups (one table per factor, one row per group, the measures side by "
+                f"side), or auto: groups for a breakdown of more than "
+                f"{tables.GROUPS_AS_ROWS_ABOVE} groups (--by inspection).",
+            ),
+        ] = Rows.auto,
         data: DataOpt = None,
         fmt: FormatOpt = Format.table,
         output: OutputOpt = None,
@@ -203,15 +222,22 @@ def register(app: typer.Typer) -> None:
           hmip rates --measure delivery --by provider --test
           hmip rates --measure delivery --by provider --by gender --cross --suppress
           hmip rates --measure delivery --chart
+          hmip rates --measure delivery --by inspection --rows groups
         """
         if not by:
             refuse_ignored(ctx, ("cross",), "without two --by breakdowns")
             refuse_ignored(ctx, ("test",), "without --by (it compares the groups of a breakdown)")
+            refuse_ignored(ctx, ("rows",), "without --by (there are no groups to lay out)")
         if chart:
             refuse_ignored(ctx, ("test",), "with --chart (text bars)", "leave out --chart")
+            refuse_ignored(ctx, ("rows",), "with --chart (text bars)", "leave out --chart")
         if chart and fmt is not Format.table:
             refuse_ignored(
                 ctx, ("fmt",), "with --chart (text bars)", "leave out --chart for a table"
+            )
+        if not tables.is_human(fmt):
+            refuse_ignored(
+                ctx, ("rows",), f"with --format {fmt.value} (machine formats are one row per group)"
             )
         cases = load_cases(data)
         frame = R.rates(
@@ -232,8 +258,9 @@ def register(app: typer.Typer) -> None:
             chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
             write_text(strip_controls(chart_text), output)
             return
+        where_text = _where_text(cases, where)
         emit(
-            tables.rates_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),
+            tables.rates_tables(frame, fmt, min_n=min_n, where_text=where_text, rows=rows.value),
             fmt,
             output,
         )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import OutputOpt, handle_errors, say
+from hmip_cli.cli.common import FileOutputOpt, handle_errors, say
 from hmip_cli.errors import BadRequest
 
 # synth.DEFAULT_ID_PREFIX, spelt here because importing hmip_cli.synth (NumPy, SciPy, its
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 show_default=True,
             ),
         ] = 1,
-        output: OutputOpt = None,
+        output: FileOutputOpt = None,
         messy: Annotated[
             bool,
             typer.Option(

@@ -34,10 +34,16 @@ class Vocabulary:
         return b.label if self.human else b.key
 
     def level(self, term: str | None, code: str | None) -> str | None:
+        """A level for people (its label) or machines (its code). The sweep's findings
+        hold labels (the report's sentences are built from them): machines get the code."""
         b = self._by_column.get(term or "")
-        if b is None or code is None or not self.human or code == "(reference)":
+        if b is None or code is None or code == "(reference)":
             return code
-        return b.label_of(code)
+        if self.human:
+            return b.label_of(code)
+        if code not in b.levels and code in b.labels:
+            return b.levels[b.labels.index(code)]
+        return code
 
     def parameter(self, name: str | None) -> str | None:
         if name is None or name in self._by_column:
