@@ -11,13 +11,13 @@ the .sav (PSPP excludes user-missing values by default), to 1e-6 relative at its
 decimals.
 """
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import polars as pl
 import pytest
+from test_json_support import model
 from test_stepwise_syntax import _num, _pspp_tables
 
 from hmip_cli.stepwise import read_table, stepwise
@@ -95,8 +95,7 @@ def test_cli_tables_show_labels_not_codes(cli):
         assert text in r.stdout
     assert "race(1)" not in r.stdout and "(reference)" in r.stdout
     assert "user-missing values declared in the file are treated as missing" in r.stderr
-    out = json.loads(cli(*args, "--reference", "race=White", "-f", "json").stdout)
-    out = out.get("data", out)
+    out = model(cli(*args, "--reference", "race=White", "-f", "json").stdout)
     assert out["event"] == "Low weight" and out["n"] == 183
     race = next(c for c in out["codings"] if c["term"] == "race")
     assert race["levels"] == ["White", "Black", "Other"] and race["reference"] == "White"
@@ -121,14 +120,13 @@ def test_pspp_fits_the_same_model_to_the_same_sav(cli, tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     tables = _pspp_tables(out.read_text())
-    res = json.loads(
+    res = model(
         cli(
             "regress", "--input", str(SAV), "--outcome", "low", "--candidates",
             ",".join(CANDIDATES), "--categorical", ",".join(CATEGORICAL), "--method", "enter",
             "-f", "json",
         ).stdout
     )  # fmt: skip
-    res = res.get("data", res)
     assert _num(tables["Model Summary"][1][1]) == pytest.approx(res["minus_2ll"], rel=1e-6)
     assert tables["Case Processing Summary"][1][:2] == ["Included in Analysis", "183"]
     # PSPP lists covariates first, names factors by their variable label and index, and adds

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from test_hardening_store import _says_disk_full, disk_full  # noqa: F401 - a fixture
 from test_ingest_support import digest, make_cases, write_csv
+from test_json_support import doc as json_doc
 
 from hmip_cli import store
 from hmip_cli.errors import BadInput, BadRequest
@@ -69,8 +70,8 @@ def test_info_shows_the_removal(three, cli):
     data, files = three
     assert cli("remove", "--source", "b.csv", "--data", data).exit_code == 0
     r = cli("info", "--data", data, "--format", "json")
-    doc = json.loads(r.stdout)
-    tables = doc if isinstance(doc, list) else doc.get("tables", doc)
+    tables = json_doc(r.stdout)["tables"]
+    assert [t["name"] for t in tables] == ["store", "counts", "files", "removed"]
     text = json.dumps(tables)
     assert '"removed_at"' in text and '"Cumbria"' not in text  # inspections not in the table
     removed = store.store_info(data).removed

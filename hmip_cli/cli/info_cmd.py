@@ -91,6 +91,7 @@ def _removed_table(removed: list[dict], cut) -> list[Table]:
         Table(
             frame,
             "Files removed (hmip remove)",
+            name="removed",
             display={
                 "source": "File",
                 "rows": "Cases removed",
