@@ -50,6 +50,7 @@ EXTENSIONS: dict[str, Format] = {
     ".htm": Format.html,
 }
 BINARY_FORMATS = (Format.xlsx, Format.ods)
+MACHINE_FORMATS = (Format.csv, Format.tsv, Format.json)  # for programs: no progress bars
 # Extensions only `hmip chart` writes: a table command asked for one is told where to go.
 CHART_EXTENSIONS = (".svg", ".png")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, handle_errors, refuse_ignored, say, stderr_is_terminal
+from hmip_cli.cli.common import DataOpt, handle_errors, refuse_ignored, say
 
 BIG_FILE = 20 * 1024 * 1024  # show a progress bar only for inputs at least this large
 
@@ -86,7 +86,9 @@ def ingest(
     if not kinds & {"csv", "tsv"}:
         refuse_ignored(ctx, ("encoding",), "to these files (it is for CSV/TSV text)")
     paths = [Path(f) if f != "-" else f for f in files]
-    with _progress_for(files) as progress:
+    from hmip_cli.cli.progress import progress_bar
+
+    with progress_bar(enabled=_big(files), unit="bytes") as progress:
         result = ingest_files(
             paths,
             data=data,
@@ -109,46 +111,12 @@ def ingest(
     )
 
 
-class _NoProgress:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _BarProgress:
-    """A transient Rich bar on stderr, fed by the core's (what, done, total) callback."""
-
-    def __enter__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.bar.__enter__()
-        self.task = self.bar.add_task("reading", total=None)
-        return self.update
-
-    def update(self, what: str, done: int, total: int) -> None:
-        self.bar.update(self.task, description=what, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
-
-
-def _progress_for(files: list[str]):
-    if not stderr_is_terminal():
-        return _NoProgress()
+def _big(files: list[str]) -> bool:
+    """Whether the input is large enough for a progress bar (standard input counts as large)."""
     size = 0
     for f in files:
         try:
             size += Path(f).stat().st_size if f != "-" else BIG_FILE
         except OSError:
             pass
-    return _BarProgress() if size >= BIG_FILE else _NoProgress()
+    return size >= BIG_FILE

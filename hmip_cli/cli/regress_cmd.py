@@ -939,15 +939,21 @@ def register(app: typer.Typer) -> None:
         if all_:
             if factor or measure or question:
                 raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
-            sw = S.run_sweep(
-                cases,
-                keys,
-                adjust=adjust_method,
-                reference=ref,
-                ci=ci or "profile",
-                cluster=cluster,
-                **options,
-            )
+            from hmip_cli.cli.progress import labelled, progress_bar
+            from hmip_cli.render import MACHINE_FORMATS
+
+            # a bar on a terminal: models done / total, % and time left (not with csv/json)
+            with progress_bar(enabled=fmt not in MACHINE_FORMATS) as progress:
+                sw = S.run_sweep(
+                    cases,
+                    keys,
+                    adjust=adjust_method,
+                    reference=ref,
+                    ci=ci or "profile",
+                    cluster=cluster,
+                    progress=labelled(progress, "model "),
+                    **options,
+                )
             frame = sw.findings
             extra_notes = [n for n in (sw.adjust_note(), sw.cluster_note()) if n]
             notes = [

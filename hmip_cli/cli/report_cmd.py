@@ -271,16 +271,20 @@ def register(app: typer.Typer) -> None:
             disclosure=disclosure,
             reference=_reference_pairs(reference or []),
         )
-        rep, written = report_from_store(
-            data,
-            output,
-            params,
-            kind,
-            progress=lambda step: say(f"Computing {step}..."),
-            release=rel,
-            where=where,
-            title=title,
-        )
+        from hmip_cli.cli.progress import progress_bar
+
+        # a bar on a terminal (steps done / total, % and time left); nothing in pipes or logs
+        with progress_bar() as progress:
+            rep, written = report_from_store(
+                data,
+                output,
+                params,
+                kind,
+                progress=progress,
+                release=rel,
+                where=where,
+                title=title,
+            )
         figures = [p for p in written if p.suffix == ".svg"]
         extra = f" and {len(figures)} figures in {figures[0].parent}" if figures else ""
         d = rep.disclosure

@@ -656,22 +656,36 @@ def _level_code(b: schema.Breakdown | None, label: str | None) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def analyse(
-    cases: pl.DataFrame, params: ReportParams, progress: Callable[[str], None] | None = None
-):
+# `progress(what, done, total)`: the report's work in steps, one for the rates, one per
+# stepwise model, one for disclosure control (the CLI draws them as a bar).
+Progress = Callable[[str, int, int], None]
+
+
+def report_steps() -> int:
+    from hmip_cli.stepwise.sweeps import targets
+
+    return len(targets(everything=True)) + 2
+
+
+def analyse(cases: pl.DataFrame, params: ReportParams, progress: Progress | None = None):
     """The three analyses, each run once: (BulletinResults, sample profile, sweep findings,
     the SweepResult with the family of tests and each model)."""
     from hmip_cli.stepwise import run_sweep
 
     cases = cases.drop([c for c in _DROP if c in cases.columns])
+    total = report_steps()
     if progress:
-        progress("rates")
+        progress("rates", 0, total)
     # Unsuppressed here: disclosure control (report/disclosure.py) hides the small rates
     # (--min-n) with the policy's cells and picks their complements across the whole report.
     results = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=False)
     profile = R.sample_profile(cases)
-    if progress:
-        progress("stepwise sweep")
+
+    def model_done(model: str, done: int, n_models: int) -> None:
+        # `done`: steps finished before this one (the sweep's closing call is disclosure's)
+        if progress and done < n_models:
+            progress(f"stepwise model {model}", 1 + done, total)
+
     sw = run_sweep(
         cases,
         list(params.candidates),
@@ -682,6 +696,7 @@ def analyse(
         pout=params.pout,
         removal=params.removal,
         reference=params.reference_columns,
+        progress=model_done if progress else None,
     )
     return results, profile, sw.findings, sw
 
@@ -716,7 +731,7 @@ def build_report(
     *,
     info=None,
     params: ReportParams | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     where=None,
     title: str | None = None,
     synthetic: bool | None = None,
@@ -750,7 +765,8 @@ def build_report(
     from hmip_cli.report.disclosure import control
 
     if progress:
-        progress("disclosure control")
+        steps = report_steps()
+        progress("disclosure control", steps - 1, steps)
     results, profile, findings, disclosure = control(
         cases.drop([c for c in _DROP if c in cases.columns]), results, profile, findings, params
     )

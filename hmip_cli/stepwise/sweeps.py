@@ -305,14 +305,15 @@ def run_sweep(
     candidates: list[str] | None = None,
     adjust: str = "none",
     targets_: list[Target] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     ci: str = "profile",
     cluster: str | None = None,
     **options,
 ) -> SweepResult:
     """`sweep`, returning the findings with the family of tests and the fitted models.
     `cluster` (e.g. "inspection"): add `p_cluster` (the term's CR1 cluster-robust Wald p in
-    its final model) and `survives_clustering` (p_cluster < ALPHA) to the findings."""
+    its final model) and `survives_clustering` (p_cluster < ALPHA) to the findings.
+    `progress(model, done, total)` is called before each model and once when all are done."""
     check_method(adjust)
     if ci not in CI_METHODS:
         raise BadRequest(f"ci must be one of {', '.join(CI_METHODS)}; got {ci!r}")
@@ -325,9 +326,9 @@ def run_sweep(
     # Each model reads only its outcome, the candidates and the cluster: filtering those few
     # columns per target, not the whole case table (70 columns) 44 times.
     keep = [*cols, *([cluster] if cluster is not None and cluster in cases.columns else [])]
-    for t in chosen:
+    for i, t in enumerate(chosen):
         if progress:
-            progress(t.model)
+            progress(t.model, i, len(chosen))
         wanted = [t.column, *(c for c in keep if c != t.column)]
         narrow = cases.select(wanted) if set(wanted) <= set(cases.columns) else cases
         applicable = narrow.filter(pl.col(t.column).is_not_null())
@@ -360,6 +361,8 @@ def run_sweep(
         rows.extend(found)
         family.extend(family_rows(t.model, res))
         fitted.append((t, applicable, res))
+    if progress and chosen:
+        progress(chosen[-1].model, len(chosen), len(chosen))
     schema = dict(FINDINGS_SCHEMA)
     if cluster is not None:
         schema.update(p_cluster=pl.Float64, survives_clustering=pl.Boolean)
@@ -377,7 +380,7 @@ def sweep(
     candidates: list[str] | None = None,
     fdr: bool = False,
     targets_: list[Target] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     adjust: str | None = None,
     ci: str = "profile",
     cluster: str | None = None,
