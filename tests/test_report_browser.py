@@ -148,23 +148,61 @@ def test_pdf_print_contains_every_column_and_value(html_file, tmp_path):
     assert "OR (95% CI)" in flat
 
 
+def _driver(tmp_path, width: int = 1280, height: int = 900):
+    """Headless Chromium under Selenium with a `width` CSS px wide viewport."""
+    selenium = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    profile = tmp_path / f"profile-{width}"
+    for flag in [*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"]:
+        opts.add_argument(flag)
+    driver = selenium.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    # --window-size sets the window; the layout viewport is what CSS px are measured in.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    return driver
+
+
+@pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
+def test_chart_text_is_legible_on_a_phone(html_file, tmp_path):
+    """At a 390 CSS px wide viewport every text label of every chart (titles, factor names,
+    values, axis, legend) renders at least 10 CSS px high (getBoundingClientRect of each
+    SVG <text>): the figures used to be drawn 8 inches wide and shrunk to fit, leaving
+    labels about 4 px high."""
+    driver = _driver(tmp_path, 390, 844)
+    try:
+        driver.get(html_file.as_uri())
+        width = driver.execute_script("return document.documentElement.clientWidth")
+        boxes = driver.execute_script(
+            "return [...document.querySelectorAll('figure svg text')].map(t => {"
+            "const r = t.getBoundingClientRect();"
+            "return [t.closest('svg').id, t.textContent.trim(), r.height, r.right];});"
+        )
+    finally:
+        driver.quit()
+    assert width <= 390
+    assert len({b[0] for b in boxes}) == 4 and len(boxes) >= 40, boxes[:5]
+    small = [(svg, text, round(h, 1)) for svg, text, h, _ in boxes if text and h < 10]
+    assert small == [], small[:10]
+    # and nothing is drawn past the right edge of the screen
+    assert max(right for *_, right in boxes) <= width
+
+
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
 def test_axe_core_finds_no_wcag_22_aa_violations(html_file, tmp_path):
     """axe-core (the copy axe-selenium-python bundles; nothing downloaded) in headless
     Chromium through Selenium: zero violations for the WCAG 2.0/2.1/2.2 A and AA rules."""
     from pathlib import Path
 
-    selenium = pytest.importorskip("selenium.webdriver")
     axe_pkg = pytest.importorskip("axe_selenium_python")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
 
     axe_js = Path(axe_pkg.__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'axe-profile'}", "--window-size=1280,900"]:
-        opts.add_argument(flag)
-    driver = selenium.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver = _driver(tmp_path)
     try:
         driver.set_script_timeout(180)
         driver.get(html_file.as_uri())
