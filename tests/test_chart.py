@@ -13,6 +13,7 @@ from hmip_cli import rates as R
 from hmip_cli import schema
 from hmip_cli.cli.app import app
 from hmip_cli.report import charts
+from hmip_cli.report import content as C
 from hmip_cli.report.content import figure_data
 from hmip_cli.report.terminal import REST, YES, text_chart
 
@@ -53,7 +54,10 @@ def test_svg_accessible(rates_frame):
         assert f.label in desc  # alt text names every factor
     assert "Date" not in svg and "<dc:date>" not in svg
     assert charts.PALETTE[0].lower() in svg.lower()  # the Analysis Function dark blue
-    assert "Number of applicable cases" in svg and "Factor" in svg  # axis labels, as text
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert any(t.startswith("Number of applicable cases") for t in texts)  # axis label
+    for f in schema.FACTORS:  # every factor named above its bar, as text
+        assert f.label in texts, f.label
     # Every published factor is labelled with its % and n: meaning is not in colour alone.
     for r in data.iter_rows(named=True):
         if r["marker"] not in ("[c]", "[z]"):
@@ -163,3 +167,42 @@ def test_rates_chart_option(tmp_path):
     frame = R.rates(cases, measures=["delivery"], by=["provider"], suppress=True)
     assert res.stdout == text_chart(frame)
     assert YES in res.stdout and "n=" in res.stdout
+
+
+def test_chart_by_provider_grouped_bars(tmp_path):
+    """`hmip chart figure2 --by provider`: one bar per provider for each factor, each bar's
+    label naming its group (so colour is not needed), a legend, title/desc/role, the data
+    behind it as CSV, byte-identical for the same data."""
+    store_dir = write_fixture_store(tmp_path / "store")
+    cases = schema.with_derived(fixture_cases())
+    frame = R.rates(cases, measures=["delivery"], by=["provider"], suppress=True)
+    data = charts.by_data(frame, 2, "provider")
+    assert data.height == 2 * len(schema.FACTORS)
+    svg = charts.figure_by_svg(data, 2, "Provider")
+    assert svg == charts.figure_by_svg(data, 2, "Provider")
+    assert re.search(r'<svg[^>]*role="img"[^>]*aria-labelledby="hmip-figure-2-by-title', svg)
+    assert '<title id="hmip-figure-2-by-title">Figure 2: ' in svg and ", by provider</title>" in svg
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S).group(1)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    for r in data.iter_rows(named=True):
+        if r["marker"] is None:
+            label = f"{r['group_label']} {C.whole(r['percent_yes'])}% (n = {r['n']:,})"
+            assert label in texts, label  # on the chart, as text
+            assert f"{r['group_label']} {C.whole(r['percent_yes'])}% of {r['n']:,}" in desc
+    assert texts.count("CRC") >= 1 and texts.count("NPS") >= 1  # the legend
+    colours = {c.lower() for c in re.findall(r"fill: (#[0-9A-Fa-f]{6})", svg)}
+    assert {charts.PALETTE[0].lower(), charts.PALETTE[1].lower()} <= colours
+    out = tmp_path / "f2.svg"
+    args = ["chart", "figure2", "--by", "provider", "--data", str(store_dir)]
+    res = runner.invoke(app, [*args, "-o", str(out)])
+    assert res.exit_code == 0, res.stderr
+    assert out.read_text() == svg  # CLI-vs-library parity
+    res = runner.invoke(app, [*args, "-o", str(tmp_path / "f2.csv")])
+    assert res.exit_code == 0, res.stderr
+    got = pl.read_csv(tmp_path / "f2.csv")
+    assert got["group"].to_list() == data["group"].to_list()
+    assert got["n"].to_list() == data["n"].to_list()
+    res = runner.invoke(app, [*args, "-o", str(tmp_path / "f2.png")])
+    assert res.exit_code == 0 and (tmp_path / "f2.png").read_bytes().startswith(b"\x89PNG")
+    res = runner.invoke(app, ["chart", "figure2", "--by", "nope", "--data", str(store_dir)])
+    assert res.exit_code == 2 and "provider" in res.stderr

@@ -205,10 +205,52 @@ def test_other_variable_sentence_groups_factors():
     t = texts(fake_results(BULLETIN), fake_findings(rows))
     expected = (
         f"After accounting for the other variables, sufficient interventions were more likely to have "
-        f"been delivered in cases with age group {age.labels[1]} rather than {age.labels[0]}, for three "
-        f"factors: relationships, lifestyle and associates, and alcohol misuse."
+        f"been delivered for older service users ({age.labels[1].lower()}) than for younger service "
+        f"users ({age.labels[0].lower()}), for three factors: relationships, lifestyle and "
+        f"associates, and alcohol misuse."
     )
     assert expected in t
+
+
+def test_group_wording_comes_from_the_labels():
+    """'younger service users (under 30)' is built from the breakdown's level labels (the
+    first level of an ordered breakdown is the lower one), not written per factor: other
+    labels give other words, and a breakdown without wording still reads plainly."""
+    import dataclasses
+
+    from hmip_cli.report.findings import group_phrase
+
+    age = schema.get_breakdown("age_group")
+    assert group_phrase(age, age.labels[0]) == "younger service users (under 30)"
+    assert group_phrase(age, age.labels[1]) == "older service users (30+)"
+    relabelled = dataclasses.replace(age, labels=("Under 25", "25 and over"))
+    assert group_phrase(relabelled, "Under 25") == "younger service users (under 25)"
+    assert group_phrase(relabelled, "25 and over") == "older service users (25 and over)"
+    assert group_phrase(schema.get_breakdown("provider"), "NPS") == "NPS cases"
+    assert group_phrase(schema.get_breakdown("gender"), "Female") == "female service users"
+    assert group_phrase(schema.get_breakdown("ethnicity"), "BAME") == "BAME service users"
+    other = dataclasses.replace(age, key="new_breakdown", label="Housing status")
+    assert group_phrase(other, "Settled") == "cases where the housing status is Settled"
+
+
+def test_no_sentence_uses_the_old_construction():
+    for f in report_for().key_findings:
+        assert "rather than" not in f.text and "cases with age group" not in f.text, f.text
+
+
+def test_about_six_headlines_first_then_the_detail():
+    from hmip_cli.report.findings import HEADLINES
+
+    kf = report_for().key_findings
+    flags = [f.headline for f in kf]
+    k = sum(flags)
+    assert 4 <= k <= HEADLINES == 6
+    assert flags == [True] * k + [False] * (len(kf) - k)  # headlines first, then detail
+    heads = [f.text for f in kf[:k]]
+    assert heads[0].startswith("Interventions were available in over")
+    assert any(h.startswith("Compared with partners") for h in heads)
+    assert any(h.startswith("Inspectors judged that") for h in heads)
+    assert len(kf) - k >= 10  # the detail is still there
 
 
 # --------------------------------------------------------------------------------------
@@ -360,7 +402,7 @@ def test_every_number_in_a_sentence_is_its_cited_cell(rep):
             text = re.sub(pattern, "", text)
         for b in schema.BREAKDOWNS:  # group names such as "Under 30" and "30+" are not numbers
             for label in sorted(b.labels, key=len, reverse=True):
-                text = text.replace(label, "")
+                text = text.replace(label, "").replace(label.lower(), "")
         shown = {e.shown for e in f.evidence}
         for q in re.findall(r"(?<![\w.])\d[\d,]*%?", text):
             assert q in shown, (q, f.text)

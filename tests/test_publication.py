@@ -22,7 +22,8 @@ from test_report_support import report_for
 
 from hmip_cli.report import content as C
 from hmip_cli.report.ods import render_ods
-from hmip_cli.report.workbook import SHORTHAND, Release, report_workbook
+from hmip_cli.report.shorthand import SHORTHAND
+from hmip_cli.report.workbook import Release, report_workbook
 from hmip_cli.report.xlsx import render_xlsx
 
 TABLE_SHEETS = [
@@ -39,6 +40,7 @@ TABLE_SHEETS = [
 ]
 CODE = re.compile(r"\[[a-z]+\]")
 NOTE = re.compile(r"\[note (\d+)\]")
+UNIT = re.compile(r"\((number|%)\)$|[Nn]umber|ratio|^p\b")
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +218,14 @@ def test_guidance_checklist(files, rep, fmt):
         explained = " ".join(row[0][1] for row in above if row)
         for code in used:
             assert f"{code} = " in explained, (name, code)
+        # Units in every header: a column holding numbers says what they count ("(number)",
+        # "(%)"); ratios, p-values and numbering name themselves.
+        if name not in ("Contents", "Notes"):
+            for j, (_, head) in enumerate(header):
+                if any(row[j][0] == "number" for row in body):
+                    assert UNIT.search(head), (name, head)
+        # [note N] only in titles and headers: never in a data cell (checked above), and a
+        # header's reference points at a real note.
     # Contents: every sheet after it, each name a link to the sheet's A1.
     contents = sheets["Contents"]
     (ref,) = book["tables"]["Contents"]
@@ -243,7 +253,8 @@ def test_guidance_checklist(files, rep, fmt):
         assert [v for _, v in grid[top]] == [c.header for c in shown]
         # only a column with nothing in it is left out
         for c in t.columns:
-            assert c in shown or all(r.get(c.key) is None for r in t.rows), (t.sheet, c.key)
+            keys = [x.key for x in shown]
+            assert c.key in keys or all(r.get(c.key) is None for r in t.rows), (t.sheet, c.key)
         for i, row in enumerate(t.rows, start=top + 1):
             for j, col in enumerate(shown):
                 value = row.get(col.key)
@@ -362,3 +373,58 @@ def test_synthetic_detection():
     real = pl.DataFrame({"case_id": ["SYN-1", "AB-2"], "notes": [None, "seen at home"]})
     assert not is_synthetic(real)  # one id of another form, no marker: not synthetic
     assert is_synthetic(real.with_columns(notes=pl.lit(synth.NOTE_MARKER + " x")))
+
+
+def test_break_in_series_is_explained_wherever_it_is_used(tmp_path):
+    """[b] (trend tables) is defined wherever it appears, in a header or a cell: above the
+    table in the workbook, in the HTML page of a table command, and in the report writers'
+    legend; a table without codes gets no legend."""
+    import polars as pl
+
+    from hmip_cli.render import Table
+    from hmip_cli.report.html import tables_page
+    from hmip_cli.report.shorthand import legend_lines, used_codes
+    from hmip_cli.report.workbook import tables_workbook
+
+    frame = pl.DataFrame({"year": ["2020", "2021 [b]"], "n": [120, 131], "marker": [None, "[b]"]})
+    book = tables_workbook([Table(frame, "Trend")], date=None)
+    sheet = book.sheets[-1]
+    assert (
+        "[b] = break in series: figures before and after this point are not directly "
+        "comparable" in sheet.lines
+    )
+    header_only = pl.DataFrame({"n (2021 [b])": [1]})
+    assert any(
+        line.startswith("[b] = ")
+        for line in tables_workbook([Table(header_only, "T")]).sheets[-1].lines
+    )
+    page = tables_page([Table(frame, "Trend")])
+    assert page.index("[b] = break in series") < page.index('<table id="table-1">')
+    cols = [C.Column("year", "Year"), C.Column("n", "Cases [b]", "count")]
+    assert used_codes(cols, [{"year": "2020", "n": 1}]) == ["[b]"]
+    assert legend_lines([]) == []
+    plain = pl.DataFrame({"year": ["2020"], "n": [1]})
+    assert not any("[b]" in line for line in tables_workbook([Table(plain, "T")]).sheets[-1].lines)
+
+
+def test_report_explains_each_used_code_above_its_table(rep):
+    """HTML and Markdown: every table that shows a code has its legend just above it, and
+    only the codes it uses."""
+    from hmip_cli.report.html import render_html
+    from hmip_cli.report.markdown import md_escape, render_markdown
+    from hmip_cli.report.shorthand import used_codes
+
+    html = render_html(rep)
+    md = render_markdown(rep, "f")
+    with_codes = 0
+    for t in rep.tables:
+        codes = used_codes(t.columns, t.rows)
+        at = html.index(f'<table id="{t.id}">')
+        before = html[html.rindex("<section", 0, at) : at]
+        md_at = md.index(f'<a id="{t.id}"></a>')
+        md_block = md[md_at : md.index("| ", md_at)]
+        for code in SHORTHAND:
+            assert (f"{code} = " in before) == (code in codes), (t.id, code)
+            assert (md_escape(f"{code} = ") in md_block) == (code in codes), (t.id, code)
+        with_codes += bool(codes)
+    assert with_codes >= 3

@@ -504,3 +504,25 @@ def test_cli_report_stepwise_options(tmp_path):
         res = runner.invoke(app, ["report", "-o", str(out), "--data", str(store_dir), *args])
         assert res.exit_code == 2 and text in res.stderr, (args, res.stderr)
         assert not out.exists()
+
+
+def test_models_table_has_short_notes_not_raw_warnings(rep):
+    """The Models table shows a short note per model (from the stepwise Problem codes), each
+    explained once in the table's notes; never the raw warning text, which quotes small
+    counts ("3 of 3 cases") and internal column names."""
+    from hmip_cli.report.content import MODEL_NOTES
+
+    t = rep.table(C.MODELS_ID)
+    seen: set[str] = set()
+    for row in t.rows:
+        note = row["note"]
+        if note is None:
+            continue
+        assert not re.search(r"\d|'|_|step ", note), note
+        for part in note.split("; "):
+            short = part[:1].upper() + part[1:]
+            assert short in MODEL_NOTES, note
+            seen.add(short)
+    assert {"No variable entered", "Separation"} <= seen
+    for short in seen:
+        assert sum(n.startswith(f"Note column, '{short}'") for n in t.notes) == 1, short

@@ -59,6 +59,7 @@ class ChartFormat(str, Enum):
     svg = "svg"
     png = "png"
     text = "text"
+    csv = "csv"
 
 
 def _figure_number(name: str) -> int:
@@ -76,7 +77,7 @@ def _figure_number(name: str) -> int:
     )
 
 
-_CHART_EXTENSIONS = {".svg": "svg", ".png": "png", ".txt": "text"}
+_CHART_EXTENSIONS = {".svg": "svg", ".png": "png", ".txt": "text", ".csv": "csv"}
 
 
 def _chart_format(fmt: ChartFormat | None, output: Path | None) -> ChartFormat:
@@ -93,7 +94,8 @@ def _chart_format(fmt: ChartFormat | None, output: Path | None) -> ChartFormat:
         return ChartFormat.text
     if implied is None:
         raise BadRequest(
-            f"cannot tell the chart format from {output.name!r}: use .svg, .png or .txt, or --format"
+            f"cannot tell the chart format from {output.name!r}: use .svg, .png, .txt or .csv, "
+            "or --format"
         )
     return ChartFormat(implied)
 
@@ -320,7 +322,8 @@ def register(app: typer.Typer) -> None:
                 "-o",
                 dir_okay=False,
                 metavar="FILE",
-                help="Write an .svg or .png file. Without it: text bars on stdout.",
+                help="Write an .svg, .png, .txt or .csv (the chart's data) file. Without it: "
+                "text bars on stdout.",
             ),
         ] = None,
         fmt: Annotated[
@@ -329,7 +332,18 @@ def register(app: typer.Typer) -> None:
                 "--format",
                 "-f",
                 metavar="FORMAT",
-                help="svg, png or text. Default: from the --output extension, else text.",
+                help="svg, png, text or csv (the data behind the chart). Default: from the "
+                "--output extension, else text.",
+            ),
+        ] = None,
+        by: Annotated[
+            str | None,
+            typer.Option(
+                "--by",
+                "-b",
+                metavar="KEY",
+                help="Grouped bars: one bar per group of this breakdown (e.g. provider) for "
+                "each factor, % yes with n, and a legend.",
             ),
         ] = None,
         data: DataOpt = None,
@@ -342,10 +356,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One of the bulletin's Figures 1-4 as a chart: per factor, the applicable cases
         (full bar) and the cases judged yes (filled segment), labelled with % yes and n.
-        Suppressed factors are shown as [c] with no bar.
+        Suppressed factors are shown as [c] with no bar. With --by, grouped bars: per factor
+        one bar per group (% yes), each labelled with its group, % and n.
 
         SVG and PNG output is byte-identical for the same data; the SVG has a <title> and
-        <desc> (alt text) and keeps its text as text.
+        <desc> (alt text) and keeps its text as text; .csv writes the data behind the chart.
 
         \b
         `trend` draws a trend (`hmip trend`) as lines: % yes per period, hollow points
@@ -355,11 +370,15 @@ def register(app: typer.Typer) -> None:
         \b
         Example:
           hmip chart figure1 --output fig1.svg
+          hmip chart figure2 --by provider --output fig2-provider.svg
           hmip chart figure3 --output fig3.png --no-suppress
           hmip chart figure2
           hmip chart trend --measure delivery --factor ete --factor drugs -o trend.svg
         """
         if figure.strip().lower() == "trend":
+            refuse_ignored(ctx, ("by",), "with trend", "a trend's series are its factors")
+            if fmt is ChartFormat.csv or (output is not None and output.suffix.lower() == ".csv"):
+                raise BadRequest("a trend's data: hmip trend -o FILE.csv (chart trend draws it)")
             _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, item)
             return
         refuse_ignored(
@@ -382,17 +401,36 @@ def register(app: typer.Typer) -> None:
         from hmip_cli import schema
 
         shown = next(m for m in schema.MEASURES if m.figure == n)
-        frame = R.rates(load_cases(data), measures=[shown.key], min_n=min_n, suppress=suppress)
+        breakdown = schema.get_breakdown(by) if by is not None else None
+        frame = R.rates(
+            load_cases(data),
+            measures=[shown.key],
+            by=[breakdown.key] if breakdown else None,
+            min_n=min_n,
+            suppress=suppress,
+        )
         if kind is ChartFormat.text:
             chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
             write_text(strip_controls(chart_text), output)
             return
-        fig = figure_data(frame, n)
-        payload = (
-            charts.figure_svg(fig, n, min_n=min_n).encode("utf-8")
-            if kind is ChartFormat.svg
-            else charts.figure_png(fig, n, min_n=min_n)
-        )
+        fig = charts.by_data(frame, n, breakdown.key) if breakdown else figure_data(frame, n)
+        if kind is ChartFormat.csv:
+            from hmip_cli.render import Format, Table, emit
+
+            emit(Table(fig, charts.chart_title(n, breakdown)), Format.csv, output)
+            return
+        if breakdown is not None:
+            payload = (
+                charts.figure_by_svg(fig, n, breakdown.label, min_n=min_n).encode("utf-8")
+                if kind is ChartFormat.svg
+                else charts.figure_by_png(fig, n, breakdown.label, min_n=min_n)
+            )
+        else:
+            payload = (
+                charts.figure_svg(fig, n, min_n=min_n).encode("utf-8")
+                if kind is ChartFormat.svg
+                else charts.figure_png(fig, n, min_n=min_n)
+            )
         if output is None:
             write_text(payload.decode("utf-8"))
             return

@@ -49,7 +49,7 @@ def _label(row: dict, min_n: int = R.DEFAULT_MIN_N) -> str:
     """The text at the end of a factor's bar (or in place of it)."""
     marker = row["marker"]
     if marker == R.MARK_SUPPRESSED:
-        return f"{R.MARK_SUPPRESSED} not shown: fewer than {min_n} applicable cases"
+        return f"{R.MARK_SUPPRESSED} not shown: {C.hidden_reason(row, min_n)}"
     if marker == R.MARK_NOT_APPLICABLE or row["percent_yes"] is None:
         return f"{R.MARK_NOT_APPLICABLE} no applicable cases"
     text = f"{C.whole(row['percent_yes'])}% yes (n = {row['n']:,})"
@@ -81,7 +81,7 @@ def alt_text(data: pl.DataFrame, figure: int, min_n: int = R.DEFAULT_MIN_N) -> s
             why = (
                 "no applicable cases"
                 if r["marker"] == R.MARK_NOT_APPLICABLE
-                else f"not shown, fewer than {min_n} applicable cases"
+                else f"not shown, {C.hidden_reason(r, min_n)}"
             )
             parts.append(f"{r['factor_label']}: {why}.")
         else:
@@ -92,6 +92,54 @@ def alt_text(data: pl.DataFrame, figure: int, min_n: int = R.DEFAULT_MIN_N) -> s
     return " ".join(parts)
 
 
+# Drawn narrow, with every label at least 10 pt, so that shrunk to a phone's width (390 CSS
+# px less the page margins, about 0.85 of the natural size) no text is under 10 CSS px; the
+# factor names sit above their bars instead of beside them to leave the width to the bars.
+WIDTH_IN = 4.4
+FONT = 10.0
+TITLE_FONT = 12.0
+ROW_IN = 0.56  # per factor: its name, then its bar
+
+
+def _wrap(text: str, size: float) -> str:
+    """Wrap to the chart's width (an average glyph is about 0.55 em; bold titles wider)."""
+    import textwrap
+
+    per_line = int(WIDTH_IN * 72 / (size * (0.62 if size > FONT else 0.55)))
+    return "\n".join(textwrap.wrap(text, per_line)) or text
+
+
+def _header(fig, height: float, title: str, sub: str) -> float:
+    """Title and subtitle at the top-left; returns the inches they take."""
+    t, st = _wrap(title, TITLE_FONT), _wrap(sub, FONT)
+    fig.text(0.0, 1.0, t, ha="left", va="top", fontsize=TITLE_FONT, weight="bold")
+    used = 0.23 * (t.count("\n") + 1) + 0.06
+    fig.text(0.0, 1.0 - used / height, st, ha="left", va="top", fontsize=FONT)
+    return used + 0.19 * (st.count("\n") + 1)
+
+
+def _header_height(title: str, sub: str) -> float:
+    t, st = _wrap(title, TITLE_FONT), _wrap(sub, FONT)
+    return 0.23 * (t.count("\n") + 1) + 0.06 + 0.19 * (st.count("\n") + 1)
+
+
+def _bars_axes(fig, height: float, top_in: float, k: int, xlabel: str):
+    """The axes for k rows below `top_in` inches of header and legend, x axis at the foot."""
+    ax = fig.add_axes((0.0, _FOOT_IN / height, 1.0, (ROW_IN * k) / height))
+    ax.set_ylim(k - 0.45, -0.8)  # first factor at the top, as in the bulletin
+    ax.set_yticks([])
+    ax.set_xlabel(_wrap(xlabel, FONT), fontsize=FONT, loc="left")
+    ax.tick_params(axis="x", labelsize=FONT)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.grid(axis="x", color="#D0D0D0", linewidth=0.6)
+    ax.set_axisbelow(True)
+    return ax
+
+
+_FOOT_IN = 0.75  # x tick labels and a two-line axis label
+
+
 def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None):
     import matplotlib
     from matplotlib.figure import Figure
@@ -99,75 +147,51 @@ def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None):
 
     rows = data.to_dicts()
     k = len(rows)
-    # Layout in inches: title and subtitle, legend, the bars (0.42 in each), the x axis.
-    height = 2.0 + 0.42 * k
+    head = _header_height(title or C.figure_title(figure), subtitle(figure))
+    legend_in = 0.45
+    height = head + legend_in + ROW_IN * k + _FOOT_IN + 0.1
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(8.0, height), dpi=100)
-        ax = fig.add_axes((0.36, 0.75 / height, 0.60, (0.42 * k) / height))
+        fig = Figure(figsize=(WIDTH_IN, height), dpi=100)
+        _header(fig, height, title or C.figure_title(figure), subtitle(figure))
+        ax = _bars_axes(fig, height, head + legend_in, k, axis_label(figure))
         ns = [r["n"] or 0 for r in rows]
         top = max(ns) if ns and max(ns) > 0 else 1
-        xmax = top * 1.45  # room for the labels
-        ys = list(range(k))
-        for y, r in zip(ys, rows):
+        ax.set_xlim(0, top * 1.85)  # room for the value labels
+        for y, r in enumerate(rows):
+            ax.text(0, y - 0.3, r["factor_label"], va="bottom", ha="left", fontsize=FONT)
             if not C._shown(r):
                 ax.text(
-                    0,
-                    y,
-                    " " + _label(r, min_n),
-                    va="center",
-                    ha="left",
-                    fontsize=9,
-                    style="italic",
-                    color=TEXT,
+                    0, y, _label(r, min_n), va="center", ha="left", fontsize=FONT, style="italic"
                 )
                 continue
             n, yes = r["n"], r["n_yes"]
             low = r["marker"] == R.MARK_LOW
-            ax.barh(y, n, height=0.62, color="white", edgecolor=BAR, linewidth=1.0)
+            ax.barh(y, n, height=0.44, color="white", edgecolor=BAR, linewidth=1.0)
             ax.barh(
                 y,
                 yes,
-                height=0.62,
+                height=0.44,
                 color=BAR,
                 edgecolor=BAR,
                 linewidth=1.0,
                 hatch="///" if low else None,
             )
-            ax.text(
-                n + top * 0.015, y, _label(r, min_n), va="center", ha="left", fontsize=9, color=TEXT
-            )
-        ax.set_yticks(ys, [r["factor_label"] for r in rows])
-        ax.set_ylim(k - 0.4, -0.6)  # first factor at the top, as in the bulletin
-        ax.set_xlim(0, xmax)
-        ax.set_xlabel(axis_label(figure))
-        ax.set_ylabel("Factor")
-        ax.spines["top"].set_visible(False)
-        ax.spines["right"].set_visible(False)
-        ax.grid(axis="x", color="#D0D0D0", linewidth=0.6)
-        ax.set_axisbelow(True)
-        ax.tick_params(axis="y", length=0)
-        fig.text(
-            0.01,
-            1 - 0.12 / height,
-            title or C.figure_title(figure),
-            ha="left",
-            va="top",
-            fontsize=12,
-            weight="bold",
-        )
-        fig.text(0.01, 1 - 0.45 / height, subtitle(figure), ha="left", va="top", fontsize=9.5)
+            ax.text(n + top * 0.02, y, _label(r, min_n), va="center", ha="left", fontsize=FONT)
         handles = [
             Patch(facecolor=BAR, edgecolor=BAR, label="Yes (filled segment)"),
             Patch(facecolor="white", edgecolor=BAR, label="Applicable cases (full bar)"),
         ]
-        ax.legend(
+        fig.legend(
             handles=handles,
-            loc="lower left",
-            bbox_to_anchor=(-0.55, 1.02),
+            loc="upper left",
+            bbox_to_anchor=(0.0, 1.0 - head / height),
             frameon=False,
-            fontsize=9,
-            ncols=2,
+            fontsize=FONT,
+            ncols=1,
             borderaxespad=0,
+            borderpad=0,
+            handletextpad=0.5,
+            labelspacing=0.25,
         )
     return fig
 
@@ -254,3 +278,227 @@ def inline_svg(svg: str, prefix: str = "") -> str:
         svg = re.sub(rf"url\(#{own}([^)]+)\)", rf"url(#{prefix}\1)", svg)
         svg = re.sub(rf'href="#{own}([^"]+)"', rf'href="#{prefix}\1"', svg)
     return svg
+
+
+# --------------------------------------------------------------------------------------
+# One figure by a breakdown (`hmip chart figure1 --by provider`): grouped bars
+# --------------------------------------------------------------------------------------
+
+BY_COLUMNS = (
+    "factor",
+    "factor_label",
+    "breakdown",
+    "group",
+    "group_label",
+    "n",
+    "n_yes",
+    "percent_yes",
+    "ci_lower",
+    "ci_upper",
+    "low_reliability",
+    "marker",
+)
+
+
+def by_data(rates_frame: pl.DataFrame, figure: int, breakdown: str) -> pl.DataFrame:
+    """The group rows of one figure for one breakdown from a `rates(..., by=[breakdown])`
+    frame, factors in the bulletin's order and groups in the breakdown's. Columns: factor,
+    factor_label, breakdown, group, group_label, n, n_yes, percent_yes, ci_lower, ci_upper,
+    low_reliability, marker (as in `rates.rates`)."""
+    return rates_frame.filter(
+        (pl.col("figure") == figure) & (pl.col("breakdown") == breakdown)
+    ).select(BY_COLUMNS)
+
+
+def chart_title(figure: int, breakdown=None) -> str:
+    """The chart's title: the figure's, and 'by <breakdown>' for grouped bars."""
+    return C.figure_title(figure) if breakdown is None else by_title(figure, breakdown.label)
+
+
+def by_title(figure: int, breakdown_label: str) -> str:
+    return f"{C.figure_title(figure)}, by {breakdown_label[:1].lower() + breakdown_label[1:]}"
+
+
+def by_subtitle(figure: int, breakdown_label: str) -> str:
+    m = C.measure_of_figure(figure)
+    return (
+        f"% of applicable cases where: {m.label.lower()}, one bar for each "
+        f"{breakdown_label[:1].lower() + breakdown_label[1:]} group"
+    )
+
+
+def _group_label(row: dict, min_n: int) -> str:
+    """The text at the end of a group's bar: the group named, so colour is never needed."""
+    marker = row["marker"]
+    if marker == R.MARK_SUPPRESSED:
+        return f"{row['group_label']}: {R.MARK_SUPPRESSED} not shown, {C.hidden_reason(row, min_n)}"
+    if marker == R.MARK_NOT_APPLICABLE or row["percent_yes"] is None:
+        return f"{row['group_label']}: {R.MARK_NOT_APPLICABLE} no applicable cases"
+    text = f"{row['group_label']} {C.whole(row['percent_yes'])}% (n = {row['n']:,})"
+    return f"{text} {R.MARK_LOW}" if marker == R.MARK_LOW else text
+
+
+def by_alt_text(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int) -> str:
+    """A text equivalent of the grouped chart: what it shows and every value in it."""
+    m = C.measure_of_figure(figure)
+    parts = [
+        f"Grouped horizontal bar chart. For each factor, one bar for each "
+        f"{breakdown_label.lower()} group gives the % of applicable cases where the answer to "
+        f"'{m.question}' was yes."
+    ]
+    for (_, label), part in data.group_by(["factor", "factor_label"], maintain_order=True):
+        bits = []
+        for r in part.iter_rows(named=True):
+            if C._shown(r):
+                low = " (low reliability)" if r["marker"] == R.MARK_LOW else ""
+                bits.append(
+                    f"{r['group_label']} {C.whole(r['percent_yes'])}% of {r['n']:,} applicable "
+                    f"cases{low}"
+                )
+            elif r["marker"] == R.MARK_NOT_APPLICABLE:
+                bits.append(f"{r['group_label']} no applicable cases")
+            else:
+                bits.append(f"{r['group_label']} not shown, {C.hidden_reason(r, min_n)}")
+        parts.append(f"{label}: " + "; ".join(bits) + ".")
+    return " ".join(parts)
+
+
+def _draw_by(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int):
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    factors = [
+        (label, part.to_dicts())
+        for (_, label), part in data.group_by(["factor", "factor_label"], maintain_order=True)
+    ]
+    groups = list(dict.fromkeys(data["group_label"].to_list()))
+    colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    g = max(len(groups), 1)
+    title, sub = by_title(figure, breakdown_label), by_subtitle(figure, breakdown_label)
+    head = _header_height(title, sub)
+    legend_in = 0.1 + 0.2 * g
+    slot = 0.27  # inches per group bar
+    row_in = 0.3 + slot * g
+    k = len(factors)
+    units = row_in / slot  # one data unit = one group bar
+    span = (k - 1) * units + g + 0.9  # from the first factor's name to the last bar
+    height = head + legend_in + span * slot + _FOOT_IN + 0.1
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(WIDTH_IN, height), dpi=100)
+        _header(fig, height, title, sub)
+        ax = fig.add_axes((0.0, _FOOT_IN / height, 1.0, (span * slot) / height))
+        ax.set_ylim((k - 1) * units + g - 0.4, -1.3)
+        ax.set_yticks([])
+        ax.set_xlim(0, 175)  # the bars end by 100%; the rest is room for the labels
+        ax.set_xticks(range(0, 101, 20), [f"{x}%" for x in range(0, 101, 20)])
+        ax.tick_params(axis="x", labelsize=FONT)
+        ax.set_xlabel(
+            _wrap("Percentage of applicable cases where the answer was yes", FONT),
+            fontsize=FONT,
+            loc="left",
+        )
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.spines["bottom"].set_bounds(0, 100)
+        ax.grid(axis="x", color="#D0D0D0", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for i, (label, rows) in enumerate(factors):
+            y0 = i * units
+            ax.text(0, y0 - 0.6, label, va="bottom", ha="left", fontsize=FONT, weight="bold")
+            for j, r in enumerate(rows):
+                y = y0 + j
+                if not C._shown(r):
+                    ax.text(
+                        0,
+                        y,
+                        _group_label(r, min_n),
+                        va="center",
+                        ha="left",
+                        fontsize=FONT,
+                        style="italic",
+                    )
+                    continue
+                low = r["marker"] == R.MARK_LOW
+                ax.barh(
+                    y,
+                    r["percent_yes"],
+                    height=0.8,
+                    color=colour[r["group_label"]],
+                    edgecolor=colour[r["group_label"]],
+                    hatch="///" if low else None,
+                )
+                ax.text(
+                    r["percent_yes"] + 1.5,
+                    y,
+                    _group_label(r, min_n),
+                    va="center",
+                    ha="left",
+                    fontsize=FONT,
+                )
+        fig.legend(
+            handles=[Patch(facecolor=colour[gl], edgecolor=colour[gl], label=gl) for gl in groups],
+            loc="upper left",
+            bbox_to_anchor=(0.0, 1.0 - head / height),
+            frameon=False,
+            fontsize=FONT,
+            ncols=1,
+            borderaxespad=0,
+            borderpad=0,
+            handletextpad=0.5,
+            labelspacing=0.25,
+            title=breakdown_label,
+            title_fontsize=FONT,
+            alignment="left",
+        )
+    return fig
+
+
+def figure_by_svg(
+    data: pl.DataFrame, figure: int, breakdown_label: str, *, min_n: int = R.DEFAULT_MIN_N
+) -> str:
+    """Figure `figure` by a breakdown as an SVG document, from `by_data(...)`: grouped bars
+    (% yes per group), each labelled with its group, %, n; <title>, <desc> and role="img"."""
+    import matplotlib
+
+    fig = _draw_by(data, figure, breakdown_label, min_n)
+    buf = io.StringIO()
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"hmip-figure-{figure}-by"}):
+        fig.savefig(
+            buf,
+            format="svg",
+            metadata={"Date": None, "Creator": "hmip"},
+            bbox_inches="tight",
+            pad_inches=0.12,
+        )
+    return _accessible(
+        buf.getvalue(),
+        f"hmip-figure-{figure}-by",
+        by_title(figure, breakdown_label),
+        by_alt_text(data, figure, breakdown_label, min_n),
+    )
+
+
+def figure_by_png(
+    data: pl.DataFrame,
+    figure: int,
+    breakdown_label: str,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    dpi: int = 150,
+) -> bytes:
+    """Figure `figure` by a breakdown as PNG bytes (no software or date metadata)."""
+    import matplotlib
+
+    fig = _draw_by(data, figure, breakdown_label, min_n)
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=dpi,
+            metadata={"Software": None},
+            bbox_inches="tight",
+            pad_inches=0.12,
+        )
+    return buf.getvalue()

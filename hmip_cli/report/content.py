@@ -301,6 +301,36 @@ def figure_data(rates_frame: pl.DataFrame, figure: int) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class FindingGroup:
+    heading: str | None  # None: straight under "Key findings"
+    findings: tuple
+
+
+DETAIL_HEADING = "In more detail"
+
+
+def findings_in_groups(findings) -> list[FindingGroup]:
+    """The headline findings (under "Key findings" itself), then the rest under
+    DETAIL_HEADING; with no headlines marked, one group of all."""
+    top = tuple(f for f in findings if getattr(f, "headline", False))
+    rest = tuple(f for f in findings if not getattr(f, "headline", False))
+    if not top:
+        return [FindingGroup(None, rest)]
+    return [FindingGroup(None, top)] + ([FindingGroup(DETAIL_HEADING, rest)] if rest else [])
+
+
+def hidden_reason(row: dict, min_n: int) -> str:
+    """Why a suppressed rate is not shown: too few applicable cases (--min-n), or disclosure
+    control (a count behind it is small, or would let one be worked out)."""
+    n = row.get("n")
+    if row.get("low_reliability") or (n is not None and 0 < n < min_n):
+        return f"fewer than {min_n} applicable cases"
+    if row.get("suppressed") == "secondary":  # the rates module's own complement
+        return "hidden so that another group cannot be worked out"
+    return "suppressed to protect confidentiality"
+
+
 def _shown(row: dict) -> bool:
     """A rate is published (drawn, quoted) unless it is suppressed or has no cases."""
     return (
@@ -583,19 +613,20 @@ def _difference_tables(
     mcols = [
         Column("outcome", "Outcome"),
         Column("n", "Cases in model", "count"),
-        Column("n_dropped", "Cases dropped (missing values)", "count"),
+        Column("n_dropped", "Cases dropped for missing values", "count"),
         Column("entered", "Variables in the final model"),
         Column("note", "Note"),
     ]
     mrows, mkeys = [], []
+    used_notes: set[str] = set()
     for (model,), part in findings.group_by("model", maintain_order=True):
         first = part.row(0, named=True)
         entered = [
             schema.breakdown_for_column(t) for t in (first["entered"] or "").split(", ") if t
         ]
-        note = first["note"]
-        if first["reliable"] is False and note is None:
-            note = "unreliable estimate"
+        shorts = model_notes(part)
+        used_notes.update(shorts)
+        note = "; ".join([*shorts[:1], *(n[:1].lower() + n[1:] for n in shorts[1:])]) or None
         mrows.append(
             {
                 "outcome": first["label"],
@@ -613,6 +644,11 @@ def _difference_tables(
         f"Entry: Rao score test, p < {params.pin:g}. Removal: {params.removal_test} test after each entry, "
         f"p > {params.pout:g}. Categorical variables enter and leave as one block.",
     ]
+    mnotes += [
+        f"Note column, '{short}': {MODEL_NOTES[short]}"
+        for short in MODEL_NOTE_ORDER
+        if short in used_notes
+    ]
     models = DocTable(
         MODELS_ID,
         "Stepwise models: cases used and variables selected",
@@ -623,6 +659,62 @@ def _difference_tables(
         mnotes,
     )
     return [diffs, models]
+
+
+# The short notes of the models table and what each means (a numbered note of the table).
+# The stepwise warnings themselves quote small counts ("3 of 3 cases") and internal names,
+# so a publication shows only these; `hmip regress` prints the full warnings.
+MODEL_NOTES = {
+    "No variable entered": "no candidate variable met the entry criterion, so the model "
+    "found no subgroup difference.",
+    "Not modelled": "the model could not be fitted (for example, every applicable case had the "
+    "same answer).",
+    "Separation": "a combination of the variables predicts the outcome perfectly for some "
+    "cases, so the estimates do not exist and the odds ratios are not reported; treat the "
+    "model as unreliable (Firth's penalised likelihood, hmip regress --firth, gives finite "
+    "estimates).",
+    "Did not converge": "the fit did not converge; treat the model as unreliable.",
+    "A group with one answer": "in a group of a candidate variable every case had the same "
+    "answer, so that group's odds ratio cannot be estimated.",
+    "Few events": "fewer than 10 events per parameter: the odds ratios are biased away from 1 "
+    "and their confidence intervals and p-values are unreliable.",
+    "Candidate left out": "a candidate variable was constant or collinear among the model's "
+    "cases and was left out.",
+    "Unreliable estimate": "an estimate of the model is unreliable; its odds ratio is not "
+    "reported.",
+}
+MODEL_NOTE_ORDER = tuple(MODEL_NOTES)
+_PROBLEM_NOTES = {
+    "separation": "Separation",
+    "nonconvergence": "Did not converge",
+    "no_events_level": "A group with one answer",
+    "all_events_level": "A group with one answer",
+    "constant": "Candidate left out",
+    "collinear": "Candidate left out",
+}
+
+
+def model_notes(part: pl.DataFrame) -> list[str]:
+    """The short notes of one model's rows (the sweep's findings for it), in MODEL_NOTES
+    order: from the Problem codes and flags, never from the warning text."""
+    rows = list(part.iter_rows(named=True))
+    first = rows[0]
+    out: set[str] = set()
+    if str(first.get("note") or "").startswith("not modelled"):
+        out.add("Not modelled")
+    elif not (first.get("entered") or ""):
+        out.add("No variable entered")
+    for code in str(first.get("problems") or "").split(","):
+        if code:
+            out.add(_PROBLEM_NOTES.get(code, "Unreliable estimate"))
+    if any(r.get("low_epv") for r in rows):
+        out.add("Few events")
+    if any(r.get("reliable") is False for r in rows) and not out & {
+        "Separation",
+        "Did not converge",
+    }:
+        out.add("Unreliable estimate")
+    return [n for n in MODEL_NOTE_ORDER if n in out]
 
 
 def _or_c(value):
@@ -868,22 +960,22 @@ def sections(report: Report) -> list[Section]:
     return out
 
 
-MARKER_DEFINITIONS = (
-    (
-        R.MARK_SUPPRESSED,
-        "Suppressed (confidential): fewer than the minimum number of applicable cases, "
-        "or a second group hidden so that the first cannot be worked out from the total.",
-    ),
-    (R.MARK_LOW, "Low reliability: based on fewer than the minimum number of applicable cases."),
-    (R.MARK_NOT_APPLICABLE, "Not applicable: no applicable cases."),
-    ("[x]", "Not available: the value could not be computed (for example, an unreliable model)."),
-)
-
-
 def marker_definitions(min_n: int) -> list[tuple[str, str]]:
-    return [
-        (code, text.replace("the minimum number", f"{min_n}")) for code, text in MARKER_DEFINITIONS
-    ]
+    """Every shorthand code with what it means (report/shorthand.py, the one list)."""
+    from hmip_cli.report.shorthand import SHORTHAND, definition
+
+    return [(code, _cap_first(definition(code, min_n)) + ".") for code in SHORTHAND]
+
+
+def _cap_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def code_legend(t: DocTable, min_n: int) -> list[str]:
+    """The lines that explain the shorthand a table uses, for above it (none if none)."""
+    from hmip_cli.report.shorthand import legend_lines, used_codes
+
+    return legend_lines(used_codes(t.columns, t.rows), min_n)
 
 
 def short_name(t: DocTable) -> str:

@@ -45,10 +45,12 @@ class Finding:
     rows: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     also: tuple[str, ...] = ()
+    headline: bool = False  # one of the few findings a bulletin leads with
 
     def to_dict(self) -> dict:
         return {
             "text": self.text,
+            "headline": self.headline,
             "table": self.table,
             "rows": list(self.rows),
             "also": list(self.also),
@@ -106,6 +108,50 @@ def lower_label(label: str) -> str:
 def factor_phrase(factor: schema.Factor) -> str:
     """The factor as it reads inside a sentence ("lifestyle and associates")."""
     return factor.label[:1].lower() + factor.label[1:]
+
+
+# How the groups of a breakdown read in a sentence, built from the level labels: "{label}"
+# is the label as written, "{lower}" in lower case. A tuple gives (first level, last level,
+# any other): for ordered breakdowns the first level is the lower one. One place for this
+# wording until the framework files carry it (issue 9); a breakdown without an entry reads
+# "cases where the <breakdown> is <label>".
+_GROUP_PHRASES: dict[str, str | tuple[str, str, str]] = {
+    "provider": "{label} cases",
+    "gender": "{lower} service users",
+    "age_group": (
+        "younger service users ({lower})",
+        "older service users ({lower})",
+        "service users aged {lower}",
+    ),
+    "ethnicity": "{label} service users",
+    "supervision": "{lower} cases",
+    "ogrs_band": (
+        "service users less likely to reoffend (OGRS {lower})",
+        "service users more likely to reoffend (OGRS {lower})",
+        "service users with OGRS band {label}",
+    ),
+    "rosh": (
+        "service users at lower risk of serious harm (RoSH {lower})",
+        "service users at higher risk of serious harm (RoSH {lower})",
+        "service users with RoSH {label}",
+    ),
+    "mappa": ("MAPPA cases", "cases not managed under MAPPA", "cases with MAPPA {label}"),
+}
+
+
+def group_phrase(b: schema.Breakdown | None, label: str, term: str = "") -> str:
+    """A group of a breakdown as a sentence reads it: 'younger service users (under 30)'."""
+    if b is None:
+        return f"cases where {term} is {label}"
+    spec = _GROUP_PHRASES.get(b.key)
+    if spec is None:
+        return f"cases where the {lower_label(b.label)} is {label}"
+    if isinstance(spec, tuple):
+        first, last, other = spec
+        at = b.labels.index(label) if label in b.labels else -1
+        spec = first if at == 0 else last if at == len(b.labels) - 1 else other
+    lower = label if label.isupper() else label[:1].lower() + label[1:].lower()
+    return spec.format(label=label, lower=lower)
 
 
 def pct(value: float) -> str:
@@ -166,12 +212,19 @@ def _suppressed_note(data: pl.DataFrame, min_n: int) -> tuple[str, list[str]]:
     hidden = [r for r in data.iter_rows(named=True) if not C._shown(r)]
     if not hidden:
         return "", []
-    names = join_words([factor_phrase(schema.get_factor(r["factor"])) for r in hidden])
-    verb = "is" if len(hidden) == 1 else "are"
-    return (
-        f" ({_cap(names)} {verb} not shown: fewer than {min_n} applicable cases.)",
-        [r["factor"] for r in hidden],
-    )
+    by_reason: dict[str, list[str]] = {}
+    for r in hidden:
+        why = (
+            "no applicable cases"
+            if r["marker"] == R.MARK_NOT_APPLICABLE
+            else C.hidden_reason(r, min_n)
+        )
+        by_reason.setdefault(why, []).append(factor_phrase(schema.get_factor(r["factor"])))
+    parts = []
+    for why, names in by_reason.items():
+        verb = "is" if len(names) == 1 else "are"
+        parts.append(f"{_cap(join_words(names))} {verb} not shown: {why}.")
+    return " (" + " ".join(parts) + ")", [r["factor"] for r in hidden]
 
 
 def _priority_finding(data: pl.DataFrame, n_cases: int) -> Finding | None:
@@ -496,7 +549,11 @@ def _difference_findings(
                 )
             out.append(
                 Finding(
-                    text, C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in prov), tuple(evs)
+                    text,
+                    C.DIFFERENCES_ID,
+                    tuple(C.difference_key(r) for r in prov),
+                    tuple(evs),
+                    headline=True,  # a candidate: `key_findings` picks the headlines
                 )
             )
         # Other variables: grouped by variable and by which group was more likely.
@@ -507,15 +564,15 @@ def _difference_findings(
             groups.setdefault((r["term"], *_more_likely(r)), []).append(r)
         for (term, more, less), rs in groups.items():
             b = schema.breakdown_for_column(term)
-            label = b.label if b else term
             factors = join_words(
                 [factor_phrase(schema.get_factor(targets[r["model"]].factor)) for r in rs]
             )
             phrase = _measure_words(m)[2]
             count = f"{number_word(len(rs))} factor{'s' if len(rs) != 1 else ''}"
             text = (
-                f"After accounting for the other variables, {phrase} in cases with {lower_label(label)} {more} "
-                f"rather than {less}, for {count}: {factors}."
+                f"After accounting for the other variables, {phrase} for "
+                f"{group_phrase(b, more, term)} than for {group_phrase(b, less, term)}, "
+                f"for {count}: {factors}."
             )
             ev: tuple[Evidence, ...] = ()
             if len(rs) == 1:
@@ -536,11 +593,10 @@ def _difference_findings(
             g, ev = describe(r)
             who = q.who.replace("_", " ")
             words = _TOPIC_WORDS.get(q.topic, q.label.split(": ", 1)[-1])
-            label = lower_label(b.label if b else r["term"])
             text = (
-                f"For {who}, the judgement that {words} was more likely in cases with {label} {more} "
-                f"rather than {less}, after accounting for the other variables"
-                + (f" ({g})." if g else ".")
+                f"For {who}, the judgement that {words} was more likely for "
+                f"{group_phrase(b, more, r['term'])} than for {group_phrase(b, less, r['term'])}, "
+                "after accounting for the other variables" + (f" ({g})." if g else ".")
             )
             out.append(
                 Finding(
@@ -702,11 +758,14 @@ def key_findings(
     n_clusters: int = 0,
     family: pl.DataFrame | None = None,
 ) -> list[Finding]:
-    """The report's key findings, in the bulletin's order: the sample (if `profile` is given),
-    priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences from the
-    stepwise `findings` (the frame `stepwise.sweep()` returns). `adjust`: (method, number
-    of tests in the family) when `findings` has `p_adjusted`."""
+    """The report's key findings: about six headlines first (`headline=True`: availability,
+    delivery under half, contracted providers against partners, Tables 1-2, the provider
+    differences), then the detail in the bulletin's order: the sample (if `profile` is
+    given), priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences
+    from the stepwise `findings` (the frame `stepwise.sweep()` returns). `adjust`: (method,
+    number of tests in the family) when `findings` has `p_adjusted`."""
     out: list[Finding | None] = []
+    lead: list[Finding | None] = []  # headline candidates, most important first
     figs = {m.figure: C.figure_data(results.rates, m.figure) for m in schema.MEASURES}
     n_cases = None
     if profile is not None:
@@ -718,15 +777,50 @@ def key_findings(
         n_cases = int(allc["n"][0]) if allc.height else None
     if 1 in figs and n_cases:
         out.append(_priority_finding(figs[1], n_cases))
+    fill: list[Finding | None] = []  # headlines only if fewer than HEADLINES are found
     for m in schema.MEASURES:
         data = figs[m.figure]
         if m.key == "availability":
-            out.append(_availability_finding(m.figure, data, min_n))
+            f = _availability_finding(m.figure, data, min_n)
+            out.append(f)
+            lead.append(f)
         elif m.key == "delivery":
-            out.extend(_delivery_finding(m.figure, data, min_n))
+            fs = _delivery_finding(m.figure, data, min_n)
+            out.extend(fs)
+            lead.extend(fs[1:])  # "under half of applicable cases for six factors"
+            fill.extend(fs[:1])
         else:
-            out.append(_range_finding(m.figure, data, min_n))
-    out.append(_compare_contributions(figs))
-    out.extend(_protection_findings(results.protection))
-    out.extend(_difference_findings(findings, min_n, adjust, n_clusters, family))
-    return [f for f in out if f is not None]
+            f = _range_finding(m.figure, data, min_n)
+            out.append(f)
+            fill.append(f)
+    compare = _compare_contributions(figs)
+    out.append(compare)
+    lead.append(compare)
+    prot = _protection_findings(results.protection)
+    out.extend(prot)
+    lead.extend(prot)
+    diffs = _difference_findings(findings, min_n, adjust, n_clusters, family)
+    out.extend(diffs)
+    lead.extend(f for f in diffs if f.headline)
+    return _headlines_first([f for f in out if f is not None], [*lead, *fill])
+
+
+# How many findings lead the report, as a bulletin's summary does ("about six").
+HEADLINES = 6
+
+
+def _headlines_first(found: list[Finding], candidates: list[Finding | None]) -> list[Finding]:
+    """The first HEADLINES candidates (in the report's order) marked `headline`, first; then
+    every other finding, as detail, in the report's order."""
+    import dataclasses
+
+    chosen: list[int] = []
+    for c in candidates:
+        if c is None or len(chosen) == HEADLINES:
+            continue
+        i = next((i for i, f in enumerate(found) if f is c), None)
+        if i is not None and i not in chosen:
+            chosen.append(i)
+    top = [dataclasses.replace(found[i], headline=True) for i in sorted(chosen)]
+    rest = [dataclasses.replace(f, headline=False) for i, f in enumerate(found) if i not in chosen]
+    return top + rest

@@ -13,8 +13,12 @@ from __future__ import annotations
 import re
 from html import escape
 
+import polars as pl
+
+from hmip_cli import rates as R
 from hmip_cli.report import charts
 from hmip_cli.report import content as C
+from hmip_cli.report.shorthand import is_code_note
 
 CSS = """
 :root { --ink: #0b0c0c; --muted: #3d3d3d; --rule: #b1b4b6; --accent: #12436D; --band: #f3f2f1; }
@@ -44,6 +48,8 @@ th.num { text-align: right; }
 th { min-width: 4.5rem; }
 tr:target, tr.cited:target { background: #fff7bf; }
 .notes { font-size: 0.9rem; color: var(--muted); }
+.legend { font-size: 0.9rem; margin: 0.5rem 0 0; }
+.legend p, .legend ul { margin: 0; }
 dl.provenance { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr; gap: 0.25rem 1rem; }
 dl.provenance dt { font-weight: 600; }
 dl.provenance dd { margin: 0; overflow-wrap: anywhere; }
@@ -129,10 +135,20 @@ def compact_differences(t: C.DocTable) -> C.DocTable:
     return C.DocTable(t.id, t.title, t.sheet, cols, rows, list(t.keys), notes)
 
 
-def _table(t: C.DocTable) -> str:
+def _legend(lines: list[str]) -> str:
+    """The shorthand a table uses, explained above it."""
+    if not lines:
+        return ""
+    intro, *codes = lines
+    items = "".join(f"<li>{escape(c)}</li>" for c in codes)
+    return f'<div class="legend"><p>{escape(intro)}</p><ul>{items}</ul></div>'
+
+
+def _table(t: C.DocTable, min_n: int = R.DEFAULT_MIN_N) -> str:
     if t.id == C.DIFFERENCES_ID:
         t = compact_differences(t)
     out = [
+        _legend(C.code_legend(t, min_n)),
         f'<div class="table-wrap" role="region" aria-label="{escape(t.title)}" tabindex="0">',
         f'<table id="{escape(t.id)}"><caption>{escape(t.title)}</caption><thead><tr>',
     ]
@@ -150,10 +166,9 @@ def _table(t: C.DocTable) -> str:
             out.append(f"<{tag}{scope}{cls}>{text}</{tag}>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
-    if t.notes:
-        out.append(
-            '<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in t.notes) + "</div>"
-        )
+    notes = [n for n in t.notes if not is_code_note(n)]  # codes: in the legend above
+    if notes:
+        out.append('<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in notes) + "</div>")
     return "".join(out)
 
 
@@ -197,22 +212,14 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
         "</ol></nav>",
     ]
 
-    h.append('<section id="key-findings" class="key-findings"><h2>Key findings</h2><ul>')
-    for f in report.key_findings:
-        target = (
-            anchor(f.table, f.rows[0])
-            if f.rows and f.rows[0] in report.table(f.table).keys
-            else f.table
-        )
-        refs = [
-            f'<a href="#{escape(target)}" data-table="{escape(f.table)}">{escape(_ref_label(f.table, report))}</a>'
-        ]
-        refs += [
-            f'<a href="#{escape(t)}" data-table="{escape(t)}">{escape(_ref_label(t, report))}</a>'
-            for t in f.also
-        ]
-        h.append(f'<li>{escape(f.text)} <span class="ref">(see {", ".join(refs)})</span></li>')
-    h.append("</ul></section>")
+    h.append('<section id="key-findings" class="key-findings"><h2>Key findings</h2>')
+    for group in C.findings_in_groups(report.key_findings):
+        if group.heading:
+            h.append(f"<h3>{escape(group.heading)}</h3>")
+        h.append("<ul>")
+        _finding_items(h, report, group.findings)
+        h.append("</ul>")
+    h.append("</section>")
 
     for s in secs:
         h.append(
@@ -225,7 +232,7 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
                 f'<figcaption id="cap-{s.figure}">{escape(charts.subtitle(s.figure))}. The data are in the '
                 f"table below.</figcaption></figure>"
             )
-        h.append(_table(s.table))
+        h.append(_table(s.table, report.params.min_n))
         h.append("</section>")
 
     h.append('<section id="notes"><h2>Notes</h2><dl class="provenance">')
@@ -243,6 +250,35 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
     h.append("</dl></section>")
     h += ["</main>", "</body>", "</html>", ""]
     return "\n".join(h)
+
+
+def _finding_items(h: list[str], report: C.Report, findings) -> None:
+    for f in findings:
+        target = (
+            anchor(f.table, f.rows[0])
+            if f.rows and f.rows[0] in report.table(f.table).keys
+            else f.table
+        )
+        refs = [
+            f'<a href="#{escape(target)}" data-table="{escape(f.table)}">{escape(_ref_label(f.table, report))}</a>'
+        ]
+        refs += [
+            f'<a href="#{escape(t)}" data-table="{escape(t)}">{escape(_ref_label(t, report))}</a>'
+            for t in f.also
+        ]
+        h.append(f'<li>{escape(f.text)} <span class="ref">(see {", ".join(refs)})</span></li>')
+
+
+def _frame_legend(t, cols) -> list[str]:
+    """The shorthand a table command's table uses (headers and text cells), explained."""
+    from hmip_cli.render import _header
+    from hmip_cli.report.shorthand import codes_in, legend_lines
+
+    texts = [_header(t, c) for c in cols]
+    for c in cols:
+        if t.frame.schema[c] == pl.String:
+            texts += t.frame[c].drop_nulls().unique().to_list()
+    return legend_lines(codes_in(texts))
 
 
 def tables_page(tables) -> str:
@@ -273,10 +309,12 @@ def tables_page(tables) -> str:
     for i, t in enumerate(tables, start=1):
         cols = _visible(t)
         caption = t.title or f"Table {i}"
-        if t.legend:
+        if t.legend:  # the table's own explanation (trend: [b])
             h.append(
                 '<div class="notes">' + "".join(f"<p>{escape(x)}</p>" for x in t.legend) + "</div>"
             )
+        else:
+            h.append(_legend(_frame_legend(t, cols)))
         h.append(
             f'<div class="table-wrap" role="region" aria-label="{escape(caption)}" tabindex="0">'
             f'<table id="table-{i}"><caption>{escape(caption)}</caption><thead><tr>'

@@ -14,6 +14,7 @@ from hmip_cli.fileio import atomic_write_files
 from hmip_cli.report import charts
 from hmip_cli.report import content as C
 from hmip_cli.report.html import anchor
+from hmip_cli.report.shorthand import is_code_note
 
 
 def md_escape(text: str) -> str:
@@ -23,8 +24,11 @@ def md_escape(text: str) -> str:
     return text.replace("\n", " ")
 
 
-def _table(t: C.DocTable) -> list[str]:
+def _table(t: C.DocTable, min_n: int) -> list[str]:
     lines = [f'<a id="{t.id}"></a>', "", f"**{md_escape(t.title)}**", ""]
+    legend = C.code_legend(t, min_n)
+    if legend:  # the shorthand the table uses, explained above it
+        lines += [md_escape(legend[0]), ""] + [f"- {md_escape(x)}" for x in legend[1:]] + [""]
     lines.append("| " + " | ".join(md_escape(c.header) for c in t.columns) + " |")
     lines.append("|" + "|".join("---:" if c.kind != "text" else "---" for c in t.columns) + "|")
     for row in t.rows:
@@ -32,7 +36,7 @@ def _table(t: C.DocTable) -> list[str]:
             "| " + " | ".join(md_escape(C.cell_text(c, row.get(c.key))) for c in t.columns) + " |"
         )
     lines.append("")
-    lines += [f"_{md_escape(n)}_\n" for n in t.notes]
+    lines += [f"_{md_escape(n)}_\n" for n in t.notes if not is_code_note(n)]
     return lines
 
 
@@ -53,16 +57,21 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
         "## Key findings",
         "",
     ]
-    for f in report.key_findings:
-        refs = [f"[{md_escape(C.short_name(report.table(t)))}](#{t})" for t in (f.table, *f.also)]
-        out.append(f"- {md_escape(f.text)} (see {', '.join(refs)})")
+    for group in C.findings_in_groups(report.key_findings):
+        if group.heading:
+            out += ["", f"### {group.heading}", ""]
+        for f in group.findings:
+            refs = [
+                f"[{md_escape(C.short_name(report.table(t)))}](#{t})" for t in (f.table, *f.also)
+            ]
+            out.append(f"- {md_escape(f.text)} (see {', '.join(refs)})")
     out.append("")
     for s in C.sections(report):
         out += [f"## {md_escape(s.heading)}", "", md_escape(s.intro), ""]
         if s.figure is not None:
             alt = charts.alt_text(report.figures[s.figure], s.figure, report.params.min_n)
             out += [f"![{md_escape(alt)}]({figures_folder}/figure{s.figure}.svg)", ""]
-        out += _table(s.table)
+        out += _table(s.table, report.params.min_n)
     out += ["## Notes", ""]
     out += [
         f"- `{code}` {md_escape(text)}" for code, text in C.marker_definitions(report.params.min_n)

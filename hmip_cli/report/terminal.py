@@ -25,9 +25,8 @@ def _line(label: str, r: dict, label_width: int, width: int, min_n: int) -> str:
     head = label.ljust(label_width)
     n = r["n"] or 0
     if r["marker"] == R.MARK_SUPPRESSED:
-        return (
-            f"{head}  {R.MARK_SUPPRESSED} not shown: fewer than {min_n} applicable cases (n={n:,})"
-        )
+        shown_n = f" (n={r['n']:,})" if r["n"] is not None else ""  # n may be hidden too
+        return f"{head}  {R.MARK_SUPPRESSED} not shown: {C.hidden_reason(r, min_n)}{shown_n}"
     if r["marker"] == R.MARK_NOT_APPLICABLE or r["percent_yes"] is None:
         return f"{head}  {R.MARK_NOT_APPLICABLE} no applicable cases"
     text = f"{head}  {bar(r['percent_yes'], width)} {C.whole(r['percent_yes']):>3}%  n={n:,}"

@@ -24,19 +24,10 @@ from dataclasses import dataclass, field
 
 from hmip_cli import rates as R
 from hmip_cli.report import content as C
-
-# The guidance's shorthand, in the order it lists it. `[u]` replaces hmip's old `[low]`
-# (the guidance uses [low] for "rounds to zero").
-SHORTHAND: dict[str, str] = {
-    R.MARK_SUPPRESSED: "confidential: suppressed to protect confidentiality (disclosure control)",
-    R.MARK_LOW: "low reliability: based on fewer than {min_n} applicable cases",
-    R.MARK_NOT_APPLICABLE: "not applicable: no applicable cases",
-    "[x]": "not available: the value could not be computed",
-    "[b]": "break in series",
-}
+from hmip_cli.report.shorthand import is_code_note, used_codes
+from hmip_cli.report.shorthand import legend_lines as shorthand_lines
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-_CODE = re.compile(r"(\[[cuzxb]\])")
 
 
 def safe_text(text: object) -> str:
@@ -101,29 +92,18 @@ class Release:
     published: str | None = None  # publication date as written on the cover
 
 
-def used_codes(columns, rows) -> list[str]:
-    """The shorthand codes appearing in any text cell of the table, in SHORTHAND order."""
-    seen: set[str] = set()
-    for row in rows:
-        for c in columns:
-            v = row.get(c.key)
-            if isinstance(v, str) and "[" in v:
-                seen.update(_CODE.findall(v))
-    return [code for code in SHORTHAND if code in seen]
+_UNITS = {"count": "number", "percent": "%", "percent_exact": "%"}
 
 
-def shorthand_lines(codes: list[str], min_n: int) -> list[str]:
-    if not codes:
-        return []
-    return [
-        "Some cells contain shorthand instead of a number:",
-        *[f"{code} = {SHORTHAND[code].format(min_n=min_n)}" for code in codes],
-    ]
+def with_unit(column: C.Column) -> C.Column:
+    """The column with its unit in the header, as the guidance asks ("Applicable cases
+    (number)", "Percentage yes (%)"); ratios, p-values and text need none."""
+    import dataclasses
 
-
-def _is_code_note(note: str) -> bool:
-    """A table note that only explains a shorthand code (the rows above the table do that)."""
-    return bool(re.match(r"\[[cuzxb]\][ :]", note))
+    unit = _UNITS.get(column.kind)
+    if unit is None or column.header.endswith(f"({unit})") or "number" in column.header.lower():
+        return column
+    return dataclasses.replace(column, header=f"{column.header} ({unit})")
 
 
 def _nonblank(columns: list[C.Column], rows: list[dict]) -> list[dict]:
@@ -152,7 +132,7 @@ def build(
         plain[t.sheet] = t.title
         refs = []
         for n in t.notes:
-            if _is_code_note(n):
+            if is_code_note(n):
                 continue
             if n not in note_sheets:
                 note_texts.append(n)
@@ -285,6 +265,7 @@ def key_findings_table(report: C.Report) -> TableSpec:
         "Key findings: plain-English summary of the tables",
         [
             C.Column("number", "Finding number", "count"),
+            C.Column("level", "Headline or detail"),
             C.Column("finding", "Key finding"),
             C.Column("sheet", "Table it summarises (worksheet)"),
             C.Column("rows", "Rows it is about"),
@@ -292,6 +273,7 @@ def key_findings_table(report: C.Report) -> TableSpec:
         [
             {
                 "number": i,
+                "level": "Headline" if f.headline else "Detail",
                 "finding": f.text,
                 "sheet": ", ".join(report.table(t).sheet for t in (f.table, *f.also)),
                 "rows": ", ".join(_row_names(report.table(f.table), f.rows)) or "All rows",
@@ -316,7 +298,10 @@ def report_workbook(report: C.Report, release: Release | None = None) -> Workboo
         "probation case assessments."
     )
     specs = [key_findings_table(report)]
-    specs += [TableSpec(t.sheet, t.title, t.columns, t.rows, t.notes) for t in report.tables]
+    specs += [
+        TableSpec(t.sheet, t.title, [with_unit(c) for c in t.columns], t.rows, t.notes)
+        for t in report.tables
+    ]
     return build(
         title=title,
         subject="Probation case assessments: interventions",

@@ -148,6 +148,7 @@ FINDINGS_SCHEMA = {
     "groups": pl.String,
     "reliable": pl.Boolean,
     "note": pl.String,
+    "problems": pl.String,  # the Problem codes behind `note`, comma-separated (docs/stepwise.md)
     "events_per_parameter": pl.Float64,
     "low_epv": pl.Boolean,
 }
@@ -168,6 +169,7 @@ def findings(
         "n_dropped": result.n_dropped,
         "events_per_parameter": events_per_parameter(result),
         "low_epv": low_epv(result),
+        "problems": ",".join(dict.fromkeys(p.code for p in result.problems)) or None,
     }
     entered = [
         s.term for s in result.steps[1:] if s.action == "enter" and s.term in result.final_terms
