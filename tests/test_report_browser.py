@@ -248,33 +248,57 @@ def test_wcag_22_target_size_minimum(html_file, tmp_path, width):
     assert small == [], small[:5]
 
 
+def _obscured_on_focus(driver) -> list[str]:
+    """The targets that, once focused, are off screen or covered by other content."""
+    return driver.execute_script(
+        _TARGETS_JS + ".flatMap(e => {e.focus({focusVisible: true});"
+        "if (document.activeElement !== e) return [];"
+        "const name = e.tagName + ' ' + e.textContent.trim().slice(0, 30);"
+        # a link that wraps has one box per line: it is seen if any box's visible centre is it
+        "let onScreen = false;"
+        "for (const r of e.getClientRects()) {"
+        "const l = Math.max(r.left, 0), t = Math.max(r.top, 0);"
+        "const R = Math.min(r.right, innerWidth), B = Math.min(r.bottom, innerHeight);"
+        "if (R <= l || B <= t) continue;"
+        "onScreen = true;"
+        "if (e.contains(document.elementFromPoint((l + R) / 2, (t + B) / 2))) return [];}"
+        "return [name + (onScreen ? ' (covered)' : ' (off screen)')];})"
+    )
+
+
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
 @pytest.mark.parametrize("width", [390, 1280])
 def test_wcag_22_focus_not_obscured(html_file, tmp_path, width):
     """WCAG 2.2 SC 2.4.11 (AA): when any element has keyboard focus it is not entirely
     hidden by content the page draws (a sticky header, a banner): after focus() its box is
-    in the viewport and the topmost element at the centre of its visible part is itself
-    (or inside it)."""
+    in the viewport and the topmost element at the centre of the visible part of one of its
+    boxes (a wrapped link has one per line) is itself or inside it."""
     driver = _driver(tmp_path, width, 844)
     try:
         driver.get(html_file.as_uri())
-        hidden = driver.execute_script(
-            _TARGETS_JS + ".flatMap(e => {e.focus({focusVisible: true});"
-            "if (document.activeElement !== e) return [];"
-            "const r = e.getBoundingClientRect();"
-            "const l = Math.max(r.left, 0), t = Math.max(r.top, 0);"
-            "const R = Math.min(r.right, innerWidth), B = Math.min(r.bottom, innerHeight);"
-            "if (R <= l || B <= t) return [e.tagName + ' ' + e.textContent.trim().slice(0, 30) "
-            "+ ' (off screen)'];"
-            "const top = document.elementFromPoint((l + R) / 2, (t + B) / 2);"
-            "return e.contains(top) ? [] : [e.tagName + ' ' + e.textContent.trim().slice(0, 30) "
-            "+ ' under ' + (top && top.tagName)];})"
-        )
+        hidden = _obscured_on_focus(driver)
         focused = driver.execute_script(_TARGETS_JS + ".length")
     finally:
         driver.quit()
     assert focused >= 15
     assert hidden == [], hidden[:5]
+
+
+@pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
+def test_focus_check_catches_a_covering_banner(html_file, tmp_path):
+    """Not a hollow check: the same page with a fixed banner over the screen fails it."""
+    covered = html_file.with_name("covered.html")
+    banner = (
+        '<div style="position:fixed;left:0;right:0;top:0;height:100vh;'
+        'background:#fff;z-index:9">cookie banner</div>'
+    )
+    covered.write_text(html_file.read_text().replace("<main>", banner + "<main>", 1))
+    driver = _driver(tmp_path, 1280)
+    try:
+        driver.get(covered.as_uri())
+        assert len(_obscured_on_focus(driver)) >= 15
+    finally:
+        driver.quit()
 
 
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
