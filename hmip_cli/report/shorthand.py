@@ -23,7 +23,7 @@ SHORTHAND: dict[str, str] = {
     R.MARK_LOW: "low reliability: based on fewer than {min_n} applicable cases",
     R.MARK_NOT_APPLICABLE: "not applicable: no applicable cases",
     "[x]": "not available: the value could not be computed",
-    "[b]": "break in series: figures before and after this point are not directly comparable",
+    "[b]": "break in series",  # the guidance's words; a table may say more (trend_tables)
 }
 CODE = re.compile(r"(\[[cuzxb]\])")
 LEGEND_INTRO = "Some cells contain shorthand instead of a number:"
