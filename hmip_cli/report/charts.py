@@ -229,9 +229,15 @@ def figure_png(
     dpi: int = 150,
 ) -> bytes:
     """Figure `figure` as PNG bytes (no software or date metadata)."""
+    fig = _draw(data, figure, min_n, title)
+    return png_bytes(fig, dpi)
+
+
+def png_bytes(fig, dpi: int) -> bytes:
+    """A drawn figure as PNG bytes, the same way for every chart (no software or date
+    metadata, so the bytes depend on the data only)."""
     import matplotlib
 
-    fig = _draw(data, figure, min_n, title)
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC):
         fig.savefig(
@@ -488,17 +494,5 @@ def figure_by_png(
     dpi: int = 150,
 ) -> bytes:
     """Figure `figure` by a breakdown as PNG bytes (no software or date metadata)."""
-    import matplotlib
-
     fig = _draw_by(data, figure, breakdown_label, min_n)
-    buf = io.BytesIO()
-    with matplotlib.rc_context(_RC):
-        fig.savefig(
-            buf,
-            format="png",
-            dpi=dpi,
-            metadata={"Software": None},
-            bbox_inches="tight",
-            pad_inches=0.12,
-        )
-    return buf.getvalue()
+    return png_bytes(fig, dpi)

@@ -19,7 +19,7 @@ from hmip_cli import rates as R
 from hmip_cli import trend as TR
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import percent_text
-from hmip_cli.report.charts import _RC, PALETTE, TEXT, _accessible
+from hmip_cli.report.charts import _RC, PALETTE, TEXT, _accessible, png_bytes
 
 MARKERS = ("o", "s", "^", "D", "v", "P")
 MAX_SERIES = len(PALETTE)
@@ -151,18 +151,5 @@ def trend_svg(result: TR.TrendResult, *, min_n: int = R.DEFAULT_MIN_N) -> str:
 
 
 def trend_png(result: TR.TrendResult, *, min_n: int = R.DEFAULT_MIN_N, dpi: int = 150) -> bytes:
-    import matplotlib
-
     _check(result)
-    fig = _draw(result, min_n, title_of(result))
-    buf = io.BytesIO()
-    with matplotlib.rc_context(_RC):
-        fig.savefig(
-            buf,
-            format="png",
-            dpi=dpi,
-            metadata={"Software": None},
-            bbox_inches="tight",
-            pad_inches=0.12,
-        )
-    return buf.getvalue()
+    return png_bytes(_draw(result, min_n, title_of(result)), dpi)
