@@ -37,13 +37,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from hmip_cli import framework, schema
+from hmip_cli import framework
 from hmip_cli.errors import BadInput, BadRequest
-from hmip_cli.framework.model import Framework
+from hmip_cli.framework import derive
+from hmip_cli.framework.model import YES_NO, Area, Breakdown, DictionaryColumn, Framework, Measure
 
 if TYPE_CHECKING:
     import numpy as np
@@ -217,9 +218,9 @@ _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 
 
-def _where_keys() -> list[str]:
-    keys = [b.key for b in schema.BREAKDOWNS]
-    for c in schema.COLUMNS:
+def _where_keys(fw: Framework) -> list[str]:
+    keys = [b.key for b in fw.all_breakdowns()]
+    for c in fw.stored_columns():
         if c.identifying or c.name in keys:
             continue
         if c.levels or c.dtype == pl.String():
@@ -228,25 +229,25 @@ def _where_keys() -> list[str]:
 
 
 def _resolve_condition(
-    key: str, raw_values: Sequence[str], cases: pl.DataFrame | pl.LazyFrame
+    key: str, raw_values: Sequence[str], cases: pl.DataFrame | pl.LazyFrame, fw: Framework
 ) -> Condition:
     norm = key.strip().lower().replace("-", "_")
     # key, column, and the Breakdown or Column that knows its levels and labels
-    candidates: list[tuple[str, str, schema.Breakdown | schema.Column]] = []
-    for b in schema.BREAKDOWNS:
+    candidates: list[tuple[str, str, Breakdown | DictionaryColumn]] = []
+    for b in fw.all_breakdowns():
         if norm in {b.key, *b.aliases}:
             candidates.append((b.key, b.column, b))
-    col = schema.COLUMN_BY_NAME.get(norm)
+    col = fw.column_by_name.get(norm)
     if col is not None and not col.identifying and (col.levels or col.dtype == pl.String()):
         candidates.append((col.name, col.name, col))
     if not candidates:
-        raise BadRequest(f"unknown --where key {key!r}; choose from: {', '.join(_where_keys())}")
+        raise BadRequest(f"unknown --where key {key!r}; choose from: {', '.join(_where_keys(fw))}")
 
     # A key can name a breakdown and a raw column (ethnicity: White/BAME grouping or the
     # finer stored categories); use the first whose levels accept every value given.
     last_error: BadRequest | None = None
     for ckey, column, owner in candidates:
-        spec = schema.COLUMN_BY_NAME.get(column) or schema.DERIVED_BY_NAME.get(column)
+        spec = fw.column_by_name.get(column) or fw.derived_by_name.get(column)
         is_bool = spec is not None and spec.dtype == pl.Boolean()
         levels = owner.levels
         if levels:
@@ -294,7 +295,9 @@ def _resolve_condition(
 
 
 def parse_where(
-    where: Iterable[str] | Mapping[str, object] | None, cases: pl.DataFrame | pl.LazyFrame
+    where: Iterable[str] | Mapping[str, object] | None,
+    cases: pl.DataFrame | pl.LazyFrame,
+    fw: Framework | None = None,
 ) -> list[Condition]:
     """Resolve `--where` conditions: "key=value" strings or a {key: value(s)} mapping.
 
@@ -320,13 +323,16 @@ def parse_where(
             if not values:  # "provider=," would select nothing at all
                 raise BadRequest(f"--where needs key=value, got {text!r}")
             items.append((k, values))
-    return [_resolve_condition(k, vals, cases) for k, vals in items]
+    return [_resolve_condition(k, vals, cases, _fw(fw)) for k, vals in items]
 
 
-def filter_cases(cases: pl.DataFrame | pl.LazyFrame, where) -> tuple[pl.LazyFrame, list[Condition]]:
+def filter_cases(
+    cases: pl.DataFrame | pl.LazyFrame, where, fw: Framework | None = None
+) -> tuple[pl.LazyFrame, list[Condition]]:
     """Cases (with derived columns) meeting every --where condition, as a LazyFrame."""
-    lf = _prepared(cases)
-    conditions = parse_where(where, lf)
+    fw = _fw(fw)
+    lf = _prepared(cases, fw)
+    conditions = parse_where(where, lf, fw)
     for cond in conditions:
         lf = lf.filter(cond.expr())
     if conditions and lf.select(pl.len()).collect().item() == 0:
@@ -339,13 +345,14 @@ def describe_where(conditions: Sequence[Condition]) -> str:
     return " and ".join(c.text for c in conditions)
 
 
-def _prepared(cases: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+def _prepared(cases: pl.DataFrame | pl.LazyFrame, fw: Framework) -> pl.LazyFrame:
     lf = cases.lazy()
     names = lf.collect_schema().names()
-    if "age_group" not in names:
+    added = [d.name for d in fw.derived_columns()]
+    if not added or added[0] not in names:  # the derived columns are not there yet
         needed = [
             c.name
-            for c in schema.COLUMNS
+            for c in fw.stored_columns()
             if not c.identifying and c.name != "inspection_date" and c.name not in names
         ]
         if needed:
@@ -353,7 +360,7 @@ def _prepared(cases: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
                 f"the case frame lacks {len(needed)} column(s): {', '.join(needed[:8])}"
                 + (" ..." if len(needed) > 8 else "")
             )
-        lf = schema.with_derived(lf)
+        lf = derive.with_derived(fw, lf)
     return lf
 
 
@@ -365,20 +372,32 @@ _SEP = "\x1f"  # separates the parts of an internal count-column name
 CROSS_SEP = " x "  # between the parts of a crossed group's code: "NPS x female"
 
 
-def _breakdowns(by) -> list[schema.Breakdown]:
+class _DefaultBreakdowns:
+    """The `by` default of protection and bulletin: the framework's default breakdowns."""
+
+    def __repr__(self) -> str:
+        return "the framework's default breakdowns"
+
+
+DEFAULT_BY: Any = _DefaultBreakdowns()
+
+
+def _breakdowns(by, fw: Framework) -> list[Breakdown]:
     if by is None:
         return []
+    if by is DEFAULT_BY:
+        by = fw.default_breakdowns()
     if isinstance(by, str):
         by = [by]
-    seen: dict[str, schema.Breakdown] = {}
+    seen: dict[str, Breakdown] = {}
     for key in by:
-        b = key if isinstance(key, schema.Breakdown) else schema.get_breakdown(key)
+        b = key if isinstance(key, Breakdown) else fw.breakdown(key)
         seen.setdefault(b.key, b)
     return list(seen.values())
 
 
 def _cross_counts(
-    lf: pl.LazyFrame, breakdowns: Sequence[schema.Breakdown], aggs: list[pl.Expr]
+    lf: pl.LazyFrame, breakdowns: Sequence[Breakdown], aggs: list[pl.Expr]
 ) -> pl.DataFrame:
     """Sum `aggs` over the cross-classification of the breakdown columns (one pass)."""
     keys = list(dict.fromkeys(b.column for b in breakdowns))
@@ -390,7 +409,7 @@ def _cross_counts(
 
 def _marginals(
     cross: pl.DataFrame,
-    breakdowns: Sequence[schema.Breakdown],
+    breakdowns: Sequence[Breakdown],
     inspections: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Per breakdown and group (plus the all-cases row): the summed counts.
@@ -409,12 +428,7 @@ def _marginals(
         col = pl.col(b.column)
         code: pl.Expr
         if cross.schema[b.column] == pl.Boolean:  # e.g. mappa: levels are "yes"/"no"
-            code = (
-                pl.when(col)
-                .then(pl.lit(schema.YES_NO[0]))
-                .when(~col)
-                .then(pl.lit(schema.YES_NO[1]))
-            )
+            code = pl.when(col).then(pl.lit(YES_NO[0])).when(~col).then(pl.lit(YES_NO[1]))
         else:
             code = col.cast(pl.String)
         m = cross.group_by(b.column).agg(sums).with_columns(code.alias("group"))
@@ -434,7 +448,7 @@ def _marginals(
     return pl.concat(parts, how="diagonal_relaxed")
 
 
-def _labels_frame(breakdowns: Sequence[schema.Breakdown], groups: pl.DataFrame) -> pl.DataFrame:
+def _labels_frame(breakdowns: Sequence[Breakdown], groups: pl.DataFrame) -> pl.DataFrame:
     """breakdown, group -> breakdown_label, group_label."""
     rows = []
     by_key = {b.key: b for b in breakdowns}
@@ -606,30 +620,32 @@ def _differences(frame: pl.DataFrame, partition: list[str]) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def _as_factors(factors) -> list[schema.Factor]:
+def _as_factors(factors, fw: Framework) -> list[Area]:
     if factors is None:
-        return list(schema.FACTORS)
-    if isinstance(factors, (str, schema.Factor)):
+        return list(fw.areas)
+    if isinstance(factors, (str, Area)):
         factors = [factors]
-    chosen = {(f if isinstance(f, schema.Factor) else schema.get_factor(f)).key for f in factors}
-    return [f for f in schema.FACTORS if f.key in chosen]  # bulletin order
+    chosen = {(f if isinstance(f, Area) else fw.area(f)).key for f in factors}
+    return [f for f in fw.areas if f.key in chosen]  # the framework's order
 
 
-def _as_measures(measures) -> list[schema.Measure]:
+def _as_measures(measures, fw: Framework) -> list[Measure]:
     if measures is None:
-        return list(schema.MEASURES)
-    if isinstance(measures, (str, schema.Measure)):
+        return list(fw.measures)
+    if isinstance(measures, (str, Measure)):
         measures = [measures]
-    chosen = {(m if isinstance(m, schema.Measure) else schema.get_measure(m)).key for m in measures}
-    return [m for m in schema.MEASURES if m.key in chosen]
+    chosen = {(m if isinstance(m, Measure) else fw.measure(m)).key for m in measures}
+    return [m for m in fw.measures if m.key in chosen]
 
 
-def _rate_aggs(factors, measures) -> list[pl.Expr]:
+def _rate_aggs(factors, measures, fw: Framework) -> list[pl.Expr]:
     aggs = []
     for f in factors:
-        aggs.append(pl.col(schema.priority_column(f)).sum().alias(f"p{_SEP}{f.key}"))
+        # n_priority: cases where the area's gate is yes (no gate: every case is in scope)
+        gate = pl.col(fw.gate_column(f)).sum() if fw.gate is not None else pl.len()
+        aggs.append(gate.alias(f"p{_SEP}{f.key}"))
         for m in measures:
-            col = pl.col(schema.judgement_column(f, m))
+            col = pl.col(fw.judgement_column(f, m))
             aggs.append(col.count().alias(f"n{_SEP}{f.key}{_SEP}{m.key}"))
             aggs.append(col.sum().alias(f"y{_SEP}{f.key}{_SEP}{m.key}"))
     return aggs
@@ -707,8 +723,9 @@ def rates(
     confidence: float = CONFIDENCE,
     test: bool = False,
     cross: bool = False,
+    fw: Framework | None = None,
 ) -> pl.DataFrame:
-    """Figures 1-4 as one long frame: one row per measure x factor x (all cases, or group).
+    """Figures 1-4 (one per measure of the framework `fw`, default qi-2016) as one long frame: one row per measure x factor x (all cases, or group).
 
     Arguments: `measures`/`factors` are keys (default: all, in the bulletin's order); `by`
     is breakdown keys, each shown as its own set of groups (not crossed); `where` filters
@@ -735,11 +752,13 @@ def rates(
       test_method                      "chi-square" or "Fisher's exact" (hmip_cli.compare)
       chi_square, test_df, p_value     Pearson's statistic (null for Fisher's) and two-sided p
     """
-    f_list, m_list, b_list = _as_factors(factors), _as_measures(measures), _breakdowns(by)
-    lf, _ = filter_cases(cases, where)
+    fw = _fw(fw)
+    f_list, m_list = _as_factors(factors, fw), _as_measures(measures, fw)
+    b_list = _breakdowns(by, fw)
+    lf, _ = filter_cases(cases, where, fw)
     if cross:
         lf, b_list = crossed(lf, b_list)
-    counts = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list))
+    counts = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list, fw))
     marg = _marginals(counts, b_list)
     out = _rates_from_marginals(
         marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress, confidence=confidence
@@ -747,9 +766,7 @@ def rates(
     return with_tests(out, confidence) if test else out
 
 
-def crossed(
-    lf: pl.LazyFrame, breakdowns: list[schema.Breakdown]
-) -> tuple[pl.LazyFrame, list[schema.Breakdown]]:
+def crossed(lf: pl.LazyFrame, breakdowns: list[Breakdown]) -> tuple[pl.LazyFrame, list[Breakdown]]:
     """Two breakdowns as one crossed breakdown (provider x gender): a column of combined
     codes ("NPS x female"; null where either is unknown: "Not recorded") and its Breakdown,
     levels in the order of the first breakdown, then the second."""
@@ -772,7 +789,7 @@ def crossed(
         labels.append(tuple(part.label_of(v) for v in present))
     column = f"__cross_{a.key}_{b.key}"
     lf = lf.with_columns(pl.concat_str([codes[0], pl.lit(CROSS_SEP), codes[1]]).alias(column))
-    both = schema.Breakdown(
+    both = Breakdown(
         key=f"{a.key}{CROSS_SEP}{b.key}",
         column=column,
         label=f"{a.label} \u00d7 {b.label.lower()}",
@@ -842,10 +859,18 @@ def with_tests(frame: pl.DataFrame, confidence: float = CONFIDENCE) -> pl.DataFr
 
 
 def _protection_from_marginals(
-    marg: pl.DataFrame, breakdowns, *, min_n: int, suppress: bool, confidence: float
+    marg: pl.DataFrame,
+    breakdowns,
+    *,
+    min_n: int,
+    suppress: bool,
+    confidence: float,
+    fw: Framework,
 ) -> pl.DataFrame:
     index = ["breakdown", "group", "_order"]
-    qs = schema.QUESTIONS
+    qs = fw.questions
+    if not qs:  # a framework without case-level questions (pdu-2023)
+        return pl.DataFrame(schema=_EMPTY_PROTECTION)
     n_long = marg.select(*index, *[pl.col(f"n{_SEP}{q.key}").alias(q.key) for q in qs]).unpivot(
         index=index, variable_name="question", value_name="n"
     )
@@ -871,12 +896,13 @@ def _protection_from_marginals(
 
 def protection(
     cases: pl.DataFrame | pl.LazyFrame,
-    by=schema.DEFAULT_BREAKDOWNS,
+    by=DEFAULT_BY,
     where=None,
     *,
     min_n: int = DEFAULT_MIN_N,
     suppress: bool = False,
     confidence: float = CONFIDENCE,
+    fw: Framework | None = None,
 ) -> pl.DataFrame:
     """Tables 1 (contracted providers) and 2 (partners), long: one row per question x group.
 
@@ -886,13 +912,28 @@ def protection(
       question, question_label     question key and its wording
       breakdown ... marker         as in `rates` (n = cases where the question was applicable)
     """
-    b_list = _breakdowns(by)
-    lf, _ = filter_cases(cases, where)
-    cross = _cross_counts(lf, b_list, _question_aggs(schema.QUESTIONS))
+    fw = _fw(fw)
+    if not fw.questions:
+        raise BadRequest(
+            f"the framework {fw.name!r} has no case-level questions: nothing to tabulate "
+            "(`hmip rates` gives its judgements)"
+        )
+    b_list = _breakdowns(by, fw)
+    lf, _ = filter_cases(cases, where, fw)
+    cross = _cross_counts(lf, b_list, _question_aggs(fw.questions))
     marg = _marginals(cross, b_list)
     return _protection_from_marginals(
-        marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence
+        marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence, fw=fw
     )
+
+
+_EMPTY_PROTECTION = {
+    **dict.fromkeys(PROTECTION_COLUMNS, pl.String()),
+    "table": pl.Int64(),
+    **dict.fromkeys(("n", "n_yes"), pl.Int64()),
+    **dict.fromkeys(("percent_yes", "ci_lower", "ci_upper"), pl.Float64()),
+    "low_reliability": pl.Boolean(),
+}
 
 
 @dataclass(frozen=True)
@@ -905,25 +946,29 @@ class BulletinResults:
 
 def bulletin(
     cases: pl.DataFrame | pl.LazyFrame,
-    by=schema.DEFAULT_BREAKDOWNS,
+    by=DEFAULT_BY,
     where=None,
     *,
     min_n: int = DEFAULT_MIN_N,
     suppress: bool = False,
     confidence: float = CONFIDENCE,
+    fw: Framework | None = None,
 ) -> BulletinResults:
-    """All four measures x all factors and the four questions, by `by`, in ONE scan."""
-    b_list = _breakdowns(by)
-    lf, _ = filter_cases(cases, where)
-    f_list, m_list = list(schema.FACTORS), list(schema.MEASURES)
-    cross = _cross_counts(lf, b_list, _rate_aggs(f_list, m_list) + _question_aggs(schema.QUESTIONS))
+    """Every measure x every area and every case-level question, by `by` (default: the
+    framework's default breakdowns), in ONE scan."""
+    fw = _fw(fw)
+    b_list = _breakdowns(by, fw)
+    lf, _ = filter_cases(cases, where, fw)
+    f_list, m_list = list(fw.areas), list(fw.measures)
+    aggs = _rate_aggs(f_list, m_list, fw) + _question_aggs(fw.questions)
+    cross = _cross_counts(lf, b_list, aggs)
     marg = _marginals(cross, b_list)
     return BulletinResults(
         rates=_rates_from_marginals(
             marg, f_list, m_list, b_list, min_n=min_n, suppress=suppress, confidence=confidence
         ),
         protection=_protection_from_marginals(
-            marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence
+            marg, b_list, min_n=min_n, suppress=suppress, confidence=confidence, fw=fw
         ),
     )
 
@@ -949,7 +994,9 @@ def characteristics(fw: Framework | None = None) -> tuple[Characteristic, ...]:
     )
 
 
-def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> pl.DataFrame:
+def sample_profile(
+    cases: pl.DataFrame | pl.LazyFrame, by=None, where=None, fw: Framework | None = None
+) -> pl.DataFrame:
     """The sample profile: how many cases, and how many of them have each characteristic.
 
     One row per (group, characteristic). With `by` (e.g. "inspection") the profile is
@@ -965,14 +1012,15 @@ def sample_profile(cases: pl.DataFrame | pl.LazyFrame, by=None, where=None) -> p
       percent      100 * n / base, full precision (null if base = 0)
       not_recorded cases where the attribute is unknown (left out of base)
     """
-    b_list = _breakdowns(by)
-    lf, _ = filter_cases(cases, where)
-    chars = characteristics()
+    fw = _fw(fw)
+    b_list = _breakdowns(by, fw)
+    lf, _ = filter_cases(cases, where, fw)
+    chars = characteristics(fw)
     aggs = []
     for c in chars[1:]:
         if c.breakdown is None:  # only the first characteristic (all cases) has none
             continue
-        col = pl.col(schema.get_breakdown(c.breakdown).column)
+        col = pl.col(fw.breakdown(c.breakdown).column)
         hit = col if isinstance(c.code, bool) else (col.cast(pl.String) == str(c.code))
         aggs.append(hit.sum().alias(f"y{_SEP}{c.key}"))
         aggs.append(col.count().alias(f"n{_SEP}{c.key}"))

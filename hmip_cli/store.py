@@ -1,9 +1,11 @@
 """The store: where the validated cases live, and what is known about where they came from.
 
-A store is a directory holding one file, `cases.parquet`: the canonical columns of
-`schema.stored_schema()` in canonical order, cases in the order they were ingested. The
-provenance of every ingested file and the content hash live in that file's Parquet
-key-value metadata (key `hmip`, JSON), so data and provenance are replaced together by
+A store is a directory holding one file, `cases.parquet`: the stored columns of the
+store's framework (`Framework.stored_schema()`) in canonical order, cases in the order
+they were ingested. The framework (name and content hash; a framework that is not
+shipped, or differs from the shipped file of its name, is kept whole), the provenance of
+every ingested file and the content hash live in that file's Parquet key-value metadata
+(key `hmip`, JSON), so data and provenance are replaced together by
 one atomic rename (`fileio.atomic_write`): a crash at any moment leaves either the old
 store or the new one, never a mixture. A lock file serialises concurrent ingests.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -27,9 +30,11 @@ from typing import TypeGuard
 
 import polars as pl
 
-from hmip_cli import schema
+from hmip_cli import framework
 from hmip_cli.errors import BadInput, BadRequest
 from hmip_cli.fileio import atomic_write
+from hmip_cli.framework import derive
+from hmip_cli.framework.model import Framework
 
 CASES_FILE = "cases.parquet"
 LOCK_FILE = ".lock"
@@ -143,6 +148,9 @@ def _checked_meta(path: Path, text: str) -> dict:
         checked.append(
             {"ingested_at": None, "hmip_version": None, "mapping": None, "inspections": []} | rec
         )
+    record = meta.get("framework")
+    if record is not None and not _is_framework_record(record):
+        raise _not_ours(path, "its framework record is not valid")
     return {**meta, "files": checked, "removed": _checked_removals(path, meta.get("removed"))}
 
 
@@ -174,6 +182,62 @@ def _checked_removals(path: Path, removed: object) -> list[dict]:
     return removed
 
 
+def _is_framework_record(rec: object) -> bool:
+    digest = rec.get("sha256") if isinstance(rec, dict) else None
+    return (
+        isinstance(rec, dict)
+        and isinstance(rec.get("name"), str)
+        and isinstance(digest, str)
+        and len(digest) == 64
+        and all(c in "0123456789abcdef" for c in digest)
+        and isinstance(rec.get("text", ""), str)
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The store's framework
+# --------------------------------------------------------------------------------------
+
+
+def framework_record(fw: Framework) -> dict:
+    """What the metadata keeps of a store's framework: its name and content hash, and its
+    whole text unless it is the shipped file of that name (a framework file of the
+    analyst's own can then move or change without the store losing its meaning)."""
+    record: dict = {"name": fw.name, "sha256": fw.content_hash}
+    shipped = framework.is_shipped(fw.name) and framework.load(fw.name).content_hash
+    if shipped != fw.content_hash:
+        record["text"] = fw.text
+    return record
+
+
+def framework_of(meta: dict | None, path: Path | None = None) -> Framework:
+    """The framework a store's metadata records (no store, or none recorded: qi-2016)."""
+    record = None if meta is None else meta.get("framework")
+    if record is None:
+        return framework.default()
+    if "text" in record:
+        return _recorded(record["text"], record["name"])
+    if not framework.is_shipped(record["name"]):
+        where = f"the store at {path.parent}" if path is not None else "the store"
+        raise BadInput(
+            f"{where} uses the framework {record['name']!r}, which this version of hmip "
+            f"does not ship (it ships {', '.join(framework.names())}): upgrade hmip, or "
+            "ingest the files again with --framework FILE"
+        )
+    return framework.load(record["name"])
+
+
+@functools.lru_cache(maxsize=8)
+def _recorded(text: str, name: str) -> Framework:
+    return framework.parse(text, where=f"the store's framework {name!r}")
+
+
+def load_framework(data: Path | str | None = None) -> Framework:
+    """The framework of the store at `data` (qi-2016 when there is no store, or the store
+    records none: stores written before frameworks). Reads the Parquet footer only."""
+    return framework_of(read_meta(data), cases_path(data))
+
+
 def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -189,11 +253,13 @@ def read_stored(
     if meta is None:
         return None
     path = cases_path(data)
+    fw = framework_of(meta, path)
     wanted = None
     if not identifying:
-        wanted = [c for c in schema.stored_schema() if c not in schema.IDENTIFYING_COLUMNS]
+        hidden = fw.identifying_columns()
+        wanted = [c for c in fw.stored_schema() if c not in hidden]
     try:
-        _check_columns(path, pl.Schema(pl.read_parquet_schema(path)))
+        _check_columns(path, pl.Schema(pl.read_parquet_schema(path)), fw)
         frame = pl.read_parquet(path, columns=wanted)
     except BadInput:
         raise
@@ -204,8 +270,8 @@ def read_stored(
     return frame, meta
 
 
-def _check_columns(path: Path, got: pl.Schema) -> None:
-    if got != schema.stored_schema():
+def _check_columns(path: Path, got: pl.Schema, fw: Framework) -> None:
+    if got != fw.stored_schema():
         raise BadInput(
             f"the store at {path.parent} was written by a different version of hmip (its "
             "columns differ); hmip will neither read nor overwrite it: move "
@@ -225,18 +291,18 @@ def check_understood(data: Path | str | None = None) -> None:
         height = pl.scan_parquet(path).select(pl.len()).collect().item()
     except Exception:  # noqa: BLE001 - any failure to read it means damaged
         raise _not_ours(path, "its case data cannot be read") from None
-    _check_columns(path, pl.Schema(got))
+    _check_columns(path, pl.Schema(got), framework_of(meta, path))
     if height != meta["n_cases"]:
         raise _not_ours(path, "its case count does not match its metadata")
 
 
 def load_cases(data: Path | str | None = None, identifying: bool = True) -> pl.DataFrame:
-    """The stored cases with `schema.with_derived()` applied: every column of
-    `schema.stored_schema()` followed by age_group, ethnic_group, ogrs_group, rosh_group,
-    n_priorities. Raises BadRequest when there is no store. identifying=False: without
+    """The stored cases with the framework's derived columns: every stored column followed
+    by the derived ones (qi-2016: age_group, ethnic_group, ogrs_group, rosh_group,
+    n_priorities). Raises BadRequest when there is no store. identifying=False: without
     case_id and notes (what analyses use; see `read_stored`)."""
-    _, frame, _ = _read_existing(data, identifying)
-    return schema.with_derived(frame)
+    _, frame, meta = _read_existing(data, identifying)
+    return derive.with_derived(framework_of(meta), frame)
 
 
 def load_cases_and_info(
@@ -245,9 +311,10 @@ def load_cases_and_info(
     """`load_cases(data, identifying)` and `store_info(data)` from one read of the store (a
     report needs both; calling the two reads the Parquet file twice)."""
     path, frame, meta = _read_existing(data, identifying)
+    cases = derive.with_derived(framework_of(meta), frame)
     if not identifying and _stored_summary(meta) is None:
-        return schema.with_derived(frame), store_info(data)  # an old store: hash every column
-    return schema.with_derived(frame), _info(path, frame, meta)
+        return cases, store_info(data)  # an old store: hash every column
+    return cases, _info(path, frame, meta)
 
 
 def _read_existing(
@@ -277,8 +344,8 @@ class ContentHasher:
 
     VERSION = b"hmip-content-2\n"
 
-    def __init__(self) -> None:
-        self._schema = schema.stored_schema()
+    def __init__(self, fw: Framework | None = None) -> None:
+        self._schema = (fw or framework.default()).stored_schema()
         self._parts = {name: [hashlib.sha256() for _ in range(3)] for name in self._schema}
         self._pending: pl.DataFrame | None = None
         self.n_rows = 0
@@ -333,9 +400,9 @@ class ContentHasher:
 _HASH_BATCH = 1_000_000  # a multiple of 8
 
 
-def content_hash(frame: pl.DataFrame) -> str:
+def content_hash(frame: pl.DataFrame, fw: Framework | None = None) -> str:
     """The content hash of a case frame (`ContentHasher`): the same cases, the same hash."""
-    return ContentHasher().update(frame).hexdigest()
+    return ContentHasher(fw).update(frame).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -345,10 +412,12 @@ class StoreInfo:
     files: one provenance dict per ingested file, in ingest order: source (basename),
     sha256, rows, ingested_at (UTC ISO), hmip_version, mapping ({name, text} or None),
     inspection (names in that file).
-    counts: cases per inspection and provider: {inspection, provider, n_cases, first_date,
-    last_date} (dates ISO text or None), sorted by inspection, then provider (null last).
+    counts: cases per inspection and lead group (qi-2016: provider): {inspection, provider,
+    n_cases, first_date, last_date} (dates ISO text or None), sorted by inspection, then
+    the group (null last); a framework without a stored lead breakdown has no group key.
     removed: one record per file whose cases were removed (`hmip remove`), in order:
     source, sha256, rows, ingested_at, removed_at (UTC ISO), hmip_version, inspections.
+    framework: the store's framework name (`load_framework` gives the framework).
     """
 
     path: Path
@@ -360,6 +429,7 @@ class StoreInfo:
     files: list[dict] = field(default_factory=list)
     counts: list[dict] = field(default_factory=list)
     removed: list[dict] = field(default_factory=list)
+    framework: str = framework.DEFAULT
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -389,33 +459,45 @@ def store_info(data: Path | str | None = None) -> StoreInfo:
     return _info_from(path, meta, summary)
 
 
-def summarise(frame: pl.DataFrame, digest: str | None = None) -> dict:
+def summarise(frame: pl.DataFrame, digest: str | None = None, fw: Framework | None = None) -> dict:
     """What `store_info` reports about a stored frame, as kept in the store's metadata:
     content_hash (`digest` when the caller hashed the rows as it wrote them), inspections,
-    first and last inspection date, and counts per inspection and provider."""
+    first and last inspection date, and counts per inspection and lead group (the column
+    of the framework's lead breakdown, if it is stored: qi-2016's provider)."""
+    fw = fw or framework.default()
+    keys = ["inspection", *lead_column(fw)]
+    dated = "inspection_date" in frame.columns
+    first = pl.col("inspection_date").min() if dated else pl.lit(None)
+    last = pl.col("inspection_date").max() if dated else pl.lit(None)
     counts = (
         frame.lazy()
-        .group_by("inspection", "provider")
+        .group_by(keys)
         .agg(
             n_cases=pl.len().cast(pl.Int64),
-            first_date=pl.col("inspection_date").min().cast(pl.String),
-            last_date=pl.col("inspection_date").max().cast(pl.String),
+            first_date=first.cast(pl.String),
+            last_date=last.cast(pl.String),
         )
-        .with_columns(pl.col("provider").cast(pl.String))
-        .sort("inspection", "provider", nulls_last=True)
+        .with_columns(pl.col(keys[1:]).cast(pl.String))
+        .sort(keys, nulls_last=True)
         .collect()
     )
-    dates = frame.select(
-        pl.col("inspection_date").min().cast(pl.String).alias("first"),
-        pl.col("inspection_date").max().cast(pl.String).alias("last"),
-    )
+    dates = frame.select(first.cast(pl.String).alias("first"), last.cast(pl.String).alias("last"))
     return {
-        "content_hash": digest or content_hash(frame),
+        "content_hash": digest or content_hash(frame, fw),
         "inspections": sorted(frame.get_column("inspection").drop_nulls().unique().to_list()),
         "first_date": dates["first"][0],
         "last_date": dates["last"][0],
         "counts": counts.to_dicts(),
     }
+
+
+def lead_column(fw: Framework) -> list[str]:
+    """[the stored column of the framework's lead breakdown] or [] (none, or derived)."""
+    lead = fw.wording.lead_breakdown
+    if not lead:
+        return []
+    column = fw.breakdown(lead).column
+    return [column] if any(c.name == column for c in fw.columns) else []
 
 
 def _stored_summary(meta: dict) -> dict | None:
@@ -449,15 +531,15 @@ def _stored_summary(meta: dict) -> dict | None:
 def _is_count_row(row: object) -> bool:
     return (
         isinstance(row, dict)
-        and isinstance(row.get("inspection"), (str, type(None)))
-        and isinstance(row.get("provider"), (str, type(None)))
+        and all(isinstance(v, (str, type(None))) for k, v in row.items() if k != "n_cases")
         and _is_count(row.get("n_cases"))
         and all(isinstance(row.get(k), (str, type(None))) for k in ("first_date", "last_date"))
     )
 
 
 def _info(path: Path, frame: pl.DataFrame, meta: dict) -> StoreInfo:
-    return _info_from(path, meta, _stored_summary(meta) or summarise(frame))
+    summary = _stored_summary(meta) or summarise(frame, fw=framework_of(meta, path))
+    return _info_from(path, meta, summary)
 
 
 def _info_from(path: Path, meta: dict, summary: dict) -> StoreInfo:
@@ -474,6 +556,7 @@ def _info_from(path: Path, meta: dict, summary: dict) -> StoreInfo:
         files=list(meta.get("files", [])),
         counts=[dict(r) for r in summary["counts"]],
         removed=list(meta.get("removed", [])),
+        framework=(meta.get("framework") or {}).get("name", framework.DEFAULT),
     )
 
 
@@ -579,19 +662,23 @@ def write_store(
     frame: pl.DataFrame,
     files: list[dict],
     removed: list[dict] | None = None,
+    fw: Framework | None = None,
 ) -> None:
-    """Replace the store with `frame` (stored schema) and provenance `files` (and the
-    records of files `removed` since, `hmip remove`), atomically; the summary `store_info`
-    reports (content hash included) goes into the metadata.
+    """Replace the store with `frame` (the framework's stored schema) and provenance
+    `files` (and the records of files `removed` since, `hmip remove`), atomically; the
+    summary `store_info` reports (content hash included) and the framework go into the
+    metadata. `fw` default: the store's own framework (qi-2016 for a new store).
 
     Call it while holding `locked(data)`.
     """
-    frame = frame.select(list(schema.stored_schema())).cast(schema.stored_schema())
+    fw = fw or load_framework(data)
+    frame = frame.select(list(fw.stored_schema())).cast(fw.stored_schema())
     meta = {
         "format": STORE_FORMAT,
         "n_cases": frame.height,
+        "framework": framework_record(fw),
         "files": files,
-        "summary": summarise(frame),
+        "summary": summarise(frame, fw=fw),
     }
     if removed:  # older hmips read the store as before (they ignore the key)
         meta["removed"] = removed

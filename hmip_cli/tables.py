@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from hmip_cli import framework
 from hmip_cli import rates as R
-from hmip_cli import schema
+from hmip_cli.framework.model import Framework
 from hmip_cli.render import Format, Table, p_text, percent_text, round_1dp
 
 HUMAN_FORMATS = (Format.table, Format.markdown)
@@ -95,36 +96,42 @@ def groups_as_rows(frame: pl.DataFrame, bkey: str, rows: str = "auto") -> bool:
     return n_groups > GROUPS_AS_ROWS_ABOVE
 
 
+def _fw(fw: Framework | None) -> Framework:
+    return framework.default() if fw is None else fw
+
+
 def rates_human(
     frame: pl.DataFrame,
     *,
     min_n: int = R.DEFAULT_MIN_N,
     where_text: str | None = None,
     rows: str = "auto",
+    fw: Framework | None = None,
 ) -> list[Table]:
     """One table per measure (no breakdown), or per measure and breakdown (groups side by
-    side, one row per factor); a breakdown with many groups (`groups_as_rows`) gets one table
-    per factor instead, one row per group and the measures side by side."""
+    side, one row per area); a breakdown with many groups (`groups_as_rows`) gets one table
+    per area instead, one row per group and the measures side by side. Titles and headings
+    are the framework's (default qi-2016)."""
+    fw = _fw(fw)
     tables: list[Table] = []
     breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
     down = [b for b in breakdowns if groups_as_rows(frame, b, rows)]
     across = [b for b in breakdowns if b not in down]
     for (measure,), part in frame.group_by("measure", maintain_order=True):
-        m = schema.get_measure(measure)
-        title = f"Figure {m.figure}: {m.label}, where the factor was a priority"
+        title = fw.rates_title(fw.measure(measure))
         if not breakdowns:
-            tables.append(_rates_plain(part, title, min_n, where_text))
+            tables.append(_rates_plain(part, title, min_n, where_text, fw))
         for bkey in across:
             sub = part.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
-            tables.append(_rates_by(sub, bkey, title, min_n, where_text))
+            tables.append(_rates_by(sub, bkey, title, min_n, where_text, fw))
     for bkey in down:
         sub = frame.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
         for (_,), fpart in sub.group_by("factor", maintain_order=True):
-            tables.append(_rates_by_group(fpart, bkey, min_n, where_text))
+            tables.append(_rates_by_group(fpart, bkey, min_n, where_text, fw))
     return tables
 
 
-def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text) -> Table:
+def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text, fw: Framework) -> Table:
     """One factor's rates by a breakdown with many groups: a row per group (All cases
     first), n and % yes for each measure side by side, then the difference (or range) and,
     with --test, its p, as the last rows."""
@@ -134,7 +141,7 @@ def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text) -> Ta
     # n beside % yes in one cell, so four measures fit an 80-column terminal
     columns: dict[str, str] = {"group": b_label}
     for m in measures:
-        columns[f"{m}_pct"] = f"{schema.get_measure(m).label}: % yes (n)"
+        columns[f"{m}_pct"] = f"{fw.measure(m).label}: % yes (n)"
     by_key = {(r["measure"], r["breakdown"], r["group"]): r for r in part.to_dicts()}
     groups = [(R.ALL, R.ALL, R.ALL_LABEL)] + [
         (bkey, g, label)
@@ -190,7 +197,8 @@ def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text) -> Ta
     ]
     if tested:
         notes.append(
-            "p: unadjusted test of difference between the groups on this factor alone (Not "
+            f"p: unadjusted test of difference between the groups on this {fw.wording.area_noun} "
+            "alone (Not "
             "recorded left out), Pearson's chi-square (no continuity correction; \u2020 "
             "Fisher's exact test where an expected count is below 5); for differences "
             "adjusted for the other variables, see `hmip regress`."
@@ -207,7 +215,7 @@ def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text) -> Ta
     )
 
 
-def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Table:
+def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text, fw: Framework) -> Table:
     rows = []
     for r in part.iter_rows(named=True):
         rows.append(
@@ -226,18 +234,20 @@ def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Tabl
             ("factor", "n_priority", "n", "n_yes", "percent_yes", "ci"), pl.String
         ),
     )
+    gated = fw.gate is not None
     display = {
-        "factor": "Factor",
-        "n_priority": "Priority cases",
+        "factor": fw.wording.area_heading,
+        "n_priority": fw.wording.gate_count_heading,
         "n": "n (applicable)",
         "n_yes": "Yes",
         "percent_yes": "% yes",
         "ci": "95% CI",
     }
+    gate_note = f"{fw.wording.gate_count_note} " if gated and fw.wording.gate_count_note else ""
     notes = [
         *_where_note(where_text),
-        "Priority cases: cases where the factor was a priority. n: applicable cases "
-        "(the judgement was recorded). 95% CI: Wilson score interval.",
+        f"{gate_note}n: applicable cases (the judgement was recorded). 95% CI: Wilson score "
+        "interval.",
         *marker_notes(part, min_n),
         ROUNDING_NOTE,
     ]
@@ -246,11 +256,14 @@ def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text) -> Tabl
         title=title,
         notes=notes,
         display=display,
+        hidden=() if gated else ("n_priority",),  # no gate: every case is in scope
         right_aligned=("n_priority", "n", "n_yes", "percent_yes", "ci"),
     )
 
 
-def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) -> Table:
+def _rates_by(
+    sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text, fw: Framework
+) -> Table:
     # The label from the frame: a crossed breakdown (--cross) is not in the schema.
     b_label = sub.filter(pl.col("breakdown") == bkey)["breakdown_label"][0]
     groups = (
@@ -260,7 +273,7 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
         .rows()
     )
     columns: dict[str, str] = {
-        "factor": "Factor",
+        "factor": fw.wording.area_heading,
         "all_n": "All cases n",
         "all_pct": "All cases % yes",
     }
@@ -335,7 +348,8 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
         )
     if tested:
         notes.append(
-            "Unadjusted test of difference (the groups compared on this factor alone, ignoring "
+            f"Unadjusted test of difference (the groups compared on this {fw.wording.area_noun} "
+            "alone, ignoring "
             "every other variable; for differences adjusted for the others, see `hmip regress`): "
             + (
                 "95% CI of the difference by Newcombe's hybrid score method; "
@@ -361,10 +375,10 @@ def _rates_by(sub: pl.DataFrame, bkey: str, title: str, min_n: int, where_text) 
     )
 
 
-def rates_machine(frame: pl.DataFrame) -> Table:
+def rates_machine(frame: pl.DataFrame, fw: Framework | None = None) -> Table:
     return Table(
         frame,
-        title="Rates (Figures 1-4)",
+        title=_fw(fw).wording.rates_machine_title,
         percent_columns=("percent_yes", "ci_lower", "ci_upper"),
         name="rates",
     )
@@ -377,11 +391,12 @@ def rates_tables(
     min_n: int = R.DEFAULT_MIN_N,
     where_text: str | None = None,
     rows: str = "auto",
+    fw: Framework | None = None,
 ) -> list[Table]:
     return (
-        rates_human(frame, min_n=min_n, where_text=where_text, rows=rows)
+        rates_human(frame, min_n=min_n, where_text=where_text, rows=rows, fw=fw)
         if is_human(fmt)
-        else [rates_machine(frame)]
+        else [rates_machine(frame, fw)]
     )
 
 
@@ -389,26 +404,24 @@ def rates_tables(
 # Tables 1-2
 # --------------------------------------------------------------------------------------
 
-TABLE_TITLES = {  # also the report's titles (report/content.py)
-    1: "Table 1: The focus upon risk of harm and information used for reviewing (contracted providers)",
-    2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
-}
-_TOPIC_HEADERS = {"harm_focus": "Risk of harm", "info_review": "Reviewing"}
-_TOPIC_NOTE = (
-    "Risk of harm: were the interventions sufficiently focused on protecting those at "
-    "risk of harm? Reviewing: was sufficient information used in reviewing the work?"
-)
-
 
 def protection_human(
-    frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+    frame: pl.DataFrame,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    where_text: str | None = None,
+    fw: Framework | None = None,
 ) -> list[Table]:
+    """One table per question table of the framework: a column pair per topic."""
+    fw = _fw(fw)
+    headings = {t.key: t.heading for t in fw.topics}
+    titles = {t.number: t.title for t in fw.question_tables}
     tables = []
     for (table_no,), part in frame.group_by("table", maintain_order=True):
         topics = part["topic"].unique(maintain_order=True).to_list()
         columns = {"breakdown": "Breakdown", "group": "Group"}
         for t in topics:
-            head = _TOPIC_HEADERS.get(t, t)
+            head = headings.get(t, t)
             columns[f"{t}_n"] = f"{head} n"
             columns[f"{t}_pct"] = f"{head} % yes"
         rows: dict[tuple, dict] = {}
@@ -424,10 +437,10 @@ def protection_human(
             rows[key][f"{r['topic']}_n"] = f"{r['n']:,}"
             rows[key][f"{r['topic']}_pct"] = _pct_cell(r)
         out = pl.DataFrame(list(rows.values()), schema=dict.fromkeys(columns, pl.String))
-        title = TABLE_TITLES.get(table_no, f"Table {table_no}")
+        title = titles.get(table_no, f"Table {table_no}")
         notes = [
             *_where_note(where_text),
-            _TOPIC_NOTE,
+            *([fw.topic_note()] if fw.topics else []),
             "n: cases where the question was applicable.",
             *marker_notes(part, min_n),
             ROUNDING_NOTE,
@@ -445,14 +458,19 @@ def protection_human(
 
 
 def protection_tables(
-    frame: pl.DataFrame, fmt: Format, *, min_n: int = R.DEFAULT_MIN_N, where_text: str | None = None
+    frame: pl.DataFrame,
+    fmt: Format,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    where_text: str | None = None,
+    fw: Framework | None = None,
 ) -> list[Table]:
     if is_human(fmt):
-        return protection_human(frame, min_n=min_n, where_text=where_text)
+        return protection_human(frame, min_n=min_n, where_text=where_text, fw=fw)
     return [
         Table(
             frame,
-            title="Tables 1-2",
+            title=_fw(fw).wording.questions_machine_title,
             percent_columns=("percent_yes", "ci_lower", "ci_upper"),
             name="protection",
         )
@@ -468,7 +486,10 @@ def _sample_pct(r: dict) -> str:
     return "" if not r["base"] else percent_text(r["n"], r["base"])
 
 
-def sample_human(frame: pl.DataFrame, *, where_text: str | None = None) -> list[Table]:
+def sample_human(
+    frame: pl.DataFrame, *, where_text: str | None = None, fw: Framework | None = None
+) -> list[Table]:
+    fw = _fw(fw)
     breakdowns = [b for b in frame["breakdown"].unique(maintain_order=True).to_list() if b != R.ALL]
     any_missing = frame["not_recorded"].sum() > 0
     notes = [
@@ -509,12 +530,12 @@ def sample_human(frame: pl.DataFrame, *, where_text: str | None = None) -> list[
         ]
     tables = []
     for bkey in breakdowns:
-        b = schema.get_breakdown(bkey)
+        b = fw.breakdown(bkey)
         sub = frame.filter(pl.col("breakdown").is_in([R.ALL, bkey]))
         chars = (
             sub.select("characteristic", "characteristic_label").unique(maintain_order=True).rows()
         )
-        short = {c.key: c.short or c.label for c in R.characteristics()}
+        short = {c.key: c.short or c.label for c in R.characteristics(fw)}
         columns = {"group": b.label, "cases": "Cases"}
         for key, label in chars[1:]:
             columns[f"{key}_n"] = f"{short.get(key, label)} n"
@@ -541,8 +562,12 @@ def sample_human(frame: pl.DataFrame, *, where_text: str | None = None) -> list[
 
 
 def sample_tables(
-    frame: pl.DataFrame, fmt: Format, *, where_text: str | None = None
+    frame: pl.DataFrame,
+    fmt: Format,
+    *,
+    where_text: str | None = None,
+    fw: Framework | None = None,
 ) -> list[Table]:
     if is_human(fmt):
-        return sample_human(frame, where_text=where_text)
+        return sample_human(frame, where_text=where_text, fw=fw)
     return [Table(frame, title="Sample profile", percent_columns=("percent",), name="sample")]

@@ -221,6 +221,11 @@ def test_minimal_framework_without_gate_or_questions():
         description = "id"
         identifying = true
         [[columns]]
+        name = "inspection"
+        type = "text"
+        description = "Inspection"
+        required = true
+        [[columns]]
         name = "team"
         type = "category"
         description = "Team"
@@ -255,7 +260,12 @@ def test_minimal_framework_without_gate_or_questions():
         """
     )
     fw = framework.parse(text, "tiny.toml")
-    assert [c.name for c in fw.stored_columns()] == ["case_id", "team", "housing_helped"]
+    assert [c.name for c in fw.stored_columns()] == [
+        "case_id",
+        "inspection",
+        "team",
+        "housing_helped",
+    ]
     assert fw.judgement_question(fw.areas[0], fw.measures[0]) == "Was housing work helpful?"
     assert fw.breakdown("TEAM").levels == ("a", "b")
     assert fw.candidates() == ("team",) and fw.default_breakdowns() == ()
@@ -526,3 +536,19 @@ def test_docs_describe_every_key():
         )
     ]
     assert not missing, missing
+
+
+def test_a_framework_needs_case_id_and_inspection_columns():
+    """The store refuses duplicate case ids and records inspections: every framework has
+    both (and an inspection_date, if any, is a date)."""
+    text = framework.shipped_path("qi-2016").read_text(encoding="utf-8")
+    broken = text.replace(
+        'name = "inspection"\ntype = "text"', 'name = "inspection"\ntype = "date"'
+    )
+    broken = broken.replace(
+        'name = "case_id"\ntype = "text"\n', 'name = "case_ref"\ntype = "text"\n'
+    )
+    with pytest.raises(framework.FrameworkInvalid) as exc:
+        framework.parse(broken, "x.toml")
+    msg = str(exc.value)
+    assert "needs a 'case_id' column" in msg and "needs an 'inspection' column" in msg

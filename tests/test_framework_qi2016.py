@@ -295,10 +295,9 @@ def test_derived_values_on_synthetic_cases_and_lazy(fw, synth_cases):
 
 
 def test_table_and_figure_titles(fw):
-    from hmip_cli import tables
     from hmip_cli.report import content as C
 
-    assert {t.number: t.title for t in fw.question_tables} == tables.TABLE_TITLES
+    assert {t.number: t.title for t in fw.question_tables} == schema.TABLE_TITLES
     assert {m.figure: m.wording.figure_title for m in fw.measures} == C.FIGURE_TITLES
     for m in fw.measures:
         assert m.wording.figure_title == C.figure_title(m.figure)
@@ -306,14 +305,13 @@ def test_table_and_figure_titles(fw):
 
 
 def test_topic_wording(fw):
-    from hmip_cli import tables
     from hmip_cli.report import content as C
     from hmip_cli.report import findings as F
 
-    assert {t.key: t.heading for t in fw.topics} == tables._TOPIC_HEADERS
+    assert {t.key: t.heading for t in fw.topics} == schema.TOPIC_HEADERS
     assert {t.key: t.report_heading for t in fw.topics} == C._TOPICS
     assert {t.key: t.finding for t in fw.topics} == F._TOPIC_WORDS
-    assert fw.topic_note() == tables._TOPIC_NOTE
+    assert fw.topic_note() == schema.TOPIC_NOTE
 
 
 def test_measure_key_finding_wording(fw):

@@ -131,6 +131,27 @@ AdjustOpt = Annotated[
 ]
 
 
+FrameworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--framework",
+        metavar="FRAMEWORK",
+        help="The inspection framework the cases follow: a shipped name (qi-2016, the "
+        "default; pdu-2023) or a framework .toml file (docs/frameworks.md). The store "
+        "records it; later commands use it. Default: the store's framework.",
+        show_default=False,
+    ),
+]
+
+
+def load_framework(data: Path | None):
+    """The store's framework (`store.load_framework`; qi-2016 for a store that records
+    none). Commands call it by the name they import, like `load_cases`."""
+    from hmip_cli import store
+
+    return store.load_framework(data)
+
+
 def load_cases(data: Path | None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the
     name they import, so a test can replace it per command module."""

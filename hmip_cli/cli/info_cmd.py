@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
 
 
 def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
-    """The store summary, cases per inspection and provider, and the provenance table.
+    """The store summary, cases per inspection and lead group (the framework's lead
+    breakdown, qi-2016: provider), and the provenance table.
 
     short_hashes: show the first 12 hex digits of hashes (for people; machine formats get all 64).
     """
@@ -22,6 +23,8 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
     from hmip_cli import store
 
     si = store.store_info(data)  # the Parquet footer only: the summary is in the metadata
+    fw = store.load_framework(data)
+    lead = store.lead_column(fw)  # [] or [the lead breakdown's column]
     summary = pl.DataFrame(
         {
             "store": [str(si.path)],
@@ -31,13 +34,14 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
             "last_inspection_date": [si.last_date],
             "n_files": [len(si.files)],
             "content_hash": [cut(si.content_hash)],
+            "framework": [si.framework],
         }
     )
     counts = pl.DataFrame(
         si.counts,
         schema={
             "inspection": pl.String,
-            "provider": pl.String,
+            **dict.fromkeys(lead, pl.String),
             "n_cases": pl.Int64,
             "first_date": pl.String,
             "last_date": pl.String,
@@ -62,7 +66,8 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
         },
     )
     # Headers for people; machine formats keep the snake_case columns (public API).
-    return _store_tables(summary, counts, files) + _removed_table(si.removed, cut)
+    headings = {c: (b.label if (b := fw.breakdown_for_column(c)) else c) for c in lead}
+    return _store_tables(summary, counts, files, headings) + _removed_table(si.removed, cut)
 
 
 def _removed_table(removed: list[dict], cut) -> list[Table]:
@@ -104,7 +109,10 @@ def _removed_table(removed: list[dict], cut) -> list[Table]:
     ]
 
 
-def _store_tables(summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFrame) -> list[Table]:
+def _store_tables(
+    summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFrame, lead: dict[str, str]
+) -> list[Table]:
+    """`lead`: the lead breakdown's column -> its heading (qi-2016: provider)."""
     return [
         Table(
             summary,
@@ -119,15 +127,16 @@ def _store_tables(summary: pl.DataFrame, counts: pl.DataFrame, files: pl.DataFra
                 "last_inspection_date": "Last inspection",
                 "n_files": "Files ingested",
                 "content_hash": "Content hash",
+                "framework": "Framework",
             },
         ),
         Table(
             counts,
-            "Cases per inspection and provider",
+            "Cases per inspection" + "".join(f" and {c}" for c in lead),
             name="counts",
             display={
                 "inspection": "Inspection",
-                "provider": "Provider",
+                **lead,
                 "n_cases": "Cases",
                 "first_date": "First date",
                 "last_date": "Last date",

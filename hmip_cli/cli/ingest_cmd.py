@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, handle_errors, refuse_ignored, say
+from hmip_cli.cli.common import DataOpt, FrameworkOpt, handle_errors, refuse_ignored, say
 
 BIG_FILE = 20 * 1024 * 1024  # show a progress bar only for inputs at least this large
 
@@ -59,6 +59,7 @@ def ingest(
         bool, typer.Option("--replace", help="Start the store afresh with these files.")
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    framework: FrameworkOpt = None,
 ) -> None:
     """Validate case files and add them to the store.
 
@@ -70,12 +71,15 @@ def ingest(
 
     Excel: --sheet NAME picks the sheet. A file without an inspection column needs
     --inspection NAME. Other headers or codes (Y/N/N/A, M/F): --mapping (docs/mapping.md).
+    --framework says which columns and rules the cases follow (default: the store's,
+    qi-2016 for a new store); the store records it and later commands use it.
 
     \b
     Example (from a clone of the repository):
       hmip ingest examples/cases.csv
       hmip ingest examples/export/cases_export.csv --mapping examples/export/mapping.toml
       hmip ingest examples/cases.csv --replace --strict
+      hmip ingest pdu_cases.csv --framework pdu-2023 --data ./pdu-store
     """
     from hmip_cli.ingest import ingest_files
     from hmip_cli.ingest.readers import FORMATS, STDIN
@@ -99,6 +103,7 @@ def ingest(
             replace_store=replace,
             strict=strict,
             progress=progress,
+            framework_=framework,
         )
     for w in result.warnings:
         say(f"warning: {w}", style="yellow")

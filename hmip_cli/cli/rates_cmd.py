@@ -15,6 +15,7 @@ from hmip_cli.cli.common import (
     OutputOpt,
     handle_errors,
     load_cases,
+    load_framework,
     refuse_ignored,
 )
 from hmip_cli.render import Format, emit
@@ -62,10 +63,10 @@ class Rows(str, Enum):
     groups = "groups"
 
 
-def _where_text(cases, where) -> str | None:
+def _where_text(cases, where, fw) -> str | None:
     if not where:
         return None
-    return R.describe_where(R.parse_where(where, cases))
+    return R.describe_where(R.parse_where(where, cases, fw))
 
 
 COLUMNS_RATES = """\b
@@ -124,9 +125,11 @@ def register(app: typer.Typer) -> None:
           hmip sample
           hmip sample --by inspection --format csv
         """
+        fw = load_framework(data)
         cases = load_cases(data)
-        frame = R.sample_profile(cases, by=by, where=where)
-        emit(tables.sample_tables(frame, fmt, where_text=_where_text(cases, where)), fmt, output)
+        frame = R.sample_profile(cases, by=by, where=where, fw=fw)
+        where_text = _where_text(cases, where, fw)
+        emit(tables.sample_tables(frame, fmt, where_text=where_text, fw=fw), fmt, output)
 
     @app.command("rates", epilog=None)
     @handle_errors
@@ -239,9 +242,11 @@ def register(app: typer.Typer) -> None:
             refuse_ignored(
                 ctx, ("rows",), f"with --format {fmt.value} (machine formats are one row per group)"
             )
+        fw = load_framework(data)
         cases = load_cases(data)
         frame = R.rates(
             cases,
+            fw=fw,
             measures=measure,
             factors=factor,
             by=by,
@@ -258,9 +263,11 @@ def register(app: typer.Typer) -> None:
             chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
             write_text(strip_controls(chart_text), output)
             return
-        where_text = _where_text(cases, where)
+        where_text = _where_text(cases, where, fw)
         emit(
-            tables.rates_tables(frame, fmt, min_n=min_n, where_text=where_text, rows=rows.value),
+            tables.rates_tables(
+                frame, fmt, min_n=min_n, where_text=where_text, rows=rows.value, fw=fw
+            ),
             fmt,
             output,
         )
@@ -306,12 +313,15 @@ def register(app: typer.Typer) -> None:
           hmip protection
           hmip protection --by provider --by mappa --format json
         """
+        fw = load_framework(data)
         cases = load_cases(data)
         frame = R.protection(
-            cases, by=by or schema.DEFAULT_BREAKDOWNS, where=where, min_n=min_n, suppress=suppress
+            cases, by=by or R.DEFAULT_BY, where=where, min_n=min_n, suppress=suppress, fw=fw
         )
         emit(
-            tables.protection_tables(frame, fmt, min_n=min_n, where_text=_where_text(cases, where)),
+            tables.protection_tables(
+                frame, fmt, min_n=min_n, where_text=_where_text(cases, where, fw), fw=fw
+            ),
             fmt,
             output,
         )

@@ -38,13 +38,22 @@ def cut_expr(
     return expr.cast(dtype)
 
 
-def group_expr(rule: GroupRule, dtype: pl.DataType) -> pl.Expr:
+def group_expr(rule: GroupRule, dtype: pl.DataType, value: pl.Expr | None = None) -> pl.Expr:
     """Each source level to its group; levels in no group and nulls: null."""
-    x = pl.col(rule.source)
+    x = pl.col(rule.source) if value is None else value
     expr: pl.Expr = pl.lit(None, pl.String)
     for code, members in reversed(rule.groups):
         expr = pl.when(x.is_in(list(members))).then(pl.lit(code)).otherwise(expr)
     return expr.cast(dtype)
+
+
+def rule_expr(
+    rule: CutRule | GroupRule, levels: tuple[str, ...], dtype: pl.DataType, value: pl.Expr
+) -> pl.Expr:
+    """A cut or group rule applied to `value` (ingest checks a stored band against it)."""
+    if isinstance(rule, CutRule):
+        return cut_expr(rule, levels, dtype, value)
+    return group_expr(rule, dtype, value)
 
 
 def derived_expr(fw: Framework, d: DerivedSpec, present: Collection[str] | None = None) -> pl.Expr:

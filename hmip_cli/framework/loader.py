@@ -16,6 +16,7 @@ where the text allows, the line. A file that is not TOML, or breaks a rule below
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
 import math
 import re
@@ -1083,6 +1084,29 @@ def _check_names(r: Reader, fw: M.Framework) -> None:
         )
 
 
+# Columns every framework has, because the store and ingest rely on them: the case id
+# (duplicates are refused), the inspection (provenance, `--inspection`, trends).
+STRUCTURAL = {"case_id": "identifying text", "inspection": "required text"}
+
+
+def _check_structure(r: Reader, fw: M.Framework) -> None:
+    cols = {c.name: c for c in fw.columns}
+    case_id, inspection = cols.get("case_id"), cols.get("inspection")
+    if case_id is None or case_id.type != "text" or not case_id.identifying:
+        r.problem(
+            ("columns",),
+            "a framework needs a 'case_id' column: type = \"text\", identifying = true",
+        )
+    if inspection is None or inspection.type != "text" or not inspection.required:
+        r.problem(
+            ("columns",),
+            "a framework needs an 'inspection' column: type = \"text\", required = true",
+        )
+    date = cols.get("inspection_date")
+    if date is not None and date.type != "date":
+        r.problem(("columns",), "'inspection_date' must have type = \"date\"")
+
+
 def parse(text: str, where: str = "framework") -> M.Framework:
     """A framework from TOML text; `where` names the file in messages."""
     doc = parse_toml(text, where)
@@ -1128,8 +1152,11 @@ def parse(text: str, where: str = "framework") -> M.Framework:
         assumptions=head["assumptions"],
         format_version=head["format_version"],
         origin=where,
+        text=text,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
     _check_names(r, fw)
+    _check_structure(r, fw)
     if r.problems:
         raise FrameworkInvalid(r.problems)
     return fw

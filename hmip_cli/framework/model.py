@@ -16,6 +16,7 @@ except that a column can name its Polars dtype.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -470,6 +471,8 @@ class Framework:
     assumptions: tuple[str, ...] = ()
     format_version: int = 1
     origin: str = field(default="", compare=False)  # file it was read from (not content)
+    text: str = field(default="", compare=False, repr=False)  # the TOML it was parsed from
+    content_hash: str = field(default="", compare=False)  # sha256 of `text` (UTF-8)
 
     # ---- look-ups by command-line key (aliases, case-insensitive, '-' == '_') ----------
 
@@ -596,10 +599,19 @@ class Framework:
         return self.attribute_columns() + self.area_columns() + self.question_columns()
 
     def column(self, name: str) -> DictionaryColumn:
-        for c in self.stored_columns():
-            if c.name == name:
-                return c
+        if name in self.column_by_name:
+            return self.column_by_name[name]
         raise BadRequest(f"unknown column {name!r} in framework {self.name!r}")
+
+    @functools.cached_property
+    def column_by_name(self) -> dict[str, DictionaryColumn]:
+        """Every stored column by name (computed once per framework)."""
+        return {c.name: c for c in self.stored_columns()}
+
+    @functools.cached_property
+    def derived_by_name(self) -> dict[str, DictionaryColumn]:
+        """The derived columns that are not also stored, by name."""
+        return {c.name: c for c in self.derived_columns()}
 
     def stored_schema(self) -> pl.Schema:
         return pl.Schema({c.name: c.dtype for c in self.stored_columns()})

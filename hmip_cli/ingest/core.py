@@ -9,8 +9,9 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import __version__, schema, store
+from hmip_cli import __version__, framework, store
 from hmip_cli.errors import MAX_LINES, Problem, ValidationFailed, capped, sort_problems
+from hmip_cli.framework.model import Framework
 from hmip_cli.ingest.layout import not_a_header
 from hmip_cli.ingest.mapping import Mapped, Mapping, apply_mapping, load_mapping, normalise_header
 from hmip_cli.ingest.readers import (
@@ -61,6 +62,7 @@ def ingest_files(
     strict: bool = False,
     progress: Progress | None = None,
     stdin=None,
+    framework_: Framework | str | Path | None = None,
 ) -> IngestResult:
     """Validate `paths` and add their cases to the store at `data` (see `store.resolve_store`).
 
@@ -68,6 +70,11 @@ def ingest_files(
     warning) raises `ValidationFailed` carrying every problem found, and the store is left
     exactly as it was. `"-"` reads CSV from `stdin` (default: sys.stdin). Options given
     here override the mapping's [file] values.
+
+    `framework_` (a Framework, a shipped name or a framework file) says what the cases
+    look like; the store records it. Default: the store's framework (qi-2016 for a new
+    store). Adding to a store of another framework is refused (start afresh with
+    `replace_store`, or use another store).
     """
     names = [str(p) for p in paths]
     if not names:
@@ -76,8 +83,10 @@ def ingest_files(
         raise BadRequest("no files given")
     for name in names:  # usage mistakes before any work
         check_path(name)
+    requested = framework.load(framework_) if isinstance(framework_, (str, Path)) else framework_
+    fw = _framework_for(data, requested, replace_store)
     if isinstance(mapping, (str, Path)):
-        mapping = load_mapping(mapping)
+        mapping = load_mapping(mapping, fw)
     fileopts = mapping.file if mapping else {}
     sheet = sheet or fileopts.get("sheet")
     encoding = encoding or fileopts.get("encoding")
@@ -97,13 +106,15 @@ def ingest_files(
             store.check_understood(data)
         existing = None if replace_store else store.read_stored(data)
         old_frame, old_meta = existing if existing else (None, {"files": []})
+        if existing is not None:  # the store may have changed since we looked
+            fw = _framework_for(data, requested, replace_store)
         problems: list[Problem] = []
         frames: list[tuple[str, pl.DataFrame]] = []
         records: list[dict] = []
         seen_hashes = {f["sha256"]: f for f in old_meta.get("files", [])}
         for path, size in zip(names, sizes):
             at, start = len(problems), done
-            checked = _check_file(path, mapping, sheet, encoding, inspection, stdin, tick)
+            checked = _check_file(path, mapping, sheet, encoding, inspection, stdin, tick, fw)
             tick(f"checked {checked.name}", max(0, start + size - done))
             problems += checked.read_problems
             if checked.sha256 in seen_hashes:  # nothing else about it matters
@@ -153,7 +164,7 @@ def ingest_files(
         files = list(old_meta.get("files", [])) + records
         removed = old_meta.get("removed")
         del frames, new, old_frame
-        store.write_store(data, combined, files, removed)
+        store.write_store(data, combined, files, removed, fw)
         tick("written", total)
         return IngestResult(directory, added, combined.height, records, warnings)
 
@@ -187,6 +198,7 @@ def _check_file(
     inspection: str | None,
     stdin,
     tick: Callable[[str, int], None],
+    fw: Framework,
 ) -> _Checked:
     """Read, map and validate one file batch by batch (see readers.open_file): only one
     batch of text is held at a time; the typed batches are kept for the store."""
@@ -198,17 +210,17 @@ def _check_file(
     blanks_filled: dict[str, int] = {}
     inspections: set[str] = set()
     for raw in src.batches():
-        mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection)
+        mapped = apply_mapping(raw.frame, raw.headers, mapping, inspection=inspection, fw=fw)
         for col, _source, n_blank in mapped.filled:
             blanks_filled[col] = blanks_filled.get(col, 0) + n_blank
         if validator is None:
             first = mapped
             n_known = len(raw.headers) - len(mapped.unknown) - len(mapped.ignored)
-            layout = not_a_header(raw, n_known, mapping)
+            layout = not_a_header(raw, n_known, mapping, fw)
             if layout is not None:  # nothing else about this file means anything
                 return _Checked(src.name, src.source, _finish_hash(src), None, [], [layout], [])
-            validator = Validator(raw.name, mapped.origin, mapped.frame.columns)
-        secret_columns = _secret_columns(raw)
+            validator = Validator(raw.name, mapped.origin, mapped.frame.columns, fw)
+        secret_columns = _secret_columns(raw, fw)
         batch = validator.batch(mapped.frame, secret_columns)
         typed.append(batch)
         inspections.update(batch.get_column("inspection").drop_nulls().unique().to_list())
@@ -289,10 +301,36 @@ def _column_problems(
     return out
 
 
-def _secret_columns(raw: RawFile) -> list[pl.Series]:
+def _framework_for(
+    data: Path | str | None, requested: Framework | None, replace_store: bool
+) -> Framework:
+    """The framework the files are read with: the requested one, else the store's; one
+    that differs from the store's (by content) is refused unless the store is replaced."""
+    if replace_store:
+        return requested or framework.default()
+    current = store.load_framework(data)
+    if store.read_meta(data) is None or requested is None:
+        return requested or current
+    if requested.content_hash != current.content_hash:
+        from hmip_cli.errors import BadRequest
+
+        what = (
+            f"another version of the framework {current.name!r}"
+            if requested.name == current.name
+            else f"the framework {requested.name!r}"
+        )
+        raise BadRequest(
+            f"the store at {store.resolve_store(data)} holds cases of the framework "
+            f"{current.name!r}; --framework gives {what}: ingest into another store "
+            "(--data DIR), or start this one afresh with --replace"
+        )
+    return current
+
+
+def _secret_columns(raw: RawFile, fw: Framework) -> list[pl.Series]:
     """The file's own id and notes columns, by their header, wherever the mapping sends
     them: a notes column mapped onto `mappa` by mistake still must not be quoted."""
-    private = {"notes", *schema.IDENTIFYING_COLUMNS}
+    private = {"notes", *fw.identifying_columns()}
     return [
         raw.frame.get_column(h)
         for h in raw.headers

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import schema
+from hmip_cli import framework
 from hmip_cli.errors import MAX_LINES, BadInput, BadRequest
+from hmip_cli.framework.model import Framework
 from hmip_cli.ingest.readers import ROW, clean_header, codec_name
 from hmip_cli.privacy import clip_name, quote_name
 
@@ -56,7 +57,7 @@ class Mapping:
         return {clean_header(k).lower(): v for k, v in self.columns.items()}
 
 
-def load_mapping(path: str | Path) -> Mapping:
+def load_mapping(path: str | Path, fw: Framework | None = None) -> Mapping:
     """Parse and check a mapping file. Missing file: BadRequest; any mistake in it: BadInput."""
     p = Path(path)
     if not p.exists():
@@ -78,10 +79,14 @@ def load_mapping(path: str | Path) -> Mapping:
             f"{path}, line {line}: the mapping file is not UTF-8 text "
             f"(byte 0x{data[exc.start]:02x}); save it as UTF-8"
         ) from None
-    return parse_mapping(text, name=p.name, where=str(path))
+    return parse_mapping(text, name=p.name, where=str(path), fw=fw)
 
 
-def parse_mapping(text: str, name: str | None = None, where: str = "mapping") -> Mapping:
+def parse_mapping(
+    text: str, name: str | None = None, where: str = "mapping", fw: Framework | None = None
+) -> Mapping:
+    """A mapping from TOML text, its column names checked against `fw` (default qi-2016)."""
+    known = (fw or framework.default()).column_by_name
     text = text.removeprefix("\ufeff")
     try:
         doc = tomllib.loads(text)
@@ -130,7 +135,7 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
             )
         elif ours == IGNORE:
             col_out[clean_header(theirs)] = IGNORE
-        elif ours not in schema.COLUMN_BY_NAME:
+        elif ours not in known:
             problems.append(
                 f"[columns] {quote_name(theirs)}: unknown column {quote_name(ours)} (see `hmip schema`)"
             )
@@ -144,7 +149,7 @@ def parse_mapping(text: str, name: str | None = None, where: str = "mapping") ->
 
     val_out: dict[str, dict[str, str]] = {}
     for ours, recode in vals.items():
-        if ours != ALL_YES_NO and ours not in schema.COLUMN_BY_NAME:
+        if ours != ALL_YES_NO and ours not in known:
             problems.append(
                 f'[values]: unknown column {quote_name(ours)} (a column name, or "*" for every yes/no column)'
             )
@@ -180,8 +185,8 @@ def normalise_header(h: str) -> str:
     return re.sub(r"[\s\-]+", "_", h.strip().lower())
 
 
-def is_yes_no(column: str) -> bool:
-    col = schema.COLUMN_BY_NAME.get(column)
+def is_yes_no(column: str, fw: Framework | None = None) -> bool:
+    col = (fw or framework.default()).column_by_name.get(column)
     return col is not None and col.dtype == pl.Boolean
 
 
@@ -200,8 +205,10 @@ class Mapped:
     filled: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def resolve_header(h: str, mapping: Mapping | None) -> str | None:
-    """The column a header maps to: a schema name, IGNORE (left out), or None (unknown)."""
+def resolve_header(h: str, mapping: Mapping | None, fw: Framework | None = None) -> str | None:
+    """The column a header maps to: a stored column of `fw` (default qi-2016), IGNORE (left
+    out), or None (unknown)."""
+    fw = fw or framework.default()
     mapping = mapping or Mapping()
     key = clean_header(h)
     if key in mapping.columns:
@@ -209,9 +216,9 @@ def resolve_header(h: str, mapping: Mapping | None) -> str | None:
     if key.lower() in mapping.by_lower:
         return mapping.by_lower[key.lower()]
     n = normalise_header(key)
-    if n in schema.COLUMN_BY_NAME:
+    if n in fw.column_by_name:
         return n
-    if n in {c.name for c in schema.DERIVED}:
+    if n in fw.derived_by_name:
         return IGNORE  # hmip's own derived columns (an export re-ingested): recomputed
     return None
 
@@ -222,6 +229,7 @@ def apply_mapping(
     mapping: Mapping | None,
     inspection: str | None = None,
     inspection_date: str | None = None,
+    fw: Framework | None = None,
 ) -> Mapped:
     """Rename columns to schema names, fill whole-file values, apply recodes.
 
@@ -237,7 +245,7 @@ def apply_mapping(
     clashes: list[tuple[str, str, str]] = []
     filled: list[tuple[str, str, int]] = []
     for h in headers:
-        ours = resolve_header(h, mapping)
+        ours = resolve_header(h, mapping, fw)
         if ours is None:
             unknown.append(h)
         elif ours == IGNORE:
@@ -268,7 +276,7 @@ def apply_mapping(
     for col in frame.columns:
         if col == ROW:
             continue
-        recode = dict(mapping.values.get(ALL_YES_NO, {})) if is_yes_no(col) else {}
+        recode = dict(mapping.values.get(ALL_YES_NO, {})) if is_yes_no(col, fw) else {}
         recode.update(mapping.values.get(col, {}))
         if recode:
             exprs.append(_recode(pl.col(col), recode).alias(col))

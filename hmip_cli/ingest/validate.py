@@ -13,8 +13,19 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmip_cli import schema
+from hmip_cli import framework
 from hmip_cli.errors import MAX_LINES, Problem
+from hmip_cli.framework import derive
+from hmip_cli.framework.model import (
+    YES_NO,
+    Area,
+    CutRule,
+    DerivedSpec,
+    DictionaryColumn,
+    Framework,
+    GroupRule,
+    Measure,
+)
 from hmip_cli.ingest.readers import ROW
 from hmip_cli.missing import MISSING
 from hmip_cli.privacy import clip_name, describe_value
@@ -45,7 +56,7 @@ def _norm_level_expr(e: pl.Expr) -> pl.Expr:
     return e.str.to_lowercase().str.replace_all(r"[\s_\-]+", " ").str.strip_chars()
 
 
-def level_lookup(col: schema.Column) -> dict[str, str]:
+def level_lookup(col: DictionaryColumn) -> dict[str, str]:
     """Accepted spellings (normalised) -> code: the code and the label, any case, _ - or space."""
     table: dict[str, str] = {}
     for code, label in zip(col.levels, col.labels or col.levels):
@@ -54,7 +65,7 @@ def level_lookup(col: schema.Column) -> dict[str, str]:
     return table
 
 
-def expected_text(col: schema.Column) -> str:
+def expected_text(col: DictionaryColumn) -> str:
     if col.dtype == pl.Boolean:
         return YES_NO_EXPECTED
     if isinstance(col.dtype, pl.Enum):
@@ -69,7 +80,7 @@ def expected_text(col: schema.Column) -> str:
     return "text"
 
 
-def parse_expr(col: schema.Column) -> pl.Expr:
+def parse_expr(col: DictionaryColumn) -> pl.Expr:
     """Text (already trimmed, blanks null) -> the stored type; unreadable values -> null."""
     e = pl.col(col.name)
     if col.dtype == pl.Boolean:
@@ -105,7 +116,7 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e != "").then(e)
 
 
-def readable_expr(col: schema.Column) -> pl.Expr:
+def readable_expr(col: DictionaryColumn) -> pl.Expr:
     """True where the text is blank, missing (`hmip_cli.missing`) or was understood (so a
     null parse means 'bad value'). A category's own levels win over the missing spellings."""
     e = pl.col(col.name)
@@ -182,7 +193,8 @@ class _Collector:
     """Problems as found, batch by batch; shown values are decided only at the end (`done`),
     when it is known which columns hold free text and which values are ids or notes."""
 
-    def __init__(self, file: str, origin: dict[str, str], secrets: Secrets):
+    def __init__(self, file: str, origin: dict[str, str], secrets: Secrets, hidden: frozenset[str]):
+        self.hidden = hidden  # identifying and free-text columns: values never shown
         self.file = file
         self.origin = origin
         self.secrets = secrets
@@ -265,7 +277,7 @@ class _Collector:
     def _show(self, column: str | None, value: str, secret: set[str], cell: bool) -> str | None:
         # Case data concerns real people: identifiers and free text never reach the screen;
         # the row number is enough to find the cell.
-        if column == "notes" or column in schema.IDENTIFYING_COLUMNS:
+        if column in self.hidden:
             return None
         if cell and (column in self.free_text or _id_shaped(value)):
             return f"a value of {len(value):,} characters"
@@ -273,7 +285,8 @@ class _Collector:
 
 
 class Validator:
-    """Checks a mapped all-text file batch by batch against the schema.
+    """Checks a mapped all-text file batch by batch against the framework `fw` (default
+    qi-2016): its types, levels, ranges and applicability rules.
 
     `batch(frame)` returns the batch typed (the stored schema's columns plus ROW); rules
     within a row run per batch, rules across rows (duplicate ids) and the capping of every
@@ -281,16 +294,24 @@ class Validator:
     `origin` maps our column name to the file's header, so messages use the user's words.
     """
 
-    def __init__(self, file: str, origin: dict[str, str], present: list[str]):
+    def __init__(
+        self,
+        file: str,
+        origin: dict[str, str],
+        present: list[str],
+        fw: Framework | None = None,
+    ):
+        self.fw = fw = framework.default() if fw is None else fw
+        self.hidden = frozenset(fw.identifying_columns())
         self.secrets = Secrets()
-        self.out = _Collector(file, origin, self.secrets)
+        self.out = _Collector(file, origin, self.secrets, self.hidden)
         self.present = [c for c in present if c != ROW]
-        for col in schema.COLUMNS:
+        for col in fw.stored_columns():
             if col.required and col.name not in self.present:
                 self.out.add(None, col.name, f"required column is missing ({col.description})")
-        self.cols = [schema.COLUMN_BY_NAME[c] for c in self.present]
+        self.cols = [fw.column_by_name[c] for c in self.present]
         self._ids: list[pl.DataFrame] = []  # (ROW, case_id) of every batch
-        self._missing: dict[str, int] = {}  # judgement column absent: priority cases
+        self._missing: dict[str, tuple[str, int]] = {}  # absent column: (message, cases)
         self._bad: dict[str, set[str]] = {}  # distinct unreadable values (up to MAX_LINES + 1)
         self._bad_rows: dict[str, int] = {}
 
@@ -298,15 +319,11 @@ class Validator:
         """Check one batch (`secrets`: the file's id and notes columns wherever the mapping
         sent them, for this batch); returns it typed."""
         self.secrets.add(
-            [
-                frame.get_column(c)
-                for c in ("notes", *schema.IDENTIFYING_COLUMNS)
-                if c in frame.columns
-            ]
+            [frame.get_column(c) for c in sorted(self.hidden) if c in frame.columns]
             + list(secrets or [])
         )
         parsed = _parse_batch(frame, self.cols, self)
-        _check_rows(parsed, self.present, self.out, self._missing)
+        _check_rows(parsed, self.present, self.out, self._missing, self.fw)
         if "case_id" in self.present:
             self._ids.append(parsed.select(ROW, "case_id"))
         return parsed.select(
@@ -317,7 +334,7 @@ class Validator:
                     if c.name in self.present
                     else pl.lit(None, c.dtype)
                 ).alias(c.name)
-                for c in schema.COLUMNS
+                for c in self.fw.stored_columns()
             ],
         )
 
@@ -337,15 +354,8 @@ class Validator:
                 # a different one in every row, are free text or identifiers (a notes or
                 # id column mapped here, cells shifted): described, never quoted.
                 out.free_text.add(column)
-        for jcol, n in self._missing.items():
-            f = next(f for f in schema.FACTORS if jcol.startswith(f.key + "_"))
-            out.add(
-                None,
-                jcol,
-                f"not recorded: the column is missing, and "
-                f"{f.label.lower()} is a priority in {n:,} cases",
-                severity="warning",
-            )
+        for jcol, (message, n) in self._missing.items():
+            out.add(None, jcol, message.replace("{n}", f"{n:,}"), severity="warning")
         if self._ids:
             _check_duplicates(pl.concat(self._ids, rechunk=False), out)
         return out.done()
@@ -356,17 +366,18 @@ def validate(
     frame: pl.DataFrame,
     origin: dict[str, str],
     secrets: list[pl.Series] | None = None,
+    fw: Framework | None = None,
 ) -> Validated:
     """Check a whole mapped all-text frame (one batch); return it typed and every problem.
     `secrets`: columns of identifiers and notes besides the frame's own (e.g. the file's
     `notes` column mapped elsewhere); a value found in any of them is never quoted."""
-    v = Validator(file, origin, frame.columns)
+    v = Validator(file, origin, frame.columns, fw)
     typed = v.batch(frame, secrets)
     return Validated(typed, v.finish())
 
 
 def _parse_batch(
-    frame: pl.DataFrame, cols: list[schema.Column], validator: Validator
+    frame: pl.DataFrame, cols: list[DictionaryColumn], validator: Validator
 ) -> pl.DataFrame:
     """The batch parsed to the stored types (ROW first); unreadable values, blank required
     cells and impossible numbers noted."""
@@ -388,26 +399,28 @@ def _parse_batch(
             else (),
         )
     )
-    groups: dict[str, list[schema.Column]] = {}
+    groups: dict[str, list[DictionaryColumn]] = {}
     for c in coded:
         groups.setdefault("*yes/no*" if c.dtype == pl.Boolean else c.name, []).append(c)
+    # A table is keyed by the framework's content too: two frameworks may give one column
+    # name different levels.
+    readers = [_YES_NO if cs[0].dtype == pl.Boolean else cs[0] for cs in groups.values()]
     keys = [
         (
-            _YES_NO.name if cs[0].dtype == pl.Boolean else cs[0].name,
-            tuple(sorted({v for c in cs for v in uniques[c.name] if v is not None})),
+            "" if c is _YES_NO else validator.fw.content_hash,
+            c.name,
+            tuple(sorted({v for c2 in cs for v in uniques[c2.name] if v is not None})),
         )
-        for cs in groups.values()
+        for c, cs in zip(readers, groups.values())
     ]
     # Files of one export share their codes: tables already built are reused (only tables
     # of values that all read: codes, numbers and dates, never a file's stray text).
     tables = {i: _TABLES[k] for i, k in enumerate(keys) if k in _TABLES}
     todo = [i for i in range(len(keys)) if i not in tables]
-    built = pl.collect_all(
-        [_parse_table(schema.COLUMN_BY_NAME[keys[i][0]], keys[i][1]) for i in todo]
-    )
+    built = pl.collect_all([_parse_table(readers[i], keys[i][2]) for i in todo])
     for i, table in zip(todo, built):
         tables[i] = table
-        if len(keys[i][1]) <= _CACHE_VALUES and table.get_column("ok").all():
+        if len(keys[i][2]) <= _CACHE_VALUES and table.get_column("ok").all():
             if len(_TABLES) >= _CACHE_TABLES:
                 _TABLES.pop(next(iter(_TABLES)))
             _TABLES[keys[i]] = table
@@ -440,7 +453,7 @@ def _parse_batch(
 
     # Blank required cells and impossible numbers: counted in one pass; only the checks
     # that fire are filtered for their rows.
-    checks: list[tuple[schema.Column, str, pl.Expr]] = []
+    checks: list[tuple[DictionaryColumn, str, pl.Expr]] = []
     for c in cols:
         if c.required:
             blank = pl.col(c.name).is_null()
@@ -474,13 +487,14 @@ def _parse_batch(
     return parsed
 
 
-_TABLES: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
+_TABLES: dict[tuple[str, str, tuple[str, ...]], pl.DataFrame] = {}
 _CACHE_TABLES = 512  # parse tables kept (oldest dropped first)
-_YES_NO = next(c for c in schema.COLUMNS if c.dtype == pl.Boolean)  # every yes/no reads alike
+# Every yes/no column reads alike, in every framework.
+_YES_NO = DictionaryColumn("*yes/no*", pl.Boolean(), "yes/no", levels=YES_NO)
 _CACHE_VALUES = 1_000  # only small ones: a column of a million distinct values is not kept
 
 
-def _parse_table(c: schema.Column, values: tuple[str, ...]) -> pl.LazyFrame:
+def _parse_table(c: DictionaryColumn, values: tuple[str, ...]) -> pl.LazyFrame:
     """raw -> parsed, ok for the distinct values of columns that read as `c` does."""
     table = pl.LazyFrame({"raw": [None, *values]}, schema={"raw": pl.String})
     table = table.with_columns(_blank_to_null(pl.col("raw")).alias(c.name)).with_columns(
@@ -501,97 +515,181 @@ def _check_duplicates(ids: pl.DataFrame, out: _Collector) -> None:
 
 
 def _check_rows(
-    parsed: pl.DataFrame, present: list[str], out: _Collector, missing: dict[str, int]
+    parsed: pl.DataFrame,
+    present: list[str],
+    out: _Collector,
+    missing: dict[str, tuple[str, int]],
+    fw: Framework,
 ) -> None:
-    """Rules across the columns of a row: judgements vs priorities, OGRS agreement.
-    `missing` counts, per absent judgement column, the cases where it was a priority."""
-    # Every judgement-vs-priority rule as one boolean column; counted in one pass, and
-    # only the rules that fire are filtered for their rows.
-    pcols = [(f, schema.priority_column(f)) for f in schema.FACTORS]
-    rules: list[tuple[str, pl.Expr, str, str, bool]] = []  # (column, mask, message, severity, show)
-    for f, pcol in pcols:
-        if pcol not in present:
-            continue
-        p = pl.col(pcol)
-        for m in schema.MEASURES:
-            jcol = schema.judgement_column(f, m)
-            if jcol in present:
+    """Rules across the columns of a row: the applicability rules, the cap per case, stored
+    values a derived rule recomputes (qi-2016: OGRS score and band). `missing` counts, per
+    absent judgement column, the cases where it applies."""
+    # Every applicability rule as one boolean column; counted in one pass, and only the
+    # rules that fire are filtered for their rows.
+    rules = _applicability_rules(fw, present)
+    if rules:
+        counts = parsed.select([r.mask.sum().alias(str(i)) for i, r in enumerate(rules)]).row(0)
+        for r, n in zip(rules, counts):
+            if not n:
+                continue
+            if r.severity == "missing":
+                missing[r.column] = (r.message, missing.get(r.column, ("", 0))[1] + n)
+                continue
+            hits = parsed.filter(r.mask).select(
+                ROW,
+                pl.col(r.column)
+                .replace_strict([True, False], list(YES_NO), return_dtype=pl.String)
+                .alias("value"),
+            )
+            out.rows(hits, r.column, r.message, severity=r.severity, show_value=r.show)
+
+    gate = fw.gate
+    if gate is not None and gate.max_per_case is not None:
+        have = [fw.gate_column(a) for a in fw.areas if fw.gate_column(a) in present]
+        if have:
+            counted = parsed.select(
+                ROW, pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have]).alias("value")
+            ).filter(pl.col("value") > gate.max_per_case)
+            out.rows(
+                counted,
+                None,
+                f"more than {gate.max_per_case} {fw.wording.area_noun_plural} are "
+                f"{gate.noun_plural} (value shown: how many)",
+            )
+
+    for spec in fw.derived:
+        if spec.replaces_stored:
+            _check_recomputed(parsed, present, out, fw, spec)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    column: str
+    mask: pl.Expr  # rows where the rule is broken
+    message: str  # "missing": a template with {n}, the cases where the column applies
+    severity: str  # error | warning | missing (the column is absent where it applies)
+    show: bool  # quote the value
+
+
+def _applicability_rules(fw: Framework, present: list[str]) -> list[_Rule]:
+    """Each judgement's `applies` rule as masks over the parsed frame:
+    - a value where the area's gate is no: an error (the judgement was not asked);
+    - a blank where it applies, unless blanks are ordinary there (a party's involvement, or
+      "may not apply"): a warning (not recorded); a missing column: one warning."""
+    gate = fw.gate
+    rules: list[_Rule] = []
+    for a in fw.areas:
+        gcol = fw.gate_column(a) if gate is not None else None
+        if gcol is not None and gcol not in present:
+            continue  # a required gate column missing is reported already
+        g = pl.col(gcol) if gcol is not None else None
+        for m in fw.measures:
+            jcol = fw.judgement_column(a, m)
+            gated = m.applies.gate and g is not None
+            if gated and jcol in present:
+                assert gate is not None and g is not None
                 rules.append(
-                    (
+                    _Rule(
                         jcol,
-                        (p == False) & pl.col(jcol).is_not_null(),  # noqa: E712
-                        f"a judgement is recorded but {f.label.lower()} is not a priority "
-                        f"for this case ({pcol} is no); leave it blank",
+                        (g == False) & pl.col(jcol).is_not_null(),  # noqa: E712
+                        f"a judgement is recorded but {a.label.lower()} is not a {gate.noun} "
+                        f"for this case ({gcol} is no); leave it blank",
                         "error",
                         True,
                     )
                 )
-            if m.requires_involvement:
+            if m.applies.blank_expected:
                 continue
-            if jcol in present:
-                rules.append(
-                    (
-                        jcol,
-                        (p == True) & pl.col(jcol).is_null(),  # noqa: E712
-                        f"not recorded: {f.label.lower()} is a priority but this judgement is blank "
-                        "(or unknown)",
-                        "warning",
-                        False,
-                    )
-                )
-            else:
-                rules.append((jcol, p == True, "", "missing", False))  # noqa: E712
-    if rules:
-        counts = parsed.select(
-            [mask.sum().alias(str(i)) for i, (_, mask, *_rest) in enumerate(rules)]
-        ).row(0)
-        for (jcol, mask, message, severity, show), n in zip(rules, counts):
-            if not n:
-                continue
-            if severity == "missing":
-                missing[jcol] = missing.get(jcol, 0) + n
-                continue
-            hits = parsed.filter(mask).select(
-                ROW,
-                pl.col(jcol)
-                .replace_strict([True, False], ["yes", "no"], return_dtype=pl.String)
-                .alias("value"),
+            rules.extend(_blank_rules(jcol, g if gated else None, present, a, m, fw))
+    for q in fw.questions:
+        if not q.applies.blank_expected:
+            rules.extend(_blank_rules(q.column, None, present, None, None, fw))
+    return rules
+
+
+def _blank_rules(
+    column: str,
+    gate: pl.Expr | None,
+    present: list[str],
+    area: Area | None,
+    measure: Measure | None,
+    fw: Framework,
+) -> list[_Rule]:
+    """A judgement that applies (gate yes, or always) but is blank: not recorded."""
+    applies = gate == True if gate is not None else pl.lit(True)  # noqa: E712
+    if gate is not None and area is not None and fw.gate is not None:
+        why = f"{area.label.lower()} is a {fw.gate.noun}"
+        where = f"{area.label.lower()} is a {fw.gate.noun} in {{n}} cases"
+    else:
+        why = "it applies to every case"
+        where = "it applies to all {n} cases"
+    if column in present:
+        return [
+            _Rule(
+                column,
+                applies & pl.col(column).is_null(),
+                f"not recorded: {why} but this judgement is blank (or unknown)",
+                "warning",
+                False,
             )
-            out.rows(hits, jcol, message, severity=severity, show_value=show)
+        ]
+    return [
+        _Rule(
+            column, applies, f"not recorded: the column is missing, and {where}", "missing", False
+        )
+    ]
 
-    have = [pcol for _, pcol in pcols if pcol in present]
-    if have:
-        counted = parsed.select(
-            ROW, pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have]).alias("value")
-        ).filter(pl.col("value") > schema.MAX_PRIORITIES)
-        out.rows(
-            counted,
-            None,
-            f"more than {schema.MAX_PRIORITIES} factors are priorities (value shown: how many)",
-        )
 
-    if "ogrs_score" in present and "ogrs_band" in present:
-        score, band = pl.col("ogrs_score"), pl.col("ogrs_band")
-        implied = schema.ogrs_band_expr(score.cast(pl.Int16, strict=False))
-        hits = parsed.filter(
-            score.is_not_null()
-            & band.is_not_null()
-            & (score >= 0)
-            & (score <= 99)
-            & (implied.cast(pl.String) != band.cast(pl.String))
-        )
-        hits = hits.select(
-            ROW,
-            pl.format("score {} but band {}", score, band.cast(pl.String)).alias("value"),
-            implied.cast(pl.String).alias("__implied"),
-        )
-        out.rows(
-            hits,
-            "ogrs_band",
-            lambda r: (
-                f"ogrs_score and ogrs_band disagree (the score gives "
-                f"{r['__implied']}); the band will be taken from the score"
-            ),
-            severity="warning",
-            kind="ogrs",
-        )
+def _check_recomputed(
+    parsed: pl.DataFrame, present: list[str], out: _Collector, fw: Framework, spec: DerivedSpec
+) -> None:
+    """A stored column that a derived rule recomputes (qi-2016's ogrs_band from ogrs_score):
+    where both are given and disagree, a warning (the rule's value will be used)."""
+    rule = spec.rule
+    if not isinstance(rule, (CutRule, GroupRule)):
+        return
+    source = rule.source
+    if source not in present or spec.name not in present:
+        return
+    src_col = fw.column_by_name[source]
+    value, stored = pl.col(source), pl.col(spec.name)
+    readable = value.is_not_null()
+    if src_col.dtype.is_integer():
+        if src_col.minimum is not None:
+            readable = readable & (value >= src_col.minimum)
+        if src_col.maximum is not None:
+            readable = readable & (value <= src_col.maximum)
+        value = value.cast(src_col.dtype, strict=False)
+    implied = derive.rule_expr(rule, spec.levels, spec.dtype, value)
+    hits = parsed.filter(
+        readable
+        & stored.is_not_null()
+        & implied.is_not_null()
+        & (implied.cast(pl.String) != stored.cast(pl.String))
+    )
+    hits = hits.select(
+        ROW,
+        pl.format(
+            "{} {} but {} {}",
+            pl.lit(_short(source)),
+            pl.col(source),
+            pl.lit(_short(spec.name)),
+            stored.cast(pl.String),
+        ).alias("value"),
+        implied.cast(pl.String).alias("__implied"),
+    )
+    out.rows(
+        hits,
+        spec.name,
+        lambda r: (
+            f"{source} and {spec.name} disagree (the {_short(source)} gives "
+            f"{r['__implied']}); the {_short(spec.name)} will be taken from the {_short(source)}"
+        ),
+        severity="warning",
+        kind=f"recomputed:{spec.name}",
+    )
+
+
+def _short(column: str) -> str:
+    """The last word of a column name, for messages ("ogrs_score" -> "score")."""
+    return column.rsplit("_", 1)[-1]

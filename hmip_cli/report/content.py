@@ -26,7 +26,7 @@ from hmip_cli import schema
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import half_up, round_1dp
 from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
-from hmip_cli.tables import TABLE_TITLES, marker_notes
+from hmip_cli.tables import marker_notes
 
 # Identifying columns are never passed on to anything in this package: the analyses get
 # the case frame without them (belt and braces: none of them reads these columns anyway).
@@ -421,7 +421,7 @@ def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
     ]
     return DocTable(
         table_id(n),
-        TABLE_TITLES.get(n, f"Table {n}"),
+        {t.number: t.title for t in schema.FRAMEWORK.question_tables}.get(n, f"Table {n}"),
         f"Table_{n}",
         cols,
         list(rows.values()),

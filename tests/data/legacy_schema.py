@@ -513,3 +513,18 @@ def get_breakdown(key: str) -> Breakdown:
 def breakdown_for_column(column: str | None) -> Breakdown | None:
     """The breakdown whose groups a case-frame column holds (e.g. a stepwise term), or None."""
     return next((b for b in BREAKDOWNS if b.column == column), None)
+
+
+# --------------------------------------------------------------------------------------
+# Wording the code spelt before frameworks (tables.py)
+# --------------------------------------------------------------------------------------
+
+TABLE_TITLES = {
+    1: "Table 1: The focus upon risk of harm and information used for reviewing (contracted providers)",
+    2: "Table 2: The focus upon risk of harm and information used for reviewing (partners)",
+}
+TOPIC_HEADERS = {"harm_focus": "Risk of harm", "info_review": "Reviewing"}
+TOPIC_NOTE = (
+    "Risk of harm: were the interventions sufficiently focused on protecting those at "
+    "risk of harm? Reviewing: was sufficient information used in reviewing the work?"
+)
