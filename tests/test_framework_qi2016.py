@@ -353,11 +353,10 @@ def test_spreadsheet_export_headers(fw):
 
 
 def test_methods_and_cli_titles(fw):
-    from hmip_cli.cli import regress_cmd
     from hmip_cli.report import content as C
 
     assert fw.wording.methods_scope in C.METHODS_NOTE
-    assert fw.wording.sweep_title == regress_cmd.SWEEP_TITLE
+    assert fw.wording.sweep_title == schema.SWEEP_TITLE
 
 
 def test_demo_titles(fw):

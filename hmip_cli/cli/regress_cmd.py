@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
 import typer
 
+from hmip_cli import framework
 from hmip_cli.cli.common import (
     DEFAULT_CANDIDATES,
     AdjustOpt,
@@ -21,11 +23,13 @@ from hmip_cli.cli.common import (
     RemovalOpt,
     handle_errors,
     load_cases,
+    load_framework,
     refuse_ignored,
     say,
 )
 from hmip_cli.cli.vocabulary import Vocabulary
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework.model import Framework
 from hmip_cli.render import Format, Table, emit
 
 HELP = """Forward stepwise logistic regression, as SPSS LOGISTIC REGRESSION /METHOD=FSTEP.
@@ -420,24 +424,27 @@ def _cut_text(cut: float) -> str:
     return f"{cut:.3f}".removeprefix("0")
 
 
-SWEEP_TITLE = "Stepwise logistic regression: findings across factors, measures and questions"
-
-
 def findings_table(
-    frame: pl.DataFrame, fmt: Format, notes: list[str], adjust: str = "none"
+    frame: pl.DataFrame,
+    fmt: Format,
+    notes: list[str],
+    adjust: str = "none",
+    fw: Framework | None = None,
 ) -> Table:
     """The --all sweep: the full frame for machines; for people, one row per model and term
     with the model's label, the finding in words, the odds ratio with its CI, Sig. and the
     adjusted Sig. (with --adjust)."""
     from hmip_cli import tables
 
-    frame = Vocabulary(human=tables.is_human(fmt)).frame(frame)
+    fw = framework.default() if fw is None else fw
+    title = fw.wording.sweep_title
+    frame = Vocabulary(human=tables.is_human(fmt), fw=fw).frame(frame)
     adjusted = "p_adjusted" in frame.columns
     clustered = "survives_clustering" in frame.columns
     adjust_label = {"bh": "BH", "holm": "Holm"}.get(adjust, "adjusted")
 
     if not tables.is_human(fmt):
-        return Table(frame, SWEEP_TITLE, notes=notes, name="findings")
+        return Table(frame, title, notes=notes, name="findings")
     rows = []
     last_model = None
     for r in frame.iter_rows(named=True):
@@ -490,7 +497,7 @@ def findings_table(
         schema["survives_clustering"] = pl.String
     return Table(
         pl.DataFrame(rows, schema=schema),
-        SWEEP_TITLE,
+        title,
         notes=notes,
         name="findings",
         right_aligned=("ci",),
@@ -906,16 +913,17 @@ def register(app: typer.Typer) -> None:
         )
         if event is not None:
             raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
+        fw = load_framework(data)
         # breakdown keys and level labels, as every other command takes them (ethnicity=BAME)
-        ref = S.store_reference(ref)
+        ref = S.store_reference(ref, fw)
         if cluster is not None:
-            cluster = S.schema.get_breakdown(cluster).column  # a breakdown key, e.g. inspection
+            cluster = fw.breakdown(cluster).column  # a breakdown key, e.g. inspection
         cases = load_cases(data)
         where_note: list[str] = []
         if where:
             from hmip_cli import rates as R
 
-            lf, conditions = R.filter_cases(cases, where)
+            lf, conditions = R.filter_cases(cases, where, fw)
             cases = lf.collect()
             where_note = [
                 f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."
@@ -927,7 +935,7 @@ def register(app: typer.Typer) -> None:
             # A breakdown fixed to one value by --where is constant: leave it out of the default
             # candidates rather than warn about it in every model.
             fixed = {c.key for c in conditions if len(c.codes) == 1}
-            keys = [k for k in S.schema.DEFAULT_BREAKDOWNS if k not in fixed]
+            keys = [k for k in fw.candidates() if k not in fixed]
         if all_ and (syntax or export_data):
             raise BadRequest("--syntax and --export-data go with one model, not --all")
         if all_ and contrast:
@@ -952,6 +960,7 @@ def register(app: typer.Typer) -> None:
                     ci=ci or "profile",
                     cluster=cluster,
                     progress=labelled(progress, "model "),
+                    fw=fw,
                     **options,
                 )
             frame = sw.findings
@@ -959,7 +968,7 @@ def register(app: typer.Typer) -> None:
             notes = [
                 *where_note,
                 f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
-                + ", ".join(keys or S.schema.DEFAULT_BREAKDOWNS)
+                + ", ".join(keys or fw.candidates())
                 + ". p: LR test of the term in the final model. 95% CI: "
                 + ("Wald (SPSS)." if ci == "wald" else "profile likelihood."),
                 *extra_notes,
@@ -973,21 +982,22 @@ def register(app: typer.Typer) -> None:
                 if row["note"] != "no variable met the entry criterion" and key not in seen:
                     seen.add(key)
                     say(
-                        f"warning: {row['model']}: {Vocabulary(human=True).message(row['note'])}",
+                        f"warning: {row['model']}: {Vocabulary(human=True, fw=fw).message(row['note'])}",
                         style="yellow",
                     )
-            emit(findings_table(frame, fmt, notes, adjust_method), fmt, output)
+            emit(findings_table(frame, fmt, notes, adjust_method, fw), fmt, output)
             return
         if question and factor:
             raise BadRequest("use --factor or --question, not both")
         results = []
-        base = keys or ([] if block else list(S.schema.DEFAULT_BREAKDOWNS))
-        columns, blocking = method_options(base, method, enter, block, store_column)
+        base = keys or ([] if block else list(fw.candidates()))
+        column_of = functools.partial(store_column, fw=fw)
+        columns, blocking = method_options(base, method, enter, block, column_of)
         options.update(blocking)
-        options["categorical"] = store_categorical(columns)
-        options["contrast"] = parse_contrasts(contrast, store_column)
+        options["categorical"] = store_categorical(columns, fw)
+        options["contrast"] = parse_contrasts(contrast, column_of)
         extras = []
-        chosen = S.targets(factor=factor, measure=measure, question=question)
+        chosen = S.targets(factor=factor, measure=measure, question=question, fw=fw)
         if (syntax or export_data) and len(chosen) != 1:
             raise BadRequest(
                 f"--syntax and --export-data go with one model; this runs {len(chosen)} "
@@ -995,7 +1005,7 @@ def register(app: typer.Typer) -> None:
             )
         for t in chosen:
             res = S.run_target(cases, t, columns, reference=ref, **options)
-            _report_problems(res, t.model, Vocabulary(human=True))
+            _report_problems(res, t.model, Vocabulary(human=True, fw=fw))
             results.append((t, res))
             applicable = cases.filter(pl.col(t.column).is_not_null())
             from hmip_cli.cli.regress_extras import model_extras
@@ -1008,7 +1018,7 @@ def register(app: typer.Typer) -> None:
             cases.filter(pl.col(chosen[0].column).is_not_null()), res, syntax, export_data, output
         ):
             return
-        _emit_results(results, fmt, output, where_note, extras, store=True)
+        _emit_results(results, fmt, output, where_note, extras, store=True, fw=fw)
 
 
 def _emit_firth(res, fmt: Format, output: Path | None) -> None:
@@ -1055,10 +1065,11 @@ def _emit_results(
     extras: list | None = None,
     store: bool = False,
     case_tables: list[tuple[str, Table]] | None = None,
+    fw: Framework | None = None,
 ) -> None:
     from hmip_cli import tables as T
 
-    vocab = Vocabulary(human=T.is_human(fmt)) if store else None
+    vocab = Vocabulary(human=T.is_human(fmt), fw=fw) if store else None
     extras = extras or [None] * len(results)
     tables: list[Table] = []
     for (t, r), x in zip(results, extras):

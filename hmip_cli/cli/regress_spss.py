@@ -8,34 +8,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hmip_cli import framework
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework.model import Framework
 
 METHOD_NAMES = ("fstep", "bstep", "enter")
+
+
 # Store columns usable as continuous covariates (`--candidates age,ogrs_score`): age in
 # years and the OGRS3 score; every other store candidate is a breakdown (categorical).
-NUMERIC_STORE_COLUMNS = ("age", "ogrs_score")
+def numeric_store_columns(fw: Framework | None = None) -> tuple[str, ...]:
+    """The store's numeric covariates: the framework's integer attributes (qi-2016: age,
+    ogrs_score)."""
+    fw = framework.default() if fw is None else fw
+    return tuple(c.name for c in fw.columns if c.type == "integer" and not c.identifying)
 
 
-def store_column(name: str) -> str:
+def store_column(name: str, fw: Framework | None = None) -> str:
     """A store candidate name -> its case-frame column: a numeric covariate as itself, a
     breakdown key (or alias) as its column; interactions part by part ('age*gender',
     'age:gender')."""
-    from hmip_cli import schema
-
+    fw = framework.default() if fw is None else fw
     for sep in ("*", ":"):
         if sep in name:
-            return sep.join(store_column(p) for p in name.split(sep))
+            return sep.join(store_column(p, fw) for p in name.split(sep))
     key = name.strip()
-    if key.lower() in NUMERIC_STORE_COLUMNS:
+    if key.lower() in numeric_store_columns(fw):
         return key.lower()
-    return schema.get_breakdown(key).column
+    return fw.breakdown(key).column
 
 
-def store_categorical(columns: list[str]) -> list[str]:
+def store_categorical(columns: list[str], fw: Framework | None = None) -> list[str]:
     """The categorical columns among store terms (everything but the numeric covariates)."""
     from hmip_cli.stepwise.terms import base_columns, expand
 
-    return [c for c in base_columns(expand(columns)) if c not in NUMERIC_STORE_COLUMNS]
+    numeric = numeric_store_columns(fw)
+    return [c for c in base_columns(expand(columns)) if c not in numeric]
 
 
 def _split(text: str | None) -> list[str]:

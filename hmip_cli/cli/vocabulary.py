@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from hmip_cli import schema
+from hmip_cli import framework
+from hmip_cli.framework.model import Framework
 
 _PARAMETER = re.compile(r"(.+)\((.*)\)")
 
@@ -23,9 +24,10 @@ _PARAMETER = re.compile(r"(.+)\((.*)\)")
 class Vocabulary:
     """Names for a store model's terms, levels and parameters: `human` labels or keys."""
 
-    def __init__(self, human: bool) -> None:
+    def __init__(self, human: bool, fw: Framework | None = None) -> None:
         self.human = human
-        self._by_column = {b.column: b for b in schema.BREAKDOWNS}
+        fw = framework.default() if fw is None else fw  # the store's framework
+        self._by_column = {b.column: b for b in fw.all_breakdowns()}
 
     def term(self, name: str | None) -> str | None:
         b = self._by_column.get(name or "")

@@ -1,5 +1,6 @@
-"""Stepwise models over the bulletin's outcomes: every factor x measure judgement and the
-four case-level questions, one findings table (the report engineer calls `sweep`)."""
+"""Stepwise models over a framework's outcomes: every area x measure judgement and every
+case-level question (qi-2016: ten factors x four measures and four questions), one
+findings table (the report calls `sweep`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from hmip_cli import schema
+from hmip_cli import framework
 from hmip_cli.errors import BadRequest, HmipError, ModelFailure
+from hmip_cli.framework.model import Breakdown, Framework
 from hmip_cli.stepwise.adjust import (
     ALPHA,
     FAMILY_SCHEMA,
@@ -44,16 +46,19 @@ def targets(
     measure: str | None = None,
     question: str | None = None,
     everything: bool = False,
+    fw: Framework | None = None,
 ) -> list[Target]:
-    """The outcomes selected by --factor/--measure, --question or --all (everything)."""
+    """The outcomes selected by --factor/--measure, --question or --all (everything), in
+    the framework `fw` (default qi-2016)."""
+    fw = _fw(fw)
     out: list[Target] = []
     if everything:
-        factors, measures = list(schema.FACTORS), list(schema.MEASURES)
-        questions = list(schema.QUESTIONS)
+        factors, measures = list(fw.areas), list(fw.measures)
+        questions = list(fw.questions)
     else:
-        factors = [schema.get_factor(factor)] if factor else []
-        measures = [schema.get_measure(measure)] if measure else list(schema.MEASURES)
-        questions = [schema.get_question(question)] if question else []
+        factors = [fw.area(factor)] if factor else []
+        measures = [fw.measure(measure)] if measure else list(fw.measures)
+        questions = [fw.question(question)] if question else []
         if measure and not factor:
             raise BadRequest("--measure needs --factor")
     for f in factors:
@@ -62,7 +67,7 @@ def targets(
                 Target(
                     f"{f.key}/{m.key}",
                     f"{f.label}: {m.label}",
-                    schema.judgement_column(f, m),
+                    fw.judgement_column(f, m),
                     factor=f.key,
                     measure=m.key,
                 )
@@ -74,13 +79,13 @@ def targets(
     return out
 
 
-def candidate_columns(keys: list[str] | None = None) -> list[str]:
-    """Breakdown keys (default: schema.DEFAULT_BREAKDOWNS) -> case-frame columns."""
-    keys = list(keys) if keys else list(schema.DEFAULT_BREAKDOWNS)
-    return [schema.get_breakdown(k).column for k in keys]
+def _fw(fw: Framework | None) -> Framework:
+    return framework.default() if fw is None else fw
 
 
-def store_reference(reference: str | dict[str, str]) -> str | dict[str, str]:
+def store_reference(
+    reference: str | dict[str, str], fw: Framework | None = None
+) -> str | dict[str, str]:
     """A `reference` for store models: breakdown keys or aliases (`ethnicity`) -> their
     columns (`ethnic_group`), and a level given by its code or its label, any case
     (`bame`, `BAME`; `under_30`, `Under 30`) -> its code. "first"/"last" pass through."""
@@ -91,12 +96,12 @@ def store_reference(reference: str | dict[str, str]) -> str | dict[str, str]:
         if key == "*":
             out[key] = level
             continue
-        b = schema.get_breakdown(key)  # BadRequest naming the keys
+        b = _fw(fw).breakdown(key)  # BadRequest naming the keys
         out[b.column] = _store_level(b, level)
     return out
 
 
-def _store_level(b: schema.Breakdown, level: str) -> str:
+def _store_level(b: Breakdown, level: str) -> str:
     if level in ("first", "last") or not b.levels:
         return level
     wanted = level.strip().lower()
@@ -108,8 +113,15 @@ def _store_level(b: schema.Breakdown, level: str) -> str:
     )
 
 
-def level_label(column: str, code: str) -> str:
-    b = schema.breakdown_for_column(column)
+def candidate_columns(keys: list[str] | None = None, fw: Framework | None = None) -> list[str]:
+    """Breakdown keys (default: the framework's regression candidates) -> case-frame columns."""
+    fw = _fw(fw)
+    keys = list(keys) if keys else list(fw.candidates())
+    return [fw.breakdown(k).column for k in keys]
+
+
+def level_label(column: str, code: str, fw: Framework | None = None) -> str:
+    b = _fw(fw).breakdown_for_column(column)
     return b.label_of(code) if b else code
 
 
@@ -158,6 +170,7 @@ def findings(
     target: Target,
     result: StepwiseResult,
     cis: dict[str, tuple[float | None, float | None]] | None = None,
+    fw: Framework | None = None,
 ) -> list[dict]:
     """One row per parameter of the final model (a model with nothing entered: one row).
     `cis`: profile-likelihood CIs for Exp(B) by parameter (profile.final_model_cis); without
@@ -215,7 +228,7 @@ def findings(
             n_l, n_r = coding["level_n"][i], coding["level_n"][j]
             pct_l = 100.0 * coding["level_events"][i] / n_l if n_l else None
             pct_r = 100.0 * coding["level_events"][j] / n_r if n_r else None
-            lab_l, lab_r = level_label(c.term, lv), level_label(c.term, ref)
+            lab_l, lab_r = level_label(c.term, lv, fw), level_label(c.term, ref, fw)
             row.update(
                 level=lab_l,
                 reference=lab_r,
@@ -310,6 +323,7 @@ def run_sweep(
     progress: Callable[[str, int, int], None] | None = None,
     ci: str = "profile",
     cluster: str | None = None,
+    fw: Framework | None = None,
     **options,
 ) -> SweepResult:
     """`sweep`, returning the findings with the family of tests and the fitted models.
@@ -319,12 +333,13 @@ def run_sweep(
     check_method(adjust)
     if ci not in CI_METHODS:
         raise BadRequest(f"ci must be one of {', '.join(CI_METHODS)}; got {ci!r}")
-    cols = candidate_columns(candidates)
+    fw = _fw(fw)
+    cols = candidate_columns(candidates, fw)
     rows: list[dict] = []
     family: list[dict] = []
     fitted: list[tuple[Target, pl.DataFrame, StepwiseResult]] = []
     n_clusters = 0
-    chosen = targets_ if targets_ is not None else targets(everything=True)
+    chosen = targets_ if targets_ is not None else targets(everything=True, fw=fw)
     # Each model reads only its outcome, the candidates and the cluster: filtering those few
     # columns per target, not the whole case table (70 columns) 44 times.
     keep = [*cols, *([cluster] if cluster is not None and cluster in cases.columns else [])]
@@ -351,7 +366,7 @@ def run_sweep(
         except HmipError:
             raise
         cis = final_model_cis(applicable, res) if ci == "profile" and res.final_terms else None
-        found = findings(t, res, cis)
+        found = findings(t, res, cis, fw=fw)
         if cluster is not None and res.final_terms:
             robust = cluster_robust(applicable, res, cluster)
             n_clusters = max(n_clusters, robust.n_clusters)
@@ -386,12 +401,14 @@ def sweep(
     adjust: str | None = None,
     ci: str = "profile",
     cluster: str | None = None,
+    fw: Framework | None = None,
     **options,
 ) -> pl.DataFrame:
     """Run the stepwise model for every target (default: every factor x measure and the four
     case-level questions) and return one findings frame.
 
-    `candidates` are breakdown keys (default schema.DEFAULT_BREAKDOWNS); `options` go to
+    `candidates` are breakdown keys (default: the framework's candidates; `fw` default
+    qi-2016); `options` go to
     `stepwise` (pin, pout, removal, reference). `adjust` ("bh", "holm" or "none") adjusts
     p over the whole family of tests (every model x every candidate, see
     hmip_cli.stepwise.adjust); `fdr=True` is the old spelling of adjust="bh". Columns:
@@ -424,6 +441,7 @@ def sweep(
         progress=progress,
         ci=ci,
         cluster=cluster,
+        fw=fw,
         **options,
     ).findings
 

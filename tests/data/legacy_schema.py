@@ -528,3 +528,4 @@ TOPIC_NOTE = (
     "Risk of harm: were the interventions sufficiently focused on protecting those at "
     "risk of harm? Reviewing: was sufficient information used in reviewing the work?"
 )
+SWEEP_TITLE = "Stepwise logistic regression: findings across factors, measures and questions"
