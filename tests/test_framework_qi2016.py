@@ -355,7 +355,9 @@ def test_spreadsheet_export_headers(fw):
 def test_methods_and_cli_titles(fw):
     from hmip_cli.report import content as C
 
-    assert fw.wording.methods_scope in C.METHODS_NOTE
+    assert "{scope}" in C.METHODS_NOTE and fw.wording.methods_scope == (
+        "For every factor and measure, and for each of the four case-level questions"
+    )
     assert fw.wording.sweep_title == schema.SWEEP_TITLE
 
 

@@ -260,7 +260,7 @@ def register(app: typer.Typer) -> None:
             from hmip_cli.render import strip_controls, write_text
             from hmip_cli.report.terminal import text_chart_for
 
-            chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
+            chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None, fw=fw)
             write_text(strip_controls(chart_text), output)
             return
         where_text = _where_text(cases, where, fw)

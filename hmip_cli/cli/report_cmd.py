@@ -20,6 +20,7 @@ from hmip_cli.cli.common import (
     RemovalOpt,
     handle_errors,
     load_cases,
+    load_framework,
     refuse_ignored,
     say,
 )
@@ -62,14 +63,12 @@ class ChartFormat(str, Enum):
     csv = "csv"
 
 
-def _figure_number(name: str) -> int:
-    from hmip_cli import schema
-
+def _figure_number(name: str, fw) -> int:
     key = name.strip().lower().replace("figure", "").replace("fig", "").strip("-_ ")
-    figures = sorted(m.figure for m in schema.MEASURES)
+    figures = sorted(m.figure for m in fw.measures)
     if key.isdigit() and int(key) in figures:
         return int(key)
-    for m in schema.MEASURES:
+    for m in fw.measures:
         if key in (m.key, *m.aliases):
             return m.figure
     raise BadRequest(
@@ -248,7 +247,6 @@ def register(app: typer.Typer) -> None:
           hmip report --output strict.html --pin 0.01 --pout 0.05 --candidates provider,gender
           hmip report --output report.html --reference provider=CRC --reference ethnicity=white
         """
-        from hmip_cli import schema
         from hmip_cli.fileio import check_writable
         from hmip_cli.report.content import ReportParams
         from hmip_cli.report.workbook import read_release
@@ -267,11 +265,12 @@ def register(app: typer.Typer) -> None:
             pin=pin,
             pout=pout,
             removal=removal.value,
-            candidates=keys or schema.DEFAULT_BREAKDOWNS,
+            candidates=keys or None,
             ci=ci,
             cluster=None if cluster == "none" else cluster,
             disclosure=disclosure,
             reference=_reference_pairs(reference or []),
+            fw=load_framework(data),
         )
         from hmip_cli.cli.progress import progress_bar
 
@@ -390,7 +389,8 @@ def register(app: typer.Typer) -> None:
         from hmip_cli.report.content import figure_data
         from hmip_cli.report.terminal import text_chart_for
 
-        n = _figure_number(figure)
+        fw = load_framework(data)
+        n = _figure_number(figure, fw)
         if output is not None:
             from hmip_cli.fileio import check_writable
 
@@ -398,19 +398,18 @@ def register(app: typer.Typer) -> None:
         kind = _chart_format(fmt, output)
         if kind is ChartFormat.png and output is None:
             raise BadRequest("PNG output needs --output FILE")
-        from hmip_cli import schema
-
-        shown = next(m for m in schema.MEASURES if m.figure == n)
-        breakdown = schema.get_breakdown(by) if by is not None else None
+        shown = fw.measure_of_figure(n)
+        breakdown = fw.breakdown(by) if by is not None else None
         frame = R.rates(
             load_cases(data),
             measures=[shown.key],
             by=[breakdown.key] if breakdown else None,
             min_n=min_n,
             suppress=suppress,
+            fw=fw,
         )
         if kind is ChartFormat.text:
-            chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None)
+            chart_text = text_chart_for(frame, min_n=min_n, to_file=output is not None, fw=fw)
             write_text(strip_controls(chart_text), output)
             return
         fig = charts.by_data(frame, n, breakdown.key) if breakdown else figure_data(frame, n)
@@ -427,9 +426,9 @@ def register(app: typer.Typer) -> None:
             )
         else:
             payload = (
-                charts.figure_svg(fig, n, min_n=min_n).encode("utf-8")
+                charts.figure_svg(fig, n, min_n=min_n, fw=fw).encode("utf-8")
                 if kind is ChartFormat.svg
-                else charts.figure_png(fig, n, min_n=min_n)
+                else charts.figure_png(fig, n, min_n=min_n, fw=fw)
             )
         if output is None:
             write_text(payload.decode("utf-8"))

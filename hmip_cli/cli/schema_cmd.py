@@ -8,7 +8,16 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from hmip_cli.cli.common import FormatOpt, OutputOpt, handle_errors, refuse_ignored, say
+from hmip_cli.cli.common import (
+    DataOpt,
+    FormatOpt,
+    FrameworkOpt,
+    OutputOpt,
+    handle_errors,
+    load_framework,
+    refuse_ignored,
+    say,
+)
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import Format, Table, emit
 
@@ -45,15 +54,17 @@ def _allowed(col) -> str:
     return ""
 
 
-def dictionary() -> pl.DataFrame:
-    """The data dictionary: one row per stored column, then the derived columns.
+def dictionary(fw=None) -> pl.DataFrame:
+    """The data dictionary of a framework (default qi-2016): one row per stored column,
+    then the derived columns.
 
     Columns: name, type, required, allowed_values, applicable, kind, description.
     """
-    from hmip_cli import schema
+    from hmip_cli import framework
 
+    fw = framework.default() if fw is None else fw
     rows = []
-    for col in schema.COLUMNS:
+    for col in fw.stored_columns():
         rows.append(
             {
                 "name": col.name,
@@ -65,7 +76,7 @@ def dictionary() -> pl.DataFrame:
                 "description": col.description,
             }
         )
-    for col in schema.DERIVED:
+    for col in fw.derived_columns():
         rows.append(
             {
                 "name": col.name,
@@ -80,17 +91,18 @@ def dictionary() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def write_template(path: Path) -> None:
+def write_template(path: Path, fw=None) -> None:
     """An empty case file with the canonical header: CSV, or XLSX with a dictionary sheet."""
-    from hmip_cli import schema
+    from hmip_cli import framework
     from hmip_cli.fileio import atomic_write
 
-    names = [c.name for c in schema.COLUMNS]
+    fw = framework.default() if fw is None else fw
+    names = [c.name for c in fw.stored_columns()]
     ext = path.suffix.lower()
     if ext == ".csv":
         atomic_write(path, lambda tmp: tmp.write_text(",".join(names) + "\n", encoding="utf-8"))
     elif ext == ".xlsx":
-        atomic_write(path, lambda tmp: _write_xlsx(tmp, names))
+        atomic_write(path, lambda tmp: _write_xlsx(tmp, names, fw))
     else:
         raise BadRequest(f"{path}: a template must be .csv or .xlsx")
 
@@ -129,12 +141,10 @@ INSTRUCTIONS = (
 )
 
 
-def _write_xlsx(tmp: Path, names: list[str]) -> None:
+def _write_xlsx(tmp: Path, names: list[str], fw) -> None:
     import io
 
     import xlsxwriter
-
-    from hmip_cli import schema
 
     # Built in memory, then written in one go: xlsxwriter writing to a full disk raises
     # from deep in zipfile and prints a second traceback when its file is collected.
@@ -156,7 +166,7 @@ def _write_xlsx(tmp: Path, names: list[str]) -> None:
     lists = wb.add_worksheet("Lists")
     last = TEMPLATE_ROWS
     k = -1
-    for j, col in enumerate(schema.COLUMNS):
+    for j, col in enumerate(fw.stored_columns()):
         values = choices(col)
         if values:
             k += 1
@@ -198,7 +208,7 @@ def _write_xlsx(tmp: Path, names: list[str]) -> None:
                 },
             )
     lists.hide()
-    dd = dictionary().filter(pl.col("kind") != "derived")
+    dd = dictionary(fw).filter(pl.col("kind") != "derived")
     ws2 = wb.add_worksheet("Dictionary")
     ws2.write_row(0, 0, dd.columns, bold)
     for i, row in enumerate(dd.iter_rows(), start=1):
@@ -223,27 +233,35 @@ def schema_command(
             dir_okay=False,
         ),
     ] = None,
+    framework: FrameworkOpt = None,
+    data: DataOpt = None,
 ) -> None:
     """Print the data dictionary: every column hmip stores (name, type, allowed values, when it
     applies, description), then the columns hmip derives. Or write an empty template.
+    The columns are those of the store's framework (qi-2016 without a store), or of
+    --framework.
 
     \b
     Example:
       hmip schema
       hmip schema --format csv > dictionary.csv
       hmip schema --template cases.xlsx
+      hmip schema --framework pdu-2023
     """
+    from hmip_cli import framework as frameworks
+
+    fw = frameworks.load(framework) if framework else load_framework(data)
     if template is not None:
         refuse_ignored(ctx, ("fmt", "output"), "with --template (it writes FILE)")
-        write_template(template)
+        write_template(template, fw)
         say(f"Wrote an empty template to {template}.")
         return
     emit(
         Table(
-            dictionary(),
+            dictionary(fw),
             "hmip data dictionary",
             name="dictionary",
-            notes=["Judgements: yes/no where applicable, blank where the question was not asked."],
+            notes=[fw.wording.dictionary_note] if fw.wording.dictionary_note else [],
         ),
         fmt,
         output,

@@ -23,7 +23,9 @@ from typing import Any
 
 import polars as pl
 
+from hmip_cli import framework
 from hmip_cli import rates as R
+from hmip_cli.framework.model import Framework
 from hmip_cli.report import content as C
 
 # UK Government Analysis Function categorical palette.
@@ -56,25 +58,26 @@ def _label(row: dict, min_n: int = R.DEFAULT_MIN_N) -> str:
     return f"{text} {R.MARK_LOW}" if marker == R.MARK_LOW else text
 
 
-def axis_label(figure: int) -> str:
-    m = C.measure_of_figure(figure)
-    if not m.requires_involvement:
-        return "Number of applicable cases (the factor was a priority)"
-    who = m.label.split(" contributed")[0].lower()
-    return f"Number of applicable cases (the factor was a priority and {who} were involved)"
+def axis_label(figure: int, fw: Framework | None = None) -> str:
+    fw = framework.default() if fw is None else fw
+    return fw.axis_label(C.measure_of_figure(figure, fw))
 
 
-def subtitle(figure: int) -> str:
-    m = C.measure_of_figure(figure)
+def subtitle(figure: int, fw: Framework | None = None) -> str:
+    m = C.measure_of_figure(figure, fw)
     return f"Applicable cases (full bar) and % where: {m.label.lower()} (filled segment)"
 
 
-def alt_text(data: pl.DataFrame, figure: int, min_n: int = R.DEFAULT_MIN_N) -> str:
+def alt_text(
+    data: pl.DataFrame, figure: int, min_n: int = R.DEFAULT_MIN_N, fw: Framework | None = None
+) -> str:
     """A text equivalent of the chart: what it shows and every value in it."""
-    m = C.measure_of_figure(figure)
+    fw = framework.default() if fw is None else fw
+    m = C.measure_of_figure(figure, fw)
+    question = m.question.replace("{area}", f"the {fw.wording.area_noun}")
     parts = [
-        f"Horizontal bar chart. For each factor, the full bar is the number of applicable cases "
-        f"and the filled segment the cases where the answer to '{m.question}' was yes."
+        f"Horizontal bar chart. For each {fw.wording.area_noun}, the full bar is the number of applicable cases "
+        f"and the filled segment the cases where the answer to '{question}' was yes."
     ]
     for r in data.iter_rows(named=True):
         if not C._shown(r):
@@ -140,20 +143,20 @@ def _bars_axes(fig, height: float, top_in: float, k: int, xlabel: str):
 _FOOT_IN = 0.75  # x tick labels and a two-line axis label
 
 
-def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None):
+def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None, fw: Framework):
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     rows = data.to_dicts()
     k = len(rows)
-    head = _header_height(title or C.figure_title(figure), subtitle(figure))
+    head = _header_height(title or C.figure_title(figure, fw), subtitle(figure, fw))
     legend_in = 0.45
     height = head + legend_in + ROW_IN * k + _FOOT_IN + 0.1
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(WIDTH_IN, height), dpi=100)
-        _header(fig, height, title or C.figure_title(figure), subtitle(figure))
-        ax = _bars_axes(fig, height, head + legend_in, k, axis_label(figure))
+        _header(fig, height, title or C.figure_title(figure, fw), subtitle(figure, fw))
+        ax = _bars_axes(fig, height, head + legend_in, k, axis_label(figure, fw))
         ns = [r["n"] or 0 for r in rows]
         top = max(ns) if ns and max(ns) > 0 else 1
         ax.set_xlim(0, top * 1.85)  # room for the value labels
@@ -197,12 +200,18 @@ def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None):
 
 
 def figure_svg(
-    data: pl.DataFrame, figure: int, *, min_n: int = R.DEFAULT_MIN_N, title: str | None = None
+    data: pl.DataFrame,
+    figure: int,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    title: str | None = None,
+    fw: Framework | None = None,
 ) -> str:
     """Figure `figure` as an SVG document (text), from `content.figure_data(...)`."""
     import matplotlib
 
-    fig = _draw(data, figure, min_n, title)
+    fw = framework.default() if fw is None else fw
+    fig = _draw(data, figure, min_n, title, fw)
     buf = io.StringIO()
     with matplotlib.rc_context({**_RC, "svg.hashsalt": f"hmip-figure-{figure}"}):
         fig.savefig(
@@ -215,8 +224,8 @@ def figure_svg(
     return _accessible(
         buf.getvalue(),
         f"hmip-figure-{figure}",
-        title or C.figure_title(figure),
-        alt_text(data, figure, min_n),
+        title or C.figure_title(figure, fw),
+        alt_text(data, figure, min_n, fw),
     )
 
 
@@ -227,9 +236,11 @@ def figure_png(
     min_n: int = R.DEFAULT_MIN_N,
     title: str | None = None,
     dpi: int = 150,
+    fw: Framework | None = None,
 ) -> bytes:
     """Figure `figure` as PNG bytes (no software or date metadata)."""
-    fig = _draw(data, figure, min_n, title)
+    fw = framework.default() if fw is None else fw
+    fig = _draw(data, figure, min_n, title, fw)
     return png_bytes(fig, dpi)
 
 

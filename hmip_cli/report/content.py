@@ -21,16 +21,23 @@ from typing import Any
 
 import polars as pl
 
+from hmip_cli import framework
 from hmip_cli import rates as R
-from hmip_cli import schema
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework.model import Breakdown, Framework, Measure
 from hmip_cli.render import half_up, round_1dp
 from hmip_cli.report.provenance import Provenance, from_cases, from_store_info, report_date
 from hmip_cli.tables import marker_notes
 
+
 # Identifying columns are never passed on to anything in this package: the analyses get
 # the case frame without them (belt and braces: none of them reads these columns anyway).
-_DROP = schema.IDENTIFYING_COLUMNS
+def _drop(fw: Framework) -> tuple[str, ...]:
+    return fw.identifying_columns()
+
+
+def _fw(fw: Framework | None) -> Framework:
+    return framework.default() if fw is None else fw
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class ReportParams:
     fdr: bool = False
     pin: float = 0.05
     pout: float = 0.10
-    candidates: tuple[str, ...] = schema.DEFAULT_BREAKDOWNS
+    candidates: tuple[str, ...] | None = None  # None: the framework's candidates
     date: str | None = None  # YYYY-MM-DD; None: SOURCE_DATE_EPOCH, else today
     removal: str = "lr"  # "lr" (SPSS FSTEP(LR)), "wald" or "conditional", as in `stepwise`
     # Multiple-testing adjustment over every model x candidate: "bh", "holm" or "none";
@@ -58,25 +65,30 @@ class ReportParams:
     # pairs, the level as its code or label; normalised to (key, code). Default: the last
     # level of each breakdown, as SPSS.
     reference: tuple[tuple[str, str], ...] = ()
+    # The framework the cases follow (the store's): areas, measures, wording.
+    fw: Framework = field(default_factory=framework.default, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.candidates is None:
+            object.__setattr__(self, "candidates", self.fw.candidates())
         # Checked here, before minutes of work, with the messages `stepwise` and `sweep` give.
         from hmip_cli.stepwise.select import check_selection
         from hmip_cli.stepwise.sweeps import candidate_columns, resolve_adjust
 
         check_selection(self.pin, self.pout, self.removal)
-        candidate_columns(list(self.candidates))
+        candidate_columns(list(self.candidates or ()), self.fw)
         method = resolve_adjust(self.adjust, self.fdr)
         object.__setattr__(self, "adjust", method)
         object.__setattr__(self, "fdr", method == "bh")
         if self.ci not in ("profile", "wald"):
             raise BadRequest(f"--ci must be profile or wald; got {self.ci!r}")
         if self.cluster is not None:
-            schema.get_breakdown(self.cluster)  # BadRequest naming the keys
+            self.fw.breakdown(self.cluster)  # BadRequest naming the keys
         from hmip_cli.report.disclosure import check_policy
 
         check_policy(self.disclosure)
-        object.__setattr__(self, "reference", _check_reference(self.reference, self.candidates))
+        checked = _check_reference(self.reference, self.candidates or (), self.fw)
+        object.__setattr__(self, "reference", checked)
 
     def to_dict(self) -> dict:
         d = {
@@ -85,7 +97,7 @@ class ReportParams:
             "fdr": self.fdr,
             "pin": self.pin,
             "pout": self.pout,
-            "candidates": list(self.candidates),
+            "candidates": list(self.candidates or ()),
             "disclosure": self.disclosure,
         }
         if (
@@ -103,11 +115,11 @@ class ReportParams:
     @property
     def reference_columns(self) -> dict[str, str] | str:
         """`reference` for `stepwise`: {case-frame column: level code}, or "last"."""
-        return {schema.get_breakdown(k).column: v for k, v in self.reference} or "last"
+        return {self.fw.breakdown(k).column: v for k, v in self.reference} or "last"
 
     @property
     def cluster_column(self) -> str | None:
-        return schema.get_breakdown(self.cluster).column if self.cluster else None
+        return self.fw.breakdown(self.cluster).column if self.cluster else None
 
     @property
     def adjust_name(self) -> str:
@@ -130,20 +142,21 @@ class ReportParams:
 
 
 def _check_reference(
-    pairs: tuple[tuple[str, str], ...], candidates: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...], candidates: tuple[str, ...], fw: Framework | None = None
 ) -> tuple[tuple[str, str], ...]:
     """(key, level) pairs -> (breakdown key, level code); each key a candidate, once."""
     from hmip_cli.stepwise.sweeps import store_reference
 
     out: dict[str, str] = {}
-    offered = {schema.get_breakdown(c).key for c in candidates}
+    fw = _fw(fw)
+    offered = {fw.breakdown(c).key for c in candidates}
     for key, level in pairs:
-        b = schema.get_breakdown(key)
+        b = fw.breakdown(key)
         if b.key not in offered:
             raise BadRequest(
                 f"--reference {b.key}: not among the candidates ({', '.join(sorted(offered))})"
             )
-        code = store_reference({b.key: level})[b.column]  # type: ignore[index]
+        code = store_reference({b.key: level}, fw)[b.column]  # type: ignore[index]
         if out.get(b.key, code) != code:
             raise BadRequest(f"--reference: two references for '{b.key}'")
         out[b.key] = code
@@ -206,7 +219,7 @@ class Report:
 
     @property
     def title(self) -> str:
-        return self.custom_title or DEFAULT_TITLE
+        return self.custom_title or self.params.fw.wording.report_title
 
     @property
     def synthetic(self) -> bool:
@@ -218,7 +231,7 @@ class Report:
         return f"{self.title} (synthetic data)" if self.synthetic else self.title
 
 
-DEFAULT_TITLE = "The availability and delivery of interventions"
+DEFAULT_TITLE = framework.default().wording.report_title  # qi-2016's
 SYNTHETIC_BANNER = (
     "Synthetic data: every number here was computed from synthetic case assessments made "
     "by hmip synth. They are not real case assessments and describe no real person or service."
@@ -257,20 +270,12 @@ def table_id(n: int) -> str:
     return f"table-{n}"
 
 
-def measure_of_figure(n: int) -> schema.Measure:
-    return next(m for m in schema.MEASURES if m.figure == n)
+def measure_of_figure(n: int, fw: Framework | None = None) -> Measure:
+    return _fw(fw).measure_of_figure(n)
 
 
-FIGURE_TITLES = {
-    1: "Figure 1: Availability of interventions where factor was a priority",
-    2: "Figure 2: Delivery of interventions where factor was a priority",
-    3: "Figure 3: Contribution of contracted providers to achieving outcomes",
-    4: "Figure 4: Contribution of partners to achieving desired outcomes",
-}
-
-
-def figure_title(n: int) -> str:
-    return FIGURE_TITLES.get(n) or f"Figure {n}: {measure_of_figure(n).label}"
+def figure_title(n: int, fw: Framework | None = None) -> str:
+    return measure_of_figure(n, fw).wording.figure_title
 
 
 # --------------------------------------------------------------------------------------
@@ -339,14 +344,23 @@ def _shown(row: dict) -> bool:
     )
 
 
-def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTable:
-    m = measure_of_figure(n)
+def _figure_table(
+    n: int, data: pl.DataFrame, min_n: int, n_cases: int, fw: Framework | None = None
+) -> DocTable:
+    fw = _fw(fw)
+    m = measure_of_figure(n, fw)
+    w = fw.wording
+    gate_cols = (
+        [
+            Column("n_priority", w.gate_count_column, "count"),
+            Column("priority_percent", w.gate_share_column, "percent"),
+        ]
+        if fw.gate is not None
+        else []
+    )
     cols = [
-        Column("factor", "Factor"),
-        Column("n_priority", "Cases where the factor was a priority", "count"),
-        Column(
-            "priority_percent", "Percentage of all cases where the factor was a priority", "percent"
-        ),
+        Column("factor", w.area_heading),
+        *gate_cols,
         Column("n", "Applicable cases", "count"),
         Column("n_yes", "Yes", "count"),
         Column("percent_yes", "Percentage yes", "percent"),
@@ -379,8 +393,11 @@ def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTa
         "answer was yes. 95% CI: Wilson score interval.",
         *marker_notes(data, min_n),
     ]
+    if fw.gate is None:
+        for row in rows:
+            del row["n_priority"], row["priority_percent"]
     return DocTable(
-        figure_id(n), figure_title(n) + " (data)", f"Figure_{n}", cols, rows, keys, notes
+        figure_id(n), figure_title(n, fw) + " (data)", f"Figure_{n}", cols, rows, keys, notes
     )
 
 
@@ -388,18 +405,17 @@ def _figure_table(n: int, data: pl.DataFrame, min_n: int, n_cases: int) -> DocTa
 # Tables 1-2 and the sample profile
 # --------------------------------------------------------------------------------------
 
-_TOPICS = {
-    "harm_focus": "Sufficient focus on risk of harm",
-    "info_review": "Sufficient information used for reviewing",
-}
 
-
-def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
+def _protection_table(
+    n: int, frame: pl.DataFrame, min_n: int, fw: Framework | None = None
+) -> DocTable:
+    fw = _fw(fw)
+    headings = {t.key: t.report_heading for t in fw.topics}
     part = frame.filter(pl.col("table") == n)
     topics = part["topic"].unique(maintain_order=True).to_list()
     cols = [Column("breakdown", "Breakdown"), Column("group", "Group")]
     for t in topics:
-        head = _TOPICS.get(t, t)
+        head = headings.get(t, t)
         cols += [
             Column(f"{t}_n", f"{head}: applicable cases", "count"),
             Column(f"{t}_pct", f"{head}: percentage yes", "percent"),
@@ -414,14 +430,17 @@ def _protection_table(n: int, frame: pl.DataFrame, min_n: int) -> DocTable:
         row[f"{r['topic']}_pct"] = code or r["percent_yes"]
         row[f"{r['topic']}_marker"] = r["marker"]
     notes = [
-        "Risk of harm: were the interventions sufficiently focused on protecting those at risk of "
-        "harm? Reviewing: was sufficient information used in reviewing the work? Applicable cases: "
-        "cases where the question was asked.",
+        " ".join(
+            [
+                *([fw.topic_note()] if fw.topics else []),
+                "Applicable cases: cases where the question was asked.",
+            ]
+        ),
         *marker_notes(part, min_n),
     ]
     return DocTable(
         table_id(n),
-        {t.number: t.title for t in schema.FRAMEWORK.question_tables}.get(n, f"Table {n}"),
+        {t.number: t.title for t in fw.question_tables}.get(n, f"Table {n}"),
         f"Table_{n}",
         cols,
         list(rows.values()),
@@ -466,11 +485,11 @@ def _sample_table(profile: pl.DataFrame) -> DocTable:
 # --------------------------------------------------------------------------------------
 
 
-def target_index() -> dict:
+def target_index(fw: Framework | None = None) -> dict:
     """model key -> stepwise Target (factor, measure or question)."""
     from hmip_cli.stepwise import sweeps
 
-    return {t.model: t for t in sweeps.targets(everything=True)}
+    return {t.model: t for t in sweeps.targets(everything=True, fw=fw)}
 
 
 def significant(findings: pl.DataFrame) -> pl.DataFrame:
@@ -512,7 +531,7 @@ def _difference_tables(
     cols += [Column("n", "Cases in model", "count"), Column("marker", "Marker")]
     rows, keys = [], []
     for r in sig.iter_rows(named=True):
-        b = schema.breakdown_for_column(r["term"])
+        b = params.fw.breakdown_for_column(r["term"])
         # (a count hidden by disclosure control is null here; it does not make a group small)
         sizes = [v for v in (r["n_level"], r["n_reference"]) if v is not None]
         small = min(sizes, default=params.min_n) < params.min_n
@@ -547,8 +566,8 @@ def _difference_tables(
             sc = r["survives_clustering"]
             row["survives_clustering"] = None if sc is None else ("yes" if sc else "no")
         rows.append(row)
-        keys.append(difference_key(r))
-    cands = ", ".join(schema.get_breakdown(k).label for k in params.candidates)
+        keys.append(difference_key(r, params.fw))
+    cands = ", ".join(params.fw.breakdown(k).label for k in params.candidates or ())
     notes = [
         f"Variables in the final model of a forward stepwise logistic regression (SPSS {params.method}): entered "
         f"when the score test p < {params.pin:g} (PIN) and removed when the {params.removal_test} test p > "
@@ -559,7 +578,7 @@ def _difference_tables(
         + (
             " (reference groups chosen: "
             + "; ".join(
-                f"{schema.get_breakdown(k).label}: {schema.get_breakdown(k).label_of(v)}"
+                f"{params.fw.breakdown(k).label}: {params.fw.breakdown(k).label_of(v)}"
                 for k, v in params.reference
             )
             + "; otherwise the last group)."
@@ -576,7 +595,7 @@ def _difference_tables(
     if clustered:
         notes.append(
             f"p (cluster-robust): Wald test with cluster-robust (CR1 sandwich) standard errors, "
-            f"cases clustered by {schema.get_breakdown(params.cluster or 'inspection').label.lower()} "
+            f"cases clustered by {params.fw.breakdown(params.cluster or 'inspection').label.lower()} "
             "(cases in one inspection are not independent); a difference survives clustering "
             "when this p is below 0.05."
             + (
@@ -622,7 +641,7 @@ def _difference_tables(
     for (model,), part in findings.group_by("model", maintain_order=True):
         first = part.row(0, named=True)
         entered = [
-            schema.breakdown_for_column(t) for t in (first["entered"] or "").split(", ") if t
+            params.fw.breakdown_for_column(t) for t in (first["entered"] or "").split(", ") if t
         ]
         shorts = model_notes(part)
         used_notes.update(shorts)
@@ -730,12 +749,13 @@ def _model_count(row: dict, column: str, disclosure) -> object:
     return "[x]"  # the model could not be fitted
 
 
-def difference_key(r: dict) -> str:
+def difference_key(r: dict, fw: Framework | None = None) -> str:
     """The row key of a sweep findings row in the differences table."""
-    return f"{r['model']}|{r['term']}|{_level_code(schema.breakdown_for_column(r['term']), r['level'])}"
+    b = _fw(fw).breakdown_for_column(r["term"])
+    return f"{r['model']}|{r['term']}|{_level_code(b, r['level'])}"
 
 
-def _level_code(b: schema.Breakdown | None, label: str | None) -> str:
+def _level_code(b: Breakdown | None, label: str | None) -> str:
     if b is None or label is None:
         return str(label)
     if label in b.labels:
@@ -764,14 +784,15 @@ def analyse(cases: pl.DataFrame, params: ReportParams, progress: Progress | None
     the SweepResult with the family of tests and each model)."""
     from hmip_cli.stepwise import run_sweep
 
-    cases = cases.drop([c for c in _DROP if c in cases.columns])
+    fw = params.fw
+    cases = cases.drop([c for c in _drop(fw) if c in cases.columns])
     total = report_steps()
     if progress:
         progress("rates", 0, total)
     # Unsuppressed here: disclosure control (report/disclosure.py) hides the small rates
     # (--min-n) with the policy's cells and picks their complements across the whole report.
-    results = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=params.min_n, suppress=False)
-    profile = R.sample_profile(cases)
+    results = R.bulletin(cases, by=R.DEFAULT_BY, min_n=params.min_n, suppress=False, fw=fw)
+    profile = R.sample_profile(cases, fw=fw)
 
     def model_done(model: str, done: int, n_models: int) -> None:
         # `done`: steps finished before this one (the sweep's closing call is disclosure's)
@@ -780,7 +801,8 @@ def analyse(cases: pl.DataFrame, params: ReportParams, progress: Progress | None
 
     sw = run_sweep(
         cases,
-        list(params.candidates),
+        list(params.candidates or ()),
+        fw=fw,
         adjust=params.adjust or "none",
         ci=params.ci,
         cluster=params.cluster_column,
@@ -802,16 +824,17 @@ def layout(
     disclosure=None,
 ) -> tuple[list[DocTable], dict[int, pl.DataFrame]]:
     """The report's tables, in the bulletin's order, and the figures' data."""
-    figures = {m.figure: figure_data(results.rates, m.figure) for m in schema.MEASURES}
+    fw = params.fw
+    figures = {m.figure: figure_data(results.rates, m.figure) for m in fw.measures}
     tables = [_sample_table(profile)]
     n_cases = int(
         profile.filter((pl.col("breakdown") == R.ALL) & (pl.col("characteristic") == "all_cases"))[
             "n"
         ][0]
     )
-    tables += [_figure_table(n, figures[n], params.min_n, n_cases) for n in sorted(figures)]
+    tables += [_figure_table(n, figures[n], params.min_n, n_cases, fw) for n in sorted(figures)]
     tables += [
-        _protection_table(n, results.protection, params.min_n)
+        _protection_table(n, results.protection, params.min_n, fw)
         for n in sorted(set(results.protection["table"].to_list()))
     ]
     tables += _difference_tables(findings, params, n_clusters, disclosure)
@@ -847,7 +870,7 @@ def build_report(
         synthetic = is_synthetic(cases)
     selection = None
     if where:
-        lf, conditions = R.filter_cases(cases, where)
+        lf, conditions = R.filter_cases(cases, where, params.fw)
         selection = R.describe_where(conditions)
         cases = lf.collect()
         if cases.height == 0:
@@ -860,7 +883,11 @@ def build_report(
         steps = report_steps()
         progress("disclosure control", steps - 1, steps)
     results, profile, findings, disclosure = control(
-        cases.drop([c for c in _DROP if c in cases.columns]), results, profile, findings, params
+        cases.drop([c for c in _drop(params.fw) if c in cases.columns]),
+        results,
+        profile,
+        findings,
+        params,
     )
     tables, figures = layout(results, profile, findings, params, sw.n_clusters, disclosure)
     prov = (
@@ -877,6 +904,7 @@ def build_report(
         adjust=(params.adjust or "none", sw.n_tests),
         n_clusters=sw.n_clusters,
         family=sw.family,
+        fw=params.fw,
     )
     return Report(
         results, profile, findings, params, prov, tables, kf, figures, sw, title, disclosure
@@ -899,8 +927,8 @@ class Section:
 
 METHODS_NOTE = (
     "Logistic regression models were used to assess which subgroup differences were significant when "
-    "accounting for the relationships between the variables. For every factor and measure, and for each "
-    "of the four case-level questions, a model was fitted to the cases where the judgement applied. "
+    "accounting for the relationships between the variables. {scope}, a model was fitted to the "
+    "cases where the judgement applied. "
     "Variables were entered by forward stepwise selection (SPSS {method}): at each step the candidate "
     "with the smallest score-test p entered if p < {pin:g} (PIN); after each entry every term in the "
     "model was given a {removal_test} removal test and the weakest removed if p > {pout:g} (POUT). "
@@ -919,14 +947,14 @@ def sections(report: Report) -> list[Section]:
             report.table(SAMPLE_ID),
         )
     ]
+    fw = report.params.fw
     for n in sorted(report.figures):
-        m = measure_of_figure(n)
+        m = measure_of_figure(n, fw)
         out.append(
             Section(
                 f"section-figure-{n}",
-                figure_title(n),
-                f"Cases where the factor was a priority and the judgement applied, and the "
-                f"percentage where: {m.question[:-1].lower()}? (yes).",
+                figure_title(n, fw),
+                fw.section_intro(m),
                 report.table(figure_id(n)),
                 n,
             )
@@ -944,7 +972,11 @@ def sections(report: Report) -> list[Section]:
             "section-differences",
             "Significant subgroup differences",
             METHODS_NOTE.format(
-                pin=p.pin, pout=p.pout, method=p.method, removal_test=p.removal_test
+                pin=p.pin,
+                pout=p.pout,
+                method=p.method,
+                removal_test=p.removal_test,
+                scope=fw.wording.methods_scope,
             ),
             report.table(DIFFERENCES_ID),
         )

@@ -36,7 +36,6 @@ import numpy as np
 import polars as pl
 
 from hmip_cli import rates as R
-from hmip_cli import schema
 
 POLICIES: dict[str, int | None] = {"threshold-10": 10, "threshold-5": 5, "none": None}
 DEFAULT_POLICY = "threshold-10"
@@ -140,10 +139,10 @@ class Span:
 # --------------------------------------------------------------------------------------
 
 
-def _group_mask(bkey: str, group: str) -> pl.Expr:
+def _group_mask(bkey: str, group: str, fw) -> pl.Expr:
     if bkey == R.ALL:
         return pl.lit(True)
-    b = schema.get_breakdown(bkey)
+    b = fw.breakdown(bkey)
     col = pl.col(b.column)
     if group == R.NOT_RECORDED:
         return col.is_null()
@@ -153,19 +152,20 @@ def _group_mask(bkey: str, group: str) -> pl.Expr:
 def _candidate_columns(params) -> list[str]:
     from hmip_cli.stepwise.sweeps import candidate_columns
 
-    return list(candidate_columns(list(params.candidates)))
+    return list(candidate_columns(list(params.candidates), params.fw))
 
 
 def cells_and_masks(results, profile, findings, params) -> list[tuple[Cell, pl.Expr]]:
     """Every count the report publishes or implies, with the expression selecting its cases."""
+    fw = params.fw
     out: list[tuple[Cell, pl.Expr]] = []
     fig = results.rates.filter(pl.col("breakdown") == R.ALL)
     seen_priority: set[str] = set()
     for r in fig.iter_rows(named=True):
-        f, m = schema.get_factor(r["factor"]), schema.get_measure(r["measure"])
-        col = pl.col(schema.judgement_column(f, m))
+        f, m = fw.area(r["factor"]), fw.measure(r["measure"])
+        col = pl.col(fw.judgement_column(f, m))
         name = f"Figure {r['figure']}, {r['factor_label']}"
-        if f.key not in seen_priority:
+        if fw.gate is not None and f.key not in seen_priority:
             seen_priority.add(f.key)
             out.append(
                 (
@@ -176,7 +176,7 @@ def cells_and_masks(results, profile, findings, params) -> list[tuple[Cell, pl.E
                         r["n_priority"],
                         f"{name}: priority cases",
                     ),
-                    pl.col(schema.priority_column(f)).fill_null(False),
+                    pl.col(fw.gate_column(f)).fill_null(False),
                 )
             )
         key = (f.key, m.key)
@@ -186,9 +186,9 @@ def cells_and_masks(results, profile, findings, params) -> list[tuple[Cell, pl.E
         y = r["n_yes"] if r["n_yes"] is not None else -1  # -1: counted from the data
         out.append((Cell("rates", key, "n_yes", y, f"{name}: yes"), col.fill_null(False)))
     for r in results.protection.iter_rows(named=True):
-        q = next(q for q in schema.QUESTIONS if q.key == r["question"])
+        q = fw.question(r["question"])
         col = pl.col(q.column)
-        g = _group_mask(r["breakdown"], r["group"])
+        g = _group_mask(r["breakdown"], r["group"], fw)
         pkey: tuple = (q.key, r["breakdown"], r["group"])
         name = f"Table {r['table']}, {r['topic']}, {r['breakdown_label']}: {r['group_label']}"
         out.append(
@@ -199,13 +199,13 @@ def cells_and_masks(results, profile, findings, params) -> list[tuple[Cell, pl.E
         )
         y = r["n_yes"] if r["n_yes"] is not None else -1
         out.append((Cell("protection", pkey, "n_yes", y, f"{name}: yes"), col.fill_null(False) & g))
-    chars = {c.key: c for c in R.characteristics()}
+    chars = {c.key: c for c in R.characteristics(fw)}
     for r in profile.filter(pl.col("breakdown") == R.ALL).iter_rows(named=True):
         c = chars[r["characteristic"]]
         if c.breakdown is None:
             mask, recorded = pl.lit(True), pl.lit(True)
         else:
-            col = pl.col(schema.get_breakdown(c.breakdown).column)
+            col = pl.col(fw.breakdown(c.breakdown).column)
             mask = (
                 col if isinstance(c.code, bool) else col.cast(pl.String) == str(c.code)
             ).fill_null(False)
@@ -271,10 +271,10 @@ def _model_cells(findings, params) -> list[tuple[Cell, pl.Expr]]:
             continue
         if not r.get("reliable"):
             continue
-        b = schema.breakdown_for_column(r["term"])
+        b = params.fw.breakdown_for_column(r["term"])
         if b is None:
             continue
-        key = C.difference_key(r)
+        key = C.difference_key(r, params.fw)
         name = f"Significant differences, {r['label']}, {b.label}"
         for side, label in (("level", r["level"]), ("reference", r["reference"])):
             code = C._level_code(b, label)
@@ -636,7 +636,12 @@ def control(cases, results, profile, findings, params):
         e for e in audit if e.rule.startswith("reliability")
     ]
     d = Disclosure(policy, hidden, audit, system, published)
-    return _apply_rates(results, d), _apply_profile(profile, d), _apply_findings(findings, d), d
+    return (
+        _apply_rates(results, d),
+        _apply_profile(profile, d),
+        _apply_findings(findings, d, params.fw),
+        d,
+    )
 
 
 def _hide(frame: pl.DataFrame, mask: pl.Series, columns: list[str]) -> pl.DataFrame:
@@ -704,7 +709,7 @@ def _apply_profile(profile: pl.DataFrame, d: Disclosure) -> pl.DataFrame:
     return _hide(profile, nr, ["not_recorded", "base"])
 
 
-def _apply_findings(findings: pl.DataFrame, d: Disclosure) -> pl.DataFrame:
+def _apply_findings(findings: pl.DataFrame, d: Disclosure, fw=None) -> pl.DataFrame:
     from hmip_cli.report import content as C
 
     rows = list(findings.iter_rows(named=True))
@@ -713,7 +718,7 @@ def _apply_findings(findings: pl.DataFrame, d: Disclosure) -> pl.DataFrame:
 
         def hid(r, col, side=side):
             return r["term"] is not None and d.is_hidden(
-                "differences", (C.difference_key(r), side), col
+                "differences", (C.difference_key(r, fw), side), col
             )
 
         n = pl.Series([hid(r, "n") for r in rows], dtype=pl.Boolean)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from hmip_cli import framework
 from hmip_cli import rates as R
-from hmip_cli import schema
+from hmip_cli.framework.model import Area, Breakdown, Framework, Measure
 from hmip_cli.report import content as C
 
 
@@ -105,9 +106,17 @@ def lower_label(label: str) -> str:
     return label[:1].lower() + label[1:] if first[1:] == first[1:].lower() else label
 
 
-def factor_phrase(factor: schema.Factor) -> str:
-    """The factor as it reads inside a sentence ("lifestyle and associates")."""
-    return factor.label[:1].lower() + factor.label[1:]
+def factor_phrase(factor: Area) -> str:
+    """The area as it reads inside a sentence ("lifestyle and associates")."""
+    return factor.in_sentence
+
+
+def _phrase(fw: Framework, key: str) -> str:
+    return fw.area(key).in_sentence
+
+
+def _fw(fw: Framework | None) -> Framework:
+    return framework.default() if fw is None else fw
 
 
 # How the groups of a breakdown read in a sentence, built from the level labels: "{label}"
@@ -139,7 +148,7 @@ _GROUP_PHRASES: dict[str, str | tuple[str, str, str]] = {
 }
 
 
-def group_phrase(b: schema.Breakdown | None, label: str, term: str = "") -> str:
+def group_phrase(b: Breakdown | None, label: str, term: str = "") -> str:
     """A group of a breakdown as a sentence reads it: 'younger service users (under 30)'."""
     if b is None:
         return f"cases where {term} is {label}"
@@ -158,41 +167,10 @@ def pct(value: float) -> str:
     return f"{C.whole(value)}%"
 
 
-# How each measure reads in a sentence; a measure added to the schema without an entry
-# here falls back to its label.
-_MEASURE_WORDS = {
-    "availability": (
-        "Interventions were available",
-        "availability",
-        "interventions were more likely to be available",
-    ),
-    "delivery": (
-        "Sufficient interventions were delivered",
-        "delivery",
-        "sufficient interventions were more likely to have been delivered",
-    ),
-    "contracted": (
-        "Contracted providers contributed sufficiently",
-        "the contribution of contracted providers",
-        "contracted providers were more likely to have contributed sufficiently",
-    ),
-    "partner": (
-        "Partners contributed sufficiently",
-        "the contribution of partners",
-        "partners were more likely to have contributed sufficiently",
-    ),
-}
-
-
-def _measure_words(m: schema.Measure) -> tuple[str, str, str]:
-    return _MEASURE_WORDS.get(
-        m.key,
-        (
-            f"'{m.label}' was judged yes",
-            m.label.lower(),
-            f"'{m.label}' was more likely to be judged yes",
-        ),
-    )
+def _measure_words(m: Measure) -> tuple[str, str, str]:
+    """How a measure reads in a sentence: subject, noun, "more likely" clause."""
+    w = m.wording
+    return w.finding_subject, w.finding_noun, w.finding_more_likely
 
 
 # --------------------------------------------------------------------------------------
@@ -208,7 +186,10 @@ def _ev(fig: int, r: dict, column: str = "percent_yes") -> Evidence:
     return Evidence(C.figure_id(fig), r["factor"], column, pct(r[column]))
 
 
-def _suppressed_note(data: pl.DataFrame, min_n: int) -> tuple[str, list[str]]:
+def _suppressed_note(
+    data: pl.DataFrame, min_n: int, fw: Framework | None = None
+) -> tuple[str, list[str]]:
+    fw = _fw(fw)
     hidden = [r for r in data.iter_rows(named=True) if not C._shown(r)]
     if not hidden:
         return "", []
@@ -219,7 +200,7 @@ def _suppressed_note(data: pl.DataFrame, min_n: int) -> tuple[str, list[str]]:
             if r["marker"] == R.MARK_NOT_APPLICABLE
             else C.hidden_reason(r, min_n)
         )
-        by_reason.setdefault(why, []).append(factor_phrase(schema.get_factor(r["factor"])))
+        by_reason.setdefault(why, []).append(_phrase(fw, r["factor"]))
     parts = []
     for why, names in by_reason.items():
         verb = "is" if len(names) == 1 else "are"
@@ -227,7 +208,12 @@ def _suppressed_note(data: pl.DataFrame, min_n: int) -> tuple[str, list[str]]:
     return " (" + " ".join(parts) + ")", [r["factor"] for r in hidden]
 
 
-def _priority_finding(data: pl.DataFrame, n_cases: int) -> Finding | None:
+def _priority_finding(
+    data: pl.DataFrame, n_cases: int, fw: Framework | None = None
+) -> Finding | None:
+    fw = _fw(fw)
+    if fw.gate is None or not fw.wording.gate_finding:
+        return None
     if data["n_priority"].null_count():
         return None  # a count hidden by disclosure control: a ranking would hint at it
     rows = sorted(data.iter_rows(named=True), key=lambda r: (-r["n_priority"], r["factor"]))
@@ -236,27 +222,28 @@ def _priority_finding(data: pl.DataFrame, n_cases: int) -> Finding | None:
         return None
     share = [{**r, "priority_percent": 100.0 * r["n_priority"] / n_cases} for r in rows[:3]]
     top = share[0]
-    text = (
-        f"The most frequently identified priority was {factor_phrase(schema.get_factor(top['factor']))}, "
-        f"recorded in {pct(top['priority_percent'])} of cases"
+    text = fw.wording.gate_finding.format(
+        area=_phrase(fw, top["factor"]), pct=pct(top["priority_percent"])
     )
     if len(share) > 1:
-        nxt = [
-            f"{factor_phrase(schema.get_factor(r['factor']))} ({pct(r['priority_percent'])})"
-            for r in share[1:]
-        ]
+        nxt = [f"{_phrase(fw, r['factor'])} ({pct(r['priority_percent'])})" for r in share[1:]]
         text += f"; the next most frequent {'were' if len(nxt) > 1 else 'was'} {join_words(nxt)}"
-    ev = tuple(_ev(1, r, "priority_percent") for r in share)
-    return Finding(text + ".", C.figure_id(1), tuple(r["factor"] for r in share), ev)
+    fig = fw.measures[0].figure  # the gate counts are in every figure's table; the first's
+    ev = tuple(_ev(fig, r, "priority_percent") for r in share)
+    return Finding(text + ".", C.figure_id(fig), tuple(r["factor"] for r in share), ev)
 
 
-def _availability_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding | None:
+def _availability_finding(
+    fig: int, data: pl.DataFrame, min_n: int, fw: Framework | None = None
+) -> Finding | None:
     """'Interventions were available in over 80% of applicable cases across eight of the ten
     factors, peaking at 90% for alcohol misuse; ... least ... accommodation (74%).'"""
+    fw = _fw(fw)
+    plural = fw.wording.area_noun_plural
     pub = _published(data)
     if not pub:
         return None
-    m = C.measure_of_figure(fig)
+    m = C.measure_of_figure(fig, fw)
     subject = _measure_words(m)[0]
     k = len(pub)
     # The highest round threshold (90, 80, ..., 50) that at least half the factors exceed.
@@ -265,14 +252,14 @@ def _availability_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding |
     )
     hi = max(pub, key=lambda r: r["percent_yes"])
     lo = min(pub, key=lambda r: r["percent_yes"])
-    note, hidden = _suppressed_note(data, min_n)
+    note, hidden = _suppressed_note(data, min_n, fw)
     ev: tuple[Evidence, ...]
     if threshold is None:
         over = []
         text = (
-            f"{subject} in no more than half of applicable cases for most factors, from "
-            f"{pct(lo['percent_yes'])} for {factor_phrase(schema.get_factor(lo['factor']))} to "
-            f"{pct(hi['percent_yes'])} for {factor_phrase(schema.get_factor(hi['factor']))}"
+            f"{subject} in no more than half of applicable cases for most {plural}, from "
+            f"{pct(lo['percent_yes'])} for {_phrase(fw, lo['factor'])} to "
+            f"{pct(hi['percent_yes'])} for {_phrase(fw, hi['factor'])}"
         )
         ev = (_ev(fig, lo), _ev(fig, hi))
     else:
@@ -280,47 +267,45 @@ def _availability_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding |
         across = "all" if len(over) == k else number_word(len(over))
         text = (
             f"{subject} in over {threshold}% of applicable cases across {across} of the "
-            f"{number_word(k)} factors, peaking at {pct(hi['percent_yes'])} for "
-            f"{factor_phrase(schema.get_factor(hi['factor']))}"
+            f"{number_word(k)} {plural}, peaking at {pct(hi['percent_yes'])} for "
+            f"{_phrase(fw, hi['factor'])}"
         )
         ev = (_ev(fig, hi),)
         if lo["factor"] != hi["factor"]:
-            text += (
-                f"; the lowest was {factor_phrase(schema.get_factor(lo['factor']))} "
-                f"({pct(lo['percent_yes'])})"
-            )
+            text += f"; the lowest was {_phrase(fw, lo['factor'])} ({pct(lo['percent_yes'])})"
             ev += (_ev(fig, lo),)
     rows = tuple(r["factor"] for r in over) or (lo["factor"], hi["factor"])
     return Finding(text + "." + note, C.figure_id(fig), rows + tuple(hidden), ev)
 
 
-def _delivery_finding(fig: int, data: pl.DataFrame, min_n: int) -> list[Finding]:
+def _delivery_finding(
+    fig: int, data: pl.DataFrame, min_n: int, fw: Framework | None = None
+) -> list[Finding]:
     """'... most frequently for accommodation (62%), followed by ETE (59%).' and
     'Sufficient interventions were delivered in under half of applicable cases for six factors
     (47% to 49%).'"""
+    fw = _fw(fw)
+    noun, plural = fw.wording.area_noun, fw.wording.area_noun_plural
     pub = _published(data)
     if not pub:
         return []
-    m = C.measure_of_figure(fig)
+    m = C.measure_of_figure(fig, fw)
     subject = _measure_words(m)[0]
     order = sorted(pub, key=lambda r: (-r["percent_yes"], r["factor"]))
     out = []
     text = (
-        f"{subject} most often for {factor_phrase(schema.get_factor(order[0]['factor']))} "
+        f"{subject} most often for {_phrase(fw, order[0]['factor'])} "
         f"({pct(order[0]['percent_yes'])} of applicable cases)"
     )
     ev = [_ev(fig, order[0])]
     if len(order) > 1:
-        text += (
-            f", followed by {factor_phrase(schema.get_factor(order[1]['factor']))} "
-            f"({pct(order[1]['percent_yes'])})"
-        )
+        text += f", followed by {_phrase(fw, order[1]['factor'])} ({pct(order[1]['percent_yes'])})"
         ev.append(_ev(fig, order[1]))
     out.append(
         Finding(text + ".", C.figure_id(fig), tuple(r["factor"] for r in order[:2]), tuple(ev))
     )
     under = [r for r in pub if r["percent_yes"] < 50]
-    note, hidden = _suppressed_note(data, min_n)
+    note, hidden = _suppressed_note(data, min_n, fw)
     if under:
         lo = min(under, key=lambda r: r["percent_yes"])
         hi = max(under, key=lambda r: r["percent_yes"])
@@ -329,10 +314,10 @@ def _delivery_finding(fig: int, data: pl.DataFrame, min_n: int) -> list[Finding]
             if C.whole(lo["percent_yes"]) == C.whole(hi["percent_yes"])
             else f"{pct(lo['percent_yes'])} to {pct(hi['percent_yes'])}"
         )
-        which = "factor" if len(under) == 1 else "factors"
+        which = noun if len(under) == 1 else plural
         text = (
             f"{subject} in under half of applicable cases for {number_word(len(under))} of the "
-            f"{number_word(len(pub))} {which if len(pub) == 1 else 'factors'} ({span})."
+            f"{number_word(len(pub))} {which if len(pub) == 1 else plural} ({span})."
         )
         ev = [_ev(fig, lo)] + ([_ev(fig, hi)] if hi is not lo else [])
         out.append(
@@ -346,86 +331,86 @@ def _delivery_finding(fig: int, data: pl.DataFrame, min_n: int) -> list[Finding]
     else:
         lo = order[-1]
         text = (
-            f"{subject} in at least half of applicable cases for every factor; the lowest was "
-            f"{factor_phrase(schema.get_factor(lo['factor']))} ({pct(lo['percent_yes'])})."
+            f"{subject} in at least half of applicable cases for every {noun}; the lowest was "
+            f"{_phrase(fw, lo['factor'])} ({pct(lo['percent_yes'])})."
         )
         out.append(Finding(text + note, C.figure_id(fig), (lo["factor"], *hidden), (_ev(fig, lo),)))
     return out
 
 
-def _range_finding(fig: int, data: pl.DataFrame, min_n: int) -> Finding | None:
+def _range_finding(
+    fig: int, data: pl.DataFrame, min_n: int, fw: Framework | None = None
+) -> Finding | None:
+    fw = _fw(fw)
     """'... most likely sufficient for ETE (70%) and least likely for lifestyle (50%).'"""
     pub = _published(data)
-    note, hidden = _suppressed_note(data, min_n)
+    note, hidden = _suppressed_note(data, min_n, fw)
     if not pub:
         if hidden:
             return Finding(
-                f"No rate could be published for {C.figure_title(fig).split(':')[0]}." + note,
+                f"No rate could be published for {C.figure_title(fig, fw).split(':')[0]}." + note,
                 C.figure_id(fig),
                 tuple(hidden),
             )
         return None
-    m = C.measure_of_figure(fig)
+    m = C.measure_of_figure(fig, fw)
     subject = _measure_words(m)[0]
     order = sorted(pub, key=lambda r: (-r["percent_yes"], r["factor"]))
     hi, lo = order[0], order[-1]
     text = (
-        f"{subject} most often for {factor_phrase(schema.get_factor(hi['factor']))} "
+        f"{subject} most often for {_phrase(fw, hi['factor'])} "
         f"({pct(hi['percent_yes'])} of applicable cases)"
     )
     ev = [_ev(fig, hi)]
     if lo is not hi:
-        text += f" and least often for {factor_phrase(schema.get_factor(lo['factor']))} ({pct(lo['percent_yes'])})"
+        text += f" and least often for {_phrase(fw, lo['factor'])} ({pct(lo['percent_yes'])})"
         ev.append(_ev(fig, lo))
     return Finding(
         text + "." + note, C.figure_id(fig), (hi["factor"], lo["factor"], *hidden), tuple(ev)
     )
 
 
-def _compare_contributions(figs: dict[int, pl.DataFrame]) -> Finding | None:
-    """Contracted providers vs partners, factor by factor (Figures 3 and 4)."""
-    if 3 not in figs or 4 not in figs:
-        return None
-    a = {r["factor"]: r for r in _published(figs[3])}
-    b = {r["factor"]: r for r in _published(figs[4])}
-    both = [f.key for f in schema.FACTORS if f.key in a and f.key in b]
-    if not both:
-        return None
-    lower = [k for k in both if a[k]["percent_yes"] < b[k]["percent_yes"]]
-    higher = [k for k in both if a[k]["percent_yes"] > b[k]["percent_yes"]]
-    n = number_word(len(both))
-    if len(lower) > len(higher):
-        text = (
-            f"Compared with partners, contracted providers' contribution was less likely to be judged "
-            f"sufficient: lower for {number_word(len(lower))} of the {n} factors shown in both Figures 3 and 4."
+def _compare_contributions(
+    figs: dict[int, pl.DataFrame], fw: Framework | None = None
+) -> Finding | None:
+    """The framework's comparisons of two measures, area by area (qi-2016: contracted
+    providers vs partners, Figures 3 and 4); the first that can be made."""
+    fw = _fw(fw)
+    for cmp in fw.comparisons:
+        first, second = fw.measure(cmp.first), fw.measure(cmp.second)
+        if first.figure not in figs or second.figure not in figs:
+            continue
+        a = {r["factor"]: r for r in _published(figs[first.figure])}
+        b = {r["factor"]: r for r in _published(figs[second.figure])}
+        both = [f.key for f in fw.areas if f.key in a and f.key in b]
+        if not both:
+            continue
+        lower = [k for k in both if a[k]["percent_yes"] < b[k]["percent_yes"]]
+        higher = [k for k in both if a[k]["percent_yes"] > b[k]["percent_yes"]]
+        n = number_word(len(both))
+        if len(lower) > len(higher):
+            text, rows = cmp.lower.format(count=number_word(len(lower)), n=n), lower
+        elif len(higher) > len(lower):
+            text, rows = cmp.higher.format(count=number_word(len(higher)), n=n), higher
+        else:
+            text, rows = cmp.same.format(count=number_word(len(lower)), n=n), both
+        return Finding(
+            text,
+            C.figure_id(first.figure),
+            tuple(rows),
+            (),
+            also=(C.figure_id(second.figure),),
         )
-        rows = lower
-    elif len(higher) > len(lower):
-        text = (
-            f"Compared with partners, contracted providers' contribution was more likely to be judged "
-            f"sufficient: higher for {number_word(len(higher))} of the {n} factors shown in both Figures 3 and 4."
-        )
-        rows = higher
-    else:
-        text = (
-            f"Contracted providers' and partners' contributions were judged sufficient about as often: "
-            f"each was higher for {number_word(len(lower))} of the {n} factors shown in both Figures 3 and 4."
-        )
-        rows = both
-    return Finding(text, C.figure_id(3), tuple(rows), (), also=(C.figure_id(4),))
+    return None
 
 
 # --------------------------------------------------------------------------------------
 # Tables 1-2
 # --------------------------------------------------------------------------------------
 
-_TOPIC_WORDS = {
-    "harm_focus": "interventions were sufficiently focused on protecting those at risk of harm",
-    "info_review": "sufficient information was used in reviewing the work",
-}
 
-
-def _protection_findings(protection: pl.DataFrame) -> list[Finding]:
+def _protection_findings(protection: pl.DataFrame, fw: Framework | None = None) -> list[Finding]:
+    fw = _fw(fw)
     allrows = protection.filter(pl.col("breakdown") == R.ALL)
     out = []
     for topic in allrows["topic"].unique(maintain_order=True).to_list():
@@ -436,7 +421,7 @@ def _protection_findings(protection: pl.DataFrame) -> list[Finding]:
             continue
         bits, ev, tables = [], [], []
         for r in part:
-            who = r["who"].replace("_", " ")
+            who = fw.party(r["who"]).label
             tid = C.table_id(r["table"])
             bits.append(f"{pct(r['percent_yes'])} of applicable cases for {who} (n={r['n']:,})")
             ev += [
@@ -444,7 +429,7 @@ def _protection_findings(protection: pl.DataFrame) -> list[Finding]:
                 Evidence(tid, "all/all", f"{topic}_n", f"{r['n']:,}"),
             ]
             tables.append(tid)
-        words = _TOPIC_WORDS.get(topic, part[0]["question_label"].split(": ", 1)[-1])
+        words = fw.topic(topic).finding
         text = f"Inspectors judged that {words} in {join_words(bits)}."
         out.append(Finding(text, tables[0], ("all/all",), tuple(ev), also=tuple(tables[1:])))
     return out
@@ -455,9 +440,9 @@ def _protection_findings(protection: pl.DataFrame) -> list[Finding]:
 # --------------------------------------------------------------------------------------
 
 
-def _groups_text(r: dict) -> tuple[str, tuple[Evidence, ...]]:
+def _groups_text(r: dict, fw: Framework | None = None) -> tuple[str, tuple[Evidence, ...]]:
     """'NPS 89% vs CRC 81%', higher group first, as the bulletin writes it."""
-    key = C.difference_key(r)
+    key = C.difference_key(r, fw)
     a = (r["level"], r["percent_level"], "percent_level")
     b = (r["reference"], r["percent_reference"], "percent_reference")
     if a[1] is None or b[1] is None:
@@ -492,10 +477,14 @@ def _difference_findings(
     adjust: tuple[str, int] = ("none", 0),
     n_clusters: int = 0,
     family: pl.DataFrame | None = None,
+    fw: Framework | None = None,
 ) -> list[Finding]:
+    fw = _fw(fw)
     sig = C.significant(findings)
-    targets = C.target_index()
-    provider = schema.get_breakdown("provider")
+    targets = C.target_index(fw)
+    # The lead breakdown's differences are reported first, per measure (qi-2016: provider).
+    lead = fw.wording.lead_breakdown
+    provider = fw.breakdown(lead) if lead else None
     out: list[Finding] = []
     rows = list(sig.iter_rows(named=True))
 
@@ -505,20 +494,25 @@ def _difference_findings(
     def describe(r) -> tuple[str, tuple[Evidence, ...]]:
         if small(r):
             return "", ()
-        return _groups_text(r)
+        return _groups_text(r, fw)
 
     prov_pair = (
-        f"{provider.labels[-1]} and {provider.labels[0]}" if provider.labels else "providers"
+        f"{provider.labels[-1]} and {provider.labels[0]}"
+        if provider is not None and provider.labels
+        else ""
     )
+    lead_column = provider.column if provider is not None else None
     modelled = set(findings["model"].to_list())
-    for m in schema.MEASURES:
+    for m in fw.measures:
         noun = _measure_words(m)[1]
         mine = [r for r in rows if targets.get(r["model"]) and targets[r["model"]].measure == m.key]
-        prov = [r for r in mine if r["term"] == provider.column]
+        prov = [r for r in mine if r["term"] == lead_column]
         ran = any(t.measure == m.key and t.model in modelled for t in targets.values())
         if not ran:
             continue
-        if not prov:
+        if provider is None:
+            pass
+        elif not prov:
             out.append(
                 _no_difference_finding(
                     [t for t in targets.values() if t.measure == m.key and t.model in modelled],
@@ -527,6 +521,7 @@ def _difference_findings(
                     noun,
                     min_n,
                     family,
+                    fw,
                 )
             )
         else:
@@ -534,7 +529,7 @@ def _difference_findings(
             evs: list[Evidence] = []
             for r in prov:
                 g, e = describe(r)
-                fname = factor_phrase(schema.get_factor(targets[r["model"]].factor))
+                fname = _phrase(fw, targets[r["model"]].factor)
                 parts.append(f"{fname} ({g})" if g else f"{fname} (groups too small to quote)")
                 evs += e
             if len(prov) == 1:
@@ -551,7 +546,7 @@ def _difference_findings(
                 Finding(
                     text,
                     C.DIFFERENCES_ID,
-                    tuple(C.difference_key(r) for r in prov),
+                    tuple(C.difference_key(r, fw) for r in prov),
                     tuple(evs),
                     headline=True,  # a candidate: `key_findings` picks the headlines
                 )
@@ -559,16 +554,17 @@ def _difference_findings(
         # Other variables: grouped by variable and by which group was more likely.
         groups: dict[tuple, list[dict]] = {}
         for r in mine:
-            if r["term"] == provider.column:
+            if r["term"] == lead_column:
                 continue
             groups.setdefault((r["term"], *_more_likely(r)), []).append(r)
         for (term, more, less), rs in groups.items():
-            b = schema.breakdown_for_column(term)
-            factors = join_words(
-                [factor_phrase(schema.get_factor(targets[r["model"]].factor)) for r in rs]
-            )
+            b = fw.breakdown_for_column(term)
+            factors = join_words([_phrase(fw, targets[r["model"]].factor) for r in rs])
             phrase = _measure_words(m)[2]
-            count = f"{number_word(len(rs))} factor{'s' if len(rs) != 1 else ''}"
+            count = (
+                f"{number_word(len(rs))} "
+                f"{fw.wording.area_noun if len(rs) == 1 else fw.wording.area_noun_plural}"
+            )
             text = (
                 f"After accounting for the other variables, {phrase} for "
                 f"{group_phrase(b, more, term)} than for {group_phrase(b, less, term)}, "
@@ -580,19 +576,21 @@ def _difference_findings(
                 if g:
                     text = text[:-1] + f" ({g})."
             out.append(
-                Finding(_cap(text), C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in rs), ev)
+                Finding(
+                    _cap(text), C.DIFFERENCES_ID, tuple(C.difference_key(r, fw) for r in rs), ev
+                )
             )
     # The case-level questions (Tables 1 and 2).
-    for q in schema.QUESTIONS:
+    for q in fw.questions:
         for r in rows:
             t = targets.get(r["model"])
             if not t or t.question != q.key:
                 continue
-            b = schema.breakdown_for_column(r["term"])
+            b = fw.breakdown_for_column(r["term"])
             more, less = _more_likely(r)
             g, ev = describe(r)
-            who = q.who.replace("_", " ")
-            words = _TOPIC_WORDS.get(q.topic, q.label.split(": ", 1)[-1])
+            who = fw.party(q.who).label
+            words = fw.topic(q.topic).finding
             text = (
                 f"For {who}, the judgement that {words} was more likely for "
                 f"{group_phrase(b, more, r['term'])} than for {group_phrase(b, less, r['term'])}, "
@@ -600,13 +598,17 @@ def _difference_findings(
             )
             out.append(
                 Finding(
-                    text, C.DIFFERENCES_ID, (C.difference_key(r),), ev, also=(C.table_id(q.table),)
+                    text,
+                    C.DIFFERENCES_ID,
+                    (C.difference_key(r, fw),),
+                    ev,
+                    also=(C.table_id(q.table),),
                 )
             )
     if "p_adjusted" in findings.columns and rows:
-        out.append(_adjusted_finding(rows, *adjust))
+        out.append(_adjusted_finding(rows, *adjust, fw=fw))
     if "survives_clustering" in findings.columns and rows:
-        out.append(_clustering_finding(rows, n_clusters))
+        out.append(_clustering_finding(rows, n_clusters, fw))
     return out
 
 
@@ -617,12 +619,15 @@ def _no_difference_finding(
     noun: str,
     min_n: int,
     family: pl.DataFrame | None,
+    fw: Framework | None = None,
 ) -> Finding:
     """'No significant differences' only for the models where each group had at least
     `min_n` cases and MIN_GROUP_EVENTS yes and no answers (stepwise.samplesize); the others
     are named as comparisons that were not possible."""
     from hmip_cli.stepwise.samplesize import MIN_GROUP_EVENTS
 
+    fw = _fw(fw)
+    noun_1, plural = fw.wording.area_noun, fw.wording.area_noun_plural
     keys = tuple(t.model for t in models)
     ok: list = []
     short: list = []
@@ -652,21 +657,21 @@ def _no_difference_finding(
         )
     elif not ok:
         text = (
-            f"A comparison between {pair} cases for {noun} was not possible: for no factor "
+            f"A comparison between {pair} cases for {noun} was not possible: for no {noun_1} "
             f"did {rule.replace('each group had', 'each group have')}."
         )
     else:
-        names = join_words([factor_phrase(schema.get_factor(t.factor)) for t in short])
+        names = join_words([_phrase(fw, t.factor) for t in short])
         text = (
             f"After accounting for the other variables, there were no significant differences "
-            f"between {pair} cases for {noun} for the {number_word(len(ok))} factor"
-            f"{'s' if len(ok) != 1 else ''} where {rule}; for {names} the comparison was not "
+            f"between {pair} cases for {noun} for the {number_word(len(ok))} "
+            f"{noun_1 if len(ok) == 1 else plural} where {rule}; for {names} the comparison was not "
             "possible (too few cases)."
         )
     return Finding(text, C.MODELS_ID, keys)
 
 
-def _clustering_finding(rows: list[dict], n_clusters: int) -> Finding:
+def _clustering_finding(rows: list[dict], n_clusters: int, fw: Framework | None = None) -> Finding:
     """How many of the significant differences survive cluster-robust standard errors."""
     from hmip_cli.stepwise.adjust import ALPHA
     from hmip_cli.stepwise.robust import MIN_CLUSTERS
@@ -688,10 +693,12 @@ def _clustering_finding(rows: list[dict], n_clusters: int) -> Finding:
             f"; with only {number_word(n_clusters)} inspections this check is indicative "
             "(robust standard errors tend to be too small with few clusters)"
         )
-    return Finding(text + ".", C.DIFFERENCES_ID, tuple(C.difference_key(r) for r in kept))
+    return Finding(text + ".", C.DIFFERENCES_ID, tuple(C.difference_key(r, fw) for r in kept))
 
 
-def _adjusted_finding(rows: list[dict], method: str, n_tests: int) -> Finding:
+def _adjusted_finding(
+    rows: list[dict], method: str, n_tests: int, fw: Framework | None = None
+) -> Finding:
     """How many of the significant differences survive the multiple-testing adjustment over
     the whole family (every model x every candidate)."""
     from hmip_cli.stepwise.adjust import ALPHA, METHODS
@@ -712,7 +719,7 @@ def _adjusted_finding(rows: list[dict], method: str, n_tests: int) -> Finding:
         f"({METHODS.get(method, method)}, controlling the {what}), {survive} significant at the "
         f"{ALPHA:.0%} level.",
         C.DIFFERENCES_ID,
-        tuple(C.difference_key(r) for r in kept),
+        tuple(C.difference_key(r, fw) for r in kept),
     )
 
 
@@ -721,19 +728,25 @@ def _adjusted_finding(rows: list[dict], method: str, n_tests: int) -> Finding:
 # --------------------------------------------------------------------------------------
 
 
-def _profile_finding(profile: pl.DataFrame) -> Finding | None:
+def _profile_finding(profile: pl.DataFrame, fw: Framework | None = None) -> Finding | None:
+    fw = _fw(fw)
     part = {
         r["characteristic"]: r
         for r in profile.filter(pl.col("breakdown") == R.ALL).iter_rows(named=True)
     }
-    chars = R.characteristics()
+    chars = R.characteristics(fw)
     total = part.get(chars[0].key)
     if total is None:
         return None
     text = f"The findings are based on {total['n']:,} case assessments"
     ev = [Evidence(C.SAMPLE_ID, chars[0].key, "n", f"{total['n']:,}")]
     provs = [
-        c for c in chars if c.breakdown == "provider" and c.key in part and part[c.key]["base"]
+        c
+        for c in chars
+        if c.breakdown
+        and c.breakdown == fw.wording.lead_breakdown
+        and c.key in part
+        and part[c.key]["base"]
     ]
     if provs:
         bits = []
@@ -757,6 +770,7 @@ def key_findings(
     adjust: tuple[str, int] = ("none", 0),
     n_clusters: int = 0,
     family: pl.DataFrame | None = None,
+    fw: Framework | None = None,
 ) -> list[Finding]:
     """The report's key findings: about six headlines first (`headline=True`: availability,
     delivery under half, contracted providers against partners, Tables 1-2, the provider
@@ -764,42 +778,45 @@ def key_findings(
     given), priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences
     from the stepwise `findings` (the frame `stepwise.sweep()` returns). `adjust`: (method,
     number of tests in the family) when `findings` has `p_adjusted`."""
+    fw = _fw(fw)
     out: list[Finding | None] = []
     lead: list[Finding | None] = []  # headline candidates, most important first
-    figs = {m.figure: C.figure_data(results.rates, m.figure) for m in schema.MEASURES}
+    figs = {m.figure: C.figure_data(results.rates, m.figure) for m in fw.measures}
     n_cases = None
     if profile is not None:
-        out.append(_profile_finding(profile))
+        out.append(_profile_finding(profile, fw))
         allc = profile.filter(
             (pl.col("breakdown") == R.ALL)
-            & (pl.col("characteristic") == R.characteristics()[0].key)
+            & (pl.col("characteristic") == R.characteristics(fw)[0].key)
         )
         n_cases = int(allc["n"][0]) if allc.height else None
-    if 1 in figs and n_cases:
-        out.append(_priority_finding(figs[1], n_cases))
+    first = fw.measures[0].figure if fw.measures else None
+    if first in figs and n_cases:
+        out.append(_priority_finding(figs[first], n_cases, fw))
     fill: list[Finding | None] = []  # headlines only if fewer than HEADLINES are found
-    for m in schema.MEASURES:
+    for m in fw.measures:
         data = figs[m.figure]
-        if m.key == "availability":
-            f = _availability_finding(m.figure, data, min_n)
+        style = m.wording.key_finding
+        if style == "threshold":
+            f = _availability_finding(m.figure, data, min_n, fw)
             out.append(f)
             lead.append(f)
-        elif m.key == "delivery":
-            fs = _delivery_finding(m.figure, data, min_n)
+        elif style == "leaders":
+            fs = _delivery_finding(m.figure, data, min_n, fw)
             out.extend(fs)
             lead.extend(fs[1:])  # "under half of applicable cases for six factors"
             fill.extend(fs[:1])
         else:
-            f = _range_finding(m.figure, data, min_n)
+            f = _range_finding(m.figure, data, min_n, fw)
             out.append(f)
             fill.append(f)
-    compare = _compare_contributions(figs)
+    compare = _compare_contributions(figs, fw)
     out.append(compare)
     lead.append(compare)
-    prot = _protection_findings(results.protection)
+    prot = _protection_findings(results.protection, fw)
     out.extend(prot)
     lead.extend(prot)
-    diffs = _difference_findings(findings, min_n, adjust, n_clusters, family)
+    diffs = _difference_findings(findings, min_n, adjust, n_clusters, family, fw)
     out.extend(diffs)
     lead.extend(f for f in diffs if f.headline)
     return _headlines_first([f for f in out if f is not None], [*lead, *fill])

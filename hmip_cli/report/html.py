@@ -178,7 +178,8 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
     p = report.provenance
     title = report.display_title
     svgs = svgs or {
-        n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
+        n: charts.figure_svg(d, n, min_n=report.params.min_n, fw=report.params.fw)
+        for n, d in report.figures.items()
     }
     secs = C.sections(report)
     h: list[str] = [
@@ -229,7 +230,7 @@ def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
             svg = charts.inline_svg(svgs[s.figure], f"fig{s.figure}-")
             h.append(
                 f'<figure aria-labelledby="cap-{s.figure}">{svg}'
-                f'<figcaption id="cap-{s.figure}">{escape(charts.subtitle(s.figure))}. The data are in the '
+                f'<figcaption id="cap-{s.figure}">{escape(charts.subtitle(s.figure, report.params.fw))}. The data are in the '
                 f"table below.</figcaption></figure>"
             )
         h.append(_table(s.table, report.params.min_n))

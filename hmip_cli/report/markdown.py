@@ -69,7 +69,9 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
     for s in C.sections(report):
         out += [f"## {md_escape(s.heading)}", "", md_escape(s.intro), ""]
         if s.figure is not None:
-            alt = charts.alt_text(report.figures[s.figure], s.figure, report.params.min_n)
+            alt = charts.alt_text(
+                report.figures[s.figure], s.figure, report.params.min_n, report.params.fw
+            )
             out += [f"![{md_escape(alt)}]({figures_folder}/figure{s.figure}.svg)", ""]
         out += _table(s.table, report.params.min_n)
     out += ["## Notes", ""]
@@ -95,7 +97,8 @@ def write_markdown(report: C.Report, path: Path, svgs: dict[int, str] | None = N
     path = Path(path)
     folder = figures_dir(path)
     svgs = svgs or {
-        n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
+        n: charts.figure_svg(d, n, min_n=report.params.min_n, fw=report.params.fw)
+        for n, d in report.figures.items()
     }
     files = [(folder / f"figure{n}.svg", svg.encode("utf-8")) for n, svg in sorted(svgs.items())]
     files.append((path, render_markdown(report, folder.name).encode("utf-8")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from hmip_cli import rates as R
+from hmip_cli.framework.model import Framework
 from hmip_cli.render import half_up
 from hmip_cli.report import content as C
 
@@ -54,7 +55,13 @@ def bar_width_for(
     return max(narrowest, min(widest, room))
 
 
-def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int = 40) -> str:
+def text_chart(
+    frame: pl.DataFrame,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    width: int = 40,
+    fw: Framework | None = None,
+) -> str:
     """Bars for every measure in a `rates()` frame, factors in the bulletin's order.
 
     Where the frame has breakdown rows (`rates(..., by=...)`), each factor's all-cases bar
@@ -67,7 +74,7 @@ def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int 
         lw = max(len(s) for s in labels)
         if out:
             out.append("")
-        out.append(C.figure_title(figure))
+        out.append(C.figure_title(figure, fw))
         out.append(f"% yes of applicable cases ({YES} yes, {REST} no; bar = 0-100%)")
         out.append("n = applicable cases")
         out.append("")
@@ -88,10 +95,12 @@ def text_chart(frame: pl.DataFrame, *, min_n: int = R.DEFAULT_MIN_N, width: int 
     return "\n".join(out) + "\n"
 
 
-def text_chart_for(frame: pl.DataFrame, *, min_n: int, to_file: bool) -> str:
+def text_chart_for(
+    frame: pl.DataFrame, *, min_n: int, to_file: bool, fw: Framework | None = None
+) -> str:
     """`text_chart` as `hmip rates --chart` and `hmip chart` print it: 40-character bars in a
     file, and on a terminal the longest bars that fit its width."""
     from hmip_cli.render import terminal_width
 
     width = 40 if to_file else bar_width_for(frame, terminal_width())
-    return text_chart(frame, min_n=min_n, width=width)
+    return text_chart(frame, min_n=min_n, width=width, fw=fw)

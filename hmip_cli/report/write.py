@@ -101,7 +101,8 @@ def _write(report: C.Report, path: Path, fmt: ReportFormat, release) -> list[Pat
 
         return write_ods(report, path, release)
     svgs = {
-        n: charts.figure_svg(d, n, min_n=report.params.min_n) for n, d in report.figures.items()
+        n: charts.figure_svg(d, n, min_n=report.params.min_n, fw=report.params.fw)
+        for n, d in report.figures.items()
     }
     if fmt is ReportFormat.markdown:
         from hmip_cli.report.markdown import write_markdown
@@ -130,6 +131,7 @@ def report_from_store(
     from hmip_cli import store
 
     kind = infer_format(path, fmt)
+    params = _for_framework(params, store.load_framework(data))
     cases, info = store.load_cases_and_info(data, identifying=False)
     rep = C.build_report(
         cases,
@@ -141,6 +143,18 @@ def report_from_store(
         synthetic=_store_is_synthetic(data),
     )
     return rep, write_report(rep, path, kind, release)
+
+
+def _for_framework(params: C.ReportParams | None, fw) -> C.ReportParams:
+    """`params` for the store's framework `fw` (default candidates become its own)."""
+    import dataclasses
+
+    if params is None:
+        return C.ReportParams(fw=fw)
+    if params.fw.content_hash == fw.content_hash:
+        return params
+    default = params.candidates == params.fw.candidates()
+    return dataclasses.replace(params, fw=fw, candidates=None if default else params.candidates)
 
 
 def _store_is_synthetic(data) -> bool:
