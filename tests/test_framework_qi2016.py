@@ -298,29 +298,26 @@ def test_table_and_figure_titles(fw):
     from hmip_cli.report import content as C
 
     assert {t.number: t.title for t in fw.question_tables} == schema.TABLE_TITLES
-    assert {m.figure: m.wording.figure_title for m in fw.measures} == C.FIGURE_TITLES
+    assert {m.figure: m.wording.figure_title for m in fw.measures} == schema.FIGURE_TITLES
     for m in fw.measures:
         assert m.wording.figure_title == C.figure_title(m.figure)
     assert fw.wording.report_title == C.DEFAULT_TITLE
 
 
 def test_topic_wording(fw):
-    from hmip_cli.report import content as C
-    from hmip_cli.report import findings as F
 
     assert {t.key: t.heading for t in fw.topics} == schema.TOPIC_HEADERS
-    assert {t.key: t.report_heading for t in fw.topics} == C._TOPICS
-    assert {t.key: t.finding for t in fw.topics} == F._TOPIC_WORDS
+    assert {t.key: t.report_heading for t in fw.topics} == schema.REPORT_TOPICS
+    assert {t.key: t.finding for t in fw.topics} == schema.TOPIC_WORDS
     assert fw.topic_note() == schema.TOPIC_NOTE
 
 
 def test_measure_key_finding_wording(fw):
-    from hmip_cli.report import findings as F
 
     assert {
         m.key: (m.wording.finding_subject, m.wording.finding_noun, m.wording.finding_more_likely)
         for m in fw.measures
-    } == F._MEASURE_WORDS
+    } == schema.MEASURE_WORDS
     # findings.key_findings chooses the sentence shape by measure key; the file says it.
     assert {m.key: m.wording.key_finding for m in fw.measures} == {
         "availability": "threshold",

@@ -529,3 +529,41 @@ TOPIC_NOTE = (
     "risk of harm? Reviewing: was sufficient information used in reviewing the work?"
 )
 SWEEP_TITLE = "Stepwise logistic regression: findings across factors, measures and questions"
+# report/content.py
+FIGURE_TITLES = {
+    1: "Figure 1: Availability of interventions where factor was a priority",
+    2: "Figure 2: Delivery of interventions where factor was a priority",
+    3: "Figure 3: Contribution of contracted providers to achieving outcomes",
+    4: "Figure 4: Contribution of partners to achieving desired outcomes",
+}
+REPORT_TOPICS = {
+    "harm_focus": "Sufficient focus on risk of harm",
+    "info_review": "Sufficient information used for reviewing",
+}
+# report/findings.py
+TOPIC_WORDS = {
+    "harm_focus": "interventions were sufficiently focused on protecting those at risk of harm",
+    "info_review": "sufficient information was used in reviewing the work",
+}
+MEASURE_WORDS = {
+    "availability": (
+        "Interventions were available",
+        "availability",
+        "interventions were more likely to be available",
+    ),
+    "delivery": (
+        "Sufficient interventions were delivered",
+        "delivery",
+        "sufficient interventions were more likely to have been delivered",
+    ),
+    "contracted": (
+        "Contracted providers contributed sufficiently",
+        "the contribution of contracted providers",
+        "contracted providers were more likely to have contributed sufficiently",
+    ),
+    "partner": (
+        "Partners contributed sufficiently",
+        "the contribution of partners",
+        "partners were more likely to have contributed sufficiently",
+    ),
+}
