@@ -4,7 +4,7 @@
     cases = export_cases(data, where=["inspection=Durham"])
     Path("cases.parquet").write_bytes(export_bytes(cases.frame, "parquet"))
 
-What is written: the stored columns in the stored order (`schema.stored_schema()`), cases
+What is written: the stored columns in the stored order (the store's framework: `Framework.stored_schema()`), cases
 in store order. Identifying columns (case_id) and free text (notes) are left out unless
 asked for: case data is sensitive, and no analysis needs them. So an export with
 identifiers, ingested into a new store, gives the same store content hash; one without
@@ -31,8 +31,9 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import schema
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework import derive
+from hmip_cli.framework.model import YES_NO
 
 
 class ExportFormat(str, Enum):
@@ -98,6 +99,7 @@ def export_cases(
     if got is None:  # removed since (by hand): say so as for no store
         raise BadRequest(f"no store at {store.resolve_store(data)}")
     frame = got[0]
+    fw = store.load_framework(data)
     text = None
     conditions: list = []
     where = list(where or [])
@@ -106,12 +108,12 @@ def export_cases(
 
         # Filtered on the derived columns (age group, OGRS band, ...), exported as stored.
         indexed = frame.with_row_index("__row")
-        lf, conditions = filter_cases(schema.with_derived(indexed), where)
+        lf, conditions = filter_cases(derive.with_derived(fw, indexed), where, fw)
         rows = lf.select("__row").collect().get_column("__row")
         frame = indexed.filter(pl.col("__row").is_in(rows.implode())).drop("__row")
         text = describe_where(conditions)
-    stored = [c for c in schema.stored_schema() if c in frame.columns]
-    left_out = tuple(c for c in schema.stored_schema() if c not in stored)
+    stored = [c for c in fw.stored_schema() if c in frame.columns]
+    left_out = tuple(c for c in fw.stored_schema() if c not in stored)
     return Export(frame.select(stored), left_out, digest, text, conditions)
 
 
@@ -138,7 +140,7 @@ def export_format(fmt: ExportFormat | None, output: Path | None) -> ExportFormat
 
 def as_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Booleans as yes/no (null stays null), dates ISO, everything else as text."""
-    yes, no = schema.YES_NO
+    yes, no = YES_NO
     exprs = []
     for name, dtype in frame.schema.items():
         e = pl.col(name)
@@ -175,7 +177,7 @@ def _write_xlsx(frame: pl.DataFrame, buf: io.BytesIO) -> None:
     text (xlsxwriter's write_string: a value starting "=" is never a formula)."""
     import xlsxwriter
 
-    yes, no = schema.YES_NO
+    yes, no = YES_NO
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     ws = wb.add_worksheet(SHEET)
     bold = wb.add_format({"bold": True})
