@@ -10,12 +10,13 @@ in an exported framework file and in the data, and every output carries the new 
 from __future__ import annotations
 
 import csv
-import json
 import random
 import textwrap
 from pathlib import Path
 
 import pytest
+from test_json_support import rows as json_rows
+from test_json_support import tables as json_tables
 
 from hmip_cli import framework, store
 
@@ -257,11 +258,9 @@ def test_the_store_records_the_framework_and_later_commands_use_it(custom_store,
     assert meta["framework"]["name"] == "youth-2025"
     assert meta["framework"]["sha256"] == fw.content_hash
     assert store.load_framework(data) == fw  # from the store alone: the file is gone
-    info = json.loads(cli("info", "--data", data, "-f", "json").stdout)
-    tables = info if isinstance(info, list) else info["tables"]
-    store_row = next(t for t in tables if t["title"] == "Store")["rows"][0]
-    assert store_row["framework"] == "youth-2025"
-    schema_rows = json.loads(cli("schema", "--data", data, "-f", "json").stdout)
+    info = json_tables(cli("info", "--data", data, "-f", "json").stdout)
+    assert info["store"][0]["framework"] == "youth-2025"
+    schema_rows = json_rows(cli("schema", "--data", data, "-f", "json").stdout)
     names = [r["name"] for r in schema_rows]
     assert "schooling_needed" in names and "voice_heard" in names
     assert "accommodation_priority" not in names
@@ -276,8 +275,7 @@ def test_rates_in_the_framework_s_own_words(custom_store, cli):
     assert "Area of need" in out and "Children with the need" in out
     assert "Emotional wellbeing" in out
     assert "factor" not in out.lower() and "priority" not in out.lower()
-    rows = json.loads(cli("rates", "--data", data, "-f", "json", "--by", "team").stdout)
-    rows = rows if isinstance(rows, list) else rows["rows"]
+    rows = json_rows(cli("rates", "--data", data, "-f", "json", "--by", "team").stdout)
     assert {r["factor"] for r in rows} == set(AREAS)
     assert {r["measure"] for r in rows} == {"planned", "helped"}
     north = next(
