@@ -79,7 +79,7 @@ def ingest(
       hmip ingest examples/cases.csv
       hmip ingest examples/export/cases_export.csv --mapping examples/export/mapping.toml
       hmip ingest examples/cases.csv --replace --strict
-      hmip ingest pdu_cases.csv --framework pdu-2023 --data ./pdu-store
+      hmip ingest examples/cases.csv --framework qi-2016 --data ./qi-store
     """
     from hmip_cli.ingest import ingest_files
     from hmip_cli.ingest.readers import FORMATS, STDIN
