@@ -153,7 +153,7 @@ def test_factor_measure_from_store(store):
     col = schema.judgement_column("accommodation", "delivery")
     cands = [schema.get_breakdown(k).column for k in schema.DEFAULT_BREAKDOWNS]
     want = stepwise(store.filter(pl.col(col).is_not_null()), col, cands, categorical=cands)
-    # the CLI names terms by breakdown key (cli/vocabulary.py): ethnic_group -> ethnicity
+    # the CLI names terms by breakdown key (hmip_cli/vocabulary.py): ethnic_group -> ethnicity
     keys = [schema.breakdown_for_column(c).key for c in want.final_terms]
     assert got[0]["final_terms"] == keys and len(keys) >= 1
     assert got[0]["n"] == want.n

@@ -73,8 +73,8 @@ def test_the_sweep_gives_machines_codes_and_people_labels():
     ("Community sentence", "Post-custody") in CSV/JSON, where every other machine output
     has codes. The sweep keeps labels (the report's sentences use them); the CLI gives
     machines the codes and people the labels."""
-    from hmip_cli.cli.regress_cmd import findings_table
     from hmip_cli.render import Format
+    from hmip_cli.stepwise.spss_tables import findings_table
     from hmip_cli.stepwise.sweeps import FINDINGS_SCHEMA
 
     row = dict.fromkeys(FINDINGS_SCHEMA)
