@@ -42,6 +42,8 @@ DEFAULT_PERIOD = "year"
 MARK_BREAK = "[b]"
 QUESTIONS_GROUP = "questions"
 FRAMEWORK_COLUMN = "framework"  # a mixed frame's column naming each case's framework
+INSPECTION_COLUMN = "inspection"  # every framework has it (docs/frameworks.md)
+DATE_COLUMN = "inspection_date"  # optional
 
 # Output columns, in order (public API: documented in `hmip trend --help`).
 TREND_COLUMNS = (
@@ -93,6 +95,8 @@ class TrendResult:
     reference: str
     crosswalks: tuple[str, ...] = ()
     not_trended: tuple[NotTrended, ...] = ()
+    where_text: str | None = None  # the --where conditions, in the reference's terms
+    where_notes: tuple[str, ...] = ()  # how they were carried across a framework change
     periods: tuple[tuple[str, str], ...] = field(default=())  # (code, label) in order
 
     @property
@@ -111,6 +115,8 @@ class TrendResult:
             "periods": [{"period": c, "period_label": lab} for c, lab in self.periods],
             "rows": json_safe(self.frame.to_dicts()),
             "not_trended": [vars(x) for x in self.not_trended],
+            "where": self.where_text,
+            "where_notes": list(self.where_notes),
         }
 
 
@@ -208,42 +214,176 @@ def _crosswalk(a: Framework, b: Framework, crosswalks: Sequence[Crosswalk]) -> C
 
 
 # --------------------------------------------------------------------------------------
-# Counting
+# Periods
 # --------------------------------------------------------------------------------------
 
 
 def _period_column(fw: Framework, period: str) -> str:
+    """The column a period is read from: the framework's `year` / `inspection` breakdown
+    (the `inspection` column itself when it declares no such breakdown)."""
     if period not in PERIODS:
         raise BadRequest(f"unknown period {period!r}; choose from: {', '.join(PERIODS)}")
-    return fw.breakdown(period).column
+    try:
+        return fw.breakdown(period).column
+    except BadRequest:
+        if period == "inspection":
+            return INSPECTION_COLUMN
+        raise BadRequest(
+            f"the framework {fw.name!r} has no inspection dates (no 'year' breakdown), so "
+            "its cases cannot be trended by year: use --period inspection"
+        ) from None
 
 
-def _prepared(seg: Segment, where) -> pl.LazyFrame:
+def has_year(fw: Framework) -> bool:
+    """Whether `fw`'s cases can be trended by year (it declares a `year` breakdown)."""
+    try:
+        fw.breakdown("year")
+    except BadRequest:
+        return False
+    return True
+
+
+def default_period(segments: Sequence[Segment]) -> str:
+    """year where every segment's framework has inspection dates, else inspection."""
+    return DEFAULT_PERIOD if all(has_year(s.framework) for s in segments) else "inspection"
+
+
+def _dated(fw: Framework) -> bool:
+    return DATE_COLUMN in fw.column_by_name
+
+
+# --------------------------------------------------------------------------------------
+# Selecting cases: --where, in the reference framework's terms
+# --------------------------------------------------------------------------------------
+
+
+def _where_items(where) -> list[tuple[str, list[str]]]:
+    """`--where` as (key, [values]) pairs (syntax checked as in `rates.parse_where`)."""
+    if not where:
+        return []
+    if isinstance(where, Mapping):
+        return [
+            (k, [str(x) for x in ([v] if isinstance(v, (str, bool)) else list(v))])
+            for k, v in where.items()
+        ]
+    out = []
+    for text in where:
+        k, sep, v = str(text).partition("=")
+        values = [x for x in v.split(",") if x.strip()]
+        if not sep or not k.strip() or not values:
+            raise BadRequest(f"--where needs key=value, got {text!r}")
+        out.append((k, values))
+    return out
+
+
+def _free_text(fw: Framework, key: str) -> bool:
+    """Whether a --where key names a text column with no levels (inspection): its values
+    are those in the data, so a value may be present under one framework only."""
+    norm = key.strip().lower().replace("-", "_")
+    for b in fw.all_breakdowns():
+        if norm in {b.key, *b.aliases}:
+            return not b.levels
+    col = fw.column_by_name.get(norm)
+    return col is not None and not col.levels
+
+
+def _breakdown_link(cw: Crosswalk, ref: Framework, key: str):
+    """(the crosswalk's breakdown link whose `ref` side is the breakdown `key`, the key on
+    the other side, {ref level: [other levels]}), or None when it lists none."""
+    try:
+        bkey = ref.breakdown(key).key
+    except BadRequest:
+        return None
+    ref_is_source = ref.name == cw.source
+    for b in cw.breakdowns:
+        if (b.source if ref_is_source else b.target) != bkey:
+            continue
+        other = b.target if ref_is_source else b.source
+        levels: dict[str, list[str]] = {}
+        for a, t in b.levels:
+            mine, theirs = (a, t) if ref_is_source else (t, a)
+            levels.setdefault(mine, []).append(theirs)
+        return b, other, levels
+    return None
+
+
+def _segment_where(
+    fw: Framework,
+    lf: pl.LazyFrame,
+    ref: Framework,
+    ref_lf: pl.LazyFrame,
+    cw: Crosswalk | None,
+    items: Sequence[tuple[str, list[str]]],
+    misses: dict[str, BadRequest],
+) -> tuple[list[R.Condition], list[str]]:
+    """The conditions that select a segment's cases (`items` in `ref`'s terms; `lf`, `ref_lf`
+    the cases to look free-text values up in), and notes saying how a condition was carried
+    across to an older framework through the crosswalk `cw`. A free-text value these cases
+    lack (an inspection of another framework) selects none of them, and goes in `misses`."""
+    conds: list[R.Condition] = []
+    notes: list[str] = []
+    for key, values in items:
+        link = None if cw is None or fw.name == ref.name else _breakdown_link(cw, ref, key)
+        if cw is None or link is None:
+            try:
+                conds += R.parse_where({key: values}, lf, fw)
+            except BadRequest as exc:
+                if not _free_text(fw, key):
+                    if fw.name == ref.name:
+                        raise
+                    raise BadRequest(f"--where {key}, for the {fw.name} cases: {exc}") from None
+                # A value that only another framework's cases have: none of these cases.
+                misses.setdefault(key, exc)
+                conds.append(R.Condition(key, INSPECTION_COLUMN, (), f"{key} = none"))
+            continue
+        b, other, levels = link
+        if other is None or b.match not in CONTINUES:
+            why = f" ({b.note})" if b.note else ""
+            raise BadRequest(
+                f"--where {key} cannot select the {fw.name} cases: the crosswalk {cw.name} "
+                f"gives {key} no counterpart in {fw.name}{why}"
+            )
+        (ref_cond,) = R.parse_where({key: values}, ref_lf, ref)
+        codes = tuple(
+            c2 for c in ref_cond.codes for c2 in ([None] if c is None else levels.get(c, []))
+        )
+        target = fw.breakdown(other)
+        shown = ", ".join(target.label_of(c) for c in codes) or "none"
+        cond = R.Condition(target.key, target.column, codes, f"{target.key} = {shown}")
+        conds.append(cond)
+        notes.append(
+            f"for the {fw.name} cases, {cond.text} ({b.match} counterpart of "
+            f"{ref_cond.text}, crosswalk {cw.name})"
+        )
+    return conds, notes
+
+
+def _prepared(seg: Segment) -> pl.LazyFrame:
     from hmip_cli.framework.derive import with_derived
 
-    lf = seg.cases.lazy()
-    if where:
-        if seg.framework.name != "qi-2016":  # --where reads schema.py until rates does not
-            raise BadRequest(f"--where is not yet supported for {seg.framework.name} cases")
-        lf, _ = R.filter_cases(lf.drop(FRAMEWORK_COLUMN, strict=False), where)
-        return lf
-    return with_derived(seg.framework, lf)
+    return with_derived(seg.framework, seg.cases.lazy().drop(FRAMEWORK_COLUMN, strict=False))
 
 
-def _counts(seg: Segment, items: Sequence[str], period: str, where) -> pl.DataFrame:
+# --------------------------------------------------------------------------------------
+# Counting
+# --------------------------------------------------------------------------------------
+
+
+def _counts(seg: Segment, lf: pl.LazyFrame, items: Sequence[str], period: str) -> pl.DataFrame:
     """framework, item, period (code; null = undated), n, n_yes, first (earliest date)."""
     fw = seg.framework
     col = _period_column(fw, period)
-    lf = _prepared(seg, where)
-    aggs: list[pl.Expr] = [pl.col("inspection_date").min().alias("first")]
+    first = pl.col(DATE_COLUMN).min() if _dated(fw) else pl.lit(None, pl.Date)
+    aggs: list[pl.Expr] = [first.alias("first")]
     for i, item in enumerate(items):
         c = pl.col(fw.item_column(item))
         aggs += [c.is_not_null().sum().alias(f"n{i}"), c.sum().alias(f"y{i}")]
     key = pl.col(col).cast(pl.String)
     if period == "inspection":
         # An inspection is an area in a year: a re-inspection of Durham is a new period.
-        year = pl.col(_period_column(fw, "year")).cast(pl.String)
-        key = pl.when(year.is_null()).then(key).otherwise(pl.format("{} {}", key, year))
+        if has_year(fw):
+            year = pl.col(_period_column(fw, "year")).cast(pl.String)
+            key = pl.when(year.is_null()).then(key).otherwise(pl.format("{} {}", key, year))
     wide = lf.group_by(key.alias("period")).agg(aggs).collect()
     parts = [
         wide.select(
@@ -298,7 +438,7 @@ def _period_order(counts: pl.DataFrame, period: str, order: Sequence[str]) -> pl
 def trend(
     segments: Sequence[Segment],
     *,
-    period: str = DEFAULT_PERIOD,
+    period: str | None = None,
     measures: Sequence[str] | None = None,
     areas: Sequence[str] | None = None,
     items: Sequence[str] | None = None,
@@ -310,9 +450,12 @@ def trend(
 ) -> TrendResult:
     """% yes per series and period, with n, across `segments` (see the module docstring).
 
-    `measures`/`areas`/`items` select series in the reference framework's terms; `where`
-    filters cases (qi-2016 segments only, for now); `crosswalks` are used before the shipped
-    ones. Columns of `frame`:
+    `period`: "year" or "inspection" (default: year, or inspection where a framework has no
+    inspection dates). `measures`/`areas`/`items` select series, and `where` cases, in the
+    reference framework's terms: a `where` key the crosswalk links to another breakdown
+    selects the older framework's cases through that link (levels mapped, noted in
+    `where_notes`); others are read in each framework's own terms. `crosswalks` are used
+    before the shipped ones. Columns of `frame`:
       series, series_label   the item in the reference framework ("ete/delivery", a question
                              key) and its row label (the area's, or the question's)
       group, group_label     the measure (or "questions") the series is tabled under
@@ -327,6 +470,7 @@ def trend(
     """
     if not segments:
         raise BadRequest("no cases to trend")
+    period = period or default_period(segments)
     if period not in PERIODS:
         raise BadRequest(f"unknown period {period!r}; choose from: {', '.join(PERIODS)}")
     by_name: dict[str, Framework] = {}
@@ -335,7 +479,9 @@ def trend(
     # Frameworks in time order (latest inspection last): the last one names the series.
     latest: dict[str, Any] = {}
     for seg in segments:
-        d = seg.cases.lazy().select(pl.col("inspection_date").max()).collect().item()
+        d = None
+        if _dated(seg.framework):
+            d = seg.cases.lazy().select(pl.col(DATE_COLUMN).max()).collect().item()
         prev = latest.get(seg.framework.name)
         latest[seg.framework.name] = d if prev is None or (d is not None and d > prev) else prev
     order = sorted(by_name, key=lambda n: (latest[n] is None, latest[n] or 0, n))
@@ -372,11 +518,23 @@ def trend(
             not_trended.append(NotTrended(ref.name, s, ref.item_label(s), _why(cw, s, ref)))
     series = [s for s in wanted if s not in dropped]
 
+    frames = [_prepared(seg) for seg in segments]
+    where_text: str | None = None
+    where_notes: list[str] = []
+    conditions = _where_items(where)
+    if conditions:
+        frames, where_text, where_notes = _selected(
+            segments,
+            frames,
+            ref,
+            conditions,
+            {n: _crosswalk(by_name[n], ref, crosswalks) for n in order[:-1]},
+        )
     parts = []
-    for seg in segments:
+    for seg, lf in zip(segments, frames):
         m = mapping[seg.framework.name]
         src = [m[s][0] for s in series]
-        c = _counts(seg, src, period, where)
+        c = _counts(seg, lf, src, period)
         back = pl.DataFrame(
             {
                 "item": src,
@@ -409,10 +567,52 @@ def trend(
         reference=ref.name,
         crosswalks=tuple(dict.fromkeys(used)),
         not_trended=tuple(not_trended),
+        where_text=where_text,
+        where_notes=tuple(where_notes),
         periods=tuple(
             cols.select("period", "period_label").unique(maintain_order=True).iter_rows()
         ),
     )
+
+
+def _selected(
+    segments: Sequence[Segment],
+    frames: list[pl.LazyFrame],
+    ref: Framework,
+    conditions: Sequence[tuple[str, list[str]]],
+    crosswalk_of: Mapping[str, Crosswalk],
+) -> tuple[list[pl.LazyFrame], str, list[str]]:
+    """Each segment's cases meeting `conditions` (`--where`, in `ref`'s terms), the
+    conditions described in `ref`'s terms, and how they were carried across frameworks.
+    Refused when no case at all is selected (tables of nothing would look like a result)."""
+    ref_lfs = [lf for seg, lf in zip(segments, frames) if seg.framework.name == ref.name]
+    ref_lf = pl.concat(ref_lfs, how="vertical_relaxed") if len(ref_lfs) > 1 else ref_lfs[0]
+    out, notes, ref_text = [], [], None
+    misses: dict[str, BadRequest] = {}
+    found: set[str] = set()
+    for seg, lf in zip(segments, frames):
+        fw = seg.framework
+        cw = crosswalk_of.get(fw.name)
+        seg_misses: dict[str, BadRequest] = {}
+        conds, why = _segment_where(fw, lf, ref, ref_lf, cw, conditions, seg_misses)
+        found |= {k for k, _ in conditions if k not in seg_misses}
+        for k, exc in seg_misses.items():
+            misses.setdefault(k, exc)
+        if fw.name == ref.name and ref_text is None and not seg_misses:
+            ref_text = R.describe_where(conds)
+        notes += [n for n in why if n not in notes]
+        for cond in conds:
+            lf = lf.filter(cond.expr())
+        out.append(lf)
+    for key, exc in misses.items():
+        if key not in found:  # no framework's cases have that value
+            raise exc
+    if ref_text is None:  # where a value of a free-text key is missing from the reference
+        ref_text = " and ".join(f"{k} = {', '.join(v)}" for k, v in conditions)
+    total = sum(lf.select(pl.len()).collect().item() for lf in out)
+    if total == 0:
+        raise BadRequest(f"no cases where {ref_text}; nothing to trend")
+    return out, ref_text, notes
 
 
 def _why(cw: Crosswalk, item: str, fw: Framework) -> str:

@@ -60,7 +60,8 @@ def trend_human(
     frame = result.frame
     period_label = TR.PERIODS[result.period]
     common = [
-        *T._where_note(where_text),
+        *T._where_note(where_text or result.where_text),
+        *(f"Cases selected {note}." for note in result.where_notes),
         *not_trended_note(result),
         "n: applicable cases in the period; %: of them, judged yes.",
         T.ROUNDING_NOTE,

@@ -11,6 +11,9 @@ Fixtures for modules to share instead of making their own:
 - `trend_store` / `trend_cases`: a store of several inspection rounds over four years (two
   `hmip synth` files, the second's dates moved on three years, one inspection undated),
   for `--by year`, `--by inspection` and `hmip trend`. Read-only.
+- `framework_store(name_or_file, years)`: `hmip synth --framework` then `hmip ingest
+  --framework` into a store of its own, once per run per framework: the end-to-end tests
+  (tests/test_framework_e2e.py). Read-only.
 """
 
 from __future__ import annotations
@@ -217,3 +220,33 @@ def strong_million():
         {"y": within < np.repeat(events, n), **{c: grid[pattern, i] for i, c in enumerate(names)}}
     )
     return frame, names
+
+
+@pytest.fixture(scope="session")
+def framework_store(tmp_path_factory):
+    """`framework_store(spec, years=None, n=240)`: (store dir, the synthetic CSV) for the
+    framework `spec` (a shipped name or a framework file), made by the CLI as a user
+    would: `hmip synth --framework SPEC` then `hmip ingest --framework SPEC`. Cached."""
+    from typer.testing import CliRunner
+
+    from hmip_cli.cli.app import app
+
+    made: dict[tuple, tuple[Path, Path]] = {}
+
+    def build(spec: str, years: str | None = None, n: int = 240) -> tuple[Path, Path]:
+        key = (spec, years, n)
+        if key not in made:
+            root = tmp_path_factory.mktemp("framework-store")
+            csv = root / "cases.csv"
+            args = ["synth", "--framework", spec, "-n", str(n), "-s", "11", "-o", str(csv)]
+            r = CliRunner().invoke(app, args + (["--years", years] if years else []))
+            assert r.exit_code == 0, r.stderr
+            data = root / "store"
+            r = CliRunner().invoke(
+                app, ["ingest", str(csv), "--framework", spec, "--data", str(data)]
+            )
+            assert r.exit_code == 0, r.stderr
+            made[key] = (data, csv)
+        return made[key]
+
+    return build

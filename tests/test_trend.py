@@ -323,3 +323,88 @@ def test_cli_chart_trend(cli, trend_store, tmp_path):
     assert r.exit_code == 2 and "at most 6" in r.stderr
     r = cli("chart", "figure1", "--item", "ete/delivery")
     assert r.exit_code == 2 and "--item" in r.stderr
+
+
+# --where in any framework, and across a change of framework (issue 9 item 5) ------------
+
+
+def _pdu_derived(pdu_cases):
+    from hmip_cli import framework as F
+    from hmip_cli.framework.derive import with_derived
+
+    return with_derived(F.load("pdu-2023"), pdu_cases)
+
+
+def test_where_selects_pdu_cases_by_their_own_breakdowns(pdu_cases):
+    from hmip_cli import framework as F
+    from hmip_cli import trend as TR
+
+    seg = TR.Segment(F.load("pdu-2023"), pdu_cases)
+    res = TR.trend([seg], where=["region=london,wales", "gender=female"], items=["planning/safety"])
+    assert res.where_text == "region = London, Wales and gender = Female"
+    chosen = _pdu_derived(pdu_cases).filter(
+        pl.col("region").cast(pl.String).is_in(["london", "wales"])
+        & (pl.col("gender").cast(pl.String) == "female")
+    )
+    want = _direct_trend(chosen, "planning_safety")
+    got = {p: (n, y) for p, n, y in res.frame.select("period", "n", "n_yes").iter_rows()}
+    assert got == want and sum(n for n, _ in got.values()) > 0
+
+
+def test_where_is_carried_across_the_crosswalk(trend_cases, pdu_cases):
+    """--where sentence_type=licence selects pdu-2023's licence cases and, through the
+    crosswalk's approximate breakdown link, qi-2016's post-custody cases; a note says so."""
+    from hmip_cli import trend as TR
+
+    res = TR.trend(_mixed(trend_cases, pdu_cases), where=["sentence_type=licence"])
+    assert res.where_text == "sentence_type = Release on licence"
+    assert res.where_notes == (
+        "for the qi-2016 cases, supervision = Post-custody (approximate counterpart of "
+        "sentence_type = Release on licence, crosswalk qi-2016--pdu-2023)",
+    )
+    qi = _direct_trend(
+        trend_cases.filter(pl.col("supervision") == "post_custody"), "partner_harm_focus"
+    )
+    pdu = _direct_trend(
+        _pdu_derived(pdu_cases).filter(pl.col("sentence_type") == "licence"),
+        "implementation_safety",
+    )
+    rows = res.frame.select("period", "framework", "n", "n_yes").iter_rows()
+    for p, fw, n, y in rows:
+        assert (n, y) == (qi if fw == "qi-2016" else pdu).get(p, (0, 0))
+    human = TR_tables_text(res)
+    assert "Cases selected: sentence_type = Release on licence." in human
+    assert "Cases selected for the qi-2016 cases, supervision = Post-custody" in human
+
+
+def TR_tables_text(res) -> str:
+    from hmip_cli import trend_tables as TT
+    from hmip_cli.render import Format, to_text
+
+    return to_text(TT.trend_tables(res, Format.markdown), Format.markdown)
+
+
+def test_where_across_frameworks_refuses_what_does_not_carry(trend_cases, pdu_cases):
+    from hmip_cli import trend as TR
+    from hmip_cli.errors import BadRequest
+
+    segs = _mixed(trend_cases, pdu_cases)
+    with pytest.raises(BadRequest, match=r"--where region, for the qi-2016 cases: unknown"):
+        TR.trend(segs, where=["region=london"])  # pdu-2023 only, and no crosswalk link
+    with pytest.raises(BadRequest, match="unknown --where key 'provider'"):
+        TR.trend(segs, where=["provider=CRC"])  # asked in the latest framework's terms
+    with pytest.raises(BadRequest, match="unknown value 'Nowhere' for --where inspection"):
+        TR.trend(segs, where=["inspection=Nowhere"])
+
+
+def test_where_an_inspection_of_one_framework(trend_cases, pdu_cases):
+    """An inspection only the pdu-2023 cases have selects them, and no qi-2016 case."""
+    from hmip_cli import trend as TR
+
+    res = TR.trend(_mixed(trend_cases, pdu_cases), where=["inspection=Leeds"])
+    assert res.frame.filter(pl.col("framework") == "qi-2016")["n"].sum() == 0
+    pdu = _direct_trend(
+        _pdu_derived(pdu_cases).filter(pl.col("inspection") == "Leeds"), "implementation_safety"
+    )
+    got = res.frame.filter(pl.col("framework") == "pdu-2023").select("period", "n", "n_yes")
+    assert {p: (n, y) for p, n, y in got.iter_rows()} == pdu

@@ -451,8 +451,8 @@ def _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, it
     if kind is ChartFormat.png and output is None:
         raise BadRequest("PNG output needs --output FILE")
     result = TR.trend(
-        TR.segments_from_cases(load_cases(data)),
-        period=period.value,
+        TR.segments_from_cases(load_cases(data), load_framework(data)),
+        period=period.value if period else None,
         measures=measure,
         areas=factor,
         items=item,

@@ -16,7 +16,14 @@ from typing import Annotated
 import typer
 
 from hmip_cli import rates as R
-from hmip_cli.cli.common import DataOpt, FormatOpt, OutputOpt, handle_errors, load_cases
+from hmip_cli.cli.common import (
+    DataOpt,
+    FormatOpt,
+    OutputOpt,
+    handle_errors,
+    load_cases,
+    load_framework,
+)
 from hmip_cli.cli.rates_cmd import MinNOpt, SuppressOpt, WhereOpt
 from hmip_cli.render import Format, emit
 
@@ -76,13 +83,14 @@ FactorOpt = Annotated[
     typer.Option("--factor", metavar="FACTOR", help="Only this factor (area); repeatable."),
 ]
 PeriodOpt = Annotated[
-    Period,
+    Period | None,
     typer.Option(
         "--period",
         "-p",
         metavar="PERIOD",
         help="year (calendar year of the inspection date) or inspection (an area in a year, "
-        "in date order). Undated cases form a 'Not recorded' period.",
+        "in date order). Undated cases form a 'Not recorded' period. Default: year, or "
+        "inspection for a framework with no inspection dates.",
     ),
 ]
 CrosswalkOpt = Annotated[
@@ -98,7 +106,7 @@ CrosswalkOpt = Annotated[
 
 @handle_errors
 def trend_cmd(
-    period: PeriodOpt = Period.year,
+    period: PeriodOpt = None,
     measure: MeasureOpt = None,
     factor: FactorOpt = None,
     item: ItemOpt = None,
@@ -139,11 +147,10 @@ def trend_cmd(
     from hmip_cli import trend as TR
     from hmip_cli import trend_tables as TT
 
-    cases = load_cases(data)
     crosswalks = [_crosswalk(c) for c in crosswalk or ()]
     result = TR.trend(
-        TR.segments_from_cases(cases),
-        period=period.value,
+        TR.segments_from_cases(load_cases(data), load_framework(data)),
+        period=period.value if period else None,
         measures=measure,
         areas=factor,
         items=item,
@@ -152,12 +159,7 @@ def trend_cmd(
         min_n=min_n,
         suppress=suppress,
     )
-    where_text = R.describe_where(R.parse_where(where, cases)) if where else None
-    emit(
-        TT.trend_tables(result, fmt, min_n=min_n, where_text=where_text, layout=layout.value),
-        fmt,
-        output,
-    )
+    emit(TT.trend_tables(result, fmt, min_n=min_n, layout=layout.value), fmt, output)
 
 
 def _crosswalk(name_or_file: str):
