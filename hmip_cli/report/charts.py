@@ -80,7 +80,7 @@ def alt_text(
         f"and the filled segment the cases where the answer to '{question}' was yes."
     ]
     for r in data.iter_rows(named=True):
-        if not C._shown(r):
+        if not C.shown(r):
             why = (
                 "no applicable cases"
                 if r["marker"] == R.MARK_NOT_APPLICABLE
@@ -162,7 +162,7 @@ def _draw(data: pl.DataFrame, figure: int, min_n: int, title: str | None, fw: Fr
         ax.set_xlim(0, top * 1.85)  # room for the value labels
         for y, r in enumerate(rows):
             ax.text(0, y - 0.3, r["factor_label"], va="bottom", ha="left", fontsize=FONT)
-            if not C._shown(r):
+            if not C.shown(r):
                 ax.text(
                     0, y, _label(r, min_n), va="center", ha="left", fontsize=FONT, style="italic"
                 )
@@ -366,7 +366,7 @@ def by_alt_text(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: in
     for (_, label), part in data.group_by(["factor", "factor_label"], maintain_order=True):
         bits = []
         for r in part.iter_rows(named=True):
-            if C._shown(r):
+            if C.shown(r):
                 low = " (low reliability)" if r["marker"] == R.MARK_LOW else ""
                 bits.append(
                     f"{r['group_label']} {C.whole(r['percent_yes'])}% of {r['n']:,} applicable "
@@ -425,7 +425,7 @@ def _draw_by(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int):
             ax.text(0, y0 - 0.6, label, va="bottom", ha="left", fontsize=FONT, weight="bold")
             for j, r in enumerate(rows):
                 y = y0 + j
-                if not C._shown(r):
+                if not C.shown(r):
                     ax.text(
                         0,
                         y,

@@ -20,7 +20,7 @@ import polars as pl
 from hmip_cli import framework
 from hmip_cli import rates as R
 from hmip_cli.framework.model import Area, Breakdown, Framework, Measure
-from hmip_cli.report import content as C
+from hmip_cli.report import keys as K
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def group_phrase(b: Breakdown | None, label: str, term: str = "") -> str:
 
 
 def pct(value: float) -> str:
-    return f"{C.whole(value)}%"
+    return f"{K.whole(value)}%"
 
 
 def _measure_words(m: Measure) -> tuple[str, str, str]:
@@ -179,18 +179,18 @@ def _measure_words(m: Measure) -> tuple[str, str, str]:
 
 
 def _published(data: pl.DataFrame) -> list[dict]:
-    return [r for r in data.iter_rows(named=True) if C._shown(r)]
+    return [r for r in data.iter_rows(named=True) if K.shown(r)]
 
 
 def _ev(fig: int, r: dict, column: str = "percent_yes") -> Evidence:
-    return Evidence(C.figure_id(fig), r["factor"], column, pct(r[column]))
+    return Evidence(K.figure_id(fig), r["factor"], column, pct(r[column]))
 
 
 def _suppressed_note(
     data: pl.DataFrame, min_n: int, fw: Framework | None = None
 ) -> tuple[str, list[str]]:
     fw = _fw(fw)
-    hidden = [r for r in data.iter_rows(named=True) if not C._shown(r)]
+    hidden = [r for r in data.iter_rows(named=True) if not K.shown(r)]
     if not hidden:
         return "", []
     by_reason: dict[str, list[str]] = {}
@@ -198,7 +198,7 @@ def _suppressed_note(
         why = (
             "no applicable cases"
             if r["marker"] == R.MARK_NOT_APPLICABLE
-            else C.hidden_reason(r, min_n)
+            else K.hidden_reason(r, min_n)
         )
         by_reason.setdefault(why, []).append(_phrase(fw, r["factor"]))
     parts = []
@@ -230,7 +230,7 @@ def _priority_finding(
         text += f"; the next most frequent {'were' if len(nxt) > 1 else 'was'} {join_words(nxt)}"
     fig = fw.measures[0].figure  # the gate counts are in every figure's table; the first's
     ev = tuple(_ev(fig, r, "priority_percent") for r in share)
-    return Finding(text + ".", C.figure_id(fig), tuple(r["factor"] for r in share), ev)
+    return Finding(text + ".", K.figure_id(fig), tuple(r["factor"] for r in share), ev)
 
 
 def _availability_finding(
@@ -243,7 +243,7 @@ def _availability_finding(
     pub = _published(data)
     if not pub:
         return None
-    m = C.measure_of_figure(fig, fw)
+    m = K.measure_of_figure(fig, fw)
     subject = _measure_words(m)[0]
     k = len(pub)
     # The highest round threshold (90, 80, ..., 50) that at least half the factors exceed.
@@ -275,7 +275,7 @@ def _availability_finding(
             text += f"; the lowest was {_phrase(fw, lo['factor'])} ({pct(lo['percent_yes'])})"
             ev += (_ev(fig, lo),)
     rows = tuple(r["factor"] for r in over) or (lo["factor"], hi["factor"])
-    return Finding(text + "." + note, C.figure_id(fig), rows + tuple(hidden), ev)
+    return Finding(text + "." + note, K.figure_id(fig), rows + tuple(hidden), ev)
 
 
 def _delivery_finding(
@@ -289,7 +289,7 @@ def _delivery_finding(
     pub = _published(data)
     if not pub:
         return []
-    m = C.measure_of_figure(fig, fw)
+    m = K.measure_of_figure(fig, fw)
     subject = _measure_words(m)[0]
     order = sorted(pub, key=lambda r: (-r["percent_yes"], r["factor"]))
     out = []
@@ -302,7 +302,7 @@ def _delivery_finding(
         text += f", followed by {_phrase(fw, order[1]['factor'])} ({pct(order[1]['percent_yes'])})"
         ev.append(_ev(fig, order[1]))
     out.append(
-        Finding(text + ".", C.figure_id(fig), tuple(r["factor"] for r in order[:2]), tuple(ev))
+        Finding(text + ".", K.figure_id(fig), tuple(r["factor"] for r in order[:2]), tuple(ev))
     )
     under = [r for r in pub if r["percent_yes"] < 50]
     note, hidden = _suppressed_note(data, min_n, fw)
@@ -311,7 +311,7 @@ def _delivery_finding(
         hi = max(under, key=lambda r: r["percent_yes"])
         span = (
             pct(lo["percent_yes"])
-            if C.whole(lo["percent_yes"]) == C.whole(hi["percent_yes"])
+            if K.whole(lo["percent_yes"]) == K.whole(hi["percent_yes"])
             else f"{pct(lo['percent_yes'])} to {pct(hi['percent_yes'])}"
         )
         which = noun if len(under) == 1 else plural
@@ -323,7 +323,7 @@ def _delivery_finding(
         out.append(
             Finding(
                 text + note,
-                C.figure_id(fig),
+                K.figure_id(fig),
                 tuple(r["factor"] for r in under) + tuple(hidden),
                 tuple(ev),
             )
@@ -334,7 +334,7 @@ def _delivery_finding(
             f"{subject} in at least half of applicable cases for every {noun}; the lowest was "
             f"{_phrase(fw, lo['factor'])} ({pct(lo['percent_yes'])})."
         )
-        out.append(Finding(text + note, C.figure_id(fig), (lo["factor"], *hidden), (_ev(fig, lo),)))
+        out.append(Finding(text + note, K.figure_id(fig), (lo["factor"], *hidden), (_ev(fig, lo),)))
     return out
 
 
@@ -348,12 +348,12 @@ def _range_finding(
     if not pub:
         if hidden:
             return Finding(
-                f"No rate could be published for {C.figure_title(fig, fw).split(':')[0]}." + note,
-                C.figure_id(fig),
+                f"No rate could be published for {K.figure_title(fig, fw).split(':')[0]}." + note,
+                K.figure_id(fig),
                 tuple(hidden),
             )
         return None
-    m = C.measure_of_figure(fig, fw)
+    m = K.measure_of_figure(fig, fw)
     subject = _measure_words(m)[0]
     order = sorted(pub, key=lambda r: (-r["percent_yes"], r["factor"]))
     hi, lo = order[0], order[-1]
@@ -366,7 +366,7 @@ def _range_finding(
         text += f" and least often for {_phrase(fw, lo['factor'])} ({pct(lo['percent_yes'])})"
         ev.append(_ev(fig, lo))
     return Finding(
-        text + "." + note, C.figure_id(fig), (hi["factor"], lo["factor"], *hidden), tuple(ev)
+        text + "." + note, K.figure_id(fig), (hi["factor"], lo["factor"], *hidden), tuple(ev)
     )
 
 
@@ -396,10 +396,10 @@ def _compare_contributions(
             text, rows = cmp.same.format(count=number_word(len(lower)), n=n), both
         return Finding(
             text,
-            C.figure_id(first.figure),
+            K.figure_id(first.figure),
             tuple(rows),
             (),
-            also=(C.figure_id(second.figure),),
+            also=(K.figure_id(second.figure),),
         )
     return None
 
@@ -415,14 +415,14 @@ def _protection_findings(protection: pl.DataFrame, fw: Framework | None = None) 
     out = []
     for topic in allrows["topic"].unique(maintain_order=True).to_list():
         part = [
-            r for r in allrows.filter(pl.col("topic") == topic).iter_rows(named=True) if C._shown(r)
+            r for r in allrows.filter(pl.col("topic") == topic).iter_rows(named=True) if K.shown(r)
         ]
         if not part:
             continue
         bits, ev, tables = [], [], []
         for r in part:
             who = fw.party(r["who"]).label
-            tid = C.table_id(r["table"])
+            tid = K.table_id(r["table"])
             bits.append(f"{pct(r['percent_yes'])} of applicable cases for {who} (n={r['n']:,})")
             ev += [
                 Evidence(tid, "all/all", f"{topic}_pct", pct(r["percent_yes"])),
@@ -442,7 +442,7 @@ def _protection_findings(protection: pl.DataFrame, fw: Framework | None = None) 
 
 def _groups_text(r: dict, fw: Framework | None = None) -> tuple[str, tuple[Evidence, ...]]:
     """'NPS 89% vs CRC 81%', higher group first, as the bulletin writes it."""
-    key = C.difference_key(r, fw)
+    key = K.difference_key(r, fw)
     a = (r["level"], r["percent_level"], "percent_level")
     b = (r["reference"], r["percent_reference"], "percent_reference")
     if a[1] is None or b[1] is None:
@@ -452,12 +452,12 @@ def _groups_text(r: dict, fw: Framework | None = None) -> tuple[str, tuple[Evide
     # case as in Tables 1-2 and the figures: the sentence says which cases it describes.
     text = f"{hi[0]} {pct(hi[1])} vs {lo[0]} {pct(lo[1])}"
     ev: tuple[Evidence, ...] = (
-        Evidence(C.DIFFERENCES_ID, key, hi[2], pct(hi[1])),
-        Evidence(C.DIFFERENCES_ID, key, lo[2], pct(lo[1])),
+        Evidence(K.DIFFERENCES_ID, key, hi[2], pct(hi[1])),
+        Evidence(K.DIFFERENCES_ID, key, lo[2], pct(lo[1])),
     )
     if r.get("n") is not None:
         text += f", of the {r['n']:,} {CASES_IN_MODEL}"
-        ev += (Evidence(C.DIFFERENCES_ID, key, "n", f"{r['n']:,}"),)
+        ev += (Evidence(K.DIFFERENCES_ID, key, "n", f"{r['n']:,}"),)
     return text, ev
 
 
@@ -480,8 +480,8 @@ def _difference_findings(
     fw: Framework | None = None,
 ) -> list[Finding]:
     fw = _fw(fw)
-    sig = C.significant(findings)
-    targets = C.target_index(fw)
+    sig = K.significant(findings)
+    targets = K.target_index(fw)
     # The lead breakdown's differences are reported first, per measure (qi-2016: provider).
     lead = fw.wording.lead_breakdown
     provider = fw.breakdown(lead) if lead else None
@@ -545,8 +545,8 @@ def _difference_findings(
             out.append(
                 Finding(
                     text,
-                    C.DIFFERENCES_ID,
-                    tuple(C.difference_key(r, fw) for r in prov),
+                    K.DIFFERENCES_ID,
+                    tuple(K.difference_key(r, fw) for r in prov),
                     tuple(evs),
                     headline=True,  # a candidate: `key_findings` picks the headlines
                 )
@@ -577,7 +577,7 @@ def _difference_findings(
                     text = text[:-1] + f" ({g})."
             out.append(
                 Finding(
-                    _cap(text), C.DIFFERENCES_ID, tuple(C.difference_key(r, fw) for r in rs), ev
+                    _cap(text), K.DIFFERENCES_ID, tuple(K.difference_key(r, fw) for r in rs), ev
                 )
             )
     # The case-level questions (Tables 1 and 2).
@@ -599,10 +599,10 @@ def _difference_findings(
             out.append(
                 Finding(
                     text,
-                    C.DIFFERENCES_ID,
-                    (C.difference_key(r, fw),),
+                    K.DIFFERENCES_ID,
+                    (K.difference_key(r, fw),),
                     ev,
-                    also=(C.table_id(q.table),),
+                    also=(K.table_id(q.table),),
                 )
             )
     if "p_adjusted" in findings.columns and rows:
@@ -668,7 +668,7 @@ def _no_difference_finding(
             f"{noun_1 if len(ok) == 1 else plural} where {rule}; for {names} the comparison was not "
             "possible (too few cases)."
         )
-    return Finding(text, C.MODELS_ID, keys)
+    return Finding(text, K.MODELS_ID, keys)
 
 
 def _clustering_finding(rows: list[dict], n_clusters: int, fw: Framework | None = None) -> Finding:
@@ -693,7 +693,7 @@ def _clustering_finding(rows: list[dict], n_clusters: int, fw: Framework | None 
             f"; with only {number_word(n_clusters)} inspections this check is indicative "
             "(robust standard errors tend to be too small with few clusters)"
         )
-    return Finding(text + ".", C.DIFFERENCES_ID, tuple(C.difference_key(r, fw) for r in kept))
+    return Finding(text + ".", K.DIFFERENCES_ID, tuple(K.difference_key(r, fw) for r in kept))
 
 
 def _adjusted_finding(
@@ -718,8 +718,8 @@ def _adjusted_finding(
         f"After adjusting for the {n_tests:,} tests across every model and variable "
         f"({METHODS.get(method, method)}, controlling the {what}), {survive} significant at the "
         f"{ALPHA:.0%} level.",
-        C.DIFFERENCES_ID,
-        tuple(C.difference_key(r, fw) for r in kept),
+        K.DIFFERENCES_ID,
+        tuple(K.difference_key(r, fw) for r in kept),
     )
 
 
@@ -739,7 +739,7 @@ def _profile_finding(profile: pl.DataFrame, fw: Framework | None = None) -> Find
     if total is None:
         return None
     text = f"The findings are based on {total['n']:,} case assessments"
-    ev = [Evidence(C.SAMPLE_ID, chars[0].key, "n", f"{total['n']:,}")]
+    ev = [Evidence(K.SAMPLE_ID, chars[0].key, "n", f"{total['n']:,}")]
     provs = [
         c
         for c in chars
@@ -754,11 +754,11 @@ def _profile_finding(profile: pl.DataFrame, fw: Framework | None = None) -> Find
             r = part[c.key]
             bits.append(f"{r['n']:,} {c.short or c.label} cases ({pct(r['percent'])})")
             ev += [
-                Evidence(C.SAMPLE_ID, c.key, "n", f"{r['n']:,}"),
-                Evidence(C.SAMPLE_ID, c.key, "percent", pct(r["percent"])),
+                Evidence(K.SAMPLE_ID, c.key, "n", f"{r['n']:,}"),
+                Evidence(K.SAMPLE_ID, c.key, "percent", pct(r["percent"])),
             ]
         text += ": " + join_words(bits)
-    return Finding(text + ".", C.SAMPLE_ID, tuple(e.row for e in ev), tuple(ev))
+    return Finding(text + ".", K.SAMPLE_ID, tuple(e.row for e in ev), tuple(ev))
 
 
 def key_findings(
@@ -781,7 +781,7 @@ def key_findings(
     fw = _fw(fw)
     out: list[Finding | None] = []
     lead: list[Finding | None] = []  # headline candidates, most important first
-    figs = {m.figure: C.figure_data(results.rates, m.figure) for m in fw.measures}
+    figs = {m.figure: K.figure_data(results.rates, m.figure) for m in fw.measures}
     n_cases = None
     if profile is not None:
         out.append(_profile_finding(profile, fw))
