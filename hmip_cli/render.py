@@ -10,19 +10,26 @@ from __future__ import annotations
 import errno
 import io
 import json
-import math
 import os
 import re
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from pathlib import Path
 
 import polars as pl
 
 from hmip_cli.errors import BadRequest
+from hmip_cli.layout import (  # noqa: F401  (re-exported: render.percent_text, ... as before)
+    P_STYLES,
+    Column,
+    Grid,
+    half_up,
+    p_text,
+    percent_text,
+    round_1dp,
+)
 
 
 class Format(str, Enum):
@@ -113,7 +120,9 @@ class Table:
     hidden: tuple[str, ...] = ()
     percent_columns: tuple[str, ...] = ()  # shown to one decimal place in tables
     right_aligned: tuple[str, ...] = ()  # text columns holding numbers ("68.8 [u]")
-    p_columns: tuple[str, ...] = ()  # p-values: ".042", "<.001" in tables (SPSS's Sig.)
+    p_columns: tuple[str, ...] = ()  # p-values, shown by `p_text` in `p_style`
+    # SPSS's Sig. style by default: the tables with p columns are regress's, laid out as SPSS's
+    p_style: str = "spss"
     decimals: dict[str, int] = field(default_factory=dict)  # other than 3 for floats in tables
     vertical: bool = False  # human table as "label  value" lines (for one-row summaries)
     # Shorthand explained above the table ("[b] break in series: ..."), as the guidance
@@ -121,75 +130,42 @@ class Table:
     legend: list[str] = field(default_factory=list)
     name: str = ""  # snake_case key in JSON and the file name of `-o DIR/`; default: from title
 
+    def layout(self) -> Grid:
+        """The table as people see it (`layout.Grid`, what every human-format writer reads):
+        the visible columns under their headers, each with its kind (so its unit, alignment
+        and how its numbers read), the frame's values, notes and legend."""
+        columns = [self._column(c) for c in self.frame.columns if c not in self.hidden]
+        rows = self.frame.select([c.key for c in columns]).to_dicts()
+        return Grid(
+            self.title,
+            columns,
+            rows,
+            notes=list(self.notes),
+            legend=list(self.legend),
+            p_style=self.p_style,
+            vertical=self.vertical,
+        )
 
-# --------------------------------------------------------------------------------------
-# Numbers for people
-# --------------------------------------------------------------------------------------
-# Percentages are shown to one decimal place, rounded half up (ties away from zero) on the
-# exact value: 99/144 = 68.75% is shown as 68.8. (The bulletin printed 68.7 for that cell,
-# i.e. it rounded half down or truncated; we follow the usual publication convention, so
-# that cell differs from the bulletin by design.) Python's own f"{x:.1f}" rounds the
-# binary float half-to-even, which would give 68.8 here but 0.2 for 0.25: not used.
-
-
-def percent_text(n_yes: int, n: int) -> str:
-    """100 * n_yes / n to one decimal place, rounded half up in exact integer arithmetic."""
-    if n <= 0:
-        raise ValueError("n must be positive")
-    tenths = (2000 * n_yes + n) // (2 * n)
-    return f"{tenths // 10}.{tenths % 10}"
-
-
-def half_up(value: float, places: str) -> Decimal:
-    """`value` rounded half up (ties away from zero) to `places` ("1", "0.1"), exactly.
-
-    The float is first snapped to 9 decimal places, which recovers the exact decimal
-    value of any ratio of counts that has a finite decimal expansion (such as 68.75), so
-    ties are recognised despite binary rounding error.
-    """
-    d = Decimal(repr(float(value))).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
-    return d.quantize(Decimal(places), rounding=ROUND_HALF_UP)
-
-
-def round_1dp(value: float, signed: bool = False) -> str:
-    """A float (a percentage, a difference in points) to one decimal place, half up
-    (`half_up`), with thousands separators and no "-0.0"."""
-    d = half_up(value, "0.1")
-    if d == 0:
-        d = abs(d)  # no "-0.0"
-    text = f"{d:,}"
-    return f"+{text}" if signed and d > 0 else text
-
-
-def p_text(p: float) -> str:
-    """A p-value as a person reads it in SPSS/APA style: three decimals without the leading
-    zero (".042", "1.000"), and "<.001" below .001 (never ".000")."""
-    if p < 0.001:
-        return "<.001"
-    text = f"{p:.3f}"
-    return text[1:] if text.startswith("0.") else text
-
-
-def _fmt_cell(value, is_percent: bool, is_p: bool = False, decimals: int = 3) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if is_percent:
-            return round_1dp(value)
-        if is_p:
-            return p_text(value)
-        # Fixed three decimals so a column lines up (B, S.E., Wald, Exp(B), -2LL, R squares).
-        text = f"{value:,.{decimals}f}"
-        return text.lstrip("-") if set(text) <= set("-0.,") else text  # no "-0.000"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+    def _column(self, name: str) -> Column:
+        dtype = self.frame.schema[name]
+        if name in self.percent_columns:
+            kind = "percent_exact"  # the frame keeps full precision; shown to one place
+        elif name in self.p_columns:
+            kind = "p"
+        elif dtype.is_integer():
+            kind = "count"
+        elif dtype.is_numeric():
+            kind = "decimal"
+        else:
+            kind = "text"
+        right = name in self.right_aligned or dtype.is_temporal()
+        return Column(
+            name,
+            strip_controls(self.display.get(name, name), keep_newlines=False),
+            kind,
+            align="right" if right else "",
+            decimals=self.decimals.get(name, 3),
+        )
 
 
 def to_text(tables: list[Table], fmt: Format, extra: dict | None = None) -> str:
@@ -231,50 +207,52 @@ def _delimited(frame: pl.DataFrame, fmt: Format) -> str:
     return buf.getvalue().decode("utf-8")
 
 
-def _header(t: Table, col: str) -> str:
-    return strip_controls(t.display.get(col, col), keep_newlines=False)
-
-
-def _visible(t: Table) -> list[str]:
-    return [c for c in t.frame.columns if c not in t.hidden]
+# Backslash-escaped in Markdown: the backslash itself, the cell separator, emphasis and code
+# marks, and the brackets of links and images (so a shorthand code is written \[c\] and
+# reads [c] wherever it is rendered).
+_MARKDOWN_SPECIAL = ("\\", "|", "*", "_", "`", "~", "[", "]")
 
 
 def markdown_escape(text: str) -> str:
-    """Text for a Markdown table cell, title or note: data cannot add HTML, links, rows
-    or cells. HTML special characters become entities, line breaks spaces, and the
-    characters that would end a cell or start a link are backslash-escaped."""
+    """Text for Markdown (a table cell, title, note or paragraph): the one escaper of every
+    Markdown output. Data cannot add HTML, links, images, emphasis, rows or cells: control
+    characters go (`strip_controls`), line breaks become spaces, HTML's special characters
+    become entities and Markdown's are backslash-escaped (CommonMark: any ASCII punctuation
+    may be escaped, and the backslash is not shown)."""
     text = strip_controls(text, keep_newlines=False)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("](", "]\\(")
+    for ch in _MARKDOWN_SPECIAL:
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def markdown_table(g: Grid, *, caption: bool = False) -> list[str]:
+    """The one Markdown table writer: its lines (joined with newlines). The title is a
+    heading ("### Title"), or with `caption` (a table inside a document: the report) an
+    anchor (`g.id`) and a bold caption; then the legend (its first line a paragraph, the
+    rest a list), the table (numbers right-aligned) and each note in italics."""
+    esc = markdown_escape
+    lines: list[str] = []
+    if caption:
+        lines += [f'<a id="{g.id}"></a>', "", f"**{esc(g.title)}**", ""]
+    elif g.title:
+        lines += [f"### {esc(g.title)}", ""]
+    if g.legend:
+        lines += [esc(g.legend[0]), ""]
+        if g.legend[1:]:
+            lines += [f"- {esc(x)}" for x in g.legend[1:]] + [""]
+    lines.append("| " + " | ".join(esc(c.header) for c in g.columns) + " |")
+    lines.append("|" + "|".join("---:" if c.right else "---" for c in g.columns) + "|")
+    lines += ["| " + " | ".join(esc(x) for x in row) + " |" for row in g.cells()]
+    for note in g.notes:
+        lines += ["", f"_{esc(note)}_"]
+    return lines
 
 
 def _markdown(t: Table) -> str:
-    cols = _visible(t)
-    lines = []
-    if t.title:
-        lines += [f"### {markdown_escape(shown_title(t.title))}", ""]
-    for line in t.legend:
-        lines += [markdown_escape(line), ""]
-    lines.append("| " + " | ".join(markdown_escape(_header(t, c)) for c in cols) + " |")
-    lines.append(
-        "|"
-        + "|".join(
-            "---:" if t.frame.schema[c].is_numeric() or c in t.right_aligned else "---"
-            for c in cols
-        )
-        + "|"
-    )
-    for row in t.frame.select(cols).iter_rows():
-        cells = [
-            markdown_escape(
-                _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3))
-            )
-            for v, c in zip(row, cols)
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    for note in t.notes:
-        lines += ["", f"_{markdown_escape(note)}_"]
-    return "\n".join(lines) + "\n"
+    g = t.layout()
+    g.title = shown_title(g.title)
+    return "\n".join(markdown_table(g)) + "\n"
 
 
 DEFAULT_WIDTH = 120  # tables written to a file or a pipe, with no COLUMNS to go by
@@ -305,19 +283,6 @@ def terminal_width() -> int:
     return max(width or DEFAULT_WIDTH, MIN_WIDTH)
 
 
-def _cells(t: Table, cols: list[str]) -> list[list[str]]:
-    return [
-        [
-            strip_controls(
-                _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3)),
-                keep_newlines=False,
-            )
-            for v, c in zip(row, cols)
-        ]
-        for row in t.frame.select(cols).iter_rows()
-    ]
-
-
 def _longest_word(text: str) -> int:
     from rich.cells import cell_len
 
@@ -346,18 +311,17 @@ def _rich_text(tables: list[Table]) -> str:
         emoji=False,
     )
     shown: set[str] = set()
-    for t in tables:
-        if t.title:
-            console.print(Text(strip_controls(shown_title(t.title))))
-        for line in t.legend:
+    for g in (t.layout() for t in tables):
+        if g.title:
+            console.print(Text(strip_controls(shown_title(g.title))))
+        for line in g.legend:
             console.print(Text(strip_controls(line)))
-        cols = _visible(t)
-        cells = _cells(t, cols)
-        rt = None if t.vertical else _grid(t, cols, cells, width)
-        console.print(rt if rt is not None else _records(t, cols, cells))
+        cells = [[strip_controls(x, keep_newlines=False) for x in row] for row in g.cells()]
+        rt = None if g.vertical else _grid(g, cells, width)
+        console.print(rt if rt is not None else _records(g, cells))
         # A note already printed under an earlier table of this output (the rounding rule,
         # what n means) is not repeated under every table.
-        for note in t.notes:
+        for note in g.notes:
             if note not in shown:
                 shown.add(note)
                 console.print(Text(strip_controls(note)), style="dim")
@@ -366,20 +330,16 @@ def _rich_text(tables: list[Table]) -> str:
     return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
 
 
-def _is_number_column(t: Table, c: str) -> bool:
-    dtype = t.frame.schema[c]
-    return dtype.is_numeric() or dtype.is_temporal() or c in t.right_aligned
-
-
-def _grid(t: Table, cols: list[str], cells: list[list[str]], width: int):
+def _grid(g: Grid, cells: list[list[str]], width: int):
     """The usual side-by-side table, or None when it cannot fit without cutting cells."""
     from rich import box
     from rich.cells import cell_len
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    headers = [_header(t, c) for c in cols]
-    fixed = [_is_number_column(t, c) for c in cols]
+    cols = g.columns
+    headers = [c.header for c in cols]
+    fixed = [c.right for c in cols]
     natural, minimum = [], []
     for i in range(len(cols)):
         column = [row[i] for row in cells]
@@ -443,7 +403,7 @@ def _grid(t: Table, cols: list[str], cells: list[list[str]], width: int):
     return rt
 
 
-def _records(t: Table, cols: list[str], cells: list[list[str]]):
+def _records(g: Grid, cells: list[list[str]]):
     """One record at a time: each column's header beside its value, records separated by a rule."""
     from rich import box
     from rich.table import Table as RichTable
@@ -458,7 +418,7 @@ def _records(t: Table, cols: list[str], cells: list[list[str]]):
     rt.add_column(overflow="fold", ratio=None, max_width=32)
     rt.add_column(overflow="fold")
     for r, row in enumerate(cells):
-        shown = [(_header(t, c), x) for c, x in zip(cols, row)]
+        shown = [(c.header, x) for c, x in zip(g.columns, row)]
         for j, (label, value) in enumerate(shown):
             rt.add_row(
                 Text(label), Text(value), end_section=(j == len(shown) - 1 and r < len(cells) - 1)

@@ -407,8 +407,9 @@ def test_break_in_series_is_explained_wherever_it_is_used(tmp_path):
 def test_report_explains_each_used_code_above_its_table(rep):
     """HTML and Markdown: every table that shows a code has its legend just above it, and
     only the codes it uses."""
+    from hmip_cli.render import markdown_escape as md_escape
     from hmip_cli.report.html import render_html
-    from hmip_cli.report.markdown import md_escape, render_markdown
+    from hmip_cli.report.markdown import render_markdown
     from hmip_cli.report.shorthand import used_codes
 
     html = render_html(rep)

@@ -82,10 +82,22 @@ def test_rich_table_keeps_square_brackets_and_rounds_half_up():
     assert "\x1b[" not in text
 
 
-def test_markdown_escapes_pipes_and_keeps_markers():
-    t = Table(pl.DataFrame({"a": ["x|y"], "b": ["[c]"]}), title="T")
+def test_markdown_escapes_pipes_and_markers():
+    # One escaper for every Markdown output (render.markdown_escape): a shorthand code is
+    # written \[c\], which every CommonMark renderer shows as [c] and which can never start a
+    # link (until issue 9 item 7 the table commands kept "[c]" raw, the report escaped it).
+    t = Table(pl.DataFrame({"a": ["x|y"], "b": ["[c]"], "c": ["*bold* _it_ `code`"]}), title="T")
     text = to_text([t], Format.markdown)
-    assert "x\\|y" in text and "| [c] |" in text and text.startswith("### T")
+    assert "x\\|y" in text and "| \\[c\\] |" in text and text.startswith("### T")
+    assert "\\*bold\\* \\_it\\_ \\`code\\`" in text
+
+
+def test_one_markdown_escaper_for_tables_and_the_report():
+    import hmip_cli.report.markdown as report_markdown
+    from hmip_cli.render import markdown_escape
+
+    assert report_markdown.markdown_escape is markdown_escape
+    assert not hasattr(report_markdown, "md_escape")
 
 
 def test_machine_formats_keep_full_precision_and_nulls():

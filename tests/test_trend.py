@@ -267,7 +267,7 @@ def test_mixed_human_tables_explain_b_above_and_list_the_unmapped(trend_cases, p
     assert "[b]" in next(line for line in lines if "Implementation and delivery" in line)
     assert "partner-harm-focus (approximate)" in text  # what the series continues
     md = to_text(TT.trend_tables(res, Format.markdown), Format.markdown)
-    assert md.index("[b] break in series") < md.index("| Area")
+    assert md.index("\\[b\\] break in series") < md.index("| Area")  # [b], escaped
     wide = TT.trend_tables(res, Format.csv, layout="wide")[0].frame
     assert wide["2023_marker"].to_list() == ["[b]"]
     path = tmp_path / "trend.xlsx"

@@ -107,9 +107,16 @@ def test_info_store_summary_is_shown_as_label_value_lines(real_store):
 # ---- numbers for people: SPSS-style in the table, full precision for machines ------------
 
 
-def test_p_text():
-    assert p_text(0.0001184) == "<.001" and p_text(8.537e-06) == "<.001"
-    assert p_text(0.0744) == ".074" and p_text(0.001) == ".001" and p_text(1.0) == "1.000"
+def test_p_text_one_function_two_styles():
+    # SPSS's Sig. column (regress's SPSS tables): no leading zero, never ".000"
+    spss = [p_text(p, "spss") for p in (0.0001184, 8.537e-06, 0.0744, 0.001, 1.0)]
+    assert spss == ["<.001", "<.001", ".074", ".001", "1.000"]
+    # publication (the report, rates --test): ONS / Analysis Function style, a 0 before the point
+    publication = [p_text(p) for p in (0.0001184, 0.0744, 0.001, 0.0499, 1.0)]
+    assert publication == ["<0.001", "0.074", "0.001", "0.050", "1.000"]
+    assert p_text(0.0423, "publication") == "0.042"
+    with pytest.raises(ValueError, match="p style"):
+        p_text(0.5, "apa")
 
 
 def test_regress_table_has_three_decimals_and_sig_without_exponents(store):

@@ -25,7 +25,8 @@ from hmip_cli import framework
 from hmip_cli import rates as R
 from hmip_cli.errors import BadRequest
 from hmip_cli.framework.model import Framework
-from hmip_cli.render import round_1dp
+from hmip_cli.layout import Column, Grid
+from hmip_cli.layout import cell_text as layout_cell_text
 from hmip_cli.report.findings import key_findings
 from hmip_cli.report.keys import (  # noqa: F401  (re-exported: C.figure_id, ... for the writers)
     DIFFERENCES_ID,
@@ -191,27 +192,21 @@ REMOVAL_TESTS = {
 }
 
 
-@dataclass(frozen=True)
-class Column:
-    key: str
-    header: str
-    kind: str = "text"  # text | count | percent | ratio | p
+# One table of the report: a `layout.Grid` (the one table model every writer reads) with
+# its anchor id ("figure-1": key findings point at it), worksheet name and row keys.
+DocTable = Grid
 
 
-@dataclass
-class DocTable:
-    """One table of the report: what every writer renders (a sheet, an HTML table, ...)."""
-
-    id: str  # anchor id and key-finding reference, e.g. "figure-1"
-    title: str
-    sheet: str  # XLSX sheet name (<= 31 characters, no spaces)
-    columns: list[Column]
-    rows: list[dict]
-    keys: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    def row(self, key: str) -> dict:
-        return self.rows[self.keys.index(key)]
+def doc_table(
+    id: str,
+    title: str,
+    sheet: str,
+    columns: list[Column],
+    rows: list[dict],
+    keys: list[str],
+    notes: list[str] | None = None,
+) -> DocTable:
+    return Grid(title, columns, rows, list(notes or []), id=id, sheet=sheet, keys=list(keys))
 
 
 @dataclass
@@ -329,7 +324,7 @@ def _figure_table(
     if fw.gate is None:
         for row in rows:
             del row["n_priority"], row["priority_percent"]
-    return DocTable(
+    return doc_table(
         figure_id(n), figure_title(n, fw) + " (data)", f"Figure_{n}", cols, rows, keys, notes
     )
 
@@ -371,7 +366,7 @@ def _protection_table(
         ),
         *marker_notes(part, min_n),
     ]
-    return DocTable(
+    return doc_table(
         table_id(n),
         {t.number: t.title for t in fw.question_tables}.get(n, f"Table {n}"),
         f"Table_{n}",
@@ -402,7 +397,7 @@ def _sample_table(profile: pl.DataFrame) -> DocTable:
         for r in part.iter_rows(named=True)
     ]
     keys = part["characteristic"].to_list()
-    return DocTable(
+    return doc_table(
         SAMPLE_ID,
         "Sample profile",
         "Sample_profile",
@@ -535,7 +530,7 @@ def _difference_tables(
             f"{R.MARK_LOW if not params.suppress else R.MARK_SUPPRESSED}: a group has fewer than "
             f"{params.min_n} cases" + ("; its percentage is not shown." if params.suppress else ".")
         )
-    diffs = DocTable(
+    diffs = doc_table(
         DIFFERENCES_ID,
         "Significant subgroup differences (stepwise logistic regression)",
         "Differences",
@@ -585,7 +580,7 @@ def _difference_tables(
         for short in MODEL_NOTE_ORDER
         if short in used_notes
     ]
-    models = DocTable(
+    models = doc_table(
         MODELS_ID,
         "Stepwise models: cases used and variables selected",
         "Models",
@@ -912,6 +907,17 @@ def code_legend(t: DocTable, min_n: int) -> list[str]:
     return legend_lines(used_codes(t.columns, t.rows), min_n)
 
 
+def publication_view(t: DocTable, min_n: int) -> DocTable:
+    """`t` as the report's HTML and Markdown show it: the shorthand it uses explained above
+    it (`code_legend`), and the notes that only explain a code left out (the legend does)."""
+    import dataclasses
+
+    from hmip_cli.report.shorthand import is_code_note
+
+    notes = [n for n in t.notes if not is_code_note(n)]
+    return dataclasses.replace(t, legend=code_legend(t, min_n), notes=notes)
+
+
 def short_name(t: DocTable) -> str:
     """'Figure 1', 'Table 2', 'Sample profile', 'Significant differences', 'Stepwise models'."""
     if t.id == DIFFERENCES_ID:
@@ -922,19 +928,6 @@ def short_name(t: DocTable) -> str:
 
 
 def cell_text(column: Column, value) -> str:
-    """How a cell reads in HTML and Markdown (XLSX keeps numbers as numbers)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if column.kind == "percent":
-        return round_1dp(value)
-    if column.kind == "ratio":
-        return f"{value:.2f}"
-    if column.kind == "p":
-        return "<0.001" if value < 0.001 else f"{value:.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+    """How a cell of the report reads in HTML and Markdown (XLSX keeps numbers as numbers):
+    `layout.cell_text`, p in the publication style."""
+    return layout_cell_text(column, value)

@@ -13,12 +13,10 @@ from __future__ import annotations
 import re
 from html import escape
 
-import polars as pl
-
 from hmip_cli import rates as R
+from hmip_cli.layout import Grid
 from hmip_cli.report import charts
 from hmip_cli.report import content as C
-from hmip_cli.report.shorthand import is_code_note
 
 CSS = """
 :root { --ink: #0b0c0c; --muted: #3d3d3d; --rule: #b1b4b6; --accent: #12436D; --band: #f3f2f1; }
@@ -94,9 +92,9 @@ def compact_differences(t: C.DocTable) -> C.DocTable:
     cols = [
         C.Column("outcome", "Outcome"),
         C.Column("comparison", "Comparison"),
-        C.Column("group_pct", "Group: % yes (n)", "ratio"),
-        C.Column("reference_pct", "Reference: % yes (n)", "ratio"),
-        C.Column("or_ci", "OR (95% CI)", "ratio"),
+        C.Column("group_pct", "Group: % yes (n)", align="right"),
+        C.Column("reference_pct", "Reference: % yes (n)", align="right"),
+        C.Column("or_ci", "OR (95% CI)", align="right"),
         C.Column("p", "p", "p"),
     ]
     if fdr:
@@ -132,44 +130,51 @@ def compact_differences(t: C.DocTable) -> C.DocTable:
         "confidence interval. p: likelihood-ratio test of the variable in the final model. "
         "n: cases in the model. The spreadsheet versions have every column separately.",
     ]
-    return C.DocTable(t.id, t.title, t.sheet, cols, rows, list(t.keys), notes)
+    return C.doc_table(t.id, t.title, t.sheet, cols, rows, list(t.keys), notes)
 
 
 def _legend(lines: list[str]) -> str:
-    """The shorthand a table uses, explained above it."""
+    """The shorthand a table uses, explained above it: the first line, then a list."""
     if not lines:
         return ""
     intro, *codes = lines
-    items = "".join(f"<li>{escape(c)}</li>" for c in codes)
-    return f'<div class="legend"><p>{escape(intro)}</p><ul>{items}</ul></div>'
+    items = f"<ul>{''.join(f'<li>{escape(c)}</li>' for c in codes)}</ul>" if codes else ""
+    return f'<div class="legend"><p>{escape(intro)}</p>{items}</div>'
+
+
+def table_html(g: Grid) -> str:
+    """The one HTML table writer (the report's tables and the table commands' page): the
+    legend above, then the table captioned with its title in a region that scrolls sideways
+    (numbers right-aligned, the first cell of each row its row header; with row `keys`,
+    each row an anchor), then the notes."""
+    out = [
+        _legend(g.legend),
+        f'<div class="table-wrap" role="region" aria-label="{escape(g.title)}" tabindex="0">',
+        f'<table id="{escape(g.id)}"><caption>{escape(g.title)}</caption><thead><tr>',
+    ]
+    for c in g.columns:
+        cls = ' class="num"' if c.right else ""
+        out.append(f'<th scope="col"{cls}>{escape(c.header)}</th>')
+    out.append("</tr></thead><tbody>")
+    for r, cells in enumerate(g.cells()):
+        out.append(f'<tr id="{escape(anchor(g.id, g.keys[r]))}">' if g.keys else "<tr>")
+        for i, (c, text) in enumerate(zip(g.columns, cells)):
+            cls = ' class="num"' if c.right else ""
+            tag, scope = ("th", ' scope="row"') if i == 0 else ("td", "")
+            out.append(f"<{tag}{scope}{cls}>{escape(text)}</{tag}>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    if g.notes:
+        out.append(
+            '<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in g.notes) + "</div>"
+        )
+    return "".join(out)
 
 
 def _table(t: C.DocTable, min_n: int = R.DEFAULT_MIN_N) -> str:
     if t.id == C.DIFFERENCES_ID:
         t = compact_differences(t)
-    out = [
-        _legend(C.code_legend(t, min_n)),
-        f'<div class="table-wrap" role="region" aria-label="{escape(t.title)}" tabindex="0">',
-        f'<table id="{escape(t.id)}"><caption>{escape(t.title)}</caption><thead><tr>',
-    ]
-    for c in t.columns:
-        cls = ' class="num"' if c.kind != "text" else ""
-        out.append(f'<th scope="col"{cls}>{escape(c.header)}</th>')
-    out.append("</tr></thead><tbody>")
-    for key, row in zip(t.keys, t.rows):
-        out.append(f'<tr id="{escape(anchor(t.id, key))}">')
-        for i, c in enumerate(t.columns):
-            text = escape(C.cell_text(c, row.get(c.key)))
-            cls = ' class="num"' if c.kind != "text" else ""
-            tag = "th" if i == 0 else "td"
-            scope = ' scope="row"' if i == 0 else ""
-            out.append(f"<{tag}{scope}{cls}>{text}</{tag}>")
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    notes = [n for n in t.notes if not is_code_note(n)]  # codes: in the legend above
-    if notes:
-        out.append('<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in notes) + "</div>")
-    return "".join(out)
+    return table_html(C.publication_view(t, min_n))
 
 
 def render_html(report: C.Report, svgs: dict[int, str] | None = None) -> str:
@@ -270,22 +275,11 @@ def _finding_items(h: list[str], report: C.Report, findings) -> None:
         h.append(f'<li>{escape(f.text)} <span class="ref">(see {", ".join(refs)})</span></li>')
 
 
-def _frame_legend(t, cols) -> list[str]:
-    """The shorthand a table command's table uses (headers and text cells), explained."""
-    from hmip_cli.render import _header
-    from hmip_cli.report.shorthand import codes_in, legend_lines
-
-    texts = [_header(t, c) for c in cols]
-    for c in cols:
-        if t.frame.schema[c] == pl.String:
-            texts += t.frame[c].drop_nulls().unique().to_list()
-    return legend_lines(codes_in(texts))
-
-
 def tables_page(tables) -> str:
     """A table command's output (`render.Table`s) as one self-contained, accessible HTML page
     (`hmip rates -o rates.html`): the report's CSS and CSP, one captioned table per result."""
-    from hmip_cli.render import _fmt_cell, _header, _is_number_column, _visible, data_synthetic
+    from hmip_cli.render import data_synthetic
+    from hmip_cli.report.shorthand import legend_lines, used_codes
 
     synthetic = data_synthetic()
     title = (tables[0].title if len(tables) == 1 and tables[0].title else "hmip results") + (
@@ -308,35 +302,10 @@ def tables_page(tables) -> str:
     if synthetic:
         h.append(f'<p class="banner" role="note"><strong>{escape(C.SYNTHETIC_BANNER)}</strong></p>')
     for i, t in enumerate(tables, start=1):
-        cols = _visible(t)
-        caption = t.title or f"Table {i}"
-        if t.legend:  # the table's own explanation (trend: [b])
-            h.append(
-                '<div class="notes">' + "".join(f"<p>{escape(x)}</p>" for x in t.legend) + "</div>"
-            )
-        else:
-            h.append(_legend(_frame_legend(t, cols)))
-        h.append(
-            f'<div class="table-wrap" role="region" aria-label="{escape(caption)}" tabindex="0">'
-            f'<table id="table-{i}"><caption>{escape(caption)}</caption><thead><tr>'
-        )
-        nums = {c: _is_number_column(t, c) for c in cols}
-        for c in cols:
-            cls = ' class="num"' if nums[c] else ""
-            h.append(f'<th scope="col"{cls}>{escape(_header(t, c))}</th>')
-        h.append("</tr></thead><tbody>")
-        for row in t.frame.select(cols).iter_rows():
-            h.append("<tr>")
-            for j, (c, v) in enumerate(zip(cols, row)):
-                text = _fmt_cell(v, c in t.percent_columns, c in t.p_columns, t.decimals.get(c, 3))
-                tag, scope = ("th", ' scope="row"') if j == 0 else ("td", "")
-                cls = ' class="num"' if nums[c] else ""
-                h.append(f"<{tag}{scope}{cls}>{escape(text)}</{tag}>")
-            h.append("</tr>")
-        h.append("</tbody></table></div>")
-        if t.notes:
-            h.append(
-                '<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in t.notes) + "</div>"
-            )
+        g = t.layout()
+        g.id, g.title = f"table-{i}", g.title or f"Table {i}"
+        # the table's own legend (trend: [b]), else the shorthand found in it explained
+        g.legend = g.legend or legend_lines(used_codes(g.columns, g.rows))
+        h.append(table_html(g))
     h += ["</main>", "</body>", "</html>", ""]
     return "\n".join(h)

@@ -1,9 +1,9 @@
 """The report as Markdown for a repository: tables, and figures as SVG files beside it.
 
 `write_markdown(report, path)` writes `path` and `<stem>_figures/figure1.svg ...` next to
-it, linked by relative paths, all or nothing (`fileio.atomic_write_files`). Data are
-escaped for Markdown tables (`|`) and for the HTML that Markdown renderers pass through
-(`<`, `>`, `&`).
+it, linked by relative paths, all or nothing (`fileio.atomic_write_files`). Every piece of text
+goes through `render.markdown_escape`, the one Markdown escaper (table cells, the HTML that
+Markdown renderers pass through, links, emphasis).
 """
 
 from __future__ import annotations
@@ -11,33 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hmip_cli.fileio import atomic_write_files
+from hmip_cli.render import markdown_escape, markdown_table
 from hmip_cli.report import charts
 from hmip_cli.report import content as C
 from hmip_cli.report.html import anchor
-from hmip_cli.report.shorthand import is_code_note
-
-
-def md_escape(text: str) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in ("\\", "|", "*", "_", "`", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ")
 
 
 def _table(t: C.DocTable, min_n: int) -> list[str]:
-    lines = [f'<a id="{t.id}"></a>', "", f"**{md_escape(t.title)}**", ""]
-    legend = C.code_legend(t, min_n)
-    if legend:  # the shorthand the table uses, explained above it
-        lines += [md_escape(legend[0]), ""] + [f"- {md_escape(x)}" for x in legend[1:]] + [""]
-    lines.append("| " + " | ".join(md_escape(c.header) for c in t.columns) + " |")
-    lines.append("|" + "|".join("---:" if c.kind != "text" else "---" for c in t.columns) + "|")
-    for row in t.rows:
-        lines.append(
-            "| " + " | ".join(md_escape(C.cell_text(c, row.get(c.key))) for c in t.columns) + " |"
-        )
-    lines.append("")
-    lines += [f"_{md_escape(n)}_\n" for n in t.notes if not is_code_note(n)]
-    return lines
+    return [*markdown_table(C.publication_view(t, min_n), caption=True), ""]
 
 
 def figures_dir(path: Path) -> Path:
@@ -48,9 +29,9 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
     """The Markdown text; figures are linked as `<figures_folder>/figureN.svg`."""
     p = report.provenance
     out = [
-        f"# {md_escape(report.display_title)}",
+        f"# {markdown_escape(report.display_title)}",
         "",
-        *([f"> **{md_escape(C.SYNTHETIC_BANNER)}**", ""] if report.synthetic else []),
+        *([f"> **{markdown_escape(C.SYNTHETIC_BANNER)}**", ""] if report.synthetic else []),
         f"{p.n_cases:,} case assessments; {len(p.inspections)} inspections; report date {p.date.isoformat()}. "
         f"Store content hash: `{p.content_hash or 'none'}`",
         "",
@@ -62,21 +43,23 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
             out += ["", f"### {group.heading}", ""]
         for f in group.findings:
             refs = [
-                f"[{md_escape(C.short_name(report.table(t)))}](#{t})" for t in (f.table, *f.also)
+                f"[{markdown_escape(C.short_name(report.table(t)))}](#{t})"
+                for t in (f.table, *f.also)
             ]
-            out.append(f"- {md_escape(f.text)} (see {', '.join(refs)})")
+            out.append(f"- {markdown_escape(f.text)} (see {', '.join(refs)})")
     out.append("")
     for s in C.sections(report):
-        out += [f"## {md_escape(s.heading)}", "", md_escape(s.intro), ""]
+        out += [f"## {markdown_escape(s.heading)}", "", markdown_escape(s.intro), ""]
         if s.figure is not None:
             alt = charts.alt_text(
                 report.figures[s.figure], s.figure, report.params.min_n, report.params.fw
             )
-            out += [f"![{md_escape(alt)}]({figures_folder}/figure{s.figure}.svg)", ""]
+            out += [f"![{markdown_escape(alt)}]({figures_folder}/figure{s.figure}.svg)", ""]
         out += _table(s.table, report.params.min_n)
     out += ["## Notes", ""]
     out += [
-        f"- `{code}` {md_escape(text)}" for code, text in C.marker_definitions(report.params.min_n)
+        f"- `{code}` {markdown_escape(text)}"
+        for code, text in C.marker_definitions(report.params.min_n)
     ]
     out += [
         "",
@@ -88,7 +71,7 @@ def render_markdown(report: C.Report, figures_folder: str) -> str:
         "| Item | Value |",
         "|---|---|",
     ]
-    out += [f"| {md_escape(k)} | {md_escape(v)} |" for k, v in p.items()]
+    out += [f"| {markdown_escape(k)} | {markdown_escape(v)} |" for k, v in p.items()]
     return "\n".join(out) + "\n"
 
 
@@ -106,4 +89,4 @@ def write_markdown(report: C.Report, path: Path, svgs: dict[int, str] | None = N
     return [path, *(f for f, _ in files[:-1])]
 
 
-__all__ = ["anchor", "md_escape", "render_markdown", "write_markdown"]
+__all__ = ["anchor", "render_markdown", "write_markdown"]

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hmip_cli import rates as R
+from hmip_cli.layout import Column, Grid
 from hmip_cli.report import content as C
 from hmip_cli.report.shorthand import is_code_note, used_codes
 from hmip_cli.report.shorthand import legend_lines as shorthand_lines
@@ -46,7 +47,7 @@ class Sheet:
     name: str
     title: str
     lines: tuple[str, ...] = ()
-    columns: tuple[C.Column, ...] = ()
+    columns: tuple[Column, ...] = ()
     rows: tuple[dict, ...] = ()
     table_name: str | None = None
     links: str | None = None
@@ -71,17 +72,6 @@ class Workbook:
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """What a table sheet is built from."""
-
-    sheet: str
-    title: str
-    columns: list[C.Column]
-    rows: list[dict]
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class Release:
     """The cover sheet's text (`--release release.toml`); every field optional."""
 
@@ -92,21 +82,18 @@ class Release:
     published: str | None = None  # publication date as written on the cover
 
 
-_UNITS = {"count": "number", "percent": "%", "percent_exact": "%"}
-
-
-def with_unit(column: C.Column) -> C.Column:
+def with_unit(column: Column) -> Column:
     """The column with its unit in the header, as the guidance asks ("Applicable cases
     (number)", "Percentage yes (%)"); ratios, p-values and text need none."""
     import dataclasses
 
-    unit = _UNITS.get(column.kind)
+    unit = column.unit
     if unit is None or column.header.endswith(f"({unit})") or "number" in column.header.lower():
         return column
     return dataclasses.replace(column, header=f"{column.header} ({unit})")
 
 
-def _nonblank(columns: list[C.Column], rows: list[dict]) -> list[dict]:
+def _nonblank(columns: list[Column], rows: list[dict]) -> list[dict]:
     """A table with no rows gets one row saying so (a table may not be empty)."""
     return rows or [{columns[0].key: "No rows: nothing to show for this table."}]
 
@@ -118,12 +105,13 @@ def build(
     created: dt.date,
     comments: str,
     cover: list[str],
-    tables: list[TableSpec],
+    tables: list[Grid],
     min_n: int,
     general_notes: list[str] = (),  # type: ignore[assignment]
     synthetic: bool = False,
 ) -> Workbook:
-    """Cover, Contents, Notes, then one sheet per table, numbered notes referenced from titles."""
+    """Cover, Contents, Notes, then one sheet per table (a `layout.Grid` with its `sheet`
+    name), numbered notes referenced from titles."""
     note_texts: list[str] = list(dict.fromkeys(general_notes))
     note_sheets: dict[str, list[str]] = {n: [] for n in note_texts}
     table_sheets: list[Sheet] = []
@@ -162,9 +150,9 @@ def build(
         "Notes",
         ("This worksheet contains one table. Notes are referred to from the titles of tables.",),
         (
-            C.Column("note", "Note number"),
-            C.Column("text", "Note text"),
-            C.Column("applies", "Worksheets it applies to"),
+            Column("note", "Note number"),
+            Column("text", "Note text"),
+            Column("applies", "Worksheets it applies to"),
         ),
         tuple(
             [
@@ -184,8 +172,8 @@ def build(
         "Contents",
         ("This worksheet contains one table. Select a worksheet name to go to it.",),
         (
-            C.Column("sheet", "Worksheet name"),
-            C.Column("title", "Worksheet title"),
+            Column("sheet", "Worksheet name"),
+            Column("title", "Worksheet title"),
         ),
         tuple({"sheet": s.name, "title": plain[s.name]} for s in (notes_sheet, *table_sheets)),
         table_name="Contents_table",
@@ -259,16 +247,15 @@ GENERAL_NOTES = (
 )
 
 
-def key_findings_table(report: C.Report) -> TableSpec:
-    return TableSpec(
-        "Key_findings",
+def key_findings_table(report: C.Report) -> Grid:
+    return Grid(
         "Key findings: plain-English summary of the tables",
         [
-            C.Column("number", "Finding number", "count"),
-            C.Column("level", "Headline or detail"),
-            C.Column("finding", "Key finding"),
-            C.Column("sheet", "Table it summarises (worksheet)"),
-            C.Column("rows", "Rows it is about"),
+            Column("number", "Finding number", "count"),
+            Column("level", "Headline or detail"),
+            Column("finding", "Key finding"),
+            Column("sheet", "Table it summarises (worksheet)"),
+            Column("rows", "Rows it is about"),
         ],
         [
             {
@@ -280,6 +267,7 @@ def key_findings_table(report: C.Report) -> TableSpec:
             }
             for i, f in enumerate(report.key_findings, start=1)
         ],
+        sheet="Key_findings",
     )
 
 
@@ -289,6 +277,8 @@ def _row_names(t: C.DocTable, keys) -> list[str]:
 
 
 def report_workbook(report: C.Report, release: Release | None = None) -> Workbook:
+    import dataclasses
+
     p = report.provenance
     synthetic = bool(getattr(p, "synthetic", False))
     title = (release.title if release and release.title else None) or report.title
@@ -299,8 +289,7 @@ def report_workbook(report: C.Report, release: Release | None = None) -> Workboo
     )
     specs = [key_findings_table(report)]
     specs += [
-        TableSpec(t.sheet, t.title, [with_unit(c) for c in t.columns], t.rows, t.notes)
-        for t in report.tables
+        dataclasses.replace(t, columns=[with_unit(c) for c in t.columns]) for t in report.tables
     ]
     return build(
         title=title,
@@ -359,19 +348,6 @@ def read_release(path) -> Release:
 # --------------------------------------------------------------------------------------
 
 
-def _kind(frame, name: str, t) -> str:
-    dtype = frame.schema[name]
-    if name in t.percent_columns:
-        return "percent_exact"  # machine output keeps full precision; shown to 1 dp
-    if name in t.p_columns:
-        return "p"
-    if dtype.is_integer():
-        return "count"
-    if dtype.is_float():
-        return "decimal"
-    return "text"
-
-
 def _cell(value):
     """A frame value as a workbook cell: numbers stay numbers, the rest becomes text."""
     import math
@@ -408,18 +384,14 @@ def tables_workbook(tables, *, synthetic: bool = False, date: dt.date | None = N
     taken: set[str] = set()
     specs = []
     for i, t in enumerate(tables, start=1):
-        frame = t.frame
-        cols = [c for c in frame.columns if c not in getattr(t, "hidden", ())] or frame.columns
-        columns = [C.Column(c, t.display.get(c, c), _kind(frame, c, t)) for c in cols]
-        rows = [
-            {c: _cell(v) for c, v in row.items()}
-            for row in frame.select(cols).iter_rows(named=True)
-        ]
-        title = t.title or "Results"
+        g = t.layout()  # the machine view: public column names, numbers as numbers
+        g.title = g.title or "Results"
+        g.rows = [{c: _cell(v) for c, v in row.items()} for row in g.rows]
         # One table: a sheet named after it; several: Table_1, Table_2, ... (titles in A1 and
         # on the Contents sheet), since titles make long, near-identical sheet names.
-        name = _sheet_name(title, taken) if len(tables) == 1 else f"Table_{i}"
-        specs.append(TableSpec(name, title, columns, rows, list(t.notes)))
+        g.sheet = _sheet_name(g.title, taken) if len(tables) == 1 else f"Table_{i}"
+        g.legend = []  # every sheet explains the codes it uses (build)
+        specs.append(g)
     title = tables[0].title if len(tables) == 1 and tables[0].title else "hmip results"
     cover = []
     if synthetic:

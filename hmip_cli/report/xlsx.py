@@ -18,6 +18,7 @@ import io
 from pathlib import Path
 
 from hmip_cli.fileio import atomic_write_bytes
+from hmip_cli.layout import Column
 from hmip_cli.report import content as C
 from hmip_cli.report.workbook import Release, Sheet, Workbook, report_workbook, safe_text
 
@@ -38,7 +39,7 @@ def cell_number(kind: str, value: float) -> float:
     return value
 
 
-def column_width(col: C.Column) -> float:
+def column_width(col: Column) -> float:
     """Width in characters (shared with the ODS writer)."""
     return max(12, min(48, len(col.header) * 0.9 if col.kind != "text" else 28))
 
