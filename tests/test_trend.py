@@ -373,7 +373,8 @@ def test_where_is_carried_across_the_crosswalk(trend_cases, pdu_cases):
     for p, fw, n, y in rows:
         assert (n, y) == (qi if fw == "qi-2016" else pdu).get(p, (0, 0))
     human = TR_tables_text(res)
-    assert "Cases selected: sentence_type = Release on licence." in human
+    # Markdown: the key's "_" is escaped (render.markdown_escape, the one escaper)
+    assert "Cases selected: sentence\\_type = Release on licence." in human
     assert "Cases selected for the qi-2016 cases, supervision = Post-custody" in human
 
 
