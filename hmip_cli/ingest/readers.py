@@ -616,26 +616,12 @@ class _DelimitedState:
 
 def _cells_per_row(data: bytes, sep: str, n_rows: int) -> pl.Series | None:
     """How many cells each record has (header first; null for blank lines), or None when
-    that cannot be told. Fast path: each line's separators outside "..." counted in Polars;
-    a file with a value spanning lines (or an odd quote) goes to the exact csv module."""
-    unused = next((b for b in (b"\x1f", b"\x1e", b"\x1d", b"\x01") if b not in data), None)
-    if unused is not None:
-        lines = pl.read_csv(
-            io.BytesIO(data),
-            has_header=False,
-            infer_schema=False,
-            separator=unused.decode(),
-            quote_char=None,
-            new_columns=["line"],
-        ).get_column("line")
-        quotes = lines.str.count_matches('"', literal=True)
-        if lines.len() == n_rows and not (quotes % 2 != 0).any():
-            bare = pl.select(
-                pl.when(quotes > 0).then(lines.str.replace_all(r'"[^"]*"', "")).otherwise(lines)
-            ).to_series()
-            blank = lines.is_null() | (lines.str.strip_chars() == "")
-            counts = bare.str.count_matches(sep, literal=True) + 1
-            return pl.select(pl.when(~blank).then(counts)).to_series()
+    that cannot be told. Fast path: the separators outside "..." between line ends counted
+    over the bytes at once (NumPy; quote parity by a running count); a file with a value
+    spanning lines (or an odd quote) goes to the exact csv module."""
+    counts = _cells_per_line(data, sep, n_rows)
+    if counts is not None:
+        return counts
     counts_list: list[int | None] = []
     text = data.decode("utf-8", errors="replace")
     old = csv.field_size_limit()
@@ -652,12 +638,79 @@ def _cells_per_row(data: bytes, sep: str, n_rows: int) -> pl.Series | None:
     return pl.Series(counts_list, dtype=pl.UInt32)
 
 
+_FEW_QUOTED = 10_000  # quoted values in a piece checked one by one by `_every_line_full`
+
+
+def _every_line_full(data: bytes, sep: str, n_rows: int, width: int) -> bool:
+    """Whether every record is one line of `width` cells, told from counts over the
+    whole piece (a few NumPy passes): as many lines as records, and (width - 1) separators
+    outside "..." per line. Polars refuses a row with more cells than the header, so the
+    total can only come out right when no line is short (or blank). False: look closer."""
+    import numpy as np
+
+    b = np.frombuffer(data, dtype=np.uint8)
+    if int(np.count_nonzero(b == ord("\n"))) + (not data.endswith(b"\n")) != n_rows:
+        return False
+    sep_b = sep.encode()
+    seps = int(np.count_nonzero(b == ord(sep)))
+    n_quotes = int(np.count_nonzero(b == ord('"')))
+    if n_quotes % 2 or n_quotes > 2 * _FEW_QUOTED:
+        return False
+    at = -1
+    for _ in range(n_quotes // 2):  # each quoted value: its separators are inside it
+        start = data.find(b'"', at + 1)
+        at = data.find(b'"', start + 1)
+        if data.find(b"\n", start, at) >= 0:
+            return False  # a value spanning lines
+        seps -= data.count(sep_b, start, at)
+    return seps == n_rows * (width - 1)
+
+
+def _cells_per_line(data: bytes, sep: str, n_rows: int) -> pl.Series | None:
+    """`_cells_per_row` when every record is one line (else None), over the bytes at once
+    (NumPy): separators per line, less those inside "..." (found from the quotes'
+    positions: a quote inside a value is doubled, so they pair up)."""
+    import numpy as np
+
+    b = np.frombuffer(data, dtype=np.uint8)
+    if b.size == 0:
+        return None
+    end_at = np.flatnonzero(b == ord("\n"))
+    if end_at.size == 0 or end_at[-1] != b.size - 1:
+        end_at = np.append(end_at, b.size)  # the last line has no line end
+    if end_at.size != n_rows:
+        return None  # a value spanning lines: not one record per line
+    starts = np.concatenate(([0], end_at[:-1] + 1))
+    sep_at = np.flatnonzero(b == ord(sep))
+    cells = np.diff(np.searchsorted(sep_at, end_at), prepend=0) + 1
+    quotes = np.flatnonzero(b == ord('"'))
+    if quotes.size:
+        if quotes.size % 2:
+            return None  # a quote never closed
+        opens, closes = quotes[0::2], quotes[1::2]
+        line = np.searchsorted(end_at, opens)
+        if (line != np.searchsorted(end_at, closes)).any():
+            return None  # a value spanning lines
+        quoted = np.searchsorted(sep_at, closes) - np.searchsorted(sep_at, opens)
+        cells -= np.bincount(line, weights=quoted, minlength=cells.size).astype(np.int64)
+    out = pl.Series("cells", cells.astype(np.uint32))
+    one = np.flatnonzero(cells == 1)
+    if one.size:  # a line of one cell may be blank (spaces only): no cells at all
+        text = pl.Series([data[starts[i] : end_at[i]].decode("utf-8", "replace") for i in one])
+        blank = one[(text.str.strip_chars() == "").to_numpy()]
+        if blank.size:
+            out = out.scatter(blank, None)
+    return out
+
+
 def _short_rows(
     name: str, data: bytes, sep: str, frame: pl.DataFrame, width: int, n_rows: int, offset: int
 ) -> list[Problem]:
     """A row with fewer cells than the header (a lost separator, a file cut off mid-row)
     is an error: Polars would fill the missing cells with blanks, i.e. "not applicable".
     `data` is the header's line and a piece of the file whose rows come `offset` rows later."""
+    if _every_line_full(data, sep, n_rows, width):
+        return []
     counts = _cells_per_row(data, sep, n_rows)
     if counts is None or counts[0] != width:
         return []

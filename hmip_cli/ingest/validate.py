@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
 import polars as pl
 
@@ -314,6 +315,7 @@ class Validator:
         self._missing: dict[str, tuple[str, int]] = {}  # absent column: (message, cases)
         self._bad: dict[str, set[str]] = {}  # distinct unreadable values (up to MAX_LINES + 1)
         self._bad_rows: dict[str, int] = {}
+        self.codes = _CodeBook(fw)
 
     def batch(self, frame: pl.DataFrame, secrets: list[pl.Series] | None = None) -> pl.DataFrame:
         """Check one batch (`secrets`: the file's id and notes columns wherever the mapping
@@ -385,67 +387,15 @@ def _parse_batch(
     coded = [c for c in cols if c.dtype != pl.String]
     texts = [c for c in cols if c.dtype == pl.String]
     # Free text: trimmed, blank -> null.
-    text = frame.select(ROW, *[_blank_to_null(pl.col(c.name)).alias(c.name) for c in texts])
-    # Coded columns hold few distinct values, so each column's distinct values are parsed
-    # (trim, case, spellings, ranges) and the column is then mapped through that small
-    # table: one hash look-up per cell instead of several new strings per cell. Every
-    # yes/no column reads the same way, so they share one table; all tables are built in
-    # one collect_all (a small file costs a few milliseconds, not hundreds of queries).
-    uniques = dict(
-        zip(
-            [c.name for c in coded],
-            frame.select([pl.col(c.name).unique().implode() for c in coded]).row(0)
-            if coded
-            else (),
-        )
-    )
-    groups: dict[str, list[DictionaryColumn]] = {}
-    for c in coded:
-        groups.setdefault("*yes/no*" if c.dtype == pl.Boolean else c.name, []).append(c)
-    # A table is keyed by the framework's content too: two frameworks may give one column
-    # name different levels.
-    readers = [_YES_NO if cs[0].dtype == pl.Boolean else cs[0] for cs in groups.values()]
-    keys = [
-        (
-            "" if c is _YES_NO else validator.fw.content_hash,
-            c.name,
-            tuple(sorted({v for c2 in cs for v in uniques[c2.name] if v is not None})),
-        )
-        for c, cs in zip(readers, groups.values())
-    ]
-    # Files of one export share their codes: tables already built are reused (only tables
-    # of values that all read: codes, numbers and dates, never a file's stray text).
-    tables = {i: _TABLES[k] for i, k in enumerate(keys) if k in _TABLES}
-    todo = [i for i in range(len(keys)) if i not in tables]
-    built = pl.collect_all([_parse_table(readers[i], keys[i][2]) for i in todo])
-    for i, table in zip(todo, built):
-        tables[i] = table
-        if len(keys[i][2]) <= _CACHE_VALUES and table.get_column("ok").all():
-            if len(_TABLES) >= _CACHE_TABLES:
-                _TABLES.pop(next(iter(_TABLES)))
-            _TABLES[keys[i]] = table
-    typed_exprs, bad_cols = [], {}
-    for i, cs in enumerate(groups.values()):
-        table = tables[i]
-        # Row 0 of each table is the null the blank cells map to (see _parse_table).
-        raw_s, parsed_s = table.get_column("raw").slice(1), table.get_column("parsed").slice(1)
-        oks = table.get_column("ok").slice(1).to_list()
-        unreadable = {r for r, ok in zip(raw_s.to_list(), oks) if not ok}
-        for c in cs:
-            typed_exprs.append(
-                pl.col(c.name)
-                .replace_strict(raw_s, parsed_s, default=None, return_dtype=parsed_s.dtype)
-                .alias(c.name)
-            )
-            bad = [v for v in uniques[c.name] if v in unreadable] if unreadable else []
-            if bad:
-                bad_cols[c.name] = pl.Series(bad, dtype=pl.String)
-    parsed = frame.select(ROW, *typed_exprs).hstack(text.drop(ROW))
+    text = frame.select(*[_blank_to_null(pl.col(c.name)).alias(c.name) for c in texts])
+    typed, bad_cols = validator.codes.read(frame, coded)
+    parsed = frame.select(ROW).hstack(typed.get_columns()).hstack(text.get_columns())
     for c in coded:
         if c.name in bad_cols:
             hits = frame.select(ROW, pl.col(c.name).alias("value")).filter(
                 pl.col("value").is_in(bad_cols[c.name].implode())
             )
+            bad_cols[c.name] = hits.get_column("value").unique(maintain_order=True)
             hits = hits.with_columns(pl.col("value").str.strip_chars())
             validator.unreadable(c.name, bad_cols[c.name], hits.height)
             out.rows(hits, c.name, f"expected {expected_text(c)}", cell=True)
@@ -501,6 +451,151 @@ def _parse_table(c: DictionaryColumn, values: tuple[str, ...]) -> pl.LazyFrame:
         parse_expr(c).alias("parsed"), readable_expr(c).alias("ok")
     )
     return table
+
+
+CHAIN_MAX = 8  # spellings of a column read by comparisons rather than a hash look-up
+
+
+class _CodeBook:
+    """What the raw spellings of a file's coded columns read as, learnt batch by batch.
+
+    Coded columns hold few distinct spellings, so each distinct spelling is parsed once
+    (trim, case, the framework's levels and labels, the missing spellings, ranges; see
+    `_parse_table`) and every later batch is read through that table. A column of a few
+    spellings (a yes/no column: "yes", "no") is read by comparing each cell with them, a
+    few times faster than a hash look-up per cell; a column of many (ages, dates) through
+    `replace_strict`. A spelling not met before is found by the cells left unread (a count
+    over validity bits) and learnt then, so a batch costs one pass per column. Every yes/no
+    column reads the same way, so they share one table; tables are built in one
+    collect_all, and reused across files of one export (`_TABLES`).
+    """
+
+    def __init__(self, fw: Framework):
+        self.fw = fw
+        # per reader (the shared yes/no one, or a column): raw spelling -> (parsed, readable)
+        self.tables: dict[str, dict[str, tuple[object, bool]]] = {}
+        self.dtypes: dict[str, pl.DataType] = {}  # per reader: the parsed values' type
+        self.seen: dict[str, list[str]] = {}  # per column: its spellings, in order met
+
+    @staticmethod
+    def reader(c: DictionaryColumn) -> DictionaryColumn:
+        return _YES_NO if c.dtype == pl.Boolean else c
+
+    def read(
+        self, frame: pl.DataFrame, coded: list[DictionaryColumn]
+    ) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+        """The coded columns of `frame` parsed, and per column with unreadable cells in
+        this batch the unreadable spellings it has met (a superset of this batch's)."""
+        fresh = [c for c in coded if c.name not in self.seen]
+        if fresh:  # columns not met before (the first batch): their distinct values
+            values = frame.select(pl.col(c.name).unique().implode() for c in fresh).row(0)
+            self.learn(dict(zip(fresh, values)))
+        typed: dict[str, pl.Series] = {}
+        bad: dict[str, pl.Series] = {}
+        todo = coded
+        for _round in range(2):  # the second only for spellings first met in this batch
+            part = frame.select(self.expr(c) for c in todo)
+            view = part.hstack([frame.get_column(c.name).alias(f"__raw_{c.name}") for c in todo])
+            checks = [self.unread(c).sum().alias(c.name) for c in todo]
+            bad_of = {c.name: self.bad_spellings(c) for c in todo}
+            checks += [
+                pl.col(f"__raw_{c.name}").is_in(bad_of[c.name]).any().alias(f"__bad_{c.name}")
+                for c in todo
+                if bad_of[c.name]
+            ]
+            found = view.select(checks).row(0, named=True) if checks else {}
+            again = [c for c in todo if found[c.name]]
+            for c in todo:
+                if c not in again:
+                    typed[c.name] = part.get_column(c.name)
+                    if found.get(f"__bad_{c.name}"):
+                        bad[c.name] = pl.Series(bad_of[c.name], dtype=pl.String)
+            if not again:
+                break
+            assert _round == 0, "every spelling of the batch was learnt"
+            values = view.select(
+                pl.col(f"__raw_{c.name}").filter(self.unread(c)).unique().implode() for c in again
+            ).row(0)
+            self.learn(dict(zip(again, values)))
+            todo = again
+        return pl.DataFrame([typed[c.name] for c in coded]), bad
+
+    def learn(self, values: dict[DictionaryColumn, list[str | None]]) -> None:
+        """Parse the spellings not met before (one table per reader, one collect_all)."""
+        new: dict[str, tuple[DictionaryColumn, set[str]]] = {}
+        for c, vals in values.items():
+            r = self.reader(c)
+            spellings = self.tables.setdefault(r.name, {})
+            seen = self.seen.setdefault(c.name, [])
+            known = set(seen)
+            for v in vals:
+                if v is None or v in known:
+                    continue
+                seen.append(v)
+                known.add(v)
+                if v not in spellings:
+                    new.setdefault(r.name, (r, set()))[1].add(v)
+            if r.name not in self.dtypes:
+                new.setdefault(r.name, (r, set()))
+        if not new:
+            return
+        keys = [
+            ("" if r is _YES_NO else self.fw.content_hash, r.name, tuple(sorted(vs)))
+            for r, vs in new.values()
+        ]
+        readers = [r for r, _ in new.values()]
+        built: dict[int, pl.DataFrame] = {i: _TABLES[k] for i, k in enumerate(keys) if k in _TABLES}
+        todo = [i for i in range(len(keys)) if i not in built]
+        for i, got in zip(
+            todo, pl.collect_all([_parse_table(readers[i], keys[i][2]) for i in todo])
+        ):
+            built[i] = got
+            if len(keys[i][2]) <= _CACHE_VALUES and got.get_column("ok").all():
+                if len(_TABLES) >= _CACHE_TABLES:
+                    _TABLES.pop(next(iter(_TABLES)))
+                _TABLES[keys[i]] = got
+        for i, r in enumerate(readers):
+            got = built[i]
+            self.dtypes[r.name] = got.schema["parsed"]
+            # Row 0 of each table is the null blank cells map to (see _parse_table).
+            rows = zip(*(got.get_column(k).slice(1).to_list() for k in ("raw", "parsed", "ok")))
+            self.tables[r.name].update((raw, (p, ok)) for raw, p, ok in rows)
+
+    def expr(self, c: DictionaryColumn) -> pl.Expr:
+        """Column `c` parsed through the spellings met so far (others: null)."""
+        r = self.reader(c)
+        table, dtype = self.tables[r.name], self.dtypes[r.name]
+        hits = [(v, table[v][0]) for v in self.seen[c.name] if table[v][0] is not None]
+        e = pl.col(c.name)
+        if not hits:
+            return pl.repeat(None, pl.len(), dtype=dtype).alias(c.name)
+        if len(hits) <= CHAIN_MAX:
+            chain: Any = pl
+            for v, p in hits:
+                chain = chain.when(e == v).then(pl.lit(p, dtype))
+            return cast(pl.Expr, chain).alias(c.name)
+        old = pl.Series([v for v, _ in hits], dtype=pl.String)
+        return e.replace_strict(
+            old, pl.Series([p for _, p in hits], dtype=dtype), default=None, return_dtype=dtype
+        ).alias(c.name)
+
+    def unread(self, c: DictionaryColumn) -> pl.Expr:
+        """Over `__raw_NAME` and the parsed `NAME`: cells of a spelling not met before."""
+        table = self.tables[self.reader(c).name]
+        nulls = [v for v in self.seen[c.name] if table[v][0] is None]
+        raw = pl.col(f"__raw_{c.name}")
+        mask = raw.is_not_null() & pl.col(c.name).is_null()
+        if not nulls:
+            return mask
+        if len(nulls) <= CHAIN_MAX:
+            for v in nulls:
+                mask = mask & (raw != v)
+            return mask
+        return mask & ~raw.is_in(nulls)
+
+    def bad_spellings(self, c: DictionaryColumn) -> list[str]:
+        table = self.tables[self.reader(c).name]
+        return [v for v in self.seen[c.name] if not table[v][1]]
 
 
 def _check_duplicates(ids: pl.DataFrame, out: _Collector) -> None:
