@@ -220,7 +220,7 @@ def _check_file(
             if layout is not None:  # nothing else about this file means anything
                 return _Checked(src.name, src.source, _finish_hash(src), None, [], [layout], [])
             validator = Validator(raw.name, mapped.origin, mapped.frame.columns, fw)
-        secret_columns = _secret_columns(raw, fw)
+        secret_columns = _secret_columns(raw, fw, mapped, mapping)
         batch = validator.batch(mapped.frame, secret_columns)
         typed.append(batch)
         inspections.update(batch.get_column("inspection").drop_nulls().unique().to_list())
@@ -327,14 +327,23 @@ def _framework_for(
     return current
 
 
-def _secret_columns(raw: RawFile, fw: Framework) -> list[pl.Series]:
+def _secret_columns(
+    raw: RawFile, fw: Framework, mapped: Mapped, mapping: Mapping | None
+) -> list[pl.Series]:
     """The file's own id and notes columns, by their header, wherever the mapping sends
-    them: a notes column mapped onto `mappa` by mistake still must not be quoted."""
+    them: a notes column mapped onto `mappa` by mistake still must not be quoted. One that
+    becomes that very column unchanged is left out: the validator notes it already."""
     private = {"notes", *fw.identifying_columns()}
+    recoded = mapping.values if mapping else {}
+    same = {
+        h
+        for ours, h in mapped.origin.items()
+        if ours in fw.identifying_columns() and not recoded.get(ours)
+    }
     return [
         raw.frame.get_column(h)
         for h in raw.headers
-        if normalise_header(clean_header(h)) in private and h in raw.frame.columns
+        if normalise_header(clean_header(h)) in private and h in raw.frame.columns and h not in same
     ]
 
 
@@ -348,7 +357,10 @@ def _cross_duplicates(
         earlier.append(
             ("the store", old.select(pl.col("case_id"), pl.lit(None, pl.UInt32).alias(ROW)))
         )
-    for name, frame in frames:
+    for i, (name, frame) in enumerate(frames):
+        last = i == len(frames) - 1
+        if last and not earlier:  # one file, a new store: nothing to compare with
+            break
         ids = frame.select("case_id", ROW).filter(pl.col("case_id").is_not_null())
         for where, prev in earlier:
             hits = ids.join(prev.rename({ROW: "__prev"}), on="case_id", how="inner").sort(ROW)
@@ -374,5 +386,6 @@ def _cross_duplicates(
                         more=hits.height - MAX_LINES,
                     )
                 )
-        earlier.append((name, ids.unique("case_id", keep="first")))
+        if not last:
+            earlier.append((name, ids.unique("case_id", keep="first")))
     return problems
