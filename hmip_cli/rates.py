@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from hmip_cli import framework
+from hmip_cli import defaults, framework
 from hmip_cli.errors import BadInput, BadRequest
 from hmip_cli.framework import derive
 from hmip_cli.framework.model import YES_NO, Area, Breakdown, DictionaryColumn, Framework, Measure
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 # (the bulletin's significant differences are 8-37 points apart); below it a single case
 # moves the rate by more than 3 points. 30 is also the threshold analysts most often
 # meet in government statistical guidance on unreliable rates. Override with --min-n.
-DEFAULT_MIN_N = 30
+DEFAULT_MIN_N = defaults.MIN_N
 
 CONFIDENCE = 0.95
 NOT_RECORDED = "not_recorded"

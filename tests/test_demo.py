@@ -11,7 +11,7 @@ import pytest
 from test_json_support import doc, rows
 from typer.testing import CliRunner
 
-from hmip_cli.cli import demo_cmd
+from hmip_cli import demo
 from hmip_cli.cli.app import app
 
 runner = CliRunner()
@@ -27,7 +27,7 @@ SECTIONS = [
 
 
 def test_the_packaged_example_is_the_examples_copy():
-    repo, packaged = demo_cmd.repo_example(), demo_cmd.packaged_example()
+    repo, packaged = demo.repo_example(), demo.packaged_example()
     assert repo.is_file(), repo
     assert packaged.is_file(), packaged
     assert repo.read_bytes() == packaged.read_bytes(), (
@@ -48,8 +48,8 @@ def test_demo_prints_the_bulletin_and_leaves_the_users_store_alone():
 
 
 def test_demo_uses_the_package_copy_when_there_is_no_clone(monkeypatch, tmp_path):
-    monkeypatch.setattr(demo_cmd, "repo_example", lambda: tmp_path / "nowhere" / "cases.csv")
-    assert demo_cmd.example_path() == demo_cmd.packaged_example()
+    monkeypatch.setattr(demo, "repo_example", lambda: tmp_path / "nowhere" / "cases.csv")
+    assert demo.example_path() == demo.packaged_example()
     result = runner.invoke(app, ["demo", "--format", "json"])
     assert result.exit_code == 0, result.stderr
     payload = doc(result.stdout)

@@ -80,3 +80,47 @@ def test_the_probe_sees_an_import_when_there_is_one(example_store):
     # prove nothing.
     got = heavy_imports(["regress", "--factor", "thinking", "--measure", "delivery"])
     assert {"scipy", "numpy"} <= next(iter(got.values()))
+
+
+# `hmip --help` lists the commands from cli/app.py's table: it imports neither Polars nor
+# any command module (nor the options they share), so it starts about as fast as Typer.
+ROOT_PROBE = """
+import sys
+from hmip_cli.cli.app import app
+for args in (["--help"], ["--version"], []):
+    try:
+        app(args, prog_name="hmip")
+    except SystemExit:
+        pass
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_root_help_imports_neither_polars_nor_a_command_module():
+    out = subprocess.run(
+        [sys.executable, "-c", ROOT_PROBE], capture_output=True, text=True, check=True
+    )
+    mods = set(out.stderr.split())
+    assert "typer" in mods  # the probe saw the modules it imported
+    assert not {m.split(".")[0] for m in mods} & (HEAVY | {"polars", "rich", "pydantic"})
+    commands = {m for m in mods if m.startswith("hmip_cli.cli.") and m != "hmip_cli.cli.app"}
+    assert not commands, commands
+    assert not {m for m in mods if m.startswith("hmip_cli.") and not m.startswith("hmip_cli.cli")}
+
+
+def test_a_command_imports_its_own_module_only():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom hmip_cli.cli.app import app\ntry:\n    app(['rates', '--help'], "
+            "prog_name='hmip')\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    mods = set(out.stderr.split())
+    loaded = {m for m in mods if m.startswith("hmip_cli.cli.") and m.endswith("_cmd")}
+    assert loaded == {"hmip_cli.cli.rates_cmd"}, loaded

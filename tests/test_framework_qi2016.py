@@ -360,12 +360,12 @@ def test_methods_and_cli_titles(fw):
 
 def test_demo_titles(fw):
     """`hmip demo`'s machine-format titles: the sample profile, the figures, the tables."""
-    from hmip_cli.cli import demo_cmd
+    from hmip_cli import demo
     from hmip_cli.render import Format
 
     one = pl.DataFrame({"x": [1]})
-    res = demo_cmd.DemoResults(Path("x.csv"), Path("store"), 1, one, one, one)
-    titles = [t.title for t in demo_cmd.demo_tables(res, Format.csv, min_n=10)]
+    res = demo.DemoResults(Path("x.csv"), Path("store"), 1, one, one, one)
+    titles = [t.title for t in demo.demo_tables(res, Format.csv, min_n=10)]
     assert titles[1:] == [fw.wording.figures_title, fw.wording.questions_machine_title]
 
 

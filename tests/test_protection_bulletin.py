@@ -182,9 +182,9 @@ BREAKDOWN_LABELS = {b.key: b.label for b in schema.BREAKDOWNS}
 
 
 def test_hmip_protection_prints_table_1(table1_cases, monkeypatch):
-    from hmip_cli.cli import rates_cmd
+    from hmip_cli.cli import protection_cmd
 
-    monkeypatch.setattr(rates_cmd, "load_cases", lambda data: table1_cases)
+    monkeypatch.setattr(protection_cmd, "load_cases", lambda data: table1_cases)
     result = CliRunner().invoke(app, ["protection"])
     assert result.exit_code == 0, result.stderr
     assert result.exception is None
@@ -201,9 +201,9 @@ def test_hmip_protection_prints_table_1(table1_cases, monkeypatch):
 
 
 def test_protection_markdown_and_csv_carry_the_same_numbers(table1_cases, monkeypatch):
-    from hmip_cli.cli import rates_cmd
+    from hmip_cli.cli import protection_cmd
 
-    monkeypatch.setattr(rates_cmd, "load_cases", lambda data: table1_cases)
+    monkeypatch.setattr(protection_cmd, "load_cases", lambda data: table1_cases)
     md = CliRunner().invoke(app, ["protection", "--format", "markdown"])
     assert md.exit_code == 0 and md.stderr == ""
     assert (

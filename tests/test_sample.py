@@ -70,10 +70,10 @@ def test_by_inspection_and_its_groups_sum_to_the_total():
 
 
 def test_hmip_sample_prints_n_and_percent(monkeypatch):
-    from hmip_cli.cli import rates_cmd
+    from hmip_cli.cli import sample_cmd
 
     cases = bulletin_sample()
-    monkeypatch.setattr(rates_cmd, "load_cases", lambda data: cases)
+    monkeypatch.setattr(sample_cmd, "load_cases", lambda data: cases)
     result = CliRunner().invoke(app, ["sample"])
     assert result.exit_code == 0 and result.stderr == ""
     lines = result.stdout.splitlines()

@@ -134,7 +134,7 @@ def test_a_template_filled_in_from_its_lists_ingests_cleanly(tmp_path, synth_cas
     import openpyxl
 
     from hmip_cli import store
-    from hmip_cli.cli.schema_cmd import choices
+    from hmip_cli.dictionary import choices
 
     path = tmp_path / "filled.xlsx"
     assert runner.invoke(app, ["schema", "--template", str(path)]).exit_code == 0

@@ -17,7 +17,7 @@ from test_json_support import models, tables
 from typer.testing import CliRunner
 
 from hmip_cli import schema, synth
-from hmip_cli.cli import rates_cmd, regress_cmd
+from hmip_cli.cli import protection_cmd, rates_cmd, regress_cmd, sample_cmd
 from hmip_cli.cli.app import app
 from hmip_cli.render import Format, Table, p_text, to_text
 
@@ -44,7 +44,8 @@ def cases(synth_cases):
 @pytest.fixture
 def store(monkeypatch, cases):
     monkeypatch.setattr(regress_cmd, "load_cases", lambda data: cases)
-    monkeypatch.setattr(rates_cmd, "load_cases", lambda data: cases)
+    for module in (rates_cmd, sample_cmd, protection_cmd):
+        monkeypatch.setattr(module, "load_cases", lambda data: cases)
     return cases
 
 

@@ -1,4 +1,5 @@
-"""What every command shares: option aliases declared once, and error handling."""
+"""What every command shares: error handling, the store's cases and framework, talking to
+the user. The options they share are declared in `cli/options.py`."""
 
 from __future__ import annotations
 
@@ -6,142 +7,17 @@ import functools
 import os
 import sys
 from contextvars import ContextVar
-from enum import Enum
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from hmip_cli import schema
 from hmip_cli.errors import EXIT_DATA, HmipError, ValidationFailed
 from hmip_cli.fileio import is_no_space, no_space_message
 from hmip_cli.render import Format, request_directory, resolve_format
 
 # Whether --format was given on the command line (set by its callback while the options are
-# parsed, read by `handle_errors` before the command runs): `-o x.csv` alone means CSV.
-_FORMAT_GIVEN: ContextVar[bool] = ContextVar("hmip_format_given", default=False)
-
-
-def _note_format(ctx: typer.Context, param: typer.CallbackParam, value):
-    source = ctx.get_parameter_source(param.name) if param.name else None
-    _FORMAT_GIVEN.set(source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"))
-    return value
-
-
-FormatOpt = Annotated[
-    Format,
-    typer.Option(
-        "--format",
-        "-f",
-        metavar="FORMAT",
-        callback=_note_format,
-        help="Output format: table (for people), csv, tsv, json, markdown, xlsx, ods, html. "
-        "Default: from the --output extension, else table.",
-    ),
-]
-
-
-def _output_path(value: str) -> Path:
-    # `-o DIR/` asks for one CSV per table; Path("out/") forgets the slash, so say it here.
-    path = Path(value)
-    request_directory(path if value.endswith(("/", os.sep)) else None)
-    return path
-
-
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        parser=_output_path,
-        help="Write to this file instead of stdout (written atomically). "
-        "DIR/ writes one CSV per table.",
-    ),
-]
-# For commands that write one file of cases (export, synth): no directory form.
-FileOutputOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Write to this file instead of stdout (written atomically).",
-        dir_okay=False,
-    ),
-]
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        metavar="DIR",
-        help="The store directory. Default: $HMIP_DATA, else ~/.local/share/hmip.",
-        envvar="HMIP_DATA",
-        show_envvar=True,
-        file_okay=False,
-    ),
-]
-
-
-# Stepwise selection options, shared by `hmip regress` and `hmip report`.
-class Removal(str, Enum):
-    lr = "lr"
-    wald = "wald"
-    conditional = "conditional"
-
-
-PinOpt = Annotated[
-    float,
-    typer.Option(
-        "--pin", metavar="P", show_default=True, help="Entry: score-test p must be below this."
-    ),
-]
-PoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--pout", metavar="P", show_default=True, help="Removal: p above this removes a term."
-    ),
-]
-RemovalOpt = Annotated[
-    Removal,
-    typer.Option(
-        "--removal",
-        metavar="STATISTIC",
-        help="Removal statistic: lr (SPSS FSTEP(LR)), wald, or conditional.",
-    ),
-]
-# For help text: with spaces, so a help formatter wraps between keys, never inside one.
-DEFAULT_CANDIDATES = ", ".join(schema.DEFAULT_BREAKDOWNS)
-
-
-class Adjust(str, Enum):
-    bh = "bh"
-    holm = "holm"
-    none = "none"
-
-
-AdjustOpt = Annotated[
-    Adjust | None,
-    typer.Option(
-        "--adjust",
-        metavar="METHOD",
-        help="Multiple-testing adjustment over every model x every candidate: bh "
-        "(Benjamini-Hochberg), holm, or none (default). --fdr is --adjust bh.",
-    ),
-]
-
-
-FrameworkOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--framework",
-        metavar="FRAMEWORK",
-        help="The inspection framework the cases follow: a shipped name (qi-2016, the "
-        "default; pdu-2023) or a framework .toml file (docs/frameworks.md). The store "
-        "records it; later commands use it. Default: the store's framework.",
-        show_default=False,
-    ),
-]
+# parsed, `options.note_format`; read by `handle_errors` before the command runs).
+FORMAT_GIVEN: ContextVar[bool] = ContextVar("hmip_format_given", default=False)
 
 
 def load_framework(data: Path | None):
@@ -253,19 +129,6 @@ def _note_invocation(command: str | None, kwargs: dict) -> None:
     set_invocation(command, params)
 
 
-def name_commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> None:
-    """Tell each registered command's `handle_errors` wrapper its name as typed
-    ("framework show"), for the JSON document's `command` (Typer's own Click, which knows
-    it, is private)."""
-    for info in app.registered_commands:
-        if info.callback is not None:
-            name = info.name or info.callback.__name__.replace("_", "-")
-            info.callback.hmip_command = " ".join((*prefix, name))  # type: ignore[attr-defined]
-    for group in app.registered_groups:
-        if group.typer_instance is not None:
-            name_commands(group.typer_instance, (*prefix, group.name or ""))
-
-
 def _no_space(exc: OSError) -> str:
     """The disk-full message for an OSError that escaped `fileio` (standard output on a
     full disk: its unwritten buffer is dropped, so exiting does not fail a second time)."""
@@ -286,8 +149,8 @@ def _format_from_output(kwargs: dict) -> None:
     fmt = kwargs.get("fmt")
     if not isinstance(fmt, Format) or "output" not in kwargs:
         return
-    given = _FORMAT_GIVEN.get()
-    _FORMAT_GIVEN.set(False)  # one command per parse (tests invoke many in one process)
+    given = FORMAT_GIVEN.get()
+    FORMAT_GIVEN.set(False)  # one command per parse (tests invoke many in one process)
     kwargs["fmt"] = resolve_format(fmt, kwargs["output"], given=given)
 
 
@@ -320,3 +183,12 @@ def refuse_ignored(
         raise BadRequest(
             f"{' and '.join(flags)} {verb} not apply {context}" + (f"; {hint}" if hint else "")
         )
+
+
+def describe_where(cases, where: list[str] | None, fw) -> str | None:
+    """The --where conditions in words, for a table's notes (None: no --where)."""
+    if not where:
+        return None
+    from hmip_cli import rates as R
+
+    return R.describe_where(R.parse_where(where, cases, fw))

@@ -6,13 +6,9 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, FileOutputOpt, handle_errors, say
-from hmip_cli.cli.rates_cmd import WhereOpt
+from hmip_cli.cli.common import handle_errors, say
+from hmip_cli.cli.options import DataOpt, FileOutputOpt, WhereOpt
 from hmip_cli.export import ExportFormat
-
-
-def register(app: typer.Typer) -> None:
-    app.command("export")(export)
 
 
 @handle_errors

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import FormatOpt, OutputOpt, handle_errors, say
+from hmip_cli.cli.common import handle_errors, say
+from hmip_cli.cli.options import FormatOpt, OutputOpt
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import Format, Table, emit
 
@@ -38,10 +39,6 @@ NameArg = Annotated[
         help="A shipped framework's name (see `hmip framework list`) or a framework .toml file.",
     ),
 ]
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="framework")
 
 
 @app.command("list")

@@ -7,13 +7,10 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, FrameworkOpt, handle_errors, refuse_ignored, say
+from hmip_cli.cli.common import handle_errors, refuse_ignored, say
+from hmip_cli.cli.options import DataOpt, FrameworkOpt
 
 BIG_FILE = 20 * 1024 * 1024  # show a progress bar only for inputs at least this large
-
-
-def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest)
 
 
 @handle_errors

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import OutputOpt, handle_errors, say
+from hmip_cli.cli.common import handle_errors, say
+from hmip_cli.cli.options import OutputOpt
 
 HELP = """Mapping files: how hmip reads an export whose headers and codes are not its own.
 
@@ -20,10 +21,6 @@ Example (from a clone of the repository):
 """
 
 app = typer.Typer(name="mapping", help=HELP, no_args_is_help=True, rich_markup_mode=None)
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="mapping")
 
 
 @app.command("draft")
@@ -56,8 +53,8 @@ def draft_command(
 ) -> None:
     """Propose a mapping TOML for an export, from its headers and values.
 
-    Each header is matched to a column of the framework by its words (abbreviations such
-    as "Accom", initials such as "ETE" or "T&B" included), and the values of yes/no and
+    Each header is matched to a column of the framework by its words (the areas'
+    abbreviations and initials included), and the values of yes/no and
     category columns to their codes ("M" -> male). Headers and values hmip reads as they
     are need no line. Every line written is a guess with a comment saying why; a line hmip
     could not decide is commented out and marked REVIEW, so ingest stops there until you

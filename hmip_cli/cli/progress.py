@@ -61,7 +61,7 @@ def progress_bar(*, enabled: bool = True, unit: str = "items") -> Iterator[Callb
 
 
 def labelled(callback: Callback | None, prefix: str) -> Callback | None:
-    """`callback` with `prefix` before each description ("model " + "ete/delivery")."""
+    """`callback` with `prefix` before each description ("model " + "AREA/MEASURE")."""
     if callback is None:
         return None
     cb = callback

@@ -10,21 +10,26 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from hmip_cli.cli.common import (
-    DEFAULT_CANDIDATES,
+from hmip_cli import defaults
+from hmip_cli.cli.common import handle_errors, load_cases, load_framework, refuse_ignored, say
+from hmip_cli.cli.options import (
+    EXAMPLE,
+    LEAD,
+    REMOVAL,
     AdjustOpt,
+    CandidatesOpt,
+    CiOpt,
+    ClusterOpt,
     DataOpt,
+    FdrOpt,
     FormatOpt,
     OutputOpt,
     PinOpt,
     PoutOpt,
-    Removal,
+    ReferenceOpt,
     RemovalOpt,
-    handle_errors,
-    load_cases,
-    load_framework,
-    refuse_ignored,
-    say,
+    WhereOpt,
+    with_examples,
 )
 from hmip_cli.errors import BadRequest
 from hmip_cli.framework.model import Framework
@@ -60,11 +65,11 @@ no events, constant or collinear candidates) are named on stderr and in the JSON
 Example:
 
 \b
-  hmip regress --input examples/cases.csv --outcome accommodation_delivered \\
-      --candidates provider,gender,age --categorical provider,gender
-  hmip regress --factor accommodation --measure delivery
-  hmip regress --factor accommodation --measure delivery --where provider=NPS
-  hmip regress --question partner-info-review --format json
+  hmip regress --input examples/cases.csv --outcome {outcome} \\
+      --candidates {lead},{second},age --categorical {lead},{second}
+  hmip regress --factor {factor} --measure {measure}
+  hmip regress --factor {factor} --measure {measure} --where {lead}={lead_level}
+  hmip regress --question {question} --format json
   hmip regress --all --adjust bh --format csv
 """
 
@@ -114,498 +119,445 @@ def _report_problems(res, heading: str | None = None, vocab: Vocabulary | None =
         )
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("regress", help=HELP)
-    @handle_errors
-    def regress(
-        ctx: typer.Context,
-        input: Annotated[
-            Path | None,
-            typer.Option(
-                "--input",
-                "-i",
-                metavar="FILE",
-                help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN, ., Unknown, Not "
-                "known, Not recorded, Don't know are missing, any case), "
-                "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
-                dir_okay=False,
-            ),
-        ] = None,
-        outcome: Annotated[
-            str | None,
-            typer.Option(
-                "--outcome", metavar="COLUMN", help="Binary outcome column (with --input)."
-            ),
-        ] = None,
-        candidates: Annotated[
-            str | None,
-            typer.Option(
-                "--candidates",
-                metavar="A,B,...",
-                help="Comma-separated candidates: columns (with --input) or breakdown keys "
-                f"(store; default {DEFAULT_CANDIDATES}).",
-            ),
-        ] = None,
-        categorical: Annotated[
-            str | None,
-            typer.Option(
-                "--categorical",
-                metavar="A,B,...",
-                help="Comma-separated candidates to code as indicator blocks (text, Enum and "
-                "Boolean columns always are). Store candidates are all categorical.",
-            ),
-        ] = None,
-        factor: Annotated[
-            str | None,
-            typer.Option("--factor", metavar="FACTOR", help="Factor key, e.g. accommodation."),
-        ] = None,
-        measure: Annotated[
-            str | None,
-            typer.Option(
-                "--measure",
-                metavar="MEASURE",
-                help="Measure key (availability, delivery, contracted, partner); default: all four.",
-            ),
-        ] = None,
-        question: Annotated[
-            str | None,
-            typer.Option(
-                "--question",
-                metavar="QUESTION",
-                help="Case-level question key, e.g. partner-info-review.",
-            ),
-        ] = None,
-        all_: Annotated[
-            bool,
-            typer.Option(
-                "--all", help="Every factor x measure and the four questions: one findings table."
-            ),
-        ] = False,
-        fdr: Annotated[
-            bool,
-            typer.Option(
-                "--fdr",
-                help="With --all: the same as --adjust bh (Benjamini-Hochberg p_adjusted).",
-            ),
-        ] = False,
-        adjust: AdjustOpt = None,
-        cut: Annotated[
-            float,
-            typer.Option(
-                "--cut",
-                metavar="P",
-                show_default=True,
-                help="Classification cut: a case is predicted an event when p-hat >= P (SPSS CRITERIA CUT).",
-            ),
-        ] = 0.5,
-        ci: Annotated[
-            str | None,
-            typer.Option(
-                "--ci",
-                metavar="METHOD",
-                help="Odds-ratio CIs: profile (profile likelihood, agrees with the LR p; the "
-                "default for --all) or wald. For one model, --ci profile adds a table (and JSON "
-                "profile_ci); SPSS's blocks always show the Wald CI.",
-            ),
-        ] = None,
-        firth_: Annotated[
-            bool,
-            typer.Option(
-                "--firth",
-                help="With --input: Firth's penalised-likelihood logistic regression of the outcome "
-                "on every candidate (finite estimates under separation; penalised LR tests and "
-                "profile penalised CIs, as R logistf).",
-            ),
-        ] = False,
-        cluster: Annotated[
-            str | None,
-            typer.Option(
-                "--cluster",
-                metavar="COLUMN",
-                help="Cluster-robust (CR1 sandwich) S.E., Wald CI and p for the final model's "
-                "terms, with cases clustered by COLUMN, e.g. inspection; with --all a p_cluster "
-                "and 'survives clustering?' column.",
-            ),
-        ] = None,
-        pin: PinOpt = 0.05,
-        pout: PoutOpt = 0.10,
-        removal: RemovalOpt = Removal.lr,
-        reference: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--reference",
-                metavar="REF",
-                help="Reference category of categorical variables: last (SPSS default) or first; "
-                "VAR=LEVEL (or VAR=first / VAR=last) for one variable. Repeatable, e.g. "
-                "--reference first --reference provider=NPS.",
-            ),
-        ] = None,
-        event: Annotated[
-            str | None,
-            typer.Option(
-                "--event",
-                metavar="VALUE",
-                help="Outcome value that is the event (default: True, 1, or the higher/later value, "
-                "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).",
-            ),
-        ] = None,
-        max_levels: Annotated[
-            int,
-            typer.Option(
-                "--max-levels",
-                metavar="N",
-                min=2,
-                show_default=True,
-                help="With --input: refuse a categorical candidate with more levels than this "
-                "before fitting (each level is a parameter; hundreds take minutes).",
-            ),
-        ] = 50,  # stepwise.design.MAX_LEVELS, not imported: it would load NumPy for --help
-        where: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--where",
-                "-w",
-                metavar="KEY=VALUE",
-                help="Store modes: only cases with KEY=VALUE (repeatable; as in `hmip rates --where`), "
-                "e.g. --where provider=NPS.",
-            ),
-        ] = None,
-        method: Annotated[
-            str,
-            typer.Option(
-                "--method",
-                metavar="METHOD",
-                help="SPSS /METHOD for the candidates: fstep (forward stepwise, default), bstep "
-                "(backward stepwise from the full model) or enter (all in one step).",
-            ),
-        ] = "fstep",
-        enter: Annotated[
-            str | None,
-            typer.Option(
-                "--enter",
-                metavar="A,B,...",
-                help="Forced terms: entered first as their own block (SPSS /METHOD=ENTER before "
-                "the stepwise block; SAS INCLUDE=) and never removed.",
-            ),
-        ] = None,
-        block: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--block",
-                metavar="METHOD:A,B",
-                help="A METHOD block (enter, fstep or bstep) over these terms; repeatable, run in "
-                "order, each from the previous block's model (SPSS's Block 1, 2, ...). "
-                "E.g. --block enter:age --block fstep:provider,gender.",
-            ),
-        ] = None,
-        contrast: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--contrast",
-                metavar="VAR=KIND",
-                help="SPSS /CONTRAST of a categorical variable: indicator (default), simple, "
-                "deviation, helmert, difference (reverse Helmert), repeated or polynomial; "
-                "--reference sets the reference of indicator, simple and deviation. Repeatable.",
-            ),
-        ] = None,
-        iterate: Annotated[
-            str,
-            typer.Option(
-                "--iterate",
-                metavar="MODE",
-                help="exact (default): every fit to the exact maximum; spss: SPSS's rule "
-                "(ITERATE 20, BCON .001, S.E. from the last step's information), so the "
-                "printed digits are SPSS's.",
-            ),
-        ] = "exact",
-        save: Annotated[
-            Path | None,
-            typer.Option(
-                "--save",
-                metavar="FILE",
-                help="SPSS /SAVE: write each case's predicted probability, predicted group and "
-                "residuals (pred, pgroup, resid, zresid, dev) beside its row number (never an "
-                "identifier) to FILE.csv or FILE.parquet.",
-                dir_okay=False,
-            ),
-        ] = None,
-        casewise_z: Annotated[
-            float | None,
-            typer.Option(
-                "--casewise",
-                metavar="Z",
-                help="SPSS /CASEWISE OUTLIER(Z): list the cases whose standardized residual "
-                "exceeds Z in absolute value (SPSS's usual choice: 2).",
-            ),
-        ] = None,
-        print_iterations: Annotated[
-            bool,
-            typer.Option(
-                "--print-iterations",
-                help="SPSS /PRINT=ITER: the -2 log likelihood and coefficients after each "
-                "iteration of each step's model (Iteration History tables; JSON "
-                "step_details[*].iteration_history).",
-            ),
-        ] = False,
-        correlations: Annotated[
-            bool,
-            typer.Option("--correlations", help="SPSS /PRINT=CORR: correlation of the estimates."),
-        ] = False,
-        classplot: Annotated[
-            bool,
-            typer.Option(
-                "--classplot",
-                help="SPSS's classification plot: predicted probabilities by observed group.",
-            ),
-        ] = False,
-        syntax: Annotated[
-            str | None,
-            typer.Option(
-                "--syntax",
-                metavar="LANGUAGE",
-                help="Print code that reruns this model (SPSS/PSPP LOGISTIC REGRESSION, R glm, "
-                "Stata logit) instead of the tables; with --export-data it reads that file.",
-            ),
-        ] = None,
-        export_data: Annotated[
-            Path | None,
-            typer.Option(
-                "--export-data",
-                metavar="FILE",
-                help="Write the cases used (outcome 0/1 and the candidates' columns, codes with "
-                "value labels; no identifiers) to FILE.sav or FILE.csv.",
-                dir_okay=False,
-            ),
-        ] = None,
-        fmt: FormatOpt = Format.table,
-        output: OutputOpt = None,
-        data: DataOpt = None,
-    ) -> None:
-        from hmip_cli.cli.regress_extras import model_extras
-        from hmip_cli.cli.regress_spss import (
-            METHOD_NAMES,
-            case_extras,
-            method_options,
-            parse_contrasts,
-            store_categorical,
-            store_column,
-            syntax_and_export,
+@handle_errors
+def regress(
+    ctx: typer.Context,
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="FILE",
+            help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN, ., Unknown, Not "
+            "known, Not recorded, Don't know are missing, any case), "
+            "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
+            dir_okay=False,
+        ),
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option("--outcome", metavar="COLUMN", help="Binary outcome column (with --input)."),
+    ] = None,
+    candidates: CandidatesOpt = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option(
+            "--categorical",
+            metavar="A,B,...",
+            help="Comma-separated candidates to code as indicator blocks (text, Enum and "
+            "Boolean columns always are). Store candidates are all categorical.",
+        ),
+    ] = None,
+    factor: Annotated[
+        str | None,
+        typer.Option("--factor", metavar="FACTOR", help=f"Factor key, e.g. {EXAMPLE['factor']}."),
+    ] = None,
+    measure: Annotated[
+        str | None,
+        typer.Option(
+            "--measure",
+            metavar="MEASURE",
+            help=f"Measure key ({EXAMPLE['measures']}); default: every measure.",
+        ),
+    ] = None,
+    question: Annotated[
+        str | None,
+        typer.Option(
+            "--question",
+            metavar="QUESTION",
+            help=f"Case-level question key, e.g. {EXAMPLE['question']}.",
+        ),
+    ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every factor x measure and the four questions: one findings table."
+        ),
+    ] = False,
+    fdr: FdrOpt = False,
+    adjust: AdjustOpt = None,
+    cut: Annotated[
+        float,
+        typer.Option(
+            "--cut",
+            metavar="P",
+            show_default=True,
+            help="Classification cut: a case is predicted an event when p-hat >= P (SPSS CRITERIA CUT).",
+        ),
+    ] = defaults.CUT,
+    ci: CiOpt = None,
+    firth_: Annotated[
+        bool,
+        typer.Option(
+            "--firth",
+            help="With --input: Firth's penalised-likelihood logistic regression of the outcome "
+            "on every candidate (finite estimates under separation; penalised LR tests and "
+            "profile penalised CIs, as R logistf).",
+        ),
+    ] = False,
+    cluster: ClusterOpt = None,
+    pin: PinOpt = defaults.PIN,
+    pout: PoutOpt = defaults.POUT,
+    removal: RemovalOpt = REMOVAL,
+    reference: ReferenceOpt = None,
+    event: Annotated[
+        str | None,
+        typer.Option(
+            "--event",
+            metavar="VALUE",
+            help="Outcome value that is the event (default: True, 1, or the higher/later value, "
+            "as SPSS codes the higher value 1: 2 of 1/2, yes of no/yes).",
+        ),
+    ] = None,
+    max_levels: Annotated[
+        int,
+        typer.Option(
+            "--max-levels",
+            metavar="N",
+            min=2,
+            show_default=True,
+            help="With --input: refuse a categorical candidate with more levels than this "
+            "before fitting (each level is a parameter; hundreds take minutes).",
+        ),
+    ] = defaults.MAX_LEVELS,
+    where: WhereOpt = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            metavar="METHOD",
+            help="SPSS /METHOD for the candidates: fstep (forward stepwise, default), bstep "
+            "(backward stepwise from the full model) or enter (all in one step).",
+        ),
+    ] = defaults.METHOD,
+    enter: Annotated[
+        str | None,
+        typer.Option(
+            "--enter",
+            metavar="A,B,...",
+            help="Forced terms: entered first as their own block (SPSS /METHOD=ENTER before "
+            "the stepwise block; SAS INCLUDE=) and never removed.",
+        ),
+    ] = None,
+    block: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--block",
+            metavar="METHOD:A,B",
+            help="A METHOD block (enter, fstep or bstep) over these terms; repeatable, run in "
+            "order, each from the previous block's model (SPSS's Block 1, 2, ...). "
+            f"E.g. --block enter:age --block fstep:{LEAD.key},{EXAMPLE['second']}.",
+        ),
+    ] = None,
+    contrast: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--contrast",
+            metavar="VAR=KIND",
+            help="SPSS /CONTRAST of a categorical variable: indicator (default), simple, "
+            "deviation, helmert, difference (reverse Helmert), repeated or polynomial; "
+            "--reference sets the reference of indicator, simple and deviation. Repeatable.",
+        ),
+    ] = None,
+    iterate: Annotated[
+        str,
+        typer.Option(
+            "--iterate",
+            metavar="MODE",
+            help="exact (default): every fit to the exact maximum; spss: SPSS's rule "
+            "(ITERATE 20, BCON .001, S.E. from the last step's information), so the "
+            "printed digits are SPSS's.",
+        ),
+    ] = defaults.ITERATE,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save",
+            metavar="FILE",
+            help="SPSS /SAVE: write each case's predicted probability, predicted group and "
+            "residuals (pred, pgroup, resid, zresid, dev) beside its row number (never an "
+            "identifier) to FILE.csv or FILE.parquet.",
+            dir_okay=False,
+        ),
+    ] = None,
+    casewise_z: Annotated[
+        float | None,
+        typer.Option(
+            "--casewise",
+            metavar="Z",
+            help="SPSS /CASEWISE OUTLIER(Z): list the cases whose standardized residual "
+            "exceeds Z in absolute value (SPSS's usual choice: 2).",
+        ),
+    ] = None,
+    print_iterations: Annotated[
+        bool,
+        typer.Option(
+            "--print-iterations",
+            help="SPSS /PRINT=ITER: the -2 log likelihood and coefficients after each "
+            "iteration of each step's model (Iteration History tables; JSON "
+            "step_details[*].iteration_history).",
+        ),
+    ] = False,
+    correlations: Annotated[
+        bool,
+        typer.Option("--correlations", help="SPSS /PRINT=CORR: correlation of the estimates."),
+    ] = False,
+    classplot: Annotated[
+        bool,
+        typer.Option(
+            "--classplot",
+            help="SPSS's classification plot: predicted probabilities by observed group.",
+        ),
+    ] = False,
+    syntax: Annotated[
+        str | None,
+        typer.Option(
+            "--syntax",
+            metavar="LANGUAGE",
+            help="Print code that reruns this model (SPSS/PSPP LOGISTIC REGRESSION, R glm, "
+            "Stata logit) instead of the tables; with --export-data it reads that file.",
+        ),
+    ] = None,
+    export_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-data",
+            metavar="FILE",
+            help="Write the cases used (outcome 0/1 and the candidates' columns, codes with "
+            "value labels; no identifiers) to FILE.sav or FILE.csv.",
+            dir_okay=False,
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    data: DataOpt = None,
+) -> None:
+    from hmip_cli.cli.regress_extras import model_extras
+    from hmip_cli.cli.regress_spss import (
+        METHOD_NAMES,
+        case_extras,
+        method_options,
+        parse_contrasts,
+        store_categorical,
+        store_column,
+        syntax_and_export,
+    )
+    from hmip_cli.stepwise import read_table, stepwise
+    from hmip_cli.stepwise import sweeps as S
+    from hmip_cli.stepwise.firth import firth
+
+    ref = parse_reference(reference or [])
+    if cluster is not None and cluster.strip().lower() == "none":
+        cluster = None
+    if iterate.strip().lower() not in ("exact", "spss"):
+        raise BadRequest(f"--iterate must be exact or spss; got {iterate!r}")
+    options: dict[str, Any] = {
+        "pin": pin,
+        "pout": pout,
+        "removal": removal.value,
+        "cut": cut,
+        "iterate": iterate.strip().lower(),
+        "history": print_iterations,
+    }
+    adjust_method = S.resolve_adjust(adjust.value if adjust else None, fdr)
+    if ci is not None and ci not in ("profile", "wald"):
+        raise BadRequest(f"--ci must be profile or wald; got {ci!r}")
+    method = method.strip().lower()
+    if method not in METHOD_NAMES:
+        raise BadRequest(f"--method must be fstep, bstep or enter; got {method!r}")
+    blocks_given = bool(enter or block or method != "fstep")
+
+    store_mode = bool(factor or measure or question or all_)
+    if input is not None and store_mode:
+        raise BadRequest(
+            "use either --input (a file) or --factor/--question/--all (the store), not both"
         )
-        from hmip_cli.stepwise import read_table, stepwise
-        from hmip_cli.stepwise import sweeps as S
-        from hmip_cli.stepwise.firth import firth
+    if firth_ and input is None:
+        raise BadRequest("--firth goes with --input FILE --outcome COL --candidates ...")
+    if all_ and print_iterations:
+        raise BadRequest("--print-iterations goes with one model, not --all")
+    if (fdr or adjust is not None) and not all_:
+        raise BadRequest(f"{'--fdr' if fdr else '--adjust'} goes with --all")
 
-        ref = parse_reference(reference or [])
-        if iterate.strip().lower() not in ("exact", "spss"):
-            raise BadRequest(f"--iterate must be exact or spss; got {iterate!r}")
-        options: dict[str, Any] = {
-            "pin": pin,
-            "pout": pout,
-            "removal": removal.value,
-            "cut": cut,
-            "iterate": iterate.strip().lower(),
-            "history": print_iterations,
-        }
-        adjust_method = S.resolve_adjust(adjust.value if adjust else None, fdr)
-        if ci is not None and ci not in ("profile", "wald"):
-            raise BadRequest(f"--ci must be profile or wald; got {ci!r}")
-        method = method.strip().lower()
-        if method not in METHOD_NAMES:
-            raise BadRequest(f"--method must be fstep, bstep or enter; got {method!r}")
-        blocks_given = bool(enter or block or method != "fstep")
-
-        store_mode = bool(factor or measure or question or all_)
-        if input is not None and store_mode:
-            raise BadRequest(
-                "use either --input (a file) or --factor/--question/--all (the store), not both"
-            )
-        if firth_ and input is None:
-            raise BadRequest("--firth goes with --input FILE --outcome COL --candidates ...")
-        if all_ and print_iterations:
-            raise BadRequest("--print-iterations goes with one model, not --all")
-        if (fdr or adjust is not None) and not all_:
-            raise BadRequest(f"{'--fdr' if fdr else '--adjust'} goes with --all")
-
-        if input is not None:
-            if where:
-                raise BadRequest("--where filters the store; with --input, filter the file first")
-            refuse_ignored(ctx, ("data",), "with --input (the file is read, not the store)")
-            if not outcome or not (candidates or block):
-                raise BadRequest("--input needs --outcome and --candidates")
-            names, blocking = method_options(_split(candidates), method, enter, block)
-            # Only the columns the model uses are read (a wide file of millions of rows).
-            needed = [outcome, *names, *([cluster] if cluster else [])]
-            # .sav/.dta: value labels replace the codes of the outcome and categorical columns
-            frame, notes = read_table(input, columns=needed, labels=[outcome, *_split(categorical)])
-            from hmip_cli.envelope import note_provenance
-
-            note_provenance("input", {"file": Path(input).name, "rows": frame.height})
-            for note in notes:
-                say(f"note: {note}")
-            if firth_:
-                if blocks_given or cluster or ci == "wald" or print_iterations:
-                    raise BadRequest(
-                        "--firth fits one model with every candidate (profile penalised CIs); "
-                        "leave out --method/--enter/--block/--cluster/--ci wald/--print-iterations"
-                    )
-                _emit_firth(
-                    firth(
-                        frame,
-                        outcome,
-                        names,
-                        categorical=_split(categorical),
-                        reference=ref,
-                        event=event,
-                    ),
-                    fmt,
-                    output,
-                )
-                return
-            res = stepwise(
-                frame,
-                outcome,
-                names,
-                categorical=_split(categorical),
-                reference=ref,
-                event=event,
-                max_levels=max_levels,
-                contrast=parse_contrasts(contrast),
-                **options,
-                **blocking,
-            )
-            _report_problems(res)
-            from hmip_cli.cli.regress_extras import model_extras
-
-            extra = model_extras(frame, res, ci, cluster)
-            for w in extra.warnings:
-                say(f"warning: {w}", style="yellow")
-            if (syntax or export_data) and syntax_and_export(
-                frame, res, syntax, export_data, output
-            ):
-                return
-            case_tables = case_extras(frame, res, save, casewise_z, correlations, classplot)
-            _emit_results([(None, res)], fmt, output, extras=[extra], case_tables=case_tables)
-            return
-        if not store_mode:
-            raise BadRequest(
-                "choose --input FILE --outcome COL --candidates ..., or --factor/--question/--all"
-            )
-        refuse_ignored(
-            ctx,
-            ("outcome", "categorical", "max_levels"),
-            "to store models (--factor/--question/--all)",
-            "the outcome is the judgement, and breakdowns are always categorical",
-        )
-        if event is not None:
-            raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
-        fw = load_framework(data)
-        # breakdown keys and level labels, as every other command takes them (ethnicity=BAME)
-        ref = S.store_reference(ref, fw)
-        if cluster is not None:
-            cluster = fw.breakdown(cluster).column  # a breakdown key, e.g. inspection
-        cases = load_cases(data)
-        where_note: list[str] = []
+    if input is not None:
         if where:
-            from hmip_cli import rates as R
+            raise BadRequest("--where filters the store; with --input, filter the file first")
+        refuse_ignored(ctx, ("data",), "with --input (the file is read, not the store)")
+        if not outcome or not (candidates or block):
+            raise BadRequest("--input needs --outcome and --candidates")
+        names, blocking = method_options(_split(candidates), method, enter, block)
+        # Only the columns the model uses are read (a wide file of millions of rows).
+        needed = [outcome, *names, *([cluster] if cluster else [])]
+        # .sav/.dta: value labels replace the codes of the outcome and categorical columns
+        frame, notes = read_table(input, columns=needed, labels=[outcome, *_split(categorical)])
+        from hmip_cli.envelope import note_provenance
 
-            lf, conditions = R.filter_cases(cases, where, fw)
-            cases = lf.collect()
-            where_note = [
-                f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."
-            ]
-            if cases.height == 0:
-                raise BadRequest(f"no cases where {R.describe_where(conditions)}")
-        keys = _split(candidates) or None
-        if where and keys is None:
-            # A breakdown fixed to one value by --where is constant: leave it out of the default
-            # candidates rather than warn about it in every model.
-            fixed = {c.key for c in conditions if len(c.codes) == 1}
-            keys = [k for k in fw.candidates() if k not in fixed]
-        if all_ and (syntax or export_data):
-            raise BadRequest("--syntax and --export-data go with one model, not --all")
-        if all_ and contrast:
-            raise BadRequest("--contrast goes with one model, not --all")
-        if all_ and blocks_given:
-            raise BadRequest(
-                "--all runs the bulletin's FSTEP models; --method/--enter/--block go with one model"
-            )
-        if all_:
-            if factor or measure or question:
-                raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
-            from hmip_cli.cli.progress import labelled, progress_bar
-            from hmip_cli.render import MACHINE_FORMATS
-
-            # a bar on a terminal: models done / total, % and time left (not with csv/json)
-            with progress_bar(enabled=fmt not in MACHINE_FORMATS) as progress:
-                sw = S.run_sweep(
-                    cases,
-                    keys,
-                    adjust=adjust_method,
-                    reference=ref,
-                    ci=ci or "profile",
-                    cluster=cluster,
-                    progress=labelled(progress, "model "),
-                    fw=fw,
-                    **options,
+        note_provenance("input", {"file": Path(input).name, "rows": frame.height})
+        for note in notes:
+            say(f"note: {note}")
+        if firth_:
+            if blocks_given or cluster or ci == "wald" or print_iterations:
+                raise BadRequest(
+                    "--firth fits one model with every candidate (profile penalised CIs); "
+                    "leave out --method/--enter/--block/--cluster/--ci wald/--print-iterations"
                 )
-            frame = sw.findings
-            extra_notes = [n for n in (sw.adjust_note(), sw.cluster_note()) if n]
-            notes = [
-                *where_note,
-                f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
-                + ", ".join(keys or fw.candidates())
-                + ". p: LR test of the term in the final model. 95% CI: "
-                + ("Wald (SPSS)." if ci == "wald" else "profile likelihood."),
-                *extra_notes,
-            ]
-            for n in extra_notes:
-                say(f"note: {n}")
-            # One warning per model and problem: a model's note is repeated on each of its terms' rows.
-            seen: set[tuple[str, str]] = set()
-            for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
-                key = (row["model"], row["note"])
-                if row["note"] != "no variable met the entry criterion" and key not in seen:
-                    seen.add(key)
-                    say(
-                        f"warning: {row['model']}: {Vocabulary(human=True, fw=fw).message(row['note'])}",
-                        style="yellow",
-                    )
-            from hmip_cli.stepwise.spss_tables import findings_table
-
-            emit(findings_table(frame, fmt, notes, adjust_method, fw), fmt, output)
-            return
-        if question and factor:
-            raise BadRequest("use --factor or --question, not both")
-        results = []
-        base = keys or ([] if block else list(fw.candidates()))
-        column_of = functools.partial(store_column, fw=fw)
-        columns, blocking = method_options(base, method, enter, block, column_of)
-        options.update(blocking)
-        options["categorical"] = store_categorical(columns, fw)
-        options["contrast"] = parse_contrasts(contrast, column_of)
-        extras = []
-        chosen = S.targets(factor=factor, measure=measure, question=question, fw=fw)
-        if (syntax or export_data) and len(chosen) != 1:
-            raise BadRequest(
-                f"--syntax and --export-data go with one model; this runs {len(chosen)} "
-                "(give --measure)"
+            _emit_firth(
+                firth(
+                    frame,
+                    outcome,
+                    names,
+                    categorical=_split(categorical),
+                    reference=ref,
+                    event=event,
+                ),
+                fmt,
+                output,
             )
-        for t in chosen:
-            res = S.run_target(cases, t, columns, reference=ref, **options)
-            _report_problems(res, t.model, Vocabulary(human=True, fw=fw))
-            results.append((t, res))
-            applicable = cases.filter(pl.col(t.column).is_not_null())
-            from hmip_cli.cli.regress_extras import model_extras
-
-            extra = model_extras(applicable, res, ci, cluster, t.model)
-            for w in extra.warnings:
-                say(f"warning: {w}", style="yellow")
-            extras.append(extra)
-        if (syntax or export_data) and syntax_and_export(
-            cases.filter(pl.col(chosen[0].column).is_not_null()), res, syntax, export_data, output
-        ):
             return
-        _emit_results(results, fmt, output, where_note, extras, store=True, fw=fw)
+        res = stepwise(
+            frame,
+            outcome,
+            names,
+            categorical=_split(categorical),
+            reference=ref,
+            event=event,
+            max_levels=max_levels,
+            contrast=parse_contrasts(contrast),
+            **options,
+            **blocking,
+        )
+        _report_problems(res)
+        from hmip_cli.cli.regress_extras import model_extras
+
+        extra = model_extras(frame, res, ci, cluster)
+        for w in extra.warnings:
+            say(f"warning: {w}", style="yellow")
+        if (syntax or export_data) and syntax_and_export(frame, res, syntax, export_data, output):
+            return
+        case_tables = case_extras(frame, res, save, casewise_z, correlations, classplot)
+        _emit_results([(None, res)], fmt, output, extras=[extra], case_tables=case_tables)
+        return
+    if not store_mode:
+        raise BadRequest(
+            "choose --input FILE --outcome COL --candidates ..., or --factor/--question/--all"
+        )
+    refuse_ignored(
+        ctx,
+        ("outcome", "categorical", "max_levels"),
+        "to store models (--factor/--question/--all)",
+        "the outcome is the judgement, and breakdowns are always categorical",
+    )
+    if event is not None:
+        raise BadRequest("--event applies to --input only (store judgements: yes is the event)")
+    fw = load_framework(data)
+    # breakdown keys and level labels, as every other command takes them (ethnicity=BAME)
+    ref = S.store_reference(ref, fw)
+    if cluster is not None:
+        cluster = fw.breakdown(cluster).column  # a breakdown key, e.g. inspection
+    cases = load_cases(data)
+    where_note: list[str] = []
+    if where:
+        from hmip_cli import rates as R
+
+        lf, conditions = R.filter_cases(cases, where, fw)
+        cases = lf.collect()
+        where_note = [f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."]
+        if cases.height == 0:
+            raise BadRequest(f"no cases where {R.describe_where(conditions)}")
+    keys = _split(candidates) or None
+    if where and keys is None:
+        # A breakdown fixed to one value by --where is constant: leave it out of the default
+        # candidates rather than warn about it in every model.
+        fixed = {c.key for c in conditions if len(c.codes) == 1}
+        keys = [k for k in fw.candidates() if k not in fixed]
+    if all_ and (syntax or export_data):
+        raise BadRequest("--syntax and --export-data go with one model, not --all")
+    if all_ and contrast:
+        raise BadRequest("--contrast goes with one model, not --all")
+    if all_ and blocks_given:
+        raise BadRequest(
+            "--all runs the bulletin's FSTEP models; --method/--enter/--block go with one model"
+        )
+    if all_:
+        if factor or measure or question:
+            raise BadRequest("--all runs every model; leave out --factor/--measure/--question")
+        from hmip_cli.cli.progress import labelled, progress_bar
+        from hmip_cli.render import MACHINE_FORMATS
+
+        # a bar on a terminal: models done / total, % and time left (not with csv/json)
+        with progress_bar(enabled=fmt not in MACHINE_FORMATS) as progress:
+            sw = S.run_sweep(
+                cases,
+                keys,
+                adjust=adjust_method,
+                reference=ref,
+                ci=ci or "profile",
+                cluster=cluster,
+                progress=labelled(progress, "model "),
+                fw=fw,
+                **options,
+            )
+        frame = sw.findings
+        extra_notes = [n for n in (sw.adjust_note(), sw.cluster_note()) if n]
+        notes = [
+            *where_note,
+            f"SPSS FSTEP({removal.value.upper()}), PIN {pin:g}, POUT {pout:g}; candidates: "
+            + ", ".join(keys or fw.candidates())
+            + ". p: LR test of the term in the final model. 95% CI: "
+            + ("Wald (SPSS)." if ci == "wald" else "profile likelihood."),
+            *extra_notes,
+        ]
+        for n in extra_notes:
+            say(f"note: {n}")
+        # One warning per model and problem: a model's note is repeated on each of its terms' rows.
+        seen: set[tuple[str, str]] = set()
+        for row in frame.filter(pl.col("note").is_not_null()).iter_rows(named=True):
+            key = (row["model"], row["note"])
+            if row["note"] != "no variable met the entry criterion" and key not in seen:
+                seen.add(key)
+                say(
+                    f"warning: {row['model']}: {Vocabulary(human=True, fw=fw).message(row['note'])}",
+                    style="yellow",
+                )
+        from hmip_cli.stepwise.spss_tables import findings_table
+
+        emit(findings_table(frame, fmt, notes, adjust_method, fw), fmt, output)
+        return
+    if question and factor:
+        raise BadRequest("use --factor or --question, not both")
+    results = []
+    base = keys or ([] if block else list(fw.candidates()))
+    column_of = functools.partial(store_column, fw=fw)
+    columns, blocking = method_options(base, method, enter, block, column_of)
+    options.update(blocking)
+    options["categorical"] = store_categorical(columns, fw)
+    options["contrast"] = parse_contrasts(contrast, column_of)
+    extras = []
+    chosen = S.targets(factor=factor, measure=measure, question=question, fw=fw)
+    if (syntax or export_data) and len(chosen) != 1:
+        raise BadRequest(
+            f"--syntax and --export-data go with one model; this runs {len(chosen)} "
+            "(give --measure)"
+        )
+    for t in chosen:
+        res = S.run_target(cases, t, columns, reference=ref, **options)
+        _report_problems(res, t.model, Vocabulary(human=True, fw=fw))
+        results.append((t, res))
+        applicable = cases.filter(pl.col(t.column).is_not_null())
+        from hmip_cli.cli.regress_extras import model_extras
+
+        extra = model_extras(applicable, res, ci, cluster, t.model)
+        for w in extra.warnings:
+            say(f"warning: {w}", style="yellow")
+        extras.append(extra)
+    if (syntax or export_data) and syntax_and_export(
+        cases.filter(pl.col(chosen[0].column).is_not_null()), res, syntax, export_data, output
+    ):
+        return
+    _emit_results(results, fmt, output, where_note, extras, store=True, fw=fw)
+
+
+regress.__doc__ = with_examples(HELP)
 
 
 def _emit_firth(res, fmt: Format, output: Path | None) -> None:

@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import DataOpt, handle_errors, say
-
-
-def register(app: typer.Typer) -> None:
-    app.command("remove")(remove)
+from hmip_cli.cli.common import handle_errors, say
+from hmip_cli.cli.options import DataOpt
 
 
 @handle_errors

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import FileOutputOpt, handle_errors, say
+from hmip_cli.cli.common import handle_errors, say
+from hmip_cli.cli.options import FileOutputOpt
 from hmip_cli.errors import BadRequest
 
 # synth.DEFAULT_ID_PREFIX, spelt here because importing hmip_cli.synth (NumPy, SciPy, its
@@ -42,105 +43,106 @@ Example:
 """
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("synth", help=HELP)
-    @handle_errors
-    def synth_command(
-        cases: Annotated[
-            int,
-            typer.Option(
-                "--cases", "-n", metavar="N", help="Number of cases to generate.", show_default=True
-            ),
-        ] = 1066,
-        seed: Annotated[
-            int,
-            typer.Option(
-                "--seed",
-                "-s",
-                metavar="N",
-                help="Random seed (0 or more); the same seed gives the same cases.",
-                show_default=True,
-            ),
-        ] = 1,
-        output: FileOutputOpt = None,
-        messy: Annotated[
-            bool,
-            typer.Option(
-                "--messy",
-                help="Write a messy export (their headers, "
-                "Y/N/N/A, labels, DD/MM/YYYY) instead of hmip's CSV.",
-            ),
-        ] = False,
-        mapping_output: Annotated[
-            Path | None,
-            typer.Option(
-                "--mapping-output",
-                dir_okay=False,
-                metavar="FILE",
-                help="With --messy: write the mapping TOML that reads the export back.",
-            ),
-        ] = None,
-        id_prefix: Annotated[
-            str,
-            typer.Option(
-                "--id-prefix",
-                metavar="PREFIX",
-                help="Case ids are PREFIX-000001, ...; use different prefixes for "
-                "files that will share a store.",
-                show_default=True,
-            ),
-        ] = DEFAULT_ID_PREFIX,
-        framework_name: Annotated[
-            str,
-            typer.Option(
-                "--framework",
-                metavar="FRAMEWORK",
-                help="The framework to generate cases for: a shipped name (qi-2016, "
-                "pdu-2023) or a framework TOML file.",
-                show_default=True,
-            ),
-        ] = "qi-2016",
-        years: Annotated[
-            str | None,
-            typer.Option(
-                "--years",
-                metavar="FIRST-LAST",
-                help="Spread the inspections over these years, e.g. 2016-2019.",
-            ),
-        ] = None,
-    ) -> None:
-        from hmip_cli import framework, synth, synth_framework
+@handle_errors
+def synth_command(
+    cases: Annotated[
+        int,
+        typer.Option(
+            "--cases", "-n", metavar="N", help="Number of cases to generate.", show_default=True
+        ),
+    ] = 1066,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            "-s",
+            metavar="N",
+            help="Random seed (0 or more); the same seed gives the same cases.",
+            show_default=True,
+        ),
+    ] = 1,
+    output: FileOutputOpt = None,
+    messy: Annotated[
+        bool,
+        typer.Option(
+            "--messy",
+            help="Write a messy export (their headers, "
+            "Y/N/N/A, labels, DD/MM/YYYY) instead of hmip's CSV.",
+        ),
+    ] = False,
+    mapping_output: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping-output",
+            dir_okay=False,
+            metavar="FILE",
+            help="With --messy: write the mapping TOML that reads the export back.",
+        ),
+    ] = None,
+    id_prefix: Annotated[
+        str,
+        typer.Option(
+            "--id-prefix",
+            metavar="PREFIX",
+            help="Case ids are PREFIX-000001, ...; use different prefixes for "
+            "files that will share a store.",
+            show_default=True,
+        ),
+    ] = DEFAULT_ID_PREFIX,
+    framework_name: Annotated[
+        str,
+        typer.Option(
+            "--framework",
+            metavar="FRAMEWORK",
+            help="The framework to generate cases for: a shipped name (qi-2016, "
+            "pdu-2023) or a framework TOML file.",
+            show_default=True,
+        ),
+    ] = "qi-2016",
+    years: Annotated[
+        str | None,
+        typer.Option(
+            "--years",
+            metavar="FIRST-LAST",
+            help="Spread the inspections over these years, e.g. 2016-2019.",
+        ),
+    ] = None,
+) -> None:
+    from hmip_cli import framework, synth, synth_framework
 
-        if mapping_output is not None and not messy:
-            raise BadRequest("--mapping-output needs --messy (hmip's own CSV needs no mapping)")
-        if (
-            output is not None
-            and mapping_output is not None
-            and Path(output).resolve() == Path(mapping_output).resolve()
-        ):
-            raise BadRequest("--output and --mapping-output must be different files")
-        span = synth_framework.parse_years(years) if years is not None else None
-        fw = framework.load(framework_name)
-        if messy and not synth_framework.is_bulletin_framework(fw):
-            raise BadRequest("--messy writes the qi-2016 export only; drop --messy or --framework")
-        frame = synth_framework.synthesize(fw, cases, seed, id_prefix=id_prefix, years=span)
-        text = synth.messy_csv_text(frame, seed) if messy else synth.to_csv_text(frame)
-        from hmip_cli.render import write_text
+    if mapping_output is not None and not messy:
+        raise BadRequest("--mapping-output needs --messy (hmip's own CSV needs no mapping)")
+    if (
+        output is not None
+        and mapping_output is not None
+        and Path(output).resolve() == Path(mapping_output).resolve()
+    ):
+        raise BadRequest("--output and --mapping-output must be different files")
+    span = synth_framework.parse_years(years) if years is not None else None
+    fw = framework.load(framework_name)
+    if messy and not synth_framework.is_bulletin_framework(fw):
+        raise BadRequest("--messy writes the qi-2016 export only; drop --messy or --framework")
+    frame = synth_framework.synthesize(fw, cases, seed, id_prefix=id_prefix, years=span)
+    text = synth.messy_csv_text(frame, seed) if messy else synth.to_csv_text(frame)
+    from hmip_cli.render import write_text
 
-        if mapping_output is not None:
-            from hmip_cli.fileio import atomic_write_files
+    if mapping_output is not None:
+        from hmip_cli.fileio import atomic_write_files
 
-            files = [(mapping_output, synth.messy_mapping_toml().encode("utf-8"))]
-            if output is not None:
-                files.append((output, text.encode("utf-8")))
-            atomic_write_files(files)  # the export and its mapping: both or neither
-            if output is None:
-                write_text(text)
-        else:
-            write_text(text, output)
+        files = [(mapping_output, synth.messy_mapping_toml().encode("utf-8"))]
         if output is not None:
-            kind = "messy export" if messy else "CSV"
-            say(
-                f"Wrote {frame.height:,} synthetic cases ({kind}, seed {seed}) to {output}"
-                + (f"; mapping to {mapping_output}" if mapping_output is not None else "")
-            )
+            files.append((output, text.encode("utf-8")))
+        atomic_write_files(files)  # the export and its mapping: both or neither
+        if output is None:
+            write_text(text)
+    else:
+        write_text(text, output)
+    if output is not None:
+        kind = "messy export" if messy else "CSV"
+        say(
+            f"Wrote {frame.height:,} synthetic cases ({kind}, seed {seed}) to {output}"
+            + (f"; mapping to {mapping_output}" if mapping_output is not None else "")
+        )
+
+
+synth_command.__doc__ = HELP

@@ -15,22 +15,22 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli import rates as R
-from hmip_cli.cli.common import (
+from hmip_cli.cli.common import handle_errors, load_cases, load_framework
+from hmip_cli.cli.options import (
     DataOpt,
+    FactorOpt,
     FormatOpt,
+    ItemOpt,
+    MeasureOpt,
+    MinNOpt,
     OutputOpt,
-    handle_errors,
-    load_cases,
-    load_framework,
+    PeriodOpt,
+    SuppressOpt,
+    WhereOpt,
+    with_examples,
 )
-from hmip_cli.cli.rates_cmd import MinNOpt, SuppressOpt, WhereOpt
+from hmip_cli.defaults import MIN_N
 from hmip_cli.render import Format, emit
-
-
-class Period(str, Enum):
-    year = "year"
-    inspection = "inspection"
 
 
 class Layout(str, Enum):
@@ -40,7 +40,7 @@ class Layout(str, Enum):
 
 COLUMNS_TREND = """\b
 csv, tsv and json give one row per series and period:
-  series, series_label    item in the latest framework ("ete/delivery", or a
+  series, series_label    item in the latest framework (AREA/MEASURE, or a
                           question key) and its row label
   group, group_label      the measure it is tabled under ("questions": case level)
   period, period_label    year or inspection ("not_recorded": undated cases)
@@ -55,44 +55,6 @@ csv, tsv and json give one row per series and period:
 """
 
 
-def register(app: typer.Typer) -> None:
-    app.command("trend")(trend_cmd)
-
-
-ItemOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--item",
-        metavar="ITEM",
-        help="Only this judgement: AREA/MEASURE (ete/delivery) or a case-level question "
-        "(partner-harm-focus). Repeatable.",
-    ),
-]
-MeasureOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--measure",
-        "-m",
-        metavar="MEASURE",
-        help="Only this measure's judgements (repeatable): availability, delivery, "
-        "contracted, partner for qi-2016. Default: every measure and the case-level questions.",
-    ),
-]
-FactorOpt = Annotated[
-    list[str] | None,
-    typer.Option("--factor", metavar="FACTOR", help="Only this factor (area); repeatable."),
-]
-PeriodOpt = Annotated[
-    Period | None,
-    typer.Option(
-        "--period",
-        "-p",
-        metavar="PERIOD",
-        help="year (calendar year of the inspection date) or inspection (an area in a year, "
-        "in date order). Undated cases form a 'Not recorded' period. Default: year, or "
-        "inspection for a framework with no inspection dates.",
-    ),
-]
 CrosswalkOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -111,7 +73,7 @@ def trend_cmd(
     factor: FactorOpt = None,
     item: ItemOpt = None,
     where: WhereOpt = None,
-    min_n: MinNOpt = R.DEFAULT_MIN_N,
+    min_n: MinNOpt = MIN_N,
     suppress: SuppressOpt = False,
     crosswalk: CrosswalkOpt = None,
     layout: Annotated[
@@ -140,9 +102,9 @@ def trend_cmd(
     \b
     Example:
       hmip trend
-      hmip trend --measure delivery --suppress
-      hmip trend --item partner-harm-focus --period inspection --format csv
-      hmip trend --measure availability -o trend.xlsx
+      hmip trend --measure {measure} --suppress
+      hmip trend --item {question2} --period inspection --format csv
+      hmip trend --measure {measure1} -o trend.xlsx
     """
     from hmip_cli import trend as TR
     from hmip_cli import trend_tables as TT
@@ -171,3 +133,6 @@ def _crosswalk(name_or_file: str):
 trend_cmd.__doc__ = (trend_cmd.__doc__ or "").replace(
     "{columns}", COLUMNS_TREND.replace("\n", "\n    ").rstrip() + "\n"
 )
+
+
+trend_cmd.__doc__ = with_examples(trend_cmd.__doc__)

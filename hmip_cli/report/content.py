@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from hmip_cli import framework
+from hmip_cli import defaults, framework
 from hmip_cli import rates as R
 from hmip_cli.errors import BadRequest
 from hmip_cli.framework.model import Framework
@@ -68,8 +68,8 @@ class ReportParams:
     min_n: int = R.DEFAULT_MIN_N
     suppress: bool = True
     fdr: bool = False
-    pin: float = 0.05
-    pout: float = 0.10
+    pin: float = defaults.PIN
+    pout: float = defaults.POUT
     candidates: tuple[str, ...] | None = None  # None: the framework's candidates
     date: str | None = None  # YYYY-MM-DD; None: SOURCE_DATE_EPOCH, else today
     removal: str = "lr"  # "lr" (SPSS FSTEP(LR)), "wald" or "conditional", as in `stepwise`
@@ -79,9 +79,9 @@ class ReportParams:
     # Odds-ratio CIs in the differences table: "profile" (profile likelihood, agrees with the
     # LR p) or "wald" (SPSS's); the clustering check: a breakdown key whose groups are the
     # clusters (cases are sampled within inspections), or None for no check.
-    ci: str = "profile"
-    cluster: str | None = "inspection"
-    disclosure: str = "threshold-10"  # disclosure control policy (report/disclosure.py)
+    ci: str = defaults.REPORT_CI
+    cluster: str | None = defaults.REPORT_CLUSTER
+    disclosure: str = defaults.DISCLOSURE  # disclosure control policy (report/disclosure.py)
     # Reference groups of the odds ratios (`--reference provider=CRC`): (breakdown key, level)
     # pairs, the level as its code or label; normalised to (key, code). Default: the last
     # level of each breakdown, as SPSS.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from hmip_cli import privacy
+from hmip_cli import defaults, privacy
 from hmip_cli.errors import BadInput, BadRequest, ModelFailure
 from hmip_cli.missing import DESCRIPTION as MISSING_DESCRIPTION
 from hmip_cli.stepwise import contrasts as C
@@ -28,7 +28,7 @@ COLLAPSE_MAX_SHARE = 0.5
 # indicator columns make every score test and refit slow (400 levels took 46 s, 3,000 more
 # than 10 minutes) and a model with hundreds of sparse levels is not interpretable anyway.
 # `hmip regress --max-levels` raises it (docs/stepwise.md).
-MAX_LEVELS = 50
+MAX_LEVELS = defaults.MAX_LEVELS
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from hmip_cli import defaults
 from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise import fit as F
 from hmip_cli.stepwise.design import MAX_LEVELS, Design, Problem, build_design
@@ -734,12 +735,12 @@ def stepwise(
     outcome: str,
     candidates: list[str],
     categorical: list[str] | None = None,
-    pin: float = 0.05,
-    pout: float = 0.10,
+    pin: float = defaults.PIN,
+    pout: float = defaults.POUT,
     removal: str = "lr",
     reference: dict[str, str] | str = "last",
     event: str | None = None,
-    cut: float = 0.5,
+    cut: float = defaults.CUT,
     collapse: bool | None = None,
     progress: Callable[[str], None] | None = None,
     method: str = "fstep",
