@@ -24,7 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def command_names() -> list[str]:
-    return [c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands]
+    """Every top-level command that is not a group (cli/app.py's table)."""
+    from hmip_cli.cli.app import COMMANDS
+
+    names = [e.name for e in COMMANDS if e.attribute != "app"]
+    assert {"rates", "regress", "report", "demo"} <= set(names)  # never an empty set
+    return names
 
 
 def examples(command: str) -> list[str]:
