@@ -321,7 +321,8 @@ def naive_stepwise(path: str, outcome: str, cands: list[str], pin=0.05, pout=0.1
             current.remove(worst)
             steps.append(("remove", worst))
             base = fit(current)
-    print(json.dumps({"steps": steps, "final_terms": current, "params": base.params.to_dict()}))
+    out = {"steps": steps, "final_terms": current, "params": base.params.to_dict()}
+    print(json.dumps({**out, "bse": base.bse.to_dict()}))
 
 
 def workloads(n: int, p: dict[str, Path], scratch: Path) -> list[Workload]:
@@ -451,33 +452,48 @@ def compare_numeric(p: dict[str, Path]) -> dict:
     """hmip's path and estimates against the naive stepwise's, on the numeric workload."""
     argv = [*HMIP, "regress", "--input", str(p["input_1m"]), "--outcome", OUTCOME]
     argv += ["--candidates", ",".join(NUMERIC_CANDIDATES), "--format", "json"]
-    hmip = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    out = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    hmip = out["models"][0] if "models" in out else out  # the JSON envelope: one model
     naive_argv = _py(NAIVE_STEPWISE, str(HERE), str(p["input_1m"]), OUTCOME)
     naive_argv.append(",".join(NUMERIC_CANDIDATES))
     out = subprocess.run(naive_argv, check=True, capture_output=True, text=True).stdout
     naive = json.loads(out.strip().splitlines()[-1])
     ours = {c["parameter"]: c["b"] for c in hmip["coefficients"]}
-    theirs = {}
-    for name, b in naive["params"].items():
-        if name == "Intercept":
-            theirs["Constant"] = b
-        elif name.startswith("C("):
-            var = name[2 : name.index(",")]
-            theirs[f"{var}({name[name.index('[T.') + 3 : -1]})"] = b
-        else:
-            theirs[name] = b
+    ours_se = {c["parameter"]: c["se"] for c in hmip["coefficients"]}
+    theirs, theirs_se = _naive_names(naive["params"]), _naive_names(naive["bse"])
     same_path = [(s["action"], s["term"]) for s in hmip["steps"]] == [
         tuple(s) for s in naive["steps"]
     ]
     worst = max(abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-300) for k in theirs)
+    worst_se = max(abs(ours_se[k] - v) / v for k, v in theirs_se.items())
     same = same_path and set(ours) == set(theirs)
     print(
         f"  path: hmip {[s['term'] for s in hmip['steps']]} (collapsed={hmip['collapsed']}, "
         f"{hmip['n_rows_fitted']:,} rows fitted); naive {[s[1] for s in naive['steps']]}; "
-        f"same path and parameters: {same}; largest relative difference in B {worst:.1e}",
+        f"same path and parameters: {same}; largest relative difference in B {worst:.1e}, "
+        f"in S.E. {worst_se:.1e}",
         flush=True,
     )
-    return {"same_path": same, "max_rel_diff_b": worst, "n_rows_fitted": hmip["n_rows_fitted"]}
+    return {
+        "same_path": same,
+        "max_rel_diff_b": worst,
+        "max_rel_diff_se": worst_se,
+        "n_rows_fitted": hmip["n_rows_fitted"],
+    }
+
+
+def _naive_names(values: dict[str, float]) -> dict[str, float]:
+    """statsmodels' parameter names (Intercept, C(x, Treatment(...))[T.level]) as hmip's."""
+    out = {}
+    for name, v in values.items():
+        if name == "Intercept":
+            out["Constant"] = v
+        elif name.startswith("C("):
+            var = name[2 : name.index(",")]
+            out[f"{var}({name[name.index('[T.') + 3 : -1]})"] = v
+        else:
+            out[name] = v
+    return out
 
 
 KEYS = (

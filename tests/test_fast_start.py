@@ -76,10 +76,27 @@ def test_table_commands_import_neither_scipy_nor_numpy(example_store):
 
 
 def test_the_probe_sees_an_import_when_there_is_one(example_store):
-    # `regress` needs SciPy and NumPy: the probe must report them, or the tests above
-    # prove nothing.
-    got = heavy_imports(["regress", "--factor", "thinking", "--measure", "delivery"])
+    # Profile-likelihood CIs need SciPy (Brent's root finder) and NumPy: the probe must
+    # report them, or the tests above prove nothing.
+    got = heavy_imports(
+        ["regress", "--factor", "thinking", "--measure", "delivery", "--ci", "profile"]
+    )
     assert {"scipy", "numpy"} <= next(iter(got.values()))
+
+
+def test_one_model_imports_no_scipy(example_store, tmp_path):
+    # Issue 13: a model needs NumPy, not SciPy (its import cost each start about 2 s):
+    # p-values, the normal quantile and the Cholesky solve are computed without it.
+    cases = tmp_path / "cases.csv"
+    cases.write_text(
+        "y,a,x\n" + "".join(f"{i % 3 == 0},{'pq'[i % 2]},{i % 7}\n" for i in range(60))
+    )
+    got = heavy_imports(
+        ["regress", "--factor", "thinking", "--measure", "delivery"],
+        ["regress", "--input", str(cases), "--outcome", "y", "--candidates", "a,x"],
+    )
+    # (the second command finds NumPy loaded by the first)
+    assert list(got.values()) == [{"numpy"}, set()], got
 
 
 # `hmip --help` lists the commands from cli/app.py's table: it imports neither Polars nor

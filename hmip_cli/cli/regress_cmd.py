@@ -342,7 +342,8 @@ def regress(
         store_column,
         syntax_and_export,
     )
-    from hmip_cli.stepwise import read_table, stepwise
+    from hmip_cli.stepwise import stepwise
+    from hmip_cli.stepwise.inputs import read_cases
     from hmip_cli.stepwise import sweeps as S
     from hmip_cli.stepwise.firth import firth
 
@@ -388,11 +389,21 @@ def regress(
         names, blocking = method_options(_split(candidates), method, enter, block)
         # Only the columns the model uses are read (a wide file of millions of rows).
         needed = [outcome, *names, *([cluster] if cluster else [])]
+        # Collapsed onto distinct rows with their case counts (one group_by of a lazy scan)
+        # unless an output needs the cases themselves.
+        case_level = bool(save or casewise_z is not None or classplot or syntax)
+        case_level = case_level or bool(export_data or firth_)
         # .sav/.dta: value labels replace the codes of the outcome and categorical columns
-        frame, notes = read_table(input, columns=needed, labels=[outcome, *_split(categorical)])
+        read = read_cases(
+            input,
+            columns=needed,
+            labels=[outcome, *_split(categorical)],
+            collapse=not case_level,
+        )
+        frame, notes = read.frame, read.notes
         from hmip_cli.envelope import note_provenance
 
-        note_provenance("input", {"file": Path(input).name, "rows": frame.height})
+        note_provenance("input", {"file": Path(input).name, "rows": read.n_cases})
         for note in notes:
             say(f"note: {note}")
         if firth_:
@@ -423,6 +434,7 @@ def regress(
             event=event,
             max_levels=max_levels,
             contrast=parse_contrasts(contrast),
+            weights=read.weights,
             **options,
             **blocking,
         )

@@ -9,6 +9,8 @@ See docs/stepwise.md for the algorithm, the references it was checked against an
 policy on separation, collinearity and constant candidates.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from hmip_cli.stepwise.design import Problem
 from hmip_cli.stepwise.inputs import MISSING_TOKENS, normalise_frame, read_table
 from hmip_cli.stepwise.result import StepwiseResult
@@ -23,13 +25,24 @@ __all__ = [
     "stepwise",
 ]
 
-from hmip_cli.stepwise.sweeps import (
-    SweepResult,
-    Target,
-    benjamini_hochberg,
-    run_sweep,
-    sweep,
-    targets,
-)
-
+# The sweep names load on first use: sweeps imports the profile-CI and cluster-robust
+# modules, which one `hmip regress --input` model does not need (issue 13: light imports).
+if TYPE_CHECKING:
+    from hmip_cli.stepwise.sweeps import (
+        SweepResult,
+        Target,
+        benjamini_hochberg,
+        run_sweep,
+        sweep,
+        targets,
+    )
+_SWEEP_NAMES = ("SweepResult", "Target", "benjamini_hochberg", "run_sweep", "sweep", "targets")
 __all__ += ["SweepResult", "Target", "benjamini_hochberg", "run_sweep", "sweep", "targets"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SWEEP_NAMES:
+        from hmip_cli.stepwise import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import polars as pl
 
+from hmip_cli.errors import BadRequest
 from hmip_cli.stepwise.design import build_design
 from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.terms import base_columns
@@ -39,6 +40,10 @@ def case_values(frame: pl.DataFrame, result: StepwiseResult) -> pl.DataFrame:
     identifier), `observed` (1 = event), `pred` (fitted probability), `pgroup` (1 when pred
     > the cut, as the classification table), `resid` (observed - pred), `zresid` (Pearson,
     resid / sqrt(pred (1 - pred))) and `dev` (deviance residual)."""
+    if result.weights is not None:
+        raise BadRequest(
+            "case-level values need the cases: fit the model to the rows, not to a collapsed frame"
+        )
     cols = base_columns(list(result.candidates))
     complete = frame.select(
         pl.all_horizontal([pl.col(c).is_not_null() for c in [result.outcome, *cols]])

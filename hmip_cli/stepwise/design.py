@@ -2,9 +2,16 @@
 indicator (dummy) columns for categorical candidates, and covariate-pattern collapsing.
 
 Two paths give the same binomial table up to row order:
-- collapsed: every candidate categorical -> one Polars group_by over the candidates; each
-  row of the table is a covariate pattern with w = cases and y = events;
-- row-level: any numeric candidate -> one row per case, w = 1, y in {0, 1}.
+- collapsed: one Polars group_by over the candidates; each row of the table is a covariate
+  pattern with w = cases and y = events (always when every candidate is categorical; with
+  numeric candidates when there are at most COLLAPSE_MAX_SHARE patterns per case);
+- row-level: one row per case, w = 1, y in {0, 1}.
+
+The frame may itself be collapsed already: with `weights` naming a column of case counts,
+each row stands for that many identical cases (`collapse_cases` builds such a frame in one
+group_by, before any row is materialised: `hmip regress --input` and the sweeps do).
+Every count, test and estimate is then that of the frame with each row repeated (tested to
+1e-10 against the expanded frame).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from hmip_cli.stepwise import terms as T
 # Collapse onto covariate patterns when there are at most this share of cases as patterns
 # (always when every candidate is categorical).
 COLLAPSE_MAX_SHARE = 0.5
+# The column of case counts in a frame built by `collapse_cases`.
+WEIGHT = "__hmip_cases"
 
 # A categorical candidate with more levels than this is refused before any fit: its k-1
 # indicator columns make every score test and refit slow (400 levels took 46 s, 3,000 more
@@ -83,19 +92,77 @@ class Design:
     excluded: list[str]
 
 
+def collapse_cases(cases: pl.LazyFrame | pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The distinct rows of `columns` (nulls included) with their number of cases in WEIGHT:
+    one group_by, so a lazy scan of millions of cases is never materialised row by row.
+    Sorted, so that every run sums in the same order (bit-for-bit identical results)."""
+    cols = list(dict.fromkeys(columns))
+    lf = cases.lazy() if isinstance(cases, pl.DataFrame) else cases
+    return lf.group_by(cols).agg(pl.len().alias(WEIGHT)).sort(cols, nulls_last=True).collect()
+
+
+def is_identifier(frame: pl.DataFrame, column: str, weights: str | None = None) -> bool:
+    """privacy.is_identifier of the column with each row repeated `weights` times: every
+    non-missing value held by exactly one case, among at least 3."""
+    if weights is None:
+        return privacy.is_identifier(frame.get_column(column))
+    per_value = (
+        frame.lazy()
+        .filter(pl.col(column).is_not_null())
+        .group_by(column)
+        .agg(pl.col(weights).sum())
+        .select(n=pl.col(weights).sum(), single=(pl.col(weights) == 1).all())
+        .collect()
+    )
+    return bool(per_value["n"][0] >= 3 and per_value["single"][0])
+
+
+def case_count(frame: pl.DataFrame, weights: str | None = None) -> int:
+    """Cases in the frame: its rows, or the sum of its `weights` column."""
+    if weights is None:
+        return frame.height
+    return int(frame.get_column(weights).sum())
+
+
 class _Secrets:
     """The identifiers and notes of a frame (`privacy.frame_secrets`), computed once and only
     when a message is about to quote a data value."""
 
-    def __init__(self, frame: pl.DataFrame, max_levels: int | None) -> None:
+    def __init__(
+        self, frame: pl.DataFrame, max_levels: int | None, weights: str | None = None
+    ) -> None:
         self._frame = frame
         self._max_levels = max_levels or MAX_LEVELS
+        self._weights = weights
         self._value: frozenset[str] | None = None
 
     def get(self) -> frozenset[str]:
         if self._value is None:
-            self._value = privacy.frame_secrets(self._frame, self._max_levels)
+            if self._weights is None:
+                self._value = privacy.frame_secrets(self._frame, self._max_levels)
+            else:
+                self._value = self._weighted_secrets()
         return self._value
+
+    def _weighted_secrets(self) -> frozenset[str]:
+        """privacy.frame_secrets of the frame with each row repeated `weights` times (an
+        identifier is judged by cases, not by the rows of the collapsed frame)."""
+        frame, named = self._frame, set(privacy.identifying_columns())
+        values: list[object] = []
+        for name, dtype in frame.schema.items():
+            if name == self._weights or not (
+                dtype == pl.String or isinstance(dtype, pl.Categorical)
+            ):
+                continue
+            s = frame.get_column(name).cast(pl.String)
+            if (
+                name in named
+                or is_identifier(frame, name, self._weights)
+                or s.n_unique() > self._max_levels + 1
+                or bool((s.str.len_chars() > privacy.MAX_QUOTED).any())
+            ):
+                values.extend(s.to_list())
+        return privacy.secret_set(values)
 
     def quote(self, value: object, bare: bool = False) -> str:
         """'x' (x when `bare`) for a short coded value, else "a value of N characters"."""
@@ -135,14 +202,18 @@ def _label(v) -> str:
 
 
 def outcome_coding(
-    frame: pl.DataFrame, outcome: str, event: str | None, secrets: _Secrets | None = None
+    frame: pl.DataFrame,
+    outcome: str,
+    event: str | None,
+    secrets: _Secrets | None = None,
+    weights: str | None = None,
 ) -> tuple[object, object]:
     """(event value, non-event value) of a binary outcome. Boolean: True is the event; 0/1:
     1 is the event; otherwise the outcome must have exactly two values and the event is the
     later one in coding order (as SPSS: the higher value is coded 1), unless `event` names it."""
     secrets = secrets or _Secrets(frame, None)
     col = frame.get_column(outcome)
-    if privacy.is_identifier(col) and col.drop_nulls().len() > 2:
+    if is_identifier(frame, outcome, weights) and col.drop_nulls().len() > 2:
         raise BadInput(
             f"outcome '{outcome}' has a different value in every row: it identifies cases "
             "(an identifier), it is not a binary outcome; give a column with exactly two values"
@@ -231,8 +302,12 @@ def build_design(
     collapse: bool | None = None,
     max_levels: int | None = MAX_LEVELS,
     contrasts: dict[str, str] | None = None,
+    weights: str | None = None,
 ) -> Design:
     """Validate columns, drop incomplete cases once, code the outcome and the candidates.
+
+    weights: a column of case counts (frequency weights, e.g. WEIGHT from `collapse_cases`):
+    each row stands for that many identical cases.
 
     Refused before any fit (BadRequest): an identifier (one distinct value per row, or a
     column the schema marks identifying: case_id, notes) as a categorical candidate, and a
@@ -240,7 +315,7 @@ def build_design(
 
     A candidate may be an interaction `a:b` (terms.py) of candidates a and b: its columns are
     the products of theirs."""
-    secrets = _Secrets(frame, max_levels)
+    secrets = _Secrets(frame, max_levels, weights)
     if not candidates:
         raise BadRequest("no candidate variables given")
     if len(set(candidates)) != len(candidates):
@@ -249,6 +324,10 @@ def build_design(
     term_order = {c: i for i, c in enumerate(candidates)}
     interactions = [c for c in candidates if T.is_interaction(c)]
     candidates = [c for c in candidates if not T.is_interaction(c)]
+    if weights is not None and weights not in frame.columns:
+        raise BadRequest(f"weights column '{weights}' not found")
+    if weights in [outcome, *candidates]:
+        raise BadRequest(f"the weights column '{weights}' cannot be the outcome or a candidate")
     missing = [c for c in [outcome, *candidates] if c not in frame.columns]
     if missing:
         import difflib
@@ -265,7 +344,7 @@ def build_design(
                 hints.append(f"{name} (did you mean '{near[0]}'?)")
             else:
                 hints.append(name)
-        cols = frame.columns
+        cols = [c for c in frame.columns if c != weights]
         shown = ", ".join(cols[:30]) + (f", ... ({len(cols)} columns)" if len(cols) > 30 else "")
         raise BadRequest(f"column(s) not found: {', '.join(hints)}; available: {shown}")
     if outcome in candidates:
@@ -290,7 +369,7 @@ def build_design(
     for c in candidates:
         if kinds[c] != "categorical":
             continue
-        if c in named or privacy.is_identifier(frame.get_column(c)):
+        if c in named or is_identifier(frame, c, weights):
             raise BadRequest(
                 f"candidate '{c}' "
                 + (
@@ -314,7 +393,7 @@ def build_design(
 
     if outcome in named:
         raise BadRequest(f"outcome '{outcome}' holds case identifiers or free text")
-    ev_value, nonev_value = outcome_coding(frame, outcome, event, secrets)
+    ev_value, nonev_value = outcome_coding(frame, outcome, event, secrets, weights)
     if schema[outcome] == pl.Boolean:
         # event=False must model False (this used to model True whatever `event` said).
         is_event = pl.col(outcome) if ev_value else ~pl.col(outcome)
@@ -322,7 +401,8 @@ def build_design(
         is_event = pl.col(outcome) == pl.lit(ev_value, dtype=schema[outcome])
     all_cat = all(k == "categorical" for k in kinds.values())
     use_collapse = True if collapse is None else collapse
-    n_total = frame.height
+    n_total = case_count(frame, weights)
+    cases = pl.lit(1, dtype=pl.Int64) if weights is None else pl.col(weights).cast(pl.Int64)
 
     if use_collapse:
         # One scan: patterns of the candidates (null keys included, so dropped cases are
@@ -330,7 +410,10 @@ def build_design(
         table = (
             frame.lazy()
             .group_by(candidates)
-            .agg(n=pl.col(outcome).is_not_null().sum(), events=is_event.sum())
+            .agg(
+                n=(pl.col(outcome).is_not_null().cast(pl.Int64) * cases).sum(),
+                events=(is_event.fill_null(False).cast(pl.Int64) * cases).sum(),
+            )
             .collect()
         )
         # group_by's row order varies from run to run (parallel engine); the fits would then
@@ -347,12 +430,19 @@ def build_design(
         y = table.get_column("events").to_numpy().astype(np.float64)
         data = table
     else:
-        data = frame.select([outcome, *candidates]).drop_nulls()
-        w = np.ones(data.height)
-        y = data.select(is_event.cast(pl.Float64)).to_series().to_numpy()
+        keep = [outcome, *candidates]
+        data = frame.select([*keep, *([weights] if weights else [])]).drop_nulls(keep)
+        if weights is not None:  # rows standing for no case carry nothing
+            data = data.filter(pl.col(weights) > 0)
+        if weights is None:
+            w = np.ones(data.height)
+            y = data.select(is_event.cast(pl.Float64)).to_series().to_numpy()
+        else:
+            w = data.get_column(weights).cast(pl.Float64).to_numpy()
+            y = data.select(is_event.cast(pl.Float64) * pl.col(weights)).to_series().to_numpy()
     n_used = int(round(w.sum()))
     if n_used == 0:
-        raise ModelFailure(_no_cases_message(frame, [outcome, *candidates]))
+        raise ModelFailure(_no_cases_message(frame, [outcome, *candidates], weights))
     events = float(y.sum())
     if events == 0 or events == n_used:
         only = secrets.quote(_label(nonev_value if events == 0 else ev_value), bare=True)
@@ -522,12 +612,15 @@ def _add_interactions(
         by_name[name] = term
 
 
-def _no_cases_message(frame: pl.DataFrame, columns: list[str]) -> str:
+def _no_cases_message(frame: pl.DataFrame, columns: list[str], weights: str | None = None) -> str:
     """Name the columns that leave no complete case: the all-missing ones, else the most missing."""
-    n = frame.height
+    n = case_count(frame, weights)
     if n == 0:
         return "the input has no rows"
-    nulls = frame.select(pl.col(c).null_count() for c in columns).row(0)
+    cases = pl.lit(1, dtype=pl.Int64) if weights is None else pl.col(weights).cast(pl.Int64)
+    nulls = frame.select(
+        (pl.col(c).is_null().cast(pl.Int64) * cases).sum().alias(c) for c in columns
+    ).row(0)
     empty = [c for c, k in zip(columns, nulls) if k == n]
     if empty:
         return (

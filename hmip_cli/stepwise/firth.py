@@ -26,12 +26,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from hmip_cli.errors import ModelFailure
 from hmip_cli.jsonsafe import json_safe
 from hmip_cli.stepwise.design import Problem, build_design
 from hmip_cli.stepwise.profile import constrained_max, profile_interval
+from hmip_cli.stepwise.pvalues import chi2_p
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class FirthResult:
                 "model_chi_square": {
                     "chi_square": chi,
                     "df": df,
-                    "p": float(stats.chi2.sf(max(chi, 0.0), df)) if df else None,
+                    "p": chi2_p(max(chi, 0.0), df) if df else None,
                 },
                 "converged": self.converged,
                 "iterations": self.iterations,
@@ -142,7 +142,7 @@ def firth(
     def plr(positions: list[int]) -> tuple[float, float]:
         red = constrained_max(X, w, y, dict.fromkeys(positions, 0.0), True, beta)
         chi = max(0.0, 2.0 * (fit.value - red.value))
-        return chi, float(stats.chi2.sf(chi, len(positions)))
+        return chi, chi2_p(chi, len(positions))
 
     def param(term: str, name: str, j: int, kind: str, lv, ref) -> FirthCoefficient:
         chi, pv = plr([j])

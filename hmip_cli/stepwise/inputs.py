@@ -11,6 +11,7 @@ See docs/stepwise.md, "hmip regress --input FILE".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +23,18 @@ from hmip_cli.missing import CSV_NULLS, MISSING
 # definition `hmip ingest` uses too (hmip_cli.missing): blank, NA, N/A, #N/A, NaN, ".",
 # not applicable, Unknown, Not known, Not recorded, Don't know.
 MISSING_TOKENS = MISSING
-FILE_TYPES = ".csv, .tsv, .txt, .parquet, .xlsx, .xls, .sav, .zsav or .dta"
+FILE_TYPES = ".csv, .tsv, .txt, .parquet, .pq, .xlsx, .xls, .xlsm, .ods, .sav, .zsav or .dta"
+
+
+@dataclass
+class CaseFile:
+    """What `read_cases` read: the cases (or, collapsed, their distinct rows with the number
+    of cases of each in the column `weights`), notes for the user, and the number of cases."""
+
+    frame: pl.DataFrame
+    notes: list[str]
+    n_cases: int
+    weights: str | None = None  # design.WEIGHT when collapsed
 
 
 def read_table(
@@ -48,6 +60,26 @@ def read_table(
     so the default reference (last) is the highest code, as in SPSS; other columns keep their
     codes. Float NaN is null everywhere.
     """
+    got = read_cases(path, columns, labels, collapse=False)
+    return got.frame, got.notes
+
+
+def read_cases(
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    collapse: bool = True,
+) -> CaseFile:
+    """`read_table`, and with `collapse` (and every one of `columns` in the file) the cases
+    collapsed onto their distinct rows of `columns` with their counts (design.WEIGHT), for
+    `stepwise(..., weights=WEIGHT)`: the same results as the rows (tests/test_stepwise_weights.py).
+
+    Parquet and CSV are scanned lazily and collapsed in one group_by before any row is
+    materialised; text is then normalised on the distinct rows only (issue 13: ten million
+    cases in about the time of that one group_by). Other formats are read whole first.
+    """
+    from hmip_cli.stepwise.design import WEIGHT, collapse_cases
+
     path = Path(path)
     notes: list[str] = []
     if not path.exists():
@@ -56,24 +88,33 @@ def read_table(
     separator = "\t" if suffix == ".tsv" else ","
     try:
         wanted = _present(path, suffix, separator, columns)
-        if suffix == ".parquet":
-            frame = pl.read_parquet(path, columns=wanted)
-        elif suffix in (".csv", ".tsv", ".txt"):
-            frame = pl.read_csv(
+        lazy: pl.LazyFrame | None = None
+        if suffix in _PARQUET:
+            lazy = pl.scan_parquet(path)
+        elif suffix in _DELIMITED:
+            lazy = pl.scan_csv(
                 path,
                 separator=separator,
-                columns=wanted,
                 infer_schema_length=None,
                 null_values=list(CSV_NULLS),  # the rest: `normalise_frame`
             )
-        elif suffix in (".xlsx", ".xls", ".xlsm"):
+        elif suffix in _EXCEL:
             frame = pl.read_excel(path, infer_schema_length=None)
-        elif suffix in (".sav", ".zsav", ".dta"):
+        elif suffix in _LABELLED:
             from hmip_cli.stepwise.savfile import read_labelled
 
             frame, notes = read_labelled(path, columns, labels)
         else:
             raise BadRequest(f"{path}: expected a {FILE_TYPES} file")
+        if lazy is not None:
+            if wanted is not None:
+                lazy = lazy.select(wanted)
+            if collapse and wanted is not None:
+                table = collapse_cases(_nan_to_null(lazy), wanted)
+                frame = _recollapse(normalise_frame(table), wanted, WEIGHT)
+                n_cases = int(frame.get_column(WEIGHT).sum())
+                return CaseFile(frame, notes, n_cases, WEIGHT)
+            frame = lazy.collect()
     except BadRequest:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
@@ -82,16 +123,48 @@ def read_table(
         ) from None
     if columns is not None and wanted is None and set(columns) <= set(frame.columns):
         frame = frame.select(list(dict.fromkeys(columns)))  # read whole: Excel, SPSS, Stata
-    return normalise_frame(frame), notes
+        wanted = list(dict.fromkeys(columns))
+    frame = normalise_frame(frame)
+    if collapse and wanted is not None:
+        table = collapse_cases(frame, wanted)
+        return CaseFile(table, notes, frame.height, WEIGHT)
+    return CaseFile(frame, notes, frame.height)
+
+
+# The file types `read_cases` reads. Extensions and their readers are those of
+# `hmip ingest` (ingest.readers.FORMATS) except that a model's reader
+# - scans Parquet and CSV lazily and keeps their types (ingest reads every cell as text with
+#   its row number, to report each bad cell; a model needs neither, and reading ten million
+#   rows as text cost 13 s of the 16 s `regress --input` took: issue 13), and
+# - reads SPSS and Stata files with their value labels and user-missing values (savfile.py);
+#   ingest has no Stata reader.
+_PARQUET = (".parquet", ".pq")
+_DELIMITED = (".csv", ".tsv", ".txt")
+_EXCEL = (".xlsx", ".xls", ".xlsm", ".ods")
+_LABELLED = (".sav", ".zsav", ".dta")
+
+
+def _nan_to_null(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """Float NaN as null before grouping (NaN and null would otherwise be two patterns)."""
+    schema = lazy.collect_schema()
+    floats = [n for n, t in schema.items() if t in (pl.Float32, pl.Float64)]
+    return lazy.with_columns(pl.col(floats).fill_nan(None)) if floats else lazy
+
+
+def _recollapse(table: pl.DataFrame, columns: list[str], weights: str) -> pl.DataFrame:
+    """Distinct rows again after normalising (" A" and "A" are one value): sum their counts."""
+    if table.select(columns).is_duplicated().any():
+        return table.group_by(columns).agg(pl.col(weights).sum()).sort(columns, nulls_last=True)
+    return table
 
 
 def _present(
     path: Path, suffix: str, separator: str, columns: Sequence[str] | None
 ) -> list[str] | None:
     """`columns` (each once) if the Parquet or CSV file has every one, else None (read all)."""
-    if columns is None or suffix not in (".parquet", ".csv", ".tsv", ".txt"):
+    if columns is None or suffix not in (*_PARQUET, *_DELIMITED):
         return None
-    if suffix == ".parquet":
+    if suffix in _PARQUET:
         names = list(pl.read_parquet_schema(path))
     else:
         names = pl.read_csv(path, separator=separator, n_rows=0).columns

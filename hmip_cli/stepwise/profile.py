@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 from hmip_cli.stepwise.fit import _prob, loglik_at
 
@@ -131,8 +130,10 @@ def profile_interval(
     """The profile (penalised) likelihood interval for coefficient j (see module doc).
     `beta_hat` is the unconstrained maximum and `se` its standard error (the search starts
     at beta_hat +- 2 se and widens; no finite limit within 60 se or |b| > 50 -> None)."""
+    from scipy import optimize  # here: only profile CIs need it (a slow import)
+
     top = objective(X, w, y, beta_hat, penalised)
-    crit = float(stats.chi2.ppf(level, 1))
+    crit = _chi2_1_quantile(level)
     warm: dict[float, np.ndarray] = {}
 
     def excess(b: float, start: np.ndarray) -> float:
@@ -165,6 +166,13 @@ def profile_interval(
             step *= 2.0
         out.append(limit)
     return ProfileInterval(out[0], out[1])
+
+
+def _chi2_1_quantile(level: float) -> float:
+    """scipy.stats.chi2.ppf(level, 1) = z^2 with z the (1 + level)/2 normal quantile."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2.0) ** 2
 
 
 CI_METHODS = ("profile", "wald")

@@ -17,7 +17,7 @@ import polars as pl
 
 from hmip_cli.errors import BadInput, BadRequest
 from hmip_cli.stepwise import fit as F
-from hmip_cli.stepwise.design import _label
+from hmip_cli.stepwise.design import _label, case_count
 from hmip_cli.stepwise.result import StepwiseResult
 
 
@@ -59,21 +59,27 @@ def final_design(
             raise BadRequest(
                 f"the cluster column '{cluster}' cannot also be the outcome or a candidate"
             )
-    data = frame.select([*keep, *([cluster] if cluster else [])]).drop_nulls(keep)
+    weights = result.weights
+    extra = [*([cluster] if cluster else []), *([weights] if weights else [])]
+    data = frame.select([*keep, *extra]).drop_nulls(keep)
     if cluster is not None:
-        missing = data.get_column(cluster).null_count()
+        no_cluster = data.get_column(cluster).is_null()
+        missing = case_count(data.filter(no_cluster), weights)
         if missing:
             raise BadInput(
-                f"cluster column '{cluster}' is missing for {missing} of the {data.height} cases "
+                f"cluster column '{cluster}' is missing for {missing} of the "
+                f"{case_count(data, weights)} cases "
                 "used; give every case a cluster"
             )
     terms = list(result.final_terms)
     is_event = pl.col(result.outcome).is_in(_event_values(data, result.outcome, result.event))
     by = terms + ([cluster] if cluster else [])
+    cases = pl.len() if weights is None else pl.col(weights).sum()
+    events = is_event.sum() if weights is None else pl.col(weights).filter(is_event).sum()
     if by:
-        table = data.group_by(by).agg(n=pl.len(), events=is_event.sum()).sort(by)
+        table = data.group_by(by).agg(n=cases, events=events).sort(by)
     else:
-        table = data.select(n=pl.len(), events=is_event.sum())
+        table = data.select(n=cases, events=events)
     w = table.get_column("n").to_numpy().astype(np.float64)
     y = table.get_column("events").to_numpy().astype(np.float64)
     cols: list[np.ndarray] = [np.ones(len(w))]

@@ -224,6 +224,9 @@ class StepwiseResult:
     final_parameters: tuple[str, ...] = ()
     final_beta: tuple[float, ...] = ()
     final_cov: tuple[tuple[float, ...], ...] = ()
+    # the frame's column of case counts, if it was fitted to a collapsed frame (the refits
+    # of refit.py weight by it too); not part of the output
+    weights: str | None = None
 
     @property
     def final(self) -> Step:

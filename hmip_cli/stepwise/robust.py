@@ -25,14 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from hmip_cli.render import Table
+from hmip_cli.stepwise.pvalues import chi2_p
 from hmip_cli.stepwise.refit import FinalDesign, final_design
 from hmip_cli.stepwise.result import StepwiseResult
 
 MIN_CLUSTERS = 20
-Z95 = float(stats.norm.ppf(0.975))
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975) (select.Z95)
 
 
 def cr1_covariance(fd: FinalDesign, beta: np.ndarray) -> np.ndarray:
@@ -183,7 +183,7 @@ def cluster_robust(frame: pl.DataFrame, result: StepwiseResult, cluster: str) ->
                     None,
                     wald,
                     len(pos),
-                    float(stats.chi2.sf(wald, len(pos))),
+                    chi2_p(wald, len(pos)),
                     None,
                     None,
                     None,
@@ -208,7 +208,7 @@ def _param_row(term: str, name: str, b: float, se_m: float, se_r: float, shown: 
         float(se_r),
         float(wald),
         1,
-        float(stats.chi2.sf(wald, 1)) if math.isfinite(wald) else float("nan"),
+        chi2_p(wald, 1) if math.isfinite(wald) else float("nan"),
         _exp(b) if ok else None,
         _exp(b - Z95 * se_r) if ok and not is_const else None,
         _exp(b + Z95 * se_r) if ok and not is_const else None,

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from hmip_cli import defaults
 from hmip_cli.errors import BadRequest
@@ -42,7 +41,9 @@ from hmip_cli.stepwise.spss_iteration import fit_logit_spss
 from hmip_cli.stepwise.terms import expand as expand_terms
 from hmip_cli.stepwise.terms import parts as term_parts
 
-Z95 = stats.norm.ppf(0.975)
+# the 97.5% point of the standard normal (scipy.stats.norm.ppf(0.975)), not computed: importing
+# scipy.stats cost each `hmip regress` start about 2 s (issue 13)
+Z95 = 1.959963984540054
 REMOVALS = {"lr": "FSTEP(LR)", "wald": "FSTEP(WALD)", "conditional": "FSTEP(COND)"}
 # exp(B) beyond this (or below its inverse) is not shown as a finding even if the fit
 # converged: it means the data cannot pin the effect down.
@@ -750,6 +751,7 @@ def stepwise(
     contrast: dict[str, str] | None = None,
     iterate: str = "exact",
     history: bool = False,
+    weights: str | None = None,
 ) -> StepwiseResult:
     """Forward stepwise binary logistic regression, SPSS `LOGISTIC REGRESSION /METHOD=FSTEP`.
 
@@ -775,6 +777,8 @@ def stepwise(
     20, BCON .001 from SPSS's start, S.E. from the last step's information; spss_iteration.py).
     history: record each step's iteration history (SPSS /PRINT=ITER; iteration_history.py)
     in `steps[k].iteration_history`.
+    weights: a column of case counts (each row stands for that many identical cases, as
+    design.collapse_cases builds); the result is that of the frame with rows repeated.
 
     Returns a StepwiseResult. Raises BadRequest for bad arguments or columns, BadInput for a
     non-binary outcome, ModelFailure when there is nothing to model.
@@ -794,6 +798,7 @@ def stepwise(
         collapse,
         max_levels=max_levels,
         contrasts=contrast,
+        weights=weights,
     )
     kept = {t.name for t in d.terms}  # constant candidates were excluded before step 0
     plan = [Block(b.method, tuple(t for t in b.terms if t in kept)) for b in plan]
@@ -851,4 +856,5 @@ def stepwise(
             {"block": i, "method": method_label([b], removal), "terms": list(b.terms)}
             for i, b in enumerate(plan, 1)
         ),
+        weights=weights,
     )

@@ -22,6 +22,7 @@ from hmip_cli.stepwise.adjust import (
     family_rows,
 )
 from hmip_cli.stepwise.adjust import adjust as adjust_p
+from hmip_cli.stepwise.design import WEIGHT
 from hmip_cli.stepwise.profile import CI_METHODS, final_model_cis
 from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.robust import MIN_CLUSTERS, cluster_robust
@@ -340,17 +341,22 @@ def run_sweep(
     fitted: list[tuple[Target, pl.DataFrame, StepwiseResult]] = []
     n_clusters = 0
     chosen = targets_ if targets_ is not None else targets(everything=True, fw=fw)
-    # Each model reads only its outcome, the candidates and the cluster: filtering those few
-    # columns per target, not the whole case table (70 columns) 44 times.
     keep = [*cols, *([cluster] if cluster is not None and cluster in cases.columns else [])]
+    # One scan for every model: the counts of yes and no of every target per pattern of the
+    # candidates (and cluster), each model then fitted to its patterns with those counts as
+    # frequency weights (issue 13: the same results as the rows, tests/test_stepwise_weights.py).
+    counts = _target_counts(cases, chosen, keep)
     for i, t in enumerate(chosen):
         if progress:
             progress(t.model, i, len(chosen))
-        wanted = [t.column, *(c for c in keep if c != t.column)]
-        narrow = cases.select(wanted) if set(wanted) <= set(cases.columns) else cases
-        applicable = narrow.filter(pl.col(t.column).is_not_null())
+        if counts is not None:
+            applicable, weights = _applicable(counts, t, keep), WEIGHT
+        else:  # a target that is not a yes/no column: its rows, as given
+            wanted = [t.column, *(c for c in keep if c != t.column)]
+            narrow = cases.select(wanted) if set(wanted) <= set(cases.columns) else cases
+            applicable, weights = narrow.filter(pl.col(t.column).is_not_null()), None
         try:
-            res = stepwise(applicable, t.column, cols, categorical=cols, **options)
+            res = stepwise(applicable, t.column, cols, categorical=cols, weights=weights, **options)
         except ModelFailure as exc:
             rows.append(
                 {
@@ -390,6 +396,41 @@ def run_sweep(
         key = fam.filter(pl.col("in_model")).select("model", "term", "p_adjusted")
         frame = frame.join(key, on=["model", "term"], how="left", maintain_order="left")
     return SweepResult(frame, fam, adjust, fitted, cluster, n_clusters)
+
+
+def _target_counts(
+    cases: pl.DataFrame | pl.LazyFrame, chosen: list[Target], keep: list[str]
+) -> pl.DataFrame | None:
+    """Per distinct pattern of `keep` (nulls included, so listwise deletion counts as on the
+    rows): the cases where each target is yes (`column:yes`) and no (`column:no`), in one
+    group_by. None when a target is not a Boolean column of `cases` (or is one of `keep`)."""
+    lf = cases.lazy()
+    schema = lf.collect_schema()
+    if (
+        not keep
+        or any(c not in schema for c in keep)
+        or any(
+            t.column not in schema or schema[t.column] != pl.Boolean or t.column in keep
+            for t in chosen
+        )
+    ):
+        return None
+    aggs = []
+    for column in dict.fromkeys(t.column for t in chosen):
+        aggs.append(pl.col(column).sum().cast(pl.Int64).alias(f"{column}:yes"))
+        aggs.append((~pl.col(column)).sum().cast(pl.Int64).alias(f"{column}:no"))
+    return lf.group_by(keep).agg(aggs).sort(keep, nulls_last=True).collect()
+
+
+def _applicable(counts: pl.DataFrame, t: Target, keep: list[str]) -> pl.DataFrame:
+    """Target `t`'s applicable cases as patterns: `keep`, the outcome and WEIGHT (cases)."""
+    parts = [
+        counts.select(
+            *keep, pl.lit(value).alias(t.column), pl.col(f"{t.column}:{name}").alias(WEIGHT)
+        ).filter(pl.col(WEIGHT) > 0)
+        for value, name in ((True, "yes"), (False, "no"))
+    ]
+    return pl.concat(parts)
 
 
 def sweep(
