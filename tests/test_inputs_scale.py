@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from test_json_support import doc
 
 from hmip_cli.stepwise import MISSING_TOKENS, normalise_frame, read_table
-from hmip_cli.stepwise import inputs as I
+from hmip_cli.stepwise.design import WEIGHT
+from hmip_cli.stepwise.inputs import read_cases
 
 _BOOL_TEXT = {"true": True, "false": False}
 
@@ -87,11 +88,31 @@ def test_only_the_named_columns_are_read(tmp_path, monkeypatch):
         assert frame.columns == ["y", "a"], path
         # A name the file lacks: everything is read, so the caller can list the columns.
         assert read_table(path, columns=["y", "nope"])[0].columns == ["y", "a", "junk"]
-    seen = []
-    real = I.pl.read_parquet
-    monkeypatch.setattr(I.pl, "read_parquet", lambda p, **kw: seen.append(kw) or real(p, **kw))
-    read_table(tmp_path / "w.parquet", columns=["a", "y"])
-    assert seen == [{"columns": ["a", "y"]}]
+    tall = pl.concat([wide] * 10)  # 30 cases, 2 distinct rows of (a, y): collapsed
+    for path in (tmp_path / "t.parquet", tmp_path / "t.csv"):
+        tall.write_csv(path) if path.suffix == ".csv" else tall.write_parquet(path)
+        # The lazy scan's plan reads only those columns (Polars' projection pushdown).
+        plans = _plans(monkeypatch)
+        got = read_cases(path, columns=["a", "y"])
+        assert got.frame.columns == ["a", "y", WEIGHT] and got.n_cases == 30
+        assert sorted(got.frame[WEIGHT].to_list()) == [10, 20]
+        assert len(plans) == 1 and "PROJECT 2/3 COLUMNS" in plans[0], plans
+
+
+def _plans(monkeypatch) -> list[str]:
+    """The query plans `read_cases` collapses (design.collapse_cases, spied on)."""
+    from hmip_cli.stepwise import design
+
+    plans: list[str] = []
+    real = design.collapse_cases
+
+    def spy(cases, columns):
+        if isinstance(cases, pl.LazyFrame):
+            plans.append(cases.group_by(columns).agg(pl.len()).explain())
+        return real(cases, columns)
+
+    monkeypatch.setattr(design, "collapse_cases", spy)
+    return plans
 
 
 def test_regress_input_reads_only_the_model_columns(tmp_path, cli, monkeypatch, synth_cases):
@@ -100,14 +121,12 @@ def test_regress_input_reads_only_the_model_columns(tmp_path, cli, monkeypatch, 
     cases = schema.with_derived(synth_cases(2000, 4))
     path = tmp_path / "wide.parquet"
     cases.write_parquet(path)
-    seen: list = []
-    real = I.pl.read_parquet
-    monkeypatch.setattr(I.pl, "read_parquet", lambda p, **kw: seen.append(kw) or real(p, **kw))
+    plans = _plans(monkeypatch)
     argv = ["regress", "--input", str(path), "--outcome", "thinking_delivered"]
     argv += ["--candidates", "provider,gender,age", "--format", "json"]
     narrow = cli(*argv)
     assert narrow.exit_code == 0, narrow.stderr
-    assert seen == [{"columns": ["thinking_delivered", "provider", "gender", "age"]}]
+    assert len(plans) == 1 and f"PROJECT 4/{cases.width} COLUMNS" in plans[0], plans
     # The same model as from a file holding only those columns.
     small = tmp_path / "small.parquet"
     cases.select("thinking_delivered", "provider", "gender", "age").write_parquet(small)

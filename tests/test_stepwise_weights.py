@@ -176,3 +176,26 @@ def test_the_one_scan_sweep_gives_the_per_target_row_results(example_cases, monk
             else:
                 assert x.equals(y), col
     assert one_scan.n_clusters == rows.n_clusters
+
+
+def test_regress_input_collapsed_is_bit_for_bit_the_library_on_rows(tmp_path, cli, synth_cases):
+    # The CLI collapses the file before fitting; the library fits the file's rows. Both
+    # build the same sorted pattern table, so the JSON is identical, not merely close.
+    import json
+
+    from hmip_cli import schema
+    from hmip_cli.stepwise import read_table
+
+    path = tmp_path / "cases.parquet"
+    cands = ["provider", "gender", "age", "supervision"]
+    schema.with_derived(synth_cases(3000, 5)).select("thinking_delivered", *cands).write_parquet(
+        path
+    )
+    argv = ["regress", "--input", str(path), "--outcome", "thinking_delivered"]
+    r = cli(*argv, "--candidates", ",".join(cands), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    got = json.loads(r.stdout)["models"][0]
+    frame, _ = read_table(path)
+    want = json.loads(json.dumps(stepwise(frame, "thinking_delivered", cands).to_dict()))
+    assert got["collapsed"] and got["n_rows_fitted"] < 1000  # patterns, not cases
+    assert got == want

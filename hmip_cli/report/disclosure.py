@@ -305,10 +305,16 @@ def build_system(cases: pl.DataFrame, pairs: list[tuple[Cell, pl.Expr]]) -> Syst
     if atoms.height > MAX_ATOMS:
         from hmip_cli.errors import BadRequest
 
+        # Each pattern is a column of the dense cells x patterns matrix the exact check works
+        # on; millions of them (a 10M-case store has 6.4M) do not fit in memory.
         raise BadRequest(
-            f"disclosure control: {atoms.height:,} distinct case patterns is more than the linked "
-            f"check handles ({MAX_ATOMS:,}); report on fewer cases (--where) or use "
-            "--disclosure none and check the tables by hand"
+            f"disclosure control: the report's {len(pairs):,} published counts split its "
+            f"{int(atoms['__w'].sum()):,} cases into {atoms.height:,} distinct patterns, more "
+            f"than the linked check handles ({MAX_ATOMS:,}). Either report on part of the "
+            "store at a time, e.g. one inspection (--where inspection=NAME) or one provider "
+            "(--where provider=NPS), each report then checked in full; or write this report "
+            "with --disclosure none and have its tables checked by hand before release "
+            '(docs/report.md, "Disclosure control")'
         )
     matrix = atoms.select(names).to_numpy().T.astype(float)
     weights = atoms["__w"].to_numpy()

@@ -72,13 +72,16 @@ def read_cases(
 ) -> CaseFile:
     """`read_table`, and with `collapse` (and every one of `columns` in the file) the cases
     collapsed onto their distinct rows of `columns` with their counts (design.WEIGHT), for
-    `stepwise(..., weights=WEIGHT)`: the same results as the rows (tests/test_stepwise_weights.py).
+    `stepwise(..., weights=WEIGHT)`: the same results as the rows (tests/test_stepwise_weights.py),
+    bit for bit (`build_design` collapses the rows onto the same sorted table). When there are
+    more distinct rows than design.COLLAPSE_MAX_SHARE of the cases, the rows are returned
+    (`weights` None): collapsing would save nothing.
 
     Parquet and CSV are scanned lazily and collapsed in one group_by before any row is
     materialised; text is then normalised on the distinct rows only (issue 13: ten million
     cases in about the time of that one group_by). Other formats are read whole first.
     """
-    from hmip_cli.stepwise.design import WEIGHT, collapse_cases
+    from hmip_cli.stepwise.design import COLLAPSE_MAX_SHARE, WEIGHT, collapse_cases
 
     path = Path(path)
     notes: list[str] = []
@@ -111,9 +114,12 @@ def read_cases(
                 lazy = lazy.select(wanted)
             if collapse and wanted is not None:
                 table = collapse_cases(_nan_to_null(lazy), wanted)
-                frame = _recollapse(normalise_frame(table), wanted, WEIGHT)
-                n_cases = int(frame.get_column(WEIGHT).sum())
-                return CaseFile(frame, notes, n_cases, WEIGHT)
+                n_cases = int(table.get_column(WEIGHT).sum())
+                if table.height <= COLLAPSE_MAX_SHARE * n_cases:
+                    frame = _recollapse(normalise_frame(table), wanted, WEIGHT)
+                    return CaseFile(frame, notes, n_cases, WEIGHT)
+                # Rows hardly repeat: collapsing saves nothing, and the rows (in file
+                # order) give bit-for-bit the results of `stepwise` on the file's frame.
             frame = lazy.collect()
     except BadRequest:
         raise
@@ -127,7 +133,8 @@ def read_cases(
     frame = normalise_frame(frame)
     if collapse and wanted is not None:
         table = collapse_cases(frame, wanted)
-        return CaseFile(table, notes, frame.height, WEIGHT)
+        if table.height <= COLLAPSE_MAX_SHARE * frame.height:
+            return CaseFile(table, notes, frame.height, WEIGHT)
     return CaseFile(frame, notes, frame.height)
 
 
