@@ -162,6 +162,8 @@ def test_the_one_scan_sweep_gives_the_per_target_row_results(example_cases, monk
     opts = {"cluster": "inspection", "ci": "profile", "adjust": "bh"}
     one_scan = sweeps.run_sweep(example_cases, **opts)
     assert all(res.weights == WEIGHT for _, _, res in one_scan.results)
+    # a lazy scan (of the store, say) is read by that one group_by only: the same findings
+    assert sweeps.run_sweep(example_cases.lazy(), **opts).findings.equals(one_scan.findings)
     monkeypatch.setattr(sweeps, "_target_counts", lambda *a: None)
     rows = sweeps.run_sweep(example_cases, **opts)
     assert all(res.weights is None for _, _, res in rows.results)

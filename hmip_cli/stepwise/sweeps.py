@@ -317,7 +317,7 @@ class SweepResult:
 
 
 def run_sweep(
-    cases: pl.DataFrame,
+    cases: pl.DataFrame | pl.LazyFrame,
     candidates: list[str] | None = None,
     adjust: str = "none",
     targets_: list[Target] | None = None,
@@ -341,7 +341,9 @@ def run_sweep(
     fitted: list[tuple[Target, pl.DataFrame, StepwiseResult]] = []
     n_clusters = 0
     chosen = targets_ if targets_ is not None else targets(everything=True, fw=fw)
-    keep = [*cols, *([cluster] if cluster is not None and cluster in cases.columns else [])]
+    # `cases` may be a lazy scan of the store: only the one group_by below reads it.
+    names = cases.collect_schema().names() if isinstance(cases, pl.LazyFrame) else cases.columns
+    keep = [*cols, *([cluster] if cluster is not None and cluster in names else [])]
     # One scan for every model: the counts of yes and no of every target per pattern of the
     # candidates (and cluster), each model then fitted to its patterns with those counts as
     # frequency weights (issue 13: the same results as the rows, tests/test_stepwise_weights.py).
@@ -353,8 +355,9 @@ def run_sweep(
             applicable, weights = _applicable(counts, t, keep), WEIGHT
         else:  # a target that is not a yes/no column: its rows, as given
             wanted = [t.column, *(c for c in keep if c != t.column)]
-            narrow = cases.select(wanted) if set(wanted) <= set(cases.columns) else cases
-            applicable, weights = narrow.filter(pl.col(t.column).is_not_null()), None
+            narrow = cases.select(wanted) if set(wanted) <= set(names) else cases
+            applicable = narrow.lazy().filter(pl.col(t.column).is_not_null()).collect()
+            weights = None
         try:
             res = stepwise(applicable, t.column, cols, categorical=cols, weights=weights, **options)
         except ModelFailure as exc:
