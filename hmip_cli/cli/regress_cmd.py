@@ -343,9 +343,9 @@ def regress(
         syntax_and_export,
     )
     from hmip_cli.stepwise import stepwise
-    from hmip_cli.stepwise.inputs import read_cases
     from hmip_cli.stepwise import sweeps as S
     from hmip_cli.stepwise.firth import firth
+    from hmip_cli.stepwise.inputs import read_cases
 
     ref = parse_reference(reference or [])
     if cluster is not None and cluster.strip().lower() == "none":
