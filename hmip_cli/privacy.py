@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import polars as pl
 
+    from hmip_cli.framework import Framework
+
 MAX_QUOTED = 30  # longer values are never quoted: codes are short, free text is not
 
 
@@ -75,11 +77,12 @@ def quote_name(name: object, limit: int = MAX_NAME) -> str:
 # than a coded answer could (`max_levels`), or when any value is too long to be a code.
 
 
-def identifying_columns() -> tuple[str, ...]:
-    """The stored columns the schema marks as identifying (case_id, notes)."""
-    from hmip_cli import schema
+def identifying_columns(fw: Framework | None = None) -> tuple[str, ...]:
+    """The columns framework `fw` (default: the default framework) marks identifying or
+    free text (the shipped ones: case_id, notes)."""
+    from hmip_cli import framework
 
-    return schema.IDENTIFYING_COLUMNS
+    return (framework.default() if fw is None else fw).identifying_columns()
 
 
 def is_identifier(series: pl.Series) -> bool:
@@ -89,11 +92,14 @@ def is_identifier(series: pl.Series) -> bool:
     return present.len() >= 3 and present.n_unique() == present.len()
 
 
-def sensitive_columns(frame: pl.DataFrame, max_levels: int = 50) -> list[str]:
-    """Text columns of `frame` whose values must never be quoted (see the comment above)."""
+def sensitive_columns(
+    frame: pl.DataFrame, max_levels: int = 50, fw: Framework | None = None
+) -> list[str]:
+    """Text columns of `frame` whose values must never be quoted (see the comment above;
+    `fw` names the identifying columns, default: the default framework's)."""
     import polars as pl
 
-    named = set(identifying_columns())
+    named = set(identifying_columns(fw))
     out = []
     for name, dtype in frame.schema.items():
         if not (dtype == pl.String or isinstance(dtype, pl.Categorical)):

@@ -904,11 +904,11 @@ def protection(
     confidence: float = CONFIDENCE,
     fw: Framework | None = None,
 ) -> pl.DataFrame:
-    """Tables 1 (contracted providers) and 2 (partners), long: one row per question x group.
+    """The case-level questions' tables (qi-2016: Tables 1-2), long: one row per question x group.
 
     Columns:
-      table                        1 (contracted providers) or 2 (partners)
-      who, topic                   "contracted_providers"/"partners"; "harm_focus"/"info_review"
+      table                        the question's table number (the framework's question_tables)
+      who, topic                   the question's party and topic keys
       question, question_label     question key and its wording
       breakdown ... marker         as in `rates` (n = cases where the question was applicable)
     """

@@ -456,8 +456,8 @@ def trend(
     selects the older framework's cases through that link (levels mapped, noted in
     `where_notes`); others are read in each framework's own terms. `crosswalks` are used
     before the shipped ones. Columns of `frame`:
-      series, series_label   the item in the reference framework ("ete/delivery", a question
-                             key) and its row label (the area's, or the question's)
+      series, series_label   the item in the reference framework ("<area>/<measure>", or a
+                             question key) and its row label (the area's, or the question's)
       group, group_label     the measure (or "questions") the series is tabled under
       period, period_label   year, or inspection name ("not_recorded": undated cases);
                              a period with cases of two frameworks is labelled "2021 (qi-2016)"

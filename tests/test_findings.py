@@ -229,7 +229,7 @@ def test_group_wording_comes_from_the_labels():
     assert group_phrase(schema.get_breakdown("provider"), "NPS") == "NPS cases"
     assert group_phrase(schema.get_breakdown("gender"), "Female") == "female service users"
     assert group_phrase(schema.get_breakdown("ethnicity"), "BAME") == "BAME service users"
-    other = dataclasses.replace(age, key="new_breakdown", label="Housing status")
+    other = dataclasses.replace(age, key="new_breakdown", label="Housing status", phrase=())
     assert group_phrase(other, "Settled") == "cases where the housing status is Settled"
 
 

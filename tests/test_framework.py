@@ -187,6 +187,19 @@ def test_template_placeholders_are_checked():
     assert "unknown placeholder {number}; this text can use: {figure}, {label}" in p.message
 
 
+def test_breakdown_phrase_is_one_template_or_three():
+    qi = framework.load("qi-2016")
+    assert qi.breakdown("provider").phrase == ("{label} cases",)
+    assert qi.breakdown("age_group").phrase[0] == "younger service users ({lower})"
+    assert len(qi.breakdown("age_group").phrase) == 3
+    assert qi.breakdown("inspection").phrase == ()
+    p = _one(QI.replace('phrase = "{label} cases"', 'phrase = ["{label} cases", "x"]', 1))
+    assert p.path == "breakdowns[1] ('provider').phrase"
+    assert "a list of three" in p.message
+    p = _one(QI.replace('phrase = "{label} cases"', 'phrase = "{group} cases"', 1))
+    assert "unknown placeholder {group}; this text can use: {label}, {lower}" in p.message
+
+
 def test_unsupported_format_version():
     bad = QI.replace("format = 1", "format = 2", 1)
     assert "format 2 is not supported" in _one(bad).message

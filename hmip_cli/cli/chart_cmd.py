@@ -188,13 +188,13 @@ def chart_cmd(
     if kind is ChartFormat.csv:
         from hmip_cli.render import Format, Table, emit
 
-        emit(Table(fig, charts.chart_title(n, breakdown)), Format.csv, output)
+        emit(Table(fig, charts.chart_title(n, breakdown, fw)), Format.csv, output)
         return
     if breakdown is not None:
         payload = (
-            charts.figure_by_svg(fig, n, breakdown.label, min_n=min_n).encode("utf-8")
+            charts.figure_by_svg(fig, n, breakdown.label, min_n=min_n, fw=fw).encode("utf-8")
             if kind is ChartFormat.svg
-            else charts.figure_by_png(fig, n, breakdown.label, min_n=min_n)
+            else charts.figure_by_png(fig, n, breakdown.label, min_n=min_n, fw=fw)
         )
     else:
         payload = (

@@ -3,7 +3,7 @@
     from hmip_cli import framework
     fw = framework.load("qi-2016")          # a shipped framework, by name
     fw = framework.load("my-framework.toml")  # or a file
-    fw.stored_schema(); fw.area("ete"); fw.judgement_column("ete", "delivery")
+    fw.stored_schema(); fw.area(AREA_KEY); fw.judgement_column(AREA_KEY, MEASURE_KEY)
 
 `load` reads and validates (`loader`), `Framework` answers questions (`model`), `derive`
 computes derived columns, `crosswalk` maps questions between frameworks, `export` writes a

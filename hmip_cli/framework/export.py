@@ -59,6 +59,8 @@ SECTION_HELP: dict[str, tuple[str, ...]] = {
     "breakdowns": (
         "Variables rates are broken down by. column: a stored or derived column.",
         "default: a default breakdown of question tables; candidate: a default regression candidate.",
+        "phrase: a group in a sentence ({label}; {lower}: in lower case), or three: first level,",
+        "last level, any other.",
     ),
     "profile": ("Sample profile rows: cases where breakdown's column has level `code`.",),
     "comparisons": ("Key findings comparing two measures area by area ({count}, {n}).",),
@@ -297,6 +299,7 @@ def to_toml(fw: M.Framework) -> str:
                 "aliases": list(b.aliases),
                 "default": True if b.default else None,
                 "candidate": True if b.candidate else None,
+                "phrase": b.phrase[0] if len(b.phrase) == 1 else list(b.phrase),
             },
         )
 

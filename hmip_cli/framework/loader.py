@@ -1,6 +1,6 @@
 """Reading a framework file: TOML in, a validated `Framework` out, or every problem at once.
 
-Problems name the file, the key path (`measures[2] ('delivery').applies.involved`) and,
+Problems name the file, the key path (`measures[2] ('<key>').applies.involved`) and,
 where the text allows, the line. A file that is not TOML, or breaks a rule below, raises
 `FrameworkInvalid` (a `BadInput`: exit 1). The rules:
 - every table and key is known (a misspelt key is an error, with the nearest known key);
@@ -48,6 +48,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "comparisons.lower": frozenset({"count", "n"}),
     "comparisons.higher": frozenset({"count", "n"}),
     "comparisons.same": frozenset({"count", "n"}),
+    "breakdowns.phrase": frozenset({"label", "lower"}),
 }
 
 
@@ -383,7 +384,7 @@ QUESTION_KEYS = (
     "export_header",
     "aliases",
 )
-BREAKDOWN_KEYS = ("key", "column", "label", "aliases", "default", "candidate")
+BREAKDOWN_KEYS = ("key", "column", "label", "aliases", "default", "candidate", "phrase")
 PROFILE_KEYS = ("key", "label", "short", "breakdown", "code")
 COMPARISON_KEYS = ("first", "second", "lower", "higher", "same")
 WORDING_KEYS = (
@@ -935,11 +936,29 @@ def _read_breakdowns(
                 r.texts(t, "aliases", p),
                 r.flag(t, "default", p),
                 r.flag(t, "candidate", p),
+                _read_phrase(r, t, p),
             )
         )
     names = [(n, ("breakdowns", i, "key")) for i, b in enumerate(out) for n in (b.key, *b.aliases)]
     _unique(r, names, "breakdown key or alias")
     return tuple(out)
+
+
+def _read_phrase(r: Reader, t: Mapping[str, Any], p: KeyPath) -> tuple[str, ...]:
+    """A breakdown's `phrase`: one template, or three (first level, last level, any other)."""
+    v = t.get("phrase")
+    if v is None:
+        return ()
+    phrases = (v,) if isinstance(v, str) else r.texts(t, "phrase", p)
+    if len(phrases) not in (1, 3) or not all(s.strip() for s in phrases):
+        r.problem(
+            (*p, "phrase"),
+            "expected a text, or a list of three (first level, last level, any other level)",
+        )
+        return ()
+    for s in phrases:
+        r.template(s, (*p, "phrase"), "breakdowns.phrase")
+    return phrases
 
 
 def _read_profile(

@@ -166,8 +166,9 @@ class DerivedSpec:
 
 @dataclass(frozen=True)
 class Party:
-    """Someone whose involvement decides whether a question is asked (qi-2016: contracted
-    providers, partners). `label` reads inside a sentence ("partners were involved")."""
+    """Someone whose involvement decides whether a question is asked (the
+    framework file's [[parties]]). `label` reads inside a sentence ("partners were
+    involved")."""
 
     key: str
     label: str
@@ -315,6 +316,8 @@ class BreakdownSpec:
     aliases: tuple[str, ...] = ()
     default: bool = False  # in the default set of breakdowns for question tables
     candidate: bool = False  # in the default regression candidates
+    # how a group reads in a sentence: one template, or (first level, last level, any other)
+    phrase: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,7 @@ class Breakdown:
     aliases: tuple[str, ...] = ()
     levels: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    phrase: tuple[str, ...] = ()  # BreakdownSpec.phrase
 
     def label_of(self, code: str | None) -> str:
         if code is None:
@@ -353,8 +357,8 @@ class ProfileRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A key finding comparing two measures area by area (qi-2016: contracted providers vs
-    partners). Templates take {count} (areas where the first is lower/higher) and {n}."""
+    """A key finding comparing two measures area by area (the
+    framework file's [[comparisons]]). Templates take {count} (areas where the first is lower/higher) and {n}."""
 
     first: str
     second: str
@@ -520,8 +524,8 @@ class Framework:
         return measure.question.replace("{area}", area.in_sentence)
 
     def applicable_text(self, applies: Applicability, area: Area | None = None) -> str:
-        """When a judgement applies, for the data dictionary ("accommodation_priority is yes
-        and partners were involved (otherwise blank)")."""
+        """When a judgement applies, for the data dictionary ("<area>_<gate suffix> is yes
+        and <party> were involved (otherwise blank)")."""
         parts: list[str] = []
         if applies.gate and area is not None:
             parts.append(f"{self.gate_column(area)} is yes")
@@ -650,7 +654,7 @@ class Framework:
         d = next((d for d in self.derived if d.name == b.column and not d.replaces_stored), None)
         c = next((c for c in self.columns if c.name == b.column), None)
         levels, labels = (d.levels, d.labels) if d else (c.levels, c.labels) if c else ((), ())
-        return Breakdown(b.key, b.column, b.label, b.aliases, levels, labels)
+        return Breakdown(b.key, b.column, b.label, b.aliases, levels, labels, b.phrase)
 
     def all_breakdowns(self) -> tuple[Breakdown, ...]:
         return tuple(self._resolve(b) for b in self.breakdowns)
@@ -674,7 +678,7 @@ class Framework:
         return per_area + tuple(q.key for q in self.questions)
 
     def item_label(self, item: str) -> str:
-        """ "Accommodation: Interventions available" or the question's label."""
+        """ "<area label>: <measure label>", or the question's label."""
         if "/" in item:
             akey, mkey = item.split("/", 1)
             return f"{self.area(akey).label}: {self.measure(mkey).label}"

@@ -1,8 +1,9 @@
 """Drafting a mapping file from an export (`hmip mapping draft`).
 
 An export's headers are matched to the framework's stored columns by their words
-(difflib similarity, prefixes such as "Accom" for accommodation, initials such as "ETE"
-or "T&B", and a few spreadsheet abbreviations: "ref", "%", "OK"), and each column's few
+(difflib similarity, prefixes such as "Emp" for employment, initials of a label's words
+such as "RSH" or "S&H" for "risk of serious harm", and a few spreadsheet abbreviations: "ref",
+"%", "OK"), and each column's few
 distinct values to the column's codes and labels. The result is a TOML mapping in the
 format `ingest --mapping` reads (docs/mapping.md), in which:
 
@@ -67,8 +68,8 @@ def _words(text: str) -> list[str]:
 
 
 def _initials(text: str) -> set[str]:
-    """Initials of every run of two or more consecutive words ("Thinking and behaviour" ->
-    "tb"; "Education, training and employment" -> "ete", "et", "te")."""
+    """Initials of every run of two or more consecutive words ("Housing and benefits" -> "hb";
+    "Sentence plan review" -> "spr", "sp", "pr")."""
     words = [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP]
     out = set()
     for i in range(len(words)):
@@ -78,7 +79,7 @@ def _initials(text: str) -> set[str]:
 
 
 def _acronyms(header: str) -> list[str]:
-    """Candidate acronyms in a header: capitals joined by & or not ("T&B", "ETE", "CP")."""
+    """Candidate acronyms in a header: capitals joined by & or not ("R&H", "RSH", "CP")."""
     found = re.findall(r"\b[A-Z](?:&?[A-Z]){1,4}\b", header)
     return [a.replace("&", "").lower() for a in found]
 

@@ -327,17 +327,19 @@ def by_data(rates_frame: pl.DataFrame, figure: int, breakdown: str) -> pl.DataFr
     ).select(BY_COLUMNS)
 
 
-def chart_title(figure: int, breakdown=None) -> str:
+def chart_title(figure: int, breakdown=None, fw: Framework | None = None) -> str:
     """The chart's title: the figure's, and 'by <breakdown>' for grouped bars."""
-    return C.figure_title(figure) if breakdown is None else by_title(figure, breakdown.label)
+    if breakdown is None:
+        return C.figure_title(figure, fw)
+    return by_title(figure, breakdown.label, fw)
 
 
-def by_title(figure: int, breakdown_label: str) -> str:
-    return f"{C.figure_title(figure)}, by {breakdown_label[:1].lower() + breakdown_label[1:]}"
+def by_title(figure: int, breakdown_label: str, fw: Framework | None = None) -> str:
+    return f"{C.figure_title(figure, fw)}, by {breakdown_label[:1].lower() + breakdown_label[1:]}"
 
 
-def by_subtitle(figure: int, breakdown_label: str) -> str:
-    m = C.measure_of_figure(figure)
+def by_subtitle(figure: int, breakdown_label: str, fw: Framework | None = None) -> str:
+    m = C.measure_of_figure(figure, fw)
     return (
         f"% of applicable cases where: {m.label.lower()}, one bar for each "
         f"{breakdown_label[:1].lower() + breakdown_label[1:]} group"
@@ -355,13 +357,21 @@ def _group_label(row: dict, min_n: int) -> str:
     return f"{text} {R.MARK_LOW}" if marker == R.MARK_LOW else text
 
 
-def by_alt_text(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int) -> str:
+def by_alt_text(
+    data: pl.DataFrame,
+    figure: int,
+    breakdown_label: str,
+    min_n: int,
+    fw: Framework | None = None,
+) -> str:
     """A text equivalent of the grouped chart: what it shows and every value in it."""
-    m = C.measure_of_figure(figure)
+    fw = framework.default() if fw is None else fw
+    m = C.measure_of_figure(figure, fw)
+    question = m.question.replace("{area}", f"the {fw.wording.area_noun}")
     parts = [
-        f"Grouped horizontal bar chart. For each factor, one bar for each "
+        f"Grouped horizontal bar chart. For each {fw.wording.area_noun}, one bar for each "
         f"{breakdown_label.lower()} group gives the % of applicable cases where the answer to "
-        f"'{m.question}' was yes."
+        f"'{question}' was yes."
     ]
     for (_, label), part in data.group_by(["factor", "factor_label"], maintain_order=True):
         bits = []
@@ -380,7 +390,9 @@ def by_alt_text(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: in
     return " ".join(parts)
 
 
-def _draw_by(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int):
+def _draw_by(
+    data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int, fw: Framework | None
+):
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -392,7 +404,7 @@ def _draw_by(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int):
     groups = list(dict.fromkeys(data["group_label"].to_list()))
     colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
     g = max(len(groups), 1)
-    title, sub = by_title(figure, breakdown_label), by_subtitle(figure, breakdown_label)
+    title, sub = by_title(figure, breakdown_label, fw), by_subtitle(figure, breakdown_label, fw)
     head = _header_height(title, sub)
     legend_in = 0.1 + 0.2 * g
     slot = 0.27  # inches per group bar
@@ -472,13 +484,18 @@ def _draw_by(data: pl.DataFrame, figure: int, breakdown_label: str, min_n: int):
 
 
 def figure_by_svg(
-    data: pl.DataFrame, figure: int, breakdown_label: str, *, min_n: int = R.DEFAULT_MIN_N
+    data: pl.DataFrame,
+    figure: int,
+    breakdown_label: str,
+    *,
+    min_n: int = R.DEFAULT_MIN_N,
+    fw: Framework | None = None,
 ) -> str:
     """Figure `figure` by a breakdown as an SVG document, from `by_data(...)`: grouped bars
     (% yes per group), each labelled with its group, %, n; <title>, <desc> and role="img"."""
     import matplotlib
 
-    fig = _draw_by(data, figure, breakdown_label, min_n)
+    fig = _draw_by(data, figure, breakdown_label, min_n, fw)
     buf = io.StringIO()
     with matplotlib.rc_context({**_RC, "svg.hashsalt": f"hmip-figure-{figure}-by"}):
         fig.savefig(
@@ -491,8 +508,8 @@ def figure_by_svg(
     return _accessible(
         buf.getvalue(),
         f"hmip-figure-{figure}-by",
-        by_title(figure, breakdown_label),
-        by_alt_text(data, figure, breakdown_label, min_n),
+        by_title(figure, breakdown_label, fw),
+        by_alt_text(data, figure, breakdown_label, min_n, fw),
     )
 
 
@@ -503,7 +520,8 @@ def figure_by_png(
     *,
     min_n: int = R.DEFAULT_MIN_N,
     dpi: int = 150,
+    fw: Framework | None = None,
 ) -> bytes:
     """Figure `figure` by a breakdown as PNG bytes (no software or date metadata)."""
-    fig = _draw_by(data, figure, breakdown_label, min_n)
+    fig = _draw_by(data, figure, breakdown_label, min_n, fw)
     return png_bytes(fig, dpi)

@@ -10,7 +10,7 @@ Row keys are stable so that key findings can point at the rows they summarise:
   figure-1..figure-4    factor key
   table-1, table-2      "<breakdown>/<group>" ("all/all", "provider/NPS")
   differences           "<model>|<term>|<level code>"
-  models                model key ("accommodation/delivery", "partner-info-review")
+  models                model key ("<area>/<measure>", or a question key)
 """
 
 from __future__ import annotations

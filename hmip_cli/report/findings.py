@@ -107,7 +107,8 @@ def lower_label(label: str) -> str:
 
 
 def factor_phrase(factor: Area) -> str:
-    """The area as it reads inside a sentence ("lifestyle and associates")."""
+    """The area as it reads inside a sentence (its `phrase`, or its label with a lower-case
+    first letter)."""
     return factor.in_sentence
 
 
@@ -119,44 +120,19 @@ def _fw(fw: Framework | None) -> Framework:
     return framework.default() if fw is None else fw
 
 
-# How the groups of a breakdown read in a sentence, built from the level labels: "{label}"
-# is the label as written, "{lower}" in lower case. A tuple gives (first level, last level,
-# any other): for ordered breakdowns the first level is the lower one. One place for this
-# wording until the framework files carry it (issue 9); a breakdown without an entry reads
-# "cases where the <breakdown> is <label>".
-_GROUP_PHRASES: dict[str, str | tuple[str, str, str]] = {
-    "provider": "{label} cases",
-    "gender": "{lower} service users",
-    "age_group": (
-        "younger service users ({lower})",
-        "older service users ({lower})",
-        "service users aged {lower}",
-    ),
-    "ethnicity": "{label} service users",
-    "supervision": "{lower} cases",
-    "ogrs_band": (
-        "service users less likely to reoffend (OGRS {lower})",
-        "service users more likely to reoffend (OGRS {lower})",
-        "service users with OGRS band {label}",
-    ),
-    "rosh": (
-        "service users at lower risk of serious harm (RoSH {lower})",
-        "service users at higher risk of serious harm (RoSH {lower})",
-        "service users with RoSH {label}",
-    ),
-    "mappa": ("MAPPA cases", "cases not managed under MAPPA", "cases with MAPPA {label}"),
-}
-
-
 def group_phrase(b: Breakdown | None, label: str, term: str = "") -> str:
-    """A group of a breakdown as a sentence reads it: 'younger service users (under 30)'."""
+    """A group of a breakdown as a sentence reads it, by the breakdown's `phrase` in the
+    framework file ("younger service users ({lower})": {label} is the level label, {lower}
+    the label in lower case); three phrases are for the first level, the last, any other (for ordered
+    breakdowns the first level is the lower one). No phrase: "cases where the <breakdown>
+    is <label>"."""
     if b is None:
         return f"cases where {term} is {label}"
-    spec = _GROUP_PHRASES.get(b.key)
-    if spec is None:
+    if not b.phrase:
         return f"cases where the {lower_label(b.label)} is {label}"
-    if isinstance(spec, tuple):
-        first, last, other = spec
+    spec = b.phrase[0]
+    if len(b.phrase) == 3:
+        first, last, other = b.phrase
         at = b.labels.index(label) if label in b.labels else -1
         spec = first if at == 0 else last if at == len(b.labels) - 1 else other
     lower = label if label.isupper() else label[:1].lower() + label[1:].lower()
@@ -236,8 +212,8 @@ def _priority_finding(
 def _availability_finding(
     fig: int, data: pl.DataFrame, min_n: int, fw: Framework | None = None
 ) -> Finding | None:
-    """'Interventions were available in over 80% of applicable cases across eight of the ten
-    factors, peaking at 90% for alcohol misuse; ... least ... accommodation (74%).'"""
+    """A "threshold" measure's finding: '<subject> in over 80% of applicable cases across
+    eight of the ten <areas>, peaking at 90% for <area>; ... least ... <area> (74%).'"""
     fw = _fw(fw)
     plural = fw.wording.area_noun_plural
     pub = _published(data)
@@ -281,9 +257,9 @@ def _availability_finding(
 def _delivery_finding(
     fig: int, data: pl.DataFrame, min_n: int, fw: Framework | None = None
 ) -> list[Finding]:
-    """'... most frequently for accommodation (62%), followed by ETE (59%).' and
-    'Sufficient interventions were delivered in under half of applicable cases for six factors
-    (47% to 49%).'"""
+    """A "leaders" measure's findings: '... most frequently for <area> (62%), followed by
+    <area> (59%).' and '<subject> in under half of applicable cases for six <areas> (47% to
+    49%).'"""
     fw = _fw(fw)
     noun, plural = fw.wording.area_noun, fw.wording.area_noun_plural
     pub = _published(data)
@@ -341,8 +317,9 @@ def _delivery_finding(
 def _range_finding(
     fig: int, data: pl.DataFrame, min_n: int, fw: Framework | None = None
 ) -> Finding | None:
+    """A "range" measure's finding: '... most likely sufficient for <area> (70%) and least
+    likely for <area> (50%).'"""
     fw = _fw(fw)
-    """'... most likely sufficient for ETE (70%) and least likely for lifestyle (50%).'"""
     pub = _published(data)
     note, hidden = _suppressed_note(data, min_n, fw)
     if not pub:
@@ -373,8 +350,8 @@ def _range_finding(
 def _compare_contributions(
     figs: dict[int, pl.DataFrame], fw: Framework | None = None
 ) -> Finding | None:
-    """The framework's comparisons of two measures, area by area (qi-2016: contracted
-    providers vs partners, Figures 3 and 4); the first that can be made."""
+    """The framework's comparisons of two measures, area by area (the framework
+    file's [[comparisons]]); the first that can be made."""
     fw = _fw(fw)
     for cmp in fw.comparisons:
         first, second = fw.measure(cmp.first), fw.measure(cmp.second)
@@ -772,9 +749,8 @@ def key_findings(
     family: pl.DataFrame | None = None,
     fw: Framework | None = None,
 ) -> list[Finding]:
-    """The report's key findings: about six headlines first (`headline=True`: availability,
-    delivery under half, contracted providers against partners, Tables 1-2, the provider
-    differences), then the detail in the bulletin's order: the sample (if `profile` is
+    """The report's key findings: about six headlines first (`headline=True`: each measure's
+    headline, the comparisons, the case-level questions, the lead breakdown's differences), then the detail in the bulletin's order: the sample (if `profile` is
     given), priorities, Figures 1-4, Tables 1-2, then the significant subgroup differences
     from the stepwise `findings` (the frame `stepwise.sweep()` returns). `adjust`: (method,
     number of tests in the family) when `findings` has `p_adjusted`."""

@@ -456,7 +456,7 @@ def sweep(
     `stepwise` (pin, pout, removal, reference). `adjust` ("bh", "holm" or "none") adjusts
     p over the whole family of tests (every model x every candidate, see
     hmip_cli.stepwise.adjust); `fdr=True` is the old spelling of adjust="bh". Columns:
-      model, label               the outcome ("accommodation/delivery", "partner-info-review")
+      model, label               the outcome ("<area>/<measure>", or a question key)
       n, n_dropped               complete applicable cases used / dropped for missing values
       entered                    terms in the final model, in order of entry
       term, parameter, level, reference
