@@ -1,15 +1,20 @@
 """Calibrated synthetic case data: `generate(n_cases, seed)` and a "messy export" form.
 
-The generating model is documented in `docs/synth_model.md`. In short:
+The bulletin's exact model for the qi-2016 framework. Its targets (shares, prevalences,
+rates per area and measure, the Tables 1-2 cells, the planted effects, the inspections and
+the messy export's spellings) are read from `hmip_cli/data/qi-2016.calibration.toml`; the
+columns, areas, measures and questions from the framework that file names. The generating
+model is documented in `docs/synth_model.md`. In short:
 
 * case attributes follow the bulletin's sample profile (63% CRC, 15% female, 47%
   post-custody, 17% high/very high RoSH, 26% MAPPA), with NPS holding the high-RoSH and
   MAPPA cases; ages, OGRS3 scores, ethnicity and 14 inspections as in Annex A;
 * priorities follow a set model (correlated factors, 1-5 priorities per case) calibrated
-  so the prevalence matches the bulletin (76% thinking and behaviour, 42% relationships,
-  38% emotional wellbeing, plausible values for the rest);
-* whether contracted providers / partners were involved (hence which contribution
-  questions apply) depends on the provider, reproducing the bulletin's applicable n's;
+  so the prevalence matches the bulletin (the three it prints, plausible values for the
+  rest);
+* whether each party (the framework's [[parties]]) was involved, hence which contribution
+  judgements and case-level questions apply, depends on the provider, reproducing the
+  bulletin's applicable n's;
 * every judgement follows logistic(intercept + planted effects). Planted effects are
   exactly the significant differences the bulletin reports; every other subgroup
   variable has no effect.
@@ -20,7 +25,7 @@ number to n times its rate, for any n. Which cases get an attribute or a "yes" i
 without replacement with weights from the model (`_select`: Gumbel-top-k with weights
 -log(1 - p_i)), so the dependence structure and planted effects stay and nothing else
 has an effect. Calibration is exact (closed forms plus 1-D quadrature, no Monte Carlo),
-so the model is a fixed function of the constants below; `calibration()` returns it. A
+so the model is a fixed function of the calibration file and the constants below; `calibration()` returns it. A
 fixed seed gives the same frame on every run: draws happen in a fixed order with
 full-length arrays from `numpy.random.default_rng(seed)` (PCG64, platform-independent).
 """
@@ -32,6 +37,7 @@ import io
 import itertools
 import math
 import re
+import tomllib
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,220 +46,186 @@ import polars as pl
 from scipy.optimize import brentq
 from scipy.special import expit, logit, ndtr, ndtri
 
-from hmip_cli import schema, synth_margins
+from hmip_cli import framework, synth_margins
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework.model import YES_NO, Area, Measure
 from hmip_cli.report.provenance import NOTE_MARKER
 
 MAX_CASES = 10_000_000
 DEFAULT_ID_PREFIX = "SYN"
 EXPORT_ID_PREFIX = "SYX"  # the messy example export: never collides with SYN- ids
-NOTE_RATE = 0.03
 
-_F = schema.get_factor
-_M = schema.get_measure
-_COL = schema.COLUMN_BY_NAME
+
+def _calibration_file() -> dict:
+    """The model's targets (hmip_cli/data/qi-2016.calibration.toml)."""
+    from importlib import resources
+
+    text = (resources.files("hmip_cli") / "data" / "qi-2016.calibration.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+_CAL = _calibration_file()
+FW = framework.load(_CAL["framework"])  # the framework the model's cases are in
+_COLUMNS = FW.stored_columns()
+_COL = {c.name: c for c in _COLUMNS}
+AREAS: tuple[Area, ...] = FW.areas
+MEASURES: tuple[Measure, ...] = FW.measures
+MAX_PRIORITIES = FW.gate.max_per_case if FW.gate and FW.gate.max_per_case else len(AREAS)
 
 
 def _fk(name: str) -> str:
-    """Factor key from the bulletin's spelling (as in figures.csv), via schema aliases."""
-    return _F(name).key
+    """An area key from any of its spellings (key or alias)."""
+    return FW.area(name).key
 
 
 def _mk(name: str) -> str:
-    return _M(name).key
+    """A measure key from any of its spellings (key or alias)."""
+    return FW.measure(name).key
+
+
+def _share(value: float | str) -> float:
+    """A share as the file writes it: a number, or a printed count over its base ("a/b")."""
+    if isinstance(value, str):
+        num, den = value.split("/")
+        return int(num) / int(den)
+    return float(value)
+
+
+def _shares(table: dict) -> dict[str, float]:
+    return {str(k): _share(v) for k, v in table.items()}
+
+
+def _by_area(table: dict) -> dict[str, float]:
+    """A per-area table, in the framework's area order, keyed by area key."""
+    return {a.key: float(table[a.key]) for a in FW.areas}
+
+
+def _item(item: str) -> tuple[str, str]:
+    """ "area/measure" -> (area key, measure key)."""
+    area, measure = item.split("/")
+    return _fk(area), _mk(measure)
+
+
+def _column(question_key: str) -> str:
+    return FW.question(question_key).column
 
 
 # --------------------------------------------------------------------------------------
-# Targets from the bulletin (sample.csv, priority_prevalence.csv, figures.csv, tables.csv)
+# Targets from the bulletin (sample.csv, priority_prevalence.csv, figures.csv, tables.csv),
+# read from the calibration file
 # --------------------------------------------------------------------------------------
 
-P_CRC = 672 / 1066  # 63%
-P_FEMALE = 156 / 1066  # 15%
-P_POST_CUSTODY = 500 / 1066  # 47%
-P_ROSH_HIGH = 177 / 1066  # 17% high or very high
-P_MAPPA = 271 / 1066  # 26%
-P_UNDER_30 = 0.40  # Tables 1-2: 104/248 and 166/406 under 30
-P_AGE_MISSING = 0.001  # Table 1: 248 of 249 have an age group (1 case in 1,066)
-P_OGRS_HIGH = 0.28  # share of recorded OGRS scores that are 75+ (high / very high)
-P_OGRS_MISSING = 0.03  # Table 1: 241 of 249 have an OGRS band
-P_ETHNICITY_MISSING = 0.02  # Tables 1-2: 246 of 249, 376 of 406 recorded
-P_BAME = 0.15  # of all cases
+_SAMPLE = _CAL["sample"]
+P_CRC = _share(_SAMPLE["crc"])
+P_FEMALE = _share(_SAMPLE["female"])
+P_POST_CUSTODY = _share(_SAMPLE["post_custody"])
+P_ROSH_HIGH = _share(_SAMPLE["rosh_high"])  # high or very high
+P_MAPPA = _share(_SAMPLE["mappa"])
+P_UNDER_30 = _share(_SAMPLE["under_30"])
+P_AGE_MISSING = _share(_SAMPLE["age_missing"])
+P_OGRS_HIGH = _share(_SAMPLE["ogrs_high"])  # share of recorded OGRS scores that are 75+
+P_OGRS_MISSING = _share(_SAMPLE["ogrs_missing"])
+P_ETHNICITY_MISSING = _share(_SAMPLE["ethnicity_missing"])
+P_BAME = _share(_SAMPLE["bame"])  # of all cases
+NOTE_RATE = _share(_SAMPLE["notes"])
 
-# Priority prevalence: thinking, relationships, emotional from the bulletin's text; the
-# other seven are not legible in the text of Figure 1, so plausible values below 38%
-# (relationships and emotional wellbeing were "the next two most frequent").
-PRIORITY_PREVALENCE: dict[str, float] = {
-    _fk("accommodation"): 0.30,
-    _fk("education_training_employment"): 0.33,
-    _fk("financial_management"): 0.14,
-    _fk("relationships"): 0.42,
-    _fk("lifestyle_associates"): 0.34,
-    _fk("drug_misuse"): 0.27,
-    _fk("alcohol_misuse"): 0.25,
-    _fk("emotional_wellbeing"): 0.38,
-    _fk("thinking_behaviour"): 0.76,
-    _fk("attitudes_to_offending"): 0.30,
-}
+# Priority prevalence per area (the gate's yes share).
+PRIORITY_PREVALENCE: dict[str, float] = _by_area(_CAL["priority_prevalence"])
 
-# Figures 1-4 (figures.csv), % yes among applicable cases. Financial management is not
-# printed in Figures 3-4 (small numbers): plausible values are used.
+# Figures 1-4, % yes among applicable cases (area order = the framework's).
 _FIGURES: dict[str, tuple[float, ...]] = {
-    # order: accommodation, ETE, finance, relationships, lifestyle, drugs, alcohol,
-    # emotional, thinking, attitudes (the bulletin's order = schema.FACTORS order)
-    "availability": (74, 83, 79, 84, 87, 86, 90, 82, 87, 86),
-    "delivery": (62, 59, 51, 47, 47, 47, 47, 49, 52, 47),
-    "contracted_provider_contribution": (67, 70, 55, 57, 50, 59, 61, 52, 59, 55),
-    "partner_contribution": (73, 67, 60, 65, 60, 61, 62, 69, 65, 52),
+    _mk(m): tuple(_by_area(rates).values())
+    for m, rates in _CAL["figures"].items()
+    if m != "not_published"
 }
 FIGURE_RATES: dict[tuple[str, str], float] = {
-    (f.key, _mk(m)): rates[i] / 100
-    for m, rates in _FIGURES.items()
-    for i, f in enumerate(schema.FACTORS)
+    (f.key, m): rates[i] / 100 for m, rates in _FIGURES.items() for i, f in enumerate(FW.areas)
 }
-FIGURE_RATES_NOT_PUBLISHED = {
-    (_fk("financial_management"), _mk("contracted")),
-    (_fk("financial_management"), _mk("partner")),
-}
+FIGURE_RATES_NOT_PUBLISHED = {_item(i) for i in _CAL["figures"]["not_published"]}
 
-# Tables 1-2, all cases.
-QUESTION_RATES: dict[str, float] = {
-    "contracted_harm_focus": 0.610,
-    "contracted_info_review": 0.661,
-    "partner_harm_focus": 0.707,
-    "partner_info_review": 0.724,
-}
+# Tables 1-2, all cases: % yes per question column.
+QUESTION_RATES: dict[str, float] = {_column(q): float(v) for q, v in _CAL["question_rates"].items()}
 
-# Tables 1-2, the breakdown rows: question -> breakdown -> level -> (printed n, printed % yes).
-# Each row's n and yes count (the nearest whole number to n x %) are reproduced exactly at
-# 1,066 cases (scaled for other n). Rows the bulletin misprints (tables.csv `note`) are
-# left out: the OGRS rows of three questions sum to more than the all-cases n, and the two
-# BAME rows of Table 2 cannot be reached with their printed n; their cases pool with the
-# unrecorded ones (a rest group). Partner info review's provider rows take their yes
-# counts from PROVIDER_YES below. Level codes as in schema (derived breakdown columns).
+# Tables 1-2, the breakdown rows: question column -> breakdown column -> level -> (printed
+# n, printed % yes); see the calibration file. Level codes as in the framework (derived
+# breakdown columns).
+_TABLES = _CAL["tables"]
 TABLE_BREAKDOWNS: dict[str, tuple[str, ...]] = {
-    column: schema.FRAMEWORK.levels_of(column)[0]
-    for column in ("provider", "gender", "age_group", "ethnic_group", "supervision", "ogrs_group")
+    column: FW.levels_of(column)[0] for column in _TABLES["breakdowns"]
 }
 TABLE_ROWS: dict[str, dict[str, dict[str, tuple[int, float]]]] = {
-    "contracted_harm_focus": {
-        "provider": {"CRC": (150, 61.3), "NPS": (99, 60.6)},
-        "gender": {"male": (203, 61.1), "female": (46, 60.9)},
-        # 104 + 144 = 248 of 249: one case without a recorded age (P_AGE_MISSING)
-        "age_group": {"under_30": (104, 50.0), "30_plus": (144, 68.7)},
-        "ethnic_group": {"white": (202, 61.9), "bame": (44, 56.8)},
-        "supervision": {"community": (131, 58.8), "post_custody": (118, 63.6)},
-        "ogrs_group": {"low_medium": (190, 61.6), "high_very_high": (51, 58.8)},
-    },
-    "contracted_info_review": {
-        "provider": {"CRC": (127, 62.2), "NPS": (53, 75.5)},
-        "gender": {"male": (144, 66.0), "female": (36, 66.7)},
-        "age_group": {"under_30": (67, 67.2), "30_plus": (113, 65.5)},
-        "ethnic_group": {"white": (145, 64.1), "bame": (33, 72.7)},
-        "supervision": {"community": (92, 65.2), "post_custody": (88, 67.0)},
-    },
-    "partner_harm_focus": {
-        "provider": {"CRC": (183, 65.6), "NPS": (223, 74.9)},
-        "gender": {"male": (349, 70.5), "female": (57, 71.9)},
-        "age_group": {"under_30": (166, 60.8), "30_plus": (240, 77.5)},
-        # BAME (printed n 52 at 69.3%: 52 is rather its yes count, 52/75 = 69.3%) is left out
-        "ethnic_group": {"white": (324, 71.0)},
-        "supervision": {"community": (187, 72.7), "post_custody": (219, 68.9)},
-    },
-    "partner_info_review": {
-        "provider": {"CRC": (215, 63.6), "NPS": (176, 82.3)},
-        "gender": {"male": (325, 71.4), "female": (66, 77.3)},
-        "age_group": {"under_30": (147, 75.5), "30_plus": (244, 70.5)},
-        "ethnic_group": {"white": (301, 70.8)},
-        "supervision": {"community": (189, 70.9), "post_custody": (202, 73.8)},
-    },
+    _column(q): {
+        b: {lv: (int(n), float(pct)) for lv, (n, pct) in levels.items()}
+        for b, levels in rows.items()
+    }
+    for q, rows in _TABLES["rows"].items()
 }
-# Partner info review by provider: printed 63.6% of 215 and 82.3% of 176 cannot both hold
-# with the all-cases 72.4% of 391 (283 yes); 138 + 145 = 283 keep the significant
-# difference as the bulletin states it (CRC 64% vs NPS 82%).
-PROVIDER_YES = {"partner_info_review": {"CRC": 138, "NPS": 145}}
-TABLE_CASES = 1066  # the sample the rows describe
+PROVIDER_YES = {
+    _column(q): {str(k): int(v) for k, v in by.items()}
+    for q, by in _TABLES.get("provider_yes", {}).items()
+}
+TABLE_CASES = int(_TABLES["table_cases"])  # the sample the rows describe
 
-# Who was involved, by provider (Tables 1-2 n's: CRC / NPS).
-#   contracted harm focus 150/99, contracted info review 127/53,
-#   partner harm focus 183/223, partner info review 215/176.
-P_CONTRACTED_DELIVERED = {"CRC": 150 / 672, "NPS": 99 / 394}
-P_CONTRACTED_INFO_GIVEN_DELIVERED = {"CRC": 127 / 150, "NPS": 53 / 99}
-P_PARTNER_DELIVERED = {"CRC": 183 / 672, "NPS": 223 / 394}
-# Information from partners is used in reviews where they delivered interventions (a)
-# and sometimes where they did not (b): the CRC n for info review (215) exceeds its n for
-# harm focus (183), so info review cannot be a subset of harm focus.
-P_PARTNER_INFO_GIVEN_DELIVERED = {"CRC": 0.75, "NPS": 0.70}
-P_PARTNER_INFO_TOTAL = {"CRC": 215 / 672, "NPS": 176 / 394}
 
-# Given the factor is a priority and the organisation type delivered interventions in the
-# case, the chance they were involved for this factor (sets Figures 3-4 n's; finance kept
-# small: expected n about 14 and 17 in 1,066 cases).
-P_CONTRACTED_FOR_FACTOR: dict[str, float] = {
-    _fk("accommodation"): 0.60,
-    _fk("education_training_employment"): 0.65,
-    _fk("financial_management"): 0.40,
-    _fk("relationships"): 0.50,
-    _fk("lifestyle_associates"): 0.45,
-    _fk("drug_misuse"): 0.60,
-    _fk("alcohol_misuse"): 0.60,
-    _fk("emotional_wellbeing"): 0.50,
-    _fk("thinking_behaviour"): 0.60,
-    _fk("attitudes_to_offending"): 0.45,
-}
-P_PARTNER_FOR_FACTOR: dict[str, float] = {
-    _fk("accommodation"): 0.70,
-    _fk("education_training_employment"): 0.60,
-    _fk("financial_management"): 0.30,
-    _fk("relationships"): 0.55,
-    _fk("lifestyle_associates"): 0.50,
-    _fk("drug_misuse"): 0.70,
-    _fk("alcohol_misuse"): 0.70,
-    _fk("emotional_wellbeing"): 0.60,
-    _fk("thinking_behaviour"): 0.50,
-    _fk("attitudes_to_offending"): 0.45,
-}
+@dataclass(frozen=True)
+class PartyModel:
+    """Who was involved for one party (the calibration file's [involvement.PARTY])."""
+
+    party: str
+    involved: dict[str, float]  # share of each provider's cases where it was involved
+    involved_question: str  # question column that applies where it was involved
+    info_given_involved: dict[str, float]
+    info_question: str  # question column that applies where its information was used
+    info_total: dict[str, float] | None  # None: information used only where involved
+    for_area: dict[str, float]  # involved for the area, given it is a priority and involved
+
+
+PARTIES: tuple[PartyModel, ...] = tuple(
+    PartyModel(
+        FW.party(party).key,
+        _shares(spec["involved"]),
+        _column(spec["involved_question"]),
+        _shares(spec["info_given_involved"]),
+        _column(spec["info_question"]),
+        _shares(spec["info_total"]) if "info_total" in spec else None,
+        _by_area(spec["for_area"]),
+    )
+    for party, spec in _CAL["involvement"].items()
+)
+PARTY_MODELS: dict[str, PartyModel] = {p.party: p for p in PARTIES}
+
+
+def _party_of(m: Measure) -> PartyModel | None:
+    """The party whose involvement a measure needs (None: asked wherever the gate is yes)."""
+    return PARTY_MODELS[m.applies.involved] if m.applies.involved else None
+
 
 # --------------------------------------------------------------------------------------
-# Planted effects (significant_differences.csv), on the log-odds scale
+# Planted effects (significant_differences.csv), on the log-odds scale: see the
+# calibration file's [[effects]]
 # --------------------------------------------------------------------------------------
-# Variables: "nps" (provider NPS vs CRC), "ogrs_high" (OGRS high/very high vs low/medium;
-# a missing score counts as low/medium), "age_30_plus" (30+ vs under 30). Provider effects
-# are the log odds ratio of the two percentages the bulletin prints; the OGRS and age
-# effects ("more likely for low likelihood of reoffending", "more likely for older
-# service users") have no printed sizes: an odds ratio of 2 (log 0.7), a typical size for
-# a difference that reaches p < .05 in a few hundred cases.
 
 
 def _lor(p_nps: float, p_crc: float) -> float:
     return float(logit(p_nps) - logit(p_crc))
 
 
-OGRS_EFFECT = -0.7
-AGE_EFFECT = 0.7
+def _planted_effects(entries: list[dict]) -> dict[tuple[str, str], dict[str, float]]:
+    """(area, measure) -> {variable: log odds}, in the file's order (a judgement's effects
+    keep it: the provider effect first)."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for entry in entries:
+        effects: dict[str, float] = {}
+        if "nps_vs_crc" in entry:
+            effects["nps"] = _lor(*entry["nps_vs_crc"])
+        effects.update({v: float(entry[v]) for v in EFFECT_VARIABLES[1:] if v in entry})
+        for item in entry["items"]:
+            out.setdefault(_item(item), {}).update(effects)
+    return out
 
-PLANTED_EFFECTS: dict[tuple[str, str], dict[str, float]] = {
-    (_fk("relationships"), _mk("availability")): {"nps": _lor(0.89, 0.81)},
-    (_fk("accommodation"), _mk("delivery")): {"nps": _lor(0.74, 0.54)},
-    (_fk("emotional_wellbeing"), _mk("delivery")): {"nps": _lor(0.56, 0.44)},
-    (_fk("education_training_employment"), _mk("contracted")): {"nps": _lor(0.91, 0.59)},
-    (_fk("education_training_employment"), _mk("partner")): {"nps": _lor(0.82, 0.54)},
-    (_fk("attitudes_to_offending"), _mk("partner")): {"nps": _lor(0.61, 0.41)},
-}
-for _name in (
-    "relationships",
-    "lifestyle_associates",
-    "alcohol_misuse",
-    "emotional_wellbeing",
-    "thinking_behaviour",
-    "attitudes_to_offending",
-):
-    PLANTED_EFFECTS.setdefault((_fk(_name), _mk("delivery")), {}).update(
-        ogrs_high=OGRS_EFFECT, age_30_plus=AGE_EFFECT
-    )
 
-# Partner info review's planted provider difference (NPS 82% vs CRC 64%) is in its Tables
-# 1-2 rows (PROVIDER_YES): the four questions take every printed row as an exact margin.
 EFFECT_VARIABLES = ("nps", "ogrs_high", "age_30_plus")
+PLANTED_EFFECTS: dict[tuple[str, str], dict[str, float]] = _planted_effects(_CAL["effects"])
 
 # --------------------------------------------------------------------------------------
 # Case attributes: the model's structural constants
@@ -297,43 +269,19 @@ OGRS_NPS = -0.4
 OGRS_NOISE = 1.2
 _OGRS_HIGH_CUT = float(logit(0.75))  # score >= 75 <=> L >= logit(0.75)
 
-# Inspections (Annex A, Table A1): police force area, synthetic fieldwork date (a Monday a
-# few months before the report month Annex A gives; London: the re-inspection, whose data
-# the bulletin uses), and a relative sample size (metropolitan areas larger).
-INSPECTIONS: tuple[tuple[str, date, int, float], ...] = (
-    # name, fieldwork date, sample weight, relative BAME share
-    ("Durham", date(2016, 3, 14), 60, 0.25),
-    ("North Yorkshire", date(2016, 5, 9), 58, 0.3),
-    ("Derbyshire", date(2016, 6, 13), 70, 0.9),
-    ("Kent", date(2016, 7, 11), 88, 0.9),
-    ("Staffordshire", date(2016, 10, 17), 86, 1.2),
-    ("Greater Manchester", date(2016, 11, 14), 110, 1.6),
-    ("Gwent", date(2017, 1, 16), 60, 0.5),
-    ("Northamptonshire", date(2017, 1, 30), 72, 1.0),
-    ("South Yorkshire", date(2017, 3, 13), 76, 0.9),
-    ("Suffolk", date(2017, 3, 27), 62, 0.6),
-    ("Gloucestershire", date(2017, 5, 15), 56, 0.6),
-    ("Cumbria", date(2017, 7, 17), 56, 0.2),
-    ("West Mercia", date(2017, 8, 14), 68, 0.6),
-    ("London", date(2017, 12, 4), 144, 3.0),
+# Inspections (Annex A, Table A1): (name, fieldwork date, sample weight, relative BAME
+# share), from the calibration file.
+INSPECTIONS: tuple[tuple[str, date, int, float], ...] = tuple(
+    (str(i["name"]), i["date"], int(i["weight"]), float(i["bame"])) for i in _SAMPLE["inspections"]
 )
-# Finer ethnic groups within BAME (schema levels other than white).
-BAME_SPLIT = {"black": 0.35, "asian": 0.35, "mixed": 0.22, "other": 0.06, "bame": 0.02}
+# Finer ethnic groups within BAME (the ethnicity levels other than white).
+BAME_SPLIT: dict[str, float] = _shares(_SAMPLE["bame_split"])
 
 # Priorities: P(S) proportional to prod_{f in S} exp(theta_f + x'gamma_f) over the sets S
 # with 1..MAX_PRIORITIES factors; x = (female, under_30, post_custody, ogrs_high).
 PRIORITY_VARIABLES = ("female", "under_30", "post_custody", "ogrs_high")
 PRIORITY_EFFECTS: dict[str, dict[str, float]] = {
-    _fk("accommodation"): {"post_custody": 0.6, "ogrs_high": 0.3},
-    _fk("education_training_employment"): {"under_30": 0.5, "ogrs_high": 0.3, "female": -0.2},
-    _fk("financial_management"): {"female": 0.3},
-    _fk("relationships"): {"female": 0.5},
-    _fk("lifestyle_associates"): {"under_30": 0.5, "ogrs_high": 0.5},
-    _fk("drug_misuse"): {"ogrs_high": 0.7, "under_30": 0.2},
-    _fk("alcohol_misuse"): {"under_30": -0.3, "female": -0.2},
-    _fk("emotional_wellbeing"): {"female": 0.7},
-    _fk("thinking_behaviour"): {},
-    _fk("attitudes_to_offending"): {"ogrs_high": 0.2},
+    a.key: {str(v): float(b) for v, b in _CAL["priority_effects"][a.key].items()} for a in FW.areas
 }
 
 PROVIDERS = _COL["provider"].levels  # ("CRC", "NPS")
@@ -416,10 +364,10 @@ def _solve_ogrs_g0() -> float:
 
 
 def _subsets() -> np.ndarray:
-    k = len(schema.FACTORS)
+    k = len(AREAS)
     rows = [
         [1 if i in combo else 0 for i in range(k)]
-        for size in range(1, schema.MAX_PRIORITIES + 1)
+        for size in range(1, MAX_PRIORITIES + 1)
         for combo in itertools.combinations(range(k), size)
     ]
     return np.array(rows, dtype=np.int8)
@@ -427,10 +375,10 @@ def _subsets() -> np.ndarray:
 
 def _priority_design() -> np.ndarray:
     """(16, n_factors) linear predictor offsets per priority cell (bits of PRIORITY_VARIABLES)."""
-    out = np.zeros((16, len(schema.FACTORS)))
+    out = np.zeros((16, len(AREAS)))
     for cell in range(16):
         x = {v: (cell >> (3 - i)) & 1 for i, v in enumerate(PRIORITY_VARIABLES)}
-        for j, f in enumerate(schema.FACTORS):
+        for j, f in enumerate(AREAS):
             out[cell, j] = sum(b * x[v] for v, b in PRIORITY_EFFECTS[f.key].items())
     return out
 
@@ -451,7 +399,7 @@ def _priority_cell_weights(cells: np.ndarray) -> np.ndarray:
 def _solve_priorities(cells: np.ndarray, subsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     design = _priority_design()
     pc = _priority_cell_weights(cells)
-    target = np.array([PRIORITY_PREVALENCE[f.key] for f in schema.FACTORS])
+    target = np.array([PRIORITY_PREVALENCE[f.key] for f in AREAS])
     theta = logit(target)
     for _ in range(500):
         probs = _subset_probs(theta, subsets, design)
@@ -474,7 +422,7 @@ def _priority_conditional(theta: np.ndarray, design: np.ndarray) -> np.ndarray:
     the suffix R_j = {j..K-1} (computed by the usual recursion, exactly).
     """
     n_cells, k = design.shape
-    top = schema.MAX_PRIORITIES
+    top = MAX_PRIORITIES
     w = np.exp(design + theta[None, :])  # (16, k)
     # e[:, j, m] = e_m(R_j), m = 0..top; R_k empty
     e = np.zeros((n_cells, k + 1, top + 1))
@@ -522,19 +470,20 @@ def calibration() -> Calibration:
     subsets = _subsets()
     theta, probs = _solve_priorities(cells, subsets)
     # inclusion P(f is a priority | priority cell): (16, k) -> broadcast on the cell grid
-    incl = (probs @ subsets).reshape(2, 2, 2, 2, len(schema.FACTORS))
+    incl = (probs @ subsets).reshape(2, 2, 2, 2, len(AREAS))
     prov_axis = (2, 1, 1, 1, 1)
-    p_c = np.array([P_CONTRACTED_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis)
-    p_p = np.array([P_PARTNER_DELIVERED[p] for p in PROVIDERS]).reshape(prov_axis)
+    p_involved = {
+        party.party: np.array([party.involved[p] for p in PROVIDERS]).reshape(prov_axis)
+        for party in PARTIES
+    }
 
     intercepts: dict[tuple[str, str], float] = {}
-    for j, f in enumerate(schema.FACTORS):
+    for j, f in enumerate(AREAS):
         base = cells * incl[None, ..., j]
-        for m in schema.MEASURES:
-            if m.key == _mk("contracted"):
-                w = base * p_c * P_CONTRACTED_FOR_FACTOR[f.key]
-            elif m.key == _mk("partner"):
-                w = base * p_p * P_PARTNER_FOR_FACTOR[f.key]
+        for m in MEASURES:
+            party = _party_of(m)
+            if party is not None:
+                w = base * p_involved[party.party] * party.for_area[f.key]
             else:
                 w = base
             effects = PLANTED_EFFECTS.get((f.key, m.key), {})
@@ -552,7 +501,7 @@ def calibration() -> Calibration:
     return Calibration(
         g0,
         bame,
-        dict(zip([f.key for f in schema.FACTORS], theta.tolist())),
+        dict(zip([f.key for f in AREAS], theta.tolist())),
         subsets,
         probs,
         intercepts,
@@ -609,18 +558,18 @@ def _rate_rounds_to(k: int, n: int, rate: float) -> bool:
     return n > 0 and abs(100.0 * k / n - round(100 * rate)) < 0.5 - 1e-9
 
 
-def _n_showing_rate(expected: float, rate: float, available: int, reach: int = 2) -> int:
+def _n_showing_rate(expected: float, rate: float, limit: int, reach: int = 2) -> int:
     """An applicable n near `expected` (nearest first, at most `reach` away, never more
-    than `available`) at which round(n * rate) yes answers show as the published whole
+    than `limit`) at which round(n * rate) yes answers show as the published whole
     percentage; round(expected) when there is none. Used for the contribution questions,
     whose n's the bulletin does not print but whose small n's (30-60) cannot show every
     percentage (e.g. no k of 41 rounds to 67%)."""
     base = _round_half_up(expected)
     for step in range(reach + 1):
         for cand in (base,) if step == 0 else (base - step, base + step):
-            if 0 < cand <= available and _rate_rounds_to(_round_half_up(cand * rate), cand, rate):
+            if 0 < cand <= limit and _rate_rounds_to(_round_half_up(cand * rate), cand, rate):
                 return cand
-    return min(base, available)
+    return min(base, limit)
 
 
 def _hazard(p) -> np.ndarray:
@@ -785,15 +734,13 @@ class _Attributes:
 class _Involvement:
     """Who was involved in each case: which Tables 1-2 questions apply."""
 
-    c_deliv: np.ndarray  # contracted providers delivered interventions
-    c_info: np.ndarray  # ... and their information was used in review
-    p_deliv: np.ndarray  # partners delivered interventions
-    p_info: np.ndarray  # partners' information was used in review
+    involved: dict[str, np.ndarray]  # party key -> the party delivered interventions
+    applies: dict[str, np.ndarray]  # question column -> the question applies
     codes: dict[str, np.ndarray]  # Tables 1-2 breakdown levels per case (_table_codes)
 
 
 def generate(n_cases: int, seed: int, *, id_prefix: str = DEFAULT_ID_PREFIX) -> pl.DataFrame:
-    """`n_cases` synthetic cases in exactly `schema.stored_schema()` (no derived columns).
+    """`n_cases` synthetic cases in exactly `FW.stored_schema()` (no derived columns).
 
     Every margin the model fixes is hit exactly, to the nearest whole count: CRC, female,
     post-custody, high/very high RoSH and MAPPA counts are round(n * bulletin share);
@@ -952,9 +899,9 @@ def _draw_priorities(draws: _Draws, cal: Calibration, attrs: _Attributes) -> np.
         | (attrs.post.astype(np.int64) << 1)
         | attrs.ogrs_high.astype(np.int64)
     )
-    priorities = np.zeros((n, len(schema.FACTORS)), dtype=bool)
+    priorities = np.zeros((n, len(AREAS)), dtype=bool)
     n_chosen = np.zeros(n, dtype=np.int64)
-    for j, f in enumerate(schema.FACTORS):
+    for j, f in enumerate(AREAS):
         q = cal.priority_conditional[pcell, j, n_chosen]
         sel = _select(draws.expo(), _hazard(q), _round_half_up(n * PRIORITY_PREVALENCE[f.key]))
         priorities[:, j] = sel
@@ -1048,44 +995,49 @@ def _involved(
 
 
 def _draw_involvement(draws: _Draws, attrs: _Attributes) -> _Involvement:
-    """Who was involved: exact counts within each provider (the applicable n's of Tables
-    1-2), and every other printed row's n (gender, age group, ...)."""
-    r, nps = _round_half_up, attrs.nps
+    """Who was involved, party by party (in the calibration file's order): exact counts
+    within each provider (the applicable n's of Tables 1-2), and every other printed row's
+    n (gender, age group, ...)."""
     codes = _table_codes(attrs)
     everyone = np.ones(draws.n, dtype=bool)
-    c_deliv = _involved(
-        draws,
-        codes,
-        everyone,
-        _provider_margin(nps, everyone, P_CONTRACTED_DELIVERED),
-        "contracted_harm_focus",
-    )
-    c_info = _involved(
-        draws,
-        codes,
-        c_deliv,
-        _provider_margin(nps, c_deliv, P_CONTRACTED_INFO_GIVEN_DELIVERED),
-        "contracted_info_review",
-    )
-    p_deliv = _involved(
-        draws,
-        codes,
-        everyone,
-        _provider_margin(nps, everyone, P_PARTNER_DELIVERED),
-        "partner_harm_focus",
-    )
-    # partner info review: round(share x delivered) where partners delivered (a), the rest
-    # of the provider's total where they did not (b)
+    involved: dict[str, np.ndarray] = {}
+    applies: dict[str, np.ndarray] = {}
+    for party in PARTIES:
+        deliv = _involved(
+            draws,
+            codes,
+            everyone,
+            _provider_margin(attrs.nps, everyone, party.involved),
+            party.involved_question,
+        )
+        involved[party.party] = applies[party.involved_question] = deliv
+        applies[party.info_question] = _info_used(draws, codes, attrs.nps, deliv, party)
+    return _Involvement(involved, applies, codes)
+
+
+def _info_used(
+    draws: _Draws,
+    codes: dict[str, np.ndarray],
+    nps: np.ndarray,
+    deliv: np.ndarray,
+    party: PartyModel,
+) -> np.ndarray:
+    """The cases where the party's information was used in reviews: a share of the cases
+    where it was involved, or (`info_total`) round(share x involved) where it was involved
+    (a) and the rest of the provider's total where it was not (b)."""
+    if party.info_total is None:
+        margin = _provider_margin(nps, deliv, party.info_given_involved)
+        return _involved(draws, codes, deliv, margin, party.info_question)
+    r = _round_half_up
     split = np.zeros(4, dtype=np.int64)  # (CRC b, CRC a, NPS b, NPS a)
-    for i, (prov, m) in enumerate((("CRC", ~nps), ("NPS", nps))):
-        total = r(m.sum() * P_PARTNER_INFO_TOTAL[prov])
-        k_a = min(r((m & p_deliv).sum() * P_PARTNER_INFO_GIVEN_DELIVERED[prov]), total)
-        k_b = min(total - k_a, int((m & ~p_deliv).sum()))
-        k_a = min(total - k_b, int((m & p_deliv).sum()))
+    for i, (prov, m) in enumerate(zip(PROVIDERS, (~nps, nps))):
+        total = r(m.sum() * party.info_total[prov])
+        k_a = min(r((m & deliv).sum() * party.info_given_involved[prov]), total)
+        k_b = min(total - k_a, int((m & ~deliv).sum()))
+        k_a = min(total - k_b, int((m & deliv).sum()))
         split[2 * i : 2 * i + 2] = (k_b, k_a)
-    by = synth_margins.Margin(2 * nps.astype(np.int64) + p_deliv, split)
-    p_info = _involved(draws, codes, everyone, by, "partner_info_review")
-    return _Involvement(c_deliv, c_info, p_deliv, p_info, codes)
+    by = synth_margins.Margin(2 * nps.astype(np.int64) + deliv, split)
+    return _involved(draws, codes, np.ones(draws.n, dtype=bool), by, party.info_question)
 
 
 # --- stage 4: judgements ----------------------------------------------------------------
@@ -1169,19 +1121,16 @@ def _draw_judgements(
     x = attrs.effect_variables()
     values: dict[str, np.ndarray] = {}
     applies: dict[str, np.ndarray] = {}
-    for j, f in enumerate(schema.FACTORS):
+    for j, f in enumerate(AREAS):
         pri = priorities[:, j]
-        values[schema.priority_column(f)] = pri
-        for meas in schema.MEASURES:
-            col = schema.judgement_column(f, meas)
+        values[FW.gate_column(f)] = pri
+        for meas in MEASURES:
+            col = FW.judgement_column(f, meas)
             key = (f.key, meas.key)
-            if meas.key == _mk("contracted"):
+            party = _party_of(meas)
+            if party is not None:
                 app = _contribution_asked(
-                    draws, pri & inv.c_deliv, P_CONTRACTED_FOR_FACTOR[f.key], key
-                )
-            elif meas.key == _mk("partner"):
-                app = _contribution_asked(
-                    draws, pri & inv.p_deliv, P_PARTNER_FOR_FACTOR[f.key], key
+                    draws, pri & inv.involved[party.party], party.for_area[f.key], key
                 )
             else:
                 app = pri
@@ -1189,14 +1138,8 @@ def _draw_judgements(
                 draws, x, app, cal.intercepts[key], PLANTED_EFFECTS.get(key, {}), FIGURE_RATES[key]
             )
             applies[col] = app
-    q_applies = {
-        "contracted_harm_focus": inv.c_deliv,
-        "contracted_info_review": inv.c_info,
-        "partner_harm_focus": inv.p_deliv,
-        "partner_info_review": inv.p_info,
-    }
-    for q in schema.QUESTIONS:
-        app = q_applies[q.column]
+    for q in FW.questions:
+        app = inv.applies[q.column]
         values[q.column] = _question_yes(draws, inv.codes, app, q.column)
         applies[q.column] = app
     return values, applies
@@ -1270,14 +1213,14 @@ def _assemble(
         ),
         **{name: pl.when(pl.col(f"__app_{name}")).then(pl.col(name)) for name in applies},
     )
-    return frame.select([pl.col(c).cast(t) for c, t in schema.stored_schema().items()])
+    return frame.select([pl.col(c).cast(t) for c, t in FW.stored_schema().items()])
 
 
 # --------------------------------------------------------------------------------------
 # Writing: the clean CSV, and a "messy export" in the forms real exports take
 # --------------------------------------------------------------------------------------
 
-YES_TEXT, NO_TEXT = schema.YES_NO
+YES_TEXT, NO_TEXT = YES_NO
 
 
 def _as_text(cases: pl.DataFrame) -> pl.DataFrame:
@@ -1309,103 +1252,63 @@ def write_csv(cases: pl.DataFrame, path) -> None:
     atomic_write_bytes(path, to_csv_text(cases).encode("utf-8"))
 
 
-# Their headers (a typical case-assessment spreadsheet export) -> our columns.
-_MESSY_ATTRIBUTE_HEADERS = {
-    "case_id": "Case ref",
-    "inspection": "Area",
-    "inspection_date": "Inspection date",
-    "provider": "Provider",
-    "gender": "Gender",
-    "age": "Age at start",
-    "ethnicity": "Ethnicity",
-    "supervision": "Sentence type",
-    "ogrs_score": "OGRS3 2yr %",
-    "ogrs_band": "OGRS band",
-    "rosh": "RoSH",
-    "mappa": "MAPPA eligible?",
-    "notes": "Inspector comments",
-}
-_MESSY_FACTOR_SHORT = {
-    _fk("accommodation"): "Accom",
-    _fk("education_training_employment"): "ETE",
-    _fk("financial_management"): "Finance",
-    _fk("relationships"): "Relationships",
-    _fk("lifestyle_associates"): "Lifestyle",
-    _fk("drug_misuse"): "Drugs",
-    _fk("alcohol_misuse"): "Alcohol",
-    _fk("emotional_wellbeing"): "Emotional WB",
-    _fk("thinking_behaviour"): "T&B",
-    _fk("attitudes_to_offending"): "Attitudes",
-}
-_MESSY_MEASURE_PHRASE = {
-    _mk("availability"): "interventions available?",
-    _mk("delivery"): "sufficient delivered?",
-    _mk("contracted"): "contracted provider contribution OK?",
-    _mk("partner"): "partner contribution OK?",
-}
-_MESSY_QUESTION_HEADERS = {
-    "contracted_harm_focus": "CP - harm focus sufficient?",
-    "contracted_info_review": "CP - info used in review?",
-    "partner_harm_focus": "Partners - harm focus sufficient?",
-    "partner_info_review": "Partners - info used in review?",
-}
-_MESSY_GENDER = {"male": "M", "female": "F"}
-_MESSY_ETHNICITY_MISSING = "Not known"
+# How a typical case-assessment spreadsheet export spells things: the headers from the
+# framework file (export_header, export_short, the gate's and measures' export_phrase),
+# the answers and recodes from the calibration file's [messy].
+_MESSY = _CAL["messy"]
+MESSY_YES, MESSY_NO = str(_MESSY["yes"]), str(_MESSY["no"])
+MESSY_NOT_APPLICABLE = str(_MESSY["not_applicable"])
+MESSY_BLANK_SHARE = float(_MESSY["blank_share"])  # of not-applicable cells left blank
+_MESSY_GENDER: dict[str, str] = {str(k): str(v) for k, v in _MESSY["gender"].items()}
+_MESSY_ETHNICITY_MISSING = str(_MESSY["ethnicity_missing"])
 # Sentence types in their words: (text, our code, share within that code)
-_MESSY_SUPERVISION = (
-    ("Community order", "community", 0.55),
-    ("Suspended sentence", "community", 0.45),
-    ("Licence", "post_custody", 0.7),
-    ("Post-custody", "post_custody", 0.3),
+_MESSY_SUPERVISION: tuple[tuple[str, str, float], ...] = tuple(
+    (str(t), str(c), float(sh)) for t, c, sh in _MESSY["supervision"]
 )
-MESSY_NOT_APPLICABLE = "N/A"
-MESSY_BLANK_SHARE = 0.2  # of not-applicable cells left blank rather than "N/A"
 
 
 def messy_headers() -> dict[str, str]:
     """Our column -> their header, for every stored column (in the stored order)."""
-    out: dict[str, str] = {}
-    for col in schema.COLUMNS:
-        if col.name in _MESSY_ATTRIBUTE_HEADERS:
-            out[col.name] = _MESSY_ATTRIBUTE_HEADERS[col.name]
-        elif col.name in _MESSY_QUESTION_HEADERS:
-            out[col.name] = _MESSY_QUESTION_HEADERS[col.name]
-    for f in schema.FACTORS:
-        short = _MESSY_FACTOR_SHORT.get(f.key, f.label)
-        out[schema.priority_column(f)] = f"{short} - priority?"
-        for m in schema.MEASURES:
-            out[schema.judgement_column(f, m)] = f"{short} - {_MESSY_MEASURE_PHRASE[m.key]}"
-    return {c.name: out[c.name] for c in schema.COLUMNS}
+    out = {c.name: c.export_header for c in FW.columns if c.export_header}
+    out.update({q.column: q.export_header for q in FW.questions if q.export_header})
+    gate_phrase = FW.gate.export_phrase if FW.gate else ""
+    for f in AREAS:
+        short = f.export_short or f.label
+        if FW.gate is not None:
+            out[FW.gate_column(f)] = f"{short} - {gate_phrase}"
+        for m in MEASURES:
+            out[FW.judgement_column(f, m)] = f"{short} - {m.wording.export_phrase}"
+    return {c.name: out[c.name] for c in _COLUMNS}
 
 
 def messy_export(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
     """`cases` (stored schema) as an all-text (String) frame the way real exports look.
 
-    Their headers (`messy_headers()`), "Y"/"N" answers, "N/A" or blank for not applicable,
-    labels instead of codes ("Post-custody", "Very high"), "M"/"F", sentence types in
-    their words, "Not known" ethnicity, DD/MM/YYYY dates. `messy_mapping_toml()` maps it
+    Their headers (`messy_headers()`), their yes/no answers ([messy] in the calibration
+    file), their not-applicable mark or a blank, labels instead of codes, their gender
+    codes and sentence types, their word for an unrecorded ethnicity, DD/MM/YYYY dates. `messy_mapping_toml()` maps it
     back; ingesting it with that mapping gives `cases` again.
     """
     return _messy_frame(cases, seed).with_columns(pl.col(pl.Enum).cast(pl.String))
 
 
 def _messy_frame(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """messy_export() with the Y/N/N/A answers as an Enum (fast to write as CSV)."""
+    """messy_export() with the answers as an Enum (fast to write as CSV)."""
     n = cases.height
     rng = np.random.default_rng([int(seed), 20190122])
     exprs: list[pl.Expr] = []
     blank = pl.Series(rng.random(n) < MESSY_BLANK_SHARE)  # one draw per row, shared by columns
     sup_u = pl.Series(rng.random(n))
     headers = messy_headers()
-    answers = pl.Enum(["Y", "N", MESSY_NOT_APPLICABLE, ""])
-    for col in schema.COLUMNS:
+    answers = pl.Enum([MESSY_YES, MESSY_NO, MESSY_NOT_APPLICABLE, ""])
+    for col in _COLUMNS:
         c = pl.col(col.name)
         if col.dtype == pl.Boolean:
             e = (
                 pl.when(c)
-                .then(pl.lit("Y", answers))
+                .then(pl.lit(MESSY_YES, answers))
                 .when(c.not_())
-                .then(pl.lit("N", answers))
+                .then(pl.lit(MESSY_NO, answers))
                 .when(pl.lit(blank))
                 .then(pl.lit("", answers))
                 .otherwise(pl.lit(MESSY_NOT_APPLICABLE, answers))
@@ -1484,7 +1387,8 @@ def messy_mapping_toml() -> str:
     lines += [
         "",
         '[values]  # recodes: their value = our value ("" = blank, i.e. not applicable)',
-        f'"*" = {{ "Y" = {_toml_str(YES_TEXT)}, "N" = {_toml_str(NO_TEXT)}, '
+        f'"*" = {{ {_toml_str(MESSY_YES)} = {_toml_str(YES_TEXT)}, '
+        f"{_toml_str(MESSY_NO)} = {_toml_str(NO_TEXT)}, "
         f'{_toml_str(MESSY_NOT_APPLICABLE)} = "" }}',
         f"gender = {{ {gender} }}",
         f"supervision = {{ {sup} }}",

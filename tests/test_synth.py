@@ -50,6 +50,34 @@ def test_calibration_is_a_fixed_function_of_the_constants():
     assert first.priority_theta == again.priority_theta
 
 
+def test_the_calibration_file_is_keyed_by_its_frameworks_keys():
+    """hmip_cli/data/qi-2016.calibration.toml names every area, measure, question and party
+    of its framework, and nothing else: a key renamed in the framework file but not here
+    (or misspelt here) is caught, not silently given no rate."""
+    path = Path(synth.__file__).parent / "data" / "qi-2016.calibration.toml"
+    cal = tomllib.loads(path.read_text(encoding="utf-8"))
+    fw = synth.FW
+    assert fw.name == cal["framework"] == "qi-2016"
+    areas = [a.key for a in fw.areas]
+    assert list(cal["priority_prevalence"]) == areas
+    assert list(cal["priority_effects"]) == areas
+    figures = {k: v for k, v in cal["figures"].items() if k != "not_published"}
+    assert list(figures) == [m.key for m in fw.measures]
+    assert all(list(rates) == areas for rates in figures.values())
+    assert list(cal["involvement"]) == [p.key for p in fw.parties]
+    for key, party in cal["involvement"].items():
+        assert list(party["for_area"]) == areas
+        assert fw.question(party["involved_question"]).who == key
+        assert fw.question(party["info_question"]).who == key
+    questions = [q.key for q in fw.questions]
+    assert list(cal["question_rates"]) == questions == list(cal["tables"]["rows"])
+    measures = {m.key for m in fw.measures}
+    for entry in cal["effects"]:
+        for item in entry["items"]:
+            area, measure = item.split("/")
+            assert area in areas and measure in measures, item
+
+
 # --- schema conformity ------------------------------------------------------------------
 
 

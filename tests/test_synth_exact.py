@@ -226,9 +226,9 @@ def test_margins_are_exact_for_any_n(n, seed):
     n_crc = c["crc"]
     n_by = {"CRC": n_crc, "NPS": n - n_crc}
     for q, share in (
-        ("contracted_harm_focus", synth.P_CONTRACTED_DELIVERED),
-        ("partner_harm_focus", synth.P_PARTNER_DELIVERED),
-        ("partner_info_review", synth.P_PARTNER_INFO_TOTAL),
+        ("contracted_harm_focus", synth.PARTY_MODELS["contracted_providers"].involved),
+        ("partner_harm_focus", synth.PARTY_MODELS["partners"].involved),
+        ("partner_info_review", synth.PARTY_MODELS["partners"].info_total),
     ):
         by = d.filter(pl.col(q).is_not_null()).group_by("provider").len().sort("provider")
         assert by.get_column("len").to_list() == [r(n_by[p] * share[p]) for p in ("CRC", "NPS")], q
