@@ -206,3 +206,23 @@ def test_chart_by_provider_grouped_bars(tmp_path):
     assert res.exit_code == 0 and (tmp_path / "f2.png").read_bytes().startswith(b"\x89PNG")
     res = runner.invoke(app, ["chart", "figure2", "--by", "nope", "--data", str(store_dir)])
     assert res.exit_code == 2 and "provider" in res.stderr
+
+
+def test_grouped_chart_speaks_its_frameworks_words(pdu_cases):
+    """`chart --by` on another framework: title, subtitle and text equivalent are that
+    framework's (its figure title, area noun and question), not qi-2016's Figures 1-4."""
+    from hmip_cli import framework
+    from hmip_cli.framework.derive import with_derived
+
+    pdu = framework.load("pdu-2023")
+    cases = with_derived(pdu, pdu_cases)
+    frame = R.rates(cases, measures=["safety"], by=["gender"], suppress=True, fw=pdu)
+    data = charts.by_data(frame, 2, "gender")
+    svg = charts.figure_by_svg(data, 2, "Gender", fw=pdu)
+    title = "Figure 2: Keeping other people safe, by standard, by gender"
+    assert f'<title id="hmip-figure-2-by-title">{title}</title>' in svg
+    assert charts.chart_title(2, pdu.breakdown("gender"), pdu) == title
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S).group(1)
+    assert desc.startswith("Grouped horizontal bar chart. For each standard, one bar ")
+    assert "focus sufficiently on keeping other people safe?" in desc
+    assert "{area}" not in desc and "factor" not in svg and "Figure 2: Delivery" not in svg
