@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import defaults, schema, tables
+from hmip_cli import defaults, tables
 from hmip_cli import rates as R
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import Format, Table
@@ -63,12 +63,13 @@ def run_demo(
         raise BadRequest(f"the bundled example {source} is missing; reinstall hmip")
     ingest_files([source], data=store_dir)
     cases = store.load_cases(store_dir)
-    both = R.bulletin(cases, by=schema.DEFAULT_BREAKDOWNS, min_n=min_n, suppress=suppress)
+    fw = store.load_framework(store_dir)
+    both = R.bulletin(cases, by=fw.default_breakdowns(), min_n=min_n, suppress=suppress, fw=fw)
     return DemoResults(
         source=source,
         store=store_dir,
         n_cases=cases.height,
-        sample=R.sample_profile(cases),
+        sample=R.sample_profile(cases, fw=fw),
         rates=both.rates,
         protection=both.protection,
     )
