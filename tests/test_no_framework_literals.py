@@ -1,7 +1,8 @@
 """Issue 9's "done when": no factor key, measure key or bulletin label is spelt in the code.
 
 Every string literal under hmip_cli/ (docstrings and f-string parts included) is searched
-for every area, measure and question key, alias and label of the shipped framework files
+for every area, measure and question key, alias and label, and every piece of publication
+wording (figure titles, key-finding phrases, topics, table titles), of the shipped framework files
 (hmip_cli/framework/data/*.toml, read here with tomllib, not through the loader): those
 belong in the framework files, and code that spells one works for that framework only.
 """
@@ -81,7 +82,41 @@ def framework_terms() -> dict[str, str]:
                     for v in [values] if isinstance(values, str) else values:
                         if v.strip():
                             terms.setdefault(v, f"{name} {section[:-1]} {k}")
+        for text, origin in _wording(doc):
+            terms.setdefault(text, f"{name} {origin}")
     return terms
+
+
+# Wording that is one word or a bulletin reference the code's docstrings cite ("factor",
+# "Figures 1-4"): the output column `factor` and the citations are not publication text.
+SHORT_WORDING = (
+    "area_noun",
+    "area_noun_plural",
+    "area_heading",
+    "lead_breakdown",
+    "figures_title",
+    "rates_machine_title",
+    "questions_machine_title",
+)
+
+
+def _wording(doc: dict) -> list[tuple[str, str]]:
+    """The publication wording of a framework file: figure titles and key-finding phrases of
+    each measure, topics, question tables, comparisons and [wording] (SHORT_WORDING aside)."""
+    out = []
+    for m in doc.get("measures", []):
+        for k, v in m.get("wording", {}).items():
+            if k != "key_finding":
+                out.append((v, f"measure wording {k}"))
+    for t in doc.get("topics", []):
+        out += [(t[k], f"topic {k}") for k in ("heading", "report_heading", "finding", "note")]
+    out += [(t["title"], "question table title") for t in doc.get("question_tables", [])]
+    for c in doc.get("comparisons", []):
+        out += [(c[k], f"comparison {k}") for k in ("lower", "higher", "same")]
+    for k, v in doc.get("wording", {}).items():
+        if k not in SHORT_WORDING:
+            out.append((v, f"wording {k}"))
+    return [(text, origin) for text, origin in out if isinstance(text, str) and text.strip()]
 
 
 @functools.cache
@@ -147,6 +182,7 @@ y = "Education, training and employment"
 z = ("partner_info_review",
      "reviewing")
 ok = "accommodations, finances, partnership"
+title = "Table 1 is Sufficient focus on risk of harm"
 '''
     hits = literal_hits(source, "m.py", terms)
     assert [(h.line, h.term) for h in hits] == [
@@ -155,6 +191,7 @@ ok = "accommodations, finances, partnership"
         (3, "Education, training and employment"),
         (4, "partner_info_review"),
         (5, "reviewing"),
+        (7, "Sufficient focus on risk of harm"),
     ]
     assert hits[0].origin == "qi-2016 area key"
     assert hits[4].origin == "pdu-2023 area key"
@@ -167,6 +204,11 @@ def test_every_file_is_searched_and_the_terms_are_the_frameworks():
     terms = framework_terms()
     for t in ("ete", "T&B", "delivery", "contracted_harm_focus", "safety", "Planning"):
         assert t in terms
+    assert terms["Figure 2: Delivery of interventions where factor was a priority"] == (
+        "qi-2016 measure wording figure_title"
+    )
+    assert terms["Sufficient focus on risk of harm"] == "qi-2016 topic report_heading"
+    assert "factor" not in terms and "Figures 1-4" not in terms  # SHORT_WORDING
     assert set(ALLOWED) <= set(terms)  # an entry for a term no framework has is stale
     assert literal_hits('x = "not available"', "hmip_cli/report/shorthand.py", terms) == []
     assert [h.term for h in literal_hits('x = "not available"', "hmip_cli/rates.py", terms)] == [

@@ -250,8 +250,8 @@ class MeasureWording:
 class Measure:
     """A judgement asked per area. Column name: f"{area.key}_{suffix}".
 
-    `question` may contain "{area}", replaced by the area in a sentence (pdu-2023: "Does
-    {area} focus sufficiently on keeping other people safe?").
+    `question` may contain "{area}", replaced by the area in a sentence ("Does {area} focus
+    sufficiently on ...?")
     """
 
     key: str
