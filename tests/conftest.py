@@ -250,3 +250,27 @@ def framework_store(tmp_path_factory):
         return made[key]
 
     return build
+
+
+# CPU seconds per test (this process and the child processes it waited for), written to
+# $HMIP_TEST_CPU as tab-separated lines: wall times on a shared machine say little about
+# the suite's cost on CI, CPU seconds do. Off unless the variable is set.
+_CPU_LOG = os.environ.get("HMIP_TEST_CPU")
+
+
+def _cpu_now() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+if _CPU_LOG:
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        start = _cpu_now()
+        yield
+        with open(_CPU_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{_cpu_now() - start:.3f}\t{item.nodeid}\n")
