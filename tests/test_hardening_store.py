@@ -538,3 +538,30 @@ def test_standard_output_on_a_full_disk_is_one_message(tmp_path):
     assert proc.returncode == 1, err
     assert "no space left on " in err and "while writing standard output" in err, err
     assert "Traceback" not in err and "Exception ignored" not in err and err.count("Error") == 1
+
+
+def test_synth_refuses_an_unwritable_output_before_generating(tmp_path, monkeypatch):
+    """The output is checked first: a symbolic link is refused without seconds of
+    calibration (which `synth` ran before the check, then threw away)."""
+    from hmip_cli import synth_framework
+
+    def no_generation(*_a, **_k):
+        raise AssertionError("generated before checking the output")
+
+    monkeypatch.setattr(synth_framework, "synthesize", no_generation)
+    (tmp_path / "victim").write_bytes(b"precious")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "victim")
+    for args in (
+        ["--output", str(tmp_path / "link.csv")],
+        [
+            "--messy",
+            "--output",
+            str(tmp_path / "ok.csv"),
+            "--mapping-output",
+            str(tmp_path / "link.csv"),
+        ],
+    ):
+        res = CliRunner().invoke(app, ["synth", *args])
+        assert res.exit_code == 2 and "symbolic link" in res.stderr, res.stderr
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert (tmp_path / "victim").read_bytes() == b"precious"

@@ -118,6 +118,11 @@ def synth_command(
         and Path(output).resolve() == Path(mapping_output).resolve()
     ):
         raise BadRequest("--output and --mapping-output must be different files")
+    from hmip_cli.fileio import check_writable
+
+    for target in (output, mapping_output):  # refused before seconds of calibration, not after
+        if target is not None:
+            check_writable(Path(target))
     span = synth_framework.parse_years(years) if years is not None else None
     fw = framework.load(framework_name)
     if messy and not synth_framework.is_bulletin_framework(fw):
