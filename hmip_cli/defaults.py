@@ -19,6 +19,9 @@ ITERATE = "exact"
 # is a parameter; hundreds take minutes).
 MAX_LEVELS = 50
 
+# Synthetic case ids look like SYN-000001 (`hmip synth --id-prefix`).
+SYNTH_ID_PREFIX = "SYN"
+
 # Reports: odds-ratio CIs, the clusters of the "survives clustering?" check, disclosure.
 REPORT_CI = "profile"
 REPORT_CLUSTER = "inspection"

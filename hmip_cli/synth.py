@@ -46,13 +46,13 @@ import polars as pl
 from scipy.optimize import brentq
 from scipy.special import expit, logit, ndtr, ndtri
 
-from hmip_cli import framework, synth_margins
+from hmip_cli import defaults, framework, synth_margins
 from hmip_cli.errors import BadRequest
 from hmip_cli.framework.model import YES_NO, Area, Measure
 from hmip_cli.report.provenance import NOTE_MARKER
 
 MAX_CASES = 10_000_000
-DEFAULT_ID_PREFIX = "SYN"
+DEFAULT_ID_PREFIX = defaults.SYNTH_ID_PREFIX
 EXPORT_ID_PREFIX = "SYX"  # the messy example export: never collides with SYN- ids
 
 

@@ -141,3 +141,17 @@ def test_a_command_imports_its_own_module_only():
     mods = set(out.stderr.split())
     loaded = {m for m in mods if m.startswith("hmip_cli.cli.") and m.endswith("_cmd")}
     assert loaded == {"hmip_cli.cli.rates_cmd"}, loaded
+
+
+def test_more_table_commands_import_no_heavy_library(example_store, tmp_path):
+    # Counting, describing and exporting need Polars only: no SciPy, NumPy, matplotlib.
+    data = ["--data", str(example_store)]
+    got = heavy_imports(
+        ["trend", *data],
+        ["chart", "figure2", *data],
+        ["schema", *data],
+        ["framework", "list"],
+        ["framework", "show", "qi-2016"],
+        ["export", *data, "-o", str(tmp_path / "cases.csv")],
+    )
+    assert not any(got.values()), got

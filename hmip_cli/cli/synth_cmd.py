@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from hmip_cli import defaults
 from hmip_cli.cli.common import handle_errors, say
 from hmip_cli.cli.options import FileOutputOpt
 from hmip_cli.errors import BadRequest
 
-# synth.DEFAULT_ID_PREFIX, spelt here because importing hmip_cli.synth (NumPy, SciPy, its
-# calibration constants) at start-up would slow every command; a test checks they agree.
-DEFAULT_ID_PREFIX = "SYN"
+# synth.DEFAULT_ID_PREFIX, from hmip_cli.defaults: importing hmip_cli.synth (NumPy, SciPy,
+# its calibration constants) for --help would slow it.
+DEFAULT_ID_PREFIX = defaults.SYNTH_ID_PREFIX
 
 HELP = """Generate synthetic case data calibrated to the interventions bulletin.
 
