@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hmip_cli.cli.common import handle_errors, say
-from hmip_cli.cli.options import OutputOpt
+from hmip_cli.cli.options import FrameworkNameOpt, OutputOpt
 
 HELP = """Mapping files: how hmip reads an export whose headers and codes are not its own.
 
@@ -34,14 +34,7 @@ def draft_command(
             show_default=False,
         ),
     ],
-    framework: Annotated[
-        str | None,
-        typer.Option(
-            "--framework",
-            metavar="NAME|FILE",
-            help="The framework whose columns to map to (default: qi-2016).",
-        ),
-    ] = None,
+    framework: FrameworkNameOpt = None,
     output: OutputOpt = None,
     sheet: Annotated[
         str | None, typer.Option(metavar="NAME", help="Excel sheet to read (default: the first).")

@@ -144,6 +144,17 @@ FrameworkOpt = Annotated[
         show_default=False,
     ),
 ]
+# Commands with no store to read one from (synth, mapping draft): qi-2016 unless given.
+FrameworkNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--framework",
+        metavar="FRAMEWORK",
+        help="The inspection framework: a shipped name (qi-2016, the default; pdu-2023) or "
+        "a framework .toml file (docs/frameworks.md).",
+        show_default=False,
+    ),
+]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -9,7 +9,7 @@ import typer
 
 from hmip_cli import defaults
 from hmip_cli.cli.common import handle_errors, say
-from hmip_cli.cli.options import FileOutputOpt
+from hmip_cli.cli.options import FileOutputOpt, FrameworkNameOpt
 from hmip_cli.errors import BadRequest
 
 # synth.DEFAULT_ID_PREFIX, from hmip_cli.defaults: importing hmip_cli.synth (NumPy, SciPy,
@@ -90,16 +90,7 @@ def synth_command(
             show_default=True,
         ),
     ] = DEFAULT_ID_PREFIX,
-    framework_name: Annotated[
-        str,
-        typer.Option(
-            "--framework",
-            metavar="FRAMEWORK",
-            help="The framework to generate cases for: a shipped name (qi-2016, "
-            "pdu-2023) or a framework TOML file.",
-            show_default=True,
-        ),
-    ] = "qi-2016",
+    framework_name: FrameworkNameOpt = None,
     years: Annotated[
         str | None,
         typer.Option(
@@ -110,6 +101,7 @@ def synth_command(
     ] = None,
 ) -> None:
     from hmip_cli import framework, synth, synth_framework
+    from hmip_cli.framework import registry
 
     if mapping_output is not None and not messy:
         raise BadRequest("--mapping-output needs --messy (hmip's own CSV needs no mapping)")
@@ -125,7 +117,7 @@ def synth_command(
         if target is not None:
             check_writable(Path(target))
     span = synth_framework.parse_years(years) if years is not None else None
-    fw = framework.load(framework_name)
+    fw = framework.load(framework_name or registry.DEFAULT)
     if messy and not synth_framework.is_bulletin_framework(fw):
         raise BadRequest("--messy writes the qi-2016 export only; drop --messy or --framework")
     frame = synth_framework.synthesize(fw, cases, seed, id_prefix=id_prefix, years=span)
