@@ -120,8 +120,9 @@ class Grid:
     columns: list[Column]
     rows: list[dict]
     notes: list[str] = field(default_factory=list)
-    # Lines above the table explaining its shorthand ("[b] break in series: ..."); writers
-    # that explain every code they find (the report, spreadsheets, HTML) add their own.
+    # Lines above the table explaining its shorthand ("[b] break in series: ..."); where a
+    # table brings none, the writers that explain every code they find (the report, HTML
+    # pages, spreadsheets) write `report.shorthand.legend_lines` for the codes it uses.
     legend: list[str] = field(default_factory=list)
     id: str = ""  # anchor of the table (HTML id, key-finding reference)
     sheet: str = ""  # worksheet name (<= 31 characters, no spaces)

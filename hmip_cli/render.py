@@ -129,6 +129,9 @@ class Table:
     # asks; spreadsheets explain every code above their tables anyway (report/workbook.py).
     legend: list[str] = field(default_factory=list)
     name: str = ""  # snake_case key in JSON and the file name of `-o DIR/`; default: from title
+    # The --min-n behind its [u] / [c] markers, for the legend a spreadsheet or HTML page
+    # writes above it when the table brings none of its own (None: the default, 30).
+    min_n: int | None = None
 
     def layout(self) -> Grid:
         """The table as people see it (`layout.Grid`, what every human-format writer reads):

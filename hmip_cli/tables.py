@@ -1,10 +1,11 @@
 """Result frames from `rates.py` turned into `render.Table`s: a view for people and a
 view for machines.
 
-- For people (`--format table` / `markdown`): the bulletin's layout, one table per figure
-  (and per breakdown), percentages to one decimal place rounded half up from the exact
-  fraction, n beside every percentage, markers ([u], [c], [z]) in the cells, and notes
-  saying what the markers mean.
+- For people (`--format table` / `markdown` / `html`): the bulletin's layout, one table per
+  figure (and per breakdown), percentages to one decimal place rounded half up from the
+  exact fraction, n beside every percentage, markers ([u], [c], [z]) in the cells, and the
+  lines saying what the markers mean above the table (its legend, as the Analysis Function
+  guidance asks; with the --min-n in force).
 - For machines (`--format csv` / `tsv` / `json`): the long result frame as it is, full
   precision, with `marker` / `low_reliability` / `suppressed` columns.
 
@@ -205,11 +206,12 @@ def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text, fw: F
         )
     else:
         notes.append("A difference is not a test of significance; see `hmip regress`.")
-    notes += [*marker_notes(part, min_n), ROUNDING_NOTE]
+    notes.append(ROUNDING_NOTE)
     return Table(
         frame,
         title=f"{factor_label}: rates by {b_label.lower()}, where the factor was a priority",
         notes=notes,
+        legend=marker_notes(part, min_n),
         display=columns,
         right_aligned=tuple(c for c in columns if c != "group"),
     )
@@ -248,13 +250,13 @@ def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text, fw: Fra
         *_where_note(where_text),
         f"{gate_note}n: applicable cases (the judgement was recorded). 95% CI: Wilson score "
         "interval.",
-        *marker_notes(part, min_n),
         ROUNDING_NOTE,
     ]
     return Table(
         frame,
         title=title,
         notes=notes,
+        legend=marker_notes(part, min_n),
         display=display,
         hidden=() if gated else ("n_priority",),  # no gate: every case is in scope
         right_aligned=("n_priority", "n", "n_yes", "percent_yes", "ci"),
@@ -365,22 +367,26 @@ def _rates_by(
         )
     else:
         notes.append("A difference is not a test of significance; see `hmip regress`.")
-    notes += [*marker_notes(sub, min_n), ROUNDING_NOTE]
+    notes.append(ROUNDING_NOTE)
     return Table(
         frame,
         title=f"{title}, by {b_label.lower()}",
         notes=notes,
+        legend=marker_notes(sub, min_n),
         display=columns,
         right_aligned=tuple(c for c in columns if c != "factor"),
     )
 
 
-def rates_machine(frame: pl.DataFrame, fw: Framework | None = None) -> Table:
+def rates_machine(
+    frame: pl.DataFrame, fw: Framework | None = None, min_n: int = R.DEFAULT_MIN_N
+) -> Table:
     return Table(
         frame,
         title=_fw(fw).wording.rates_machine_title,
         percent_columns=("percent_yes", "ci_lower", "ci_upper"),
         name="rates",
+        min_n=min_n,
     )
 
 
@@ -396,7 +402,7 @@ def rates_tables(
     return (
         rates_human(frame, min_n=min_n, where_text=where_text, rows=rows, fw=fw)
         if is_human(fmt)
-        else [rates_machine(frame, fw)]
+        else [rates_machine(frame, fw, min_n)]
     )
 
 
@@ -442,7 +448,6 @@ def protection_human(
             *_where_note(where_text),
             *([fw.topic_note()] if fw.topics else []),
             "n: cases where the question was applicable.",
-            *marker_notes(part, min_n),
             ROUNDING_NOTE,
         ]
         tables.append(
@@ -450,6 +455,7 @@ def protection_human(
                 out,
                 title=title,
                 notes=notes,
+                legend=marker_notes(part, min_n),
                 display=columns,
                 right_aligned=tuple(c for c in columns if c not in ("breakdown", "group")),
             )
@@ -473,6 +479,7 @@ def protection_tables(
             title=_fw(fw).wording.questions_machine_title,
             percent_columns=("percent_yes", "ci_lower", "ci_upper"),
             name="protection",
+            min_n=min_n,
         )
     ]
 

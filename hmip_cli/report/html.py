@@ -305,7 +305,9 @@ def tables_page(tables) -> str:
         g = t.layout()
         g.id, g.title = f"table-{i}", g.title or f"Table {i}"
         # the table's own legend (trend: [b]), else the shorthand found in it explained
-        g.legend = g.legend or legend_lines(used_codes(g.columns, g.rows))
+        g.legend = g.legend or legend_lines(
+            used_codes(g.columns, g.rows), t.min_n or R.DEFAULT_MIN_N
+        )
         h.append(table_html(g))
     h += ["</main>", "</body>", "</html>", ""]
     return "\n".join(h)

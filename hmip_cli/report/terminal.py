@@ -13,6 +13,7 @@ from hmip_cli import rates as R
 from hmip_cli.framework.model import Framework
 from hmip_cli.render import half_up
 from hmip_cli.report import content as C
+from hmip_cli.tables import marker_notes
 
 YES, REST = "\u2588", "\u2591"
 
@@ -80,15 +81,7 @@ def text_chart(
         out.append("")
         for label, r in zip(labels, rows):
             out.append(_line(label, r, lw, width, min_n))
-        notes = []
-        markers = {r["marker"] for r in rows}
-        if R.MARK_LOW in markers:
-            notes.append(f"{R.MARK_LOW} low reliability: fewer than {min_n} applicable cases.")
-        if R.MARK_SUPPRESSED in markers:
-            notes.append(
-                f"{R.MARK_SUPPRESSED} suppressed: fewer than {min_n} applicable cases, or hidden so "
-                "that another group cannot be worked out."
-            )
+        notes = marker_notes(part, min_n)  # the rates tables' words for the same markers
         if notes:
             out.append("")
             out.extend(notes)

@@ -132,7 +132,8 @@ def build(
         # be a blank column inside the table: left out.
         columns = [c for c in t.columns if any(r.get(c.key) is not None for r in rows)]
         lines = ["This worksheet contains one table."]
-        lines += shorthand_lines(used_codes(columns, rows), min_n)
+        # the table's own legend (a table command's, with its --min-n), else its codes'
+        lines += t.legend or shorthand_lines(used_codes(columns, rows), min_n)
         if synthetic:
             lines.append("Synthetic data: these are not real case assessments.")
         table_sheets.append(
@@ -390,7 +391,8 @@ def tables_workbook(tables, *, synthetic: bool = False, date: dt.date | None = N
         # One table: a sheet named after it; several: Table_1, Table_2, ... (titles in A1 and
         # on the Contents sheet), since titles make long, near-identical sheet names.
         g.sheet = _sheet_name(g.title, taken) if len(tables) == 1 else f"Table_{i}"
-        g.legend = []  # every sheet explains the codes it uses (build)
+        # every sheet explains the codes it uses, with the --min-n behind them
+        g.legend = shorthand_lines(used_codes(g.columns, g.rows), t.min_n or R.DEFAULT_MIN_N)
         specs.append(g)
     title = tables[0].title if len(tables) == 1 and tables[0].title else "hmip results"
     cover = []
