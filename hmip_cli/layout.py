@@ -93,6 +93,10 @@ KINDS = ("text", "count", "percent", "percent_exact", "ratio", "decimal", "p")
 UNITS = {"count": "number", "percent": "%", "percent_exact": "%"}
 
 
+# The first line of a legend that explains shorthand codes, one code a line after it.
+LEGEND_INTRO = "Some cells contain shorthand instead of a number:"
+
+
 @dataclass(frozen=True)
 class Column:
     key: str

@@ -19,6 +19,7 @@ import polars as pl
 from hmip_cli import framework
 from hmip_cli import rates as R
 from hmip_cli.framework.model import Framework
+from hmip_cli.layout import LEGEND_INTRO
 from hmip_cli.render import Format, Table, p_text, percent_text, round_1dp
 
 HUMAN_FORMATS = (Format.table, Format.markdown)
@@ -49,6 +50,13 @@ def marker_notes(frame: pl.DataFrame, min_n: int) -> list[str]:
     if R.MARK_NOT_APPLICABLE in present:
         notes.append(f"{R.MARK_NOT_APPLICABLE} not applicable: no applicable cases.")
     return notes
+
+
+def marker_legend(frame: pl.DataFrame, min_n: int) -> list[str]:
+    """The lines above a table explaining the markers in `frame` (the intro, then one line
+    per marker, as every legend reads), or none."""
+    notes = marker_notes(frame, min_n)
+    return [LEGEND_INTRO, *notes] if notes else []
 
 
 def _pct_cell(row: dict) -> str:
@@ -211,7 +219,7 @@ def _rates_by_group(part: pl.DataFrame, bkey: str, min_n: int, where_text, fw: F
         frame,
         title=f"{factor_label}: rates by {b_label.lower()}, where the factor was a priority",
         notes=notes,
-        legend=marker_notes(part, min_n),
+        legend=marker_legend(part, min_n),
         display=columns,
         right_aligned=tuple(c for c in columns if c != "group"),
     )
@@ -256,7 +264,7 @@ def _rates_plain(part: pl.DataFrame, title: str, min_n: int, where_text, fw: Fra
         frame,
         title=title,
         notes=notes,
-        legend=marker_notes(part, min_n),
+        legend=marker_legend(part, min_n),
         display=display,
         hidden=() if gated else ("n_priority",),  # no gate: every case is in scope
         right_aligned=("n_priority", "n", "n_yes", "percent_yes", "ci"),
@@ -372,7 +380,7 @@ def _rates_by(
         frame,
         title=f"{title}, by {b_label.lower()}",
         notes=notes,
-        legend=marker_notes(sub, min_n),
+        legend=marker_legend(sub, min_n),
         display=columns,
         right_aligned=tuple(c for c in columns if c != "factor"),
     )
@@ -455,7 +463,7 @@ def protection_human(
                 out,
                 title=title,
                 notes=notes,
-                legend=marker_notes(part, min_n),
+                legend=marker_legend(part, min_n),
                 display=columns,
                 right_aligned=tuple(c for c in columns if c not in ("breakdown", "group")),
             )

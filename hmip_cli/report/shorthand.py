@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from hmip_cli import rates as R
+from hmip_cli.layout import LEGEND_INTRO
 
 # The guidance's shorthand, in the order it lists it. `[u]` replaces hmip's old `[low]`
 # (the guidance uses [low] for "rounds to zero").
@@ -26,7 +27,6 @@ SHORTHAND: dict[str, str] = {
     "[b]": "break in series",  # the guidance's words; a table may say more (trend_tables)
 }
 CODE = re.compile(r"(\[[cuzxb]\])")
-LEGEND_INTRO = "Some cells contain shorthand instead of a number:"
 
 
 def codes_in(texts: Iterable[object]) -> list[str]:
