@@ -292,7 +292,17 @@ def naive_stepwise(path: str, outcome: str, cands: list[str], pin=0.05, pout=0.1
 
         extra = np.asarray(patsy.dmatrix(term(c), df))[:, 1:]  # without its intercept
         res = base.score_test(exog_extra=extra, return_object=True)
-        return float(stats.chi2.logsf(float(res.statistic[0]), int(res.k_constraint)))
+        stat, k = float(res.statistic[0]), int(res.k_constraint)
+        logp = float(stats.chi2.logsf(stat, k))
+        if logp == -np.inf:  # scipy underflows past a score of ~1,420: 50 digits instead
+            import mpmath
+
+            mpmath.mp.dps = 50
+            q = mpmath.gammainc(
+                mpmath.mpf(k) / 2, mpmath.mpf(stat) / 2, mpmath.inf, regularized=True
+            )
+            logp = float(mpmath.log(q))
+        return logp
 
     current: list[str] = []
     steps: list[tuple[str, str]] = []
