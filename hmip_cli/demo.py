@@ -11,9 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
-from hmip_cli import defaults, tables
+from hmip_cli import defaults, framework, tables
 from hmip_cli import rates as R
 from hmip_cli.errors import BadRequest
+from hmip_cli.framework import Framework
 from hmip_cli.render import Format, Table
 
 EXAMPLE_NAME = "cases.csv"
@@ -44,6 +45,7 @@ class DemoResults:
     sample: pl.DataFrame
     rates: pl.DataFrame  # all measures x factors, all cases and the default breakdowns
     protection: pl.DataFrame
+    fw: Framework | None = None  # the store's framework (None: the default)
 
 
 def run_demo(
@@ -72,20 +74,23 @@ def run_demo(
         sample=R.sample_profile(cases, fw=fw),
         rates=both.rates,
         protection=both.protection,
+        fw=fw,
     )
 
 
 def demo_tables(res: DemoResults, fmt: Format, *, min_n: int) -> list[Table]:
-    """Sample profile, Figures 1-4 (all cases), Tables 1-2; long frames for machine formats."""
+    """Sample profile, the figures (all cases), the case-level questions' tables; long
+    frames for machine formats, titled in the framework's words."""
+    fw = framework.default() if res.fw is None else res.fw
     if tables.is_human(fmt):
         figures = res.rates.filter(pl.col("breakdown") == R.ALL)
         return (
-            tables.sample_tables(res.sample, fmt)
-            + tables.rates_tables(figures, fmt, min_n=min_n)
-            + tables.protection_tables(res.protection, fmt, min_n=min_n)
+            tables.sample_tables(res.sample, fmt, fw=fw)
+            + tables.rates_tables(figures, fmt, min_n=min_n, fw=fw)
+            + tables.protection_tables(res.protection, fmt, min_n=min_n, fw=fw)
         )
     return [
         Table(res.sample, title="Sample profile", name="sample"),
-        Table(res.rates, title="Figures 1-4", name="rates"),
-        Table(res.protection, title="Tables 1-2", name="protection"),
+        Table(res.rates, title=fw.wording.figures_title, name="rates"),
+        Table(res.protection, title=fw.wording.questions_machine_title, name="protection"),
     ]

@@ -25,9 +25,10 @@ number to n times its rate, for any n. Which cases get an attribute or a "yes" i
 without replacement with weights from the model (`_select`: Gumbel-top-k with weights
 -log(1 - p_i)), so the dependence structure and planted effects stay and nothing else
 has an effect. Calibration is exact (closed forms plus 1-D quadrature, no Monte Carlo),
-so the model is a fixed function of the calibration file and the constants below; `calibration()` returns it. A
-fixed seed gives the same frame on every run: draws happen in a fixed order with
-full-length arrays from `numpy.random.default_rng(seed)` (PCG64, platform-independent).
+so the model is a fixed function of the calibration file and the constants below;
+`calibration()` returns it. A fixed seed gives the same frame on every run: draws happen
+in a fixed order with full-length arrays from `numpy.random.default_rng(seed)` (PCG64,
+platform-independent).
 """
 
 from __future__ import annotations
@@ -1286,8 +1287,8 @@ def messy_export(cases: pl.DataFrame, seed: int) -> pl.DataFrame:
 
     Their headers (`messy_headers()`), their yes/no answers ([messy] in the calibration
     file), their not-applicable mark or a blank, labels instead of codes, their gender
-    codes and sentence types, their word for an unrecorded ethnicity, DD/MM/YYYY dates. `messy_mapping_toml()` maps it
-    back; ingesting it with that mapping gives `cases` again.
+    codes and sentence types, their word for an unrecorded ethnicity, DD/MM/YYYY dates.
+    `messy_mapping_toml()` maps it back; ingesting it with that mapping gives `cases` again.
     """
     return _messy_frame(cases, seed).with_columns(pl.col(pl.Enum).cast(pl.String))
 

@@ -357,8 +357,9 @@ class ProfileRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A key finding comparing two measures area by area (the
-    framework file's [[comparisons]]). Templates take {count} (areas where the first is lower/higher) and {n}."""
+    """A key finding comparing two measures area by area (the framework file's
+    [[comparisons]]). Templates take {count} (areas where the first is lower/higher) and
+    {n}."""
 
     first: str
     second: str

@@ -123,9 +123,9 @@ def _fw(fw: Framework | None) -> Framework:
 def group_phrase(b: Breakdown | None, label: str, term: str = "") -> str:
     """A group of a breakdown as a sentence reads it, by the breakdown's `phrase` in the
     framework file ("younger service users ({lower})": {label} is the level label, {lower}
-    the label in lower case); three phrases are for the first level, the last, any other (for ordered
-    breakdowns the first level is the lower one). No phrase: "cases where the <breakdown>
-    is <label>"."""
+    the label in lower case); three phrases are for the first level, the last, any other
+    (for ordered breakdowns the first level is the lower one). No phrase: "cases where the
+    <breakdown> is <label>"."""
     if b is None:
         return f"cases where {term} is {label}"
     if not b.phrase:
