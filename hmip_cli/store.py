@@ -282,10 +282,13 @@ def _check_columns(path: Path, got: pl.Schema, fw: Framework) -> None:
 def check_understood(data: Path | str | None = None) -> None:
     """BadInput unless the store at `data` is absent or one this hmip can read (its metadata
     and columns; cheap: the Parquet footer only). Writers call it before replacing a store."""
-    path = cases_path(data)
     meta = read_meta(data)
-    if meta is None:
-        return
+    if meta is not None:
+        _check_data(cases_path(data), meta)
+
+
+def _check_data(path: Path, meta: dict) -> None:
+    """`check_understood` once the metadata `meta` is read: columns and row count."""
     try:
         got = pl.read_parquet_schema(path)
         height = pl.scan_parquet(path).select(pl.len()).collect().item()
@@ -455,7 +458,7 @@ def store_info(data: Path | str | None = None) -> StoreInfo:
     summary = _stored_summary(meta)
     if summary is None:
         return _info(*_read_existing(data))
-    check_understood(data)  # columns and row count, from the footer too
+    _check_data(cases_path(data), meta)  # columns and row count, from the footer too
     return _info_from(path, meta, summary)
 
 
