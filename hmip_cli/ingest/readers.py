@@ -452,7 +452,8 @@ def _record_chunks(first: bytes, read: Callable[[int], bytes], size: int) -> Ite
                 buf += block
             else:
                 eof = True
-        cut = len(buf) if eof else _last_record_end(buf)
+        # (The first block read may be longer than a piece: it is cut too.)
+        cut = len(buf) if eof and len(buf) <= target else _last_record_end(buf, target)
         if cut is None:
             target *= 2
             continue
@@ -464,10 +465,11 @@ def _record_chunks(first: bytes, read: Callable[[int], bytes], size: int) -> Ite
             return
 
 
-def _last_record_end(buf: bytearray | bytes) -> int | None:
-    """Just after the last newline with an even number of double quotes before it (outside
-    any quoted value: a quote inside one is doubled), or None."""
-    pos = buf.rfind(b"\n")
+def _last_record_end(buf: bytearray | bytes, limit: int | None = None) -> int | None:
+    """Just after the last newline (in the first `limit` bytes) with an even number of
+    double quotes before it (outside any quoted value: a quote inside one is doubled), or
+    None."""
+    pos = buf.rfind(b"\n", 0, limit)
     if pos < 0:
         return None
     quotes = buf.count(b'"', 0, pos)

@@ -457,6 +457,7 @@ def _parse_table(c: DictionaryColumn, values: tuple[str, ...]) -> pl.LazyFrame:
 
 
 CHAIN_MAX = 8  # spellings of a column read by comparisons rather than a hash look-up
+LEARN_MAX = 5_000  # spellings of a column learnt; beyond, each batch is read on its own
 
 
 class _CodeBook:
@@ -471,6 +472,10 @@ class _CodeBook:
     over validity bits) and learnt then, so a batch costs one pass per column. Every yes/no
     column reads the same way, so they share one table; tables are built in one
     collect_all, and reused across files of one export (`_TABLES`).
+
+    A column of more than `LEARN_MAX` spellings (free text or ids mapped onto a coded
+    column) is not learnt: each batch's distinct values are parsed on their own, so
+    memory and time stay flat in the file size.
     """
 
     def __init__(self, fw: Framework):
@@ -479,6 +484,7 @@ class _CodeBook:
         self.tables: dict[str, dict[str, tuple[object, bool]]] = {}
         self.dtypes: dict[str, pl.DataType] = {}  # per reader: the parsed values' type
         self.seen: dict[str, list[str]] = {}  # per column: its spellings, in order met
+        self.wide: set[str] = set()  # columns of too many spellings: read batch by batch
 
     @staticmethod
     def reader(c: DictionaryColumn) -> DictionaryColumn:
@@ -489,14 +495,16 @@ class _CodeBook:
     ) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
         """The coded columns of `frame` parsed, and per column with unreadable cells in
         this batch the unreadable spellings it has met (a superset of this batch's)."""
-        fresh = [c for c in coded if c.name not in self.seen]
+        fresh = [c for c in coded if c.name not in self.seen and c.name not in self.wide]
         if fresh:  # columns not met before (the first batch): their distinct values
             values = frame.select(pl.col(c.name).unique().implode() for c in fresh).row(0)
             self.learn(dict(zip(fresh, values)))
         typed: dict[str, pl.Series] = {}
         bad: dict[str, pl.Series] = {}
-        todo = coded
+        todo = [c for c in coded if c.name not in self.wide]
         for _round in range(2):  # the second only for spellings first met in this batch
+            if not todo:
+                break
             part = frame.select(self.expr(c) for c in todo)
             view = part.hstack([frame.get_column(c.name).alias(f"__raw_{c.name}") for c in todo])
             checks = [self.unread(c).sum().alias(c.name) for c in todo]
@@ -520,8 +528,34 @@ class _CodeBook:
                 pl.col(f"__raw_{c.name}").filter(self.unread(c)).unique().implode() for c in again
             ).row(0)
             self.learn(dict(zip(again, values)))
-            todo = again
+            todo = [c for c in again if c.name not in self.wide]
+        wide = [c for c in coded if c.name not in typed]
+        if wide:
+            self._read_alone(frame, wide, typed, bad)
         return pl.DataFrame([typed[c.name] for c in coded]), bad
+
+    def _read_alone(
+        self,
+        frame: pl.DataFrame,
+        cols: list[DictionaryColumn],
+        typed: dict[str, pl.Series],
+        bad: dict[str, pl.Series],
+    ) -> None:
+        """Columns of too many spellings, through tables of this batch's values only."""
+        values = frame.select(pl.col(c.name).unique().implode() for c in cols).row(0)
+        spellings = [tuple(sorted(v for v in vals if v is not None)) for vals in values]
+        tables = pl.collect_all(
+            [_parse_table(self.reader(c), vs) for c, vs in zip(cols, spellings)]
+        )
+        for c, table in zip(cols, tables):
+            # Row 0 of each table is the null blank cells map to (see _parse_table).
+            raw, parsed = table.get_column("raw").slice(1), table.get_column("parsed").slice(1)
+            typed[c.name] = frame.select(
+                pl.col(c.name).replace_strict(raw, parsed, default=None, return_dtype=parsed.dtype)
+            ).to_series()
+            unreadable = raw.filter(~table.get_column("ok").slice(1))
+            if unreadable.len():
+                bad[c.name] = unreadable
 
     def learn(self, values: dict[DictionaryColumn, list[str | None]]) -> None:
         """Parse the spellings not met before (one table per reader, one collect_all)."""
@@ -531,6 +565,10 @@ class _CodeBook:
             spellings = self.tables.setdefault(r.name, {})
             seen = self.seen.setdefault(c.name, [])
             known = set(seen)
+            if len(known | set(vals)) > LEARN_MAX + 1:  # (+ 1: the null)
+                self.wide.add(c.name)
+                del self.seen[c.name]
+                continue
             for v in vals:
                 if v is None or v in known:
                     continue
