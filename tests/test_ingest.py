@@ -340,6 +340,23 @@ def test_every_problem_is_reported_at_once(tmp_path, data, existing):
     )
 
 
+def test_an_impossible_number_is_reported_beside_an_unreadable_one(tmp_path, data, existing):
+    # One unreadable age once hid every impossible age of its batch (here: the file).
+    def edit(t):
+        return set_cell(6, "age", "150")(set_cell(2, "age", "thirty")(t))
+
+    result = ingest(str(csv_file(tmp_path, "bad.csv", edit=edit)), "--data", str(data))
+    assert_rejected(
+        result,
+        data,
+        existing,
+        "row 2, column 'age'",
+        "row 6, column 'age'",
+        "impossible value",
+        "2 problem(s)",
+    )
+
+
 def test_judgement_where_not_a_priority_is_an_error(tmp_path, data, existing):
     cases = make_cases(6, seed=1)
     f = next(f for f in schema.FACTORS if not cases[schema.priority_column(f)][1])

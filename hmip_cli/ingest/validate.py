@@ -413,7 +413,7 @@ def _parse_batch(
             if c.name in bad_cols:  # an unreadable value is reported as such, not as blank
                 blank = blank & ~pl.col(f"__raw_{c.name}").is_in(bad_cols[c.name].implode())
             checks.append((c, "blank", blank))
-        if c.minimum is not None and c.name not in bad_cols:
+        if c.minimum is not None:  # (an unreadable cell is null here: not out of range)
             v = pl.col(c.name)
             checks.append((c, "range", (v < c.minimum) | (v > c.maximum)))
     if checks:
