@@ -30,7 +30,10 @@ def _direct(rep, model: str, reference):
     t = {x.model: x for x in sweeps.targets(everything=True)}[model]
     cases = rep.sweep.results[[r[0].model for r in rep.sweep.results].index(model)][1]
     cols = sweeps.candidate_columns(list(schema.DEFAULT_BREAKDOWNS))
-    res = stepwise(cases, t.column, cols, categorical=cols, reference=reference)
+    # The sweep keeps each model's covariate patterns with their counts (one scan for every
+    # model): fit them with the same frequency weights.
+    weights = sweeps.WEIGHT if sweeps.WEIGHT in cases.columns else None
+    res = stepwise(cases, t.column, cols, categorical=cols, reference=reference, weights=weights)
     (c,) = [c for c in res.final.in_equation if c.term == "provider" and c.kind == "parameter"]
     lo, hi = final_model_cis(cases, res).get(c.parameter, (None, None))  # none if unreliable
     (row,) = [r for r in res.final.if_removed if r.term == "provider"]
