@@ -155,3 +155,20 @@ def test_more_table_commands_import_no_heavy_library(example_store, tmp_path):
         ["export", *data, "-o", str(tmp_path / "cases.csv")],
     )
     assert not any(got.values()), got
+
+
+def test_rates_imports_no_report_or_stepwise_module(example_store):
+    # Every store command notes whether the data are synthetic (report.provenance): that
+    # must not load the report's content and findings (hmip_cli/report/__init__ is lazy).
+    code = (
+        "import sys\nfrom hmip_cli.cli.app import app\ntry:\n    app(['rates', '--data', "
+        f"{str(example_store)!r}], prog_name='hmip')\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    mods = set(out.stderr.split())
+    assert "hmip_cli.report.provenance" in mods  # the probe saw the path it checks
+    assert not {m for m in mods if m.startswith(("hmip_cli.report.", "hmip_cli.stepwise"))} - {
+        "hmip_cli.report.provenance",
+        "hmip_cli.report.shorthand",
+    }

@@ -9,8 +9,30 @@
 The analyses run once in `build_report`; every writer reuses them.
 """
 
-from hmip_cli.report.content import DocTable, Report, ReportParams, build_report, figure_data
-from hmip_cli.report.findings import Evidence, Finding, key_findings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hmip_cli.report.content import DocTable, Report, ReportParams, build_report, figure_data
+    from hmip_cli.report.findings import Evidence, Finding, key_findings
+
+# Loaded on first use: commands that only need report.provenance or report.shorthand (every
+# store command marks synthetic data) do not pay for the report's content and findings.
+_FROM = {
+    **dict.fromkeys(
+        ("DocTable", "Report", "ReportParams", "build_report", "figure_data"), "content"
+    ),
+    **dict.fromkeys(("Evidence", "Finding", "key_findings"), "findings"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM:
+        return getattr(importlib.import_module(f"hmip_cli.report.{_FROM[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DocTable",
