@@ -88,18 +88,20 @@ def export_cases(
     *,
     include_identifiers: bool = False,
     where: Iterable[str] | None = None,
+    framework: str | None = None,
 ) -> Export:
     """The store's cases for export (see the module docstring). `where`: `--where`
     conditions as `rates` takes them ("inspection=Durham"); no case meeting them is a
-    BadRequest. Raises BadRequest when there is no store."""
+    BadRequest. Raises BadRequest when there is no store. A mixed store: the cases of
+    `framework` (default: the latest ingested)."""
     from hmip_cli import store
 
     digest = store.store_info(data).content_hash  # the footer only; BadRequest if no store
-    got = store.read_stored(data, identifying=include_identifiers)
+    got = store.read_stored(data, identifying=include_identifiers, framework=framework)
     if got is None:  # removed since (by hand): say so as for no store
         raise BadRequest(f"no store at {store.resolve_store(data)}")
     frame = got[0]
-    fw = store.load_framework(data)
+    fw = store.load_framework(data, framework)
     text = None
     conditions: list = []
     where = list(where or [])

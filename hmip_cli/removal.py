@@ -57,7 +57,7 @@ def remove_source(source: str | Path, data: Path | str | None = None) -> Removal
     provenance does not account for its cases: BadInput (nothing changes).
     """
     with store.locked(data) as directory:
-        got = store.read_stored(data)
+        got = store.read_raw(data)  # a mixed store: every framework's cases, in ingest order
         if got is None:
             raise BadRequest(f"no store at {directory}; nothing to remove")
         frame, meta = got
@@ -82,6 +82,9 @@ def remove_source(source: str | Path, data: Path | str | None = None) -> Removal
             kept,
             files[:index] + files[index + 1 :],
             [*meta.get("removed", []), record],
+            None if store.is_mixed(meta) else store.framework_of(meta),
+            frameworks=store.frameworks_of(meta),
+            crosswalks=meta.get("crosswalks"),
         )
         return Removal(directory, record, kept.height)
 

@@ -2,7 +2,12 @@
 
 A store is a directory holding one file, `cases.parquet`: the stored columns of the
 store's framework (`Framework.stored_schema()`) in canonical order, cases in the order
-they were ingested. The framework (name and content hash; a framework that is not
+they were ingested. A store holding cases of several frameworks (a *mixed* store, store
+format 2: ingest allows it where a crosswalk links the frameworks) keeps them in the same
+one file, in ingest order: the union of the frameworks' stored columns (a column two
+frameworks type differently is kept as text) and `__framework`, each case's framework;
+`read_stored` gives one framework's cases in its own schema, `read_segments` each's.
+A store of one framework is written as format 1, as before (older hmips read it). The framework (name and content hash; a framework that is not
 shipped, or differs from the shipped file of its name, is kept whole), the provenance of
 every ingested file and the content hash live in that file's Parquet key-value metadata
 (key `hmip`, JSON), so data and provenance are replaced together by
@@ -39,7 +44,9 @@ from hmip_cli.framework.model import Framework
 CASES_FILE = "cases.parquet"
 LOCK_FILE = ".lock"
 META_KEY = "hmip"
-STORE_FORMAT = 1
+STORE_FORMAT = 2  # the newest store format this version reads (and writes, for mixed stores)
+SINGLE_FORMAT = 1  # a store of one framework: what hmip wrote before mixed stores
+FRAMEWORK_COLUMN = "__framework"  # a mixed store's column naming each case's framework
 _LOCK_ATTEMPTS = 10_000  # each retry follows a failed first ingest removing the lock
 
 
@@ -100,6 +107,7 @@ _FILE_FIELDS: dict[str, tuple[type, ...]] = {
     "hmip_version": (str, type(None)),
     "mapping": (dict, type(None)),
     "inspections": (list,),
+    "framework": (str, type(None)),  # the framework's name (absent before mixed stores)
 }
 _REQUIRED_FILE_FIELDS = ("source", "sha256", "rows")
 
@@ -146,12 +154,46 @@ def _checked_meta(path: Path, text: str) -> dict:
         if mapping is not None and not isinstance(mapping.get("name", ""), str):
             raise _not_ours(path, f"ingested file record {i} has a bad 'mapping'")
         checked.append(
-            {"ingested_at": None, "hmip_version": None, "mapping": None, "inspections": []} | rec
+            {
+                "ingested_at": None,
+                "hmip_version": None,
+                "mapping": None,
+                "inspections": [],
+                "framework": None,
+            }
+            | rec
         )
     record = meta.get("framework")
     if record is not None and not _is_framework_record(record):
         raise _not_ours(path, "its framework record is not valid")
+    if fmt >= 2:
+        records = meta.get("frameworks")
+        ok = (
+            isinstance(records, list)
+            and len(records) >= 2
+            and all(_is_framework_record(r) for r in records)
+            and len({r["name"] for r in records}) == len(records)
+            and record is not None
+            and record["name"] in {r["name"] for r in records}
+            and _are_crosswalk_records(meta.get("crosswalks", []))
+        )
+        if not ok:
+            raise _not_ours(path, "its list of frameworks is not valid")
+    default = (record or {}).get("name", framework.DEFAULT)
+    for rec in checked:  # files ingested before mixed stores: the store's one framework
+        rec["framework"] = rec["framework"] or default
     return {**meta, "files": checked, "removed": _checked_removals(path, meta.get("removed"))}
+
+
+def _are_crosswalk_records(records: object) -> bool:
+    """A mixed store's crosswalks given at ingest: {name, sha256, text, from, to}."""
+    return isinstance(records, list) and all(
+        isinstance(r, dict) and all(isinstance(r.get(k), str) for k in CROSSWALK_RECORD_KEYS)
+        for r in records
+    )
+
+
+CROSSWALK_RECORD_KEYS = ("name", "sha256", "text", "from", "to")
 
 
 # The record of one file's cases taken out again (`hmip remove`): its provenance record's
@@ -210,11 +252,20 @@ def framework_record(fw: Framework) -> dict:
     return record
 
 
-def framework_of(meta: dict | None, path: Path | None = None) -> Framework:
-    """The framework a store's metadata records (no store, or none recorded: qi-2016)."""
+def framework_of(
+    meta: dict | None, path: Path | None = None, choice: str | Framework | None = None
+) -> Framework:
+    """The framework a store's metadata records (no store, or none recorded: qi-2016); in a
+    mixed store, the one `choice` names (default: the latest ingested)."""
+    if choice is not None and meta is not None:
+        return _chosen(meta, path, choice)
     record = None if meta is None else meta.get("framework")
     if record is None:
         return framework.default()
+    return _from_record(record, path)
+
+
+def _from_record(record: dict, path: Path | None) -> Framework:
     if "text" in record:
         return _recorded(record["text"], record["name"])
     if not framework.is_shipped(record["name"]):
@@ -227,15 +278,84 @@ def framework_of(meta: dict | None, path: Path | None = None) -> Framework:
     return framework.load(record["name"])
 
 
+def frameworks_of(meta: dict | None, path: Path | None = None) -> tuple[Framework, ...]:
+    """Every framework whose cases the store holds, in the order first ingested (one for
+    a store of one framework)."""
+    if meta is None or not is_mixed(meta):
+        return (framework_of(meta, path),)
+    return tuple(_from_record(r, path) for r in meta["frameworks"])
+
+
+def is_mixed(meta: dict | None) -> bool:
+    """Whether the store holds cases of more than one framework (store format 2)."""
+    return meta is not None and meta.get("format", 1) >= 2
+
+
+def _chosen(meta: dict, path: Path | None, choice: str | Framework) -> Framework:
+    """The store's framework `choice` names (a name, or a Framework the store holds)."""
+    held = frameworks_of(meta, path)
+    name = choice.name if isinstance(choice, Framework) else str(choice).strip()
+    hit = next((f for f in held if f.name == name), None)
+    if hit is None:
+        where = f"the store at {path.parent}" if path is not None else "the store"
+        raise BadRequest(
+            f"{where} holds no cases of the framework {name!r}; it holds: "
+            f"{', '.join(f.name for f in held)}"
+        )
+    return hit
+
+
+def crosswalks_of(meta: dict | None, path: Path | None = None) -> list:
+    """The crosswalks recorded at ingest (`hmip ingest --crosswalk FILE`) between the
+    store's frameworks; shipped crosswalks are not recorded (hmip has them)."""
+    if meta is None or not meta.get("crosswalks"):
+        return []
+    from hmip_cli.framework.crosswalk import parse_crosswalk
+
+    by_name = {f.name: f for f in frameworks_of(meta, path)}
+    out = []
+    for rec in meta["crosswalks"]:
+        # The file's `from`/`to` may name files that have moved since: its frameworks are
+        # the store's, by the names recorded, in the order the parser asks for them.
+        sides = iter([rec["from"], rec["to"]])
+
+        def resolve(_given: str, sides: Iterator[str] = sides) -> Framework:
+            return by_name[next(sides)]
+
+        out.append(
+            parse_crosswalk(rec["text"], resolve, where=f"the store's crosswalk {rec['name']!r}")
+        )
+    return out
+
+
+def crosswalk_record(cw, text: str) -> dict:
+    """What a mixed store's metadata keeps of a crosswalk given at ingest."""
+    return {
+        "name": cw.name,
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "text": text,
+        "from": cw.source,
+        "to": cw.target,
+    }
+
+
 @functools.lru_cache(maxsize=8)
 def _recorded(text: str, name: str) -> Framework:
     return framework.parse(text, where=f"the store's framework {name!r}")
 
 
-def load_framework(data: Path | str | None = None) -> Framework:
+def load_framework(
+    data: Path | str | None = None, framework: str | Framework | None = None
+) -> Framework:
     """The framework of the store at `data` (qi-2016 when there is no store, or the store
-    records none: stores written before frameworks). Reads the Parquet footer only."""
-    return framework_of(read_meta(data), cases_path(data))
+    records none: stores written before frameworks); of a mixed store, the one `framework`
+    names, default the latest ingested. Reads the Parquet footer only."""
+    return framework_of(read_meta(data), cases_path(data), framework)
+
+
+def load_frameworks(data: Path | str | None = None) -> tuple[Framework, ...]:
+    """Every framework whose cases the store at `data` holds, in the order first ingested."""
+    return frameworks_of(read_meta(data), cases_path(data))
 
 
 def _is_count(value: object) -> TypeGuard[int]:
@@ -243,23 +363,61 @@ def _is_count(value: object) -> TypeGuard[int]:
 
 
 def read_stored(
-    data: Path | str | None = None, identifying: bool = True
+    data: Path | str | None = None,
+    identifying: bool = True,
+    framework: str | Framework | None = None,
 ) -> tuple[pl.DataFrame, dict] | None:
     """The stored case table (no derived columns) and its metadata; None when no store.
+    Of a mixed store: the cases of the framework `framework` names (default: the latest
+    ingested), in its stored schema.
 
     identifying=False leaves out the columns the schema marks identifying (case_id, notes):
     no analysis reads them, and on a big store they are most of the reading."""
+    got = _read_frame(data, identifying)
+    if got is None:
+        return None
+    raw, meta = got
+    if not is_mixed(meta):
+        return raw, meta
+    fw = framework_of(meta, cases_path(data), framework)
+    return _segment(raw, fw, identifying), meta
+
+
+def read_raw(data: Path | str | None = None) -> tuple[pl.DataFrame, dict] | None:
+    """The case table as stored, every column, in ingest order (a mixed store: the union
+    frame, with `__framework`), and the metadata; None when there is no store. For what
+    works on the store's rows as such: ingest appends to it, `hmip remove` cuts from it."""
+    return _read_frame(data, True)
+
+
+def read_segments(
+    data: Path | str | None = None, identifying: bool = True
+) -> list[tuple[Framework, pl.DataFrame]]:
+    """Each framework's cases, in its stored schema, frameworks in the order first
+    ingested (one for a store of one framework). BadRequest when there is no store."""
+    got = _read_frame(data, identifying)
+    if got is None:
+        raise _missing(resolve_store(data))
+    raw, meta = got
+    fws = frameworks_of(meta, cases_path(data))
+    if not is_mixed(meta):
+        return [(fws[0], raw)]
+    return [(fw, _segment(raw, fw, identifying)) for fw in fws]
+
+
+def _read_frame(data: Path | str | None, identifying: bool) -> tuple[pl.DataFrame, dict] | None:
     meta = read_meta(data)
     if meta is None:
         return None
     path = cases_path(data)
-    fw = framework_of(meta, path)
+    fws = frameworks_of(meta, path)
+    expected = _expected_schema(meta, fws)
     wanted = None
     if not identifying:
-        hidden = fw.identifying_columns()
-        wanted = [c for c in fw.stored_schema() if c not in hidden]
+        hidden = {c for fw in fws for c in fw.identifying_columns()}
+        wanted = [c for c in expected if c not in hidden]
     try:
-        _check_columns(path, pl.Schema(pl.read_parquet_schema(path)), fw)
+        _check_columns(path, pl.Schema(pl.read_parquet_schema(path)), expected)
         frame = pl.read_parquet(path, columns=wanted)
     except BadInput:
         raise
@@ -270,8 +428,82 @@ def read_stored(
     return frame, meta
 
 
-def _check_columns(path: Path, got: pl.Schema, fw: Framework) -> None:
-    if got != fw.stored_schema():
+def _expected_schema(meta: dict, fws: tuple[Framework, ...]) -> pl.Schema:
+    return union_schema(fws) if is_mixed(meta) else fws[0].stored_schema()
+
+
+def union_schema(fws: tuple[Framework, ...] | list[Framework]) -> pl.Schema:
+    """A mixed store's columns: every framework's stored columns, by name, in the order
+    first met (a column two frameworks type differently is text), then `__framework`."""
+    cols: dict[str, pl.DataType] = {}
+    for fw in fws:
+        for name, dtype in fw.stored_schema().items():
+            if name not in cols:
+                cols[name] = dtype
+            elif cols[name] != dtype:
+                cols[name] = pl.String()
+    cols[FRAMEWORK_COLUMN] = pl.String()
+    return pl.Schema(cols)
+
+
+def _cast(name: str, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+    """Column `name` from type `have` to `want` (text to Boolean: "true"/"false", as
+    Polars writes Booleans as text)."""
+    col = pl.col(name)
+    if have == want:
+        return col
+    if want == pl.Boolean and have == pl.String:
+        return pl.when(col.is_null()).then(None).otherwise(col == "true").alias(name)
+    return col.cast(want)
+
+
+def to_union(frame: pl.DataFrame, schema: pl.Schema, fw: Framework | None = None) -> pl.DataFrame:
+    """`frame` in a mixed store's columns `schema`: a framework `fw`'s cases (its stored
+    columns; `__framework` is added), or a union frame of a smaller mix."""
+    if fw is not None:
+        frame = frame.with_columns(pl.lit(fw.name).alias(FRAMEWORK_COLUMN))
+    have = frame.schema
+    return frame.select(
+        [
+            _cast(c, have[c], dtype) if c in have else pl.lit(None, dtype).alias(c)
+            for c, dtype in schema.items()
+        ]
+    )
+
+
+def _segment(raw: pl.DataFrame, fw: Framework, identifying: bool = True) -> pl.DataFrame:
+    """One framework's cases of a union frame, in its stored schema."""
+    part = raw.filter(pl.col(FRAMEWORK_COLUMN) == fw.name)
+    hidden = () if identifying else fw.identifying_columns()
+    return part.select(
+        [_cast(c, part.schema[c], t) for c, t in fw.stored_schema().items() if c not in hidden]
+    )
+
+
+def appended(
+    old: pl.DataFrame | None,
+    held: tuple[Framework, ...],
+    mixed: bool,
+    new: list[pl.DataFrame],
+    fw: Framework,
+) -> tuple[pl.DataFrame, tuple[Framework, ...]]:
+    """The store's rows `old` (as `read_raw` gives them: `mixed` says whether it is a union
+    frame; `held` its frameworks) with `new` cases of framework `fw` after them, and the
+    frameworks the result holds (in the order first ingested)."""
+    same = next((f for f in held if f.content_hash == fw.content_hash), None)
+    fws = held if same is not None else (*held, fw)
+    if len(fws) <= 1:
+        return pl.concat(([old] if old is not None else []) + new, how="vertical"), (fw,)
+    schema = union_schema(fws)
+    parts = []
+    if old is not None:
+        parts.append(to_union(old, schema, None if mixed else held[0]))
+    parts += [to_union(f, schema, same or fw) for f in new]
+    return pl.concat(parts, how="vertical"), fws
+
+
+def _check_columns(path: Path, got: pl.Schema, expected: pl.Schema) -> None:
+    if got != expected:
         raise BadInput(
             f"the store at {path.parent} was written by a different version of hmip (its "
             "columns differ); hmip will neither read nor overwrite it: move "
@@ -294,37 +526,44 @@ def _check_data(path: Path, meta: dict) -> None:
         height = pl.scan_parquet(path).select(pl.len()).collect().item()
     except Exception:  # noqa: BLE001 - any failure to read it means damaged
         raise _not_ours(path, "its case data cannot be read") from None
-    _check_columns(path, pl.Schema(got), framework_of(meta, path))
+    _check_columns(path, pl.Schema(got), _expected_schema(meta, frameworks_of(meta, path)))
     if height != meta["n_cases"]:
         raise _not_ours(path, "its case count does not match its metadata")
 
 
-def load_cases(data: Path | str | None = None, identifying: bool = True) -> pl.DataFrame:
+def load_cases(
+    data: Path | str | None = None,
+    identifying: bool = True,
+    framework: str | Framework | None = None,
+) -> pl.DataFrame:
     """The stored cases with the framework's derived columns: every stored column followed
     by the derived ones (qi-2016: age_group, ethnic_group, ogrs_group, rosh_group,
     n_priorities). Raises BadRequest when there is no store. identifying=False: without
-    case_id and notes (what analyses use; see `read_stored`)."""
-    _, frame, meta = _read_existing(data, identifying)
-    return derive.with_derived(framework_of(meta), frame)
+    case_id and notes (what analyses use; see `read_stored`). A mixed store: the cases of
+    `framework` (default: the latest ingested; `load_framework(data, framework)`)."""
+    _, frame, meta = _read_existing(data, identifying, framework)
+    return derive.with_derived(framework_of(meta, cases_path(data), framework), frame)
 
 
 def load_cases_and_info(
-    data: Path | str | None = None, identifying: bool = True
+    data: Path | str | None = None,
+    identifying: bool = True,
+    framework: str | Framework | None = None,
 ) -> tuple[pl.DataFrame, StoreInfo]:
-    """`load_cases(data, identifying)` and `store_info(data)` from one read of the store (a
-    report needs both; calling the two reads the Parquet file twice)."""
-    path, frame, meta = _read_existing(data, identifying)
-    cases = derive.with_derived(framework_of(meta), frame)
-    if not identifying and _stored_summary(meta) is None:
+    """`load_cases(data, identifying, framework)` and `store_info(data)` from one read of
+    the store (a report needs both; calling the two reads the Parquet file twice)."""
+    path, frame, meta = _read_existing(data, identifying, framework)
+    cases = derive.with_derived(framework_of(meta, cases_path(data), framework), frame)
+    if is_mixed(meta) or (not identifying and _stored_summary(meta) is None):
         return cases, store_info(data)  # an old store: hash every column
     return cases, _info(path, frame, meta)
 
 
 def _read_existing(
-    data: Path | str | None, identifying: bool = True
+    data: Path | str | None, identifying: bool = True, framework: str | Framework | None = None
 ) -> tuple[Path, pl.DataFrame, dict]:
     """The store's directory, stored frame and metadata; BadRequest when there is no store."""
-    got = read_stored(data, identifying)
+    got = read_stored(data, identifying, framework)
     path = resolve_store(data)
     if got is None:
         raise _missing(path)
@@ -420,7 +659,9 @@ class StoreInfo:
     the group (null last); a framework without a stored lead breakdown has no group key.
     removed: one record per file whose cases were removed (`hmip remove`), in order:
     source, sha256, rows, ingested_at, removed_at (UTC ISO), hmip_version, inspections.
-    framework: the store's framework name (`load_framework` gives the framework).
+    framework: the store's framework name (`load_framework` gives the framework); of a
+    mixed store, the latest ingested, and `frameworks` names them all (in a mixed store's
+    counts, each row has a `framework` and no lead group).
     """
 
     path: Path
@@ -433,6 +674,7 @@ class StoreInfo:
     counts: list[dict] = field(default_factory=list)
     removed: list[dict] = field(default_factory=list)
     framework: str = framework.DEFAULT
+    frameworks: tuple[str, ...] = ()  # every framework held, first ingested first
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -440,6 +682,7 @@ class StoreInfo:
         d["first_date"] = self.first_date.isoformat() if self.first_date else None
         d["last_date"] = self.last_date.isoformat() if self.last_date else None
         d["inspections"] = list(self.inspections)
+        d["frameworks"] = list(self.frameworks)
         return d
 
 
@@ -457,7 +700,9 @@ def store_info(data: Path | str | None = None) -> StoreInfo:
         raise _missing(path)
     summary = _stored_summary(meta)
     if summary is None:
-        return _info(*_read_existing(data))
+        got = read_raw(data)
+        assert got is not None
+        return _info(path, *got)
     _check_data(cases_path(data), meta)  # columns and row count, from the footer too
     return _info_from(path, meta, summary)
 
@@ -488,6 +733,45 @@ def summarise(frame: pl.DataFrame, digest: str | None = None, fw: Framework | No
     return {
         "content_hash": digest or content_hash(frame, fw),
         "inspections": sorted(frame.get_column("inspection").drop_nulls().unique().to_list()),
+        "first_date": dates["first"][0],
+        "last_date": dates["last"][0],
+        "counts": counts.to_dicts(),
+    }
+
+
+def summarise_mixed(raw: pl.DataFrame, fws: tuple[Framework, ...]) -> dict:
+    """`summarise` for a mixed store's union frame: the content hash is the sha256 of a
+    tag and each framework's name, framework content hash and cases' content hash (in the
+    order first ingested); counts are per inspection and framework (`framework` key; lead
+    groups differ between frameworks, so there are none)."""
+    h = hashlib.sha256(b"hmip-mixed-1\n")
+    for fw in fws:
+        part = content_hash(_segment(raw, fw), fw)
+        h.update(f"{fw.name}\n{fw.content_hash}\n{part}\n".encode())
+    date = pl.col("inspection_date").cast(pl.String)
+    dated = "inspection_date" in raw.columns
+    first = date.min() if dated else pl.lit(None, pl.String)
+    last = date.max() if dated else pl.lit(None, pl.String)
+    rank = {fw.name: i for i, fw in enumerate(fws)}
+    counts = (
+        raw.lazy()
+        .group_by("inspection", FRAMEWORK_COLUMN)
+        .agg(n_cases=pl.len().cast(pl.Int64), first_date=first, last_date=last)
+        .with_columns(_r=pl.col(FRAMEWORK_COLUMN).replace_strict(rank, return_dtype=pl.Int32))
+        .sort("_r", "inspection", nulls_last=True)
+        .select(
+            "inspection",
+            framework=FRAMEWORK_COLUMN,
+            n_cases="n_cases",
+            first_date="first_date",
+            last_date="last_date",
+        )
+        .collect()
+    )
+    dates = raw.select(first.alias("first"), last.alias("last"))
+    return {
+        "content_hash": h.hexdigest(),
+        "inspections": sorted(raw.get_column("inspection").drop_nulls().unique().to_list()),
         "first_date": dates["first"][0],
         "last_date": dates["last"][0],
         "counts": counts.to_dicts(),
@@ -541,7 +825,12 @@ def _is_count_row(row: object) -> bool:
 
 
 def _info(path: Path, frame: pl.DataFrame, meta: dict) -> StoreInfo:
-    summary = _stored_summary(meta) or summarise(frame, fw=framework_of(meta, path))
+    """`frame`: the store's rows as stored (`read_raw`)."""
+    summary = _stored_summary(meta)
+    if summary is None:
+        fws = frameworks_of(meta, cases_path(path))
+        mixed = is_mixed(meta)
+        summary = summarise_mixed(frame, fws) if mixed else summarise(frame, fw=fws[0])
     return _info_from(path, meta, summary)
 
 
@@ -560,6 +849,9 @@ def _info_from(path: Path, meta: dict, summary: dict) -> StoreInfo:
         counts=[dict(r) for r in summary["counts"]],
         removed=list(meta.get("removed", [])),
         framework=(meta.get("framework") or {}).get("name", framework.DEFAULT),
+        frameworks=tuple(r["name"] for r in meta.get("frameworks") or [meta.get("framework") or {}])
+        if is_mixed(meta)
+        else ((meta.get("framework") or {}).get("name", framework.DEFAULT),),
     )
 
 
@@ -666,23 +958,54 @@ def write_store(
     files: list[dict],
     removed: list[dict] | None = None,
     fw: Framework | None = None,
+    *,
+    frameworks: tuple[Framework, ...] | list[Framework] | None = None,
+    crosswalks: list[dict] | None = None,
 ) -> None:
     """Replace the store with `frame` (the framework's stored schema) and provenance
     `files` (and the records of files `removed` since, `hmip remove`), atomically; the
     summary `store_info` reports (content hash included) and the framework go into the
     metadata. `fw` default: the store's own framework (qi-2016 for a new store).
 
+    A mixed store: `frame` is a union frame (`appended`, `read_raw`) holding cases of
+    `frameworks`; `fw` is the default framework (default: that of the last file), and
+    `crosswalks` the records of crosswalks given at ingest (`crosswalk_record`). A
+    framework with no case left is dropped; one left makes a store of one framework
+    (format 1) again.
+
     Call it while holding `locked(data)`.
     """
+    fws = tuple(frameworks or ())
+    if FRAMEWORK_COLUMN in frame.columns and len(fws) > 1:
+        present = set(frame.get_column(FRAMEWORK_COLUMN).unique().to_list())
+        fws = tuple(f for f in fws if f.name in present) or fws[-1:]
+        if fw is None or fw not in fws:
+            last = next((f["framework"] for f in reversed(files) if f.get("framework")), None)
+            fw = next((f for f in fws if f.name == last), fws[-1])
     fw = fw or load_framework(data)
-    frame = frame.select(list(fw.stored_schema())).cast(fw.stored_schema())
-    meta = {
-        "format": STORE_FORMAT,
-        "n_cases": frame.height,
-        "framework": framework_record(fw),
-        "files": files,
-        "summary": summarise(frame, fw=fw),
-    }
+    if len(fws) > 1:
+        frame = to_union(frame, union_schema(fws))
+        meta = {
+            "format": STORE_FORMAT,
+            "n_cases": frame.height,
+            "framework": framework_record(fw),
+            "frameworks": [framework_record(f) for f in fws],
+            "files": files,
+            "summary": summarise_mixed(frame, fws),
+        }
+        if crosswalks:
+            meta["crosswalks"] = crosswalks
+    else:
+        if FRAMEWORK_COLUMN in frame.columns:  # a mixed store down to one framework
+            frame = _segment(frame, fw)
+        frame = frame.select(list(fw.stored_schema())).cast(fw.stored_schema())
+        meta = {
+            "format": SINGLE_FORMAT,
+            "n_cases": frame.height,
+            "framework": framework_record(fw),
+            "files": files,
+            "summary": summarise(frame, fw=fw),
+        }
     if removed:  # older hmips read the store as before (they ignore the key)
         meta["removed"] = removed
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}

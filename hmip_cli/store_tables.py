@@ -19,7 +19,8 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
 
     si = store.store_info(data)  # the Parquet footer only: the summary is in the metadata
     fw = store.load_framework(data)
-    lead = store.lead_column(fw)  # [] or [the lead breakdown's column]
+    mixed = len(si.frameworks) > 1  # counts per inspection and framework, no lead group
+    lead = [] if mixed else store.lead_column(fw)  # [] or [the lead breakdown's column]
     summary = pl.DataFrame(
         {
             "store": [str(si.path)],
@@ -30,6 +31,7 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
             "n_files": [len(si.files)],
             "content_hash": [cut(si.content_hash)],
             "framework": [si.framework],
+            **({"frameworks": [", ".join(si.frameworks)]} if mixed else {}),
         }
     )
     counts = pl.DataFrame(
@@ -37,6 +39,7 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
         schema={
             "inspection": pl.String,
             **dict.fromkeys(lead, pl.String),
+            **({"framework": pl.String} if mixed else {}),
             "n_cases": pl.Int64,
             "first_date": pl.String,
             "last_date": pl.String,
@@ -50,6 +53,7 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
             "sha256": [cut(f["sha256"]) for f in si.files],
             "hmip_version": [f.get("hmip_version") for f in si.files],
             "mapping": [(f.get("mapping") or {}).get("name") for f in si.files],
+            **({"framework": [f.get("framework") for f in si.files]} if mixed else {}),
         },
         schema={
             "source": pl.String,
@@ -58,10 +62,13 @@ def info_tables(data=None, short_hashes: bool = False) -> list[Table]:
             "sha256": pl.String,
             "hmip_version": pl.String,
             "mapping": pl.String,
+            **({"framework": pl.String} if mixed else {}),
         },
     )
     # Headers for people; machine formats keep the snake_case columns (public API).
     headings = {c: (b.label if (b := fw.breakdown_for_column(c)) else c) for c in lead}
+    if mixed:
+        headings["framework"] = "Framework"
     return _store_tables(summary, counts, files, headings) + _removed_table(si.removed, cut)
 
 
@@ -123,6 +130,7 @@ def _store_tables(
                 "n_files": "Files ingested",
                 "content_hash": "Content hash",
                 "framework": "Framework",
+                "frameworks": "Frameworks held",
             },
         ),
         Table(
@@ -148,6 +156,7 @@ def _store_tables(
                 "sha256": "SHA-256",
                 "hmip_version": "hmip version",
                 "mapping": "Mapping",
+                "framework": "Framework",
             },
         ),
     ]

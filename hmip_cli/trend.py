@@ -148,6 +148,16 @@ def segments_from_cases(
     return out
 
 
+def segments_from_store(data=None) -> tuple[list[Segment], list[Crosswalk]]:
+    """The store's cases as segments, one per framework (a store of several frameworks:
+    each framework's cases, as it recorded them per case), and the crosswalks recorded
+    with them at ingest (`hmip ingest --crosswalk FILE`; shipped ones are found anyway)."""
+    from hmip_cli import store
+
+    segments = [Segment(fw, f) for fw, f in store.read_segments(data, identifying=False)]
+    return segments, store.crosswalks_of(store.read_meta(data), store.cases_path(data))
+
+
 # --------------------------------------------------------------------------------------
 # Which items are trended
 # --------------------------------------------------------------------------------------

@@ -10,7 +10,14 @@ import typer
 
 from hmip_cli import rates as R
 from hmip_cli import schema
-from hmip_cli.cli.common import handle_errors, load_cases, load_framework, refuse_ignored, say
+from hmip_cli.cli.common import (
+    handle_errors,
+    load_cases,
+    load_framework,
+    load_segments,
+    refuse_ignored,
+    say,
+)
 from hmip_cli.cli.options import (
     LEAD,
     DataOpt,
@@ -20,6 +27,7 @@ from hmip_cli.cli.options import (
     PeriodOpt,
     PublishMinNOpt,
     PublishSuppressOpt,
+    StoreFrameworkOpt,
     with_examples,
 )
 from hmip_cli.defaults import MIN_N
@@ -118,6 +126,7 @@ def chart_cmd(
         ),
     ] = None,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
     min_n: PublishMinNOpt = MIN_N,
     suppress: PublishSuppressOpt = True,
     period: PeriodOpt = None,
@@ -148,6 +157,9 @@ def chart_cmd(
     """
     if figure.strip().lower() == "trend":
         refuse_ignored(ctx, ("by",), "with trend", "a trend's series are its factors")
+        refuse_ignored(
+            ctx, ("framework",), "with trend", "a trend compares every framework in the store"
+        )
         if fmt is ChartFormat.csv or (output is not None and output.suffix.lower() == ".csv"):
             raise BadRequest("a trend's data: hmip trend -o FILE.csv (chart trend draws it)")
         _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, item)
@@ -222,8 +234,10 @@ def _trend_chart(output, fmt, data, min_n, suppress, period, measure, factor, it
     kind = _chart_format(fmt, output)
     if kind is ChartFormat.png and output is None:
         raise BadRequest("PNG output needs --output FILE")
+    segments, crosswalks = load_segments(data)
     result = TR.trend(
-        TR.segments_from_cases(load_cases(data), load_framework(data)),
+        segments,
+        crosswalks=crosswalks,
         period=period.value if period else None,
         measures=measure,
         areas=factor,

@@ -20,27 +20,70 @@ from hmip_cli.render import Format, request_directory, resolve_format
 FORMAT_GIVEN: ContextVar[bool] = ContextVar("hmip_format_given", default=False)
 
 
-def load_framework(data: Path | None):
+# The --framework a command that analyses one framework was given (set by the option's
+# callback while the options are parsed, `options.choose_framework`; cleared by
+# `handle_errors` when the command ends), and whether the mixed-store note was said.
+FRAMEWORK_CHOSEN: ContextVar[str | None] = ContextVar("hmip_store_framework", default=None)
+_NOTED: ContextVar[bool] = ContextVar("hmip_mixed_noted", default=False)
+
+
+def chosen_framework() -> str | None:
+    """The --framework the running command was given (None: not given)."""
+    return FRAMEWORK_CHOSEN.get()
+
+
+def load_framework(data: Path | None, framework: str | None = None):
     """The store's framework (`store.load_framework`; qi-2016 for a store that records
-    none). Commands call it by the name they import, like `load_cases`."""
+    none). Commands call it by the name they import, like `load_cases`. A store holding
+    several frameworks: the one `framework` names, else the latest ingested, and a note
+    on stderr says so (once per command), so results are never silently of one of them."""
     from hmip_cli import store
 
-    return store.load_framework(data)
+    framework = framework or chosen_framework()
+    meta = store.read_meta(data)
+    fw = store.framework_of(meta, store.cases_path(data), framework)
+    if framework is None and store.is_mixed(meta):
+        _note_mixed(store.frameworks_of(meta), fw.name)
+    return fw
 
 
-def load_cases(data: Path | None):
+def _note_mixed(held, chosen: str) -> None:
+    if _NOTED.get():  # once per command (it may load the framework more than once)
+        return
+    _NOTED.set(True)
+    say(
+        f"Note: the store holds cases of {len(held)} frameworks "
+        f"({', '.join(f.name for f in held)}); these results are for {chosen}, the latest "
+        "ingested. Choose with --framework NAME; `hmip trend` compares them."
+    )
+
+
+def load_cases(data: Path | None, framework: str | None = None):
     """The stored cases with derived columns (`store.load_cases`). Commands call it by the
-    name they import, so a test can replace it per command module."""
+    name they import, so a test can replace it per command module. A store of several
+    frameworks: the cases of `framework` (default: the latest ingested)."""
     from hmip_cli import store
     from hmip_cli.envelope import note_provenance, store_provenance
     from hmip_cli.render import mark_synthetic
     from hmip_cli.report.provenance import is_synthetic
 
-    cases = store.load_cases(data, identifying=False)  # analyses never read ids or notes
+    framework = framework or chosen_framework()
+    cases = store.load_cases(data, identifying=False, framework=framework)  # no ids or notes
     note_provenance("store", store_provenance(data))
     # (ids and notes are not loaded, so commands cannot tell synthetic data here; reports can)
     mark_synthetic(is_synthetic(cases))
     return cases
+
+
+def load_segments(data: Path | None):
+    """Every framework's cases of the store (`trend.segments_from_store`), for `hmip trend`
+    and `hmip chart trend`: (segments, the crosswalks the store recorded)."""
+    from hmip_cli import trend
+    from hmip_cli.envelope import note_provenance, store_provenance
+
+    got = trend.segments_from_store(data)
+    note_provenance("store", store_provenance(data))
+    return got
 
 
 def stderr_console():
@@ -85,6 +128,7 @@ def handle_errors(func):
         try:
             _format_from_output(kwargs)
             _note_invocation(getattr(wrapper, "hmip_command", None), kwargs)
+            _NOTED.set(False)
             return func(*args, **kwargs)
         except HmipError as exc:
             if os.environ.get("HMIP_DEBUG") == "1":
@@ -107,6 +151,7 @@ def handle_errors(func):
             say(f"Error: {exc.strerror or exc}{where}", style="bold red")
             raise typer.Exit(EXIT_DATA) from None
         finally:
+            FRAMEWORK_CHOSEN.set(None)
             # one command per parse (tests invoke many in one process); library calls after
             # a command are not that command
             from hmip_cli.envelope import clear_invocation

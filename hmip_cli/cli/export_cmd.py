@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import handle_errors, say
-from hmip_cli.cli.options import DataOpt, FileOutputOpt, WhereOpt
+from hmip_cli.cli.common import handle_errors, load_framework, say
+from hmip_cli.cli.options import DataOpt, FileOutputOpt, StoreFrameworkOpt, WhereOpt
 from hmip_cli.export import ExportFormat
 
 
@@ -24,6 +24,7 @@ def export(
         ),
     ] = None,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
     where: WhereOpt = None,
     include_identifiers: Annotated[
         bool,
@@ -54,7 +55,10 @@ def export(
     chosen = E.export_format(fmt, output)
     if output is not None:
         check_writable(output)
-    got = E.export_cases(data, include_identifiers=include_identifiers, where=where)
+    fw = load_framework(data)  # a store of several frameworks: the chosen one, with a note
+    got = E.export_cases(
+        data, include_identifiers=include_identifiers, where=where, framework=fw.name
+    )
     payload = E.export_bytes(got.frame, chosen, got.metadata())
     if output is None:
         from hmip_cli.render import write_text

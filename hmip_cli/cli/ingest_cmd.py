@@ -57,6 +57,16 @@ def ingest(
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
     framework: FrameworkOpt = None,
+    crosswalk: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--crosswalk",
+            metavar="CROSSWALK",
+            help="With --framework of another framework than the store's: a crosswalk "
+            "(.toml file, or a shipped name) linking it to the store's, so the store can "
+            "hold both (the store records a file; repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Validate case files and add them to the store.
 
@@ -69,7 +79,10 @@ def ingest(
     Excel: --sheet NAME picks the sheet. A file without an inspection column needs
     --inspection NAME. Other headers or codes (Y/N/N/A, M/F): --mapping (docs/mapping.md).
     --framework says which columns and rules the cases follow (default: the store's,
-    qi-2016 for a new store); the store records it and later commands use it.
+    qi-2016 for a new store); the store records it and later commands use it. Files of
+    another framework join the store where a crosswalk links the two (shipped, or
+    --crosswalk FILE): one store then holds both, `hmip trend` compares them, and other
+    commands analyse one (--framework NAME; default the latest ingested).
 
     \b
     Example (from a clone of the repository):
@@ -77,6 +90,7 @@ def ingest(
       hmip ingest examples/export/cases_export.csv --mapping examples/export/mapping.toml
       hmip ingest examples/cases.csv --replace --strict
       hmip ingest examples/cases.csv --framework qi-2016 --data ./qi-store
+      hmip synth --framework pdu-2023 -n 200 -o pdu.csv && hmip ingest pdu.csv --framework pdu-2023 --data ./qi-store
     """
     from hmip_cli.ingest import ingest_files
     from hmip_cli.ingest.readers import FORMATS, STDIN
@@ -101,6 +115,7 @@ def ingest(
             strict=strict,
             progress=progress,
             framework_=framework,
+            crosswalks=crosswalk or (),
         )
     for w in result.warnings:
         say(f"warning: {w}", style="yellow")
@@ -111,6 +126,12 @@ def ingest(
         + (f"; {len(result.warnings)} warning(s)" if result.warnings else "")
         + ")."
     )
+    if len(result.frameworks) > 1:
+        say(
+            f"The store now holds cases of {len(result.frameworks)} frameworks "
+            f"({', '.join(f.name for f in result.frameworks)}): `hmip trend` compares them; "
+            "other commands analyse one (--framework NAME; default the latest ingested)."
+        )
 
 
 def _big(files: list[str]) -> bool:

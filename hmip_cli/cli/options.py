@@ -155,6 +155,29 @@ FrameworkNameOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def choose_framework(value: str | None) -> str | None:
+    # The framework of a store of several to analyse (read by `common.load_framework` and
+    # `common.load_cases`, so command bodies need not pass it on).
+    from hmip_cli.cli.common import FRAMEWORK_CHOSEN
+
+    FRAMEWORK_CHOSEN.set(value)
+    return value
+
+
+# Declared by each command that analyses one framework's cases.
+StoreFrameworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--framework",
+        metavar="FRAMEWORK",
+        help="A store holding cases of several frameworks (docs/frameworks.md): analyse "
+        "this framework's cases. Default: the latest ingested (a note says which).",
+        show_default=False,
+        callback=choose_framework,
+    ),
+]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(

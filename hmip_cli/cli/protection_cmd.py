@@ -16,6 +16,7 @@ from hmip_cli.cli.options import (
     FormatOpt,
     MinNOpt,
     OutputOpt,
+    StoreFrameworkOpt,
     SuppressOpt,
     WhereOpt,
     with_examples,
@@ -31,6 +32,7 @@ def protection_cmd(
     min_n: MinNOpt = MIN_N,
     suppress: SuppressOpt = False,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:

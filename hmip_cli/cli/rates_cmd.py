@@ -23,6 +23,7 @@ from hmip_cli.cli.options import (
     FormatOpt,
     MinNOpt,
     OutputOpt,
+    StoreFrameworkOpt,
     SuppressOpt,
     WhereOpt,
     with_examples,
@@ -122,6 +123,7 @@ def rates_cmd(
         ),
     ] = Rows.auto,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:

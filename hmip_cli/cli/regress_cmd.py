@@ -28,6 +28,7 @@ from hmip_cli.cli.options import (
     PoutOpt,
     ReferenceOpt,
     RemovalOpt,
+    StoreFrameworkOpt,
     WhereOpt,
     with_examples,
 )
@@ -331,6 +332,7 @@ def regress(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
 ) -> None:
     from hmip_cli.cli.regress_extras import model_extras
     from hmip_cli.cli.regress_spss import (

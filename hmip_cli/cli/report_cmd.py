@@ -24,6 +24,7 @@ from hmip_cli.cli.options import (
     PublishMinNOpt,
     PublishSuppressOpt,
     RemovalOpt,
+    StoreFrameworkOpt,
     WhereOpt,
 )
 from hmip_cli.errors import BadRequest
@@ -59,6 +60,7 @@ def report_cmd(
         ),
     ] = None,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
     where: WhereOpt = None,
     title: Annotated[
         str | None,
@@ -173,6 +175,7 @@ def report_cmd(
             release=rel,
             where=where,
             title=title,
+            framework=params.fw.name,
         )
     figures = [p for p in written if p.suffix == ".svg"]
     extra = f" and {len(figures)} figures in {figures[0].parent}" if figures else ""

@@ -15,6 +15,7 @@ from hmip_cli.cli.options import (
     DataOpt,
     FormatOpt,
     OutputOpt,
+    StoreFrameworkOpt,
     WhereOpt,
 )
 from hmip_cli.render import Format, emit
@@ -25,6 +26,7 @@ def sample_cmd(
     by: ByOpt = None,
     where: WhereOpt = None,
     data: DataOpt = None,
+    framework: StoreFrameworkOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:

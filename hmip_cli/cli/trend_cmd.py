@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from hmip_cli.cli.common import handle_errors, load_cases, load_framework
+from hmip_cli.cli.common import handle_errors, load_segments
 from hmip_cli.cli.options import (
     DataOpt,
     FactorOpt,
@@ -109,9 +109,10 @@ def trend_cmd(
     from hmip_cli import trend as TR
     from hmip_cli import trend_tables as TT
 
-    crosswalks = [_crosswalk(c) for c in crosswalk or ()]
+    segments, stored = load_segments(data)
+    crosswalks = [_crosswalk(c) for c in crosswalk or ()] + stored
     result = TR.trend(
-        TR.segments_from_cases(load_cases(data), load_framework(data)),
+        segments,
         period=period.value if period else None,
         measures=measure,
         areas=factor,

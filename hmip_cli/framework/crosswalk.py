@@ -134,8 +134,8 @@ def parse_crosswalk(text: str, resolve: Resolver, where: str = "crosswalk") -> C
     return Crosswalk(
         name=name,
         title=r.text_(head, "title", hp),
-        source=src_name,
-        target=dst_name,
+        source=src.name if src is not None else src_name,  # a file's: its framework's name
+        target=dst.name if dst is not None else dst_name,
         links=links,
         breakdowns=blinks,
         sources=tuple(sources),

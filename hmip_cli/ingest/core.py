@@ -11,6 +11,7 @@ import polars as pl
 
 from hmip_cli import __version__, framework, store
 from hmip_cli.errors import MAX_LINES, Problem, ValidationFailed, capped, sort_problems
+from hmip_cli.framework.crosswalk import Crosswalk
 from hmip_cli.framework.model import Framework
 from hmip_cli.ingest.layout import not_a_header
 from hmip_cli.ingest.mapping import Mapped, Mapping, apply_mapping, load_mapping, normalise_header
@@ -39,6 +40,7 @@ class IngestResult:
     n_cases: int
     files: list[dict] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    frameworks: tuple[Framework, ...] = ()  # every framework the store now holds
 
     def to_dict(self) -> dict:
         return {
@@ -47,6 +49,7 @@ class IngestResult:
             "n_cases": self.n_cases,
             "files": self.files,
             "warnings": [str(w) for w in self.warnings],
+            "frameworks": [f.name for f in self.frameworks],
         }
 
 
@@ -63,6 +66,7 @@ def ingest_files(
     progress: Progress | None = None,
     stdin=None,
     framework_: Framework | str | Path | None = None,
+    crosswalks: Sequence[str | Path] = (),
 ) -> IngestResult:
     """Validate `paths` and add their cases to the store at `data` (see `store.resolve_store`).
 
@@ -72,8 +76,11 @@ def ingest_files(
     here override the mapping's [file] values.
 
     `framework_` (a Framework, a shipped name or a framework file) says what the cases
-    look like; the store records it. Default: the store's framework (qi-2016 for a new
-    store). Adding to a store of another framework is refused (start afresh with
+    look like; the store records it (and each file's). Default: the store's framework
+    (of a mixed store, the latest ingested; qi-2016 for a new store). Files of another
+    framework than the store's join it (a mixed store) where a crosswalk links that
+    framework to each framework in the store: a shipped one, or one of `crosswalks`
+    (names or files; the store records those); else they are refused (start afresh with
     `replace_store`, or use another store).
     """
     names = [str(p) for p in paths]
@@ -84,7 +91,8 @@ def ingest_files(
     for name in names:  # usage mistakes before any work
         check_path(name)
     requested = framework.load(framework_) if isinstance(framework_, (str, Path)) else framework_
-    fw = _framework_for(data, requested, replace_store)
+    given = [_given_crosswalk(c) for c in crosswalks]
+    fw = _framework_for(data, requested, replace_store, given)
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(mapping, fw)
     fileopts = mapping.file if mapping else {}
@@ -104,10 +112,10 @@ def ingest_files(
     with store.locked(data) as directory:
         if replace_store:  # --replace never overwrites a store hmip cannot read
             store.check_understood(data)
-        existing = None if replace_store else store.read_stored(data)
+        existing = None if replace_store else store.read_raw(data)
         old_frame, old_meta = existing if existing else (None, {"files": []})
         if existing is not None:  # the store may have changed since we looked
-            fw = _framework_for(data, requested, replace_store)
+            fw = _framework_for(data, requested, replace_store, given)
         problems: list[Problem] = []
         frames: list[tuple[str, pl.DataFrame]] = []
         records: list[dict] = []
@@ -146,6 +154,7 @@ def ingest_files(
                 "hmip_version": __version__,
                 "mapping": mapping.to_dict() if mapping else None,
                 "inspections": checked.inspections,
+                "framework": fw.name,
             }
             seen_hashes[checked.sha256] = {**record, "ingested_at": "earlier in this command"}
             records.append(record)
@@ -160,13 +169,16 @@ def ingest_files(
 
         new = [f.drop(ROW) for _, f in frames]
         added = sum(f.height for f in new)
-        combined = pl.concat(([old_frame] if old_frame is not None else []) + new, how="vertical")
+        held = store.frameworks_of(old_meta) if existing else ()
+        mixed = store.is_mixed(old_meta) if existing else False
+        combined, fws = store.appended(old_frame, held, mixed, new, fw)
         files = list(old_meta.get("files", [])) + records
         removed = old_meta.get("removed")
+        walks = _crosswalk_records(old_meta, given, fws)
         del frames, new, old_frame
-        store.write_store(data, combined, files, removed, fw)
+        store.write_store(data, combined, files, removed, fw, frameworks=fws, crosswalks=walks)
         tick("written", total)
-        return IngestResult(directory, added, combined.height, records, warnings)
+        return IngestResult(directory, added, combined.height, records, warnings, fws)
 
 
 def _size(name: str) -> int:
@@ -302,29 +314,80 @@ def _column_problems(
 
 
 def _framework_for(
-    data: Path | str | None, requested: Framework | None, replace_store: bool
+    data: Path | str | None,
+    requested: Framework | None,
+    replace_store: bool,
+    given: Sequence[tuple[Crosswalk, str]] = (),
 ) -> Framework:
-    """The framework the files are read with: the requested one, else the store's; one
-    that differs from the store's (by content) is refused unless the store is replaced."""
+    """The framework the files are read with: the requested one, else the store's (the
+    latest ingested). One the store does not hold joins it only where a crosswalk links
+    it to each framework the store holds; another version of one it holds never does."""
     if replace_store:
         return requested or framework.default()
-    current = store.load_framework(data)
-    if store.read_meta(data) is None or requested is None:
+    meta = store.read_meta(data)
+    current = store.framework_of(meta)
+    if meta is None or requested is None:
         return requested or current
-    if requested.content_hash != current.content_hash:
-        from hmip_cli.errors import BadRequest
+    held = store.frameworks_of(meta)
+    same = next((f for f in held if f.content_hash == requested.content_hash), None)
+    if same is not None:
+        return same
+    from hmip_cli.errors import BadRequest
 
-        what = (
-            f"another version of the framework {current.name!r}"
-            if requested.name == current.name
-            else f"the framework {requested.name!r}"
-        )
+    where = store.resolve_store(data)
+    names = ", ".join(repr(f.name) for f in held)
+    names = f"the framework {names}" if len(held) == 1 else f"the frameworks {names}"
+    if any(f.name == requested.name for f in held):
         raise BadRequest(
-            f"the store at {store.resolve_store(data)} holds cases of the framework "
-            f"{current.name!r}; --framework gives {what}: ingest into another store "
-            "(--data DIR), or start this one afresh with --replace"
+            f"the store at {where} holds cases of the framework {requested.name!r}; "
+            f"--framework gives another version of the framework {requested.name!r}: ingest "
+            "into another store (--data DIR), or start this one afresh with --replace"
         )
-    return current
+    unlinked = [f.name for f in held if _link(f, requested, meta, given) is None]
+    if unlinked:
+        raise BadRequest(
+            f"the store at {where} holds cases of {names}; --framework "
+            f"gives {requested.name!r}, and no crosswalk links it to {', '.join(unlinked)}, "
+            "so their trends could not be compared: give one with --crosswalk FILE "
+            "(docs/frameworks.md), ingest into another store (--data DIR), or start this "
+            "one afresh with --replace"
+        )
+    return requested
+
+
+def _given_crosswalk(name_or_file: str | Path) -> tuple[Crosswalk, str]:
+    """A crosswalk given at ingest and its text (a shipped name or a .toml file)."""
+    cw = framework.load_crosswalk(name_or_file)
+    text = str(name_or_file)
+    if isinstance(name_or_file, Path) or text.endswith(".toml") or "/" in text:
+        return cw, Path(text).read_text(encoding="utf-8")
+    return cw, ""  # shipped: hmip has it, the store need not keep it
+
+
+def _link(
+    a: Framework, b: Framework, meta: dict, given: Sequence[tuple[Crosswalk, str]]
+) -> Crosswalk | None:
+    """A crosswalk between `a` and `b`: given now, recorded in the store, or shipped."""
+    for cw in [*(c for c, _ in given), *store.crosswalks_of(meta)]:
+        if {cw.source, cw.target} == {a.name, b.name}:
+            return cw
+    return framework.crosswalk_between(a.name, b.name)
+
+
+def _crosswalk_records(
+    meta: dict, given: Sequence[tuple[Crosswalk, str]], fws: tuple[Framework, ...]
+) -> list[dict]:
+    """The store's crosswalk records after this ingest: those it had, and those given now
+    (files only) that link two of its frameworks, one per pair (the newest wins)."""
+    names = {f.name for f in fws}
+    out: dict[frozenset, dict] = {}
+    for rec in meta.get("crosswalks") or []:
+        out[frozenset((rec["from"], rec["to"]))] = rec
+    for cw, text in given:
+        pair = frozenset((cw.source, cw.target))
+        if text and pair <= names:
+            out[pair] = store.crosswalk_record(cw, text)
+    return [r for pair, r in out.items() if pair <= names]
 
 
 def _secret_columns(

@@ -124,15 +124,17 @@ def report_from_store(
     release: Release | None = None,
     where=None,
     title: str | None = None,
+    framework: str | None = None,
 ) -> tuple[C.Report, list[Path]]:
     """Load the store, build the report once and write it: what `hmip report` and
     `hmip demo --report` do. Returns the report and the files written. `title` (else the
-    release file's title) replaces the default title everywhere."""
+    release file's title) replaces the default title everywhere. A store of several
+    frameworks: the report is of `framework`'s cases (default: the latest ingested)."""
     from hmip_cli import store
 
     kind = infer_format(path, fmt)
-    params = _for_framework(params, store.load_framework(data))
-    cases, info = store.load_cases_and_info(data, identifying=False)
+    params = _for_framework(params, store.load_framework(data, framework))
+    cases, info = store.load_cases_and_info(data, identifying=False, framework=framework)
     rep = C.build_report(
         cases,
         info=info,
@@ -163,7 +165,7 @@ def _store_is_synthetic(data) -> bool:
     from hmip_cli import store
     from hmip_cli.report.provenance import is_synthetic
 
-    got = store.read_stored(data)
+    got = store.read_raw(data)  # every framework's ids, of a store of several
     if got is None:
         return False
     frame = got[0]
