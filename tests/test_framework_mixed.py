@@ -74,7 +74,7 @@ def test_the_store_records_the_framework_per_file_and_per_case(mixed, parts):
     per_case = raw.group_by(store.FRAMEWORK_COLUMN, maintain_order=True).len()
     assert per_case.rows() == [("qi-2016", N), ("pdu-2023", N)]  # in ingest order
     # Each framework's cases read back exactly as its own store holds them.
-    segs = dict((fw.name, f) for fw, f in store.read_segments(mixed))
+    segs = {fw.name: f for fw, f in store.read_segments(mixed)}
     for name in ("qi-2016", "pdu-2023"):
         own = store.read_stored(parts[name][0])
         assert own is not None
