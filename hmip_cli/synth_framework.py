@@ -488,6 +488,22 @@ def synthesize(
     return frame if years is None else spread_years(frame, *years)
 
 
+def assumption_note(fw: Framework) -> str | None:
+    """What to tell the user when `fw` is generated from the defaults alone (no synth
+    plan): every share and rate is then an assumption of hmip's, not the framework's."""
+    if is_bulletin_framework(fw) or plan_for(fw).source != "defaults":
+        return None
+    return (
+        f"Note: no synth plan for {fw.name}, so every share and rate is a default "
+        f"assumption: {DEFAULT_RATE:.0%} yes of applicable judgements, "
+        f"{DEFAULT_GATE:.0%} of cases gated per area, parties involved in "
+        f"{DEFAULT_INVOLVED:.0%}, {DEFAULT_NOT_APPLICABLE:.0%} not applicable where a blank "
+        "may mean so, categories in equal shares, no effects (docs/synth_model.md section 8; "
+        f"a plan beside the file, {Path(fw.origin).stem if fw.origin else fw.name}.synth.toml, "
+        "sets them)."
+    )
+
+
 def parse_years(text: str) -> tuple[int, int]:
     """ "2016-2019" (or one year "2020") -> (first, last); BadRequest if it is not that."""
     parts = text.strip().split("-")

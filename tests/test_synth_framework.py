@@ -194,3 +194,31 @@ def test_a_plan_naming_what_the_framework_lacks_is_refused(tmp_path):
     path.write_text('[rates]\n"assessment/nonsense" = 0.5\n', encoding="utf-8")
     with pytest.raises(Exception, match="unknown judgement 'assessment/nonsense'"):
         synth_framework.check_plan(fw, synth_framework.load_plan(path))
+
+
+def test_a_framework_without_a_plan_gets_the_stated_defaults(tmp_path):
+    """No synth plan (the test's own framework, written with none beside it): the
+    defaults, exact counts of them, said to be assumptions, the same for the same seed."""
+    from test_framework_custom import CUSTOM
+
+    path = tmp_path / "youth.toml"
+    path.write_text(CUSTOM, encoding="utf-8")
+    fw = framework.load(path)
+    assert synth_framework.plan_for(fw).source == "defaults"
+    d = synth_framework.synthesize(fw, 1000, 8)
+    for area in fw.areas:
+        gate = d.get_column(fw.gate_column(area))
+        assert gate.sum() == r(1000 * synth_framework.DEFAULT_GATE)
+        for m in fw.measures:
+            col = d.get_column(fw.judgement_column(area, m))
+            assert col.sum() == r(col.is_not_null().sum() * synth_framework.DEFAULT_RATE)
+    team = d.get_column("team").value_counts().sort("team")
+    assert team["count"].to_list() == [500, 500]  # equal shares of the two levels
+    args = ["synth", "--framework", str(path), "-n", "300", "-s", "4"]
+    first, again = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == 0 and first.stdout == again.stdout
+    assert runner.invoke(app, [*args[:-1], "5"]).stdout != first.stdout
+    assert "no synth plan for youth-2025, so every share and rate is a default assumption: 60%" in (
+        first.stderr
+    )
+    assert "no synth plan" not in runner.invoke(app, ["synth", "-n", "50"]).stderr  # qi-2016

@@ -121,6 +121,9 @@ def synth_command(
     if messy and not synth_framework.is_bulletin_framework(fw):
         raise BadRequest("--messy writes the qi-2016 export only; drop --messy or --framework")
     frame = synth_framework.synthesize(fw, cases, seed, id_prefix=id_prefix, years=span)
+    note = synth_framework.assumption_note(fw)
+    if note:
+        say(note)
     text = synth.messy_csv_text(frame, seed) if messy else synth.to_csv_text(frame)
     from hmip_cli.render import write_text
 
