@@ -90,7 +90,7 @@ def ingest(
       hmip ingest examples/export/cases_export.csv --mapping examples/export/mapping.toml
       hmip ingest examples/cases.csv --replace --strict
       hmip ingest examples/cases.csv --framework qi-2016 --data ./qi-store
-      hmip synth --framework pdu-2023 -n 200 -o pdu.csv && hmip ingest pdu.csv --framework pdu-2023 --data ./qi-store
+      hmip synth --framework pdu-2023 -n 200 --id-prefix PDU -o pdu.csv && hmip ingest pdu.csv --framework pdu-2023 --data ./qi-store
     """
     from hmip_cli.ingest import ingest_files
     from hmip_cli.ingest.readers import FORMATS, STDIN
