@@ -7,7 +7,7 @@ import re
 
 import polars as pl
 import pytest
-from test_report_support import fixture_cases, report_for
+from test_report_support import fixture_cases, report_for, shared_report
 
 from hmip_cli import rates as R
 from hmip_cli import schema
@@ -234,14 +234,14 @@ def test_group_wording_comes_from_the_labels():
 
 
 def test_no_sentence_uses_the_old_construction():
-    for f in report_for().key_findings:
+    for f in shared_report().key_findings:
         assert "rather than" not in f.text and "cases with age group" not in f.text, f.text
 
 
 def test_about_six_headlines_first_then_the_detail():
     from hmip_cli.report.findings import HEADLINES
 
-    kf = report_for().key_findings
+    kf = shared_report().key_findings
     flags = [f.headline for f in kf]
     k = sum(flags)
     assert 4 <= k <= HEADLINES == 6
@@ -278,7 +278,7 @@ def test_sentences_follow_the_numbers():
 
 def test_changing_the_cases_changes_the_sentence():
     """The same fixed cases, but accommodation interventions available in every applicable case."""
-    rep = report_for()
+    rep = shared_report()
     acc = schema.FACTORS[0]
     col = schema.judgement_column(acc, "availability")
     frame = fixture_cases().with_columns(pl.when(pl.col(col).is_not_null()).then(True).alias(col))

@@ -18,7 +18,7 @@ import zipfile
 
 import openpyxl
 import pytest
-from test_report_support import report_for
+from test_report_support import shared_report
 
 from hmip_cli.report import content as C
 from hmip_cli.report.ods import render_ods
@@ -45,7 +45,7 @@ UNIT = re.compile(r"\((number|%)\)$|[Nn]umber|ratio|^p\b")
 
 @pytest.fixture(scope="module")
 def rep():
-    return report_for()
+    return shared_report()
 
 
 @pytest.fixture(scope="module")
@@ -336,7 +336,7 @@ def test_synthetic_data_are_marked_everywhere(tmp_path):
     from hmip_cli.report.html import render_html
     from hmip_cli.report.markdown import render_markdown
 
-    rep = report_for()
+    rep = shared_report()
     assert not rep.synthetic  # the fixture's case ids and notes were overwritten
     rep = dataclasses.replace(rep, provenance=dataclasses.replace(rep.provenance, synthetic=True))
     html = render_html(rep)

@@ -17,6 +17,7 @@ from test_report_support import (
     check_snapshot,
     fixture_cases,
     report_for,
+    shared_report,
     write_fixture_store,
 )
 from typer.testing import CliRunner
@@ -36,7 +37,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def rep():
-    return report_for()
+    return shared_report()
 
 
 # --------------------------------------------------------------------------------------

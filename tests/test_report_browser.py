@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 import pytest
-from test_report_support import report_for
+from test_report_support import shared_report
 
 from hmip_cli.report.html import render_html
 
@@ -55,7 +55,7 @@ def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def html_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("browser") / "report.html"
-    path.write_text(render_html(report_for()), encoding="utf-8")
+    path.write_text(render_html(shared_report()), encoding="utf-8")
     return path
 
 
@@ -134,7 +134,7 @@ def test_pdf_print_contains_every_column_and_value(html_file, tmp_path):
     text = subprocess.run([PDFTOTEXT, str(pdf), "-"], capture_output=True, text=True).stdout
     flat = " ".join(text.split())
     words = set(flat.split())
-    rep = report_for()
+    rep = shared_report()
     for t in rep.tables:
         t = compact_differences(t) if t.id == C.DIFFERENCES_ID else t
         for c in t.columns:  # multi-line headers interleave in extraction: check their words

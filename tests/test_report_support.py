@@ -11,6 +11,7 @@ distinctive strings that must never appear in any output.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 
@@ -70,3 +71,11 @@ def check_snapshot(name: str, text: str) -> None:
         f"{name} differs from its snapshot; if the change is intended, rerun with "
         "HMIP_UPDATE_SNAPSHOTS=1 and review the diff"
     )
+
+
+@functools.cache
+def shared_report():
+    """`report_for()` built once per test process, for tests that only read it (a report is
+    seconds of sweep and disclosure control). Never change it: build your own with
+    `report_for()` to modify one, or to check that two builds agree."""
+    return report_for()
