@@ -113,3 +113,27 @@ def test_sweep_profile_ci_agrees_with_the_lr_test(_example_store_dir):
             assert excl == (p["p"] < 0.05), p
             disagree_wald += (w["ci_low"] > 1 or w["ci_high"] < 1) != (w["p"] < 0.05)
     assert disagree_wald > 0  # e.g. thinking/contracted: Wald CI to 1.0002 with LR p = .044
+
+
+def test_a_limit_that_cannot_be_bracketed_is_none_not_a_crash(monkeypatch):
+    """Near separation the constrained fit started from another point can land elsewhere,
+    so the bracket found while widening has no change of sign when re-evaluated and
+    brentq raises (found by the weighted-rows property test). The limit is then reported
+    as not available (None), as for separation, instead of a traceback."""
+    from hmip_cli.stepwise import profile as P
+
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(60), rng.integers(0, 2, 60)]).astype(float)
+    y = (rng.random(60) < 0.5).astype(float)
+    w = np.ones(60)
+    beta = np.array([0.0, 0.0])
+    calls = {"n": 0}
+
+    def stubborn(X_, w_, y_, fixed, penalised, start):
+        calls["n"] += 1
+        # the first probe of each side is "outside"; every later evaluation (brentq's) too
+        return P.ConstrainedFit(start, -1e6, True, 1)
+
+    monkeypatch.setattr(P, "constrained_max", stubborn)
+    interval = profile_interval(X, w, y, beta, 1, se=0.5)
+    assert interval == P.ProfileInterval(None, None) and calls["n"] >= 4

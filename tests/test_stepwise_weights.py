@@ -17,6 +17,10 @@ from hmip_cli.stepwise.profile import final_model_cis
 from hmip_cli.stepwise.robust import cluster_robust
 
 TOL = {"rel": 1e-10, "abs": 1e-10}
+# derandomize: the same examples every run, so CI cannot fail on a draw no one can reproduce.
+# Random draws (`--hypothesis-seed=1..30`, 2026-12-01) found two defects, both fixed: final B
+# compared under separation (where it is where Newton stopped, not an estimate) and a profile
+# limit that brentq could not bracket (a crash; now None).
 
 
 @st.composite
@@ -78,10 +82,14 @@ def _same_results(a, b):
         for ra, rb in zip(sa.not_in_equation, sb.not_in_equation, strict=True):
             if ra.score is not None:
                 assert ra.score == pytest.approx(rb.score, **TOL)
-    assert a.final_beta == pytest.approx(b.final_beta, **TOL)
+    assert a.reliable == b.reliable
+    if a.reliable:  # under separation B has no maximum: where Newton stops is not a result
+        assert a.final_beta == pytest.approx(b.final_beta, **TOL)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(mixed_data())
 def test_a_collapsed_frame_with_weights_gives_the_row_results(case):
     frame, cands, categorical, pin = case
@@ -95,7 +103,9 @@ def test_a_collapsed_frame_with_weights_gives_the_row_results(case):
     _same_results(stepwise(table, "y", cands, weights=WEIGHT, collapse=False, **opts), rows)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(mixed_data())
 def test_profile_cis_and_cluster_robust_errors_with_weights(case):
     frame, cands, categorical, pin = case
@@ -107,10 +117,12 @@ def test_profile_cis_and_cluster_robust_errors_with_weights(case):
     weighted = stepwise(table, "y", cands, weights=WEIGHT, **opts)
     ci_rows, ci_w = final_model_cis(frame, rows), final_model_cis(table, weighted)
     assert ci_rows.keys() == ci_w.keys()
-    for k, (lo, hi) in ci_rows.items():
-        assert ci_w[k][0] == pytest.approx(lo, rel=1e-9) and ci_w[k][1] == pytest.approx(
-            hi, rel=1e-9
-        )
+    for k, limits in ci_rows.items():
+        for got, want in zip(ci_w[k], limits, strict=True):
+            # None: no finite limit (separation, or no bracket of it), on both paths alike
+            assert (got is None) == (want is None), (k, ci_w[k], limits)
+            if want is not None:
+                assert got == pytest.approx(want, rel=1e-9), (k, ci_w[k], limits)
     cr_rows, cr_w = cluster_robust(frame, rows, "g"), cluster_robust(table, weighted, "g")
     assert cr_rows.n_clusters == cr_w.n_clusters
     assert cr_rows.terms.keys() == cr_w.terms.keys()

@@ -153,14 +153,21 @@ def profile_interval(
             if excess(outer, start) > 0:
                 # Brent between the last point inside and the first outside.
                 s0 = warm[outer]
-                limit = optimize.brentq(
-                    lambda b, s0=s0: excess(b, s0),
-                    min(inner, outer),
-                    max(inner, outer),
-                    xtol=1e-12,
-                    rtol=4 * np.finfo(float).eps,
-                    maxiter=200,
-                )
+                try:
+                    limit = optimize.brentq(
+                        lambda b, s0=s0: excess(b, s0),
+                        min(inner, outer),
+                        max(inner, outer),
+                        xtol=1e-12,
+                        rtol=4 * np.finfo(float).eps,
+                        maxiter=200,
+                    )
+                except ValueError:
+                    # No change of sign from this start: near separation the constrained fit
+                    # is not unique enough to bracket the limit, so there is no reliable
+                    # finite limit (shown as not available, like separation) rather than
+                    # a crash.
+                    limit = None
                 break
             inner, start = outer, warm[outer]
             step *= 2.0
