@@ -220,3 +220,19 @@ def test_policies_and_none():
     rep = report_for(disclosure="none")
     assert not any(e.rule.startswith("threshold") for e in rep.disclosure.audit)
     assert dataclasses.asdict(rep.params)["disclosure"] == "none"
+
+
+def test_disclosure_none_needs_no_linked_system(monkeypatch):
+    """--disclosure none with nothing hidden for reliability builds no linked system, so a
+    store too large for the linked check (10M cases: 6.4M patterns) still reports with
+    --disclosure none, as the refusal message tells the user to do. Found by the 10M bench:
+    the refusal came even with --disclosure none."""
+    from hmip_cli.errors import BadRequest
+    from hmip_cli.report import disclosure as D
+
+    monkeypatch.setattr(D, "MAX_ATOMS", 1)  # every store is now "too large"
+    rep = report_for(disclosure="none", min_n=1, suppress=False)
+    assert rep.disclosure.policy == "none" and not rep.disclosure.hidden
+    assert rep.disclosure.system is None
+    with pytest.raises(BadRequest, match="more than the linked check handles"):
+        report_for(min_n=1, suppress=False)  # threshold-10 still needs the system

@@ -616,13 +616,27 @@ def check_policy(policy: str) -> str:
     return policy
 
 
+def _reliability_hidden(pairs, params) -> bool:
+    """Whether --suppress hides a rate for reliability (as `_primary` does)."""
+    if not params.suppress:
+        return False
+    return any(
+        c.column == "n" and c.source in ("rates", "protection") and 0 < c.value < params.min_n
+        for c, _ in pairs
+    )
+
+
 def control(cases, results, profile, findings, params):
     """Disclosure control for a report: (results, profile, findings, Disclosure), the frames
     with every suppressed count (and what implies it) set to null and marked [c]."""
     policy = check_policy(getattr(params, "disclosure", DEFAULT_POLICY))
     pairs = cells_and_masks(results, profile, findings, params)
-    system = build_system(cases, pairs)
     already = {i for i, (c, _) in enumerate(pairs) if c.value is None or c.value < 0}
+    if POLICIES[policy] is None and not already and not _reliability_hidden(pairs, params):
+        # --disclosure none with nothing hidden for reliability: nothing to protect, so no
+        # linked system either (it needs every case pattern: 6.4 million at 10M cases).
+        return results, profile, findings, Disclosure(policy, set(), [])
+    system = build_system(cases, pairs)
     primary = _primary(system, already, POLICIES[policy], params.min_n, params.suppress)
     if not primary:
         return (
