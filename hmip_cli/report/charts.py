@@ -208,21 +208,11 @@ def figure_svg(
     fw: Framework | None = None,
 ) -> str:
     """Figure `figure` as an SVG document (text), from `content.figure_data(...)`."""
-    import matplotlib
 
     fw = framework.default() if fw is None else fw
     fig = _draw(data, figure, min_n, title, fw)
-    buf = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"hmip-figure-{figure}"}):
-        fig.savefig(
-            buf,
-            format="svg",
-            metadata={"Date": None, "Creator": "hmip"},
-            bbox_inches="tight",
-            pad_inches=0.12,
-        )
     return _accessible(
-        buf.getvalue(),
+        svg_text(fig, f"hmip-figure-{figure}"),
         f"hmip-figure-{figure}",
         title or C.figure_title(figure, fw),
         alt_text(data, figure, min_n, fw),
@@ -242,6 +232,23 @@ def figure_png(
     fw = framework.default() if fw is None else fw
     fig = _draw(data, figure, min_n, title, fw)
     return png_bytes(fig, dpi)
+
+
+def svg_text(fig, salt: str) -> str:
+    """A drawn figure as SVG text, the same way for every chart: no date, and ids salted with
+    `salt` (so the text depends on the data only and ids differ between figures)."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": salt}):
+        fig.savefig(
+            buf,
+            format="svg",
+            metadata={"Date": None, "Creator": "hmip"},
+            bbox_inches="tight",
+            pad_inches=0.12,
+        )
+    return buf.getvalue()
 
 
 def png_bytes(fig, dpi: int) -> bytes:
@@ -493,20 +500,10 @@ def figure_by_svg(
 ) -> str:
     """Figure `figure` by a breakdown as an SVG document, from `by_data(...)`: grouped bars
     (% yes per group), each labelled with its group, %, n; <title>, <desc> and role="img"."""
-    import matplotlib
 
     fig = _draw_by(data, figure, breakdown_label, min_n, fw)
-    buf = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"hmip-figure-{figure}-by"}):
-        fig.savefig(
-            buf,
-            format="svg",
-            metadata={"Date": None, "Creator": "hmip"},
-            bbox_inches="tight",
-            pad_inches=0.12,
-        )
     return _accessible(
-        buf.getvalue(),
+        svg_text(fig, f"hmip-figure-{figure}-by"),
         f"hmip-figure-{figure}-by",
         by_title(figure, breakdown_label, fw),
         by_alt_text(data, figure, breakdown_label, min_n, fw),

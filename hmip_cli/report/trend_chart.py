@@ -11,15 +11,13 @@ byte-identical for the same data (fixed hash salt, no dates, text as text).
 
 from __future__ import annotations
 
-import io
-
 import polars as pl
 
 from hmip_cli import rates as R
 from hmip_cli import trend as TR
 from hmip_cli.errors import BadRequest
 from hmip_cli.render import percent_text
-from hmip_cli.report.charts import _RC, PALETTE, TEXT, _accessible, png_bytes
+from hmip_cli.report.charts import _RC, PALETTE, TEXT, _accessible, png_bytes, svg_text
 
 MARKERS = ("o", "s", "^", "D", "v", "P")
 MAX_SERIES = len(PALETTE)
@@ -133,21 +131,11 @@ def _draw(result: TR.TrendResult, min_n: int, title: str):
 
 
 def trend_svg(result: TR.TrendResult, *, min_n: int = R.DEFAULT_MIN_N) -> str:
-    import matplotlib
 
     _check(result)
     title = title_of(result)
     fig = _draw(result, min_n, title)
-    buf = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": "hmip-trend"}):
-        fig.savefig(
-            buf,
-            format="svg",
-            metadata={"Date": None, "Creator": "hmip"},
-            bbox_inches="tight",
-            pad_inches=0.12,
-        )
-    return _accessible(buf.getvalue(), "hmip-trend", title, alt_text(result, min_n))
+    return _accessible(svg_text(fig, "hmip-trend"), "hmip-trend", title, alt_text(result, min_n))
 
 
 def trend_png(result: TR.TrendResult, *, min_n: int = R.DEFAULT_MIN_N, dpi: int = 150) -> bytes:
