@@ -172,3 +172,24 @@ def test_rates_imports_no_report_or_stepwise_module(example_store):
         "hmip_cli.report.provenance",
         "hmip_cli.report.shorthand",
     }
+
+
+def test_completing_a_command_name_imports_no_command_module():
+    # Completing `hmip re<TAB>` lists names and summaries from the command table: before,
+    # Typer's group loaded every command module (and Polars) to ask each for its help.
+    import os
+
+    env = {**os.environ, "_TYPER_COMPLETE_ARGS": "hmip re", "_HMIP_COMPLETE": "complete_zsh"}
+    probe = (
+        "import sys\nfrom hmip_cli.cli.app import app\ntry:\n    app(prog_name='hmip')\n"
+        "except SystemExit:\n    pass\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.endswith('_cmd') or "
+        "m.split('.')[0] == 'polars')), file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert '"regress":"Forward stepwise logistic regression' in out.stdout
+    assert '"report":' in out.stdout and '"remove":' in out.stdout
+    assert '"rates"' not in out.stdout  # only names starting "re"
+    assert out.stderr.strip() == "", out.stderr[:300]

@@ -1,10 +1,11 @@
 """The `hmip` Typer application.
 
 Commands are loaded lazily: `COMMANDS` names each one, the module that defines it and its
-one-line help, so `hmip --help` (and the start of every command) imports neither Polars
-nor any command module; `hmip rates` imports `cli/rates_cmd.py` alone. A command module
-defines its command as a module-level function (a command group: a `typer.Typer`), and
-tests/test_cli_registry.py checks this table against the modules.
+one-line help, so `hmip --help`, completing a command name (`hmip re<TAB>`) and the start
+of every command import neither Polars nor any command module; `hmip rates` imports
+`cli/rates_cmd.py` alone. A command module defines its command as a module-level function
+(a command group: a `typer.Typer`), and tests/test_cli_registry.py checks this table
+against the modules.
 """
 
 from __future__ import annotations
@@ -216,6 +217,21 @@ class LazyGroup(TyperGroup):
         rows = [(e.name, make_default_short_help(e.summary, limit)) for e in COMMANDS]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        # As TyperGroup does, but a command's name and summary come from `COMMANDS`, so
+        # completing `hmip <TAB>` imports no command module (TyperGroup's loads them all).
+        from typer._click.shell_completion import CompletionItem
+        from typer._click.utils import make_default_short_help
+
+        results = [
+            CompletionItem(e.name, help=make_default_short_help(e.summary))
+            for e in COMMANDS
+            if e.name.startswith(incomplete)
+        ]
+        added = [n for n in self.commands if n not in _BY_NAME and n.startswith(incomplete)]
+        results += [CompletionItem(n, help=self.commands[n].get_short_help_str()) for n in added]
+        return results + super(TyperGroup, self).shell_complete(ctx, incomplete)
 
 
 app = typer.Typer(
