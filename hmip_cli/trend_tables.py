@@ -2,9 +2,9 @@
 areas; for case-level questions, the questions) with an n and a % column per period; for
 machines, the long frame as it is (TREND_COLUMNS), full precision.
 
-Cells carry the rates' shorthand ([u], [c], [z]) and [b] where the series breaks; [b] is
-explained above the table (the shorthand guidance), the other codes in notes below, as in
-`hmip rates`. Spreadsheets (-o x.xlsx / .ods) explain every code above their tables.
+Cells carry the rates' shorthand ([u], [c], [z]) and [b] where the series breaks; every code
+in a table is explained above it (the shorthand guidance), as in `hmip rates`. Spreadsheets
+(-o x.xlsx / .ods) explain every code above their tables.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import polars as pl
 from hmip_cli import rates as R
 from hmip_cli import tables as T
 from hmip_cli import trend as TR
+from hmip_cli.layout import LEGEND_INTRO
 from hmip_cli.render import Format, Table, percent_text
 
 BREAK_LEGEND = (
@@ -104,8 +105,8 @@ def trend_human(
             Table(
                 table,
                 title=f"Trend by {period_label.lower()}: {part['group_label'][0]}",
-                legend=[BREAK_LEGEND] if breaks else [],
-                notes=[*T.marker_notes(part, min_n), *common],
+                legend=_legend(part, min_n, breaks),
+                notes=common,
                 display=display,
                 right_aligned=tuple(c for c in display if c != "series"),
             )
@@ -185,6 +186,12 @@ def trend_machine(result: TR.TrendResult) -> Table:
         notes=not_trended_note(result),
         percent_columns=("percent_yes", "ci_lower", "ci_upper"),
     )
+
+
+def _legend(part: pl.DataFrame, min_n: int, breaks: bool) -> list[str]:
+    """The lines above a table explaining its codes: the rates' markers, then [b]."""
+    codes = [*T.marker_notes(part, min_n), *([BREAK_LEGEND] if breaks else [])]
+    return [LEGEND_INTRO, *codes] if codes else []
 
 
 LAYOUTS = ("long", "wide")

@@ -148,6 +148,23 @@ def test_trend_suppression_per_series(trend_cases):
         assert set(hidden["marker"]) <= {R.MARK_SUPPRESSED}
 
 
+def test_codes_are_explained_above_the_table_as_in_rates(trend_cases):
+    # As rates and protection do: the shorthand guidance, then each code in the table,
+    # above it; below it only the notes on n and rounding (before: [u] and [c] sat below).
+    from hmip_cli import trend as TR
+    from hmip_cli import trend_tables as TT
+    from hmip_cli.render import Format, to_text
+
+    res = TR.trend(TR.segments_from_cases(trend_cases), items=["finance/delivery"], min_n=40)
+    lines = to_text(TT.trend_tables(res, Format.table, min_n=40), Format.table).splitlines()
+    header = next(i for i, line in enumerate(lines) if "┃ Area" in line)
+    intro = lines.index("Some cells contain shorthand instead of a number:")
+    low = next(i for i, line in enumerate(lines) if line.startswith("[u] low reliability"))
+    assert intro < low < header
+    assert "fewer than 40 applicable cases" in lines[low]
+    assert any("[u]" in line for line in lines[header:])  # the code it explains is there
+
+
 def test_trend_by_inspection_is_an_area_in_a_year(trend_cases):
     from hmip_cli import trend as TR
 
