@@ -239,6 +239,8 @@ def test_xlsx_has_no_formulas_and_neutralises_text(tmp_path):
     cover = " ".join(str(c.value) for row in wb["Cover"].iter_rows() for c in row if c.value)
     assert all(e in cover for e in evil)
     assert safe_text("=1") == "'=1" and safe_text("fine") == "fine" and safe_text("\t=x") == "'\t=x"
+    assert safe_text(None) == "" and safe_text("-3.5") == "-3.5"  # a number as text: no formula
+    assert safe_text("-3.5+A1") == "'-3.5+A1"  # the rule CSV output uses (render.spreadsheet_safe)
 
 
 # --------------------------------------------------------------------------------------

@@ -24,17 +24,16 @@ from dataclasses import dataclass
 
 from hmip_cli import rates as R
 from hmip_cli.layout import Column, Grid
+from hmip_cli.render import spreadsheet_safe
 from hmip_cli.report import content as C
 from hmip_cli.report.shorthand import is_code_note, used_codes
 from hmip_cli.report.shorthand import legend_lines as shorthand_lines
 
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def safe_text(text: object) -> str:
-    """Text that cannot become a formula: a leading apostrophe before =, +, -, @, tab, CR."""
-    text = "" if text is None else str(text)
-    return "'" + text if text.startswith(_DANGEROUS) else text
+    """`text` (None: empty) as a cell that cannot become a formula: `render.spreadsheet_safe`,
+    the rule every spreadsheet and CSV writer shares."""
+    return spreadsheet_safe("" if text is None else str(text))
 
 
 @dataclass(frozen=True)
