@@ -45,6 +45,7 @@ from hmip_cli import defaults, framework
 from hmip_cli.errors import BadInput, BadRequest
 from hmip_cli.framework import derive
 from hmip_cli.framework.model import YES_NO, Area, Breakdown, DictionaryColumn, Framework, Measure
+from hmip_cli.tally import Agg, Tally, cases_agg, recorded_agg, sum_by, yes_agg
 
 if TYPE_CHECKING:
     import numpy as np
@@ -397,14 +398,21 @@ def _breakdowns(by, fw: Framework) -> list[Breakdown]:
 
 
 def _cross_counts(
-    lf: pl.LazyFrame, breakdowns: Sequence[Breakdown], aggs: list[pl.Expr]
+    source: pl.LazyFrame | Tally, breakdowns: Sequence[Breakdown], aggs: list[Agg]
 ) -> pl.DataFrame:
-    """Sum `aggs` over the cross-classification of the breakdown columns (one pass)."""
-    keys = list(dict.fromkeys(b.column for b in breakdowns))
-    aggs = [pl.len().alias("__cases"), *aggs]
-    if not keys:
-        return lf.select(aggs).collect()
-    return lf.group_by(keys).agg(aggs).collect()
+    """Sum `aggs` over the cross-classification of the breakdown columns (one pass), over
+    the cases or a tally of them (`hmip_cli.tally`: the same counts)."""
+    keys = [b.column for b in breakdowns]
+    return sum_by(source, keys, [cases_agg("__cases"), *aggs])
+
+
+def _source(cases, where, fw: Framework) -> pl.LazyFrame | Tally:
+    """The cases to count (`filter_cases`), or a tally of them as given."""
+    if isinstance(cases, Tally):
+        if where:
+            raise BadRequest("--where selects cases: give the cases, not a tally of them")
+        return cases
+    return filter_cases(cases, where, fw)[0]
 
 
 def _marginals(
@@ -638,24 +646,24 @@ def _as_measures(measures, fw: Framework) -> list[Measure]:
     return [m for m in fw.measures if m.key in chosen]
 
 
-def _rate_aggs(factors, measures, fw: Framework) -> list[pl.Expr]:
+def _rate_aggs(factors, measures, fw: Framework) -> list[Agg]:
     aggs = []
     for f in factors:
         # n_priority: cases where the area's gate is yes (no gate: every case is in scope)
-        gate = pl.col(fw.gate_column(f)).sum() if fw.gate is not None else pl.len()
-        aggs.append(gate.alias(f"p{_SEP}{f.key}"))
+        p = f"p{_SEP}{f.key}"
+        aggs.append(yes_agg(p, fw.gate_column(f)) if fw.gate is not None else cases_agg(p))
         for m in measures:
-            col = pl.col(fw.judgement_column(f, m))
-            aggs.append(col.count().alias(f"n{_SEP}{f.key}{_SEP}{m.key}"))
-            aggs.append(col.sum().alias(f"y{_SEP}{f.key}{_SEP}{m.key}"))
+            col = fw.judgement_column(f, m)
+            aggs.append(recorded_agg(f"n{_SEP}{f.key}{_SEP}{m.key}", col))
+            aggs.append(yes_agg(f"y{_SEP}{f.key}{_SEP}{m.key}", col))
     return aggs
 
 
-def _question_aggs(questions) -> list[pl.Expr]:
+def _question_aggs(questions) -> list[Agg]:
     aggs = []
     for q in questions:
-        aggs.append(pl.col(q.column).count().alias(f"n{_SEP}{q.key}"))
-        aggs.append(pl.col(q.column).sum().alias(f"y{_SEP}{q.key}"))
+        aggs.append(recorded_agg(f"n{_SEP}{q.key}", q.column))
+        aggs.append(yes_agg(f"y{_SEP}{q.key}", q.column))
     return aggs
 
 
@@ -945,7 +953,7 @@ class BulletinResults:
 
 
 def bulletin(
-    cases: pl.DataFrame | pl.LazyFrame,
+    cases: pl.DataFrame | pl.LazyFrame | Tally,
     by=DEFAULT_BY,
     where=None,
     *,
@@ -955,13 +963,14 @@ def bulletin(
     fw: Framework | None = None,
 ) -> BulletinResults:
     """Every measure x every area and every case-level question, by `by` (default: the
-    framework's default breakdowns), in ONE scan."""
+    framework's default breakdowns), in ONE scan. `cases` may be a `Tally` of the cases
+    (by at least the breakdowns' columns, counting every judgement and question column)."""
     fw = _fw(fw)
     b_list = _breakdowns(by, fw)
-    lf, _ = filter_cases(cases, where, fw)
+    source = _source(cases, where, fw)
     f_list, m_list = list(fw.areas), list(fw.measures)
     aggs = _rate_aggs(f_list, m_list, fw) + _question_aggs(fw.questions)
-    cross = _cross_counts(lf, b_list, aggs)
+    cross = _cross_counts(source, b_list, aggs)
     marg = _marginals(cross, b_list)
     return BulletinResults(
         rates=_rates_from_marginals(
@@ -995,7 +1004,10 @@ def characteristics(fw: Framework | None = None) -> tuple[Characteristic, ...]:
 
 
 def sample_profile(
-    cases: pl.DataFrame | pl.LazyFrame, by=None, where=None, fw: Framework | None = None
+    cases: pl.DataFrame | pl.LazyFrame | Tally,
+    by=None,
+    where=None,
+    fw: Framework | None = None,
 ) -> pl.DataFrame:
     """The sample profile: how many cases, and how many of them have each characteristic.
 
@@ -1014,17 +1026,18 @@ def sample_profile(
     """
     fw = _fw(fw)
     b_list = _breakdowns(by, fw)
-    lf, _ = filter_cases(cases, where, fw)
+    source = _source(cases, where, fw)
     chars = characteristics(fw)
     aggs = []
     for c in chars[1:]:
         if c.breakdown is None:  # only the first characteristic (all cases) has none
             continue
-        col = pl.col(fw.breakdown(c.breakdown).column)
+        column = fw.breakdown(c.breakdown).column
+        col = pl.col(column)
         hit = col if isinstance(c.code, bool) else (col.cast(pl.String) == str(c.code))
-        aggs.append(hit.sum().alias(f"y{_SEP}{c.key}"))
-        aggs.append(col.count().alias(f"n{_SEP}{c.key}"))
-    cross = _cross_counts(lf, b_list, aggs)
+        aggs.append(yes_agg(f"y{_SEP}{c.key}", when=hit))
+        aggs.append(recorded_agg(f"n{_SEP}{c.key}", column))
+    cross = _cross_counts(source, b_list, aggs)
     marg = _marginals(cross, b_list)
     labels = _labels_frame(b_list, marg)
     border = {ALL: -1, **{b.key: i for i, b in enumerate(b_list)}}

@@ -559,6 +559,30 @@ def load_cases_and_info(
     return cases, _info(path, frame, meta)
 
 
+def scan_cases_and_info(
+    data: Path | str | None = None, framework: str | Framework | None = None
+) -> tuple[pl.LazyFrame, StoreInfo]:
+    """`load_cases_and_info(data, identifying=False, framework)` without reading the rows:
+    a lazy scan of the stored columns but case_id and notes, with the derived columns, and
+    the store's info from its metadata. The columns and the row count are checked from the
+    Parquet footer here; each analysis then reads only the columns it needs (issue 13: a
+    report on 10M cases). A mixed store, or one written before the summary, is loaded."""
+    meta = read_meta(data)
+    path = resolve_store(data)
+    if meta is None:
+        raise _missing(path)
+    summary = _stored_summary(meta)
+    if is_mixed(meta) or summary is None:
+        cases, info = load_cases_and_info(data, identifying=False, framework=framework)
+        return cases.lazy(), info
+    file = cases_path(data)
+    _check_data(file, meta)
+    fw = framework_of(meta, file, framework)
+    hidden = set(fw.identifying_columns())
+    scan = pl.scan_parquet(file).select([c for c in fw.stored_schema() if c not in hidden])
+    return derive.with_derived(fw, scan), _info_from(path, meta, summary)
+
+
 def _read_existing(
     data: Path | str | None, identifying: bool = True, framework: str | Framework | None = None
 ) -> tuple[Path, pl.DataFrame, dict]:
@@ -1008,6 +1032,10 @@ def write_store(
         }
     if removed:  # older hmips read the store as before (they ignore the key)
         meta["removed"] = removed
+    # Whether the cases are `hmip synth` output, so a report need not read ids and notes.
+    from hmip_cli.report.provenance import is_synthetic
+
+    meta["synthetic"] = is_synthetic(frame)
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
     target = cases_path(data)
     check_understood(data)  # never replace a store this hmip does not understand

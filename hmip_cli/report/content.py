@@ -677,20 +677,31 @@ def report_steps() -> int:
     return len(targets(everything=True)) + 2
 
 
-def analyse(cases: pl.DataFrame, params: ReportParams, progress: Progress | None = None):
+def _without_identifying(cases: pl.DataFrame | pl.LazyFrame, fw: Framework):
+    names = cases.collect_schema().names()
+    return cases.drop([c for c in _drop(fw) if c in names])
+
+
+def analyse(
+    cases: pl.DataFrame | pl.LazyFrame, params: ReportParams, progress: Progress | None = None
+):
     """The three analyses, each run once: (BulletinResults, sample profile, sweep findings,
     the SweepResult with the family of tests and each model)."""
     from hmip_cli.stepwise import run_sweep
 
     fw = params.fw
-    cases = cases.drop([c for c in _drop(fw) if c in cases.columns])
+    cases = _without_identifying(cases, fw)
     total = report_steps()
     if progress:
         progress("rates", 0, total)
+    # One scan: the rates, the profile and every model count cases by a few columns, so
+    # they all sum the counts of one tally of the cases (hmip_cli.tally; the same integers).
+    counts = _tally(cases, params)
+    source = counts if counts is not None else cases
     # Unsuppressed here: disclosure control (report/disclosure.py) hides the small rates
     # (--min-n) with the policy's cells and picks their complements across the whole report.
-    results = R.bulletin(cases, by=R.DEFAULT_BY, min_n=params.min_n, suppress=False, fw=fw)
-    profile = R.sample_profile(cases, fw=fw)
+    results = R.bulletin(source, by=R.DEFAULT_BY, min_n=params.min_n, suppress=False, fw=fw)
+    profile = R.sample_profile(source, fw=fw)
 
     def model_done(model: str, done: int, n_models: int) -> None:
         # `done`: steps finished before this one (the sweep's closing call is disclosure's)
@@ -709,8 +720,35 @@ def analyse(cases: pl.DataFrame, params: ReportParams, progress: Progress | None
         removal=params.removal,
         reference=params.reference_columns,
         progress=model_done if progress else None,
+        tally=counts,
     )
     return results, profile, sw.findings, sw
+
+
+def _tally(cases: pl.DataFrame | pl.LazyFrame, params: ReportParams):
+    """The cases collapsed by every column the analyses group by (breakdowns, profile,
+    candidates, cluster), counting every yes/no column they count: one scan. None when a
+    column is missing or not yes/no (the analyses then read the cases themselves)."""
+    from hmip_cli.stepwise.sweeps import candidate_columns, targets
+    from hmip_cli.tally import tally
+
+    fw = params.fw
+    lf = R._prepared(cases, fw)
+    schema = lf.collect_schema()
+    keys = [b.column for b in R._breakdowns(R.DEFAULT_BY, fw)]
+    keys += [fw.breakdown(c.breakdown).column for c in R.characteristics(fw) if c.breakdown]
+    keys += candidate_columns(list(params.candidates or ()), fw)
+    cluster = params.cluster_column
+    keys += [cluster] if cluster is not None and cluster in schema else []
+    counted = [fw.gate_column(a) for a in fw.areas] if fw.gate is not None else []
+    counted += [fw.judgement_column(a, m) for a in fw.areas for m in fw.measures]
+    counted += [q.column for q in fw.questions]
+    counted += [t.column for t in targets(everything=True, fw=fw)]
+    keys = list(dict.fromkeys(keys))
+    counted = [c for c in dict.fromkeys(counted) if c not in keys]
+    if any(c not in schema for c in keys) or any(schema.get(c) != pl.Boolean for c in counted):
+        return None
+    return tally(lf, keys, counted)
 
 
 def layout(
@@ -740,7 +778,7 @@ def layout(
 
 
 def build_report(
-    cases: pl.DataFrame,
+    cases: pl.DataFrame | pl.LazyFrame,
     *,
     info=None,
     params: ReportParams | None = None,
@@ -751,7 +789,8 @@ def build_report(
 ) -> Report:
     """Compute everything a report shows, once.
 
-    `cases`: the case frame with derived columns (`store.load_cases()`); `info`: the store's
+    `cases`: the case frame with derived columns (`store.load_cases()`), or a lazy scan of it
+    (`store.scan_cases_and_info()`: only the columns needed are read); `info`: the store's
     `StoreInfo` for provenance (None: provenance from the frame itself). `where`: --where
     conditions ("inspection=Durham") selecting the cases reported on; `title`: the report's
     title; `synthetic`: whether the data are synthetic (None: `provenance.is_synthetic`).
@@ -780,7 +819,7 @@ def build_report(
         steps = report_steps()
         progress("disclosure control", steps - 1, steps)
     results, profile, findings, disclosure = control(
-        cases.drop([c for c in _drop(params.fw) if c in cases.columns]),
+        _without_identifying(cases, params.fw),
         results,
         profile,
         findings,
@@ -790,7 +829,7 @@ def build_report(
     prov = (
         from_store_info(info, date, params.to_dict())
         if info is not None
-        else from_cases(cases, date, params.to_dict())
+        else from_cases(cases.lazy().collect(), date, params.to_dict())
     )
     prov = dataclasses.replace(prov, synthetic=synthetic, selection=selection)
     kf = key_findings(

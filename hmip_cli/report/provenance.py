@@ -116,25 +116,57 @@ NOTE_MARKER = "SYNTHETIC NOTE"  # every generated note starts with this (leak te
 _SYNTH_ID = r"^(SYN|SYX)-[0-9]+$"
 
 
+_PEEK = 10_000  # rows read first: on a synthetic store they answer (issue 13)
+
+
 def is_synthetic(cases) -> bool:
     """True when the cases are `hmip synth` output (the bundled example is too): every case
     id has the generator's form (SYN-000001, SYX-000001), or a free-text note carries the
     generator's marker. Real exports have neither. Only ever answers yes or no: no id or
-    note leaves this function."""
+    note leaves this function.
+
+    `cases`: a frame or a lazy scan (a store's). Only the two columns are read, and the
+    first rows first: a marked note there says yes, an id of another form leaves only the
+    notes to look at; the rest is read only when the first rows do not answer."""
+
+    lf = cases.lazy()
+    cols = [c for c in ("case_id", "notes") if c in lf.collect_schema().names()]
+    if not cols:
+        return False
+    lf = lf.select(cols)
+    head = lf.head(_PEEK).collect()
+    if head.height == 0:
+        return False
+    ids, marked = _synthetic_checks(head)
+    if marked or head.height < _PEEK:  # answered, or that was every case
+        return ids or marked
+    if "case_id" in cols and not ids:  # not every id is the generator's: only a note can say so
+        return "notes" in cols and bool(lf.select(_marked_note().any()).collect().item())
+    ids, marked = _synthetic_checks(lf)
+    return ids or marked
+
+
+def _marked_note():
     import polars as pl
 
-    if cases.height == 0:
-        return False
-    checks = []
-    if "case_id" in cases.columns:
-        checks.append(pl.col("case_id").cast(pl.String).str.contains(_SYNTH_ID).all())
-    if "notes" in cases.columns:
-        checks.append(
-            pl.col("notes").cast(pl.String).str.starts_with(NOTE_MARKER).fill_null(False).any()
-        )
-    if not checks:
-        return False
-    return any(bool(v) for v in cases.select(checks).row(0))
+    return pl.col("notes").cast(pl.String).str.starts_with(NOTE_MARKER).fill_null(False)
+
+
+def _synthetic_checks(frame) -> tuple[bool, bool]:
+    """(every case id has the generator's form, some note carries its marker) of `frame`'s
+    case_id and notes columns (False for a column it lacks); `frame` may be lazy."""
+    import polars as pl
+
+    lf = frame.lazy()
+    names = lf.collect_schema().names()
+    checks = [
+        pl.col("case_id").cast(pl.String).str.contains(_SYNTH_ID).all()
+        if "case_id" in names
+        else pl.lit(False),
+        _marked_note().any() if "notes" in names else pl.lit(False),
+    ]
+    ids, marked = lf.select(checks).collect().row(0)
+    return bool(ids), bool(marked)
 
 
 def from_store_info(info, date: dt.date, parameters: dict) -> Provenance:

@@ -126,7 +126,7 @@ def report_from_store(
     title: str | None = None,
     framework: str | None = None,
 ) -> tuple[C.Report, list[Path]]:
-    """Load the store, build the report once and write it: what `hmip report` and
+    """Scan the store, build the report once and write it: what `hmip report` and
     `hmip demo --report` do. Returns the report and the files written. `title` (else the
     release file's title) replaces the default title everywhere. A store of several
     frameworks: the report is of `framework`'s cases (default: the latest ingested)."""
@@ -134,7 +134,8 @@ def report_from_store(
 
     kind = infer_format(path, fmt)
     params = _for_framework(params, store.load_framework(data, framework))
-    cases, info = store.load_cases_and_info(data, identifying=False, framework=framework)
+    # A lazy scan: each analysis reads only the columns it needs (issue 13).
+    cases, info = store.scan_cases_and_info(data, framework=framework)
     rep = C.build_report(
         cases,
         info=info,
@@ -161,12 +162,17 @@ def _for_framework(params: C.ReportParams | None, fw) -> C.ReportParams:
 
 def _store_is_synthetic(data) -> bool:
     """Whether the store holds `hmip synth` output (its ids and notes say so; they are read
-    here for that yes/no only and never passed on)."""
+    here for that yes/no only and never passed on). Recorded at ingest in the metadata;
+    a store written before that is scanned (its two columns, the first rows first)."""
     from hmip_cli import store
     from hmip_cli.report.provenance import is_synthetic
 
-    got = store.read_raw(data)  # every framework's ids, of a store of several
-    if got is None:
+    meta = store.read_meta(data)
+    if meta is None:
         return False
-    frame = got[0]
-    return is_synthetic(frame.select([c for c in ("case_id", "notes") if c in frame.columns]))
+    recorded = meta.get("synthetic")
+    if isinstance(recorded, bool):
+        return recorded
+    import polars as pl
+
+    return is_synthetic(pl.scan_parquet(store.cases_path(data)))  # every framework's ids

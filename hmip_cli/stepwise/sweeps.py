@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from hmip_cli import framework
+from hmip_cli import tally as T
 from hmip_cli.errors import BadRequest, HmipError, ModelFailure
 from hmip_cli.framework.model import Breakdown, Framework
 from hmip_cli.stepwise.adjust import (
@@ -28,6 +29,7 @@ from hmip_cli.stepwise.result import StepwiseResult
 from hmip_cli.stepwise.robust import MIN_CLUSTERS, cluster_robust
 from hmip_cli.stepwise.samplesize import epv_warning, events_per_parameter, low_epv
 from hmip_cli.stepwise.select import stepwise
+from hmip_cli.tally import Tally
 
 
 @dataclass(frozen=True)
@@ -325,12 +327,15 @@ def run_sweep(
     ci: str = "profile",
     cluster: str | None = None,
     fw: Framework | None = None,
+    tally: Tally | None = None,
     **options,
 ) -> SweepResult:
     """`sweep`, returning the findings with the family of tests and the fitted models.
     `cluster` (e.g. "inspection"): add `p_cluster` (the term's CR1 cluster-robust Wald p in
     its final model) and `survives_clustering` (p_cluster < ALPHA) to the findings.
-    `progress(model, done, total)` is called before each model and once when all are done."""
+    `progress(model, done, total)` is called before each model and once when all are done.
+    `tally`: the cases already collapsed (`hmip_cli.tally`, by the candidates and cluster,
+    counting the targets), so the cases are not read again; `cases` are read only if not."""
     check_method(adjust)
     if ci not in CI_METHODS:
         raise BadRequest(f"ci must be one of {', '.join(CI_METHODS)}; got {ci!r}")
@@ -347,7 +352,9 @@ def run_sweep(
     # One scan for every model: the counts of yes and no of every target per pattern of the
     # candidates (and cluster), each model then fitted to its patterns with those counts as
     # frequency weights (issue 13: the same results as the rows, tests/test_stepwise_weights.py).
-    counts = _target_counts(cases, chosen, keep)
+    counts = _target_counts(tally, chosen, keep) if tally is not None else None
+    if counts is None:
+        counts = _target_counts(cases, chosen, keep)
     for i, t in enumerate(chosen):
         if progress:
             progress(t.model, i, len(chosen))
@@ -402,11 +409,15 @@ def run_sweep(
 
 
 def _target_counts(
-    cases: pl.DataFrame | pl.LazyFrame, chosen: list[Target], keep: list[str]
+    cases: pl.DataFrame | pl.LazyFrame | Tally, chosen: list[Target], keep: list[str]
 ) -> pl.DataFrame | None:
     """Per distinct pattern of `keep` (nulls included, so listwise deletion counts as on the
     rows): the cases where each target is yes (`column:yes`) and no (`column:no`), in one
-    group_by. None when a target is not a Boolean column of `cases` (or is one of `keep`)."""
+    group_by. None when a target is not a Boolean column of `cases` (or is one of `keep`).
+    Of a tally: the sums of its patterns' counts (the same integers), None unless it is by
+    every column of `keep` and counts every target."""
+    if isinstance(cases, Tally):
+        return _tally_target_counts(cases, chosen, keep)
     lf = cases.lazy()
     schema = lf.collect_schema()
     if (
@@ -423,6 +434,18 @@ def _target_counts(
         aggs.append(pl.col(column).sum().cast(pl.Int64).alias(f"{column}:yes"))
         aggs.append((~pl.col(column)).sum().cast(pl.Int64).alias(f"{column}:no"))
     return lf.group_by(keep).agg(aggs).sort(keep, nulls_last=True).collect()
+
+
+def _tally_target_counts(t: Tally, chosen: list[Target], keep: list[str]) -> pl.DataFrame | None:
+    columns = list(dict.fromkeys(c.column for c in chosen))
+    if not keep or any(c not in t.keys for c in keep) or any(c not in t.counted for c in columns):
+        return None
+    aggs = []
+    for column in columns:
+        n, y = pl.col(T.recorded(column)).sum(), pl.col(T.yes(column)).sum()
+        aggs.append(y.cast(pl.Int64).alias(f"{column}:yes"))
+        aggs.append((n - y).cast(pl.Int64).alias(f"{column}:no"))
+    return t.frame.lazy().group_by(keep).agg(aggs).sort(keep, nulls_last=True).collect()
 
 
 def _applicable(counts: pl.DataFrame, t: Target, keep: list[str]) -> pl.DataFrame:
