@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_report_support import report_for
+from test_report_support import report_for, shared_report
 
 from hmip_cli import rates as R
 from hmip_cli import schema
@@ -25,7 +25,7 @@ from hmip_cli.report.disclosure import POLICIES, check_policy
 
 @pytest.fixture(scope="module")
 def rep():
-    return report_for()  # default policy: threshold-10
+    return shared_report()  # default policy: threshold-10
 
 
 def _shown(rep, cell):

@@ -306,7 +306,7 @@ def test_changing_the_cases_changes_the_sentence():
     ids=["default", "min_n60", "low", "fdr"],
 )
 def rep(request):
-    return report_for(**request.param)
+    return shared_report(**request.param)  # min_n60 is test_report's too
 
 
 def test_evidence_agrees_with_tables(rep):
@@ -358,7 +358,7 @@ def test_counts_in_sentences_match_tables(rep):
 
 
 def test_suppressed_rates_never_quoted():
-    rep = report_for(min_n=60)
+    rep = shared_report(min_n=60)
     for fig in (3, 4):
         t = rep.table(f"figure-{fig}")
         hidden = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import zipfile
@@ -80,8 +81,11 @@ def test_figure_tables_match_rates(rep):
                 assert row["percent_yes"] == r["percent_yes"]
 
 
-def test_analyses_run_once_for_three_formats(monkeypatch, tmp_path):
-    """build_report computes rates.bulletin() and the sweep once; writers only format."""
+@pytest.fixture(scope="module")
+def counted_rebuild(tmp_path_factory):
+    """`report_for()` built again (not the shared report) and written in three formats, with
+    the calls of rates.bulletin() and the sweep counted meanwhile: one build serves the
+    run-once check and the byte-identity check (two builds agree)."""
     from hmip_cli.stepwise import sweeps
 
     calls = {"bulletin": 0, "sweep": 0}
@@ -95,17 +99,25 @@ def test_analyses_run_once_for_three_formats(monkeypatch, tmp_path):
         calls["sweep"] += 1
         return real_sweep(*a, **k)
 
-    monkeypatch.setattr(R, "bulletin", bulletin)
-    monkeypatch.setattr("hmip_cli.stepwise.run_sweep", sweep)
-    rep = report_for()
-    for name in ("r.html", "r.md", "r.xlsx"):
-        write_report(rep, tmp_path / name)
+    out = tmp_path_factory.mktemp("three-formats")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(R, "bulletin", bulletin)
+        mp.setattr("hmip_cli.stepwise.run_sweep", sweep)
+        rep = report_for()
+        for name in ("r.html", "r.md", "r.xlsx"):
+            write_report(rep, out / name)
+    return rep, calls
+
+
+def test_analyses_run_once_for_three_formats(counted_rebuild):
+    """build_report computes rates.bulletin() and the sweep once; writers only format."""
+    _, calls = counted_rebuild
     assert calls == {"bulletin": 1, "sweep": 1}
 
 
-def test_suppression_and_low_markers(tmp_path):
+def test_suppression_and_low_markers():
     """With a high --min-n, small factors are suppressed in tables and shown as [c] in figures."""
-    rep = report_for(min_n=60, suppress=True)
+    rep = shared_report(min_n=60)  # suppress=True is the default; test_findings reads it too
     fig3 = rep.table("figure-3")
     hidden = [k for k, r in zip(fig3.keys, fig3.rows) if r["marker"] == "[c]"]
     assert hidden, "expected some suppressed factors at min_n=60"
@@ -114,7 +126,7 @@ def test_suppression_and_low_markers(tmp_path):
         label = schema.get_factor(key).label
         assert label in svg
     assert svg.count("[c] not shown: fewer than 60 applicable cases") == len(hidden)
-    low = report_for(min_n=60, suppress=False, disclosure="none")
+    low = shared_report(min_n=60, suppress=False, disclosure="none")
     assert any(r["marker"] == "[u]" for r in low.table("figure-3").rows)
     assert not any(r["marker"] == "[c]" for r in low.table("figure-3").rows)
 
@@ -151,14 +163,26 @@ def test_html_key_findings_link_to_tables(rep):
         assert table in ids
 
 
-def test_html_escapes_data():
-    frame = fixture_cases().with_columns(
-        inspection=pl.when(pl.int_range(pl.len()) < 50)
-        .then(pl.lit('<img src=x onerror="alert(1)">&Durham'))
-        .otherwise(pl.col("inspection"))
+# Hostile inspection names, planted in one report for the HTML and the XLSX checks: text that
+# looks like a formula in the first 40 cases, markup in the next 50.
+EVIL = ['=HYPERLINK("http://x","y")', "+SUM(1,2)", "-2+3", "@cmd"]
+MARKUP = '<img src=x onerror="alert(1)">&Durham'
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    frame = fixture_cases()
+    insp = pl.Series(
+        [
+            EVIL[i % 4] if i < 40 else MARKUP if i < 90 else v
+            for i, v in enumerate(frame["inspection"].to_list())
+        ]
     )
-    rep = report_for(frame)
-    html = render_html(rep)
+    return report_for(frame.with_columns(inspection=insp))
+
+
+def test_html_escapes_data(hostile):
+    html = render_html(hostile)
     assert "<img" not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;Durham" in html
 
@@ -203,16 +227,12 @@ def _open_xlsx(data: bytes, tmp_path: Path):
 # numbers, shorthand) is checked for XLSX and ODS alike in test_publication.py.
 
 
-def test_xlsx_has_no_formulas_and_neutralises_text(tmp_path):
+def test_xlsx_has_no_formulas_and_neutralises_text(hostile, tmp_path):
     """Data text that looks like a formula stays text: written with write_string and, at the
     start of a cell, behind an apostrophe. Planted in inspection names (shown on the cover)
     and in a table's text cells (as if a group label came from the data)."""
-    evil = ['=HYPERLINK("http://x","y")', "+SUM(1,2)", "-2+3", "@cmd"]
-    frame = fixture_cases()
-    insp = pl.Series(
-        [evil[i % 4] if i < 40 else v for i, v in enumerate(frame["inspection"].to_list())]
-    )
-    rep = report_for(frame.with_columns(inspection=insp))
+    evil = EVIL
+    rep = copy.deepcopy(hostile)  # the group labels are changed below; the fixture is shared
     t1 = rep.table("table-1")
     for row, text in zip(t1.rows, evil):
         row["group"] = text
@@ -248,8 +268,8 @@ def test_xlsx_has_no_formulas_and_neutralises_text(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def test_reports_are_byte_identical(rep, tmp_path):
-    again = report_for()
+def test_reports_are_byte_identical(rep, counted_rebuild):
+    again, _ = counted_rebuild  # a second build of the same report
     assert render_html(rep) == render_html(again)
     assert render_markdown(rep, "f") == render_markdown(again, "f")
     a, b = render_xlsx(rep), render_xlsx(again)
@@ -263,14 +283,54 @@ def test_reports_are_byte_identical(rep, tmp_path):
         raise AssertionError(f"XLSX differs in {diff}")
 
 
-def test_provenance_from_store(tmp_path, monkeypatch):
-    store_dir = write_fixture_store(tmp_path / "store")
+# The fixed cases as a store, and the reports the store tests read: each built once here
+# (a report is seconds of work) and checked by several tests below.
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory) -> Path:
+    """The fixed cases written as a store (read-only: a test that changes it makes its own)."""
+    return write_fixture_store(tmp_path_factory.mktemp("report-store") / "store")
+
+
+@pytest.fixture(scope="module")
+def store_report(store_dir):
+    """The library's report of the store, --fdr, dated by SOURCE_DATE_EPOCH: the provenance
+    check, and the library half of the leak check (every format is written from it)."""
     from hmip_cli import store
     from hmip_cli.report import ReportParams, build_report
 
+    cases, info = store.load_cases(store_dir), store.store_info(store_dir)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOURCE_DATE_EPOCH", "1548892800")  # 2019-01-31T00:00:00Z
+        return build_report(cases, info=info, params=ReportParams(fdr=True))
+
+
+@pytest.fixture(scope="module")
+def cli_markdown(store_dir, tmp_path_factory):
+    """`hmip report --format markdown` to a file of another extension (with --fdr and
+    --date): the formats check, and the CLI half of the leak check."""
+    out = tmp_path_factory.mktemp("cli-markdown")
+    args = ["report", "-o", str(out / "x.out"), "--format", "markdown", "--data", str(store_dir)]
+    res = runner.invoke(app, [*args, "--date", DATE, "--fdr"])
+    return res, out
+
+
+@pytest.fixture(scope="module")
+def cli_parity(store_dir, tmp_path_factory):
+    """`hmip report` to HTML with --min-n 40 --no-suppress: the parity check, and the leak
+    check of the CLI's HTML."""
+    out = tmp_path_factory.mktemp("cli-parity")
+    args = ["report", "-o", str(out / "cli.html"), "--data", str(store_dir), "--date", DATE]
+    res = runner.invoke(app, [*args, "--min-n", "40", "--no-suppress"])
+    return res, out / "cli.html"
+
+
+def test_provenance_from_store(store_dir, store_report, tmp_path):
+    from hmip_cli import store
+
     info = store.store_info(store_dir)
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1548892800")  # 2019-01-31T00:00:00Z
-    rep = build_report(store.load_cases(store_dir), info=info, params=ReportParams(fdr=True))
+    rep = store_report
     p = rep.provenance
     assert p.content_hash == info.content_hash and len(p.content_hash) == 64
     assert p.n_cases == 800 and p.inspections == info.inspections
@@ -285,23 +345,16 @@ def test_provenance_from_store(tmp_path, monkeypatch):
     assert wb.properties.created.date().isoformat() == "2019-01-31"
 
 
-def test_no_case_ids_or_notes_in_any_output(tmp_path):
-    store_dir = write_fixture_store(tmp_path / "store")
+def test_no_case_ids_or_notes_in_any_output(
+    store_dir, store_report, cli_markdown, cli_parity, tmp_path
+):
+    """Every file a report writes, in every format, and what the CLI prints: the library's
+    report of the store (loaded with the ids and notes) written as HTML, Markdown, XLSX and
+    ODS; the CLI's Markdown and HTML reports; every chart as SVG and PNG."""
     out = tmp_path / "out"
     for name in ("r.html", "r.md", "r.xlsx", "r.ods"):
-        res = runner.invoke(
-            app,
-            [
-                "report",
-                "--output",
-                str(out / name),
-                "--data",
-                str(store_dir),
-                "--date",
-                DATE,
-                "--fdr",
-            ],
-        )
+        write_report(store_report, out / name)
+    for res in (cli_markdown[0], cli_parity[0]):
         assert res.exit_code == 0, res.stderr
         assert LEAK_ID not in res.stderr and LEAK_NOTE not in res.stderr
     for n in (1, 2, 3, 4):
@@ -322,7 +375,10 @@ def test_no_case_ids_or_notes_in_any_output(tmp_path):
     assert LEAK_ID not in res.stdout
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) == 4 + 4 + 8 + 1  # + the disclosure audit log (r.disclosure-audit.csv)
-    for p in files:
+    cli_files = [p for p in cli_markdown[1].rglob("*") if p.is_file()]
+    assert len(cli_files) == 1 + 4 + 1  # x.out, its four figures, x.disclosure-audit.csv
+    cli_files += [cli_parity[1], cli_parity[1].with_name("cli.disclosure-audit.csv")]
+    for p in files + cli_files:
         blobs = [p.read_bytes()]
         if p.suffix in (".xlsx", ".ods"):
             with zipfile.ZipFile(p) as z:
@@ -337,60 +393,31 @@ def test_no_case_ids_or_notes_in_any_output(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def test_cli_report_formats(tmp_path):
-    store_dir = write_fixture_store(tmp_path / "store")
-    res = runner.invoke(
-        app,
-        [
-            "report",
-            "-o",
-            str(tmp_path / "x.out"),
-            "--format",
-            "markdown",
-            "--data",
-            str(store_dir),
-            "--date",
-            DATE,
-        ],
-    )
+def test_cli_report_formats(store_dir, cli_markdown, tmp_path):
+    res, out = cli_markdown
     assert res.exit_code == 0, res.stderr
     assert res.stdout == ""
-    assert (tmp_path / "x.out").read_text().startswith("# ")
-    assert (tmp_path / "x_figures" / "figure1.svg").exists()
+    assert (out / "x.out").read_text().startswith("# ")
+    assert (out / "x_figures" / "figure1.svg").exists()
     assert "Wrote" in res.stderr
     res = runner.invoke(app, ["report", "-o", str(tmp_path / "x.pdf"), "--data", str(store_dir)])
     assert res.exit_code == 2 and "format" in res.stderr
     assert not (tmp_path / "x.pdf").exists()
 
 
-def test_cli_report_library_parity(tmp_path):
+def test_cli_report_library_parity(store_dir, cli_parity):
     """The CLI's HTML equals the library's for the same store, options and date."""
-    store_dir = write_fixture_store(tmp_path / "store")
     from hmip_cli import store
     from hmip_cli.report import ReportParams, build_report
 
-    res = runner.invoke(
-        app,
-        [
-            "report",
-            "-o",
-            str(tmp_path / "cli.html"),
-            "--data",
-            str(store_dir),
-            "--date",
-            DATE,
-            "--min-n",
-            "40",
-            "--no-suppress",
-        ],
-    )
+    res, html = cli_parity
     assert res.exit_code == 0, res.stderr
     rep = build_report(
         store.load_cases(store_dir),
         info=store.store_info(store_dir),
         params=ReportParams(min_n=40, suppress=False, date=DATE),
     )
-    assert (tmp_path / "cli.html").read_text() == render_html(rep)
+    assert html.read_text() == render_html(rep)
 
 
 def test_cli_report_without_store_is_a_usage_error(tmp_path):
@@ -401,8 +428,7 @@ def test_cli_report_without_store_is_a_usage_error(tmp_path):
     assert "Error" in res.stderr
 
 
-def test_cli_bad_date(tmp_path):
-    store_dir = write_fixture_store(tmp_path / "store")
+def test_cli_bad_date(store_dir, tmp_path):
     res = runner.invoke(
         app,
         [
@@ -431,64 +457,54 @@ def test_demo_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_report_stepwise_options(tmp_path):
+def test_cli_report_stepwise_options(store_dir, monkeypatch, tmp_path):
     """--pin/--pout/--removal/--candidates reach the sweep and the methods notes, as in the library;
     a stricter PIN can only drop differences (the stricter selection path is a prefix of the default one
-    here); bad values are usage errors before anything is written."""
+    here); bad values are usage errors before anything is written.
+
+    The CLI's reports are caught as build_report returns them: the check is that the CLI
+    passes the store's cases and info with exactly the library's ReportParams and writes
+    that report (a library build with the same arguments is the same report:
+    test_reports_are_byte_identical; the whole path: test_cli_report_library_parity)."""
     from hmip_cli import store
-    from hmip_cli.report import ReportParams, build_report
+    from hmip_cli.report import ReportParams
 
-    store_dir = write_fixture_store(tmp_path / "store")
-    cases, info = store.load_cases(store_dir), store.store_info(store_dir)
-    default = build_report(cases, info=info, params=ReportParams(date=DATE))
+    built: list = []
+    real_build = C.build_report
 
-    res = runner.invoke(
-        app,
-        [
-            "report",
-            "-o",
-            str(tmp_path / "strict.html"),
-            "--data",
-            str(store_dir),
-            "--date",
-            DATE,
-            "--pin",
-            "0.01",
-        ],
+    def spy(cases, **kwargs):
+        rep = real_build(cases, **kwargs)
+        built.append((cases, kwargs, rep))
+        return rep
+
+    monkeypatch.setattr(C, "build_report", spy)
+    cases, info = store.load_cases(store_dir, identifying=False), store.store_info(store_dir)
+
+    def cli_report(name: str, *args: str, params: ReportParams):
+        res = runner.invoke(
+            app,
+            ["report", "-o", str(tmp_path / name), "--data", str(store_dir), "--date", DATE, *args],
+        )
+        assert res.exit_code == 0, res.stderr
+        got_cases, kwargs, rep = built.pop()
+        assert got_cases.equals(cases) and kwargs["info"] == info
+        assert kwargs["params"] == params
+        return rep, (tmp_path / name).read_text()
+
+    default = shared_report()  # the same cases (report_for), default options
+    strict, html = cli_report(
+        "strict.html", "--pin", "0.01", params=ReportParams(date=DATE, pin=0.01)
     )
-    assert res.exit_code == 0, res.stderr
-    strict = build_report(cases, info=info, params=ReportParams(date=DATE, pin=0.01))
-    html = (tmp_path / "strict.html").read_text()
     assert html == render_html(strict)
     assert "p &lt; 0.01 (PIN)" in html and "p &lt; 0.05 (PIN)" not in html
     assert "p &lt; 0.05 (PIN)" in render_html(default)
     assert set(strict.table(C.DIFFERENCES_ID).keys) <= set(default.table(C.DIFFERENCES_ID).keys)
 
-    res = runner.invoke(
-        app,
-        [
-            "report",
-            "-o",
-            str(tmp_path / "wald.html"),
-            "--data",
-            str(store_dir),
-            "--date",
-            DATE,
-            "--removal",
-            "wald",
-            "--pout",
-            "0.2",
-            "--candidates",
-            "provider, gender",
-        ],
-    )
-    assert res.exit_code == 0, res.stderr
-    wald = build_report(
-        cases,
-        info=info,
+    wald, html = cli_report(
+        "wald.html",
+        *("--removal", "wald", "--pout", "0.2", "--candidates", "provider, gender"),
         params=ReportParams(date=DATE, removal="wald", pout=0.2, candidates=("provider", "gender")),
     )
-    html = (tmp_path / "wald.html").read_text()
     assert html == render_html(wald)
     assert (
         "SPSS FSTEP(WALD)" in html and "Wald removal test" in html and "p &gt; 0.2 (POUT)" in html

@@ -73,9 +73,14 @@ def check_snapshot(name: str, text: str) -> None:
     )
 
 
+def shared_report(**params):
+    """`report_for(**params)` built once per test process and parameter set, for tests that
+    only read it (a report is seconds of sweep and disclosure control; several test files
+    read the same few reports). Never change it: build your own with `report_for()` to
+    modify one, or to check that two builds agree."""
+    return _shared_report(tuple(sorted(params.items())))
+
+
 @functools.cache
-def shared_report():
-    """`report_for()` built once per test process, for tests that only read it (a report is
-    seconds of sweep and disclosure control). Never change it: build your own with
-    `report_for()` to modify one, or to check that two builds agree."""
-    return report_for()
+def _shared_report(params: tuple):
+    return report_for(**dict(params))
