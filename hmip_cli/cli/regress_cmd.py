@@ -131,7 +131,8 @@ def regress(
             metavar="FILE",
             help="A file of cases: CSV/TSV (blank, NA, N/A, #N/A, NaN, ., Unknown, Not "
             "known, Not recorded, Don't know are missing, any case), "
-            "Parquet, Excel .xlsx (first sheet), SPSS .sav (numeric codes, not value labels) or Stata .dta.",
+            "Parquet, Excel .xlsx (first sheet), SPSS .sav (value labels of the outcome and "
+            "--categorical columns; user-missing values missing) or Stata .dta.",
             dir_okay=False,
         ),
     ] = None,
@@ -401,6 +402,7 @@ def regress(
             columns=needed,
             labels=[outcome, *_split(categorical)],
             collapse=not case_level,
+            covariates=[n for n in names if n not in _split(categorical)],
         )
         frame, notes = read.frame, read.notes
         from hmip_cli.envelope import note_provenance

@@ -229,8 +229,13 @@ def outcome_coding(
         levels = [False, True]
     elif _is_numeric(col.dtype) and set(levels) <= {0, 1}:
         levels = [0, 1]
+    if not levels:
+        raise ModelFailure(
+            f"outcome '{outcome}' is missing for every case (blank, NA or another missing "
+            "value in every row); there is nothing to model"
+        )
     if len(levels) < 2:
-        only = secrets.quote(_label(levels[0]), bare=True) if levels else "nothing (all missing)"
+        only = secrets.quote(_label(levels[0]), bare=True)
         raise ModelFailure(
             f"outcome '{outcome}' has only one value ({only}); there is nothing to model"
         )

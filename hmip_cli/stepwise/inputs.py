@@ -10,6 +10,7 @@ See docs/stepwise.md, "hmip regress --input FILE".
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import polars as pl
 
 from hmip_cli.errors import BadInput, BadRequest
 from hmip_cli.missing import CSV_NULLS, MISSING
+from hmip_cli.privacy import describe_value, identifying_columns, quote_name, secret_set
 
 # Cell values read as missing in text columns of any input, trimmed, in any case: the
 # definition `hmip ingest` uses too (hmip_cli.missing): blank, NA, N/A, #N/A, NaN, ".",
@@ -69,6 +71,7 @@ def read_cases(
     columns: Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
     collapse: bool = True,
+    covariates: Sequence[str] | None = None,
 ) -> CaseFile:
     """`read_table`, and with `collapse` (and every one of `columns` in the file) the cases
     collapsed onto their distinct rows of `columns` with their counts (design.WEIGHT), for
@@ -80,6 +83,12 @@ def read_cases(
     Parquet and CSV are scanned lazily and collapsed in one group_by before any row is
     materialised; text is then normalised on the distinct rows only (issue 13: ten million
     cases in about the time of that one group_by). Other formats are read whole first.
+
+    covariates: the candidates not declared categorical. A text column among them whose
+    values are mostly numbers ("?" or "n/k" among the ages) is refused (BadInput naming
+    the file, the row and the value), where it would otherwise be coded silently as a
+    categorical variable with a level per distinct number (SPSS refuses a string covariate
+    that is not on CATEGORICAL).
     """
     from hmip_cli.stepwise.design import COLLAPSE_MAX_SHARE, WEIGHT, collapse_cases
 
@@ -89,6 +98,8 @@ def read_cases(
         raise BadRequest(f"no such file: {path}")
     suffix = path.suffix.lower()
     separator = "\t" if suffix == ".tsv" else ","
+    if suffix in _DELIMITED:
+        _check_header(path, separator, columns)
     try:
         wanted = _present(path, suffix, separator, columns)
         lazy: pl.LazyFrame | None = None
@@ -117,6 +128,7 @@ def read_cases(
                 n_cases = int(table.get_column(WEIGHT).sum())
                 if table.height <= COLLAPSE_MAX_SHARE * n_cases:
                     frame = _recollapse(normalise_frame(table), wanted, WEIGHT)
+                    _check_covariates(path, frame, covariates, WEIGHT)
                     return CaseFile(frame, notes, n_cases, WEIGHT)
                 # Rows hardly repeat: collapsing saves nothing, and the rows (in file
                 # order) give bit-for-bit the results of `stepwise` on the file's frame.
@@ -124,6 +136,9 @@ def read_cases(
     except BadRequest:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        where = _ragged_row(path, separator) if suffix in _DELIMITED else None
+        if where:
+            raise BadInput(f"{path}, {where}") from None
         raise BadInput(
             f"could not read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
@@ -131,6 +146,7 @@ def read_cases(
         frame = frame.select(list(dict.fromkeys(columns)))  # read whole: Excel, SPSS, Stata
         wanted = list(dict.fromkeys(columns))
     frame = normalise_frame(frame)
+    _check_covariates(path, frame, covariates, None)
     if collapse and wanted is not None:
         table = collapse_cases(frame, wanted)
         if table.height <= COLLAPSE_MAX_SHARE * frame.height:
@@ -177,6 +193,126 @@ def _present(
         names = pl.read_csv(path, separator=separator, n_rows=0).columns
     wanted = list(dict.fromkeys(columns))
     return wanted if set(wanted) <= set(names) else None
+
+
+def _header(path: Path, separator: str) -> list[str]:
+    """The header's fields as the csv module reads them (quotes, a UTF-8 byte-order mark)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        return next(csv.reader(fh, delimiter=separator), [])
+
+
+_SEPARATOR_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
+
+
+def _check_header(path: Path, separator: str, columns: Sequence[str] | None) -> None:
+    """One clear message for a header that cannot be what the model reads: separated by
+    another character than the extension says (a European Excel CSV uses semicolons), or
+    naming a column the model uses twice (which of the two would be fitted?)."""
+    header = _header(path, separator)
+    what = _SEPARATOR_NAMES[separator]
+    if len(header) == 1:
+        for other, name in _SEPARATOR_NAMES.items():
+            if other != separator and other in header[0]:
+                fix = (
+                    "give it the extension .tsv"
+                    if other == "\t"
+                    else "re-save it comma-separated (Excel: CSV UTF-8), or as .xlsx"
+                )
+                raise BadInput(
+                    f"{path}, row 1: the header has no {what}s but has {name}s: the file is "
+                    f"{name}-separated, and hmip reads {path.suffix} as {what}-separated; {fix}"
+                )
+    for name in dict.fromkeys(columns or []):
+        at = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(at) > 1:
+            raise BadInput(
+                f"{path}, row 1: the header names column {quote_name(name)} {len(at)} times "
+                f"(columns {', '.join(map(str, at))}); rename all but one, so that the model's "
+                "column is unambiguous"
+            )
+
+
+def _ragged_row(path: Path, separator: str) -> str | None:
+    """'row N: ...' for the first row with more cells than the header (Polars' own message
+    names no row), by the exact csv module: the error path only."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=separator)
+        width = len(next(reader, []))
+        try:
+            for record in reader:
+                if len(record) > width:
+                    return (
+                        f"row {reader.line_num}: this row has {len(record)} cells but the "
+                        f"header has {width} (an unquoted {_SEPARATOR_NAMES[separator]} inside "
+                        'a value? such a value must be in double quotes: "a, b")'
+                    )
+        except csv.Error as err:
+            return f"row {reader.line_num}: {err}"
+    return None
+
+
+def _check_covariates(
+    path: Path, frame: pl.DataFrame, covariates: Sequence[str] | None, weights: str | None
+) -> None:
+    """Refuse a covariate (a candidate not declared categorical) that is text only because
+    a minority of its cases hold something other than a number: name the row and value."""
+    for name in dict.fromkeys(covariates or []):
+        if name not in frame.columns or frame.schema[name] != pl.String:
+            continue
+        counts = frame.group_by(name).agg(
+            (pl.col(weights).sum() if weights else pl.len()).alias("n")
+        )
+        counts = counts.drop_nulls(name)
+        numeric = counts.get_column(name).str.strip_chars().cast(pl.Float64, strict=False)
+        is_num = numeric.is_not_null()
+        n_num = int(counts.filter(is_num).get_column("n").sum())
+        others = counts.filter(~is_num).sort("n", descending=True)
+        n_other = int(others.get_column("n").sum())
+        if n_num == 0 or n_num <= n_other:
+            continue  # a text variable (categorical, as every text candidate is)
+        bad = others.get_column(name).to_list()
+        # the schema's identifier and free-text columns are never quoted (hmip_cli.privacy)
+        secret = secret_set(bad) if name in identifying_columns() else frozenset()
+        shown = ", ".join(describe_value(v, secret) for v in bad[:3])
+        shown += ", ..." if len(bad) > 3 else ""
+        row = _first_row(path, name, bad)
+        raise BadInput(
+            f"{path}{row}, column {quote_name(name)}: {describe_value(bad[0], secret)} is not a number, "
+            f"but {n_num:,} of the column's {n_num + n_other:,} values are (not numbers: "
+            f"{shown}; {n_other:,} case{'s' if n_other > 1 else ''}). A covariate must be "
+            "numeric: make those cells "
+            f"missing (blank or NA) or recode them, or list {quote_name(name)} in --categorical "
+            "to code its values as categories"
+        )
+
+
+def _first_row(path: Path, column: str, values: list[object]) -> str:
+    """', row N' (spreadsheet row: the header is row 1) or ', case N' of the first case whose
+    `column` holds one of `values` (trimmed); '' if it cannot be found. Error path only."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _DELIMITED:
+            sep = "\t" if suffix == ".tsv" else ","
+            lazy = pl.scan_csv(path, separator=sep, infer_schema_length=0).select(column)
+        elif suffix in _PARQUET:
+            lazy = pl.scan_parquet(path).select(pl.col(column).cast(pl.String))
+        elif suffix in _EXCEL:
+            lazy = pl.read_excel(path, infer_schema_length=0).lazy().select(column)
+        else:
+            return ""
+        hit = (
+            lazy.with_row_index("__row")
+            .filter(pl.col(column).str.strip_chars().is_in([str(v) for v in values]))
+            .select("__row")
+            .head(1)
+            .collect()
+        )
+    except Exception:  # noqa: BLE001 - the message without a row is still right
+        return ""
+    if hit.height == 0:
+        return ""
+    i = int(hit.item())
+    return f", row {i + 2}" if suffix in (*_DELIMITED, *_EXCEL) else f", case {i + 1}"
 
 
 _BOOL_TEXT = {"true": True, "false": False}

@@ -44,7 +44,12 @@ rao_terms <- function(fit, cur, rest) {
   list(stat = st, df = df, p = pchisq(st, df, lower.tail = FALSE))
 }
 
-fstep_kv <- function(d, y, cands, pin = 0.05, pout = 0.10, removal = "lr", cut = 0.5, prefix = "") {
+# lp_separation: a fit that looks separated (extreme fitted values) is only called separated
+# when 30 more Newton iterations still move its coefficients (under separation they grow
+# without bound, about +1 per iteration on the log scale; at an MLE they stay put): a
+# strong covariate can put a case at p-hat < 1e-8 while the MLE exists (airquality).
+fstep_kv <- function(d, y, cands, pin = 0.05, pout = 0.10, removal = "lr", cut = 0.5, prefix = "",
+                     lp_separation = FALSE) {
   rows <- list()
   put <- function(k, v) rows[[length(rows) + 1]] <<- c(paste0(prefix, k), num(v))
   n_total <- nrow(d)
@@ -66,6 +71,10 @@ fstep_kv <- function(d, y, cands, pin = 0.05, pout = 0.10, removal = "lr", cut =
     fml <- reformulate(if (length(m)) ordered(m) else "1", y)
     f <- suppressWarnings(glm(fml, binomial, d, control = ctl))
     separated <- !f$converged || any(pmin(fitted(f), 1 - fitted(f)) < 1e-8)
+    if (separated && lp_separation && f$converged) {
+      g <- suppressWarnings(glm(fml, binomial, d, control = ctl_exact, start = coef(f)))
+      separated <- any(abs(coef(g) - coef(f)) > 1e-6 * (1 + abs(coef(f))))
+    }
     if (!separated) {
       f <- suppressWarnings(glm(fml, binomial, d, control = ctl_exact, start = coef(f)))
       X <- model.matrix(f)  # score equations hold (relative to each column's size)
@@ -161,6 +170,15 @@ fstep_kv <- function(d, y, cands, pin = 0.05, pout = 0.10, removal = "lr", cut =
     cur <- ordered(cur)
     if (removal == "lr") {
       dr <- suppressWarnings(drop1(fit, test = "LRT")); st <- dr[cur, "LRT"]; df <- dr[cur, "Df"]
+    } else if (removal == "conditional") {
+      # SPSS FSTEP(COND) (Lawless & Singhal 1978): conditional estimates of the other
+      # parameters b_r - V_ri V_ii^-1 b_i, statistic -2 (L(conditional) - L(MLE))
+      X <- model.matrix(fit); asg <- attr(X, "assign"); b <- coef(fit); V <- vcov(fit)
+      lik <- function(eta) sum(fit$y * eta - log1p(exp(eta)))
+      st <- sapply(seq_along(cur), function(j) { i <- which(asg == j)
+        br <- b[-i] - V[-i, i, drop = FALSE] %*% solve(V[i, i, drop = FALSE], b[i])
+        -2 * (lik(X[, -i, drop = FALSE] %*% br) - lik(X %*% b)) })
+      df <- sapply(seq_along(cur), function(j) sum(asg == j))
     } else {  # Wald b'V^-1 b over the term's parameters ((B/SE)^2 for one parameter)
       asg <- attr(model.matrix(fit), "assign")
       st <- sapply(seq_along(cur), function(j) { k_ <- which(asg == j); b <- coef(fit)[k_]
