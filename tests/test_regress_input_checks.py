@@ -5,6 +5,7 @@ traceback, nothing on stdout. Each test failed on the code before the fix."""
 from __future__ import annotations
 
 import polars as pl
+from test_json_support import model
 from typer.testing import CliRunner
 
 from hmip_cli.cli.app import app
@@ -95,3 +96,40 @@ def test_an_outcome_missing_for_every_case_says_so(tmp_path):
         _run(path, "--outcome", "status", "--candidates", "age"),
         "outcome 'status' is missing for every case",
     )
+
+
+def test_cells_read_as_missing_for_their_wording_are_named(tmp_path):
+    """'Unknown', 'Not recorded', 'not applicable' are missing in hmip (hmip_cli.missing)
+    where SPSS and R would keep a category: before, the cases they cost in listwise
+    deletion went unexplained (only the Case Processing Summary's count changed)."""
+    rows = [("1", "A"), ("0", "B"), ("1", "Unknown"), ("0", "A"), ("1", "B"), ("0", "unknown ")]
+    rows += [("1", "A"), ("0", "Not recorded"), ("1", "B"), ("0", "A"), ("1", "B"), ("0", "B")]
+    path = _csv(tmp_path, "y,g\n" + "".join(f"{y},{g}\n" for y, g in rows))
+    result = _run(path, "--outcome", "y", "--candidates", "g", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: read as missing, as hmip reads every 'not recorded' or 'not applicable' "
+        "spelling (SPSS would keep them as a category): "
+    ) in result.stderr
+    # one count per spelling as written, most cases first; 12 - 3 cases used
+    assert "'Unknown' in 'g' (1 case)" in result.stderr
+    assert "'unknown ' in 'g' (1 case)" in result.stderr
+    assert "'Not recorded' in 'g' (1 case)" in result.stderr
+    assert '"n": 9' in result.stdout
+
+
+def test_a_sav_outcome_and_reference_can_be_named_by_code(tmp_path):
+    """SPSS users name categories by value: --event 1 and --reference sex=1 on a .sav whose
+    status and sex carry value labels (1 = censored, 1 = Male). Before: exit 2, "not a
+    value of 'status' (values: censored, dead)"."""
+    from pathlib import Path
+
+    sav = Path(__file__).parent / "data" / "cross_check" / "lung.sav"
+    args = ["--outcome", "status", "--candidates", "age,sex", "--categorical", "sex"]
+    by_code = _run(sav, *args, "--event", "1", "--reference", "sex=1", "--format", "json")
+    by_label = _run(
+        sav, *args, "--event", "censored", "--reference", "sex=Male", "--format", "json"
+    )
+    assert by_code.exit_code == 0 and by_label.exit_code == 0, (by_code.output, by_label.output)
+    assert '"event": "censored"' in by_code.stdout and '"reference": "Male"' in by_code.stdout
+    assert model(by_code.stdout) == model(by_label.stdout)

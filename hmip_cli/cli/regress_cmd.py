@@ -405,6 +405,12 @@ def regress(
             covariates=[n for n in names if n not in _split(categorical)],
         )
         frame, notes = read.frame, read.notes
+        if read.codes:  # a .sav/.dta: --event 2 / --reference sex=1 name codes' labels
+            from hmip_cli.stepwise.savfile import level_named
+
+            event = level_named(read.codes, outcome, event) if event is not None else None
+            if isinstance(ref, dict):
+                ref = {k: level_named(read.codes, k, v) for k, v in ref.items()}
         from hmip_cli.envelope import note_provenance
 
         note_provenance("input", {"file": Path(input).name, "rows": read.n_cases})

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from hmip_cli.errors import BadInput, BadRequest
-from hmip_cli.missing import CSV_NULLS, MISSING
+from hmip_cli.missing import CSV_NULLS, MISSING, NOT_APPLICABLE, NOT_RECORDED
 from hmip_cli.privacy import describe_value, identifying_columns, quote_name, secret_set
 
 # Cell values read as missing in text columns of any input, trimmed, in any case: the
@@ -37,6 +37,8 @@ class CaseFile:
     notes: list[str]
     n_cases: int
     weights: str | None = None  # design.WEIGHT when collapsed
+    # .sav/.dta: per column shown by its value labels, code text -> label (savfile.level_named)
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def read_table(
@@ -94,6 +96,7 @@ def read_cases(
 
     path = Path(path)
     notes: list[str] = []
+    codes: dict[str, dict[str, str]] = {}
     if not path.exists():
         raise BadRequest(f"no such file: {path}")
     suffix = path.suffix.lower()
@@ -117,7 +120,7 @@ def read_cases(
         elif suffix in _LABELLED:
             from hmip_cli.stepwise.savfile import read_labelled
 
-            frame, notes = read_labelled(path, columns, labels)
+            frame, notes, codes = read_labelled(path, columns, labels)
         else:
             raise BadRequest(f"{path}: expected a {FILE_TYPES} file")
         if lazy is not None:
@@ -127,6 +130,7 @@ def read_cases(
                 table = collapse_cases(_nan_to_null(lazy), wanted)
                 n_cases = int(table.get_column(WEIGHT).sum())
                 if table.height <= COLLAPSE_MAX_SHARE * n_cases:
+                    notes += _missing_words(table, WEIGHT)
                     frame = _recollapse(normalise_frame(table), wanted, WEIGHT)
                     _check_covariates(path, frame, covariates, WEIGHT)
                     return CaseFile(frame, notes, n_cases, WEIGHT)
@@ -145,13 +149,14 @@ def read_cases(
     if columns is not None and wanted is None and set(columns) <= set(frame.columns):
         frame = frame.select(list(dict.fromkeys(columns)))  # read whole: Excel, SPSS, Stata
         wanted = list(dict.fromkeys(columns))
+    notes += _missing_words(frame, None)
     frame = normalise_frame(frame)
     _check_covariates(path, frame, covariates, None)
     if collapse and wanted is not None:
         table = collapse_cases(frame, wanted)
         if table.height <= COLLAPSE_MAX_SHARE * frame.height:
-            return CaseFile(table, notes, frame.height, WEIGHT)
-    return CaseFile(frame, notes, frame.height)
+            return CaseFile(table, notes, frame.height, WEIGHT, codes)
+    return CaseFile(frame, notes, frame.height, codes=codes)
 
 
 # The file types `read_cases` reads. Extensions and their readers are those of
@@ -249,6 +254,34 @@ def _ragged_row(path: Path, separator: str) -> str | None:
         except csv.Error as err:
             return f"row {reader.line_num}: {err}"
     return None
+
+
+def _missing_words(frame: pl.DataFrame, weights: str | None) -> list[str]:
+    """A note naming the cells read as missing because they say 'Unknown', 'Not recorded',
+    'not applicable' ... (hmip_cli.missing): SPSS and R would keep them as a category, so
+    the cases listwise deletion drops for them must not go unexplained."""
+    words = list(NOT_APPLICABLE + NOT_RECORDED)
+    found = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String or name == weights:
+            continue
+        hits = (
+            frame.filter(pl.col(name).str.strip_chars().str.to_lowercase().is_in(words))
+            .group_by(name)
+            .agg((pl.col(weights).sum() if weights else pl.len()).alias("n"))
+            .sort("n", descending=True)
+        )
+        found += [
+            f"{describe_value(v)} in {quote_name(name)} ({int(n):,} case{'s' if n != 1 else ''})"
+            for v, n in hits.rows()
+        ]
+    if not found:
+        return []
+    return [
+        f"read as missing, as hmip reads every 'not recorded' or 'not applicable' spelling "
+        f"(SPSS would keep them as a category): {', '.join(found)}; listwise deletion leaves "
+        "those cases out (recode the cells to keep them)"
+    ]
 
 
 def _check_covariates(

@@ -27,9 +27,10 @@ import polars as pl
 
 def read_labelled(
     path: Path, columns: Sequence[str] | None, labels: Sequence[str] | None
-) -> tuple[pl.DataFrame, list[str]]:
-    """(frame, notes) from a .sav/.zsav/.dta file (module docstring). `columns`: read only
-    these when the file has them all (else everything, so a caller can list what there is)."""
+) -> tuple[pl.DataFrame, list[str], dict[str, dict[str, str]]]:
+    """(frame, notes, codes) from a .sav/.zsav/.dta file (module docstring). `columns`: read
+    only these when the file has them all (else everything, so a caller can list what there
+    is). `codes`: per labelled column, each code as text ("2") -> the level it became."""
     import pyreadstat
 
     spss = path.suffix.lower() in (".sav", ".zsav")
@@ -56,7 +57,8 @@ def read_labelled(
                 + ", ".join(f"{c} {n:,}" for c, n in lost.items())
                 + " value(s)"
             )
-    frame, labelled = _apply_labels(frame, meta.variable_value_labels or {}, labels or [])
+    frame, codes = _apply_labels(frame, meta.variable_value_labels or {}, labels or [])
+    labelled = list(codes)
     if labelled:
         notes.append(
             f"value labels shown for {', '.join(labelled)}; levels are in code order, so the "
@@ -72,7 +74,22 @@ def read_labelled(
             f"{', '.join(unlabelled)} keep their numeric codes (value labels are applied to "
             "the outcome and the --categorical variables)"
         )
-    return frame, notes
+    return frame, notes, codes
+
+
+def level_named(codes: Mapping[str, Mapping[str, str]], column: str, text: str) -> str:
+    """The level `text` names in a labelled column: a label as it is; else a code ("2",
+    "2.0") -> its label, as an SPSS user names a category by its value (--event 2,
+    --reference sex=1). Anything else is returned unchanged (the caller's message lists the
+    levels)."""
+    mapping = codes.get(column)
+    if not mapping or text in mapping.values():
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return mapping.get(text.strip(), text)
+    return mapping.get(_code_text(number), mapping.get(text.strip(), text))
 
 
 def _user_missing(
@@ -103,9 +120,10 @@ def _user_missing(
 
 def _apply_labels(
     frame: pl.DataFrame, value_labels: dict[str, dict], columns: Sequence[str]
-) -> tuple[pl.DataFrame, list[str]]:
-    """Codes -> labels (an Enum in code order) for the named columns that have labels."""
-    done: list[str] = []
+) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
+    """Codes -> labels (an Enum in code order) for the named columns that have labels.
+    Returns the frame and, per column relabelled, code text -> label."""
+    done: dict[str, dict[str, str]] = {}
     for col in dict.fromkeys(columns):
         labels = value_labels.get(col)
         if not labels or col not in frame.columns:
@@ -121,7 +139,7 @@ def _apply_labels(
         frame = frame.with_columns(
             s.replace_strict(codes, names, default=None, return_dtype=pl.Enum(names)).alias(col)
         )
-        done.append(col)
+        done[col] = {_code_text(c): n for c, n in zip(codes, names, strict=True)}
     return frame, done
 
 
