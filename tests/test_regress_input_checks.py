@@ -133,3 +133,17 @@ def test_a_sav_outcome_and_reference_can_be_named_by_code(tmp_path):
     assert by_code.exit_code == 0 and by_label.exit_code == 0, (by_code.output, by_label.output)
     assert '"event": "censored"' in by_code.stdout and '"reference": "Male"' in by_code.stdout
     assert model(by_code.stdout) == model(by_label.stdout)
+
+
+def test_a_partly_redundant_categorical_term_is_not_called_a_linear_combination(tmp_path):
+    """g (A/B/C) after 'is A' (1 when g is A) adds one new column of its two: before, the
+    message said g "is a linear combination of the model's columns", which is false."""
+    g = ["A"] * 10 + ["B"] * 10 + ["C"] * 10
+    y = [1] * 9 + [0] + [1] * 4 + [0] * 6 + [1] * 3 + [0] * 7
+    rows = "".join(f"{o},{v},{int(v == 'A')}\n" for o, v in zip(y, g, strict=True))
+    path = _csv(tmp_path, "y,g,is A\n" + rows)
+    result = _run(path, "--outcome", "y", "--candidates", "is A,g", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [s["term"] for s in model(result.stdout)["steps"]] == ["is A"]
+    assert "step 1: 'g' is collinear with the model's columns (is A)" in result.stderr
+    assert "some combination of them" in result.stderr

@@ -519,8 +519,11 @@ class _Engine:
             Problem(
                 "collinear",
                 name,
-                f"step {step}: '{name}' is a linear combination of the model's "
-                f"columns ({model}) among the cases used (rank-deficient design); it is not "
+                # "some combination": a categorical term may be only partly redundant
+                # (one level already identified by a model term), not a copy of it
+                f"step {step}: '{name}' is collinear with the model's columns ({model}) "
+                "among the cases used: its columns, or some combination of them, are a "
+                "linear combination of the model's (rank-deficient design); it is not "
                 "eligible to enter while they are in the model",
                 step,
             )
