@@ -147,3 +147,27 @@ def test_a_partly_redundant_categorical_term_is_not_called_a_linear_combination(
     assert [s["term"] for s in model(result.stdout)["steps"]] == ["is A"]
     assert "step 1: 'g' is collinear with the model's columns (is A)" in result.stderr
     assert "some combination of them" in result.stderr
+
+
+def test_header_names_with_spaces_around_them_can_be_named(tmp_path):
+    """ "y, age" (a hand-written CSV, a space after each comma): the column is ' age', and
+    --candidates names are trimmed, so before it could not be named at all ("'age' not
+    found (did you mean ' age'?)")."""
+    rows = "".join(f"{s == 'present':d}, {a}\n" for s, a, _ in ROWS if a != "?")
+    path = _csv(tmp_path, "y, age\n" + rows)
+    result = _run(
+        path,
+        "--outcome",
+        "y",
+        "--candidates",
+        "age",
+        "--pin",
+        ".9",
+        "--pout",
+        ".95",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    r = model(result.stdout)
+    assert r["candidates"] == ["age"] and r["n"] == 11 and r["final_terms"] == ["age"]

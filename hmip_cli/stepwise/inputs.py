@@ -104,7 +104,7 @@ def read_cases(
     if suffix in _DELIMITED:
         _check_header(path, separator, columns)
     try:
-        wanted = _present(path, suffix, separator, columns)
+        wanted, trim = _present(path, suffix, separator, columns)
         lazy: pl.LazyFrame | None = None
         if suffix in _PARQUET:
             lazy = pl.scan_parquet(path)
@@ -117,6 +117,7 @@ def read_cases(
             )
         elif suffix in _EXCEL:
             frame = pl.read_excel(path, infer_schema_length=None)
+            frame = frame.rename(_trimmed(frame.columns))
         elif suffix in _LABELLED:
             from hmip_cli.stepwise.savfile import read_labelled
 
@@ -124,6 +125,8 @@ def read_cases(
         else:
             raise BadRequest(f"{path}: expected a {FILE_TYPES} file")
         if lazy is not None:
+            if trim:
+                lazy = lazy.rename(trim)
             if wanted is not None:
                 lazy = lazy.select(wanted)
             if collapse and wanted is not None:
@@ -188,16 +191,32 @@ def _recollapse(table: pl.DataFrame, columns: list[str], weights: str) -> pl.Dat
 
 def _present(
     path: Path, suffix: str, separator: str, columns: Sequence[str] | None
-) -> list[str] | None:
-    """`columns` (each once) if the Parquet or CSV file has every one, else None (read all)."""
-    if columns is None or suffix not in (*_PARQUET, *_DELIMITED):
-        return None
+) -> tuple[list[str] | None, dict[str, str]]:
+    """(`columns` (each once) if the Parquet or CSV file has every one, else None (read all);
+    the header names to trim, `_trimmed`)."""
+    if suffix not in (*_PARQUET, *_DELIMITED):
+        return None, {}
     if suffix in _PARQUET:
         names = list(pl.read_parquet_schema(path))
     else:
         names = pl.read_csv(path, separator=separator, n_rows=0).columns
+    trim = _trimmed(names)
+    if columns is None:
+        return None, trim
     wanted = list(dict.fromkeys(columns))
-    return wanted if set(wanted) <= set(names) else None
+    return (wanted if set(wanted) <= {trim.get(n, n) for n in names} else None), trim
+
+
+def _trimmed(names: Sequence[str]) -> dict[str, str]:
+    """Header names with spaces around them -> the names trimmed ("y, age, sex" written by
+    hand: ' age' could not be named on the command line, whose names are trimmed), unless
+    the trimmed name is another column's."""
+    stripped = [n.strip() for n in names]
+    return {
+        n: t
+        for n, t in zip(names, stripped, strict=True)
+        if t != n and t and stripped.count(t) == 1 and t not in names
+    }
 
 
 def _header(path: Path, separator: str) -> list[str]:
@@ -228,7 +247,7 @@ def _check_header(path: Path, separator: str, columns: Sequence[str] | None) -> 
                     f"{name}-separated, and hmip reads {path.suffix} as {what}-separated; {fix}"
                 )
     for name in dict.fromkeys(columns or []):
-        at = [i + 1 for i, h in enumerate(header) if h == name]
+        at = [i + 1 for i, h in enumerate(header) if h.strip() == name]
         if len(at) > 1:
             raise BadInput(
                 f"{path}, row 1: the header names column {quote_name(name)} {len(at)} times "
@@ -326,13 +345,15 @@ def _first_row(path: Path, column: str, values: list[object]) -> str:
     try:
         if suffix in _DELIMITED:
             sep = "\t" if suffix == ".tsv" else ","
-            lazy = pl.scan_csv(path, separator=sep, infer_schema_length=0).select(column)
+            lazy = pl.scan_csv(path, separator=sep, infer_schema_length=0)
         elif suffix in _PARQUET:
-            lazy = pl.scan_parquet(path).select(pl.col(column).cast(pl.String))
+            lazy = pl.scan_parquet(path)
         elif suffix in _EXCEL:
-            lazy = pl.read_excel(path, infer_schema_length=0).lazy().select(column)
+            lazy = pl.read_excel(path, infer_schema_length=0).lazy()
         else:
             return ""
+        lazy = lazy.rename(_trimmed(lazy.collect_schema().names()))
+        lazy = lazy.select(pl.col(column).cast(pl.String))
         hit = (
             lazy.with_row_index("__row")
             .filter(pl.col(column).str.strip_chars().is_in([str(v) for v in values]))
