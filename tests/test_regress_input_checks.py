@@ -171,3 +171,25 @@ def test_header_names_with_spaces_around_them_can_be_named(tmp_path):
     assert result.exit_code == 0, result.output
     r = model(result.stdout)
     assert r["candidates"] == ["age"] and r["n"] == 11 and r["final_terms"] == ["age"]
+
+
+def test_a_sav_string_variable_keeps_spss_text_order_and_spelling(tmp_path):
+    """A string variable of numeric codes in a .sav ("1" ... "12", "01" ... "12"): SPSS sorts
+    its values as text, so the default reference (last) of region is "9", and "01" stays
+    "01". Before: converted to numbers, reference 12 and levels "1", "2", ..."""
+    import pandas as pd
+    import pyreadstat
+
+    region = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] * 4
+    y = [int((i * 7) % 5 < 2) for i in range(len(region))]
+    frame = pd.DataFrame({"y": y, "region": [str(r) for r in region]})
+    frame["code"] = [f"{r:02d}" for r in region]
+    sav = tmp_path / "codes.sav"
+    pyreadstat.write_sav(frame, sav)
+    args = ["--outcome", "y", "--candidates", "region,code", "--categorical", "region,code"]
+    result = _run(sav, *args, "--method", "enter", "--format", "json")
+    assert result.exit_code == 0, result.output
+    codings = {c["term"]: c for c in model(result.stdout)["codings"]}
+    assert codings["region"]["levels"][:5] == ["1", "10", "11", "12", "2"]
+    assert codings["region"]["reference"] == "9"
+    assert codings["code"]["levels"][0] == "01" and codings["code"]["reference"] == "12"

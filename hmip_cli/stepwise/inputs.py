@@ -153,7 +153,11 @@ def read_cases(
         frame = frame.select(list(dict.fromkeys(columns)))  # read whole: Excel, SPSS, Stata
         wanted = list(dict.fromkeys(columns))
     notes += _missing_words(frame, None)
-    frame = normalise_frame(frame)
+    # SPSS/Stata string variables coded as categories stay text: SPSS sorts a string
+    # variable's values as text ("1" < "10" < "2", "01" stays "01"), so its reference (last)
+    # is the last in that order, not the highest number
+    keep = [c for c in labels or [] if suffix in _LABELLED and frame.schema.get(c) == pl.String]
+    frame = normalise_frame(frame, keep_text=keep)
     _check_covariates(path, frame, covariates, None)
     if collapse and wanted is not None:
         table = collapse_cases(frame, wanted)
@@ -372,9 +376,10 @@ def _first_row(path: Path, column: str, values: list[object]) -> str:
 _BOOL_TEXT = {"true": True, "false": False}
 
 
-def normalise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+def normalise_frame(frame: pl.DataFrame, keep_text: Sequence[str] = ()) -> pl.DataFrame:
     """Float NaN -> null; text columns trimmed, MISSING_TOKENS (any case) -> null, and converted to
-    Int64/Float64 (every non-missing value a number) or Boolean (every one true/false, any case).
+    Int64/Float64 (every non-missing value a number) or Boolean (every one true/false, any case),
+    except the columns in `keep_text` (trimmed and missing values only).
 
     Text is examined and converted once per distinct value, then mapped back onto the rows:
     a coded column of ten million rows has a handful of values."""
@@ -384,13 +389,14 @@ def normalise_frame(frame: pl.DataFrame) -> pl.DataFrame:
         if dtype in (pl.Float32, pl.Float64):
             out.append(col.fill_nan(None))
         elif dtype == pl.String:
-            out.append(pl.lit(_normalise_text(frame.get_column(name))).alias(name))
+            text = _normalise_text(frame.get_column(name), convert=name not in keep_text)
+            out.append(pl.lit(text).alias(name))
         else:
             out.append(col)
     return frame.select(out)
 
 
-def _normalise_text(s: pl.Series) -> pl.Series:
+def _normalise_text(s: pl.Series, convert: bool = True) -> pl.Series:
     distinct = s.drop_nulls().unique()
     t = distinct.str.strip_chars()
     t = t.set(t.str.to_lowercase().is_in(list(MISSING_TOKENS)), None) if t.len() else t
@@ -398,6 +404,8 @@ def _normalise_text(s: pl.Series) -> pl.Series:
     if present.len() == 0:
         return pl.Series(s.name, [None] * s.len(), dtype=pl.String)
     converted = t
+    if not convert:
+        return s.replace_strict(distinct, converted, default=None, return_dtype=pl.String)
     as_int = t.cast(pl.Int64, strict=False)
     as_float = t.cast(pl.Float64, strict=False)
     if as_int.null_count() == t.null_count():
