@@ -616,12 +616,15 @@ class ContentHasher:
         self._pending: pl.DataFrame | None = None
         self.n_rows = 0
 
-    def update(self, frame: pl.DataFrame) -> ContentHasher:
-        frame = frame.select(list(self._schema)).cast(self._schema)
+    def update(self, frame: pl.DataFrame, last: bool = False) -> ContentHasher:
+        """Hash the next rows; `last`: no more follow (so nothing is held back)."""
+        frame = frame.select(pl.col(n).cast(t) for n, t in self._schema.items())
         self.n_rows += frame.height
         if self._pending is not None:
             frame = pl.concat([self._pending, frame])
-        whole = frame.height - frame.height % 8
+        # Bits are packed per batch, so batches end at multiples of 8 rows; the last may
+        # end anywhere (packing the rows at once or 8 by 8 then the rest gives the same bytes).
+        whole = frame.height if last else frame.height - frame.height % 8
         self._pending = frame.slice(whole) if whole < frame.height else None
         for start in range(0, whole, _HASH_BATCH):  # bounded memory per step
             self._feed(frame.slice(start, min(_HASH_BATCH, whole - start)))
@@ -630,25 +633,45 @@ class ContentHasher:
     def _feed(self, part: pl.DataFrame) -> None:
         import numpy as np
 
-        def bits(flags: pl.Series) -> bytes:
-            return np.packbits(flags.to_numpy()).tobytes()
+        # Each stream of every column from one select per kind of column (a small ingest
+        # hashes about a hundred columns: one Polars call each costs more than the data).
+        schema = part.schema
+        bools = [n for n, t in schema.items() if t == pl.Boolean]
+        ints = [n for n, t in schema.items() if t.is_integer() or t == pl.Date]
+        enums = [n for n, t in schema.items() if isinstance(t, pl.Enum)]
+        typed = {*bools, *ints, *enums}
+        texts = [n for n in schema if n not in typed]
 
-        for name, s in zip(part.columns, part.get_columns()):
+        def packed(frame: pl.DataFrame) -> dict[str, bytes]:  # one bit per row, per column
+            bits = np.packbits(frame.to_numpy(), axis=0)
+            return {n: bits[:, j].tobytes() for j, n in enumerate(frame.columns)}
+
+        def numbers(frame: pl.DataFrame, kind: str) -> dict[str, bytes]:
+            arr = frame.to_numpy().astype(kind)
+            return {n: arr[:, j].tobytes() for j, n in enumerate(frame.columns)}
+
+        values: dict[str, bytes] = {}
+        lengths: dict[str, bytes] = {}
+        valid = packed(part.select(pl.all().is_not_null()))
+        if bools:
+            values.update(packed(part.select(pl.col(bools).fill_null(False))))
+        if ints:
+            phys = part.select(pl.col(ints).to_physical().cast(pl.Int64).fill_null(0))
+            values.update(numbers(phys, "<i8"))
+        if enums:
+            codes = part.select(pl.col(enums).to_physical().cast(pl.UInt32).fill_null(0))
+            values.update(numbers(codes, "<u4"))
+        if texts:
+            text = part.select(pl.col(texts).cast(pl.String).fill_null(""))
+            lengths = numbers(text.select(pl.all().str.len_bytes().cast(pl.UInt32)), "<u4")
+            joined = text.select(pl.all().str.join("")).row(0)
+            values.update((n, v.encode("utf-8")) for n, v in zip(texts, joined))
+        for name in schema:
             valid_h, values_h, lengths_h = self._parts[name]
-            valid_h.update(bits(s.is_not_null()))
-            if s.dtype == pl.Boolean:
-                values_h.update(bits(s.fill_null(False)))
-            elif s.dtype.is_integer() or s.dtype == pl.Date:
-                phys = s.to_physical().cast(pl.Int64).fill_null(0)
-                values_h.update(phys.to_numpy().astype("<i8").tobytes())
-            elif isinstance(s.dtype, pl.Enum):
-                codes = s.to_physical().cast(pl.UInt32).fill_null(0)
-                values_h.update(codes.to_numpy().astype("<u4").tobytes())
-            else:  # text
-                text = s.cast(pl.String).fill_null("")
-                lengths = text.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4")
-                lengths_h.update(lengths.tobytes())
-                values_h.update(text.str.join("").item().encode("utf-8"))
+            valid_h.update(valid[name])
+            values_h.update(values[name])
+            if name in lengths:
+                lengths_h.update(lengths[name])
 
     def hexdigest(self) -> str:
         if self._pending is not None:  # the last rows (fewer than 8)
@@ -668,7 +691,7 @@ _HASH_BATCH = 1_000_000  # a multiple of 8
 
 def content_hash(frame: pl.DataFrame, fw: Framework | None = None) -> str:
     """The content hash of a case frame (`ContentHasher`): the same cases, the same hash."""
-    return ContentHasher(fw).update(frame).hexdigest()
+    return ContentHasher(fw).update(frame, last=True).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -601,6 +601,11 @@ class Framework:
 
     def stored_columns(self) -> tuple[DictionaryColumn, ...]:
         """Every stored column in canonical order: attributes, areas, questions."""
+        return self._stored_columns
+
+    @functools.cached_property
+    def _stored_columns(self) -> tuple[DictionaryColumn, ...]:
+        # Built once per framework: every ingest, store read and hash asks for them.
         return self.attribute_columns() + self.area_columns() + self.question_columns()
 
     def column(self, name: str) -> DictionaryColumn:
@@ -619,6 +624,10 @@ class Framework:
         return {c.name: c for c in self.derived_columns()}
 
     def stored_schema(self) -> pl.Schema:
+        return pl.Schema(self._stored_schema, check_dtypes=False)  # a copy: callers may edit
+
+    @functools.cached_property
+    def _stored_schema(self) -> pl.Schema:
         return pl.Schema({c.name: c.dtype for c in self.stored_columns()})
 
     def identifying_columns(self) -> tuple[str, ...]:

@@ -997,13 +997,45 @@ def _read_spss(name: str, data: bytes) -> RawFile:
         try:
             with warnings.catch_warnings():  # pyreadstat warns on stderr about label types
                 warnings.simplefilter("ignore")
-                frame, _meta = pyreadstat.read_sav(
-                    tmp.name, output_format="polars", apply_value_formats=True
-                )
+                frame, meta = pyreadstat.read_sav(tmp.name, output_format="polars")
         except _READ_ERRORS as exc:
             _reraise_fatal(exc)
             raise BadInput(f"{name}: not a readable SPSS file ({_first_line(exc)})") from None
-    return _typed_to_text(name, frame)
+    frame, mixed = _value_labels(frame, meta)
+    return _typed_to_text(name, frame, mixed)
+
+
+def _value_labels(frame: pl.DataFrame, meta) -> tuple[pl.DataFrame, set[str]]:
+    """The SPSS value labels applied, as pyreadstat's `apply_value_formats=True` does, in
+    one select (pyreadstat's makes several Polars calls per column, most of the cost of
+    reading a small file). A labelled column also holding values without a label is
+    returned unchanged and named in the set: pyreadstat makes it an Object column of
+    labels and numbers, which `_typed_to_text` refuses."""
+    mixed: set[str] = set()
+    if not (meta.value_labels and meta.variable_to_label):
+        return frame, mixed
+    labelled = {
+        column: labels
+        for column, label_set in meta.variable_to_label.items()
+        if (labels := meta.value_labels.get(label_set)) and column in frame.columns
+    }
+    if not labelled:
+        return frame, mixed
+    distinct = frame.select(pl.col(c).unique().implode() for c in labelled).row(0)
+    exprs = []
+    for (column, labels), values in zip(labelled.items(), distinct):
+        if all(v is None for v in values):  # nothing to label
+            continue
+        table = dict(labels)
+        for v in values:
+            if v not in table:
+                table[v] = v  # a value without a label stays as it is
+        kind = type(next(iter(table.values())))
+        if not all(type(v) is kind for v in table.values() if v is not None):
+            mixed.add(column)
+            continue
+        exprs.append(pl.col(column).replace_strict(table))
+    return (frame.with_columns(exprs) if exprs else frame), mixed
 
 
 def _read_parquet(name: str, data: bytes) -> RawFile:
@@ -1018,11 +1050,12 @@ def _read_parquet(name: str, data: bytes) -> RawFile:
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Duration, pl.Object)
 
 
-def _typed_to_text(name: str, frame: pl.DataFrame) -> RawFile:
+def _typed_to_text(name: str, frame: pl.DataFrame, mixed: set[str] | None = None) -> RawFile:
     """A typed frame (SPSS, Parquet) as text, so it is validated like a spreadsheet.
 
     A cell must hold one plain value: list, array, struct, duration and object columns,
     and binary columns that are not UTF-8 text, are refused with their names and types.
+    `mixed`: columns of labels and unlabelled values (`_value_labels`), Object columns.
     """
     header = list(frame.columns)
     if ROW in header:
@@ -1031,6 +1064,8 @@ def _typed_to_text(name: str, frame: pl.DataFrame) -> RawFile:
     refused: list[str] = []
     for col, dtype in frame.schema.items():
         e = pl.col(col)
+        if mixed and col in mixed:
+            dtype = pl.Object()
         if isinstance(dtype, _NESTED):
             refused.append(f"{quote_name(col)} is {clip_name(dtype, 40)}")
             continue

@@ -456,6 +456,20 @@ def _parse_table(c: DictionaryColumn, values: tuple[str, ...]) -> pl.LazyFrame:
     return table
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """One coded column read through the spellings met so far (`_CodeBook.reading`)."""
+
+    expr: pl.Expr  # the column parsed (spellings not met yet: null)
+    unread: pl.Expr  # how many cells hold a spelling not met yet
+    bad: list[str]  # the spellings met that are not readable
+    bad_any: pl.Expr | None  # whether any cell holds one of them
+
+
+_READINGS: dict[tuple[str, str, tuple[str, ...]], _Reading] = {}
+_CACHE_READINGS = 4_096  # column readings kept (oldest dropped first)
+_CACHE_CHARS = 100_000  # only readings of short spelling lists are kept
+
 CHAIN_MAX = 8  # spellings of a column read by comparisons rather than a hash look-up
 LEARN_MAX = 5_000  # spellings of a column learnt; beyond, each batch is read on its own
 
@@ -505,15 +519,11 @@ class _CodeBook:
         for _round in range(2):  # the second only for spellings first met in this batch
             if not todo:
                 break
-            part = frame.select(self.expr(c) for c in todo)
+            reads = [self.reading(c) for c in todo]
+            part = frame.select(r.expr for r in reads)
             view = part.hstack([frame.get_column(c.name).alias(f"__raw_{c.name}") for c in todo])
-            checks = [self.unread(c).sum().alias(c.name) for c in todo]
-            bad_of = {c.name: self.bad_spellings(c) for c in todo}
-            checks += [
-                pl.col(f"__raw_{c.name}").is_in(bad_of[c.name]).any().alias(f"__bad_{c.name}")
-                for c in todo
-                if bad_of[c.name]
-            ]
+            checks = [r.unread for r in reads] + [r.bad_any for r in reads if r.bad_any is not None]
+            bad_of = {c.name: r.bad for c, r in zip(todo, reads)}
             found = view.select(checks).row(0, named=True) if checks else {}
             again = [c for c in todo if found[c.name]]
             for c in todo:
@@ -601,6 +611,29 @@ class _CodeBook:
             # Row 0 of each table is the null blank cells map to (see _parse_table).
             rows = zip(*(got.get_column(k).slice(1).to_list() for k in ("raw", "parsed", "ok")))
             self.tables[r.name].update((raw, (p, ok)) for raw, p, ok in rows)
+
+    def reading(self, c: DictionaryColumn) -> _Reading:
+        """How column `c` is read through the spellings met so far. Built once per
+        framework, column and spellings, and reused by every batch and every file that
+        meets the same ones: building the expressions of some sixty columns costs more
+        than running them on a small file."""
+        seen = tuple(self.seen[c.name])
+        key = (self.fw.content_hash, c.name, seen) if self.fw.content_hash else None
+        got = _READINGS.get(key) if key is not None else None
+        if got is not None:
+            return got
+        bad = self.bad_spellings(c)
+        got = _Reading(
+            self.expr(c),
+            self.unread(c).sum().alias(c.name),
+            bad,
+            pl.col(f"__raw_{c.name}").is_in(bad).any().alias(f"__bad_{c.name}") if bad else None,
+        )
+        if key is not None and sum(map(len, seen)) <= _CACHE_CHARS:
+            if len(_READINGS) >= _CACHE_READINGS:
+                _READINGS.pop(next(iter(_READINGS)))
+            _READINGS[key] = got
+        return got
 
     def expr(self, c: DictionaryColumn) -> pl.Expr:
         """Column `c` parsed through the spellings met so far (others: null)."""
