@@ -686,7 +686,7 @@ class ContentHasher:
         return h.hexdigest()
 
 
-_HASH_BATCH = 1_000_000  # a multiple of 8
+_HASH_BATCH = 131_072  # a multiple of 8; small enough that the per-kind arrays stay small
 
 
 def content_hash(frame: pl.DataFrame, fw: Framework | None = None) -> str:
