@@ -193,3 +193,28 @@ def test_a_sav_string_variable_keeps_spss_text_order_and_spelling(tmp_path):
     assert codings["region"]["levels"][:5] == ["1", "10", "11", "12", "2"]
     assert codings["region"]["reference"] == "9"
     assert codings["code"]["levels"][0] == "01" and codings["code"]["reference"] == "12"
+
+
+def test_a_csv_not_in_utf8_is_named_with_its_row_and_the_way_out(tmp_path):
+    """Excel on Windows saves plain CSV in cp1252, and 'Unicode Text' in UTF-16. Before:
+    "could not read ...: invalid utf-8 sequence" (no row), and for UTF-16 a garbled
+    "column(s) not found" listing the header's bytes."""
+    text = "y,g\n1,A\n0,B\n1,Ärzte\n0,A\n"
+    cp = tmp_path / "cp1252.csv"
+    cp.write_bytes(text.encode("cp1252"))
+    _refused(
+        _run(cp, "--outcome", "y", "--candidates", "g"),
+        f"{cp}, row 4: the file is not UTF-8 text (byte 0xc4); re-save it as 'CSV UTF-8",
+    )
+    u16 = tmp_path / "unicode.csv"
+    u16.write_bytes(text.encode("utf-16"))
+    _refused(
+        _run(u16, "--outcome", "y", "--candidates", "g"),
+        f"{u16}: the file is UTF-16 text",
+    )
+    tsv = _csv(tmp_path, "y,g\n1,A\n0,B\n", "commas.tsv")
+    _refused(
+        _run(tsv, "--outcome", "y", "--candidates", "g"),
+        "the file is comma-separated, and hmip reads .tsv as tab-separated; give it the "
+        "extension .csv",
+    )

@@ -143,7 +143,9 @@ def read_cases(
     except BadRequest:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        where = _ragged_row(path, separator) if suffix in _DELIMITED else None
+        where = None
+        if suffix in _DELIMITED:
+            where = _not_utf8(path) or _ragged_row(path, separator)
         if where:
             raise BadInput(f"{path}, {where}") from None
         raise BadInput(
@@ -236,16 +238,22 @@ def _check_header(path: Path, separator: str, columns: Sequence[str] | None) -> 
     """One clear message for a header that cannot be what the model reads: separated by
     another character than the extension says (a European Excel CSV uses semicolons), or
     naming a column the model uses twice (which of the two would be fitted?)."""
+    with open(path, "rb") as fh:
+        start = fh.read(4096)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")) or start.count(0) > len(start) // 4:
+        raise BadInput(
+            f"{path}: the file is UTF-16 text (Excel's 'Unicode Text'); re-save it as "
+            "'CSV UTF-8 (Comma delimited)', or as .xlsx"
+        )
     header = _header(path, separator)
     what = _SEPARATOR_NAMES[separator]
     if len(header) == 1:
         for other, name in _SEPARATOR_NAMES.items():
             if other != separator and other in header[0]:
-                fix = (
-                    "give it the extension .tsv"
-                    if other == "\t"
-                    else "re-save it comma-separated (Excel: CSV UTF-8), or as .xlsx"
-                )
+                fix = {
+                    "\t": "give it the extension .tsv",
+                    ",": "give it the extension .csv",
+                }.get(other, "re-save it comma-separated (Excel: CSV UTF-8), or as .xlsx")
                 raise BadInput(
                     f"{path}, row 1: the header has no {what}s but has {name}s: the file is "
                     f"{name}-separated, and hmip reads {path.suffix} as {what}-separated; {fix}"
@@ -258,6 +266,22 @@ def _check_header(path: Path, separator: str, columns: Sequence[str] | None) -> 
                 f"(columns {', '.join(map(str, at))}); rename all but one, so that the model's "
                 "column is unambiguous"
             )
+
+
+def _not_utf8(path: Path) -> str | None:
+    """'row N: ...' at the first byte that is not UTF-8 (Polars' message names no row), e.g.
+    a CSV saved by Excel on Windows in cp1252: the error path only."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        return (
+            f"row {row}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); re-save "
+            "it as 'CSV UTF-8 (Comma delimited)' (Excel saves plain CSV in the Windows "
+            "encoding), or as .xlsx"
+        )
+    return None
 
 
 def _ragged_row(path: Path, separator: str) -> str | None:
