@@ -5,6 +5,7 @@ traceback, nothing on stdout. Each test failed on the code before the fix."""
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from test_json_support import model
 from typer.testing import CliRunner
 
@@ -218,3 +219,20 @@ def test_a_csv_not_in_utf8_is_named_with_its_row_and_the_way_out(tmp_path):
         "the file is comma-separated, and hmip reads .tsv as tab-separated; give it the "
         "extension .csv",
     )
+
+
+def test_firth_converges_on_a_saturated_design(tmp_path):
+    """Three cases, three parameters (every hat value 1): the Newton step with the expected
+    information overshoots Firth's maximum by a factor 2, and the fit jumped between two
+    points either side of it until "did not converge in 200 iterations" (exit 1).
+    R: brglm2 glm(y ~ x + g, binomial, method = "brglmFit", type = "AS_mean") ->
+    (Intercept) -1.098612 (= -log 3), x 0, g(a) 2.197225 (= log 9), converged."""
+    import math
+
+    path = _csv(tmp_path, "y,x,g\n1,1,a\n0,2,b\n1,3,a\n")
+    result = _run(path, "--outcome", "y", "--candidates", "x,g", "--firth", "--format", "json")
+    assert result.exit_code == 0, result.output
+    b = {c["parameter"]: c["b"] for c in model(result.stdout)["coefficients"]}
+    assert b["Constant"] == pytest.approx(-math.log(3), rel=1e-10)
+    assert b["g(a)"] == pytest.approx(math.log(9), rel=1e-10)
+    assert abs(b["x"]) < 1e-12

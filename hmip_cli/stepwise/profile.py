@@ -98,7 +98,12 @@ def constrained_max(
             trial = beta.copy()
             trial[free] += step * delta
             new = objective(X, w, y, trial, penalised)
-            if new >= value - 1e-12 * max(1.0, abs(value)):
+            # A full step must gain: with the expected information Firth's Newton step can
+            # overshoot by a factor 2 (a saturated design, every h = 1) and then jumps
+            # between two points either side of the maximum with equal values for ever;
+            # the half step lands on it. Shorter steps may lose rounding noise.
+            gain = new > value if step == 1.0 else new >= value - 1e-12 * max(1.0, abs(value))
+            if gain:
                 break
             step /= 2.0
         change = float(
