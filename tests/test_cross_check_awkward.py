@@ -26,6 +26,7 @@ at most 1.3e-11 (the printed maxima). Tests never call R.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,7 @@ CASES = {
 }
 
 
+@cache  # each file is run once for both tests (the suite's CPU budget)
 def regress(name: str) -> dict:
     file, outcome, cands, removal, opts, _ = CASES[name]
     args = ["regress", "--input", str(HERE / file), "--outcome", outcome]
