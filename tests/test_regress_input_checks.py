@@ -46,6 +46,8 @@ def test_a_numeric_covariate_with_a_stray_text_value_is_refused_naming_row_and_v
     result = _run(path, "--outcome", "status", "--candidates", "age,number")
     _refused(result, f"{path}, row 6, column 'age': '?' is not a number", "11 of the column's 12")
     assert "--categorical" in result.stderr
+    # in an interaction too (before: the term 'age*number' was not a column, so not checked)
+    _refused(_run(path, "--outcome", "status", "--candidates", "age*number"), "column 'age'")
     # the same in a Parquet file (typed as text there): named by case, not spreadsheet row
     pq = tmp_path / "cases.parquet"
     pl.read_csv(path, infer_schema_length=0).write_parquet(pq)

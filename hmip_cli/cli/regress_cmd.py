@@ -390,8 +390,12 @@ def regress(
         if not outcome or not (candidates or block):
             raise BadRequest("--input needs --outcome and --candidates")
         names, blocking = method_options(_split(candidates), method, enter, block)
-        # Only the columns the model uses are read (a wide file of millions of rows).
-        needed = [outcome, *names, *([cluster] if cluster else [])]
+        # Only the columns the model uses are read (a wide file of millions of rows): those
+        # of the terms, so "a*b" reads a and b (not every column, uncollapsed).
+        from hmip_cli.stepwise.terms import base_columns, expand
+
+        used = base_columns(expand(names))
+        needed = [outcome, *used, *([cluster] if cluster else [])]
         # Collapsed onto distinct rows with their case counts (one group_by of a lazy scan)
         # unless an output needs the cases themselves.
         case_level = bool(save or casewise_z is not None or classplot or syntax)
@@ -402,7 +406,7 @@ def regress(
             columns=needed,
             labels=[outcome, *_split(categorical)],
             collapse=not case_level,
-            covariates=[n for n in names if n not in _split(categorical)],
+            covariates=[n for n in used if n not in _split(categorical)],
         )
         frame, notes = read.frame, read.notes
         if read.codes:  # a .sav/.dta: --event 2 / --reference sex=1 name codes' labels
