@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_report_support import report_for, shared_report
+from test_report_support import fixture_cases, report_for, shared_report
 
 from hmip_cli import rates as R
 from hmip_cli import schema
@@ -223,16 +223,52 @@ def test_policies_and_none():
 
 
 def test_disclosure_none_needs_no_linked_system(monkeypatch):
-    """--disclosure none with nothing hidden for reliability builds no linked system, so a
-    store too large for the linked check (10M cases: 6.4M patterns) still reports with
-    --disclosure none, as the refusal message tells the user to do. Found by the 10M bench:
-    the refusal came even with --disclosure none."""
-    from hmip_cli.errors import BadRequest
+    """--disclosure none with nothing hidden for reliability builds no linked system (at 10M
+    cases, 6.4M patterns: minutes of work for nothing). Found by the 10M bench, when the
+    check still refused so many patterns: the refusal came even with --disclosure none."""
     from hmip_cli.report import disclosure as D
 
     monkeypatch.setattr(D, "MAX_ATOMS", 1)  # every store is now "too large"
     rep = report_for(disclosure="none", min_n=1, suppress=False)
     assert rep.disclosure.policy == "none" and not rep.disclosure.hidden
     assert rep.disclosure.system is None
-    with pytest.raises(BadRequest, match="more than the linked check handles"):
-        report_for(min_n=1, suppress=False)  # threshold-10 still needs the system
+
+
+def test_too_many_patterns_for_the_dense_check_give_the_same_protection(rep, monkeypatch):
+    """Past MAX_ATOMS case patterns (a 10M-case store has 6.4 million) the linked check works
+    on the cells' Gram matrix G, summed in blocks over the distinct patterns of the columns
+    the cells read, as a cells x rank matrix R with R R^T = G: the same span and linear
+    relations between cells as the dense matrix M, so the same cells are hidden for the
+    same reasons, and the attack on M recovers none of them."""
+    from threadpoolctl import threadpool_limits
+
+    from hmip_cli.report import disclosure as D
+
+    # The published report's cells of Tables 1-2, the profile and the differences (the
+    # rates' too would only make the test slower), either way.
+    pairs = D.cells_and_masks(rep.results, rep.profile, rep.findings, rep.params)
+    pairs = [p for p in pairs if p[0].source in ("protection", "profile", "differences")]
+    cases = schema.with_derived(fixture_cases()).drop("case_id", "notes")
+    dense = D.build_system(cases, pairs)
+    monkeypatch.setattr(D, "MAX_ATOMS", 1)
+    monkeypatch.setattr(D, "_GRAM_BATCH", 300)  # several blocks
+    gram = D.build_system(cases, pairs)
+    m = dense.matrix
+    # G = M D M^T (D: the patterns of each atom), R R^T = G: R spans what M spans.
+    rank = np.linalg.matrix_rank(m)
+    assert dense.gram is None and gram.gram is not None and rank < m.shape[1]
+    assert gram.matrix.shape[1] == np.linalg.matrix_rank(np.hstack([m, gram.matrix])) == rank
+    assert np.allclose(gram.matrix @ gram.matrix.T, gram.gram, rtol=0, atol=1e-8)
+    assert np.array_equal(np.diag(gram.gram) > 0, m.any(axis=1))
+    assert [c.value for c in gram.cells] == [c.value for c in dense.cells]
+    assert np.array_equal(gram.row_class, dense.row_class)
+    assert np.array_equal(gram.nonzero, dense.nonzero)
+    rule = (set(), 10, rep.params.min_n, rep.params.suppress)
+    primary = D._primary(dense, *rule)
+    assert len(primary) > 10 and D._primary(gram, *rule) == primary
+    with threadpool_limits(limits=1):  # as `control` runs it
+        published, audit = D.protect(gram, primary)
+        expected, expected_audit = D.protect(dense, primary)
+    assert np.array_equal(published, expected) and audit == expected_audit
+    assert sum(e.reason == "secondary" for e in audit) >= 5  # complements were needed
+    assert attack(m, published) == []

@@ -39,8 +39,10 @@ from hmip_cli import rates as R
 
 POLICIES: dict[str, int | None] = {"threshold-10": 10, "threshold-5": 5, "none": None}
 DEFAULT_POLICY = "threshold-10"
-# Above this many distinct case patterns the dense check would not fit in memory.
+# Above this many distinct case patterns the dense cells x patterns matrix would not fit
+# in memory: the check then works on the cells' Gram matrix instead (`_gram_system`).
 MAX_ATOMS = 60_000
+_GRAM_BATCH = 200_000  # patterns per block of the Gram sum (float32 sums exact below 2**24)
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,14 @@ class AuditEntry:
 
 @dataclass
 class System:
+    """`matrix`: cells x atoms, 0/1 (weights of atoms do not matter for the span). Or, for
+    a store of too many atoms, a cells x rank matrix R with R R^T = `gram` = M D M^T
+    (`_gram_system`; D > 0 diagonal, integers): R's rows have the same linear relations as
+    M's, and {R z} = {M y}, which is all the checks and the LP depend on."""
+
     cells: list[Cell]
-    matrix: np.ndarray  # cells x atoms, 0/1 (weights of atoms do not matter for the span)
+    matrix: np.ndarray
+    gram: np.ndarray | None = None
 
     @functools.cached_property
     def basis(self) -> np.ndarray:
@@ -91,7 +99,29 @@ class System:
     @property
     def nonzero(self) -> np.ndarray:
         """Cells that count at least one case pattern."""
+        if self.gram is not None:
+            return np.diag(self.gram) > 0
         return np.asarray(self.matrix.any(axis=1))
+
+    @functools.cached_property
+    def row_class(self) -> np.ndarray:
+        """Per cell, the index of the first cell with the same row (the same cases): rows i
+        and j of M are equal exactly when G_ii = G_jj = G_ij (|D^(1/2) (m_i - m_j)|^2 = 0)."""
+        n = len(self.cells)
+        out = np.arange(n)
+        if self.gram is None:
+            first: dict[bytes, int] = {}
+            for i in range(n):
+                out[i] = first.setdefault(self.matrix[i].tobytes(), i)
+            return out
+        g, d = self.gram, np.diag(self.gram)
+        reps: list[int] = []
+        for i in range(n):
+            hit = next((r for r in reps if d[r] == d[i] == g[r, i]), None)
+            if hit is None:
+                reps.append(i)
+            out[i] = i if hit is None else hit
+        return out
 
     def span(self, published: np.ndarray) -> Span:
         return Span(self.matrix, published)
@@ -298,24 +328,18 @@ def _model_cells(findings, params) -> list[tuple[Cell, pl.Expr]]:
 
 
 def build_system(cases: pl.DataFrame, pairs: list[tuple[Cell, pl.Expr]]) -> System:
-    """The cells x atoms matrix. Atoms: cases grouped by their pattern over every mask."""
+    """The cells x atoms matrix. Atoms: cases grouped by their pattern over every mask. More
+    atoms than MAX_ATOMS (a 10M-case store has 6.4 million): the Gram form (`_gram_system`)."""
     names = [f"c{i}" for i in range(len(pairs))]
+    if cases.lazy().select(pl.len()).collect().item() > MAX_ATOMS:
+        # Possibly too many atoms for the dense matrix: first the distinct patterns of the
+        # columns the cells read (fewer masks to evaluate than cases).
+        used = sorted({c for _, e in pairs for c in e.meta.root_names()})
+        patterns = cases.lazy().group_by(used).agg(pl.len().alias("__w")) if used else None
+        if patterns is not None and (got := patterns.collect()).height > MAX_ATOMS:
+            return _gram_system(got, used, pairs)
     masks = cases.lazy().select([e.alias(n) for (_, e), n in zip(pairs, names)])
-    atoms = masks.group_by(names).agg(pl.len().alias("__w")).collect()
-    if atoms.height > MAX_ATOMS:
-        from hmip_cli.errors import BadRequest
-
-        # Each pattern is a column of the dense cells x patterns matrix the exact check works
-        # on; millions of them (a 10M-case store has 6.4M) do not fit in memory.
-        raise BadRequest(
-            f"disclosure control: the report's {len(pairs):,} published counts split its "
-            f"{int(atoms['__w'].sum()):,} cases into {atoms.height:,} distinct patterns, more "
-            f"than the linked check handles ({MAX_ATOMS:,}). Either report on part of the "
-            "store at a time, e.g. one inspection (--where inspection=NAME) or one provider "
-            "(--where provider=NPS), each report then checked in full; or write this report "
-            "with --disclosure none and have its tables checked by hand before release "
-            '(docs/report.md, "Disclosure control")'
-        )
+    atoms = masks.group_by(names).agg(pl.len().alias("__w")).collect()  # <= MAX_ATOMS
     matrix = atoms.select(names).to_numpy().T.astype(float)
     weights = atoms["__w"].to_numpy()
     counts = (matrix * weights).sum(axis=1).round().astype(int)
@@ -326,6 +350,51 @@ def build_system(cases: pl.DataFrame, pairs: list[tuple[Cell, pl.Expr]]) -> Syst
         for (c, _), v in zip(pairs, counts)
     ]
     return System(cells, matrix)
+
+
+def _gram_system(
+    patterns: pl.DataFrame, used: list[str], pairs: list[tuple[Cell, pl.Expr]]
+) -> System:
+    """The system of a store with too many atoms for the dense matrix M (a 10M-case store:
+    6.4M atoms; the report has a few hundred cells). Every decision of the check (whether a
+    cell is recoverable, which cells a least-cost complement moves, which complements are
+    needed, which cells show the same count) depends only on the linear relations between
+    M's rows and on the cell vectors {M y} the LP may move. Those are the same for a cells x
+    rank matrix R with R R^T = G = M D M^T for any positive diagonal D. G is summed, in
+    blocks, over the distinct patterns of the columns the cells read (each a column of M;
+    D_a: the patterns of atom a): G_ij = patterns in both cells i and j, a few hundred
+    squared integers, and R comes from its eigendecomposition (its rank is M's). The counts
+    are the mask sums with the patterns' case counts as weights."""
+    names = [f"c{i}" for i in range(len(pairs))]
+    # The masks compare codes as text: cast the Enum columns once, not once per mask.
+    schema = patterns.schema
+    lf = patterns.lazy().with_columns(
+        pl.col(c).cast(pl.String) for c in used if isinstance(schema[c], pl.Enum)
+    )
+    n = len(pairs)
+    gram = np.zeros((n, n))
+    counts = np.zeros(n)
+    for start in range(0, patterns.height, _GRAM_BATCH):
+        part = (
+            lf.slice(start, _GRAM_BATCH)
+            .select(*[e.alias(c) for (_, e), c in zip(pairs, names)], "__w")
+            .collect()
+        )
+        x = part.select(names).to_numpy().astype(np.float32)
+        gram += (x.T @ x).astype(np.float64)  # integers below 2**24 per block: exact
+        counts += x.T.astype(np.float64) @ part["__w"].to_numpy().astype(np.float64)
+    gram = np.round(gram)
+    values, vectors = np.linalg.eigh(gram)
+    top = float(values.max(initial=0.0))
+    keep = values > top * n * np.finfo(float).eps * 10
+    matrix = vectors[:, keep] * np.sqrt(values[keep])
+    cells = [
+        c
+        if c.value is not None and c.value >= 0
+        else Cell(c.source, c.key, c.column, int(v), c.label, c.zero_counts)
+        for (c, _), v in zip(pairs, np.round(counts).astype(int))
+    ]
+    return System(cells, matrix, gram)
 
 
 # --------------------------------------------------------------------------------------
@@ -524,9 +593,9 @@ def _linked(system: System) -> list[frozenset[int]]:
     """For each cell, the cells hidden with it: cells with the same row (the same count shown
     twice) and, for a rate's n, its yes count (a percentage is not shown without its n)."""
     n = len(system.cells)
-    same: dict[bytes, list[int]] = {}
+    same: dict[int, list[int]] = {}
     for i in range(n):
-        same.setdefault(system.matrix[i].tobytes(), []).append(i)
+        same.setdefault(int(system.row_class[i]), []).append(i)
     index = {(c.source, c.key, c.column): i for i, c in enumerate(system.cells)}
     out: list[frozenset[int]] = []
     for i in range(n):
@@ -536,7 +605,7 @@ def _linked(system: System) -> list[frozenset[int]]:
             if j in seen:
                 continue
             seen.add(j)
-            todo += same[system.matrix[j].tobytes()]
+            todo += same[int(system.row_class[j])]
             c = system.cells[j]
             yes = index.get((c.source, c.key, "n_yes")) if c.column == "n" else None
             if yes is not None:
@@ -547,7 +616,7 @@ def _linked(system: System) -> list[frozenset[int]]:
 
 def _same(system: System, i: int) -> np.ndarray:
     """Cells showing the same count as cell i (published or hidden together)."""
-    return np.flatnonzero((system.matrix == system.matrix[i]).all(axis=1))
+    return np.flatnonzero(system.row_class == system.row_class[i])
 
 
 def _may_publish(system: System, published: np.ndarray, i: int) -> bool:
