@@ -238,3 +238,15 @@ def test_firth_converges_on_a_saturated_design(tmp_path):
     assert b["Constant"] == pytest.approx(-math.log(3), rel=1e-10)
     assert b["g(a)"] == pytest.approx(math.log(9), rel=1e-10)
     assert abs(b["x"]) < 1e-12
+
+
+def test_a_reference_for_a_numeric_covariate_is_refused(tmp_path):
+    """--reference x=1 for a covariate not in --categorical was silently ignored (SPSS
+    refuses a CONTRAST for a variable not on CATEGORICAL). And a reference level that only
+    cases dropped by listwise deletion had is named as not among the cases used."""
+    path = _csv(tmp_path, "y,x,g\n1,1,a\n0,2,b\n1,3,a\n0,,c\n1,2,b\n0,1,a\n")
+    result = _run(path, "--outcome", "y", "--candidates", "x,g", "--reference", "x=1")
+    assert result.exit_code == 2 and "reference given for numeric covariate(s) 'x'" in result.stderr
+    result = _run(path, "--outcome", "y", "--candidates", "x,g", "--reference", "g=c")
+    assert result.exit_code == 2
+    assert "is not one of its levels (levels among the cases used: a, b)" in result.stderr

@@ -293,7 +293,7 @@ def _pick_reference(name: str, levels: list, spec: str, secrets: _Secrets) -> in
         # The typed value is not echoed: it may be an id or a note typed by mistake, and
         # the file's columns that would tell are not necessarily read (--input projection).
         f"the reference given for '{name}' is not one of its levels "
-        f"(levels: {secrets.quote_list(labels)})"
+        f"(levels among the cases used: {secrets.quote_list(labels)})"
     )
 
 
@@ -394,6 +394,15 @@ def build_design(
         if bad:
             raise BadRequest(
                 f"reference given for non-candidate(s): {', '.join(secrets.quote(b) for b in bad)}"
+            )
+        # SPSS refuses a CONTRAST for a variable not on CATEGORICAL; silently ignoring it
+        # would leave the user believing the reference was applied
+        numeric = [k for k in reference if k in kinds and kinds[k] != "categorical"]
+        if numeric:
+            raise BadRequest(
+                f"reference given for numeric covariate(s) {', '.join(map(repr, numeric))}: "
+                "a reference category applies to a categorical variable; list it in "
+                "--categorical (categorical=) to code its values as categories"
             )
 
     if outcome in named:
