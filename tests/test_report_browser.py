@@ -107,9 +107,17 @@ def test_no_sideways_scroll_on_a_phone(html_file, tmp_path):
     assert scroll <= client, f"page is {scroll}px wide in a {client}px viewport"
 
 
-def test_print_to_pdf(html_file, tmp_path):
-    pdf = tmp_path / "report.pdf"
-    res = _chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html_file.as_uri())
+@pytest.fixture(scope="module")
+def printed(html_file, tmp_path_factory):
+    """The report printed to PDF by Chromium once, for the two PDF tests: (run, pdf path)."""
+    tmp = tmp_path_factory.mktemp("pdf")
+    pdf = tmp / "report.pdf"
+    res = _chromium(tmp, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html_file.as_uri())
+    return res, pdf
+
+
+def test_print_to_pdf(printed):
+    res, pdf = printed
     assert res.returncode == 0 and pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
 
 
@@ -122,14 +130,13 @@ PDFTOTEXT = shutil.which("pdftotext")
 
 
 @pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
-def test_pdf_print_contains_every_column_and_value(html_file, tmp_path):
+def test_pdf_print_contains_every_column_and_value(printed):
     """Printed on A4, every table shows every column: each header's words and each cell's
     text are in the PDF's text (the 16-column differences table used to lose p and n)."""
     from hmip_cli.report import content as C
     from hmip_cli.report.html import compact_differences
 
-    pdf = tmp_path / "report.pdf"
-    res = _chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_file.as_uri())
+    res, pdf = printed
     assert pdf.exists() and pdf.stat().st_size > 10_000, res.stderr[-2000:]
     text = subprocess.run([PDFTOTEXT, str(pdf), "-"], capture_output=True, text=True).stdout
     flat = " ".join(text.split())
@@ -148,33 +155,47 @@ def test_pdf_print_contains_every_column_and_value(html_file, tmp_path):
     assert "OR (95% CI)" in flat
 
 
-def _driver(tmp_path, width: int = 1280, height: int = 900):
-    """Headless Chromium under Selenium with a `width` CSS px wide viewport."""
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium under Selenium for every Selenium test here (each start costs
+    over a second of CPU); `_driver` gives each test its viewport and a fresh page."""
+    if CHROMEDRIVER is None:
+        pytest.skip("chromedriver is not installed")
     selenium = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     opts = Options()
     opts.binary_location = CHROMIUM
-    profile = tmp_path / f"profile-{width}"
-    for flag in [*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"]:
+    profile = tmp_path_factory.mktemp("selenium") / "profile"
+    for flag in [*FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900"]:
         opts.add_argument(flag)
     driver = selenium.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    # --window-size sets the window; the layout viewport is what CSS px are measured in.
-    driver.execute_cdp_cmd(
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _driver(browser, width: int = 1280, height: int = 900):
+    """The shared browser, on a blank page, with a `width` x `height` CSS px viewport (what
+    CSS px are measured in; a phone's below 600 px) and no script timeout of an earlier test."""
+    browser.get("about:blank")
+    browser.set_script_timeout(30)
+    browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
     )
-    return driver
+    return browser
 
 
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
-def test_chart_text_is_legible_on_a_phone(html_file, tmp_path):
+def test_chart_text_is_legible_on_a_phone(html_file, browser):
     """At a 390 CSS px wide viewport every text label of every chart (titles, factor names,
     values, axis, legend) renders at least 10 CSS px high (getBoundingClientRect of each
     SVG <text>): the figures used to be drawn 8 inches wide and shrunk to fit, leaving
     labels about 4 px high."""
-    driver = _driver(tmp_path, 390, 844)
+    driver = _driver(browser, 390, 844)
     try:
         driver.get(html_file.as_uri())
         width = driver.execute_script("return document.documentElement.clientWidth")
@@ -186,7 +207,7 @@ def test_chart_text_is_legible_on_a_phone(html_file, tmp_path):
             "});"
         )
     finally:
-        driver.quit()
+        driver.get("about:blank")
     assert width <= 390
     assert len({b[0] for b in boxes}) == 4 and len(boxes) >= 40, boxes[:5]
     small = [(svg, text, round(h, 1)) for svg, text, h, _ in boxes if text and h < 10]
@@ -214,11 +235,11 @@ _TARGETS_JS = (
 
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
 @pytest.mark.parametrize("width", [390, 1280])
-def test_wcag_22_target_size_minimum(html_file, tmp_path, width):
+def test_wcag_22_target_size_minimum(html_file, browser, width):
     """WCAG 2.2 SC 2.5.8 (AA), which the bundled axe-core cannot check: every target is at
     least 24 x 24 CSS px, or a 24 px circle on its centre meets no other target (the
     spacing exception), or it is a link inside a sentence (the inline exception)."""
-    driver = _driver(tmp_path, width)
+    driver = _driver(browser, width)
     try:
         driver.get(html_file.as_uri())
         targets = driver.execute_script(
@@ -230,7 +251,7 @@ def test_wcag_22_target_size_minimum(html_file, tmp_path, width):
             "y: r.top, w: r.width, h: r.height, inline: inline};})"
         )
     finally:
-        driver.quit()
+        driver.get("about:blank")
     assert len(targets) >= 15  # the contents list, the finding references, the table regions
     centres = [(t["x"] + t["w"] / 2, t["y"] + t["h"] / 2) for t in targets]
     small = []
@@ -268,24 +289,24 @@ def _obscured_on_focus(driver) -> list[str]:
 
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
 @pytest.mark.parametrize("width", [390, 1280])
-def test_wcag_22_focus_not_obscured(html_file, tmp_path, width):
+def test_wcag_22_focus_not_obscured(html_file, browser, width):
     """WCAG 2.2 SC 2.4.11 (AA): when any element has keyboard focus it is not entirely
     hidden by content the page draws (a sticky header, a banner): after focus() its box is
     in the viewport and the topmost element at the centre of the visible part of one of its
     boxes (a wrapped link has one per line) is itself or inside it."""
-    driver = _driver(tmp_path, width, 844)
+    driver = _driver(browser, width, 844)
     try:
         driver.get(html_file.as_uri())
         hidden = _obscured_on_focus(driver)
         focused = driver.execute_script(_TARGETS_JS + ".length")
     finally:
-        driver.quit()
+        driver.get("about:blank")
     assert focused >= 15
     assert hidden == [], hidden[:5]
 
 
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
-def test_focus_check_catches_a_covering_banner(html_file, tmp_path):
+def test_focus_check_catches_a_covering_banner(html_file, browser):
     """Not a hollow check: the same page with a fixed banner over the screen fails it."""
     covered = html_file.with_name("covered.html")
     banner = (
@@ -293,16 +314,16 @@ def test_focus_check_catches_a_covering_banner(html_file, tmp_path):
         'background:#fff;z-index:9">cookie banner</div>'
     )
     covered.write_text(html_file.read_text().replace("<main>", banner + "<main>", 1))
-    driver = _driver(tmp_path, 1280)
+    driver = _driver(browser, 1280)
     try:
         driver.get(covered.as_uri())
         assert len(_obscured_on_focus(driver)) >= 15
     finally:
-        driver.quit()
+        driver.get("about:blank")
 
 
 @pytest.mark.skipif(CHROMEDRIVER is None, reason="chromedriver is not installed")
-def test_axe_core_finds_no_wcag_22_aa_violations(html_file, tmp_path):
+def test_axe_core_finds_no_wcag_22_aa_violations(html_file, browser):
     """axe-core (the copy axe-selenium-python bundles; nothing downloaded) in headless
     Chromium through Selenium: zero violations for every rule tagged wcag2a, wcag2aa,
     wcag21a, wcag21aa or wcag22aa that it has. The bundled axe-core is 3.1.1, which knows
@@ -314,7 +335,7 @@ def test_axe_core_finds_no_wcag_22_aa_violations(html_file, tmp_path):
     axe_pkg = pytest.importorskip("axe_selenium_python")
 
     axe_js = Path(axe_pkg.__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-    driver = _driver(tmp_path)
+    driver = _driver(browser)
     try:
         driver.set_script_timeout(180)
         driver.get(html_file.as_uri())
@@ -330,7 +351,7 @@ def test_axe_core_finds_no_wcag_22_aa_violations(html_file, tmp_path):
             AXE_TAGS,
         )
     finally:
-        driver.quit()
+        driver.get("about:blank")
     assert "error" not in result, result
     assert result["passes"], "axe ran no rules"
     assert result["version"] == "3.1.1", result["version"]  # if this changes, revisit the tags

@@ -2,11 +2,14 @@
 
 The examples are written for a clone of the repository (`examples/...`). They run here in a
 scratch directory holding smaller stand-ins for examples/cases.csv and the export (same
-columns, fewer cases) so the whole file stays fast; `hmip demo` uses the real bundled example.
+columns, fewer cases) so the whole file stays fast; `hmip demo` reads the same stand-in as
+its bundled example (the demo on the real one, 1,066 cases, is tests/test_demo.py's and
+test_report.py's test_demo_report).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -46,17 +49,36 @@ def test_every_command_has_runnable_looking_examples():
         assert examples(name), f"`hmip {name} --help` has no `hmip ...` example lines"
 
 
+@functools.cache
+def stand_ins() -> tuple[str, str]:
+    """The stand-ins' text, made once: 300 cases for examples/cases.csv and 80 messy ones
+    for the export."""
+    small = synth.generate(80, 2, id_prefix="SYX")
+    return synth.to_csv_text(synth.generate(300, 1)), synth.messy_csv_text(small, 2)
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> Path:
+    """The stand-in examples/cases.csv ingested once; each test that wants a store gets a
+    copy (some examples change their store)."""
+    from hmip_cli.ingest import ingest_files
+
+    root = tmp_path_factory.mktemp("help-examples")
+    (root / "cases.csv").write_text(stand_ins()[0], encoding="utf-8")
+    ingest_files([root / "cases.csv"], data=root / "store")
+    return root / "store"
+
+
 @pytest.fixture
 def scratch(tmp_path, monkeypatch):
     (tmp_path / "examples" / "export").mkdir(parents=True)
-    (tmp_path / "examples" / "cases.csv").write_text(
-        synth.to_csv_text(synth.generate(300, 1)), encoding="utf-8"
-    )
-    small = synth.generate(80, 2, id_prefix="SYX")
-    (tmp_path / "examples" / "export" / "cases_export.csv").write_text(
-        synth.messy_csv_text(small, 2), encoding="utf-8"
-    )
+    cases, export = stand_ins()
+    (tmp_path / "examples" / "cases.csv").write_text(cases, encoding="utf-8")
+    (tmp_path / "examples" / "export" / "cases_export.csv").write_text(export, encoding="utf-8")
     shutil.copy(ROOT / "examples" / "export" / "mapping.toml", tmp_path / "examples" / "export")
+    from hmip_cli import demo
+
+    monkeypatch.setattr(demo, "example_path", lambda: tmp_path / "examples" / "cases.csv")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HMIP_DATA", str(tmp_path / "store"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1548892800")
@@ -84,10 +106,8 @@ def run_line(line: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", command_names())
-def test_help_examples_work_as_written(scratch, command):
-    from hmip_cli.ingest import ingest_files
-
+def test_help_examples_work_as_written(scratch, ingested, command):
     if command not in ("ingest", "demo", "synth"):
-        ingest_files([scratch / "examples" / "cases.csv"], data=Path(os.environ["HMIP_DATA"]))
+        shutil.copytree(ingested, os.environ["HMIP_DATA"])  # examples/cases.csv, ingested
     for line in examples(command):
         run_line(line)

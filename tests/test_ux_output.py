@@ -49,16 +49,22 @@ def store(monkeypatch, cases):
     return cases
 
 
-@pytest.fixture
-def real_store(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def _real_store_dir(tmp_path_factory):
     from hmip_cli.ingest import ingest_files
 
-    path = tmp_path / "cases.csv"
+    root = tmp_path_factory.mktemp("ux-store")
+    path = root / "cases.csv"
     path.write_text(synth.to_csv_text(synth.generate(300, 5)), encoding="utf-8")
-    data = tmp_path / "store"
-    ingest_files([path], data=data)
-    monkeypatch.setenv("HMIP_DATA", str(data))
-    return data
+    ingest_files([path], data=root / "store")
+    return root / "store"
+
+
+@pytest.fixture
+def real_store(_real_store_dir, monkeypatch):
+    """300 ingested cases as $HMIP_DATA, ingested once for the module (read-only)."""
+    monkeypatch.setenv("HMIP_DATA", str(_real_store_dir))
+    return _real_store_dir
 
 
 # ---- hmip info: display labels for people, snake_case for machines -----------------------
