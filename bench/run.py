@@ -385,8 +385,8 @@ def workloads(n: int, p: dict[str, Path], scratch: Path) -> list[Workload]:
         ),
         Workload(
             f"report (html) on a {size} store",
-            # Disclosure control is left out: its linked check refuses millions of distinct
-            # case patterns, and the baseline (the rates' counts) does no such check either.
+            # Disclosure control is left out: the baseline (the rates' counts) does no such
+            # check (at 10M its linked check takes minutes: docs/performance.md).
             lambda: [
                 *HMIP,
                 "report",
