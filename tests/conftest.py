@@ -11,6 +11,7 @@ Fixtures for modules to share instead of making their own:
 - `trend_store` / `trend_cases`: a store of several inspection rounds over four years (two
   `hmip synth` files, the second's dates moved on three years, one inspection undated),
   for `--by year`, `--by inspection` and `hmip trend`. Read-only.
+- `example_sweep_csv`: `hmip regress --all --format csv` on the example store, run once.
 - `framework_store(name_or_file, years)`: `hmip synth --framework` then `hmip ingest
   --framework` into a store of its own, once per run per framework: the end-to-end tests
   (tests/test_framework_e2e.py). Read-only.
@@ -164,6 +165,19 @@ def example_cases(_example_store_dir) -> pl.DataFrame:
     from hmip_cli import schema, store
 
     return store.load_cases(_example_store_dir).select(list(schema.stored_schema()))
+
+
+@pytest.fixture(scope="session")
+def example_sweep_csv(_example_store_dir):
+    """`hmip regress --all --format csv` on the example store, run once per run (a sweep
+    of every model is seconds): the CliRunner result, for tests that only read it."""
+    from typer.testing import CliRunner
+
+    from hmip_cli.cli.app import app
+
+    return CliRunner().invoke(
+        app, ["regress", "--all", "--format", "csv", "--data", str(_example_store_dir)]
+    )
 
 
 @pytest.fixture(scope="session")

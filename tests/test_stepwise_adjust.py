@@ -111,8 +111,8 @@ def test_sweep_p_adjusted_beside_p_and_fdr_alias(cases, example_sweep):
         sweep(cases, fdr=True, adjust="holm")
 
 
-def test_cli_adjust_reports_fewer_and_says_how_many(example_store):
-    plain = runner.invoke(app, ["regress", "--all", "--format", "csv"])
+def test_cli_adjust_reports_fewer_and_says_how_many(example_store, example_sweep_csv):
+    plain = example_sweep_csv  # `regress --all --format csv` on the example store
     holm = runner.invoke(app, ["regress", "--all", "--adjust", "holm", "--format", "csv"])
     assert plain.exit_code == 0 and holm.exit_code == 0, holm.stderr
     a = pl.read_csv(io.StringIO(plain.stdout))

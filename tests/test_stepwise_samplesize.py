@@ -44,7 +44,7 @@ def test_epv_by_hand_and_in_json_and_stderr(tmp_path):
     assert "events per parameter" in r.stderr
 
 
-def test_sweep_flags_low_epv(_example_store_dir):
+def test_sweep_flags_low_epv(_example_store_dir, example_sweep_csv):
     # half the example: the contribution models' findings then rest on < 10 events each
     cases = store.load_cases(_example_store_dir).head(533)
     f = run_sweep(cases).findings
@@ -53,9 +53,7 @@ def test_sweep_flags_low_epv(_example_store_dir):
     assert low.height > 0
     assert all(v < 10 for v in low["events_per_parameter"])
     assert all("events per parameter" in n for n in low["note"])
-    r = runner.invoke(
-        app, ["regress", "--all", "--format", "csv"], env={"HMIP_DATA": str(_example_store_dir)}
-    )
+    r = example_sweep_csv  # `regress --all --format csv` on the example store
     assert "low_epv" in pl.read_csv(io.StringIO(r.stdout)).columns
 
 
