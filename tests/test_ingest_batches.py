@@ -174,7 +174,9 @@ def test_spellings_first_met_far_in_read_as_if_met_first(tmp_path, text, monkeyp
     # Other spellings of codes, missing spellings and numbers written otherwise, each first
     # met far into the file: the validator learns them batch by batch (validate._CodeBook).
     # Whole, tiny batches, and tiny batches with no column learnt (each batch's values read
-    # on their own, as for a column of free text) must give the same store and messages.
+    # on their own, as for a column of free text) must give the same store and messages;
+    # tiny batches are read both cell by cell (validate.SMALL_ROWS) and by column
+    # expressions, as bigger batches are.
     validate = importlib.import_module("hmip_cli.ingest.validate")  # (the package has a
     # function of that name)
     good = {
@@ -192,6 +194,9 @@ def test_spellings_first_met_far_in_read_as_if_met_first(tmp_path, text, monkeyp
     whole = outcome(path, tmp_path / "w", 1 << 30)
     assert whole[1] is not None
     assert outcome(path, tmp_path / "b", TINY) == whole
+    monkeypatch.setattr(validate, "SMALL_ROWS", 0)
+    assert outcome(path, tmp_path / "c", TINY) == whole
+    monkeypatch.undo()
     cases = store.load_cases(tmp_path / "b")
     at = {row: cases.row(row - 2, named=True) for row, _ in good}
     assert [at[r]["mappa"] for r in (1_300, 1_310, 1_320, 1_330)] == [True, False, None, True]
@@ -209,6 +214,9 @@ def test_spellings_first_met_far_in_read_as_if_met_first(tmp_path, text, monkeyp
     assert any("row 1450, column 'rosh': got 'sky high'" in g for g in got[0])
     assert any("row 1460, column 'mappa': got 'perhaps'" in g for g in got[0])
     assert got == outcome(path2, tmp_path / "t", 1 << 30)
+    monkeypatch.setattr(validate, "SMALL_ROWS", 0)
+    assert got == outcome(path2, tmp_path / "v", TINY)
+    monkeypatch.undo()
     monkeypatch.setattr(validate, "LEARN_MAX", 0)
     assert got == outcome(path2, tmp_path / "u", TINY)
 

@@ -9,6 +9,7 @@ a file with one systematic mistake gives a readable report rather than a million
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -331,7 +332,11 @@ class Validator:
         _check_rows(parsed, self.present, self.out, self._missing, self.fw)
         if "case_id" in self.present:
             self._ids.append(parsed.select(ROW, "case_id"))
-        return parsed.select(
+        return parsed.select(_cached(self.fw, "stored", tuple(self.present), self._stored))
+
+    def _stored(self) -> list[pl.Expr]:
+        """The stored schema's columns from a parsed batch (absent ones: null)."""
+        return [
             pl.col(ROW),
             *[
                 (
@@ -341,7 +346,7 @@ class Validator:
                 ).alias(c.name)
                 for c in self.fw.stored_columns()
             ],
-        )
+        ]
 
     def unreadable(self, column: str, values: pl.Series, n_rows: int) -> None:
         """Note a batch's distinct unreadable values of a coded column and their rows."""
@@ -390,7 +395,14 @@ def _parse_batch(
     coded = [c for c in cols if c.dtype != pl.String]
     texts = [c for c in cols if c.dtype == pl.String]
     # Free text: trimmed, blank -> null.
-    text = frame.select(*[_blank_to_null(pl.col(c.name)).alias(c.name) for c in texts])
+    text = frame.select(
+        _cached(
+            validator.fw,
+            "text",
+            tuple(c.name for c in texts),
+            lambda: [_blank_to_null(pl.col(c.name)).alias(c.name) for c in texts],
+        )
+    )
     typed, bad_cols = validator.codes.read(frame, coded)
     parsed = frame.select(ROW).hstack(typed.get_columns()).hstack(text.get_columns())
     for c in coded:
@@ -402,7 +414,7 @@ def _parse_batch(
             hits = hits.with_columns(pl.col("value").str.strip_chars())
             validator.unreadable(c.name, bad_cols[c.name], hits.height)
             out.rows(hits, c.name, f"expected {expected_text(c)}", cell=True)
-    parsed = parsed.select(ROW, *[c.name for c in cols])
+    parsed = pl.DataFrame([parsed.get_column(n) for n in (ROW, *(c.name for c in cols))])
 
     # Blank required cells and impossible numbers: counted in one pass; only the checks
     # that fire are filtered for their rows.
@@ -440,11 +452,14 @@ def _parse_batch(
     return parsed
 
 
-_TABLES: dict[tuple[str, str, tuple[str, ...]], pl.DataFrame] = {}
-_CACHE_TABLES = 512  # parse tables kept (oldest dropped first)
 # Every yes/no column reads alike, in every framework.
 _YES_NO = DictionaryColumn("*yes/no*", pl.Boolean(), "yes/no", levels=YES_NO)
-_CACHE_VALUES = 1_000  # only small ones: a column of a million distinct values is not kept
+# Spellings parsed in this process, per framework content and reader: raw -> (parsed,
+# readable), and the parsed type. A spelling reads the same in every file of a framework,
+# so the files of one export (and a test suite's thousands of small files) parse each once.
+_SPELLINGS: dict[tuple[str, str], dict[str, tuple[object, bool]]] = {}
+_DTYPES: dict[tuple[str, str], pl.DataType] = {}
+_CACHE_SPELLINGS = 20_000  # per reader; beyond, new spellings are not kept (ids, free text)
 
 
 def _parse_table(c: DictionaryColumn, values: tuple[str, ...]) -> pl.LazyFrame:
@@ -470,6 +485,7 @@ _READINGS: dict[tuple[str, str, tuple[str, ...]], _Reading] = {}
 _CACHE_READINGS = 4_096  # column readings kept (oldest dropped first)
 _CACHE_CHARS = 100_000  # only readings of short spelling lists are kept
 
+SMALL_ROWS = 256  # a batch of at most this many rows is read through the tables in Python
 CHAIN_MAX = 8  # spellings of a column read by comparisons rather than a hash look-up
 LEARN_MAX = 5_000  # spellings of a column learnt; beyond, each batch is read on its own
 
@@ -485,7 +501,7 @@ class _CodeBook:
     `replace_strict`. A spelling not met before is found by the cells left unread (a count
     over validity bits) and learnt then, so a batch costs one pass per column. Every yes/no
     column reads the same way, so they share one table; tables are built in one
-    collect_all, and reused across files of one export (`_TABLES`).
+    collect_all, and spellings parsed once are reused by later files (`_SPELLINGS`).
 
     A column of more than `LEARN_MAX` spellings (free text or ids mapped onto a coded
     column) is not learnt: each batch's distinct values are parsed on their own, so
@@ -509,6 +525,8 @@ class _CodeBook:
     ) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
         """The coded columns of `frame` parsed, and per column with unreadable cells in
         this batch the unreadable spellings it has met (a superset of this batch's)."""
+        if frame.height <= SMALL_ROWS:
+            return self._read_small(frame, coded)
         fresh = [c for c in coded if c.name not in self.seen and c.name not in self.wide]
         if fresh:  # columns not met before (the first batch): their distinct values
             values = frame.select(pl.col(c.name).unique().implode() for c in fresh).row(0)
@@ -539,6 +557,50 @@ class _CodeBook:
             ).row(0)
             self.learn(dict(zip(again, values)))
             todo = [c for c in again if c.name not in self.wide]
+        wide = [c for c in coded if c.name not in typed]
+        if wide:
+            self._read_alone(frame, wide, typed, bad)
+        return pl.DataFrame([typed[c.name] for c in coded]), bad
+
+    def _read_small(
+        self, frame: pl.DataFrame, coded: list[DictionaryColumn]
+    ) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+        """`read` for a batch of few rows: the same tables, looked up cell by cell in
+        Python. Each Polars expression has a fixed cost of tens of microseconds, so for a
+        few rows the look-ups are cheaper than the sixty-odd column expressions."""
+        cells = {
+            c.name: frame.get_column(c.name).to_list() for c in coded if c.name not in self.wide
+        }
+        new: dict[DictionaryColumn, list[str | None]] = {}
+        for c in coded:
+            if c.name not in cells:
+                continue
+            distinct = list(dict.fromkeys(cells[c.name]))
+            if c.name not in self.seen:  # met first: its distinct values, the null too
+                new[c] = distinct
+            else:  # spellings not met before (learnt as `read` learns them)
+                known = set(self.seen[c.name])
+                unseen = [v for v in distinct if v is not None and v not in known]
+                if unseen:
+                    new[c] = unseen
+        if new:
+            self.learn(new)
+        typed: dict[str, pl.Series] = {}
+        bad: dict[str, pl.Series] = {}
+        for c in coded:
+            if c.name in self.wide:
+                continue
+            r = self.reader(c)
+            table = self.tables[r.name]
+            values = cells[c.name]
+            typed[c.name] = pl.Series(
+                c.name,
+                [None if v is None else table[v][0] for v in values],
+                dtype=self.dtypes[r.name],
+            )
+            unreadable = self.bad_spellings(c)
+            if unreadable and not set(unreadable).isdisjoint(values):
+                bad[c.name] = pl.Series(unreadable, dtype=pl.String)
         wide = [c for c in coded if c.name not in typed]
         if wide:
             self._read_alone(frame, wide, typed, bad)
@@ -590,27 +652,36 @@ class _CodeBook:
                 new.setdefault(r.name, (r, set()))
         if not new:
             return
-        keys = [
-            ("" if r is _YES_NO else self.fw.content_hash, r.name, tuple(sorted(vs)))
-            for r, vs in new.values()
-        ]
-        readers = [r for r, _ in new.values()]
-        built: dict[int, pl.DataFrame] = {i: _TABLES[k] for i, k in enumerate(keys) if k in _TABLES}
-        todo = [i for i in range(len(keys)) if i not in built]
-        for i, got in zip(
-            todo, pl.collect_all([_parse_table(readers[i], keys[i][2]) for i in todo])
-        ):
-            built[i] = got
-            if len(keys[i][2]) <= _CACHE_VALUES and got.get_column("ok").all():
-                if len(_TABLES) >= _CACHE_TABLES:
-                    _TABLES.pop(next(iter(_TABLES)))
-                _TABLES[keys[i]] = got
-        for i, r in enumerate(readers):
-            got = built[i]
+        todo: list[tuple[DictionaryColumn, tuple[str, ...]]] = []
+        for r, vs in new.values():
+            key = self._memo_key(r)
+            memo = _SPELLINGS.get(key, {}) if key else {}
+            self.tables[r.name].update((v, memo[v]) for v in vs if v in memo)
+            unknown = tuple(sorted(v for v in vs if v not in memo))
+            if key in _DTYPES:
+                self.dtypes[r.name] = _DTYPES[key]
+            if unknown or r.name not in self.dtypes:
+                todo.append((r, unknown))
+        tables = pl.collect_all([_parse_table(r, vs) for r, vs in todo]) if todo else []
+        for (r, _vs), got in zip(todo, tables):
             self.dtypes[r.name] = got.schema["parsed"]
             # Row 0 of each table is the null blank cells map to (see _parse_table).
-            rows = zip(*(got.get_column(k).slice(1).to_list() for k in ("raw", "parsed", "ok")))
-            self.tables[r.name].update((raw, (p, ok)) for raw, p, ok in rows)
+            cols = (got.get_column(k).slice(1).to_list() for k in ("raw", "parsed", "ok"))
+            parsed = {raw: (p, ok) for raw, p, ok in zip(*cols)}
+            self.tables[r.name].update(parsed)
+            key = self._memo_key(r)
+            if key:
+                _DTYPES[key] = self.dtypes[r.name]
+                memo = _SPELLINGS.setdefault(key, {})
+                if len(memo) + len(parsed) <= _CACHE_SPELLINGS:
+                    memo.update(parsed)
+
+    def _memo_key(self, r: DictionaryColumn) -> tuple[str, str] | None:
+        """Where reader `r`'s spellings are kept across files (None: not kept; a framework
+        made in code has no content hash to key them on)."""
+        if r is _YES_NO:
+            return ("", r.name)
+        return (self.fw.content_hash, r.name) if self.fw.content_hash else None
 
     def reading(self, c: DictionaryColumn) -> _Reading:
         """How column `c` is read through the spellings met so far. Built once per
@@ -702,42 +773,84 @@ def _check_rows(
     """Rules across the columns of a row: the applicability rules, the cap per case, stored
     values a derived rule recomputes (qi-2016: OGRS score and band). `missing` counts, per
     absent judgement column, the cases where it applies."""
-    # Every applicability rule as one boolean column; counted in one pass, and only the
-    # rules that fire are filtered for their rows.
-    rules = _applicability_rules(fw, present)
-    if rules:
-        counts = parsed.select([r.mask.sum().alias(str(i)) for i, r in enumerate(rules)]).row(0)
-        for r, n in zip(rules, counts):
-            if not n:
-                continue
-            if r.severity == "missing":
-                missing[r.column] = (r.message, missing.get(r.column, ("", 0))[1] + n)
-                continue
-            hits = parsed.filter(r.mask).select(
-                ROW,
-                pl.col(r.column)
-                .replace_strict([True, False], list(YES_NO), return_dtype=pl.String)
-                .alias("value"),
-            )
-            out.rows(hits, r.column, r.message, severity=r.severity, show_value=r.show)
+    # Every applicability rule and the cap as one count each, in one pass; only the rules
+    # that fire are filtered for their rows.
+    plan = _row_checks(fw, present)
+    counts = parsed.select(plan.counts).row(0) if plan.counts else ()
+    for r, n in zip(plan.rules, counts):
+        if not n:
+            continue
+        if r.severity == "missing":
+            missing[r.column] = (r.message, missing.get(r.column, ("", 0))[1] + n)
+            continue
+        hits = parsed.filter(r.mask).select(
+            ROW,
+            pl.col(r.column)
+            .replace_strict([True, False], list(YES_NO), return_dtype=pl.String)
+            .alias("value"),
+        )
+        out.rows(hits, r.column, r.message, severity=r.severity, show_value=r.show)
 
-    gate = fw.gate
-    if gate is not None and gate.max_per_case is not None:
-        have = [fw.gate_column(a) for a in fw.areas if fw.gate_column(a) in present]
-        if have:
-            counted = parsed.select(
-                ROW, pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have]).alias("value")
-            ).filter(pl.col("value") > gate.max_per_case)
-            out.rows(
-                counted,
-                None,
-                f"more than {gate.max_per_case} {fw.wording.area_noun_plural} are "
-                f"{gate.noun_plural} (value shown: how many)",
-            )
+    if plan.per_case is not None and counts[-1]:
+        gate = fw.gate
+        assert gate is not None and gate.max_per_case is not None
+        counted = parsed.select(ROW, plan.per_case.alias("value")).filter(
+            pl.col("value") > gate.max_per_case
+        )
+        out.rows(
+            counted,
+            None,
+            f"more than {gate.max_per_case} {fw.wording.area_noun_plural} are "
+            f"{gate.noun_plural} (value shown: how many)",
+        )
 
     for spec in fw.derived:
         if spec.replaces_stored:
             _check_recomputed(parsed, present, out, fw, spec)
+
+
+@dataclass(frozen=True)
+class _RowChecks:
+    """The rules across a row's columns for one framework and set of columns present."""
+
+    rules: list[_Rule]
+    per_case: pl.Expr | None  # how many areas are gated in (the cap per case), if checked
+    counts: list[pl.Expr]  # per rule: rows breaking it; then rows over the cap
+
+
+_PLANS: dict[tuple, Any] = {}
+_CACHE_PLANS = 256  # built expressions kept, per framework and columns (oldest dropped first)
+
+
+def _cached(fw: Framework, what: str, key: tuple, build: Callable[[], Any]) -> Any:
+    """`build()`, kept per framework content, `what` and `key`: expressions are built once
+    for every batch and every file of the same framework and columns (building some
+    hundred expressions costs more than running them on a small batch)."""
+    if not fw.content_hash:  # a framework made in code: nothing to key it on
+        return build()
+    k = (fw.content_hash, what, key)
+    got = _PLANS.get(k)
+    if got is None:
+        if len(_PLANS) >= _CACHE_PLANS:
+            _PLANS.pop(next(iter(_PLANS)))
+        got = _PLANS[k] = build()
+    return got
+
+
+def _row_checks(fw: Framework, present: list[str]) -> _RowChecks:
+    def build() -> _RowChecks:
+        rules = _applicability_rules(fw, present)
+        counts = [r.mask.sum().alias(str(i)) for i, r in enumerate(rules)]
+        gate = fw.gate
+        per_case = None
+        if gate is not None and gate.max_per_case is not None:
+            have = [fw.gate_column(a) for a in fw.areas if fw.gate_column(a) in present]
+            if have:
+                per_case = pl.sum_horizontal([pl.col(c).cast(pl.Int8) for c in have])
+                counts.append((per_case > gate.max_per_case).sum().alias("__per_case"))
+        return _RowChecks(rules, per_case, counts)
+
+    return _cached(fw, "rows", tuple(present), build)
 
 
 @dataclass(frozen=True)
