@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 HEAVY = {"scipy", "statsmodels", "matplotlib", "pyreadstat", "xlsxwriter", "numpy"}
 
@@ -62,16 +65,59 @@ def test_help_and_version_import_no_heavy_library():
     assert not {m.split(".")[0] for m in mods} & HEAVY
 
 
-def test_table_commands_import_neither_scipy_nor_numpy(example_store):
-    # NumPy too: these are Polars-only paths (the Wilson interval is a Polars expression).
-    data = ["--data", str(example_store)]
-    got = heavy_imports(
+def _table_commands(data: list[str]) -> list[list[str]]:
+    return [
         ["rates", *data],
         ["rates", "--format", "json", *data],
         ["protection", *data],
         ["sample", *data],
         ["info", *data],
+    ]
+
+
+def _more_table_commands(data: list[str], out: Path) -> list[list[str]]:
+    return [
+        ["trend", *data],
+        ["chart", "figure2", *data],
+        ["schema", *data],
+        ["framework", "list"],
+        ["framework", "show", "qi-2016"],
+        ["export", *data, "-o", str(out / "cases.csv")],
+    ]
+
+
+def _model_commands(data: list[str], out: Path) -> list[list[str]]:
+    cases = out / "model.csv"
+    cases.write_text(
+        "y,a,x\n" + "".join(f"{i % 3 == 0},{'pq'[i % 2]},{i % 7}\n" for i in range(60))
     )
+    return [
+        ["regress", "--factor", "thinking", "--measure", "delivery", *data],
+        ["regress", "--input", str(cases), "--outcome", "y", "--candidates", "a,x"],
+    ]
+
+
+@pytest.fixture(scope="module")
+def store_commands(_example_store_dir, tmp_path_factory):
+    """The commands of the three tests below run in ONE fresh interpreter, in order: the
+    table commands, which must add nothing heavy, then one model of the store and one of a
+    file (NumPy, then nothing more). A table command's heavy import shows at it (or at an
+    earlier table command, which then fails the same check), so one start-up serves all:
+    {" ".join(args): heavy modules the command added}."""
+    data = ["--data", str(_example_store_dir)]
+    out = tmp_path_factory.mktemp("fast-start")
+    commands = _table_commands(data) + _more_table_commands(data, out) + _model_commands(data, out)
+    return heavy_imports(*commands), data, out
+
+
+def _of(store_commands, commands: list[list[str]]) -> dict[str, set[str]]:
+    got = store_commands[0]
+    return {" ".join(c): got[" ".join(c)] for c in commands}
+
+
+def test_table_commands_import_neither_scipy_nor_numpy(store_commands):
+    # NumPy too: these are Polars-only paths (the Wilson interval is a Polars expression).
+    got = _of(store_commands, _table_commands(store_commands[1]))
     assert not any(got.values()), got
 
 
@@ -84,17 +130,12 @@ def test_the_probe_sees_an_import_when_there_is_one(example_store):
     assert {"scipy", "numpy"} <= next(iter(got.values()))
 
 
-def test_one_model_imports_no_scipy(example_store, tmp_path):
+def test_one_model_imports_no_scipy(store_commands):
     # Issue 13: a model needs NumPy, not SciPy (its import cost each start about 2 s):
     # p-values, the normal quantile and the Cholesky solve are computed without it.
-    cases = tmp_path / "cases.csv"
-    cases.write_text(
-        "y,a,x\n" + "".join(f"{i % 3 == 0},{'pq'[i % 2]},{i % 7}\n" for i in range(60))
-    )
-    got = heavy_imports(
-        ["regress", "--factor", "thinking", "--measure", "delivery"],
-        ["regress", "--input", str(cases), "--outcome", "y", "--candidates", "a,x"],
-    )
+    # (run after the table commands, which load no NumPy: test_table_commands...)
+    _, data, out = store_commands
+    got = _of(store_commands, _model_commands(data, out))
     # (the second command finds NumPy loaded by the first)
     assert list(got.values()) == [{"numpy"}, set()], got
 
@@ -143,17 +184,10 @@ def test_a_command_imports_its_own_module_only():
     assert loaded == {"hmip_cli.cli.rates_cmd"}, loaded
 
 
-def test_more_table_commands_import_no_heavy_library(example_store, tmp_path):
+def test_more_table_commands_import_no_heavy_library(store_commands):
     # Counting, describing and exporting need Polars only: no SciPy, NumPy, matplotlib.
-    data = ["--data", str(example_store)]
-    got = heavy_imports(
-        ["trend", *data],
-        ["chart", "figure2", *data],
-        ["schema", *data],
-        ["framework", "list"],
-        ["framework", "show", "qi-2016"],
-        ["export", *data, "-o", str(tmp_path / "cases.csv")],
-    )
+    _, data, out = store_commands
+    got = _of(store_commands, _more_table_commands(data, out))
     assert not any(got.values()), got
 
 
