@@ -133,9 +133,12 @@ def read_cases(
                 table = collapse_cases(_nan_to_null(lazy), wanted)
                 n_cases = int(table.get_column(WEIGHT).sum())
                 if table.height <= COLLAPSE_MAX_SHARE * n_cases:
-                    notes += _missing_words(table, WEIGHT)
-                    frame = _recollapse(normalise_frame(table), wanted, WEIGHT)
-                    _check_covariates(path, frame, covariates, WEIGHT)
+                    words: dict[str, list[str]] = {}
+                    mixed: set[str] = set()
+                    frame = normalise_frame(table, words=words, mixed=mixed)
+                    notes += _missing_words(table, words, WEIGHT)
+                    frame = _recollapse(frame, wanted, WEIGHT)
+                    _check_covariates(path, frame, _among(covariates, mixed), WEIGHT)
                     return CaseFile(frame, notes, n_cases, WEIGHT)
                 # Rows hardly repeat: collapsing saves nothing, and the rows (in file
                 # order) give bit-for-bit the results of `stepwise` on the file's frame.
@@ -154,13 +157,14 @@ def read_cases(
     if columns is not None and wanted is None and set(columns) <= set(frame.columns):
         frame = frame.select(list(dict.fromkeys(columns)))  # read whole: Excel, SPSS, Stata
         wanted = list(dict.fromkeys(columns))
-    notes += _missing_words(frame, None)
     # SPSS/Stata string variables coded as categories stay text: SPSS sorts a string
     # variable's values as text ("1" < "10" < "2", "01" stays "01"), so its reference (last)
     # is the last in that order, not the highest number
     keep = [c for c in labels or [] if suffix in _LABELLED and frame.schema.get(c) == pl.String]
-    frame = normalise_frame(frame, keep_text=keep)
-    _check_covariates(path, frame, covariates, None)
+    words, mixed = {}, set()
+    raw, frame = frame, normalise_frame(frame, keep_text=keep, words=words, mixed=mixed)
+    notes += _missing_words(raw, words, None)
+    _check_covariates(path, frame, _among(covariates, mixed), None)
     if collapse and wanted is not None:
         table = collapse_cases(frame, wanted)
         if table.height <= COLLAPSE_MAX_SHARE * frame.height:
@@ -303,17 +307,18 @@ def _ragged_row(path: Path, separator: str) -> str | None:
     return None
 
 
-def _missing_words(frame: pl.DataFrame, weights: str | None) -> list[str]:
+def _missing_words(
+    frame: pl.DataFrame, words: dict[str, list[str]], weights: str | None
+) -> list[str]:
     """A note naming the cells read as missing because they say 'Unknown', 'Not recorded',
     'not applicable' ... (hmip_cli.missing): SPSS and R would keep them as a category, so
-    the cases listwise deletion drops for them must not go unexplained."""
-    words = list(NOT_APPLICABLE + NOT_RECORDED)
+    the cases listwise deletion drops for them must not go unexplained. `words`: per column,
+    those values as written (`normalise_frame(words=)`); `frame` is before normalising.
+    Cases are counted only for the columns that have such a value (one pass each)."""
     found = []
-    for name, dtype in frame.schema.items():
-        if dtype != pl.String or name == weights:
-            continue
+    for name, values in words.items():
         hits = (
-            frame.filter(pl.col(name).str.strip_chars().str.to_lowercase().is_in(words))
+            frame.filter(pl.col(name).is_in(values))
             .group_by(name)
             .agg((pl.col(weights).sum() if weights else pl.len()).alias("n"))
             .sort("n", descending=True)
@@ -329,6 +334,10 @@ def _missing_words(frame: pl.DataFrame, weights: str | None) -> list[str]:
         f"(SPSS would keep them as a category): {', '.join(found)}; listwise deletion leaves "
         "those cases out (recode the cells to keep them)"
     ]
+
+
+def _among(names: Sequence[str] | None, subset: set[str]) -> list[str]:
+    return [n for n in names or [] if n in subset]
 
 
 def _check_covariates(
@@ -400,10 +409,18 @@ def _first_row(path: Path, column: str, values: list[object]) -> str:
 _BOOL_TEXT = {"true": True, "false": False}
 
 
-def normalise_frame(frame: pl.DataFrame, keep_text: Sequence[str] = ()) -> pl.DataFrame:
+def normalise_frame(
+    frame: pl.DataFrame,
+    keep_text: Sequence[str] = (),
+    words: dict[str, list[str]] | None = None,
+    mixed: set[str] | None = None,
+) -> pl.DataFrame:
     """Float NaN -> null; text columns trimmed, MISSING_TOKENS (any case) -> null, and converted to
     Int64/Float64 (every non-missing value a number) or Boolean (every one true/false, any case),
-    except the columns in `keep_text` (trimmed and missing values only).
+    except the columns in `keep_text` (trimmed and missing values only). `words`, if given,
+    receives per column the values made missing for their wording (not recorded, not
+    applicable: `_missing_words`), as written; `mixed` the text columns holding both numbers
+    and other values (`_check_covariates`).
 
     Text is examined and converted once per distinct value, then mapped back onto the rows:
     a coded column of ten million rows has a handful of values."""
@@ -413,16 +430,28 @@ def normalise_frame(frame: pl.DataFrame, keep_text: Sequence[str] = ()) -> pl.Da
         if dtype in (pl.Float32, pl.Float64):
             out.append(col.fill_nan(None))
         elif dtype == pl.String:
-            text = _normalise_text(frame.get_column(name), convert=name not in keep_text)
+            text = _normalise_text(frame.get_column(name), name not in keep_text, words, mixed)
             out.append(pl.lit(text).alias(name))
         else:
             out.append(col)
     return frame.select(out)
 
 
-def _normalise_text(s: pl.Series, convert: bool = True) -> pl.Series:
+_WORDS = list(NOT_APPLICABLE + NOT_RECORDED)
+
+
+def _normalise_text(
+    s: pl.Series,
+    convert: bool = True,
+    words: dict[str, list[str]] | None = None,
+    mixed: set[str] | None = None,
+) -> pl.Series:
     distinct = s.drop_nulls().unique()
     t = distinct.str.strip_chars()
+    if words is not None:
+        wordy = distinct.filter(t.str.to_lowercase().is_in(_WORDS))
+        if wordy.len():
+            words[s.name] = wordy.to_list()
     t = t.set(t.str.to_lowercase().is_in(list(MISSING_TOKENS)), None) if t.len() else t
     present = t.drop_nulls()
     if present.len() == 0:
@@ -432,6 +461,8 @@ def _normalise_text(s: pl.Series, convert: bool = True) -> pl.Series:
         return s.replace_strict(distinct, converted, default=None, return_dtype=pl.String)
     as_int = t.cast(pl.Int64, strict=False)
     as_float = t.cast(pl.Float64, strict=False)
+    if mixed is not None and t.null_count() < as_float.null_count() < t.len():
+        mixed.add(s.name)  # some values numbers, some not
     if as_int.null_count() == t.null_count():
         converted = as_int
     elif as_float.null_count() == t.null_count() and as_float.drop_nulls().is_finite().all():
