@@ -127,9 +127,13 @@ def test_a_pipe_gets_no_bar_and_no_stage_lines(small, tmp_path, monkeypatch):
 
 def test_the_sweep_and_the_report_count_honestly(small):
     """The callbacks the bars are drawn from: every model counted once, in order, ending
-    at total; the report's steps run from 0 to total - 1 and disclosure control is last."""
-    from hmip_cli import schema, store
-    from hmip_cli.report.content import ReportParams, build_report, report_steps
+    at total; the report's steps run from 0 to total - 1 and disclosure control is last.
+    (The report's steps are those recorded while the report tests' fixed cases were built,
+    test_report_support.counted_build: one build serves three checks.)"""
+    from test_report_support import counted_build
+
+    from hmip_cli import store
+    from hmip_cli.report.content import report_steps
     from hmip_cli.stepwise import run_sweep
 
     data, _ = small
@@ -139,10 +143,7 @@ def test_the_sweep_and_the_report_count_honestly(small):
     run_sweep(cases, targets_=few, progress=lambda *a: calls.append(a))
     assert [(d, t) for _, d, t in calls] == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert [m for m, _, _ in calls] == [t.model for t in few] + [few[-1].model]
-    steps: list[tuple[str, int, int]] = []
-    build_report(
-        schema.with_derived(cases), params=ReportParams(), progress=lambda *a: steps.append(a)
-    )
+    _, _, steps = counted_build()
     total = report_steps()
     assert total == N_MODELS + 2 and all(t == total for _, _, t in steps)
     assert [d for _, d, _ in steps] == list(range(total))

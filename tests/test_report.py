@@ -16,6 +16,7 @@ from test_report_support import (
     LEAK_ID,
     LEAK_NOTE,
     check_snapshot,
+    counted_build,
     fixture_cases,
     report_for,
     shared_report,
@@ -82,30 +83,10 @@ def test_figure_tables_match_rates(rep):
 
 
 @pytest.fixture(scope="module")
-def counted_rebuild(tmp_path_factory):
-    """`report_for()` built again (not the shared report) and written in three formats, with
-    the calls of rates.bulletin() and the sweep counted meanwhile: one build serves the
-    run-once check and the byte-identity check (two builds agree)."""
-    from hmip_cli.stepwise import sweeps
-
-    calls = {"bulletin": 0, "sweep": 0}
-    real_bulletin, real_sweep = R.bulletin, sweeps.run_sweep
-
-    def bulletin(*a, **k):
-        calls["bulletin"] += 1
-        return real_bulletin(*a, **k)
-
-    def sweep(*a, **k):
-        calls["sweep"] += 1
-        return real_sweep(*a, **k)
-
-    out = tmp_path_factory.mktemp("three-formats")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(R, "bulletin", bulletin)
-        mp.setattr("hmip_cli.stepwise.run_sweep", sweep)
-        rep = report_for()
-        for name in ("r.html", "r.md", "r.xlsx"):
-            write_report(rep, out / name)
+def counted_rebuild():
+    """`report_for()` built again with the bulletin() and sweep calls counted while it is
+    built and written in three formats (test_report_support.counted_build)."""
+    rep, calls, _ = counted_build()
     return rep, calls
 
 

@@ -47,11 +47,11 @@ def write_fixture_store(path: Path, frame: pl.DataFrame | None = None) -> Path:
     return path
 
 
-def report_for(frame: pl.DataFrame | None = None, **params):
+def report_for(frame: pl.DataFrame | None = None, progress=None, **params):
     """A report on the fixed cases (or `frame`, stored schema), with a fixed date and version."""
     frame = fixture_cases() if frame is None else frame
     params = {"date": DATE, **params}
-    rep = build_report(schema.with_derived(frame), params=ReportParams(**params))
+    rep = build_report(schema.with_derived(frame), params=ReportParams(**params), progress=progress)
     rep.provenance = dataclasses.replace(rep.provenance, hmip_version="0.0.test")
     return rep
 
@@ -84,3 +84,39 @@ def shared_report(**params):
 @functools.cache
 def _shared_report(params: tuple):
     return report_for(**dict(params))
+
+
+@functools.cache
+def counted_build():
+    """`report_for()` built again (not the shared report) and written as HTML, Markdown and
+    XLSX, with the calls of rates.bulletin() and of the sweep counted and the progress
+    steps recorded meanwhile: (report, calls, steps). One build, once per test process,
+    for three checks: the analyses run once (test_report), two builds agree byte for byte
+    (test_report) and the progress steps count honestly (test_progress)."""
+    import tempfile
+
+    import pytest
+
+    from hmip_cli import rates
+    from hmip_cli.report.write import write_report
+    from hmip_cli.stepwise import sweeps
+
+    calls = {"bulletin": 0, "sweep": 0}
+    steps: list[tuple[str, int, int]] = []
+    real_bulletin, real_sweep = rates.bulletin, sweeps.run_sweep
+
+    def bulletin(*a, **k):
+        calls["bulletin"] += 1
+        return real_bulletin(*a, **k)
+
+    def sweep(*a, **k):
+        calls["sweep"] += 1
+        return real_sweep(*a, **k)
+
+    with tempfile.TemporaryDirectory() as out, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rates, "bulletin", bulletin)
+        mp.setattr("hmip_cli.stepwise.run_sweep", sweep)
+        rep = report_for(progress=lambda *a: steps.append(a))
+        for name in ("r.html", "r.md", "r.xlsx"):
+            write_report(rep, Path(out) / name)
+    return rep, dict(calls), steps
