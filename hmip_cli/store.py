@@ -611,14 +611,16 @@ class ContentHasher:
     VERSION = b"hmip-content-2\n"
 
     def __init__(self, fw: Framework | None = None) -> None:
-        self._schema = (fw or framework.default()).stored_schema()
+        fw = fw or framework.default()
+        self._schema = fw.stored_schema()
+        self._plan = _hash_plan(fw)
         self._parts = {name: [hashlib.sha256() for _ in range(3)] for name in self._schema}
         self._pending: pl.DataFrame | None = None
         self.n_rows = 0
 
     def update(self, frame: pl.DataFrame, last: bool = False) -> ContentHasher:
         """Hash the next rows; `last`: no more follow (so nothing is held back)."""
-        frame = frame.select(pl.col(n).cast(t) for n, t in self._schema.items())
+        frame = frame.select(self._plan.cast)
         self.n_rows += frame.height
         if self._pending is not None:
             frame = pl.concat([self._pending, frame])
@@ -633,45 +635,36 @@ class ContentHasher:
     def _feed(self, part: pl.DataFrame) -> None:
         import numpy as np
 
-        # Each stream of every column from one select per kind of column (a small ingest
-        # hashes about a hundred columns: one Polars call each costs more than the data).
-        schema = part.schema
-        bools = [n for n, t in schema.items() if t == pl.Boolean]
-        ints = [n for n, t in schema.items() if t.is_integer() or t == pl.Date]
-        enums = [n for n, t in schema.items() if isinstance(t, pl.Enum)]
-        typed = {*bools, *ints, *enums}
-        texts = [n for n in schema if n not in typed]
+        # Every stream of every column from two selects (a small ingest hashes about a
+        # hundred columns: a Polars call per column and stream costs more than the data).
+        plan = self._plan
+        streams = part.select(plan.streams)
+        joined = part.select(plan.joined).row(0) if plan.joined else ()
 
-        def packed(frame: pl.DataFrame) -> dict[str, bytes]:  # one bit per row, per column
-            bits = np.packbits(frame.to_numpy(), axis=0)
-            return {n: bits[:, j].tobytes() for j, n in enumerate(frame.columns)}
+        def arrays(names: list[str], kind: str) -> dict[str, bytes]:
+            if not names:
+                return {}
+            arr = pl.DataFrame([streams.get_column(n) for n in names]).to_numpy()
+            if kind == "bits":  # one bit per row, per column
+                arr = np.packbits(arr, axis=0)
+            else:
+                arr = arr.astype(kind)
+            return {n: arr[:, j].tobytes() for j, n in enumerate(names)}
 
-        def numbers(frame: pl.DataFrame, kind: str) -> dict[str, bytes]:
-            arr = frame.to_numpy().astype(kind)
-            return {n: arr[:, j].tobytes() for j, n in enumerate(frame.columns)}
-
-        values: dict[str, bytes] = {}
-        lengths: dict[str, bytes] = {}
-        valid = packed(part.select(pl.all().is_not_null()))
-        if bools:
-            values.update(packed(part.select(pl.col(bools).fill_null(False))))
-        if ints:
-            phys = part.select(pl.col(ints).to_physical().cast(pl.Int64).fill_null(0))
-            values.update(numbers(phys, "<i8"))
-        if enums:
-            codes = part.select(pl.col(enums).to_physical().cast(pl.UInt32).fill_null(0))
-            values.update(numbers(codes, "<u4"))
-        if texts:
-            text = part.select(pl.col(texts).cast(pl.String).fill_null(""))
-            lengths = numbers(text.select(pl.all().str.len_bytes().cast(pl.UInt32)), "<u4")
-            joined = text.select(pl.all().str.join("")).row(0)
-            values.update((n, v.encode("utf-8")) for n, v in zip(texts, joined))
-        for name in schema:
+        valid = arrays(plan.valid, "bits")
+        values = {
+            **arrays(plan.bools, "bits"),
+            **arrays(plan.ints, "<i8"),
+            **arrays(plan.enums, "<u4"),
+            **{n: v.encode("utf-8") for n, v in zip(plan.texts, joined)},
+        }
+        lengths = arrays(plan.lengths, "<u4")
+        for name in self._schema:
             valid_h, values_h, lengths_h = self._parts[name]
-            valid_h.update(valid[name])
-            values_h.update(values[name])
-            if name in lengths:
-                lengths_h.update(lengths[name])
+            valid_h.update(valid[f"v:{name}"])
+            values_h.update(values[f"b:{name}" if f"b:{name}" in values else name])
+            if f"l:{name}" in lengths:
+                lengths_h.update(lengths[f"l:{name}"])
 
     def hexdigest(self) -> str:
         if self._pending is not None:  # the last rows (fewer than 8)
@@ -679,14 +672,65 @@ class ContentHasher:
             self._feed(pending)
         h = hashlib.sha256(self.VERSION)
         h.update(f"{self.n_rows}\n".encode())
-        for name, dtype in self._schema.items():
-            h.update(f"{name}:{dtype}\n".encode())
+        for name, tag in zip(self._schema, self._plan.tags):
+            h.update(tag)
             for part in self._parts[name]:
                 h.update(part.digest())
         return h.hexdigest()
 
 
 _HASH_BATCH = 131_072  # a multiple of 8; small enough that the per-kind arrays stay small
+
+
+@dataclass(frozen=True)
+class _HashPlan:
+    """A framework's hashing expressions, built once (`ContentHasher`). `streams` gives,
+    per row, every column's validity ("v:NAME") and the values of Booleans ("b:NAME"),
+    integers and dates (int64), Enum codes (uint32) and the UTF-8 lengths of texts
+    ("l:NAME"); `joined` each text column's bytes, joined."""
+
+    cast: list[pl.Expr]
+    streams: list[pl.Expr]
+    joined: list[pl.Expr]
+    valid: list[str]
+    bools: list[str]
+    ints: list[str]
+    enums: list[str]
+    texts: list[str]
+    lengths: list[str]
+    tags: list[bytes]  # per column: "NAME:TYPE\n", as the digest takes it
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_for(schema: tuple[tuple[str, pl.DataType], ...]) -> _HashPlan:
+    bools = [n for n, t in schema if t == pl.Boolean]
+    ints = [n for n, t in schema if t.is_integer() or t == pl.Date]
+    enums = [n for n, t in schema if isinstance(t, pl.Enum)]
+    typed = {*bools, *ints, *enums}
+    texts = [n for n, _ in schema if n not in typed]
+    text = [pl.col(n).cast(pl.String).fill_null("") for n in texts]
+    return _HashPlan(
+        cast=[pl.col(n).cast(t) for n, t in schema],
+        streams=[
+            *(pl.col(n).is_not_null().alias(f"v:{n}") for n, _ in schema),
+            *(pl.col(n).fill_null(False).alias(f"b:{n}") for n in bools),
+            *(pl.col(n).to_physical().cast(pl.Int64).fill_null(0) for n in ints),
+            *(pl.col(n).to_physical().cast(pl.UInt32).fill_null(0) for n in enums),
+            *(t.str.len_bytes().cast(pl.UInt32).alias(f"l:{n}") for n, t in zip(texts, text)),
+        ],
+        joined=[t.str.join("") for t in text],
+        valid=[f"v:{n}" for n, _ in schema],
+        bools=[f"b:{n}" for n in bools],
+        ints=ints,
+        enums=enums,
+        texts=texts,
+        lengths=[f"l:{n}" for n in texts],
+        tags=[f"{n}:{t}\n".encode() for n, t in schema],
+    )
+
+
+def _hash_plan(fw: Framework) -> _HashPlan:
+    return _plan_for(tuple(fw.stored_schema().items()))
 
 
 def content_hash(frame: pl.DataFrame, fw: Framework | None = None) -> str:
@@ -774,7 +818,7 @@ def summarise(frame: pl.DataFrame, digest: str | None = None, fw: Framework | No
         )
         .with_columns(pl.col(keys[1:]).cast(pl.String))
         .sort(keys, nulls_last=True)
-        .collect()
+        .collect(engine="in-memory")  # the frame is in memory; streaming's start-up is not free
     )
     dates = frame.select(first.cast(pl.String).alias("first"), last.cast(pl.String).alias("last"))
     return {
@@ -1008,6 +1052,7 @@ def write_store(
     *,
     frameworks: tuple[Framework, ...] | list[Framework] | None = None,
     crosswalks: list[dict] | None = None,
+    checked: bool = False,
 ) -> None:
     """Replace the store with `frame` (the framework's stored schema) and provenance
     `files` (and the records of files `removed` since, `hmip remove`), atomically; the
@@ -1020,7 +1065,8 @@ def write_store(
     framework with no case left is dropped; one left makes a store of one framework
     (format 1) again.
 
-    Call it while holding `locked(data)`.
+    Call it while holding `locked(data)`; `checked`: the caller has read the store (or
+    `check_understood`) under this lock, so it is one this hmip understands.
     """
     fws = tuple(frameworks or ())
     if FRAMEWORK_COLUMN in frame.columns and len(fws) > 1:
@@ -1061,7 +1107,8 @@ def write_store(
     meta["synthetic"] = is_synthetic(frame)
     payload = {META_KEY: json.dumps(meta, ensure_ascii=False)}
     target = cases_path(data)
-    check_understood(data)  # never replace a store this hmip does not understand
+    if not checked:
+        check_understood(data)  # never replace a store this hmip does not understand
     # Under the lock, any temporary file beside the store is left over from a killed ingest.
     for stale in target.parent.glob(f".{CASES_FILE}.*.tmp"):
         stale.unlink(missing_ok=True)

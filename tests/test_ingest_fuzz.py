@@ -18,6 +18,7 @@ prints one summary line with the counts (`pytest -s` shows it).
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import random
@@ -230,9 +231,27 @@ class Generator:
             return data[: len(data) // 2] + data  # a repeated start
         return data[:at] + b'"' + data[at:]
 
+    @functools.cached_property
+    def base_table(self) -> list[list[str]]:  # (mutate_table copies what it changes)
+        return _table(self.base)
+
+    @functools.cached_property
+    def base_text(self) -> pl.DataFrame:
+        return as_text(self.typed)
+
+    @functools.cached_property
+    def mapping_table(self) -> list[list[str]]:
+        """The base file as an export with its own headers and Y/N answers."""
+        base = self.base.rename({"case_id": "Case ref", "inspection": "Area"})
+        yes_no = [
+            c.name for c in schema.COLUMNS if c.dtype == pl.Boolean and c.name in base.columns
+        ]
+        base = base.with_columns(pl.col(c).replace({"yes": "Y", "no": "N"}) for c in yes_no)
+        return _table(base)
+
     def csv(self):
         rng = self.rng
-        table = self.mutate_table(_table(self.base))
+        table = self.mutate_table(self.base_table)
         args: list[str] = []
         ext = rng.choice([".csv"] * 6 + [".tsv", ".txt"])
         sep = "\t" if ext == ".tsv" else ","
@@ -256,7 +275,7 @@ class Generator:
 
     def xlsx(self):
         rng = self.rng
-        table = self.mutate_table(_table(self.base))
+        table = self.mutate_table(self.base_table)
         buf = io.BytesIO()
         wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": rng.random() < 0.3})
         names = []
@@ -340,7 +359,7 @@ class Generator:
 
     def parquet(self):
         rng = self.rng
-        frame = self.typed_frame() if rng.random() < 0.6 else as_text(self.typed)
+        frame = self.typed_frame() if rng.random() < 0.6 else self.base_text
         if rng.random() < 0.2:
             col = rng.choice(frame.columns)
             frame = frame.with_columns(
@@ -365,12 +384,7 @@ class Generator:
 
     def mapping(self):
         rng = self.rng
-        base = self.base.rename({"case_id": "Case ref", "inspection": "Area"})
-        yes_no = [
-            c.name for c in schema.COLUMNS if c.dtype == pl.Boolean and c.name in base.columns
-        ]
-        base = base.with_columns(pl.col(c).replace({"yes": "Y", "no": "N"}) for c in yes_no)
-        table = _table(base)
+        table = self.mapping_table
         if rng.random() < 0.3:
             table = self.mutate_table(table)
         text = (

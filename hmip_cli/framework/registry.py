@@ -20,6 +20,7 @@ def _data_dir() -> Path:
     return Path(str(resources.files("hmip_cli.framework") / "data"))
 
 
+@functools.cache  # the installed package's files: listed once (every store read asks)
 def names() -> tuple[str, ...]:
     """The shipped frameworks' names, the default first."""
     found = sorted(
@@ -69,6 +70,7 @@ def load(name_or_file: str | Path) -> Framework:
 # --------------------------------------------------------------------------------------
 
 
+@functools.cache
 def crosswalk_names() -> tuple[str, ...]:
     """The shipped crosswalks' names ("qi-2016--pdu-2023")."""
     return tuple(

@@ -115,7 +115,7 @@ def ingest_files(
         existing = None if replace_store else store.read_raw(data)
         old_frame, old_meta = existing if existing else (None, {"files": []})
         if existing is not None:  # the store may have changed since we looked
-            fw = _framework_for(data, requested, replace_store, given)
+            fw = _framework_for(data, requested, replace_store, given, old_meta)
         problems: list[Problem] = []
         frames: list[tuple[str, pl.DataFrame]] = []
         records: list[dict] = []
@@ -176,7 +176,10 @@ def ingest_files(
         removed = old_meta.get("removed")
         walks = _crosswalk_records(old_meta, given, fws)
         del frames, new, old_frame
-        store.write_store(data, combined, files, removed, fw, frameworks=fws, crosswalks=walks)
+        # (read_raw or check_understood above, under this lock: a store hmip understands)
+        store.write_store(
+            data, combined, files, removed, fw, frameworks=fws, crosswalks=walks, checked=True
+        )
         tick("written", total)
         return IngestResult(directory, added, combined.height, records, warnings, fws)
 
@@ -318,13 +321,16 @@ def _framework_for(
     requested: Framework | None,
     replace_store: bool,
     given: Sequence[tuple[Crosswalk, str]] = (),
+    meta: dict | None = None,
 ) -> Framework:
     """The framework the files are read with: the requested one, else the store's (the
     latest ingested). One the store does not hold joins it only where a crosswalk links
-    it to each framework the store holds; another version of one it holds never does."""
+    it to each framework the store holds; another version of one it holds never does.
+    `meta`: the store's metadata, when the caller has just read it."""
     if replace_store:
         return requested or framework.default()
-    meta = store.read_meta(data)
+    if meta is None:
+        meta = store.read_meta(data)
     current = store.framework_of(meta)
     if meta is None or requested is None:
         return requested or current

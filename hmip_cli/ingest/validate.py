@@ -617,7 +617,8 @@ class _CodeBook:
         values = frame.select(pl.col(c.name).unique().implode() for c in cols).row(0)
         spellings = [tuple(sorted(v for v in vals if v is not None)) for vals in values]
         tables = pl.collect_all(
-            [_parse_table(self.reader(c), vs) for c, vs in zip(cols, spellings)]
+            [_parse_table(self.reader(c), vs) for c, vs in zip(cols, spellings)],
+            engine="in-memory",  # small tables: the streaming engine's start-up dominates
         )
         for c, table in zip(cols, tables):
             # Row 0 of each table is the null blank cells map to (see _parse_table).
@@ -662,7 +663,8 @@ class _CodeBook:
                 self.dtypes[r.name] = _DTYPES[key]
             if unknown or r.name not in self.dtypes:
                 todo.append((r, unknown))
-        tables = pl.collect_all([_parse_table(r, vs) for r, vs in todo]) if todo else []
+        # Small tables: the streaming engine's start-up would cost more than the parsing.
+        tables = pl.collect_all([_parse_table(r, vs) for r, vs in todo], engine="in-memory")
         for (r, _vs), got in zip(todo, tables):
             self.dtypes[r.name] = got.schema["parsed"]
             # Row 0 of each table is the null blank cells map to (see _parse_table).
