@@ -121,6 +121,34 @@ def test_cells_read_as_missing_for_their_wording_are_named(tmp_path):
     assert '"n": 9' in result.stdout
 
 
+def test_missing_words_category_keeps_the_wordings_as_a_level_as_spss_reads_the_file(tmp_path):
+    """--missing-words category: 'Unknown' is a level like any other (SPSS and R read a CSV
+    so), giving exactly the model of the same file with the level spelled 'Ux' (same sort
+    position); blank and NA stay missing. The default still drops those cases."""
+    # events: A 9 of 10, B 2 of 10, Unknown 5 of 10 (g enters: score p about .002)
+    rows = [
+        (o, v) for v, k in (("A", 9), ("B", 2), ("Unknown", 5)) for o in "1" * k + "0" * (10 - k)
+    ]
+    rows += [("1", ""), ("0", "NA")]
+    text = "y,g\n" + "".join(f"{o},{v}\n" for o, v in rows)
+    words = _csv(tmp_path, text, "words.csv")
+    plain = _csv(tmp_path, text.replace("Unknown", "Ux"), "plain.csv")
+    args = ["--outcome", "y", "--candidates", "g", "--format", "json"]
+    kept = _run(words, *args, "--missing-words", "category")
+    same = _run(plain, *args)
+    assert kept.exit_code == 0 and same.exit_code == 0, (kept.output, same.output)
+    a, b = model(kept.stdout), model(same.stdout)
+    assert a["n"] == b["n"] == 30 and a["n_dropped"] == 2  # blank and NA: missing in both
+    assert a["final_terms"] == ["g"]
+    assert a["codings"][0]["levels"] == ["A", "B", "Unknown"]
+    assert a["steps"] == b["steps"] and a["minus_2ll"] == b["minus_2ll"]
+    assert [c["b"] for c in a["coefficients"]] == [c["b"] for c in b["coefficients"]]
+    assert "read as missing" not in kept.stderr
+    dropped = _run(words, *args)
+    assert model(dropped.stdout)["n"] == 20  # the default: 'Unknown' is missing
+    assert "--missing-words category keeps them" in dropped.stderr
+
+
 def test_a_sav_outcome_and_reference_can_be_named_by_code(tmp_path):
     """SPSS users name categories by value: --event 1 and --reference sex=1 on a .sav whose
     status and sex carry value labels (1 = censored, 1 = Male). Before: exit 2, "not a

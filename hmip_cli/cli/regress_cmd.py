@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -120,6 +121,13 @@ def _report_problems(res, heading: str | None = None, vocab: Vocabulary | None =
         )
 
 
+class MissingWords(str, Enum):
+    """How `--input` reads the not-recorded and not-applicable wordings (hmip_cli.missing)."""
+
+    missing = "missing"
+    category = "category"
+
+
 @handle_errors
 def regress(
     ctx: typer.Context,
@@ -150,6 +158,18 @@ def regress(
             "Boolean columns always are). Store candidates are all categorical.",
         ),
     ] = None,
+    missing_words: Annotated[
+        MissingWords,
+        typer.Option(
+            "--missing-words",
+            metavar="READ_AS",
+            show_default=True,
+            help="With --input, how cells saying Unknown, Not known, Not recorded, Don't "
+            "know or not applicable (any case) are read: missing (as hmip ingest reads them) "
+            "or category (a value like any other, as SPSS and R read the file; blank, NA, "
+            "N/A, #N/A, NaN and '.' stay missing).",
+        ),
+    ] = MissingWords.missing,
     factor: Annotated[
         str | None,
         typer.Option("--factor", metavar="FACTOR", help=f"Factor key, e.g. {EXAMPLE['factor']}."),
@@ -407,6 +427,7 @@ def regress(
             labels=[outcome, *_split(categorical)],
             collapse=not case_level,
             covariates=[n for n in used if n not in _split(categorical)],
+            words_missing=missing_words is MissingWords.missing,
         )
         frame, notes = read.frame, read.notes
         if read.codes:  # a .sav/.dta: --event 2 / --reference sex=1 name codes' labels
@@ -469,7 +490,7 @@ def regress(
         )
     refuse_ignored(
         ctx,
-        ("outcome", "categorical", "max_levels"),
+        ("outcome", "categorical", "max_levels", "missing_words"),
         "to store models (--factor/--question/--all)",
         "the outcome is the judgement, and breakdowns are always categorical",
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from hmip_cli.errors import BadInput, BadRequest
-from hmip_cli.missing import CSV_NULLS, MISSING, NOT_APPLICABLE, NOT_RECORDED
+from hmip_cli.missing import BLANK_LIKE, CSV_NULLS, MISSING, NOT_APPLICABLE, NOT_RECORDED
 from hmip_cli.privacy import describe_value, identifying_columns, quote_name, secret_set
 
 # Cell values read as missing in text columns of any input, trimmed, in any case: the
@@ -45,6 +45,7 @@ def read_table(
     path: str | Path,
     columns: Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
+    words_missing: bool = True,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Cases from a file, with missing values as nulls (docs/stepwise.md, "--input").
 
@@ -63,8 +64,12 @@ def read_table(
     outcome and the categorical candidates) replace their codes, as an Enum in code order,
     so the default reference (last) is the highest code, as in SPSS; other columns keep their
     codes. Float NaN is null everywhere.
+
+    words_missing=False: only the blank-likes (blank, NA, N/A, #N/A, NaN, '.') are missing;
+    'Unknown', 'Not recorded', 'not applicable' ... are values like any other, as SPSS and R
+    read a file (`hmip regress --missing-words category`).
     """
-    got = read_cases(path, columns, labels, collapse=False)
+    got = read_cases(path, columns, labels, collapse=False, words_missing=words_missing)
     return got.frame, got.notes
 
 
@@ -74,6 +79,7 @@ def read_cases(
     labels: Sequence[str] | None = None,
     collapse: bool = True,
     covariates: Sequence[str] | None = None,
+    words_missing: bool = True,
 ) -> CaseFile:
     """`read_table`, and with `collapse` (and every one of `columns` in the file) the cases
     collapsed onto their distinct rows of `columns` with their counts (design.WEIGHT), for
@@ -135,7 +141,9 @@ def read_cases(
                 if table.height <= COLLAPSE_MAX_SHARE * n_cases:
                     words: dict[str, list[str]] = {}
                     mixed: set[str] = set()
-                    frame = normalise_frame(table, words=words, mixed=mixed)
+                    frame = normalise_frame(
+                        table, words=words, mixed=mixed, words_missing=words_missing
+                    )
                     notes += _missing_words(table, words, WEIGHT)
                     frame = _recollapse(frame, wanted, WEIGHT)
                     _check_covariates(path, frame, _among(covariates, mixed), WEIGHT)
@@ -162,7 +170,12 @@ def read_cases(
     # is the last in that order, not the highest number
     keep = [c for c in labels or [] if suffix in _LABELLED and frame.schema.get(c) == pl.String]
     words, mixed = {}, set()
-    raw, frame = frame, normalise_frame(frame, keep_text=keep, words=words, mixed=mixed)
+    raw, frame = (
+        frame,
+        normalise_frame(
+            frame, keep_text=keep, words=words, mixed=mixed, words_missing=words_missing
+        ),
+    )
     notes += _missing_words(raw, words, None)
     _check_covariates(path, frame, _among(covariates, mixed), None)
     if collapse and wanted is not None:
@@ -332,7 +345,7 @@ def _missing_words(
     return [
         f"read as missing, as hmip reads every 'not recorded' or 'not applicable' spelling "
         f"(SPSS would keep them as a category): {', '.join(found)}; listwise deletion leaves "
-        "those cases out (recode the cells to keep them)"
+        "those cases out (--missing-words category keeps them, as SPSS and R read the file)"
     ]
 
 
@@ -414,13 +427,15 @@ def normalise_frame(
     keep_text: Sequence[str] = (),
     words: dict[str, list[str]] | None = None,
     mixed: set[str] | None = None,
+    words_missing: bool = True,
 ) -> pl.DataFrame:
     """Float NaN -> null; text columns trimmed, MISSING_TOKENS (any case) -> null, and converted to
     Int64/Float64 (every non-missing value a number) or Boolean (every one true/false, any case),
     except the columns in `keep_text` (trimmed and missing values only). `words`, if given,
     receives per column the values made missing for their wording (not recorded, not
     applicable: `_missing_words`), as written; `mixed` the text columns holding both numbers
-    and other values (`_check_covariates`).
+    and other values (`_check_covariates`). words_missing=False: only the blank-likes are
+    missing (`read_table`).
 
     Text is examined and converted once per distinct value, then mapped back onto the rows:
     a coded column of ten million rows has a handful of values."""
@@ -430,7 +445,9 @@ def normalise_frame(
         if dtype in (pl.Float32, pl.Float64):
             out.append(col.fill_nan(None))
         elif dtype == pl.String:
-            text = _normalise_text(frame.get_column(name), name not in keep_text, words, mixed)
+            text = _normalise_text(
+                frame.get_column(name), name not in keep_text, words, mixed, words_missing
+            )
             out.append(pl.lit(text).alias(name))
         else:
             out.append(col)
@@ -445,14 +462,16 @@ def _normalise_text(
     convert: bool = True,
     words: dict[str, list[str]] | None = None,
     mixed: set[str] | None = None,
+    words_missing: bool = True,
 ) -> pl.Series:
     distinct = s.drop_nulls().unique()
     t = distinct.str.strip_chars()
-    if words is not None:
+    tokens = MISSING_TOKENS if words_missing else BLANK_LIKE
+    if words is not None and words_missing:
         wordy = distinct.filter(t.str.to_lowercase().is_in(_WORDS))
         if wordy.len():
             words[s.name] = wordy.to_list()
-    t = t.set(t.str.to_lowercase().is_in(list(MISSING_TOKENS)), None) if t.len() else t
+    t = t.set(t.str.to_lowercase().is_in(list(tokens)), None) if t.len() else t
     present = t.drop_nulls()
     if present.len() == 0:
         return pl.Series(s.name, [None] * s.len(), dtype=pl.String)
