@@ -89,3 +89,15 @@ def test_cli_save_casewise_correlations_classplot(cli, tmp_path):
     assert "Classification Plot" in r.stdout
     r = cli(*args, "--save", str(tmp_path / "x.xlsx"))
     assert r.exit_code == 2 and "--save" in r.output
+
+
+@pytest.mark.parametrize("z", ["-1", "0", "nan"])
+def test_casewise_needs_a_positive_value(cli, z):
+    """SPSS's /CASEWISE OUTLIER(value) takes a positive value: -1 (which listed every case)
+    and 0 are refused before anything is read, as usage errors."""
+    args = ["regress", "--input", str(DATA / "birthwt.csv"), "--outcome", "low"]
+    r = cli(*args, "--candidates", "lwt", "--method", "enter", "--casewise", z)
+    assert r.exit_code == 2, r.output
+    assert "--casewise takes a positive value" in r.output and "Traceback" not in r.output
+    with pytest.raises(ValueError, match="positive"):
+        casewise(pl.DataFrame({"zresid": [3.0]}), -1)

@@ -237,3 +237,58 @@ def test_ci_and_classification_as_printed():
         frame, y, cands, cat = PUBLISHED[name][0]()
         res = stepwise(frame, y, cands, categorical=cat, method="enter", iterate="spss")
         assert _classification(res) == CLASSIFICATION[name]
+
+
+# UCLA OARC, "Applied Logistic Regression (Second Edition) by Hosmer and Lemeshow, Chapter 2:
+# Multiple Logistic Regression" (SPSS version), page 36 Table 2.2:
+# https://stats.oarc.ucla.edu/spss/examples/alr2/applied-logistic-regression-second-edition-by-hosmer-and-lemeshowchapter-2-multiple-logistic-regression
+# SPSS: RECODE race (2=1)(ELSE=0) INTO race2 / (3=1)(ELSE=0) INTO race3;
+# LOGISTIC REGRESSION VAR=low /METHOD=ENTER age lwt race2 race3 ftv /PRINT=SUMMARY, on the
+# low birth weight study (lowbwt.sav; the same 189 cases as MASS::birthwt, tests/data/stepwise).
+ALR_STEP0_CONSTANT = ("-.790", ".157", "25.327", 1, ".000", ".454")
+ALR_NOT_IN_EQUATION = {  # Step 0 Variables not in the Equation: Score, df, Sig.
+    "age": ("2.674", 1, ".102"),
+    "lwt": ("5.438", 1, ".020"),
+    "race2": ("1.727", 1, ".189"),
+    "race3": ("1.797", 1, ".180"),
+    "ftv": (".749", 1, ".387"),
+}
+ALR_OVERALL = ("11.388", 5, ".044")
+ALR_OMNIBUS = ("12.099", 5, ".033")  # Step, Block and Model rows alike
+ALR_SUMMARY = ("222.573", ".062", ".087")
+ALR_STEP0_CLASSIFICATION = ((130, 0, "100.000"), (59, 0, ".000"), "68.783")  # printed 68.8
+
+
+@pytest.mark.parametrize("iterate", ["spss", "exact"])
+def test_alr2_step0_scores_overall_and_omnibus_as_printed(iterate):
+    """43 printed values of SPSS output not covered by the PSPP transcriptions: Step 0's
+    Variables in the Equation and Variables not in the Equation with its Overall Statistics,
+    the Step 0 classification table, the Omnibus Tests' Step/Block/Model rows and the Model
+    Summary (source above)."""
+    bw = pl.read_csv(Path(__file__).parent / "data" / "stepwise" / "birthwt.csv")
+    bw = bw.with_columns(
+        race2=(pl.col("race") == 2).cast(pl.Int64), race3=(pl.col("race") == 3).cast(pl.Int64)
+    )
+    names = ["age", "lwt", "race2", "race3", "ftv"]
+    res = stepwise(bw, "low", names, method="enter", iterate=iterate)
+    s0, s1 = res.steps[0], res.final
+    (c,) = s0.in_equation
+    assert (spss(c.b), spss(c.se), spss(c.wald), c.df, spss(c.p), spss(c.exp_b)) == (
+        ALR_STEP0_CONSTANT
+    )
+    rows = {r.parameter: (spss(r.score), r.df, spss(r.p)) for r in s0.not_in_equation}
+    assert rows == ALR_NOT_IN_EQUATION
+    r = s0.residual
+    assert (spss(r.score), r.df, spss(r.p)) == ALR_OVERALL
+    for chi in (s1.omnibus_step, s1.omnibus_block, s1.omnibus_model):
+        assert (spss(chi.chi_square), chi.df, spss(chi.p)) == ALR_OMNIBUS
+    assert (spss(s1.minus_2ll), spss(s1.cox_snell_r2), spss(s1.nagelkerke_r2)) == ALR_SUMMARY
+    d = s0.classification.to_dict()
+    got = (
+        (d["nonevent_predicted_nonevent"], d["nonevent_predicted_event"],
+         spss(d["percent_correct_nonevent"])),
+        (d["event_predicted_nonevent"], d["event_predicted_event"],
+         spss(d["percent_correct_event"])),
+        spss(d["percent_correct"]),
+    )  # fmt: skip
+    assert got == ALR_STEP0_CLASSIFICATION

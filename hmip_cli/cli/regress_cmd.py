@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -402,6 +403,9 @@ def regress(
         raise BadRequest("--print-iterations goes with one model, not --all")
     if (fdr or adjust is not None) and not all_:
         raise BadRequest(f"{'--fdr' if fdr else '--adjust'} goes with --all")
+    if casewise_z is not None and not (math.isfinite(casewise_z) and casewise_z > 0):
+        # SPSS: OUTLIER(value) must be positive; 0 or less would list every case
+        raise BadRequest(f"--casewise takes a positive value (SPSS's usual: 2), not {casewise_z:g}")
 
     if input is not None:
         if where:

@@ -92,6 +92,10 @@ def case_values(frame: pl.DataFrame, result: StepwiseResult) -> pl.DataFrame:
 
 def casewise(values: pl.DataFrame, outlier: float = 2.0) -> pl.DataFrame:
     """SPSS /CASEWISE OUTLIER(value): the cases whose |zresid| exceeds `outlier`."""
+    if not (math.isfinite(outlier) and outlier > 0):
+        raise ValueError(
+            f"casewise outlier must be positive (SPSS OUTLIER(value)), not {outlier!r}"
+        )
     return values.filter(pl.col("zresid").abs() > outlier)
 
 
