@@ -944,6 +944,30 @@ def _check_recomputed(
     source = rule.source
     if source not in present or spec.name not in present:
         return
+    disagree, shown = _cached(fw, "recomputed", (spec.name,), lambda: _recomputed(fw, spec, rule))
+    # The rule is applied to the distinct (value, stored) pairs, a few hundred, not to
+    # every row; the rows are looked for only when some pair disagrees.
+    if parsed.select(source, spec.name).unique().filter(disagree).height == 0:
+        return
+    hits = parsed.filter(disagree).select(shown)
+    out.rows(
+        hits,
+        spec.name,
+        lambda r: (
+            f"{source} and {spec.name} disagree (the {_short(source)} gives "
+            f"{r['__implied']}); the {_short(spec.name)} will be taken from the {_short(source)}"
+        ),
+        severity="warning",
+        kind=f"recomputed:{spec.name}",
+    )
+
+
+def _recomputed(
+    fw: Framework, spec: DerivedSpec, rule: CutRule | GroupRule
+) -> tuple[pl.Expr, list[pl.Expr]]:
+    """For `_check_recomputed`: where the stored column and its rule disagree, and what a
+    message shows of such a row (its row, the value pair and the rule's value)."""
+    source = rule.source
     src_col = fw.column_by_name[source]
     value, stored = pl.col(source), pl.col(spec.name)
     readable = value.is_not_null()
@@ -960,13 +984,8 @@ def _check_recomputed(
         & implied.is_not_null()
         & (implied.cast(pl.String) != stored.cast(pl.String))
     )
-    # The rule is applied to the distinct (value, stored) pairs, a few hundred, not to
-    # every row; the rows are looked for only when some pair disagrees.
-    if parsed.select(source, spec.name).unique().filter(disagree).height == 0:
-        return
-    hits = parsed.filter(disagree)
-    hits = hits.select(
-        ROW,
+    shown = [
+        pl.col(ROW),
         pl.format(
             "{} {} but {} {}",
             pl.lit(_short(source)),
@@ -975,17 +994,8 @@ def _check_recomputed(
             stored.cast(pl.String),
         ).alias("value"),
         implied.cast(pl.String).alias("__implied"),
-    )
-    out.rows(
-        hits,
-        spec.name,
-        lambda r: (
-            f"{source} and {spec.name} disagree (the {_short(source)} gives "
-            f"{r['__implied']}); the {_short(spec.name)} will be taken from the {_short(source)}"
-        ),
-        severity="warning",
-        kind=f"recomputed:{spec.name}",
-    )
+    ]
+    return disagree, shown
 
 
 def _short(column: str) -> str:
