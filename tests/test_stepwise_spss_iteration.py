@@ -292,3 +292,18 @@ def test_alr2_step0_scores_overall_and_omnibus_as_printed(iterate):
         spss(d["percent_correct"]),
     )  # fmt: skip
     assert got == ALR_STEP0_CLASSIFICATION
+
+
+def test_codings_table_has_spss_parameter_coding_columns():
+    """SPSS's Categorical Variables Codings, as PSPP's logistic.at transcribes it for UCLA's
+    admissions example (rank 1-4, indicator coding, last level the reference): Frequency
+    61, 151, 121, 67 and Parameter coding (1) (2) (3) rows 1 0 0 / 0 1 0 / 0 0 1 / 0 0 0."""
+    from hmip_cli.stepwise.spss_tables import result_tables
+
+    frame, y, cands, cat = _admissions()
+    res = stepwise(frame, y, cands, categorical=cat, method="enter")
+    (t,) = [t for t in result_tables(res) if t.title == "Categorical Variables Codings"]
+    cols = ["coding_1", "coding_2", "coding_3"]
+    assert [t.display[c] for c in cols] == [f"Parameter coding ({j})" for j in (1, 2, 3)]
+    assert t.frame["n"].to_list() == [61, 151, 121, 67]
+    assert t.frame.select(cols).rows() == [(1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)]

@@ -24,6 +24,15 @@ def _step_name(s, several_blocks: bool = False, vocab: Vocabulary | None = None)
     return f"{block}Step {s.number} ({term} {verb})"
 
 
+def _coding_row(c: dict, level: str) -> list[float]:
+    """One level's row of a categorical term's coding matrix, as SPSS's Categorical
+    Variables Codings prints it under "Parameter coding"."""
+    i = c["levels"].index(level)
+    if c.get("coding"):
+        return [float(v) for v in c["coding"][i]]
+    return [1.0 if pl_ == level else 0.0 for pl_ in c["parameter_levels"]]
+
+
 def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = None) -> list[Table]:
     """Every table SPSS prints for a FSTEP run, as render.Tables. With `vocab` (store
     models), terms and levels are named as in every other command (hmip_cli/vocabulary.py)."""
@@ -51,9 +60,11 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
     )
     if res.codings:
         rows = []
+        width = max(len(c["parameters"]) for c in res.codings)
         for c in res.codings:
             for lv, n in zip(c["levels"], c["level_n"]):
                 ev = c["level_events"][c["levels"].index(lv)]
+                values = _coding_row(c, lv)
                 if c.get("coding"):  # a non-indicator contrast: its row of the coding matrix
                     row = c["coding"][c["levels"].index(lv)]
                     param = "(" + ", ".join(f"{v:.3f}" for v in row) + ")"
@@ -62,15 +73,18 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
                         (p for p, pl_ in zip(c["parameters"], c["parameter_levels"]) if pl_ == lv),
                         "(reference)",
                     )
-                rows.append(
-                    {
-                        "variable": c["term"],
-                        "level": lv,
-                        "n": int(n),
-                        "events": int(ev),
-                        "parameter": param,
-                    }
-                )
+                row = {
+                    "variable": c["term"],
+                    "level": lv,
+                    "n": int(n),
+                    "events": int(ev),
+                    "parameter": param,
+                }
+                # SPSS's "Parameter coding" columns (1), (2), ...: this level's row of the
+                # coding matrix (indicator: 1 for its own parameter, 0 elsewhere)
+                for j in range(width):
+                    row[f"coding_{j + 1}"] = values[j] if j < len(values) else None
+                rows.append(row)
         tables.append(
             Table(
                 pl.DataFrame(rows),
@@ -81,6 +95,7 @@ def result_tables(res, heading: str | None = None, vocab: Vocabulary | None = No
                     "n": "Frequency",
                     "events": "Events",
                     "parameter": "Parameter",
+                    **{f"coding_{j + 1}": f"Parameter coding ({j + 1})" for j in range(width)},
                 },
                 notes=[
                     "Indicator coding; the reference level has no parameter."
