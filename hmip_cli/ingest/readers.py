@@ -252,6 +252,9 @@ def _drop_empty_rows(frame: pl.DataFrame) -> pl.DataFrame:
     # A cell is empty when null (Polars reads an empty field so) or only spaces. Columns
     # are looked at one by one until every row has shown something (a case's id, in the
     # first): a typical file costs one column's test, not a joined string per row.
+    first = pl.col(value_cols[0])
+    if frame.select((first.is_not_null() & ~first.str.contains(r"^\s*$")).all()).item():
+        return frame  # the usual case, in one Polars call: no row is empty in column 1
     empty = pl.Series([True] * frame.height)
     for c in value_cols:
         cells = frame.get_column(c)
