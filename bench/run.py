@@ -455,6 +455,20 @@ def workloads(n: int, p: dict[str, Path], scratch: Path) -> list[Workload]:
             "--help < 0.4 s",
             lambda h, b, _: h < 0.4,
         ),
+        # Store analyses other than the report (issue 13 item 1): each reads only the
+        # columns it needs, lazily, and counts from one group_by; the baseline is the same
+        # one group_by of every count as for the report.
+        *(
+            Workload(
+                f"{command} on a {size} store",
+                lambda command=command: [*HMIP, command, "--format", "csv"],
+                "all rate counts in one group_by process",
+                lambda: _py(ALL_COUNTS, str(stored)),
+                "(no target; report's 2x)",
+                env=store_env,
+            )
+            for command in ("rates", "protection", "trend")
+        ),
     ]
 
 
@@ -516,6 +530,9 @@ KEYS = (
     "rates",
     "help",
     "help-bare",
+    "rates-store",
+    "protection-store",
+    "trend-store",
 )
 
 

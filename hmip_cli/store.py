@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TypeGuard
+from typing import TypeGuard, TypeVar
 
 import polars as pl
 
@@ -48,6 +48,7 @@ STORE_FORMAT = 2  # the newest store format this version reads (and writes, for 
 SINGLE_FORMAT = 1  # a store of one framework: what hmip wrote before mixed stores
 FRAMEWORK_COLUMN = "__framework"  # a mixed store's column naming each case's framework
 _LOCK_ATTEMPTS = 10_000  # each retry follows a failed first ingest removing the lock
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def resolve_store(data: Path | str | None = None) -> Path:
@@ -405,6 +406,23 @@ def read_segments(
     return [(fw, _segment(raw, fw, identifying)) for fw in fws]
 
 
+def scan_segments(data: Path | str | None = None) -> list[tuple[Framework, pl.LazyFrame]]:
+    """`read_segments(data, identifying=False)` without reading the rows: each framework's
+    cases as a lazy scan of the store. The columns and the row count are checked from the
+    Parquet footer here; each analysis then reads only the columns it needs (issue 13)."""
+    meta = read_meta(data)
+    if meta is None:
+        raise _missing(resolve_store(data))
+    path = cases_path(data)
+    _check_data(path, meta)
+    fws = frameworks_of(meta, path)
+    scan = pl.scan_parquet(path)
+    if not is_mixed(meta):
+        hidden = set(fws[0].identifying_columns())
+        return [(fws[0], scan.select([c for c in _expected_schema(meta, fws) if c not in hidden]))]
+    return [(fw, _segment(scan, fw, identifying=False)) for fw in fws]
+
+
 def _read_frame(data: Path | str | None, identifying: bool) -> tuple[pl.DataFrame, dict] | None:
     meta = read_meta(data)
     if meta is None:
@@ -471,12 +489,13 @@ def to_union(frame: pl.DataFrame, schema: pl.Schema, fw: Framework | None = None
     )
 
 
-def _segment(raw: pl.DataFrame, fw: Framework, identifying: bool = True) -> pl.DataFrame:
-    """One framework's cases of a union frame, in its stored schema."""
+def _segment(raw: _Frame, fw: Framework, identifying: bool = True) -> _Frame:
+    """One framework's cases of a union frame (or a lazy scan of one), in its stored schema."""
     part = raw.filter(pl.col(FRAMEWORK_COLUMN) == fw.name)
+    have = raw.collect_schema()
     hidden = () if identifying else fw.identifying_columns()
     return part.select(
-        [_cast(c, part.schema[c], t) for c, t in fw.stored_schema().items() if c not in hidden]
+        [_cast(c, have[c], t) for c, t in fw.stored_schema().items() if c not in hidden]
     )
 
 

@@ -154,7 +154,8 @@ def segments_from_store(data=None) -> tuple[list[Segment], list[Crosswalk]]:
     with them at ingest (`hmip ingest --crosswalk FILE`; shipped ones are found anyway)."""
     from hmip_cli import store
 
-    segments = [Segment(fw, f) for fw, f in store.read_segments(data, identifying=False)]
+    # lazy scans: each count reads only the columns it needs (issue 13)
+    segments = [Segment(fw, f) for fw, f in store.scan_segments(data)]
     return segments, store.crosswalks_of(store.read_meta(data), store.cases_path(data))
 
 

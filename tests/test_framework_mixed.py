@@ -80,6 +80,13 @@ def test_the_store_records_the_framework_per_file_and_per_case(mixed, parts):
         assert own is not None
         _same_cases(segs[name], own[0])
         _same_cases(store.read_stored(mixed, framework=name)[0], own[0])
+    # `hmip trend` scans them lazily: the same cases, in the same schema, without ids/notes
+    lean = store.read_segments(mixed, identifying=False)
+    scanned = store.scan_segments(mixed)
+    assert [fw.name for fw, _ in scanned] == [fw.name for fw, _ in lean] == list(segs)
+    for (_, lazy), (_, frame) in zip(scanned, lean):
+        assert isinstance(lazy, pl.LazyFrame) and lazy.collect().equals(frame)
+        assert "notes" not in frame.columns
 
 
 def test_info_counts_per_inspection_and_framework(mixed, parts, cli):

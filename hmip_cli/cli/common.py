@@ -59,18 +59,20 @@ def _note_mixed(held, chosen: str) -> None:
 
 
 def load_cases(data: Path | None, framework: str | None = None):
-    """The stored cases with derived columns (`store.load_cases`). Commands call it by the
-    name they import, so a test can replace it per command module. A store of several
-    frameworks: the cases of `framework` (default: the latest ingested)."""
+    """The stored cases with derived columns, as a lazy scan of the store
+    (`store.scan_cases_and_info`): each analysis reads only the columns it needs and
+    counts them in one group_by (issue 13). Commands call it by the name they import, so
+    a test can replace it per command module (with a frame: analyses take either). A store
+    of several frameworks: the cases of `framework` (default: the latest ingested)."""
     from hmip_cli import store
     from hmip_cli.envelope import note_provenance, store_provenance
     from hmip_cli.render import mark_synthetic
     from hmip_cli.report.provenance import is_synthetic
 
     framework = framework or chosen_framework()
-    cases = store.load_cases(data, identifying=False, framework=framework)  # no ids or notes
+    cases, _ = store.scan_cases_and_info(data, framework=framework)  # no ids or notes
     note_provenance("store", store_provenance(data))
-    # (ids and notes are not loaded, so commands cannot tell synthetic data here; reports can)
+    # (ids and notes are not scanned, so commands cannot tell synthetic data here; reports can)
     mark_synthetic(is_synthetic(cases))
     return cases
 

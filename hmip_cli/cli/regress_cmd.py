@@ -510,10 +510,10 @@ def regress(
     if where:
         from hmip_cli import rates as R
 
-        lf, conditions = R.filter_cases(cases, where, fw)
-        cases = lf.collect()
-        where_note = [f"Cases selected: {R.describe_where(conditions)} ({cases.height:,} cases)."]
-        if cases.height == 0:
+        cases, conditions = R.filter_cases(cases, where, fw)  # still lazy: read below
+        height = cases.select(pl.len()).collect().item()
+        where_note = [f"Cases selected: {R.describe_where(conditions)} ({height:,} cases)."]
+        if height == 0:
             raise BadRequest(f"no cases where {R.describe_where(conditions)}")
     keys = _split(candidates) or None
     if where and keys is None:
@@ -590,6 +590,7 @@ def regress(
             f"--syntax and --export-data go with one model; this runs {len(chosen)} "
             "(give --measure)"
         )
+    cases = _read_needed(cases, [t.column for t in chosen], columns, cluster)
     for t in chosen:
         res = S.run_target(cases, t, columns, reference=ref, **options)
         _report_problems(res, t.model, Vocabulary(human=True, fw=fw))
@@ -609,6 +610,16 @@ def regress(
 
 
 regress.__doc__ = with_examples(HELP)
+
+
+def _read_needed(cases, outcomes: list[str], columns: list[str], cluster: str | None):
+    """The store's cases (a lazy scan) read as a frame of the columns the models use only:
+    their outcomes, candidates and cluster (issue 13: not every column of the store)."""
+    if isinstance(cases, pl.DataFrame):
+        return cases
+    names = cases.collect_schema().names()
+    wanted = dict.fromkeys([*outcomes, *columns, *([cluster] if cluster else [])])
+    return cases.select([c for c in wanted if c in names]).collect()
 
 
 def _emit_firth(res, fmt: Format, output: Path | None) -> None:
