@@ -272,3 +272,24 @@ def test_too_many_patterns_for_the_dense_check_give_the_same_protection(rep, mon
     assert np.array_equal(published, expected) and audit == expected_audit
     assert sum(e.reason == "secondary" for e in audit) >= 5  # complements were needed
     assert attack(m, published) == []
+
+
+def test_the_number_of_cases_is_never_a_complement_and_too_few_cases_are_refused():
+    # 8 cases (5 CRC, 3 NPS): hiding the 3 NPS cases, the cheapest complement used to be the
+    # all-cases count (8), which the provenance states anyway; the report then crashed on
+    # it (int(None)). Now the total is published, other cells protect the 3, and the
+    # attack recovers nothing. Fewer cases than --min-n or the threshold: refused.
+    from hmip_cli.errors import BadRequest
+
+    frame = fixture_cases()
+    crc = frame.filter(frame["provider"].cast(str) == "CRC").head(5)
+    nps = frame.filter(frame["provider"].cast(str) == "NPS").head(3)
+    small = crc.vstack(nps)
+    rep = report_for(small, disclosure="threshold-5", min_n=5)
+    assert rep.table(C.SAMPLE_ID).row("all_cases")["n"] == 8
+    published = np.array([v is not None for v in published_view(rep)])
+    assert (~published).any()  # the 3 NPS cases are hidden, and protected:
+    assert attack(rep.disclosure.system.matrix, published) == []
+    for params in ({"disclosure": "threshold-10", "min_n": 5}, {"min_n": 30}):
+        with pytest.raises(BadRequest, match="only 8 cases in the store, fewer than"):
+            report_for(small, **params)

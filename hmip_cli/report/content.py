@@ -777,6 +777,33 @@ def layout(
     return tables, figures
 
 
+def _check_enough_cases(
+    cases: pl.DataFrame | pl.LazyFrame, params: ReportParams, selection: str | None
+) -> None:
+    """BadRequest for fewer cases than --min-n or the disclosure threshold: the number of
+    cases itself would be hidden, and with it every figure and finding."""
+    from hmip_cli.errors import BadRequest
+    from hmip_cli.report.disclosure import POLICIES
+
+    if isinstance(cases, pl.DataFrame):
+        n = cases.height
+    else:
+        n = int(cases.select(pl.len()).collect().item())
+    threshold = POLICIES.get(params.disclosure) or 0
+    if n >= max(params.min_n, threshold):
+        return
+    why = (
+        f"--min-n ({params.min_n})"
+        if n < params.min_n
+        else f"the disclosure threshold (--disclosure {params.disclosure})"
+    )
+    where = f"where {selection}" if selection else "in the store"
+    raise BadRequest(
+        f"only {n:,} case{'' if n == 1 else 's'} {where}, fewer than {why}: the number of "
+        "cases and every figure would be suppressed; report on more cases"
+    )
+
+
 def build_report(
     cases: pl.DataFrame | pl.LazyFrame,
     *,
@@ -812,6 +839,7 @@ def build_report(
         if cases.height == 0:
             raise BadRequest(f"no cases where {selection}")
         info = None  # provenance from the selected cases (the store's hash covers them all)
+    _check_enough_cases(cases, params, selection)
     results, profile, findings, sw = analyse(cases, params, progress)
     from hmip_cli.report.disclosure import control
 

@@ -61,6 +61,9 @@ class Cell:
     value: int
     label: str
     zero_counts: bool = True  # a zero is below the threshold (people counts of a group)
+    # Published whatever is hidden (the number of cases: the provenance states it), so never
+    # a complement: hiding it would protect nothing.
+    fixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,9 @@ def cells_and_masks(results, profile, findings, params) -> list[tuple[Cell, pl.E
             ).fill_null(False)
             recorded = col.is_not_null()
         name = f"Sample profile, {r['characteristic_label']}"
-        out.append((Cell("profile", (c.key,), "n", r["n"], f"{name}: cases", False), mask))
+        total = c.breakdown is None  # all cases
+        cell = Cell("profile", (c.key,), "n", r["n"], f"{name}: cases", False, fixed=total)
+        out.append((cell, mask))
         if c.breakdown is not None:
             out.append(
                 (
@@ -458,6 +463,8 @@ def protect(system: System, primary: dict[int, str]) -> tuple[np.ndarray, list[A
     cost = np.array([max(c.value, 1) for c in system.cells], dtype=float)
     # Hiding a rate's n hides its percentage too, so the n costs both.
     cost_of = np.array([cost[list(groups[i])].sum() for i in range(n)])
+    # A fixed cell costs more than hiding every other cell: chosen only if nothing else does.
+    cost_of[[i for i, c in enumerate(system.cells) if c.fixed]] = cost_of.sum() + 1.0
     for i in primary:
         published[list(groups[i])] = False
     log = [
