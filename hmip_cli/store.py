@@ -28,6 +28,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -70,6 +71,38 @@ def cases_path(data: Path | str | None = None) -> Path:
 def _missing(path: Path) -> BadRequest:
     describe_bad_location(path)
     return BadRequest(f"no store at {path}; run `hmip ingest FILE` first")
+
+
+# The store files lazily scanned in this command: a scan reads the data pages only when an
+# analysis collects, so a damaged page surfaces there as a Polars error (`damaged_scan`).
+_SCANNED: ContextVar[tuple[Path, ...]] = ContextVar("hmip_scanned_stores", default=())
+
+
+def _scanning(path: Path) -> pl.LazyFrame:
+    _SCANNED.set((*_SCANNED.get(), path))
+    return pl.scan_parquet(path)
+
+
+def damaged_scan(exc: BaseException) -> BadInput | None:
+    """The clear message for `exc`, a Polars error or panic raised while an analysis read a
+    lazily scanned store, when that store's file is in fact unreadable (a full read fails
+    too); None otherwise (then `exc` is a fault of hmip's, to be shown as such)."""
+    polars_error = isinstance(exc, pl.exceptions.PolarsError)
+    if not (polars_error or type(exc).__name__ == "PanicException"):
+        return None
+    for path in _SCANNED.get():
+        try:
+            pl.read_parquet(path)
+        except BaseException as err:  # a panic is a BaseException
+            if isinstance(err, KeyboardInterrupt | SystemExit):
+                raise
+            return _not_ours(path, "its case data cannot be read")
+    return None
+
+
+def forget_scans() -> None:
+    """Start a command with no scanned store (`damaged_scan`)."""
+    _SCANNED.set(())
 
 
 def _not_ours(path: Path, why: str) -> BadInput:
@@ -416,7 +449,7 @@ def scan_segments(data: Path | str | None = None) -> list[tuple[Framework, pl.La
     path = cases_path(data)
     _check_data(path, meta)
     fws = frameworks_of(meta, path)
-    scan = pl.scan_parquet(path)
+    scan = _scanning(path)
     if not is_mixed(meta):
         hidden = set(fws[0].identifying_columns())
         return [(fws[0], scan.select([c for c in _expected_schema(meta, fws) if c not in hidden]))]
@@ -598,7 +631,7 @@ def scan_cases_and_info(
     _check_data(file, meta)
     fw = framework_of(meta, file, framework)
     hidden = set(fw.identifying_columns())
-    scan = pl.scan_parquet(file).select([c for c in fw.stored_schema() if c not in hidden])
+    scan = _scanning(file).select([c for c in fw.stored_schema() if c not in hidden])
     return derive.with_derived(fw, scan), _info_from(path, meta, summary)
 
 

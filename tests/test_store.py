@@ -121,3 +121,34 @@ def test_info_library_parity(tmp_path):
     assert d["n_cases"] == 5 and d["path"] == str(data) and isinstance(d["inspections"], list)
     assert json.dumps(d)  # serialisable
     assert Path(d["path"]).exists()
+
+
+def test_damaged_data_pages_found_by_a_lazy_scan_are_a_clear_error(example_store_copy, cli):
+    # The footer is intact, so the store opens; its data pages are read only when an
+    # analysis collects the scan, where Polars panicked with a traceback (before: the
+    # eager load reported the damage up front).
+    path = example_store_copy / store.CASES_FILE
+    raw = bytearray(path.read_bytes())
+    start = len(raw) // 3
+    raw[start : start + 2000] = b"\x55" * 2000
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BaseException):  # noqa: B017 - a Polars panic: what the test is about
+        pl.read_parquet(path)
+    for args in (["rates"], ["trend"], ["regress", "--all"]):
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"the store file {path} is damaged" in result.stderr, args
+        assert "Traceback" not in result.output
+
+
+def test_a_polars_error_on_a_sound_store_is_not_called_damage(example_store, monkeypatch):
+    # Only an unreadable store turns a Polars error into the damage message: on a sound one
+    # the error is hmip's own fault, and must show as such.
+    from hmip_cli import rates
+
+    def broken(*args, **kwargs):
+        raise pl.exceptions.ComputeError("a fault in hmip")
+
+    monkeypatch.setattr(rates, "rates", broken)
+    result = CliRunner().invoke(app, ["rates"])
+    assert isinstance(result.exception, pl.exceptions.ComputeError)

@@ -143,6 +143,8 @@ def handle_errors(func):
         except MemoryError:
             say("Error: out of memory")
             raise typer.Exit(EXIT_DATA) from None
+        except (typer.Exit, SystemExit, GeneratorExit):
+            raise
         except OSError as exc:  # disk full, file vanished, ...: a message, not a traceback
             if os.environ.get("HMIP_DEBUG") == "1" or isinstance(exc, BrokenPipeError):
                 raise
@@ -152,6 +154,16 @@ def handle_errors(func):
             where = f" ({exc.filename})" if exc.filename else ""
             say(f"Error: {exc.strerror or exc}{where}", style="bold red")
             raise typer.Exit(EXIT_DATA) from None
+        except BaseException as exc:  # a Polars panic is a BaseException
+            # A store is scanned lazily, so damaged data pages surface only when an analysis
+            # reads them: a message if the store is indeed unreadable, else hmip's own fault.
+            from hmip_cli.store import damaged_scan
+
+            damaged = damaged_scan(exc)
+            if damaged is None or os.environ.get("HMIP_DEBUG") == "1":
+                raise
+            report_error(damaged)
+            raise typer.Exit(damaged.exit_code) from None
         finally:
             FRAMEWORK_CHOSEN.set(None)
             # one command per parse (tests invoke many in one process); library calls after
@@ -160,6 +172,8 @@ def handle_errors(func):
 
             request_directory(None)
             clear_invocation()
+            if "hmip_cli.store" in sys.modules:
+                sys.modules["hmip_cli.store"].forget_scans()
 
     return wrapper
 
