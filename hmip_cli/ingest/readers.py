@@ -20,7 +20,6 @@ import hashlib
 import io
 import os
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -990,17 +989,18 @@ def _excel_header(h: str) -> str:
 def _read_spss(name: str, data: bytes) -> RawFile:
     import tempfile
 
-    import pyreadstat
+    from hmip_cli.statfiles import ReaderCrashed, read_stat
 
     # pyreadstat reads paths only; the bytes are already in memory (and hashed), so a
-    # private temporary copy guarantees we validate exactly what we hashed.
+    # private temporary copy guarantees we validate exactly what we hashed. It reads in a
+    # child process: a damaged file can crash it (statfiles.py).
     with tempfile.NamedTemporaryFile(suffix=".sav") as tmp:
         tmp.write(data)
         tmp.flush()
         try:
-            with warnings.catch_warnings():  # pyreadstat warns on stderr about label types
-                warnings.simplefilter("ignore")
-                frame, meta = pyreadstat.read_sav(tmp.name, output_format="polars")
+            frame, meta = read_stat("sav", tmp.name)
+        except ReaderCrashed as exc:
+            raise BadInput(f"{name}: {exc}") from None
         except _READ_ERRORS as exc:
             _reraise_fatal(exc)
             raise BadInput(f"{name}: not a readable SPSS file ({_first_line(exc)})") from None

@@ -17,10 +17,9 @@ with pyreadstat as `hmip ingest` reads them.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -31,23 +30,17 @@ def read_labelled(
     """(frame, notes, codes) from a .sav/.zsav/.dta file (module docstring). `columns`: read
     only these when the file has them all (else everything, so a caller can list what there
     is). `codes`: per labelled column, each code as text ("2") -> the level it became."""
-    import pyreadstat
+    from hmip_cli.statfiles import read_stat  # in a child: a damaged file can crash pyreadstat
 
     spss = path.suffix.lower() in (".sav", ".zsav")
-    with warnings.catch_warnings():  # pyreadstat warns on stderr about label types
-        warnings.simplefilter("ignore")
-        if spss:
-            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-        else:
-            _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
-        names = list(meta.column_names)
-        usecols = list(dict.fromkeys(columns)) if columns and set(columns) <= set(names) else None
-        if spss:  # codes kept, so the declared values can be counted (_user_missing)
-            frame, meta = pyreadstat.read_sav(
-                str(path), output_format="polars", usecols=usecols, user_missing=True
-            )
-        else:
-            frame, meta = pyreadstat.read_dta(str(path), output_format="polars", usecols=usecols)
+    kind: Literal["sav", "dta"] = "sav" if spss else "dta"
+    _, meta = read_stat(kind, str(path), metadataonly=True)
+    names = list(meta.column_names)
+    usecols = list(dict.fromkeys(columns)) if columns and set(columns) <= set(names) else None
+    if spss:  # codes kept, so the declared values can be counted (_user_missing)
+        frame, meta = read_stat(kind, str(path), usecols=usecols, user_missing=True)
+    else:
+        frame, meta = read_stat(kind, str(path), usecols=usecols)
     notes: list[str] = []
     if spss:
         frame, lost = _user_missing(frame, meta.missing_ranges or {})
