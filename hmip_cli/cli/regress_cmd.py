@@ -617,8 +617,11 @@ def _read_needed(cases, outcomes: list[str], columns: list[str], cluster: str | 
     their outcomes, candidates and cluster (issue 13: not every column of the store)."""
     if isinstance(cases, pl.DataFrame):
         return cases
+    from hmip_cli.stepwise.terms import base_columns, expand
+
     names = cases.collect_schema().names()
-    wanted = dict.fromkeys([*outcomes, *columns, *([cluster] if cluster else [])])
+    used = base_columns(expand(columns))  # an interaction a*b reads a and b
+    wanted = dict.fromkeys([*outcomes, *used, *([cluster] if cluster else [])])
     return cases.select([c for c in wanted if c in names]).collect()
 
 

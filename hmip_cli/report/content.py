@@ -780,27 +780,25 @@ def layout(
 def _check_enough_cases(
     cases: pl.DataFrame | pl.LazyFrame, params: ReportParams, selection: str | None
 ) -> None:
-    """BadRequest for fewer cases than --min-n or the disclosure threshold: the number of
-    cases itself would be hidden, and with it every figure and finding."""
+    """BadRequest for fewer cases than the disclosure threshold: the number of cases itself
+    would be suppressed, and with it every figure and finding."""
     from hmip_cli.errors import BadRequest
     from hmip_cli.report.disclosure import POLICIES
 
+    threshold = POLICIES.get(params.disclosure) or 0
+    if threshold == 0:
+        return
     if isinstance(cases, pl.DataFrame):
         n = cases.height
     else:
         n = int(cases.select(pl.len()).collect().item())
-    threshold = POLICIES.get(params.disclosure) or 0
-    if n >= max(params.min_n, threshold):
+    if n >= threshold:
         return
-    why = (
-        f"--min-n ({params.min_n})"
-        if n < params.min_n
-        else f"the disclosure threshold (--disclosure {params.disclosure})"
-    )
     where = f"where {selection}" if selection else "in the store"
     raise BadRequest(
-        f"only {n:,} case{'' if n == 1 else 's'} {where}, fewer than {why}: the number of "
-        "cases and every figure would be suppressed; report on more cases"
+        f"only {n:,} case{'' if n == 1 else 's'} {where}, fewer than the disclosure "
+        f"threshold (--disclosure {params.disclosure}): the number of cases and every figure "
+        "would be suppressed; report on more cases"
     )
 
 
